@@ -1,0 +1,30 @@
+//===- CNNDialect.h - the cnn dialect ---------------------------*- C++ -*-===//
+//
+// Declares the cnn dialect (graph IR of cnnc) and its ops. Include this
+// header to use any cnn op.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_DIALECT_CNN_IR_CNNDIALECT_H
+#define CNNC_DIALECT_CNN_IR_CNNDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/RegionKindInterface.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "compiler/Dialect/CNN/IR/CNNDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "compiler/Dialect/CNN/IR/CNNOps.h.inc"
+
+namespace cnnc::cnn {
+/// The type of an activation or parameter: a ranked f32 tensor.
+mlir::RankedTensorType tensorType(mlir::MLIRContext *ctx,
+                                  llvm::ArrayRef<int64_t> shape);
+} // namespace cnnc::cnn
+
+#endif

@@ -1,0 +1,308 @@
+//===- CNNOps.cpp - verifiers, shape inference and folders of cnn ops -----===//
+//
+// Each op's result type is inferred by the shape functions of
+// ShapeInference.cpp; an inconsistent op is reported at its location (which
+// for imported models is the YAML node's file:line:col) and never asserts.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/ShapeInference.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace cnnc::cnn;
+
+#include "compiler/Dialect/CNN/IR/CNNDialect.cpp.inc"
+
+void CNNDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "compiler/Dialect/CNN/IR/CNNOps.cpp.inc"
+      >();
+}
+
+RankedTensorType cnnc::cnn::tensorType(MLIRContext *ctx,
+                                       llvm::ArrayRef<int64_t> shape) {
+  return RankedTensorType::get(shape, Float32Type::get(ctx));
+}
+
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Reports `err` at `loc` (if given) and fails; succeeds on an empty error.
+static LogicalResult report(std::optional<Location> loc, const std::string &err) {
+  if (err.empty())
+    return success();
+  if (loc)
+    emitError(*loc) << err;
+  return failure();
+}
+
+static LogicalResult
+inferred(MLIRContext *ctx, std::optional<Location> loc, const std::string &err,
+         const Shape &shape, SmallVectorImpl<Type> &inferredReturnTypes) {
+  if (failed(report(loc, err)))
+    return failure();
+  inferredReturnTypes.push_back(tensorType(ctx, shape));
+  return success();
+}
+
+static std::string checkPairs(ArrayRef<int64_t> v, size_t n, StringRef name) {
+  if (v.size() != n)
+    return (name + " must have " + std::to_string(n) + " values, found " +
+            std::to_string(v.size()))
+        .str();
+  return "";
+}
+
+//===----------------------------------------------------------------------===//
+// param
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a non-empty parameter name");
+  for (int64_t d : getType().getShape())
+    if (ShapedType::isDynamic(d) || d <= 0)
+      return emitOpError("parameter '")
+             << getName() << "' must have a static positive shape";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// conv2d, dense, pooling
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  std::string err = checkPairs(adaptor.getStride(), 2, "stride");
+  if (err.empty())
+    err = checkPairs(adaptor.getDilation(), 2, "dilation");
+  if (err.empty())
+    err = checkPairs(adaptor.getPadding(), 4, "padding [top, left, bottom, right]");
+  if (failed(report(loc, err)))
+    return failure();
+  Window2D w;
+  for (int i = 0; i < 2; ++i) {
+    w.stride[i] = adaptor.getStride()[i];
+    w.dilation[i] = adaptor.getDilation()[i];
+  }
+  for (int i = 0; i < 4; ++i)
+    w.padding[i] = adaptor.getPadding()[i];
+  Shape shape;
+  ArrayRef<int64_t> bias;
+  if (adaptor.getBias())
+    bias = shapeOf(adaptor.getBias());
+  err = inferConv2D(shapeOf(adaptor.getInput()), shapeOf(adaptor.getWeight()),
+                    adaptor.getBias() ? bias.data() : nullptr, bias.size(), w,
+                    adaptor.getGroups(), shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &results) {
+  Shape shape;
+  ArrayRef<int64_t> bias;
+  if (adaptor.getBias())
+    bias = shapeOf(adaptor.getBias());
+  std::string err =
+      inferDense(shapeOf(adaptor.getInput()), shapeOf(adaptor.getWeight()),
+                 adaptor.getBias() ? bias.data() : nullptr, bias.size(), shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+template <typename Adaptor>
+static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
+                               Adaptor adaptor,
+                               SmallVectorImpl<Type> &results) {
+  std::string err = checkPairs(adaptor.getKernel(), 2, "kernel");
+  if (err.empty())
+    err = checkPairs(adaptor.getStride(), 2, "stride");
+  if (err.empty())
+    err = checkPairs(adaptor.getPadding(), 4, "padding [top, left, bottom, right]");
+  if (failed(report(loc, err)))
+    return failure();
+  Window2D w;
+  for (int i = 0; i < 2; ++i) {
+    w.kernel[i] = adaptor.getKernel()[i];
+    w.stride[i] = adaptor.getStride()[i];
+  }
+  for (int i = 0; i < 4; ++i)
+    w.padding[i] = adaptor.getPadding()[i];
+  w.ceilMode = adaptor.getCeilMode();
+  Shape shape;
+  err = inferPool2D(shapeOf(adaptor.getInput()), w, shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult MaxPool2DOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPool(ctx, loc, adaptor, results);
+}
+
+LogicalResult AvgPool2DOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPool(ctx, loc, adaptor, results);
+}
+
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx,
+                                                std::optional<Location> loc,
+                                                Adaptor adaptor,
+                                                SmallVectorImpl<Type> &results) {
+  ArrayRef<int64_t> in = shapeOf(adaptor.getInput());
+  std::string err = checkActivation4D(in, "global_avg_pool input");
+  Shape shape;
+  if (err.empty())
+    shape = {in[0], in[1], 1, 1};
+  return inferred(ctx, loc, err, shape, results);
+}
+
+//===----------------------------------------------------------------------===//
+// Element-wise ops
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyActivation(Operation *op, Type type) {
+  auto shape = cast<RankedTensorType>(type).getShape();
+  if (shape.size() != 2 && shape.size() != 4)
+    return op->emitOpError("expects an activation [N, F] or [N, C, H, W], found ")
+           << shapeToString(shape);
+  return success();
+}
+
+LogicalResult ReluOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult SigmoidOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult TanhOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult AddOp::verify() { return verifyActivation(*this, getType()); }
+
+LogicalResult DropoutOp::verify() {
+  double rate = getRate().convertToDouble();
+  if (!(rate >= 0.0 && rate < 1.0))
+    return emitOpError("rate must be in [0, 1), found ") << rate;
+  return verifyActivation(*this, getType());
+}
+
+OpFoldResult DropoutOp::fold(FoldAdaptor) { return getInput(); }
+
+LogicalResult SoftmaxOp::verify() {
+  if (getType().getRank() != 2)
+    return emitOpError("expects [N, F] (flatten first), found ")
+           << shapeToString(getType().getShape());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Batch norm and its folded forms
+//===----------------------------------------------------------------------===//
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  Shape shape;
+  ArrayRef<int64_t> vectors[] = {
+      shapeOf(adaptor.getWeight()), shapeOf(adaptor.getBias()),
+      shapeOf(adaptor.getMean()), shapeOf(adaptor.getVariance())};
+  std::string err = inferBatchNorm(shapeOf(adaptor.getInput()), vectors, shape);
+  if (err.empty() && adaptor.getEpsilon().convertToDouble() <= 0)
+    err = "batch_norm epsilon must be positive";
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult BnFoldWeightOp::inferReturnTypes(MLIRContext *ctx,
+                                               std::optional<Location> loc,
+                                               Adaptor adaptor,
+                                               SmallVectorImpl<Type> &results) {
+  ArrayRef<int64_t> w = shapeOf(adaptor.getWeight());
+  std::string err;
+  if (w.empty() || shapeOf(adaptor.getGamma()) != ArrayRef<int64_t>{w[0]} ||
+      shapeOf(adaptor.getVariance()) != ArrayRef<int64_t>{w[0]})
+    err = "bn_fold_weight: gamma and variance must be vectors of the weight's "
+          "first dimension, weight " +
+          shapeToString(w);
+  return inferred(ctx, loc, err, Shape(w.begin(), w.end()), results);
+}
+
+LogicalResult BnFoldBiasOp::inferReturnTypes(MLIRContext *ctx,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &results) {
+  ArrayRef<int64_t> g = shapeOf(adaptor.getGamma());
+  std::string err;
+  bool ok = g.size() == 1 && shapeOf(adaptor.getBeta()) == g &&
+            shapeOf(adaptor.getMean()) == g &&
+            shapeOf(adaptor.getVariance()) == g &&
+            (!adaptor.getBias() || shapeOf(adaptor.getBias()) == g);
+  if (!ok)
+    err = "bn_fold_bias: all operands must be vectors of the same length";
+  return inferred(ctx, loc, err, Shape(g.begin(), g.end()), results);
+}
+
+//===----------------------------------------------------------------------===//
+// concat, flatten
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  SmallVector<ArrayRef<int64_t>> shapes;
+  for (Value v : adaptor.getInputs())
+    shapes.push_back(shapeOf(v));
+  Shape shape;
+  std::string err = inferConcat(shapes, shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  Shape shape;
+  std::string err = inferFlatten(shapeOf(adaptor.getInput()), shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+OpFoldResult FlattenOp::fold(FoldAdaptor) {
+  // Flattening an [N, F] value is the identity.
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// block and group
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyRegionOp(Operation *op, ValueRange inputs) {
+  Block &body = op->getRegion(0).front();
+  if (body.getNumArguments() != inputs.size())
+    return op->emitOpError("region has ")
+           << body.getNumArguments() << " arguments, expected " << inputs.size();
+  for (auto [arg, in] : llvm::zip(body.getArguments(), inputs))
+    if (arg.getType() != in.getType())
+      return op->emitOpError("region argument type ")
+             << arg.getType() << " does not match input type " << in.getType();
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return op->emitOpError("region must end with cnn.yield");
+  if (yield.getValues().getTypes() != op->getResultTypes())
+    return op->emitOpError("yielded types do not match the result types");
+  return success();
+}
+
+LogicalResult BlockOp::verify() { return verifyRegionOp(*this, getInputs()); }
+LogicalResult GroupOp::verify() { return verifyRegionOp(*this, getInputs()); }
+
+#define GET_OP_CLASSES
+#include "compiler/Dialect/CNN/IR/CNNOps.cpp.inc"

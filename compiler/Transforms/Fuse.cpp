@@ -1,0 +1,119 @@
+//===- Fuse.cpp - group conv/dense with their epilogues -------------------===//
+//
+// Forms cnn.group regions, each lowered to one Halide pipeline, so that a
+// conv's bias, residual add, activation and a following non-overlapping
+// pooling are computed while the conv's output tile is still in registers or
+// cache. A group is a chain: anchor (conv2d | dense), then at most one of
+// each, in this order: add, relu | sigmoid | tanh, and finally
+// max/avg pooling with stride = kernel and no padding (conv only) or softmax
+// (dense only). Every op in the chain except the last has exactly one user.
+// The group's label joins the layer names (NameLoc) of its ops with '+'.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Transforms/Passes.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace cnnc {
+#define GEN_PASS_DEF_FUSE
+#include "compiler/Transforms/Passes.h.inc"
+} // namespace cnnc
+
+using namespace mlir;
+using namespace cnnc;
+
+namespace {
+/// Position of an op kind in the chain; a chain's stages strictly increase.
+enum Stage { Anchor = 0, Residual = 1, Activation = 2, Tail = 3, NotFusable = 99 };
+
+static bool isNonOverlappingPool(ArrayRef<int64_t> kernel,
+                                 ArrayRef<int64_t> stride,
+                                 ArrayRef<int64_t> padding, bool ceilMode) {
+  return kernel == stride && llvm::all_of(padding, [](int64_t p) { return p == 0; }) &&
+         !ceilMode;
+}
+
+static Stage stageOf(Operation *op, bool anchorIsConv) {
+  if (isa<cnn::AddOp>(op))
+    return Residual;
+  if (isa<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp>(op))
+    return Activation;
+  if (auto pool = dyn_cast<cnn::MaxPool2DOp>(op))
+    return anchorIsConv && isNonOverlappingPool(pool.getKernel(), pool.getStride(),
+                                                pool.getPadding(), pool.getCeilMode())
+               ? Tail
+               : NotFusable;
+  if (auto pool = dyn_cast<cnn::AvgPool2DOp>(op))
+    return anchorIsConv && isNonOverlappingPool(pool.getKernel(), pool.getStride(),
+                                                pool.getPadding(), pool.getCeilMode())
+               ? Tail
+               : NotFusable;
+  if (isa<cnn::SoftmaxOp>(op))
+    return anchorIsConv ? NotFusable : Tail;
+  return NotFusable;
+}
+
+/// The layer name the frontend attached as a NameLoc, or the op name.
+static std::string layerName(Operation *op) {
+  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+    return name.getName().str();
+  return op->getName().stripDialect().str();
+}
+
+struct Fuse : cnnc::impl::FuseBase<Fuse> {
+  void runOnOperation() override {
+    SmallVector<Operation *> anchors;
+    getOperation().walk([&](Operation *op) {
+      if (isa<cnn::Conv2DOp, cnn::DenseOp>(op) && !op->getParentOfType<cnn::GroupOp>())
+        anchors.push_back(op);
+    });
+    for (Operation *anchor : anchors)
+      formGroup(collectChain(anchor));
+  }
+
+  static SmallVector<Operation *> collectChain(Operation *anchor) {
+    bool isConv = isa<cnn::Conv2DOp>(anchor);
+    SmallVector<Operation *> chain{anchor};
+    int stage = Anchor;
+    while (chain.back()->hasOneUse()) {
+      Operation *user = *chain.back()->user_begin();
+      int next = stageOf(user, isConv);
+      if (next == NotFusable || next <= stage ||
+          user->getBlock() != anchor->getBlock())
+        break;
+      // The add's other operand must come from outside the chain.
+      chain.push_back(user);
+      stage = next;
+    }
+    return chain;
+  }
+
+  static void formGroup(ArrayRef<Operation *> chain) {
+    llvm::SmallPtrSet<Operation *, 4> inChain(chain.begin(), chain.end());
+    llvm::SetVector<Value> inputs;
+    std::string label;
+    for (Operation *op : chain) {
+      for (Value v : op->getOperands())
+        if (!inChain.contains(v.getDefiningOp()))
+          inputs.insert(v);
+      label += (label.empty() ? "" : "+") + layerName(op);
+    }
+    Operation *last = chain.back();
+    OpBuilder b(last);
+    auto group = b.create<cnn::GroupOp>(
+        chain.front()->getLoc(), last->getResultTypes(), inputs.getArrayRef(),
+        b.getStringAttr(label));
+    Block *body = b.createBlock(&group.getBody());
+    IRMapping mapping;
+    for (Value in : inputs)
+      mapping.map(in, body->addArgument(in.getType(), in.getLoc()));
+    for (Operation *op : chain)
+      b.clone(*op, mapping);
+    b.create<cnn::YieldOp>(last->getLoc(), mapping.lookup(last->getResult(0)));
+    last->getResult(0).replaceAllUsesWith(group.getResult(0));
+    for (Operation *op : llvm::reverse(chain))
+      op->erase();
+  }
+};
+} // namespace

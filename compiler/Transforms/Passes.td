@@ -1,0 +1,54 @@
+//===- Passes.td - cnnc graph passes -----------------------*- tablegen -*-===//
+//
+// Every graph pass of cnnc, one per file (the file is named after the def).
+// Their order lives in compiler/Pipeline/Pipeline.cpp.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_TRANSFORMS_PASSES_TD
+#define CNNC_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ExpandBlocks : Pass<"cnnc-expand-blocks", "mlir::func::FuncOp"> {
+  let summary = "Inline every cnn.block instance into primitive ops";
+  let description = [{
+    Replaces each `cnn.block` by the ops of its region, its arguments by the
+    block's inputs and its results by the values `cnn.yield` returns. Nested
+    blocks are expanded too.
+  }];
+}
+
+def FoldBatchNorm : Pass<"cnnc-fold-batch-norm", "mlir::func::FuncOp"> {
+  let summary = "Fold inference batch norm into the preceding conv2d or dense";
+  let description = [{
+    `batch_norm(conv2d(x, w, b))` becomes `conv2d(x, w', b')` with
+    `w' = bn_fold_weight(w, gamma, var)` and `b' = bn_fold_bias(gamma, beta,
+    mean, var, b)`. The conv must have no other user. The folded weights
+    depend on parameters only, so they are computed once when parameters load.
+  }];
+  let dependentDialects = ["cnnc::cnn::CNNDialect"];
+}
+
+def Fuse : Pass<"cnnc-fuse", "mlir::func::FuncOp"> {
+  let summary = "Group conv/dense with their epilogue into one kernel each";
+  let description = [{
+    Starting at each `conv2d` or `dense`, takes the chain of single-use
+    consumers that can be computed in the producer's loop nest: a residual
+    `add`, `relu`/`sigmoid`/`tanh`, a `softmax` after dense, and a
+    non-overlapping unpadded pooling (stride = kernel), where fusing saves a
+    round trip through memory without recomputation. Each chain becomes a
+    `cnn.group`, lowered to one Halide pipeline.
+  }];
+  let dependentDialects = ["cnnc::cnn::CNNDialect"];
+}
+
+def EliminateDeadCode : Pass<"cnnc-dce", "mlir::func::FuncOp"> {
+  let summary = "Erase ops whose results are never used";
+  let description = [{
+    Walks each function bottom-up and erases side-effect-free ops without
+    users, including unused parameters, so they neither get compiled nor
+    appear in the model's parameter list.
+  }];
+}
+
+#endif

@@ -1,0 +1,329 @@
+//===- arrays.cpp - NumPy .npy and IDX array files ------------------------===//
+//
+// cnnc_array readers and writers used by the tools: NumPy .npy (versions 1
+// to 3; only little-endian float32 in C order, anything else is a clear
+// error) and IDX (the MNIST format: big-endian magic 0x000008NN with NN
+// dimensions, big-endian uint32 sizes, then unsigned bytes), read through
+// zlib so gzipped and plain files both work. Assumes a little-endian host.
+//
+//===----------------------------------------------------------------------===//
+#include "error.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace cnnc::rt;
+
+namespace {
+
+/// Closes a FILE* on scope exit.
+struct File {
+  std::FILE *f = nullptr;
+  ~File() {
+    if (f)
+      std::fclose(f);
+  }
+};
+
+/// Allocates an array of `shape`; data is malloc'd (freed by cnnc_array_free).
+void allocateArray(cnnc_array &a, const std::vector<int64_t> &shape, const std::string &path) {
+  if (shape.size() > CNNC_ARRAY_MAX_RANK)
+    fail(CNNC_ERROR_FORMAT, path + ": rank " + std::to_string(shape.size()) +
+                                " exceeds the supported " + std::to_string(CNNC_ARRAY_MAX_RANK));
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d && count > std::numeric_limits<int64_t>::max() / 8 / d))
+      fail(CNNC_ERROR_FORMAT, path + ": shape " + shapeString(shape) + " is invalid");
+    count *= d;
+  }
+  a.rank = int32_t(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i)
+    a.shape[i] = shape[i];
+  a.count = count;
+  a.data = static_cast<float *>(std::malloc(size_t(count ? count : 1) * sizeof(float)));
+  if (!a.data)
+    fail(CNNC_ERROR_OUT_OF_MEMORY, path + ": cannot allocate " + std::to_string(count) + " floats");
+}
+
+/// Parses the Python dict literal of an .npy header.
+class NpyHeaderParser {
+public:
+  NpyHeaderParser(const std::string &text, const std::string &path) : text(text), path(path) {}
+
+  void parse(std::string &descr, bool &fortran, std::vector<int64_t> &shape) {
+    bool haveDescr = false, haveFortran = false, haveShape = false;
+    skip();
+    expect('{');
+    while (true) {
+      skip();
+      if (peek() == '}')
+        break;
+      std::string key = quoted();
+      skip();
+      expect(':');
+      skip();
+      if (key == "descr") {
+        descr = quoted();
+        haveDescr = true;
+      } else if (key == "fortran_order") {
+        if (text.compare(pos, 4, "True") == 0) {
+          fortran = true;
+          pos += 4;
+        } else if (text.compare(pos, 5, "False") == 0) {
+          fortran = false;
+          pos += 5;
+        } else {
+          error("fortran_order is not True or False");
+        }
+        haveFortran = true;
+      } else if (key == "shape") {
+        expect('(');
+        while (true) {
+          skip();
+          if (peek() == ')')
+            break;
+          if (!(peek() >= '0' && peek() <= '9'))
+            error("shape entry is not a non-negative integer");
+          int64_t v = 0;
+          while (peek() >= '0' && peek() <= '9') {
+            if (v > (std::numeric_limits<int64_t>::max() - 9) / 10)
+              error("shape entry too large");
+            v = v * 10 + (text[pos++] - '0');
+          }
+          shape.push_back(v);
+          skip();
+          if (peek() == ',')
+            ++pos;
+          else if (peek() != ')')
+            error("expected ',' or ')' in shape");
+        }
+        ++pos;
+        haveShape = true;
+      } else {
+        error("unknown key '" + key + "'");
+      }
+      skip();
+      if (peek() == ',')
+        ++pos;
+      else if (peek() != '}')
+        error("expected ',' or '}'");
+    }
+    if (!haveDescr || !haveFortran || !haveShape)
+      error("missing 'descr', 'fortran_order' or 'shape'");
+  }
+
+private:
+  const std::string &text;
+  const std::string &path;
+  size_t pos = 0;
+
+  [[noreturn]] void error(const std::string &msg) {
+    fail(CNNC_ERROR_FORMAT, path + ": malformed .npy header: " + msg);
+  }
+  char peek() const { return pos < text.size() ? text[pos] : '\0'; }
+  void skip() {
+    while (peek() == ' ' || peek() == '\t' || peek() == '\n')
+      ++pos;
+  }
+  void expect(char c) {
+    if (peek() != c)
+      error(std::string("expected '") + c + "'");
+    ++pos;
+  }
+  std::string quoted() {
+    char q = peek();
+    if (q != '\'' && q != '"')
+      error("expected a quoted string");
+    size_t end = text.find(q, pos + 1);
+    if (end == std::string::npos)
+      error("unterminated string");
+    std::string s = text.substr(pos + 1, end - pos - 1);
+    pos = end + 1;
+    return s;
+  }
+};
+
+void npyLoad(const std::string &path, cnnc_array &out) {
+  File file;
+  file.f = std::fopen(path.c_str(), "rb");
+  if (!file.f)
+    fail(CNNC_ERROR_IO, "cannot open '" + path + "': " + std::strerror(errno));
+  unsigned char pre[10];
+  if (std::fread(pre, 1, 10, file.f) != 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
+    fail(CNNC_ERROR_FORMAT, path + ": not a NumPy .npy file (bad magic)");
+  int major = pre[6];
+  uint32_t headerLen;
+  if (major == 1) {
+    headerLen = pre[8] | (uint32_t(pre[9]) << 8);
+  } else if (major == 2 || major == 3) {
+    unsigned char more[2];
+    if (std::fread(more, 1, 2, file.f) != 2)
+      fail(CNNC_ERROR_FORMAT, path + ": truncated .npy header");
+    headerLen = pre[8] | (uint32_t(pre[9]) << 8) | (uint32_t(more[0]) << 16) |
+                (uint32_t(more[1]) << 24);
+  } else {
+    fail(CNNC_ERROR_FORMAT, path + ": unsupported .npy format version " + std::to_string(major));
+  }
+  if (headerLen > (1u << 20))
+    fail(CNNC_ERROR_FORMAT, path + ": .npy header length " + std::to_string(headerLen) +
+                                " is implausibly large");
+  std::string header(headerLen, '\0');
+  if (std::fread(header.data(), 1, headerLen, file.f) != headerLen)
+    fail(CNNC_ERROR_FORMAT, path + ": truncated .npy header");
+  std::string descr;
+  bool fortran = false;
+  std::vector<int64_t> shape;
+  NpyHeaderParser(header, path).parse(descr, fortran, shape);
+  if (descr != "<f4")
+    fail(CNNC_ERROR_FORMAT, path + ": expected dtype float32 ('<f4'), found '" + descr +
+                                "' (convert with .astype(np.float32))");
+  if (fortran)
+    fail(CNNC_ERROR_FORMAT, path + ": Fortran-order arrays are not supported "
+                                   "(save np.ascontiguousarray(x))");
+  cnnc_array a{};
+  allocateArray(a, shape, path);
+  if (a.count && std::fread(a.data, sizeof(float), size_t(a.count), file.f) != size_t(a.count)) {
+    cnnc_array_free(&a);
+    fail(CNNC_ERROR_FORMAT, path + ": truncated .npy data: shape " + shapeString(shape) +
+                                " needs " + std::to_string(a.count * 4) + " bytes");
+  }
+  out = a;
+}
+
+void npySave(const std::string &path, const float *data, int32_t rank, const int64_t *shape) {
+  if (rank < 0 || (rank > 0 && !shape))
+    fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_save: invalid rank or shape");
+  std::string dims;
+  int64_t count = 1;
+  for (int i = 0; i < rank; ++i) {
+    if (shape[i] < 0)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_save: negative dimension");
+    dims += std::to_string(shape[i]) + (rank == 1 ? "," : (i + 1 < rank ? ", " : ""));
+    count *= shape[i];
+  }
+  if (count && !data)
+    fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_save: data is null");
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  while ((10 + header.size() + 1) % 64)
+    header += ' ';
+  header += '\n';
+  File file;
+  file.f = std::fopen(path.c_str(), "wb");
+  if (!file.f)
+    fail(CNNC_ERROR_IO, "cannot write '" + path + "': " + std::strerror(errno));
+  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                           (unsigned char)(header.size() & 0xFF),
+                           (unsigned char)(header.size() >> 8)};
+  bool ok = std::fwrite(pre, 1, 10, file.f) == 10 &&
+            std::fwrite(header.data(), 1, header.size(), file.f) == header.size() &&
+            std::fwrite(data, sizeof(float), size_t(count), file.f) == size_t(count);
+  std::FILE *f = file.f;
+  file.f = nullptr;
+  if (std::fclose(f) != 0)
+    ok = false;
+  if (!ok)
+    fail(CNNC_ERROR_IO, "cannot write '" + path + "': " + std::strerror(errno));
+}
+
+/// Closes a gzFile on scope exit.
+struct GzFile {
+  gzFile f = nullptr;
+  ~GzFile() {
+    if (f)
+      gzclose(f);
+  }
+};
+
+void idxLoad(const std::string &path, cnnc_array &out) {
+  {
+    File probe; // gzopen's errors are vague: check that the file opens first
+    probe.f = std::fopen(path.c_str(), "rb");
+    if (!probe.f)
+      fail(CNNC_ERROR_IO, "cannot open '" + path + "': " + std::strerror(errno));
+  }
+  GzFile file;
+  file.f = gzopen(path.c_str(), "rb");
+  if (!file.f)
+    fail(CNNC_ERROR_IO, "cannot open '" + path + "'");
+  unsigned char magic[4];
+  if (gzread(file.f, magic, 4) != 4 || magic[0] != 0 || magic[1] != 0)
+    fail(CNNC_ERROR_FORMAT, path + ": not an IDX file (bad magic)");
+  if (magic[2] != 0x08)
+    fail(CNNC_ERROR_FORMAT, path + ": IDX element type 0x" +
+                                std::string(1, "0123456789abcdef"[magic[2] >> 4]) +
+                                std::string(1, "0123456789abcdef"[magic[2] & 15]) +
+                                " is not supported (only unsigned bytes, 0x08)");
+  int rank = magic[3];
+  if (rank < 1 || rank > CNNC_ARRAY_MAX_RANK)
+    fail(CNNC_ERROR_FORMAT, path + ": IDX rank " + std::to_string(rank) + " is not supported");
+  std::vector<int64_t> shape;
+  for (int i = 0; i < rank; ++i) {
+    unsigned char b[4];
+    if (gzread(file.f, b, 4) != 4)
+      fail(CNNC_ERROR_FORMAT, path + ": truncated IDX header");
+    shape.push_back((int64_t(b[0]) << 24) | (b[1] << 16) | (b[2] << 8) | b[3]);
+  }
+  cnnc_array a{};
+  allocateArray(a, shape, path);
+  std::vector<unsigned char> bytes(size_t(a.count));
+  int64_t done = 0;
+  while (done < a.count) {
+    unsigned chunk = unsigned(std::min<int64_t>(a.count - done, 1 << 30));
+    int got = gzread(file.f, bytes.data() + done, chunk);
+    if (got <= 0)
+      break;
+    done += got;
+  }
+  if (done != a.count) {
+    cnnc_array_free(&a);
+    fail(CNNC_ERROR_FORMAT, path + ": truncated IDX data: shape " + shapeString(shape) +
+                                " needs " + std::to_string(shape.empty() ? 0 : a.count) +
+                                " bytes, found " + std::to_string(done));
+  }
+  for (int64_t i = 0; i < a.count; ++i)
+    a.data[i] = float(bytes[size_t(i)]);
+  out = a;
+}
+
+} // namespace
+
+extern "C" void cnnc_array_free(cnnc_array *array) {
+  if (!array)
+    return;
+  std::free(array->data);
+  *array = cnnc_array{};
+}
+
+extern "C" cnnc_status cnnc_npy_load(const char *path, cnnc_array *out_array) {
+  return guard([&] {
+    if (!path || !out_array)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_load: null path or out_array");
+    *out_array = cnnc_array{};
+    npyLoad(path, *out_array);
+  });
+}
+
+extern "C" cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank,
+                                     const int64_t *shape) {
+  return guard([&] {
+    if (!path)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_save: null path");
+    npySave(path, data, rank, shape);
+  });
+}
+
+extern "C" cnnc_status cnnc_idx_load(const char *path, cnnc_array *out_array) {
+  return guard([&] {
+    if (!path || !out_array)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_idx_load: null path or out_array");
+    *out_array = cnnc_array{};
+    idxLoad(path, *out_array);
+  });
+}

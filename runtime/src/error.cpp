@@ -1,0 +1,51 @@
+//===- error.cpp - Thread-local error state of the runtime ----------------===//
+//
+// Implements cnnc_last_error and cnnc_status_string. The message is one
+// std::string per thread, replaced by each failing call and cleared by each
+// guarded call.
+//
+//===----------------------------------------------------------------------===//
+#include "error.h"
+
+namespace {
+thread_local std::string lastError;
+} // namespace
+
+namespace cnnc::rt {
+
+cnnc_status setError(cnnc_status status, const std::string &message) {
+  try {
+    lastError = message;
+  } catch (...) {
+    // Keep the status even if the message cannot be stored.
+  }
+  return status;
+}
+
+void clearError() { lastError.clear(); }
+
+} // namespace cnnc::rt
+
+extern "C" const char *cnnc_last_error(void) { return lastError.c_str(); }
+
+extern "C" const char *cnnc_status_string(cnnc_status status) {
+  switch (status) {
+  case CNNC_OK:
+    return "ok";
+  case CNNC_ERROR_INVALID_ARGUMENT:
+    return "invalid argument";
+  case CNNC_ERROR_IO:
+    return "I/O error";
+  case CNNC_ERROR_FORMAT:
+    return "format error";
+  case CNNC_ERROR_ABI:
+    return "ABI error";
+  case CNNC_ERROR_PARAMETER:
+    return "parameter error";
+  case CNNC_ERROR_KERNEL:
+    return "kernel error";
+  case CNNC_ERROR_OUT_OF_MEMORY:
+    return "out of memory";
+  }
+  return "unknown status";
+}

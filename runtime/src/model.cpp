@@ -1,0 +1,436 @@
+//===- model.cpp - Loading a model.so and reading its metadata ------------===//
+//
+// cnnc_model_load: dlopens the library (RTLD_NOW | RTLD_LOCAL, so several
+// models, each with its own embedded Halide runtime, can be loaded at once),
+// finds `cnnc_model_v1`, checks the ABI version and parses and validates the
+// metadata JSON (docs/runtime-abi.md) into struct cnnc_model. Also the info
+// queries (inputs, outputs, parameters, steps). Validation is strict:
+// every index in the metadata is range-checked here so that execution can
+// trust it.
+//
+//===----------------------------------------------------------------------===//
+#include "error.h"
+#include "json.h"
+#include "model.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+using namespace cnnc::rt;
+
+namespace cnnc::rt {
+
+AlignedFloats allocateFloats(int64_t count) {
+  if (count < 0 || uint64_t(count) > std::numeric_limits<size_t>::max() / sizeof(float) - 64)
+    fail(CNNC_ERROR_OUT_OF_MEMORY, "buffer of " + std::to_string(count) + " floats is too large");
+  size_t bytes = (size_t(count) * sizeof(float) + 63) / 64 * 64;
+  if (bytes == 0)
+    bytes = 64;
+  void *p = std::aligned_alloc(64, bytes);
+  if (!p)
+    fail(CNNC_ERROR_OUT_OF_MEMORY,
+         "cannot allocate " + std::to_string(bytes) + " bytes for a buffer");
+  std::memset(p, 0, bytes);
+  return AlignedFloats(static_cast<float *>(p));
+}
+
+int findParameter(const cnnc_model &model, const std::string &name) {
+  for (size_t i = 0; i < model.parameters.size(); ++i)
+    if (model.parameters[i].name == name)
+      return int(i);
+  return -1;
+}
+
+namespace {
+
+/// Validation helper: every error names the metadata path that is wrong.
+class MetadataReader {
+public:
+  explicit MetadataReader(const std::string &modelPath) : modelPath(modelPath) {}
+
+  [[noreturn]] void error(const std::string &where, const std::string &msg) const {
+    fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + modelPath + "': " + where + ": " + msg);
+  }
+
+  const JsonValue &member(const JsonValue &obj, const std::string &where, const char *key) const {
+    const JsonValue *v = obj.find(key);
+    if (!v)
+      error(where, std::string("missing \"") + key + "\"");
+    return *v;
+  }
+
+  const JsonValue &array(const JsonValue &obj, const std::string &where, const char *key) const {
+    const JsonValue &v = member(obj, where, key);
+    if (!v.isArray())
+      error(where + "." + key, std::string("expected an array, found ") + jsonKindName(v.kind));
+    return v;
+  }
+
+  int64_t integer(const JsonValue &v, const std::string &where) const {
+    if (!v.isNumber() || !v.isInteger)
+      error(where, "expected an integer");
+    return v.integer;
+  }
+
+  std::string string(const JsonValue &obj, const std::string &where, const char *key) const {
+    const JsonValue &v = member(obj, where, key);
+    if (!v.isString())
+      error(where + "." + key, std::string("expected a string, found ") + jsonKindName(v.kind));
+    return v.string;
+  }
+
+  int index(const JsonValue &v, const std::string &where, size_t limit, const char *what) const {
+    int64_t i = integer(v, where);
+    if (i < 0 || uint64_t(i) >= limit)
+      error(where, std::string(what) + " index " + std::to_string(i) + " out of range [0, " +
+                       std::to_string(limit) + ")");
+    return int(i);
+  }
+
+  std::vector<int64_t> shape(const JsonValue &obj, const std::string &where) const {
+    const JsonValue &v = array(obj, where, "shape");
+    std::vector<int64_t> shape;
+    int batchDims = 0;
+    for (size_t i = 0; i < v.array.size(); ++i) {
+      int64_t d = integer(v.array[i], where + ".shape[" + std::to_string(i) + "]");
+      if (d == -1)
+        ++batchDims;
+      else if (d <= 0)
+        error(where + ".shape", "dimension " + std::to_string(d) + " is not positive or -1");
+      shape.push_back(d);
+    }
+    if (batchDims > 1)
+      error(where + ".shape", "more than one batch (-1) dimension");
+    if (shape.size() > 16)
+      error(where + ".shape", "rank " + std::to_string(shape.size()) + " is too large");
+    return shape;
+  }
+
+  const std::string &modelPath;
+};
+
+BufferKind parseKind(const MetadataReader &r, const std::string &where, const std::string &s) {
+  if (s == "input")
+    return BufferKind::Input;
+  if (s == "param")
+    return BufferKind::Param;
+  if (s == "derived")
+    return BufferKind::Derived;
+  if (s == "temp")
+    return BufferKind::Temp;
+  if (s == "output")
+    return BufferKind::Output;
+  r.error(where + ".kind", "unknown kind \"" + s + "\"");
+}
+
+const char *kindName(BufferKind k) {
+  switch (k) {
+  case BufferKind::Input:
+    return "input";
+  case BufferKind::Param:
+    return "param";
+  case BufferKind::Derived:
+    return "derived";
+  case BufferKind::Temp:
+    return "temp";
+  case BufferKind::Output:
+    return "output";
+  }
+  return "?";
+}
+
+void parseTensors(const MetadataReader &r, const JsonValue &root, const char *key,
+                  BufferKind kind, const std::vector<BufferDesc> &buffers,
+                  std::vector<TensorDesc> &out) {
+  const JsonValue &list = r.array(root, "", key);
+  for (size_t i = 0; i < list.array.size(); ++i) {
+    std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    const JsonValue &t = list.array[i];
+    if (!t.isObject())
+      r.error(where, "expected an object");
+    TensorDesc d;
+    d.name = r.string(t, where, "name");
+    d.shape = r.shape(t, where);
+    if (const JsonValue *layout = t.find("layout"); layout && layout->isString())
+      d.layout = layout->string;
+    d.buffer = r.index(r.member(t, where, "buffer"), where + ".buffer", buffers.size(), "buffer");
+    const BufferDesc &b = buffers[d.buffer];
+    if (b.kind != kind)
+      r.error(where, "buffer " + std::to_string(d.buffer) + " has kind \"" + kindName(b.kind) +
+                         "\", expected \"" + kindName(kind) + "\"");
+    if (b.shape != d.shape)
+      r.error(where, "shape " + shapeString(d.shape) + " differs from its buffer's " +
+                         shapeString(b.shape));
+    if (b.viewOf >= 0)
+      r.error(where, "an " + std::string(kindName(kind)) + " buffer cannot be a view");
+    if (kind == BufferKind::Param && b.batchDim >= 0)
+      r.error(where, "a parameter cannot have a batch (-1) dimension");
+    for (const TensorDesc &prev : out)
+      if (prev.name == d.name)
+        r.error(where, "duplicate name \"" + d.name + "\"");
+    d.itemCount = b.itemCount;
+    d.batched = b.batchDim >= 0;
+    out.push_back(std::move(d));
+  }
+}
+
+void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key, bool optional,
+                const cnnc_model &model, std::vector<CallDesc> &out) {
+  if (optional && !root.find(key))
+    return;
+  const JsonValue &list = r.array(root, "", key);
+  for (size_t i = 0; i < list.array.size(); ++i) {
+    std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    const JsonValue &c = list.array[i];
+    if (!c.isObject())
+      r.error(where, "expected an object");
+    CallDesc d;
+    d.name = r.string(c, where, "name");
+    d.kernel = r.index(r.member(c, where, "kernel"), where + ".kernel", model.desc->num_kernels,
+                       "kernel");
+    if (!model.desc->kernels || !model.desc->kernels[d.kernel])
+      r.error(where + ".kernel", "kernel " + std::to_string(d.kernel) + " is null");
+    const JsonValue &args = r.array(c, where, "args");
+    if (args.array.empty())
+      r.error(where + ".args", "no arguments");
+    for (size_t j = 0; j < args.array.size(); ++j)
+      d.args.push_back(r.index(args.array[j], where + ".args[" + std::to_string(j) + "]",
+                               model.buffers.size(), "buffer"));
+    if (const JsonValue *flops = c.find("flops")) {
+      d.flops = r.integer(*flops, where + ".flops");
+      if (d.flops < 0)
+        r.error(where + ".flops", "negative");
+    }
+    out.push_back(std::move(d));
+  }
+}
+
+} // namespace
+
+void parseMetadata(cnnc_model &model, const std::string &json) {
+  MetadataReader r(model.path);
+  JsonValue root = parseJson(json, "metadata in '" + model.path + "'");
+  if (!root.isObject())
+    r.error("top level", std::string("expected an object, found ") + jsonKindName(root.kind));
+  if (const JsonValue *v = root.find("abi_version")) {
+    int64_t version = r.integer(*v, "abi_version");
+    if (version != CNNC_MODEL_ABI_VERSION)
+      fail(CNNC_ERROR_ABI, "model '" + model.path + "' metadata has ABI version " +
+                               std::to_string(version) + ", this runtime supports version " +
+                               std::to_string(CNNC_MODEL_ABI_VERSION));
+  }
+  if (const JsonValue *v = root.find("name"); v && v->isString())
+    model.name = v->string;
+  if (const JsonValue *v = root.find("target"); v && v->isString())
+    model.target = v->string;
+
+  // Buffers first: everything else refers to them.
+  const JsonValue &buffers = r.array(root, "", "buffers");
+  for (size_t i = 0; i < buffers.array.size(); ++i) {
+    std::string where = "buffers[" + std::to_string(i) + "]";
+    const JsonValue &b = buffers.array[i];
+    if (!b.isObject())
+      r.error(where, "expected an object");
+    BufferDesc d;
+    d.shape = r.shape(b, where);
+    d.kind = parseKind(r, where, r.string(b, where, "kind"));
+    for (size_t k = 0; k < d.shape.size(); ++k) {
+      if (d.shape[k] == -1) {
+        d.batchDim = int(k);
+        continue;
+      }
+      if (d.itemCount > std::numeric_limits<int32_t>::max() / d.shape[k])
+        r.error(where + ".shape", "too many elements");
+      d.itemCount *= d.shape[k];
+    }
+    if (const JsonValue *v = b.find("view_of"); v && !v->isNull())
+      d.viewOf = r.index(*v, where + ".view_of", buffers.array.size(), "buffer");
+    if (d.viewOf == int(i))
+      r.error(where + ".view_of", "a buffer cannot be a view of itself");
+    model.buffers.push_back(std::move(d));
+  }
+  // Resolve view chains to their root, rejecting cycles and size mismatches.
+  for (size_t i = 0; i < model.buffers.size(); ++i) {
+    int b = int(i);
+    for (size_t hops = 0; model.buffers[b].viewOf >= 0; ++hops) {
+      if (hops > model.buffers.size())
+        r.error("buffers[" + std::to_string(i) + "].view_of", "cycle of views");
+      b = model.buffers[b].viewOf;
+    }
+    BufferDesc &d = model.buffers[i];
+    d.root = b;
+    const BufferDesc &root = model.buffers[b];
+    if (root.itemCount != d.itemCount || (root.batchDim >= 0) != (d.batchDim >= 0))
+      r.error("buffers[" + std::to_string(i) + "].view_of",
+              "shape " + shapeString(d.shape) + " has a different element count than " +
+                  shapeString(root.shape) + " of buffer " + std::to_string(b));
+  }
+
+  parseTensors(r, root, "inputs", BufferKind::Input, model.buffers, model.inputs);
+  parseTensors(r, root, "outputs", BufferKind::Output, model.buffers, model.outputs);
+  parseTensors(r, root, "parameters", BufferKind::Param, model.buffers, model.parameters);
+  parseCalls(r, root, "prepare", /*optional=*/true, model, model.prepare);
+  parseCalls(r, root, "steps", /*optional=*/false, model, model.steps);
+
+  // Every input, param and output buffer must be named, or nobody could fill or read it.
+  for (size_t i = 0; i < model.buffers.size(); ++i) {
+    BufferKind k = model.buffers[i].kind;
+    const std::vector<TensorDesc> *list = k == BufferKind::Input    ? &model.inputs
+                                          : k == BufferKind::Output ? &model.outputs
+                                          : k == BufferKind::Param  ? &model.parameters
+                                                                    : nullptr;
+    if (!list)
+      continue;
+    bool named = false;
+    for (const TensorDesc &t : *list)
+      named |= t.buffer == int(i);
+    if (!named)
+      r.error("buffers[" + std::to_string(i) + "]",
+              std::string("no entry of the ") + kindName(k) + " list refers to this buffer");
+  }
+  // Calls made before inference must not touch batched buffers.
+  for (const CallDesc &c : model.prepare)
+    for (int a : c.args)
+      if (model.buffers[a].batchDim >= 0)
+        r.error("prepare \"" + c.name + "\"", "uses batched buffer " + std::to_string(a));
+}
+
+} // namespace cnnc::rt
+
+cnnc_model::~cnnc_model() {
+  // Release device allocations while the library (and its Halide runtime) is loaded.
+  if (deviceFree)
+    for (halide_buffer_t &b : halideBuffers)
+      if (b.device)
+        deviceFree(nullptr, &b);
+  halideBuffers.clear();
+  if (library)
+    dlclose(library);
+}
+
+extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model) {
+  return guard([&] {
+    if (!out_model)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load: out_model is null");
+    *out_model = nullptr;
+    if (!path || !*path)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load: empty path");
+    std::string p = path;
+    struct stat st;
+    if (stat(path, &st) != 0)
+      fail(CNNC_ERROR_IO, "cannot open model '" + p + "': " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode))
+      fail(CNNC_ERROR_IO, "cannot open model '" + p + "': is a directory");
+
+    auto model = std::make_unique<cnnc_model>();
+    model->path = p;
+    // dlopen searches the library path for names without '/': load the file named.
+    std::string openPath = p.find('/') == std::string::npos ? "./" + p : p;
+    dlerror();
+    model->library = dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!model->library) {
+      const char *why = dlerror();
+      fail(CNNC_ERROR_FORMAT, "cannot load model '" + p + "': not a loadable shared library (" +
+                                  (why ? why : "unknown dlopen error") + ")");
+    }
+    dlerror();
+    void *entry = dlsym(model->library, "cnnc_model_v1");
+    if (!entry)
+      fail(CNNC_ERROR_ABI, "model '" + p +
+                               "' does not export cnnc_model_v1 (not a library built by cnnc?)");
+    auto fn = reinterpret_cast<const cnnc_model_desc *(*)(void)>(entry);
+    model->desc = fn();
+    if (!model->desc)
+      fail(CNNC_ERROR_ABI, "model '" + p + "': cnnc_model_v1 returned null");
+    if (model->desc->abi_version != CNNC_MODEL_ABI_VERSION)
+      fail(CNNC_ERROR_ABI, "model '" + p + "' has ABI version " +
+                               std::to_string(model->desc->abi_version) +
+                               ", this runtime supports version " +
+                               std::to_string(CNNC_MODEL_ABI_VERSION) +
+                               " (rebuild the model with a matching cnnc)");
+    if (!model->desc->metadata_json)
+      fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': metadata_json is null");
+    if (model->desc->num_kernels > 0 && !model->desc->kernels)
+      fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': kernel table is null");
+    parseMetadata(*model, model->desc->metadata_json);
+    // Present in every model.so (Halide's runtime is embedded); used only for GPU buffers.
+    model->copyToHost = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
+        dlsym(model->library, "halide_copy_to_host"));
+    model->deviceFree = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
+        dlsym(model->library, "halide_device_free"));
+    initBuffers(*model);
+    *out_model = model.release();
+  });
+}
+
+extern "C" void cnnc_model_free(cnnc_model *model) { delete model; }
+
+extern "C" const char *cnnc_model_name(const cnnc_model *model) {
+  return model ? model->name.c_str() : "";
+}
+
+extern "C" const char *cnnc_model_target(const cnnc_model *model) {
+  return model ? model->target.c_str() : "";
+}
+
+static const std::vector<TensorDesc> *tensorList(const cnnc_model *model, cnnc_tensor_role role) {
+  if (!model)
+    return nullptr;
+  switch (role) {
+  case CNNC_ROLE_INPUT:
+    return &model->inputs;
+  case CNNC_ROLE_OUTPUT:
+    return &model->outputs;
+  case CNNC_ROLE_PARAMETER:
+    return &model->parameters;
+  }
+  return nullptr;
+}
+
+extern "C" size_t cnnc_model_num_tensors(const cnnc_model *model, cnnc_tensor_role role) {
+  const std::vector<TensorDesc> *list = tensorList(model, role);
+  return list ? list->size() : 0;
+}
+
+extern "C" cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model,
+                                                  cnnc_tensor_role role, size_t index,
+                                                  cnnc_tensor_info *out_info) {
+  return guard([&] {
+    const std::vector<TensorDesc> *list = tensorList(model, role);
+    if (!list || !out_info)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_tensor_info: null model, "
+                                        "out_info or unknown role");
+    if (index >= list->size())
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_tensor_info: index " +
+                                            std::to_string(index) + " out of range (" +
+                                            std::to_string(list->size()) + " tensors)");
+    const TensorDesc &t = (*list)[index];
+    out_info->name = t.name.c_str();
+    out_info->rank = int32_t(t.shape.size());
+    out_info->shape = t.shape.data();
+    out_info->item_count = t.itemCount;
+    out_info->batched = t.batched ? 1 : 0;
+  });
+}
+
+extern "C" size_t cnnc_model_num_steps(const cnnc_model *model) {
+  return model ? model->steps.size() : 0;
+}
+
+extern "C" cnnc_status cnnc_model_get_step_info(const cnnc_model *model, size_t index,
+                                                cnnc_step_info *out_info) {
+  return guard([&] {
+    if (!model || !out_info)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_step_info: null model or out_info");
+    if (index >= model->steps.size())
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_step_info: index " +
+                                            std::to_string(index) + " out of range (" +
+                                            std::to_string(model->steps.size()) + " steps)");
+    out_info->name = model->steps[index].name.c_str();
+    out_info->flops = model->steps[index].flops;
+  });
+}
