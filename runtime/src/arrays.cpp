@@ -11,6 +11,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -166,14 +167,14 @@ void npyLoad(const std::string &path, cnnc_array &out) {
     unsigned char more[2];
     if (std::fread(more, 1, 2, file.f) != 2)
       fail(CNNC_ERROR_FORMAT, path + ": truncated .npy header");
-    headerLen = pre[8] | (uint32_t(pre[9]) << 8) | (uint32_t(more[0]) << 16) |
-                (uint32_t(more[1]) << 24);
+    headerLen =
+        pre[8] | (uint32_t(pre[9]) << 8) | (uint32_t(more[0]) << 16) | (uint32_t(more[1]) << 24);
   } else {
     fail(CNNC_ERROR_FORMAT, path + ": unsupported .npy format version " + std::to_string(major));
   }
   if (headerLen > (1u << 20))
-    fail(CNNC_ERROR_FORMAT, path + ": .npy header length " + std::to_string(headerLen) +
-                                " is implausibly large");
+    fail(CNNC_ERROR_FORMAT,
+         path + ": .npy header length " + std::to_string(headerLen) + " is implausibly large");
   std::string header(headerLen, '\0');
   if (std::fread(header.data(), 1, headerLen, file.f) != headerLen)
     fail(CNNC_ERROR_FORMAT, path + ": truncated .npy header");
@@ -218,7 +219,14 @@ void npySave(const std::string &path, const float *data, int32_t rank, const int
   file.f = std::fopen(path.c_str(), "wb");
   if (!file.f)
     fail(CNNC_ERROR_IO, "cannot write '" + path + "': " + std::strerror(errno));
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  unsigned char pre[10] = {0x93,
+                           'N',
+                           'U',
+                           'M',
+                           'P',
+                           'Y',
+                           1,
+                           0,
                            (unsigned char)(header.size() & 0xFF),
                            (unsigned char)(header.size() >> 8)};
   bool ok = std::fwrite(pre, 1, 10, file.f) == 10 &&
@@ -283,9 +291,9 @@ void idxLoad(const std::string &path, cnnc_array &out) {
   }
   if (done != a.count) {
     cnnc_array_free(&a);
-    fail(CNNC_ERROR_FORMAT, path + ": truncated IDX data: shape " + shapeString(shape) +
-                                " needs " + std::to_string(shape.empty() ? 0 : a.count) +
-                                " bytes, found " + std::to_string(done));
+    fail(CNNC_ERROR_FORMAT, path + ": truncated IDX data: shape " + shapeString(shape) + " needs " +
+                                std::to_string(shape.empty() ? 0 : a.count) + " bytes, found " +
+                                std::to_string(done));
   }
   for (int64_t i = 0; i < a.count; ++i)
     a.data[i] = float(bytes[size_t(i)]);

@@ -36,10 +36,9 @@ void describeBuffer(cnnc_model &model, size_t i, int64_t batch) {
     int64_t extent = d.shape[rank - 1 - k] == -1 ? batch : d.shape[rank - 1 - k];
     if (extent > std::numeric_limits<int32_t>::max() ||
         stride > std::numeric_limits<int32_t>::max())
-      fail(CNNC_ERROR_OUT_OF_MEMORY, "buffer " + std::to_string(i) + " of shape " +
-                                         shapeString(d.shape) + " at batch " +
-                                         std::to_string(batch) +
-                                         " exceeds Halide's 32-bit extents");
+      fail(CNNC_ERROR_OUT_OF_MEMORY,
+           "buffer " + std::to_string(i) + " of shape " + shapeString(d.shape) + " at batch " +
+               std::to_string(batch) + " exceeds Halide's 32-bit extents");
     dims[k].min = 0;
     dims[k].extent = int32_t(extent);
     dims[k].stride = int32_t(stride);
@@ -48,8 +47,8 @@ void describeBuffer(cnnc_model &model, size_t i, int64_t batch) {
   }
   if (stride > std::numeric_limits<int32_t>::max())
     fail(CNNC_ERROR_OUT_OF_MEMORY, "buffer " + std::to_string(i) + " of shape " +
-                                       shapeString(d.shape) + " at batch " +
-                                       std::to_string(batch) + " exceeds Halide's 32-bit extents");
+                                       shapeString(d.shape) + " at batch " + std::to_string(batch) +
+                                       " exceeds Halide's 32-bit extents");
   if (hb.device && model.deviceFree)
     model.deviceFree(nullptr, &hb);
   hb.device = 0;
@@ -73,8 +72,9 @@ void ensureBatch(cnnc_model &model, int64_t batch) {
     if (d.root != int(i) || d.batchDim < 0)
       continue;
     if (batch > std::numeric_limits<int32_t>::max() / d.itemCount)
-      fail(CNNC_ERROR_OUT_OF_MEMORY, "batch " + std::to_string(batch) + " is too large for buffer " +
-                                         std::to_string(i) + " of shape " + shapeString(d.shape));
+      fail(CNNC_ERROR_OUT_OF_MEMORY, "batch " + std::to_string(batch) +
+                                         " is too large for buffer " + std::to_string(i) +
+                                         " of shape " + shapeString(d.shape));
     model.storage[i].reset();
     model.storage[i] = allocateFloats(d.itemCount * batch);
     model.storageCount[i] = d.itemCount * batch;
@@ -131,8 +131,8 @@ void prepareModel(cnnc_model &model) {
   model.prepared = true;
 }
 
-void runModel(cnnc_model *model, int64_t batch, const float *const *inputs,
-              float *const *outputs, double *stepMs) {
+void runModel(cnnc_model *model, int64_t batch, const float *const *inputs, float *const *outputs,
+              double *stepMs) {
   if (!model)
     fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_run: model is null");
   if (batch < 1)
@@ -162,9 +162,9 @@ void runModel(cnnc_model *model, int64_t batch, const float *const *inputs,
     auto start = std::chrono::steady_clock::now();
     callKernel(*model, model->steps[s], "step");
     if (stepMs)
-      stepMs[s] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            start)
-                      .count();
+      stepMs[s] =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
   }
   for (size_t i = 0; i < model->outputs.size(); ++i) {
     const TensorDesc &t = model->outputs[i];
@@ -218,8 +218,8 @@ extern "C" cnnc_status cnnc_model_prepare(cnnc_model *model) {
   });
 }
 
-extern "C" cnnc_status cnnc_model_run(cnnc_model *model, int64_t batch,
-                                      const float *const *inputs, float *const *outputs) {
+extern "C" cnnc_status cnnc_model_run(cnnc_model *model, int64_t batch, const float *const *inputs,
+                                      float *const *outputs) {
   return guard([&] { runModel(model, batch, inputs, outputs, nullptr); });
 }
 

@@ -66,16 +66,15 @@ private:
   size_t pos = 0;
 
   [[noreturn]] void error(const std::string &msg) {
-    fail(CNNC_ERROR_FORMAT,
-         "malformed " + what + ": " + msg + " at byte " + std::to_string(pos));
+    fail(CNNC_ERROR_FORMAT, "malformed " + what + ": " + msg + " at byte " + std::to_string(pos));
   }
 
   bool atEnd() const { return pos >= text.size(); }
   char peek() const { return atEnd() ? '\0' : text[pos]; }
 
   void skipSpace() {
-    while (!atEnd() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' ||
-                        text[pos] == '\r'))
+    while (!atEnd() &&
+           (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r'))
       ++pos;
   }
 

@@ -9,9 +9,9 @@
 // trust it.
 //
 //===----------------------------------------------------------------------===//
+#include "model.h"
 #include "error.h"
 #include "json.h"
-#include "model.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -143,9 +143,8 @@ const char *kindName(BufferKind k) {
   return "?";
 }
 
-void parseTensors(const MetadataReader &r, const JsonValue &root, const char *key,
-                  BufferKind kind, const std::vector<BufferDesc> &buffers,
-                  std::vector<TensorDesc> &out) {
+void parseTensors(const MetadataReader &r, const JsonValue &root, const char *key, BufferKind kind,
+                  const std::vector<BufferDesc> &buffers, std::vector<TensorDesc> &out) {
   const JsonValue &list = r.array(root, "", key);
   for (size_t i = 0; i < list.array.size(); ++i) {
     std::string where = std::string(key) + "[" + std::to_string(i) + "]";
@@ -190,8 +189,8 @@ void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key,
       r.error(where, "expected an object");
     CallDesc d;
     d.name = r.string(c, where, "name");
-    d.kernel = r.index(r.member(c, where, "kernel"), where + ".kernel", model.desc->num_kernels,
-                       "kernel");
+    d.kernel =
+        r.index(r.member(c, where, "kernel"), where + ".kernel", model.desc->num_kernels, "kernel");
     if (!model.desc->kernels || !model.desc->kernels[d.kernel])
       r.error(where + ".kernel", "kernel " + std::to_string(d.kernel) + " is null");
     const JsonValue &args = r.array(c, where, "args");
@@ -340,18 +339,17 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     dlerror();
     void *entry = dlsym(model->library, "cnnc_model_v1");
     if (!entry)
-      fail(CNNC_ERROR_ABI, "model '" + p +
-                               "' does not export cnnc_model_v1 (not a library built by cnnc?)");
+      fail(CNNC_ERROR_ABI,
+           "model '" + p + "' does not export cnnc_model_v1 (not a library built by cnnc?)");
     auto fn = reinterpret_cast<const cnnc_model_desc *(*)(void)>(entry);
     model->desc = fn();
     if (!model->desc)
       fail(CNNC_ERROR_ABI, "model '" + p + "': cnnc_model_v1 returned null");
     if (model->desc->abi_version != CNNC_MODEL_ABI_VERSION)
-      fail(CNNC_ERROR_ABI, "model '" + p + "' has ABI version " +
-                               std::to_string(model->desc->abi_version) +
-                               ", this runtime supports version " +
-                               std::to_string(CNNC_MODEL_ABI_VERSION) +
-                               " (rebuild the model with a matching cnnc)");
+      fail(CNNC_ERROR_ABI,
+           "model '" + p + "' has ABI version " + std::to_string(model->desc->abi_version) +
+               ", this runtime supports version " + std::to_string(CNNC_MODEL_ABI_VERSION) +
+               " (rebuild the model with a matching cnnc)");
     if (!model->desc->metadata_json)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': metadata_json is null");
     if (model->desc->num_kernels > 0 && !model->desc->kernels)
@@ -396,9 +394,8 @@ extern "C" size_t cnnc_model_num_tensors(const cnnc_model *model, cnnc_tensor_ro
   return list ? list->size() : 0;
 }
 
-extern "C" cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model,
-                                                  cnnc_tensor_role role, size_t index,
-                                                  cnnc_tensor_info *out_info) {
+extern "C" cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model, cnnc_tensor_role role,
+                                                  size_t index, cnnc_tensor_info *out_info) {
   return guard([&] {
     const std::vector<TensorDesc> *list = tensorList(model, role);
     if (!list || !out_info)
@@ -427,8 +424,8 @@ extern "C" cnnc_status cnnc_model_get_step_info(const cnnc_model *model, size_t 
     if (!model || !out_info)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_step_info: null model or out_info");
     if (index >= model->steps.size())
-      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_step_info: index " +
-                                            std::to_string(index) + " out of range (" +
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_step_info: index " + std::to_string(index) +
+                                            " out of range (" +
                                             std::to_string(model->steps.size()) + " steps)");
     out_info->name = model->steps[index].name.c_str();
     out_info->flops = model->steps[index].flops;

@@ -31,9 +31,9 @@ enum class BufferKind { Input, Param, Derived, Temp, Output };
 struct BufferDesc {
   std::vector<int64_t> shape; ///< outermost first; -1 = batch
   BufferKind kind = BufferKind::Temp;
-  int viewOf = -1;      ///< the buffer whose storage this one shares, or -1
-  int root = -1;        ///< the buffer owning the storage (itself if not a view)
-  int batchDim = -1;    ///< index of the -1 dimension in shape, or -1
+  int viewOf = -1;       ///< the buffer whose storage this one shares, or -1
+  int root = -1;         ///< the buffer owning the storage (itself if not a view)
+  int batchDim = -1;     ///< index of the -1 dimension in shape, or -1
   int64_t itemCount = 1; ///< elements per batch item (all elements if unbatched)
 };
 

@@ -38,9 +38,9 @@ struct File {
 /// Bytes per element of the safetensors dtypes, or 0 if unknown.
 int64_t dtypeSize(const std::string &dtype) {
   static const std::map<std::string, int64_t> sizes = {
-      {"F64", 8}, {"F32", 4}, {"F16", 2},     {"BF16", 2},    {"I64", 8},
-      {"I32", 4}, {"I16", 2}, {"I8", 1},      {"U64", 8},     {"U32", 4},
-      {"U16", 2}, {"U8", 1},  {"BOOL", 1},    {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+      {"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+      {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},
+      {"U16", 2}, {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
   auto it = sizes.find(dtype);
   return it == sizes.end() ? 0 : it->second;
 }
@@ -124,8 +124,8 @@ void loadParameters(cnnc_model &model, const std::string &path) {
   uint64_t fileSize = uint64_t(fileSizeL);
   std::rewind(file.f);
   if (fileSize < 8)
-    fail(CNNC_ERROR_FORMAT, "truncated safetensors file '" + path + "': " +
-                                std::to_string(fileSize) +
+    fail(CNNC_ERROR_FORMAT, "truncated safetensors file '" + path +
+                                "': " + std::to_string(fileSize) +
                                 " bytes, less than the 8-byte header length");
   unsigned char lenBytes[8];
   if (std::fread(lenBytes, 1, 8, file.f) != 8)
@@ -221,14 +221,13 @@ int requireParameter(const cnnc_model *model, const char *name, size_t count, co
     fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": null model or name");
   int i = findParameter(*model, name);
   if (i < 0)
-    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": the model has no parameter '" +
-                                          name + "'");
+    fail(CNNC_ERROR_INVALID_ARGUMENT,
+         std::string(fn) + ": the model has no parameter '" + name + "'");
   const TensorDesc &p = model->parameters[i];
   if (count != size_t(p.itemCount))
-    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": parameter '" + p.name + "' " +
-                                          shapeString(p.shape) + " has " +
-                                          std::to_string(p.itemCount) + " elements, got " +
-                                          std::to_string(count));
+    fail(CNNC_ERROR_INVALID_ARGUMENT,
+         std::string(fn) + ": parameter '" + p.name + "' " + shapeString(p.shape) + " has " +
+             std::to_string(p.itemCount) + " elements, got " + std::to_string(count));
   return i;
 }
 

@@ -55,15 +55,15 @@ typedef enum cnnc_tensor_role {
 typedef struct cnnc_tensor_info {
   const char *name;
   int32_t rank;
-  const int64_t *shape;   /**< rank entries, outermost first */
-  int64_t item_count;     /**< elements per batch item (all elements if unbatched) */
-  int32_t batched;        /**< 1 if one dimension is the batch (-1) dimension */
+  const int64_t *shape; /**< rank entries, outermost first */
+  int64_t item_count;   /**< elements per batch item (all elements if unbatched) */
+  int32_t batched;      /**< 1 if one dimension is the batch (-1) dimension */
 } cnnc_tensor_info;
 
 /** Description of one inference step (a kernel call). */
 typedef struct cnnc_step_info {
   const char *name;
-  int64_t flops;          /**< floating-point operations per batch item */
+  int64_t flops; /**< floating-point operations per batch item */
 } cnnc_step_info;
 
 /** Loads `path` (dlopen RTLD_NOW|RTLD_LOCAL), checks its ABI version and
@@ -85,8 +85,8 @@ const char *cnnc_model_target(const cnnc_model *model);
 size_t cnnc_model_num_tensors(const cnnc_model *model, cnnc_tensor_role role);
 
 /** Describes the index-th tensor of a role, in metadata (graph) order. */
-cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model, cnnc_tensor_role role,
-                                       size_t index, cnnc_tensor_info *out_info);
+cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model, cnnc_tensor_role role, size_t index,
+                                       cnnc_tensor_info *out_info);
 
 /** The number of inference steps. */
 size_t cnnc_model_num_steps(const cnnc_model *model);
@@ -155,8 +155,7 @@ void cnnc_array_free(cnnc_array *array);
 cnnc_status cnnc_npy_load(const char *path, cnnc_array *out_array);
 
 /** Writes a NumPy .npy file (format v1, '<f4', C order). */
-cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank,
-                          const int64_t *shape);
+cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank, const int64_t *shape);
 
 /** Reads an IDX file of unsigned bytes (type 0x08), gzipped or plain, as
  * floats holding the raw values 0..255 (images: divide by 255). */

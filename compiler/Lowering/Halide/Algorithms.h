@@ -1,0 +1,123 @@
+//===- Algorithms.h - Halide algorithms of the cnn ops ----------*- C++ -*-===//
+//
+// The algorithm half of every kernel: pure Halide definitions, no schedule
+// (compiler/Schedule/ owns every split/vectorize/parallel). Activations are
+// Funcs over (x, y, c, n) — Halide orders dimensions innermost first, so an
+// NCHW buffer is (W, H, C, N) — or (f, n) for [N, F]. Conv weights are
+// (kx, ky, ci, co), dense weights (i, o). Each algorithm returns the Funcs
+// its schedule needs to name; this header knows no MLIR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_LOWERING_HALIDE_ALGORITHMS_H
+#define CNNC_LOWERING_HALIDE_ALGORITHMS_H
+
+#include "Halide.h"
+#include <array>
+#include <optional>
+
+namespace cnnc::halide {
+
+/// The variables every activation Func is defined over.
+struct Vars {
+  Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"}; // 4-D: W, H, C, N
+  Halide::Var f{"f"};                         // 2-D: (f, n)
+  Halide::Var v{"v"};                         // vector lane of a split reduction
+};
+Vars &vars();
+
+/// Static extents of an NCHW activation (the batch is dynamic).
+struct Extent4D {
+  int w = 0, h = 0, c = 0;
+};
+
+struct ConvAttrs {
+  int kernelW = 1, kernelH = 1;
+  int strideX = 1, strideY = 1;
+  int dilationX = 1, dilationY = 1;
+  int padLeft = 0, padTop = 0, padRight = 0, padBottom = 0;
+  int groups = 1;
+  int outChannels = 1;
+};
+
+/// conv2d: `conv(x, y, co, n) = bias(co) + Σ w(kx, ky, ci, co) * in(...)`.
+struct ConvStages {
+  Halide::Func padded;   ///< zero-padded input (undefined when no padding)
+  Halide::Func conv;     ///< the reduction; init = bias
+  Halide::RDom r;        ///< (kx, ky, ci)
+  ConvAttrs attrs;
+  Extent4D input, output;
+};
+ConvStages convolution(Halide::Func input, Extent4D in, Halide::Func weight,
+                       std::optional<Halide::Func> bias, const ConvAttrs &attrs);
+
+/// dense: `dense(o, n) = bias(o) + Σ_i w(i, o) * in(i, n)`, with the
+/// reduction over i split into vector-wide partial sums (`partial`, the only
+/// reduction, its inner loop a vector FMA) and a pure `dense` that adds the
+/// lanes and the in % lanes tail as unrolled expressions.
+struct DenseStages {
+  Halide::Func partial; ///< partial(v, o, n): lane v of the dot product
+  Halide::Func dense;   ///< pure
+  Halide::RDom r;       ///< over in / lanes vector steps (when partial is defined)
+  int inFeatures = 0, outFeatures = 0, lanes = 1;
+};
+DenseStages dense(Halide::Func input, int inFeatures, Halide::Func weight,
+                  std::optional<Halide::Func> bias, int outFeatures, int lanes);
+
+enum class PoolKind { Max, Average };
+struct PoolAttrs {
+  PoolKind kind = PoolKind::Max;
+  int kernelW = 1, kernelH = 1, strideX = 1, strideY = 1;
+  int padLeft = 0, padTop = 0, padRight = 0, padBottom = 0;
+  bool countIncludePad = true;
+};
+/// Windows of at most kSmallPoolWindow taps are written as one unrolled
+/// pure expression (so the pool inlines into a fused conv's tile); larger
+/// windows are a reduction over `r` into `pool` (max) or `sum` (average).
+constexpr int kSmallPoolWindow = 9;
+struct PoolStages {
+  Halide::Func padded; ///< input with -inf / 0 outside (undefined when unpadded)
+  Halide::Func sum;    ///< large average windows only: the window sums
+  Halide::Func pool;
+  Halide::RDom r;      ///< large windows only: (kx, ky)
+  PoolAttrs attrs;
+  Extent4D input, output;
+};
+PoolStages pooling(Halide::Func input, Extent4D in, Extent4D out,
+                   const PoolAttrs &attrs);
+
+/// global_avg_pool: (x, y, c, n) -> (0, 0, c, n); `sum` receives the
+/// reduction Func (sum over the plane) for the schedule.
+Halide::Func globalAveragePool(Halide::Func input, Extent4D in, Halide::Func &sum);
+
+/// Element-wise ops over 4-D or 2-D activations (`rank` 4 or 2).
+Halide::Func relu(Halide::Func in, int rank);
+Halide::Func sigmoid(Halide::Func in, int rank);
+Halide::Func tanh(Halide::Func in, int rank);
+Halide::Func add(Halide::Func lhs, Halide::Func rhs, int rank);
+
+/// batch_norm (inference) over channel dim 1 of a rank-4 or rank-2 value.
+Halide::Func batchNorm(Halide::Func in, int rank, Halide::Func gamma,
+                       Halide::Func beta, Halide::Func mean,
+                       Halide::Func variance, float epsilon);
+
+/// softmax over f of (f, n); `features` is the static extent of f.
+struct SoftmaxStages {
+  Halide::Func maximum, sum, softmax;
+};
+SoftmaxStages softmax(Halide::Func in, int features);
+
+/// concat along channels of 4-D or 2-D values with the given channel counts.
+Halide::Func concat(const std::vector<Halide::Func> &inputs,
+                    const std::vector<int> &channels, int rank);
+
+/// Batch-norm folding (parameters only): scale the weight's outermost
+/// dimension (rank `rank`, static `shape` outermost first), and the bias.
+Halide::Func bnFoldWeight(Halide::Func weight, int rank, Halide::Func gamma,
+                          Halide::Func variance, float epsilon);
+Halide::Func bnFoldBias(Halide::Func gamma, Halide::Func beta, Halide::Func mean,
+                        Halide::Func variance, std::optional<Halide::Func> bias,
+                        float epsilon);
+
+} // namespace cnnc::halide
+
+#endif

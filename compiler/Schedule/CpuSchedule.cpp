@@ -1,0 +1,179 @@
+//===- CpuSchedule.cpp - hand-written SIMD schedules for x86 CPUs ---------===//
+//
+// One schedule per op family, chosen by the kernel's anchor. Shapes are
+// static (only the batch varies), so tile sizes are picked from the actual
+// extents: a vector never exceeds the row it covers.
+//
+// Convolution (the one that matters): the output is tiled into register
+// blocks of `lanes` pixels along x × kConvBlockC output channels × 2 rows;
+// the conv is computed per block with the block fully vectorized/unrolled so
+// its accumulators live in registers across the whole reduction (kx, ky
+// unrolled, input channels the loop). Padding is materialized per image
+// beforehand, so the inner loop has no bounds checks. Blocks are parallel
+// over (output-channel tile, batch). A fused pooling is the block's output:
+// the conv block covers the pooling windows of one output block.
+// Measured (bench/conv_bench.py, 64->64 3x3 on 56x56, batch 1, AVX-512, 2
+// threads): see bench/README.md for the current figure.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Schedule/KernelStages.h"
+
+using namespace Halide;
+
+namespace cnnc::halide {
+
+/// Output channels per register block of a convolution.
+constexpr int kConvBlockC = 8;
+/// Output features per register block of a dense layer.
+constexpr int kDenseBlockO = 4;
+
+/// The largest power of two <= min(extent, cap) (at least 1).
+static int powerOfTwoAtMost(int extent, int cap) {
+  int p = 1;
+  while (p * 2 <= std::min(extent, cap))
+    p *= 2;
+  return p;
+}
+
+/// Vectorizes `var` of a pure stage by a width that fits `extent`.
+template <typename Stage>
+static void vectorizeFitting(Stage &&stage, VarOrRVar var, int extent, int lanes) {
+  int width = powerOfTwoAtMost(extent, lanes);
+  if (width > 1)
+    stage.vectorize(var, width);
+}
+
+/// Materializes a padded input per (channel, image) slice inside `consumer`.
+static void schedulePadding(Func padded, Func consumer, Var at, int paddedWidth,
+                            int lanes) {
+  if (!padded.defined())
+    return;
+  auto &v = vars();
+  padded.compute_at(consumer, at);
+  vectorizeFitting(padded, v.x, paddedWidth, lanes);
+}
+
+static void scheduleConv(KernelStages &k, int lanes) {
+  auto &v = vars();
+  ConvStages &s = *k.conv;
+  Func out = k.output;
+  int outW = k.outputExtents[0], outH = k.outputExtents[1], outC = k.outputExtents[2];
+  bool pooled = k.pool.has_value();
+  int poolX = pooled ? k.pool->attrs.strideX : 1;
+  int poolY = pooled ? k.pool->attrs.strideY : 1;
+
+  // Register block in output coordinates: conv block = this × pool window.
+  int blockX = powerOfTwoAtMost(outW, std::max(1, lanes / poolX));
+  int blockY = std::min(outH, std::max(1, 2 / poolY));
+  int blockC = std::min(outC, kConvBlockC);
+
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), tile("tile");
+  out.split(v.x, xo, xi, blockX)
+      .split(v.y, yo, yi, blockY)
+      .split(v.c, co, ci, blockC)
+      .reorder(xi, ci, yi, xo, yo, co, v.n)
+      .unroll(ci)
+      .unroll(yi)
+      .fuse(co, v.n, tile)
+      .parallel(tile);
+  if (blockX > 1)
+    out.vectorize(xi);
+
+  // The conv block: accumulators in registers across the reduction.
+  s.conv.compute_at(out, xo).unroll(v.c).unroll(v.y);
+  if (blockX * poolX > 1)
+    s.conv.vectorize(v.x);
+  Stage update = s.conv.update();
+  update.reorder(v.x, v.c, v.y, s.r.x, s.r.y, s.r.z).unroll(v.c).unroll(v.y);
+  if (blockX * poolX > 1)
+    update.vectorize(v.x);
+  if (s.attrs.kernelW * s.attrs.kernelH <= 25)
+    update.unroll(s.r.x).unroll(s.r.y);
+  else
+    update.unroll(s.r.x);
+  // A fused pooling with a large window is a reduction over the block.
+  if (pooled && k.pool->r.defined())
+    (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, xo);
+
+  // Padding: one padded copy of each input image, made before its blocks.
+  // With a parallel (channel tile, image) loop it is computed per tile;
+  // at the root it is shared by all tiles of an image.
+  if (s.padded.defined()) {
+    s.padded.compute_root().parallel(v.n);
+    vectorizeFitting(s.padded, v.x, s.input.w + s.attrs.padLeft + s.attrs.padRight, lanes);
+  }
+}
+
+static void scheduleDense(KernelStages &k, int lanes) {
+  auto &v = vars();
+  DenseStages &s = *k.dense;
+  // With softmax the logits of a whole row are needed at once: compute the
+  // dense layer at the root and the softmax per row.
+  Func blocked = k.output;
+  if (k.softmax) {
+    s.dense.compute_root();
+    blocked = s.dense;
+    k.softmax->maximum.compute_at(k.output, v.n);
+    k.softmax->sum.compute_at(k.output, v.n);
+    k.output.parallel(v.n);
+    vectorizeFitting(k.output, v.f, s.outFeatures, lanes);
+  }
+  int blockO = std::min(s.outFeatures, kDenseBlockO);
+  Var fo("fo"), fi("fi"), tile("tile");
+  blocked.split(v.f, fo, fi, blockO).reorder(fi, fo, v.n).unroll(fi).fuse(fo, v.n, tile).parallel(tile);
+  if (!s.partial.defined())
+    return;
+  // partial(v, o, n) for one block of outputs: blockO vector accumulators.
+  s.partial.compute_at(blocked, tile).vectorize(v.v).unroll(v.f);
+  s.partial.update().reorder(v.v, v.f, s.r).vectorize(v.v).unroll(v.f);
+}
+
+/// Pooling, element-wise ops, concat, softmax and global pooling on their own.
+static void scheduleDataParallel(KernelStages &k, int lanes) {
+  auto &v = vars();
+  Func out = k.output;
+  int rank = int(k.outputExtents.size());
+  if (rank == 2) {
+    out.parallel(v.n);
+    vectorizeFitting(out, v.f, k.outputExtents[0], lanes);
+    if (k.softmax) {
+      k.softmax->maximum.compute_at(out, v.n);
+      k.softmax->sum.compute_at(out, v.n);
+    }
+    return;
+  }
+  Var plane("plane");
+  out.fuse(v.c, v.n, plane).parallel(plane);
+  vectorizeFitting(out, v.x, k.outputExtents[0], lanes);
+  if (k.pool) {
+    PoolStages &p = *k.pool;
+    schedulePadding(p.padded, out, plane, p.input.w + p.attrs.padLeft + p.attrs.padRight,
+                    lanes);
+    Func reduction = p.sum.defined() ? p.sum : p.pool;
+    if (p.r.defined()) {
+      reduction.compute_at(out, plane);
+      vectorizeFitting(reduction, v.x, p.output.w, lanes);
+      reduction.update().reorder(v.x, p.r.x, p.r.y, v.y);
+      vectorizeFitting(reduction.update(), v.x, p.output.w, lanes);
+    }
+  }
+  for (Func r : k.reductions)
+    r.compute_at(out, plane);
+}
+
+void scheduleForCpu(KernelStages &k, const Target &target) {
+  int lanes = target.natural_vector_size<float>();
+  if (k.overParameters) {
+    // Run once per parameter load: vectorized, serial.
+    vectorizeFitting(k.output, k.output.args()[0], k.outputExtents[0], lanes);
+    return;
+  }
+  if (k.conv)
+    scheduleConv(k, lanes);
+  else if (k.dense)
+    scheduleDense(k, lanes);
+  else
+    scheduleDataParallel(k, lanes);
+}
+
+} // namespace cnnc::halide

@@ -1,0 +1,52 @@
+//===- KernelStages.h - what a schedule needs to know of a kernel -*- C++ -*-===//
+//
+// The lowering fills one KernelStages per kernel: the Funcs of its anchor op
+// (conv, dense, pooling, softmax, ...) and the kernel's output Func. The
+// schedules in this folder read it; they are the only code that calls
+// split / vectorize / parallel / compute_at.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_SCHEDULE_KERNELSTAGES_H
+#define CNNC_SCHEDULE_KERNELSTAGES_H
+
+#include "compiler/Lowering/Halide/Algorithms.h"
+
+#include <optional>
+#include <vector>
+
+namespace cnnc::halide {
+
+struct KernelStages {
+  std::optional<ConvStages> conv;
+  std::optional<DenseStages> dense;
+  std::optional<PoolStages> pool;
+  std::optional<SoftmaxStages> softmax;
+  std::vector<Halide::Func> reductions; ///< other reductions (global pooling)
+  /// The kernel's output: a pure Func over (x, y, c, n), (f, n) or, for
+  /// parameter kernels, over the parameter's dims.
+  Halide::Func output;
+  /// Static extents of the output in Halide order (innermost first); the
+  /// batch (last, for activations) is -1.
+  std::vector<int> outputExtents;
+  /// True for kernels over parameters only (run once at load time).
+  bool overParameters = false;
+  /// The input parameters of the pipeline (activations and weights).
+  std::vector<Halide::ImageParam> inputs;
+  /// Static extents of each input in Halide order; the batch is -1.
+  std::vector<std::vector<int>> inputExtents;
+};
+
+/// Applies cnnc's hand-written CPU schedule for `target`.
+void scheduleForCpu(KernelStages &kernel, const Halide::Target &target);
+
+/// Applies a Halide autoscheduler ("Adams2019", "Mullapudi2016", "Li2018")
+/// after giving every input and output its size estimate (batch: `batch`).
+void autoSchedule(KernelStages &kernel, const std::string &scheduler,
+                  const Halide::Target &target, int batch);
+
+/// Loads the plugin of a Halide autoscheduler; returns "" or an error.
+std::string loadAutoscheduler(const std::string &scheduler);
+
+} // namespace cnnc::halide
+
+#endif

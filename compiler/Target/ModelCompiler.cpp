@@ -1,0 +1,235 @@
+//===- ModelCompiler.cpp - fused cnn IR -> Halide kernels -> model.so -----===//
+//
+// The back end as a recipe: plan buffers and kernels (ModelPlan), lower each
+// kernel to Halide (HalideLowering), schedule it (CpuSchedule or an
+// autoscheduler), compile it ahead of time without the Halide runtime, add
+// one standalone runtime object, generate the glue C file that exports
+// cnnc_model_v1 with the metadata, and link everything with the system C
+// compiler (`cc`, or $CNNC_CC) into model.so.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Target/ModelCompiler.h"
+#include "compiler/Lowering/Halide/HalideLowering.h"
+#include "compiler/Target/ModelPlan.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+
+#include <fstream>
+
+using namespace mlir;
+using namespace cnnc;
+
+static const char *const kModelAbiHeader =
+#include "ModelAbiHeader.inc"
+    ;
+
+static Halide::Target targetOf(const CompileOptions &options) {
+  return options.target == "host" ? Halide::get_host_target()
+                                  : Halide::Target(options.target);
+}
+
+static bool isAutoSchedule(const CompileOptions &options, std::string *name) {
+  llvm::StringRef s(options.schedule);
+  if (!s.consume_front("auto:"))
+    return false;
+  *name = s.str();
+  return true;
+}
+
+std::string cnnc::validateOptions(const CompileOptions &options) {
+  if (options.target != "host" && !Halide::Target::validate_target_string(options.target))
+    return "invalid --target '" + options.target +
+           "' (expected a Halide target string such as host or "
+           "x86-64-linux-avx2-fma-f16c-sse41)";
+  Halide::Target t = targetOf(options);
+  if (t.has_gpu_feature())
+    return "--target '" + options.target +
+           "' asks for a GPU; cnnc's GPU schedules are not available yet";
+  std::string scheduler;
+  if (isAutoSchedule(options, &scheduler))
+    return halide::loadAutoscheduler(scheduler);
+  if (options.schedule != "cpu")
+    return "invalid --schedule '" + options.schedule +
+           "' (expected cpu, auto:Adams2019, auto:Mullapudi2016 or auto:Li2018)";
+  return "";
+}
+
+/// Lowers and schedules one planned kernel.
+static FailureOr<LoweredKernel> buildKernel(PlannedKernel &planned,
+                                            const CompileOptions &options,
+                                            const Halide::Target &target) {
+  int lanes = target.natural_vector_size<float>();
+  FailureOr<LoweredKernel> kernel = lowerToHalide(planned.op, planned.inputs, lanes);
+  if (failed(kernel))
+    return failure();
+  std::string scheduler;
+  try {
+    if (isAutoSchedule(options, &scheduler) && !kernel->stages.overParameters)
+      halide::autoSchedule(kernel->stages, scheduler, target, /*batch=*/8);
+    else
+      halide::scheduleForCpu(kernel->stages, target);
+  } catch (const Halide::Error &e) {
+    return planned.op->emitError("scheduling kernel '")
+           << planned.label << "' failed: " << e.what();
+  }
+  planned.flops = kernel->flops;
+  return kernel;
+}
+
+static std::vector<Halide::Argument> argumentsOf(const LoweredKernel &kernel) {
+  std::vector<Halide::Argument> args;
+  for (const Halide::ImageParam &p : kernel.stages.inputs)
+    args.push_back(p);
+  return args;
+}
+
+/// A scratch directory removed when the compilation ends.
+struct ScratchDir {
+  llvm::SmallString<128> path;
+  ~ScratchDir() {
+    if (!path.empty() && !getenv("CNNC_KEEP_TEMPS"))
+      llvm::sys::fs::remove_directories(path);
+  }
+  std::string file(llvm::StringRef name) const {
+    llvm::SmallString<128> p(path);
+    llvm::sys::path::append(p, name);
+    return p.str().str();
+  }
+};
+
+LogicalResult cnnc::emitHalideStatements(ModuleOp module,
+                                         const CompileOptions &options,
+                                         llvm::raw_ostream &os) {
+  FailureOr<ModelPlan> plan = planModel(module);
+  if (failed(plan))
+    return failure();
+  Halide::Target target = targetOf(options);
+  ScratchDir dir;
+  if (llvm::sys::fs::createUniqueDirectory("cnnc", dir.path))
+    return module.emitError("cannot create a temporary directory");
+  for (PlannedKernel &planned : plan->kernels) {
+    FailureOr<LoweredKernel> kernel = buildKernel(planned, options, target);
+    if (failed(kernel))
+      return failure();
+    std::string path = dir.file(planned.symbol + ".stmt");
+    try {
+      Halide::Pipeline(kernel->stages.output)
+          .compile_to_lowered_stmt(path, argumentsOf(*kernel), Halide::Text, target);
+    } catch (const Halide::Error &e) {
+      return planned.op->emitError("Halide lowering of '")
+             << planned.label << "' failed: " << e.what();
+    }
+    auto text = llvm::MemoryBuffer::getFile(path);
+    if (!text)
+      return module.emitError("cannot read ") << path;
+    os << "// kernel " << planned.symbol << " (" << planned.label << ")"
+       << (planned.prepare ? " [prepare]" : "") << "\n"
+       << (*text)->getBuffer() << "\n";
+  }
+  return success();
+}
+
+/// Escapes `text` as the body of a C string literal.
+static std::string cString(llvm::StringRef text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+static std::string glueSource(const ModelPlan &plan, const std::string &metadata) {
+  std::string src = "/* Generated by cnnc: the entry point of this model.so. */\n";
+  src += kModelAbiHeader;
+  src += "\n";
+  for (const PlannedKernel &k : plan.kernels)
+    src += "extern int " + k.symbol + "_argv(void **args);\n";
+  src += "static const cnnc_kernel_fn kernels[] = {\n";
+  for (const PlannedKernel &k : plan.kernels)
+    src += "  " + k.symbol + "_argv,\n";
+  src += "};\nstatic const char *const kernel_names[] = {\n";
+  for (const PlannedKernel &k : plan.kernels)
+    src += "  \"" + cString(k.label) + "\",\n";
+  src += "};\nstatic const char metadata[] = \"" + cString(metadata) + "\";\n";
+  src += "__attribute__((visibility(\"default\")))\n"
+         "const cnnc_model_desc *cnnc_model_v1(void) {\n"
+         "  static const cnnc_model_desc desc = {CNNC_MODEL_ABI_VERSION, metadata,\n"
+         "      sizeof(kernels) / sizeof(kernels[0]), kernels, kernel_names};\n"
+         "  return &desc;\n}\n";
+  return src;
+}
+
+static LogicalResult link(ModuleOp module, const std::vector<std::string> &inputs,
+                          const std::string &output) {
+  const char *cc = getenv("CNNC_CC");
+  auto program = llvm::sys::findProgramByName(cc ? cc : "cc");
+  if (!program)
+    return module.emitError("cannot find the C compiler '")
+           << (cc ? cc : "cc") << "' needed to link model.so (set CNNC_CC)";
+  std::vector<std::string> argv = {*program, "-shared", "-fPIC", "-O2", "-o", output};
+  argv.insert(argv.end(), inputs.begin(), inputs.end());
+  for (const char *lib : {"-lpthread", "-ldl", "-lm"})
+    argv.push_back(lib);
+  std::vector<llvm::StringRef> args(argv.begin(), argv.end());
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0, &message);
+  if (rc != 0)
+    return module.emitError("linking ")
+           << output << " failed (" << *program << " exited with " << rc << ") "
+           << message;
+  return success();
+}
+
+LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &options,
+                                        const std::string &outputPath) {
+  FailureOr<ModelPlan> plan = planModel(module);
+  if (failed(plan))
+    return failure();
+  Halide::Target target = targetOf(options);
+  Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime);
+  ScratchDir dir;
+  if (llvm::sys::fs::createUniqueDirectory("cnnc", dir.path))
+    return module.emitError("cannot create a temporary directory");
+
+  std::vector<std::string> objects;
+  for (PlannedKernel &planned : plan->kernels) {
+    FailureOr<LoweredKernel> kernel = buildKernel(planned, options, target);
+    if (failed(kernel))
+      return failure();
+    std::string object = dir.file(planned.symbol + ".o");
+    try {
+      Halide::Pipeline(kernel->stages.output)
+          .compile_to_object(object, argumentsOf(*kernel), planned.symbol, kernelTarget);
+    } catch (const Halide::Error &e) {
+      return planned.op->emitError("Halide compilation of '")
+             << planned.label << "' failed: " << e.what();
+    }
+    objects.push_back(object);
+  }
+  std::string runtime = dir.file("halide_runtime.o");
+  try {
+    Halide::compile_standalone_runtime(runtime, target);
+  } catch (const Halide::Error &e) {
+    return module.emitError("Halide runtime compilation failed: ") << e.what();
+  }
+  objects.push_back(runtime);
+
+  std::string gluePath = dir.file("model_glue.c");
+  {
+    std::ofstream glue(gluePath);
+    glue << glueSource(*plan, plan->metadataJson(target.to_string()));
+    if (!glue)
+      return module.emitError("cannot write ") << gluePath;
+  }
+  objects.insert(objects.begin(), gluePath);
+  return link(module, objects, outputPath);
+}

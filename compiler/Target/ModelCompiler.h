@@ -1,0 +1,40 @@
+//===- ModelCompiler.h - fused cnn IR -> Halide kernels -> model.so -*- C++ -*-===//
+//
+// The back end: lowers every fusion group (and every remaining op) of a fused
+// module to a Halide pipeline, schedules it, compiles it ahead of time and
+// links the objects with generated glue (the cnnc_model_v1 entry point and
+// its metadata, docs/runtime-abi.md) into one shared library.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_TARGET_MODELCOMPILER_H
+#define CNNC_TARGET_MODELCOMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/raw_ostream.h"
+#include <string>
+
+namespace cnnc {
+
+struct CompileOptions {
+  /// A Halide target string; "host" is the machine cnnc runs on.
+  std::string target = "host";
+  /// "cpu" (hand schedules) or "auto:<Adams2019|Mullapudi2016|Li2018>".
+  std::string schedule = "cpu";
+};
+
+/// Checks the target string and schedule name; returns an error message or "".
+std::string validateOptions(const CompileOptions &options);
+
+/// Prints the lowered Halide statement of every kernel of a fused module.
+mlir::LogicalResult emitHalideStatements(mlir::ModuleOp module,
+                                         const CompileOptions &options,
+                                         llvm::raw_ostream &os);
+
+/// Compiles a fused module into the shared library `outputPath`.
+mlir::LogicalResult compileModelLibrary(mlir::ModuleOp module,
+                                        const CompileOptions &options,
+                                        const std::string &outputPath);
+
+} // namespace cnnc
+
+#endif

@@ -1,0 +1,424 @@
+//===- MLIRGen.cpp - build cnn-dialect IR from a parsed model file --------===//
+//
+// Walks the layers of a ModelFile in order, keeping the value each layer
+// produces, and emits one cnn op per layer (plus cnn.param ops for its
+// parameters, named `<layer>.weight`, `<layer>.bias`, ... as in PyTorch's
+// state_dict, and the op of an `activation:` shorthand, named
+// `<layer>.<activation>`). Each block instance becomes one cnn.block whose
+// region holds the instance's layers and parameters. Every op's location is
+// NameLoc(full layer name, file:line:col of the layer's YAML node).
+//
+// Assumes the ModelFile passed parseModelFile's checks (names, inputs and
+// blocks resolve); shapes are checked here, before each op is built.
+//
+//===----------------------------------------------------------------------===//
+#include "frontends/yaml/MLIRGen.h"
+
+#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/ShapeInference.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <memory>
+
+using namespace mlir;
+using namespace cnnc::model;
+namespace cnn = cnnc::cnn;
+
+namespace {
+
+/// The static shape of a value (with the dynamic batch).
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// Resolves a padding attribute to [top, left, bottom, right] for a window
+/// of `kernel` x `dilation` sliding with `stride` over the spatial dims of
+/// `input` ([N, C, H, W]). `same` pads like TensorFlow: output
+/// ceil(in / stride), the odd pixel at the bottom/right.
+static std::array<int64_t, 4> resolvePadding(const Padding &p,
+                                             ArrayRef<int64_t> input,
+                                             std::array<int64_t, 2> kernel,
+                                             std::array<int64_t, 2> stride,
+                                             std::array<int64_t, 2> dilation) {
+  std::array<int64_t, 4> pads = p.pads;
+  for (int i = 0; i < 2; ++i) {
+    int64_t span = dilation[i] * (kernel[i] - 1) + 1;
+    int64_t in = input[2 + i];
+    switch (p.mode) {
+    case Padding::Explicit:
+      break;
+    case Padding::Valid:
+      pads[i] = pads[i + 2] = 0;
+      break;
+    case Padding::Full:
+      pads[i] = pads[i + 2] = span - 1;
+      break;
+    case Padding::Same: {
+      int64_t out = (in + stride[i] - 1) / stride[i];
+      int64_t total = std::max<int64_t>((out - 1) * stride[i] + span - in, 0);
+      pads[i] = total / 2;
+      pads[i + 2] = total - total / 2;
+      break;
+    }
+    }
+  }
+  return pads;
+}
+
+class MLIRGen {
+public:
+  MLIRGen(const ModelFile &model, MLIRContext *ctx, StringRef file)
+      : model(model), ctx(ctx), b(ctx), file(file.str()) {}
+
+  OwningOpRef<ModuleOp> run() {
+    OwningOpRef<ModuleOp> module(ModuleOp::create(fileLoc({1, 1})));
+    b.setInsertionPointToEnd(module->getBody());
+
+    cnn::Shape inShape = {ShapedType::kDynamic};
+    inShape.append(model.inputShape.begin(), model.inputShape.end());
+    Type inType = cnn::tensorType(ctx, inShape);
+    auto func = b.create<func::FuncOp>(
+        layerLoc(model.name, {1, 1}), model.name,
+        b.getFunctionType({inType}, {}));
+    Block *entry = b.createBlock(&func.getBody());
+    Value input =
+        entry->addArgument(inType, layerLoc(model.inputName, model.inputLoc));
+    func.setArgAttr(0, "cnn.name", b.getStringAttr(model.inputName));
+
+    Value out = genScope(model.body, input, "", Env());
+    SourceLoc outLoc = model.body.output >= 0
+                           ? model.body.layers[model.body.output].loc
+                           : model.inputLoc;
+    b.create<func::ReturnOp>(fileLoc(outLoc), out);
+    func.setType(b.getFunctionType({inType}, {out.getType()}));
+    func.setResultAttr(0, "cnn.name", b.getStringAttr("output"));
+    return module;
+  }
+
+private:
+  Location fileLoc(SourceLoc l) {
+    if (!l.isValid())
+      l = {1, 1};
+    return FileLineColLoc::get(ctx, file, l.line, l.col);
+  }
+  Location layerLoc(StringRef name, SourceLoc l) {
+    return NameLoc::get(b.getStringAttr(name), fileLoc(l));
+  }
+
+  /// Emits the layers of `scope` reading `input`; returns its output value.
+  Value genScope(const Scope &scope, Value input, const std::string &prefix,
+                 const Env &env) {
+    std::vector<Value> outs(scope.layers.size());
+    for (size_t i = 0; i < scope.layers.size(); ++i) {
+      const Layer &layer = scope.layers[i];
+      SmallVector<Value> ins;
+      for (const InputRef &ref : layer.inputs)
+        ins.push_back(ref.index < 0 ? input : outs[ref.index]);
+      std::string fullName =
+          prefix.empty() ? layer.name : prefix + "." + layer.name;
+      outs[i] = layer.op.empty() ? genInstance(layer, ins[0], fullName, env)
+                                 : genOp(layer, ins, fullName, env);
+    }
+    return scope.output < 0 ? input : outs[scope.output];
+  }
+
+  /// A cnn.param called `name`; a second parameter of the same name (two
+  /// layers whose full names collide, e.g. `a.0` and a repeated `a`) is an
+  /// error at the second layer.
+  Value param(const std::string &name, ArrayRef<int64_t> shape,
+              const Layer &layer, Location loc) {
+    auto [it, inserted] = params.emplace(name, layer.loc);
+    if (!inserted) {
+      ModelError err{layer.loc,
+                     "parameter '" + name + "' is defined twice: two layers "
+                     "have the same full name",
+                     {}};
+      err.notes.push_back({it->second, "first defined by this layer"});
+      throw err;
+    }
+    return b.create<cnn::ParamOp>(loc, cnn::tensorType(ctx, shape),
+                                  b.getStringAttr(name));
+  }
+
+  /// Appends the op of an `activation:` shorthand, named `<layer>.<act>`.
+  Value activation(Value x, StringRef act, AttrReader &r) {
+    if (act.empty())
+      return x;
+    SourceLoc at = r.locOf("activation");
+    Location loc = layerLoc(r.name() + "." + act.str(), at);
+    if (act == "relu")
+      return b.create<cnn::ReluOp>(loc, x.getType(), x);
+    if (act == "sigmoid")
+      return b.create<cnn::SigmoidOp>(loc, x.getType(), x);
+    if (act == "tanh")
+      return b.create<cnn::TanhOp>(loc, x.getType(), x);
+    if (shapeOf(x).size() != 2)
+      r.error(at, "activation 'softmax' expects [N, F] features (use it on "
+                  "dense, or flatten first), found " +
+                      cnn::shapeToString(shapeOf(x)));
+    return b.create<cnn::SoftmaxOp>(loc, x.getType(), x);
+  }
+
+  /// Fails unless `shape` is [N, C, H, W]; the input of a window op.
+  static void require4D(AttrReader &r, const Layer &layer,
+                        ArrayRef<int64_t> shape, StringRef what) {
+    std::string err = cnn::checkActivation4D(shape, what);
+    if (!err.empty())
+      r.error(layer.loc, err);
+  }
+
+  Value genOp(const Layer &layer, ArrayRef<Value> ins,
+              const std::string &fullName, const Env &env) {
+    AttrReader r(layer, env, fullName);
+    Location loc = layerLoc(fullName, layer.loc);
+    StringRef op = layer.op;
+    Value x = ins[0];
+    ArrayRef<int64_t> in = shapeOf(x);
+    cnn::Shape result;
+
+    if (op == "conv2d") {
+      int64_t outChannels = r.getInt("out_channels", std::nullopt);
+      auto kernel = r.getPair("kernel", std::nullopt);
+      auto stride = r.getPair("stride", {{1, 1}});
+      auto dilation = r.getPair("dilation", {{1, 1}});
+      int64_t groups = r.getInt("groups", 1);
+      Padding padding = r.getPadding("padding");
+      bool hasBias = r.getBool("bias", true);
+      std::string act =
+          r.getChoice("activation", {"relu", "sigmoid", "tanh", "softmax"});
+      require4D(r, layer, in, "conv2d input");
+      cnn::Window2D w;
+      auto pads = resolvePadding(padding, in, kernel, stride, dilation);
+      for (int i = 0; i < 2; ++i) {
+        w.stride[i] = stride[i];
+        w.dilation[i] = dilation[i];
+      }
+      std::copy(pads.begin(), pads.end(), w.padding);
+      cnn::Shape weightShape = {outChannels, in[1] / groups, kernel[0],
+                                kernel[1]};
+      int64_t biasShape[1] = {outChannels};
+      std::string err = cnn::inferConv2D(in, weightShape,
+                                         hasBias ? biasShape : nullptr, 1, w,
+                                         groups, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      Value weight = param(fullName + ".weight", weightShape, layer, loc);
+      Value bias = hasBias ? param(fullName + ".bias", biasShape, layer, loc)
+                           : Value();
+      Value y = b.create<cnn::Conv2DOp>(
+          loc, x, weight, bias, b.getDenseI64ArrayAttr(stride),
+          b.getDenseI64ArrayAttr(pads), b.getDenseI64ArrayAttr(dilation),
+          b.getI64IntegerAttr(groups));
+      return activation(y, act, r);
+    }
+
+    if (op == "max_pool2d" || op == "avg_pool2d") {
+      auto kernel = r.getPair("kernel", std::nullopt);
+      auto stride = r.getPair("stride", kernel);
+      Padding padding = r.getPadding("padding");
+      bool ceilMode = r.getBool("ceil_mode", false);
+      bool countPad = op == "avg_pool2d" && r.getBool("count_include_pad", true);
+      require4D(r, layer, in, "pooling input");
+      auto pads = resolvePadding(padding, in, kernel, stride, {1, 1});
+      cnn::Window2D w;
+      for (int i = 0; i < 2; ++i) {
+        w.kernel[i] = kernel[i];
+        w.stride[i] = stride[i];
+      }
+      std::copy(pads.begin(), pads.end(), w.padding);
+      w.ceilMode = ceilMode;
+      std::string err = cnn::inferPool2D(in, w, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      if (op == "max_pool2d")
+        return b.create<cnn::MaxPool2DOp>(
+            loc, x, b.getDenseI64ArrayAttr(kernel),
+            b.getDenseI64ArrayAttr(stride), b.getDenseI64ArrayAttr(pads),
+            b.getBoolAttr(ceilMode));
+      return b.create<cnn::AvgPool2DOp>(
+          loc, x, b.getDenseI64ArrayAttr(kernel), b.getDenseI64ArrayAttr(stride),
+          b.getDenseI64ArrayAttr(pads), b.getBoolAttr(ceilMode),
+          b.getBoolAttr(countPad));
+    }
+
+    if (op == "global_avg_pool") {
+      require4D(r, layer, in, "global_avg_pool input");
+      return b.create<cnn::GlobalAvgPoolOp>(loc, x);
+    }
+
+    if (op == "dense") {
+      int64_t outFeatures = r.getInt("out_features", std::nullopt);
+      bool hasBias = r.getBool("bias", true);
+      std::string act =
+          r.getChoice("activation", {"relu", "sigmoid", "tanh", "softmax"});
+      cnn::Shape weightShape = {outFeatures, in.size() == 2 ? in[1] : 1};
+      int64_t biasShape[1] = {outFeatures};
+      std::string err = cnn::inferDense(
+          in, weightShape, hasBias ? biasShape : nullptr, 1, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      Value weight = param(fullName + ".weight", weightShape, layer, loc);
+      Value bias = hasBias ? param(fullName + ".bias", biasShape, layer, loc)
+                           : Value();
+      return activation(b.create<cnn::DenseOp>(loc, x, weight, bias), act, r);
+    }
+
+    if (op == "batch_norm") {
+      double epsilon = r.getNumber("epsilon", 1e-5, 0, HUGE_VAL,
+                                   /*maxOpen=*/true, /*minOpen=*/true);
+      (void)r.getNumber("momentum", 0.1, 0, 1, /*maxOpen=*/false);
+      int64_t channels =
+          (in.size() == 2 || in.size() == 4) ? in[1] : ShapedType::kDynamic;
+      int64_t vec[1] = {channels};
+      ArrayRef<int64_t> vectors[4] = {vec, vec, vec, vec};
+      std::string err = cnn::inferBatchNorm(in, vectors, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      Value gamma = param(fullName + ".weight", vec, layer, loc);
+      Value beta = param(fullName + ".bias", vec, layer, loc);
+      Value mean = param(fullName + ".running_mean", vec, layer, loc);
+      Value var = param(fullName + ".running_var", vec, layer, loc);
+      return b.create<cnn::BatchNormOp>(loc, x, gamma, beta, mean, var,
+                                        b.getF64FloatAttr(epsilon));
+    }
+
+    if (op == "dropout") {
+      double rate = r.getNumber("rate", 0.5, 0, 1, /*maxOpen=*/true);
+      return b.create<cnn::DropoutOp>(loc, x.getType(), x,
+                                      b.getF64FloatAttr(rate));
+    }
+
+    if (op == "relu")
+      return b.create<cnn::ReluOp>(loc, x.getType(), x);
+    if (op == "sigmoid")
+      return b.create<cnn::SigmoidOp>(loc, x.getType(), x);
+    if (op == "tanh")
+      return b.create<cnn::TanhOp>(loc, x.getType(), x);
+    if (op == "softmax") {
+      if (in.size() != 2)
+        r.error(layer.loc, "expects [N, F] features (flatten first), found " +
+                               cnn::shapeToString(in));
+      return b.create<cnn::SoftmaxOp>(loc, x.getType(), x);
+    }
+
+    if (op == "flatten") {
+      std::string err = cnn::inferFlatten(in, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      return b.create<cnn::FlattenOp>(loc, x);
+    }
+
+    if (op == "add") {
+      for (size_t i = 1; i < ins.size(); ++i)
+        if (shapeOf(ins[i]) != in)
+          r.error(layer.inputs[i].loc,
+                  llvm::formatv("inputs must have the same shape, found '{0}' "
+                                "{1} and '{2}' {3}",
+                                layer.inputs[0].name, cnn::shapeToString(in),
+                                layer.inputs[i].name,
+                                cnn::shapeToString(shapeOf(ins[i]))));
+      Value sum = x;
+      for (size_t i = 1; i < ins.size(); ++i)
+        sum = b.create<cnn::AddOp>(loc, x.getType(), sum, ins[i]);
+      return sum;
+    }
+
+    if (op == "concat") {
+      SmallVector<ArrayRef<int64_t>> shapes;
+      for (Value v : ins)
+        shapes.push_back(shapeOf(v));
+      std::string err = cnn::inferConcat(shapes, result);
+      if (!err.empty()) {
+        // Name the input that disagrees with the first one.
+        for (size_t i = 1; i < ins.size(); ++i) {
+          cnn::Shape pair;
+          if (!cnn::inferConcat({shapes[0], shapes[i]}, pair).empty())
+            r.error(layer.inputs[i].loc,
+                    llvm::formatv("inputs must agree on all dimensions but "
+                                  "channels, found '{0}' {1} and '{2}' {3}",
+                                  layer.inputs[0].name,
+                                  cnn::shapeToString(shapes[0]),
+                                  layer.inputs[i].name,
+                                  cnn::shapeToString(shapes[i])));
+        }
+        r.error(layer.inputsLoc, err);
+      }
+      return b.create<cnn::ConcatOp>(loc, ValueRange(ins));
+    }
+
+    r.error(layer.opLoc, "op '" + layer.op + "' has no IR mapping"); // unreachable
+  }
+
+  /// Emits a block instance (or `repeat: N` of them, named `<name>.0` ...).
+  Value genInstance(const Layer &layer, Value input,
+                    const std::string &fullName, const Env &env) {
+    const BlockDef &def = model.blocks.at(layer.block);
+    AttrReader r(layer, env, fullName);
+    int64_t repeat = layer.find("repeat") ? r.getInt("repeat", 1, 1) : 0;
+
+    Env inner;
+    for (const BlockParam &p : def.params) {
+      auto arg = llvm::find_if(layer.args,
+                               [&](const Attr &a) { return a.key == p.name; });
+      if (arg != layer.args.end()) {
+        Binding bound = resolveValue(arg->value, env);
+        if (!bound.loc.isValid())
+          bound.loc = arg->keyLoc;
+        inner[p.name] = bound;
+      } else {
+        inner[p.name] = {p.defaultValue, SourceLoc::of(p.defaultValue)};
+      }
+    }
+
+    Value x = input;
+    for (int64_t i = 0; i < std::max<int64_t>(repeat, 1); ++i) {
+      std::string instance =
+          repeat ? fullName + "." + std::to_string(i) : fullName;
+      try {
+        x = genBlockOp(def, layer, x, instance, inner);
+      } catch (ModelError &e) {
+        e.notes.push_back({layer.loc, "in instance '" + instance +
+                                          "' of block '" + def.name + "'"});
+        throw;
+      }
+    }
+    return x;
+  }
+
+  Value genBlockOp(const BlockDef &def, const Layer &layer, Value input,
+                   const std::string &instance, const Env &env) {
+    Location loc = layerLoc(instance, layer.loc);
+    auto body = std::make_unique<Block>();
+    Value arg = body->addArgument(input.getType(), loc);
+    Value out;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToEnd(body.get());
+      out = genScope(def.body, arg, instance, env);
+      b.create<cnn::YieldOp>(loc, ValueRange{out});
+    }
+    auto op = b.create<cnn::BlockOp>(loc, TypeRange{out.getType()},
+                                     ValueRange{input},
+                                     b.getStringAttr(instance),
+                                     b.getStringAttr(def.name));
+    op.getBody().push_back(body.release());
+    return op->getResult(0);
+  }
+
+  const ModelFile &model;
+  MLIRContext *ctx;
+  OpBuilder b;
+  std::string file;
+  std::map<std::string, SourceLoc> params;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> cnnc::model::genModule(const ModelFile &model,
+                                             MLIRContext *context,
+                                             StringRef fileName) {
+  return MLIRGen(model, context, fileName).run();
+}

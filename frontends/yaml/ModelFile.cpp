@@ -1,0 +1,1027 @@
+//===- ModelFile.cpp - parse and check a cnnc model file ------------------===//
+//
+// Implements ModelFile.h: YAML text -> ModelFile, with every structural error
+// (unknown key, unknown op, bad or duplicate name, unknown or forward input
+// reference, unknown block or block parameter, recursive block) reported at
+// the YAML node it concerns; and the typed reading of attribute values with
+// `$param` substitution. Shapes are not checked here: MLIRGen.cpp does that
+// with the dialect's shape functions.
+//
+//===----------------------------------------------------------------------===//
+#include "frontends/yaml/ModelFile.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <functional>
+#include <set>
+
+using namespace cnnc::model;
+using llvm::ArrayRef;
+using llvm::StringRef;
+
+//===----------------------------------------------------------------------===//
+// Locations, errors, rendering
+//===----------------------------------------------------------------------===//
+
+SourceLoc SourceLoc::of(const YAML::Mark &mark) {
+  if (mark.is_null())
+    return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+SourceLoc SourceLoc::of(const YAML::Node &node) {
+  if (!node.IsDefined())
+    return {};
+  return of(node.Mark());
+}
+
+void cnnc::model::fail(SourceLoc loc, const std::string &message) {
+  throw ModelError{loc, message, {}};
+}
+
+std::string cnnc::model::render(const YAML::Node &node) {
+  if (!node.IsDefined() || node.IsNull())
+    return "nothing";
+  if (node.IsScalar())
+    return "'" + node.Scalar() + "'";
+  std::string s;
+  if (node.IsSequence()) {
+    s = "[";
+    for (size_t i = 0; i < node.size(); ++i)
+      s += (i ? ", " : "") +
+           (node[i].IsScalar() ? node[i].Scalar() : render(node[i]));
+    return s + "]";
+  }
+  s = "{";
+  bool first = true;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    s += (first ? "" : ", ") + render(it->first) + ": ...";
+    first = false;
+  }
+  return s + "}";
+}
+
+/// "a, b, c".
+static std::string joined(ArrayRef<std::string> names) {
+  return llvm::join(names, ", ");
+}
+
+/// " (did you mean 'x'?)" when one of `candidates` is close to `word`.
+static std::string suggestion(StringRef word, ArrayRef<std::string> candidates) {
+  std::string best;
+  unsigned bestDistance = 3;
+  for (const std::string &c : candidates) {
+    unsigned d = word.edit_distance(c, /*AllowReplacements=*/true, bestDistance);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+//===----------------------------------------------------------------------===//
+// YAML shape helpers
+//===----------------------------------------------------------------------===//
+
+/// The key/value pairs of a map, failing on a non-scalar or duplicate key.
+static std::vector<std::pair<YAML::Node, YAML::Node>>
+entries(const YAML::Node &map) {
+  std::vector<std::pair<YAML::Node, YAML::Node>> out;
+  std::map<std::string, SourceLoc> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    YAML::Node key = it->first;
+    if (!key.IsScalar())
+      fail(SourceLoc::of(key),
+           "expected a scalar key, found " + render(key));
+    auto [pos, inserted] = seen.emplace(key.Scalar(), SourceLoc::of(key));
+    if (!inserted) {
+      ModelError err{SourceLoc::of(key),
+                     "duplicate key '" + key.Scalar() + "'", {}};
+      err.notes.push_back({pos->second, "first given here"});
+      throw err;
+    }
+    out.push_back({key, it->second});
+  }
+  return out;
+}
+
+/// True for a node that was written and is not null (`~` or empty).
+static bool isPresent(const YAML::Node &node) {
+  return node.IsDefined() && !node.IsNull();
+}
+
+static void expectMap(const YAML::Node &node, SourceLoc loc,
+                      const std::string &what) {
+  if (!node.IsMap())
+    fail(SourceLoc::of(node).isValid() ? SourceLoc::of(node) : loc,
+         what + ": expected a map, found " + render(node));
+}
+
+static std::string expectScalar(const YAML::Node &node, SourceLoc loc,
+                                const std::string &what) {
+  if (!node.IsScalar() || node.Scalar().empty())
+    fail(SourceLoc::of(node).isValid() ? SourceLoc::of(node) : loc,
+         what + ": expected a name, found " + render(node));
+  return node.Scalar();
+}
+
+/// Names of layers, blocks and parameters: letters, digits, '_', '-', '.'.
+static bool isValidName(StringRef name, bool allowDots) {
+  if (name.empty() || !(llvm::isAlpha(name[0]) || name[0] == '_'))
+    return false;
+  return llvm::all_of(name, [&](char c) {
+    return llvm::isAlnum(c) || c == '_' || c == '-' || (allowDots && c == '.');
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// The op catalogue as the model file sees it
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct OpSpec {
+  const char *name;
+  std::vector<std::string> attrs;
+  unsigned minInputs;
+  bool variadic;
+};
+} // namespace
+
+static const std::vector<OpSpec> &opSpecs() {
+  static const std::vector<OpSpec> specs = {
+      {"conv2d",
+       {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
+        "bias", "activation"},
+       1, false},
+      {"max_pool2d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
+      {"avg_pool2d",
+       {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}, 1,
+       false},
+      {"global_avg_pool", {}, 1, false},
+      {"dense", {"out_features", "bias", "activation"}, 1, false},
+      {"batch_norm", {"epsilon", "momentum"}, 1, false},
+      {"dropout", {"rate"}, 1, false},
+      {"relu", {}, 1, false},
+      {"sigmoid", {}, 1, false},
+      {"tanh", {}, 1, false},
+      {"softmax", {}, 1, false},
+      {"flatten", {}, 1, false},
+      {"add", {}, 2, true},
+      {"concat", {}, 2, true},
+  };
+  return specs;
+}
+
+static const OpSpec *findOp(StringRef name) {
+  for (const OpSpec &spec : opSpecs())
+    if (name == spec.name)
+      return &spec;
+  return nullptr;
+}
+
+static std::vector<std::string> opNames() {
+  std::vector<std::string> names;
+  for (const OpSpec &spec : opSpecs())
+    names.push_back(spec.name);
+  return names;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+const Attr *Layer::find(StringRef key) const {
+  for (const Attr &a : attrs)
+    if (a.key == key)
+      return &a;
+  return nullptr;
+}
+
+std::string Layer::describe() const {
+  if (!op.empty())
+    return op + " '" + name + "'";
+  return "block '" + block + "' instance '" + name + "'";
+}
+
+/// Parses one `layers:` entry; names, inputs and attributes are checked by
+/// parseScope once the whole list is known.
+static Layer parseLayer(const YAML::Node &node, size_t index) {
+  Layer layer;
+  layer.loc = SourceLoc::of(node);
+  if (!node.IsMap())
+    fail(layer.loc, llvm::formatv("layer #{0}: expected a map with 'op' (or "
+                                  "'block'), found {1}",
+                                  index + 1, render(node)));
+  for (auto &[key, value] : entries(node)) {
+    std::string k = key.Scalar();
+    SourceLoc valueLoc = SourceLoc::of(value);
+    if (k == "name") {
+      layer.name = expectScalar(value, valueLoc, "'name'");
+      layer.nameLoc = valueLoc;
+      if (!isValidName(layer.name, /*allowDots=*/true))
+        fail(valueLoc, "invalid layer name '" + layer.name +
+                           "': expected letters, digits, '_', '-' or '.', "
+                           "starting with a letter or '_'");
+    } else if (k == "op") {
+      layer.op = expectScalar(value, valueLoc, "'op'");
+      layer.opLoc = valueLoc;
+    } else if (k == "block") {
+      layer.block = expectScalar(value, valueLoc, "'block'");
+      layer.blockLoc = valueLoc;
+    } else if (k == "inputs") {
+      layer.explicitInputs = true;
+      layer.inputsLoc = valueLoc;
+      if (value.IsScalar()) {
+        layer.inputs.push_back({value.Scalar(), valueLoc});
+      } else if (value.IsSequence() && value.size() > 0) {
+        for (const YAML::Node &in : value)
+          layer.inputs.push_back(
+              {expectScalar(in, valueLoc, "'inputs'"), SourceLoc::of(in)});
+      } else {
+        fail(valueLoc, "'inputs': expected a layer name or a list of layer "
+                       "names, found " +
+                           render(value));
+      }
+    } else if (k == "repeat") {
+      layer.attrs.push_back({k, SourceLoc::of(key), value});
+    } else {
+      layer.args.push_back({k, SourceLoc::of(key), value});
+    }
+  }
+  if (!layer.op.empty() && !layer.block.empty())
+    fail(layer.blockLoc, "a layer is either an op or a block instance: found "
+                         "both 'op: " +
+                             layer.op + "' and 'block: " + layer.block + "'");
+  if (layer.op.empty() && layer.block.empty())
+    fail(layer.loc, llvm::formatv("layer #{0}: missing 'op' (or 'block')",
+                                  index + 1));
+  if (!layer.op.empty()) {
+    // For ops, everything that is not structural is an op attribute.
+    if (const Attr *repeat = layer.find("repeat"))
+      fail(repeat->keyLoc, "'repeat' applies to block instances only, not to "
+                           "op '" + layer.op + "'");
+    layer.attrs = std::move(layer.args);
+    layer.args.clear();
+    if (!findOp(layer.op)) {
+      std::vector<std::string> names = opNames();
+      fail(layer.opLoc, "unknown op '" + layer.op + "'" +
+                            suggestion(layer.op, names) +
+                            "; known ops: " + joined(names));
+    }
+  }
+  return layer;
+}
+
+/// Collects the `$name` references in a scalar (a reference or expression).
+static void collectRefs(const YAML::Node &node,
+                        std::vector<std::pair<std::string, SourceLoc>> &refs) {
+  if (node.IsSequence()) {
+    for (const YAML::Node &n : node)
+      collectRefs(n, refs);
+    return;
+  }
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it)
+      collectRefs(it->second, refs);
+    return;
+  }
+  if (!node.IsScalar())
+    return;
+  StringRef s = node.Scalar();
+  for (size_t i = s.find('$'); i != StringRef::npos; i = s.find('$', i + 1)) {
+    size_t end = i + 1;
+    while (end < s.size() && (llvm::isAlnum(s[end]) || s[end] == '_'))
+      ++end;
+    refs.push_back({s.slice(i + 1, end).str(), SourceLoc::of(node)});
+  }
+}
+
+/// Checks that every `$name` in `layer` is a parameter of the enclosing block
+/// (`params` is null at the top level, where no parameter exists).
+static void checkRefs(const Layer &layer, const BlockDef *block) {
+  std::vector<std::pair<std::string, SourceLoc>> refs;
+  for (const Attr &a : layer.attrs)
+    collectRefs(a.value, refs);
+  for (const Attr &a : layer.args)
+    collectRefs(a.value, refs);
+  for (auto &[name, loc] : refs) {
+    if (!block)
+      fail(loc, "'$" + name + "': block parameters can only be used inside a "
+                              "block definition (blocks:)");
+    std::vector<std::string> params;
+    for (const BlockParam &p : block->params)
+      params.push_back(p.name);
+    if (!llvm::is_contained(params, name))
+      fail(loc, "unknown parameter '$" + name + "' in block '" + block->name +
+                    "'" + suggestion(name, params) +
+                    (params.empty() ? "; it has no parameters"
+                                    : "; its parameters: " + joined(params)));
+  }
+}
+
+/// Parses a `layers:` list (and `output:`) into a scope: assigns generated
+/// names, rejects duplicates, resolves `inputs:` to earlier layers and checks
+/// op attribute keys. `inputName` is how the scope's input is referred to.
+static Scope parseScope(const YAML::Node &layers, SourceLoc layersKeyLoc,
+                        const YAML::Node &output,
+                        ArrayRef<std::string> inputNames,
+                        const BlockDef *block) {
+  if (!layers.IsSequence() || layers.size() == 0)
+    fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers) : layersKeyLoc,
+         "'layers': expected a non-empty list of layers, found " +
+             render(layers));
+  Scope scope;
+  for (size_t i = 0; i < layers.size(); ++i)
+    scope.layers.push_back(parseLayer(layers[i], i));
+
+  // Explicit names first, so generated names can avoid them.
+  std::map<std::string, int> index;
+  for (size_t i = 0; i < scope.layers.size(); ++i) {
+    Layer &layer = scope.layers[i];
+    if (layer.name.empty())
+      continue;
+    if (llvm::is_contained(inputNames, layer.name))
+      fail(layer.nameLoc, "layer name '" + layer.name +
+                              "' is taken by the input; choose another name");
+    auto [pos, inserted] = index.emplace(layer.name, (int)i);
+    if (!inserted) {
+      ModelError err{layer.nameLoc,
+                     "duplicate layer name '" + layer.name + "'", {}};
+      err.notes.push_back(
+          {scope.layers[pos->second].nameLoc, "first used here"});
+      throw err;
+    }
+  }
+  std::map<std::string, int> counters;
+  for (size_t i = 0; i < scope.layers.size(); ++i) {
+    Layer &layer = scope.layers[i];
+    if (!layer.name.empty())
+      continue;
+    std::string base = layer.op.empty() ? layer.block : layer.op;
+    std::string name;
+    do
+      name = base + "_" + std::to_string(++counters[base]);
+    while (index.count(name) || llvm::is_contained(inputNames, name));
+    layer.name = name;
+    layer.generatedName = true;
+    layer.nameLoc = layer.loc;
+    index.emplace(name, (int)i);
+  }
+
+  for (size_t i = 0; i < scope.layers.size(); ++i) {
+    Layer &layer = scope.layers[i];
+    if (const OpSpec *spec = findOp(layer.op)) {
+      for (const Attr &a : layer.attrs)
+        if (!llvm::is_contained(spec->attrs, a.key))
+          fail(a.keyLoc,
+               layer.describe() + ": unknown attribute '" + a.key + "'" +
+                   suggestion(a.key, spec->attrs) +
+                   (spec->attrs.empty()
+                        ? "; " + layer.op + " takes no attributes"
+                        : "; expected one of: " + joined(spec->attrs)));
+    }
+    checkRefs(layer, block);
+
+    // Inputs: earlier layers of this scope, or the scope's input.
+    if (!layer.explicitInputs) {
+      layer.inputs.push_back({i == 0 ? inputNames[0]
+                                     : scope.layers[i - 1].name,
+                              layer.loc, (int)i - 1});
+    } else {
+      for (InputRef &ref : layer.inputs) {
+        if (llvm::is_contained(inputNames, ref.name)) {
+          ref.index = -1;
+          continue;
+        }
+        auto it = index.find(ref.name);
+        if (it == index.end()) {
+          std::vector<std::string> known(inputNames.begin(),
+                                         inputNames.begin() + 1);
+          for (size_t j = 0; j < i; ++j)
+            known.push_back(scope.layers[j].name);
+          fail(ref.loc, layer.describe() + ": unknown input '" + ref.name +
+                            "'" + suggestion(ref.name, known) +
+                            "; expected the input or an earlier layer: " +
+                            joined(known));
+        }
+        if (it->second >= (int)i)
+          fail(ref.loc,
+               layer.describe() + ": cycle or forward reference: input '" +
+                   ref.name + "' is " +
+                   (it->second == (int)i ? "this layer itself"
+                                         : "defined after this layer") +
+                   "; a layer may only read the input or earlier layers");
+        ref.index = it->second;
+      }
+    }
+    unsigned minInputs = 1;
+    bool variadic = false;
+    if (const OpSpec *spec = findOp(layer.op)) {
+      minInputs = spec->minInputs;
+      variadic = spec->variadic;
+    }
+    size_t n = layer.inputs.size();
+    if (n < minInputs || (!variadic && n > minInputs))
+      fail(layer.explicitInputs ? layer.inputsLoc : layer.loc,
+           llvm::formatv("{0}: expected {1}{2} input{3}{4}, found {5}",
+                         layer.describe(), variadic ? "at least " : "",
+                         minInputs, minInputs == 1 ? "" : "s",
+                         layer.explicitInputs ? "" : " (name them with 'inputs: [a, b]')",
+                         n));
+  }
+
+  scope.output = (int)scope.layers.size() - 1;
+  if (isPresent(output)) {
+    std::string name = expectScalar(output, SourceLoc::of(output), "'output'");
+    auto it = index.find(name);
+    if (llvm::is_contained(inputNames, name)) {
+      scope.output = -1;
+    } else if (it == index.end()) {
+      std::vector<std::string> known;
+      for (const Layer &l : scope.layers)
+        known.push_back(l.name);
+      fail(SourceLoc::of(output), "'output': unknown layer '" + name + "'" +
+                                      suggestion(name, known) +
+                                      "; expected one of: " + joined(known));
+    } else {
+      scope.output = it->second;
+    }
+  }
+  return scope;
+}
+
+//===----------------------------------------------------------------------===//
+// Blocks
+//===----------------------------------------------------------------------===//
+
+static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
+                           const YAML::Node &node) {
+  BlockDef block;
+  block.name = name;
+  block.loc = nameLoc;
+  if (!isValidName(name, /*allowDots=*/false))
+    fail(nameLoc, "invalid block name '" + name +
+                      "': expected letters, digits, '_' or '-'");
+  expectMap(node, nameLoc, "block '" + name + "'");
+  YAML::Node layers, output;
+  bool hasLayers = false;
+  SourceLoc layersLoc = nameLoc;
+  for (auto &[key, value] : entries(node)) {
+    std::string k = key.Scalar();
+    if (k == "params") {
+      if (value.IsNull())
+        continue;
+      if (!value.IsSequence())
+        fail(SourceLoc::of(value),
+             "block '" + name + "': 'params' expected a list of parameter "
+             "names, each optionally with a default ({stride: 1}), found " +
+                 render(value));
+      for (const YAML::Node &p : value) {
+        BlockParam param;
+        if (p.IsScalar()) {
+          param.name = p.Scalar();
+          param.loc = SourceLoc::of(p);
+        } else if (p.IsMap() && p.size() == 1) {
+          auto it = p.begin();
+          param.name = expectScalar(it->first, SourceLoc::of(p), "parameter");
+          param.loc = SourceLoc::of(it->first);
+          param.defaultValue = it->second;
+          std::vector<std::pair<std::string, SourceLoc>> refs;
+          collectRefs(it->second, refs);
+          if (!refs.empty())
+            fail(refs[0].second, "block '" + name + "': the default of '" +
+                                     param.name +
+                                     "' cannot refer to other parameters");
+        } else {
+          fail(SourceLoc::of(p), "block '" + name +
+                                     "': expected a parameter name or "
+                                     "{name: default}, found " +
+                                     render(p));
+        }
+        if (!isValidName(param.name, /*allowDots=*/false) ||
+            param.name.find('-') != std::string::npos)
+          fail(param.loc, "invalid parameter name '" + param.name +
+                              "': expected letters, digits or '_'");
+        for (const BlockParam &other : block.params)
+          if (other.name == param.name)
+            fail(param.loc, "block '" + name + "': duplicate parameter '" +
+                                param.name + "'");
+        block.params.push_back(param);
+      }
+    } else if (k == "layers") {
+      layers = value;
+      hasLayers = true;
+      layersLoc = SourceLoc::of(key);
+    } else if (k == "output") {
+      output = value;
+    } else {
+      std::vector<std::string> keys = {"params", "layers", "output"};
+      fail(SourceLoc::of(key), "block '" + name + "': unknown key '" + k +
+                                   "'" + suggestion(k, keys) +
+                                   "; expected one of: " + joined(keys));
+    }
+  }
+  if (!hasLayers)
+    fail(nameLoc, "block '" + name + "': missing 'layers'");
+  block.body = parseScope(layers, layersLoc, output, {"input"}, &block);
+  return block;
+}
+
+/// Checks every block instance in `scope` against the block definitions.
+static void checkInstances(const Scope &scope,
+                           const std::map<std::string, BlockDef> &blocks) {
+  for (const Layer &layer : scope.layers) {
+    if (layer.block.empty())
+      continue;
+    auto it = blocks.find(layer.block);
+    if (it == blocks.end()) {
+      std::vector<std::string> names;
+      for (auto &entry : blocks)
+        names.push_back(entry.first);
+      fail(layer.blockLoc,
+           "unknown block '" + layer.block + "'" +
+               suggestion(layer.block, names) +
+               (names.empty() ? "; the model defines no blocks (blocks:)"
+                              : "; defined blocks: " + joined(names)));
+    }
+    const BlockDef &def = it->second;
+    std::vector<std::string> params;
+    for (const BlockParam &p : def.params)
+      params.push_back(p.name);
+    for (const Attr &arg : layer.args)
+      if (!llvm::is_contained(params, arg.key))
+        fail(arg.keyLoc,
+             layer.describe() + ": block '" + def.name +
+                 "' has no parameter '" + arg.key + "'" +
+                 suggestion(arg.key, params) +
+                 (params.empty() ? "; it takes none"
+                                 : "; its parameters: " + joined(params)));
+    for (const BlockParam &p : def.params) {
+      bool given = llvm::any_of(
+          layer.args, [&](const Attr &a) { return a.key == p.name; });
+      if (!given && !isPresent(p.defaultValue)) {
+        ModelError err{layer.loc,
+                       layer.describe() + ": missing parameter '" + p.name +
+                           "' of block '" + def.name + "'",
+                       {}};
+        err.notes.push_back({p.loc, "parameter declared here"});
+        throw err;
+      }
+    }
+  }
+}
+
+/// Rejects blocks that instantiate themselves, directly or not.
+static void checkRecursion(const std::map<std::string, BlockDef> &blocks) {
+  std::map<std::string, int> state; // 1: on the stack, 2: done
+  std::function<void(const BlockDef &)> visit = [&](const BlockDef &def) {
+    state[def.name] = 1;
+    for (const Layer &layer : def.body.layers) {
+      if (layer.block.empty())
+        continue;
+      int s = state[layer.block];
+      if (s == 1)
+        fail(layer.blockLoc, "block '" + def.name + "' instantiates block '" +
+                                 layer.block +
+                                 "', which is being defined: blocks cannot "
+                                 "be recursive");
+      if (s == 0)
+        visit(blocks.at(layer.block));
+    }
+    state[def.name] = 2;
+  };
+  for (auto &entry : blocks)
+    if (state[entry.first] == 0)
+      visit(entry.second);
+}
+
+//===----------------------------------------------------------------------===//
+// The model file
+//===----------------------------------------------------------------------===//
+
+ModelFile cnnc::model::parseModelFile(StringRef text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception &e) {
+    fail(SourceLoc::of(e.mark), "invalid YAML: " + e.msg);
+  }
+  if (!root.IsMap())
+    fail(SourceLoc::of(root).isValid() ? SourceLoc::of(root) : SourceLoc{1, 1},
+         "expected a model (a map with name, input and layers), found " +
+             render(root));
+
+  ModelFile model;
+  YAML::Node input, layers, output, blocks;
+  SourceLoc layersLoc;
+  bool hasName = false, hasInput = false, hasLayers = false;
+  for (auto &[key, value] : entries(root)) {
+    std::string k = key.Scalar();
+    if (k == "name") {
+      model.name = expectScalar(value, SourceLoc::of(key), "'name'");
+      hasName = true;
+    } else if (k == "input") {
+      input = value;
+      hasInput = true;
+      model.inputLoc = SourceLoc::of(key);
+    } else if (k == "layers") {
+      layers = value;
+      hasLayers = true;
+      layersLoc = SourceLoc::of(key);
+    } else if (k == "output") {
+      output = value;
+    } else if (k == "blocks") {
+      blocks = value;
+    } else if (k == "train") {
+      // Training settings (loss, optimizer, ...): read by a later stage.
+    } else {
+      std::vector<std::string> keys = {"name",   "input",  "layers",
+                                       "output", "blocks", "train"};
+      fail(SourceLoc::of(key), "unknown top-level key '" + k + "'" +
+                                   suggestion(k, keys) +
+                                   "; expected one of: " + joined(keys));
+    }
+  }
+  if (!hasName)
+    fail({1, 1}, "missing top-level key 'name' (the model's name)");
+  if (!hasInput)
+    fail({1, 1}, "missing top-level key 'input' ({name: input, shape: [C, H, W]})");
+  if (!hasLayers)
+    fail({1, 1}, "missing top-level key 'layers' (the list of layers)");
+
+  // input: {name: input, shape: [C, H, W]}
+  expectMap(input, model.inputLoc, "'input'");
+  YAML::Node shape;
+  bool hasShape = false;
+  for (auto &[key, value] : entries(input)) {
+    std::string k = key.Scalar();
+    if (k == "name") {
+      model.inputName = expectScalar(value, SourceLoc::of(key), "input 'name'");
+      if (!isValidName(model.inputName, /*allowDots=*/false))
+        fail(SourceLoc::of(value), "invalid input name '" + model.inputName +
+                                       "': expected letters, digits, '_' or '-'");
+    } else if (k == "shape") {
+      shape = value;
+      hasShape = true;
+    } else {
+      fail(SourceLoc::of(key), "input: unknown key '" + k + "'" +
+                                   suggestion(k, {"name", "shape"}) +
+                                   "; expected name or shape");
+    }
+  }
+  if (!hasShape)
+    fail(SourceLoc::of(input), "input: missing 'shape' ([C, H, W], without "
+                               "the batch)");
+  auto badShape = [&]() {
+    fail(SourceLoc::of(shape), "input shape: expected [C, H, W] (or [F]) of "
+                               "positive integers without the batch, found " +
+                                   render(shape));
+  };
+  if (!shape.IsSequence() || (shape.size() != 3 && shape.size() != 1))
+    badShape();
+  for (const YAML::Node &d : shape) {
+    int64_t v;
+    if (!d.IsScalar() || StringRef(d.Scalar()).getAsInteger(10, v) || v <= 0)
+      badShape();
+    model.inputShape.push_back(v);
+  }
+
+  // blocks: {name: {params: [...], layers: [...], output: name}}
+  if (isPresent(blocks)) {
+    expectMap(blocks, SourceLoc::of(blocks), "'blocks'");
+    for (auto &[key, value] : entries(blocks))
+      model.blocks.emplace(key.Scalar(),
+                           parseBlock(key.Scalar(), SourceLoc::of(key), value));
+  }
+
+  std::vector<std::string> inputNames = {model.inputName};
+  if (model.inputName != "input")
+    inputNames.push_back("input");
+  model.body = parseScope(layers, layersLoc, output, inputNames, nullptr);
+
+  for (auto &entry : model.blocks)
+    checkInstances(entry.second.body, model.blocks);
+  checkInstances(model.body, model.blocks);
+  checkRecursion(model.blocks);
+  return model;
+}
+
+//===----------------------------------------------------------------------===//
+// $param substitution and integer expressions
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Evaluates `1 + $w * 2` style integer expressions over bound parameters.
+class ExprEval {
+public:
+  ExprEval(StringRef text, SourceLoc loc, const Env &env)
+      : text(text), loc(loc), env(env) {}
+
+  int64_t run() {
+    int64_t v = expr();
+    skipSpace();
+    if (pos != text.size())
+      syntaxError();
+    return v;
+  }
+
+private:
+  void skipSpace() {
+    while (pos < text.size() && text[pos] == ' ')
+      ++pos;
+  }
+  bool eat(char c) {
+    skipSpace();
+    if (pos < text.size() && text[pos] == c) {
+      ++pos;
+      return true;
+    }
+    return false;
+  }
+  [[noreturn]] void syntaxError() {
+    fail(loc, "invalid expression '" + text.str() +
+                  "': expected integers and $parameters combined with "
+                  "+ - * / % and parentheses");
+  }
+  int64_t expr() {
+    int64_t v = term();
+    while (true) {
+      if (eat('+'))
+        v += term();
+      else if (eat('-'))
+        v -= term();
+      else
+        return v;
+    }
+  }
+  int64_t term() {
+    int64_t v = factor();
+    while (true) {
+      char op = 0;
+      if (eat('*'))
+        op = '*';
+      else if (eat('/'))
+        op = '/';
+      else if (eat('%'))
+        op = '%';
+      else
+        return v;
+      int64_t r = factor();
+      if (op == '*') {
+        v *= r;
+      } else {
+        if (r == 0)
+          fail(loc, "invalid expression '" + text.str() + "': division by zero");
+        v = op == '/' ? v / r : v % r;
+      }
+    }
+  }
+  int64_t factor() {
+    if (eat('('))
+      return parenRest();
+    if (eat('-'))
+      return -factor();
+    skipSpace();
+    size_t start = pos;
+    if (pos < text.size() && text[pos] == '$') {
+      ++pos;
+      while (pos < text.size() && (llvm::isAlnum(text[pos]) || text[pos] == '_'))
+        ++pos;
+      std::string name = text.slice(start + 1, pos).str();
+      auto it = env.find(name);
+      if (it == env.end())
+        fail(loc, "unknown parameter '$" + name + "'");
+      int64_t v;
+      const YAML::Node &value = it->second.value;
+      if (!value.IsScalar() || StringRef(value.Scalar()).getAsInteger(10, v)) {
+        ModelError err{it->second.loc,
+                       "parameter '$" + name + "' is used in the expression '" +
+                           text.str() + "': expected an integer, found " +
+                           render(value),
+                       {}};
+        err.notes.push_back({loc, "used here"});
+        throw err;
+      }
+      return v;
+    }
+    while (pos < text.size() && llvm::isDigit(text[pos]))
+      ++pos;
+    int64_t v;
+    if (pos == start || text.slice(start, pos).getAsInteger(10, v))
+      syntaxError();
+    return v;
+  }
+  int64_t parenRest() {
+    int64_t v = expr();
+    if (!eat(')'))
+      syntaxError();
+    return v;
+  }
+
+  StringRef text;
+  size_t pos = 0;
+  SourceLoc loc;
+  const Env &env;
+};
+} // namespace
+
+/// True for a scalar that is exactly `$name`.
+static bool isPlainRef(StringRef s) {
+  if (s.size() < 2 || s[0] != '$')
+    return false;
+  return llvm::all_of(s.drop_front(),
+                      [](char c) { return llvm::isAlnum(c) || c == '_'; });
+}
+
+static bool hasRefs(const YAML::Node &node) {
+  std::vector<std::pair<std::string, SourceLoc>> refs;
+  collectRefs(node, refs);
+  return !refs.empty();
+}
+
+Binding cnnc::model::resolveValue(const YAML::Node &node, const Env &env) {
+  SourceLoc loc = SourceLoc::of(node);
+  if (!hasRefs(node))
+    return {node, loc};
+  if (node.IsScalar()) {
+    StringRef s = node.Scalar();
+    if (isPlainRef(s)) {
+      auto it = env.find(s.drop_front());
+      if (it == env.end())
+        fail(loc, "unknown parameter '" + s.str() + "'");
+      return it->second;
+    }
+    int64_t v = ExprEval(s, loc, env).run();
+    return {YAML::Node(std::to_string(v)), loc};
+  }
+  if (node.IsSequence()) {
+    YAML::Node out(YAML::NodeType::Sequence);
+    for (const YAML::Node &n : node)
+      out.push_back(resolveValue(n, env).value);
+    return {out, loc};
+  }
+  fail(loc, "expected a value, found " + render(node));
+}
+
+//===----------------------------------------------------------------------===//
+// Typed attribute reading
+//===----------------------------------------------------------------------===//
+
+void AttrReader::error(SourceLoc loc, const std::string &message) const {
+  std::string what =
+      layer.op.empty()
+          ? "block '" + layer.block + "' instance '" + fullName + "'"
+          : layer.op + " '" + fullName + "'";
+  fail(loc.isValid() ? loc : layer.loc, what + ": " + message);
+}
+
+SourceLoc AttrReader::locOf(StringRef key) const {
+  if (const Attr *a = layer.find(key))
+    return SourceLoc::of(a->value).isValid() ? SourceLoc::of(a->value)
+                                             : a->keyLoc;
+  return layer.loc;
+}
+
+AttrReader::Resolved AttrReader::resolve(const YAML::Node &node) const {
+  Binding b = resolveValue(node, env);
+  return {b.value, b.loc.isValid() ? b.loc : SourceLoc::of(node)};
+}
+
+int64_t AttrReader::toInt(const Resolved &value, StringRef key,
+                          StringRef expected, int64_t min) const {
+  int64_t v;
+  if (!value.node.IsScalar() ||
+      StringRef(value.node.Scalar()).trim().getAsInteger(10, v))
+    error(value.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}",
+                                   key, expected, render(value.node)));
+  if (v < min)
+    error(value.loc, llvm::formatv("attribute '{0}': expected an integer >= "
+                                   "{1}, found {2}",
+                                   key, min, v));
+  return v;
+}
+
+int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt,
+                           int64_t min) {
+  const Attr *a = layer.find(key);
+  if (!a) {
+    if (!dflt)
+      error(layer.loc, "missing attribute '" + key.str() + "' (an integer)");
+    return *dflt;
+  }
+  return toInt(resolve(a->value), key, "an integer", min);
+}
+
+std::array<int64_t, 2>
+AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
+                    int64_t min) {
+  const Attr *a = layer.find(key);
+  if (!a) {
+    if (!dflt)
+      error(layer.loc, "missing attribute '" + key.str() +
+                           "' (an integer or [height, width])");
+    return *dflt;
+  }
+  Resolved v = resolve(a->value);
+  const char *expected = "an integer or a list of 2 integers";
+  if (v.node.IsScalar()) {
+    int64_t x = toInt(v, key, expected, min);
+    return {x, x};
+  }
+  if (!v.node.IsSequence() || v.node.size() != 2)
+    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
+                               expected, render(v.node)));
+  std::array<int64_t, 2> out;
+  for (int i = 0; i < 2; ++i) {
+    SourceLoc l = SourceLoc::of(v.node[i]);
+    out[i] = toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, min);
+  }
+  return out;
+}
+
+Padding AttrReader::getPadding(StringRef key) {
+  Padding p;
+  const Attr *a = layer.find(key);
+  if (!a)
+    return p;
+  Resolved v = resolve(a->value);
+  const char *expected = "an integer, [h, w], [top, left, bottom, right], "
+                         "valid, same or full";
+  if (v.node.IsScalar()) {
+    StringRef s = v.node.Scalar();
+    if (s == "valid" || s == "same" || s == "full") {
+      p.mode = s == "valid" ? Padding::Valid
+               : s == "same" ? Padding::Same
+                             : Padding::Full;
+      return p;
+    }
+    int64_t x = toInt(v, key, expected, 0);
+    p.pads = {x, x, x, x};
+    return p;
+  }
+  if (!v.node.IsSequence() || (v.node.size() != 2 && v.node.size() != 4))
+    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
+                               expected, render(v.node)));
+  std::vector<int64_t> xs;
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    SourceLoc l = SourceLoc::of(v.node[i]);
+    xs.push_back(toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, 0));
+  }
+  if (xs.size() == 2)
+    p.pads = {xs[0], xs[1], xs[0], xs[1]};
+  else
+    p.pads = {xs[0], xs[1], xs[2], xs[3]};
+  return p;
+}
+
+bool AttrReader::getBool(StringRef key, bool dflt) {
+  const Attr *a = layer.find(key);
+  if (!a)
+    return dflt;
+  Resolved v = resolve(a->value);
+  if (v.node.IsScalar()) {
+    StringRef s = v.node.Scalar();
+    if (s == "true" || s == "True")
+      return true;
+    if (s == "false" || s == "False")
+      return false;
+  }
+  error(v.loc, llvm::formatv("attribute '{0}': expected true or false, found {1}",
+                             key, render(v.node)));
+}
+
+double AttrReader::getNumber(StringRef key, double dflt, double min, double max,
+                             bool maxOpen, bool minOpen) {
+  const Attr *a = layer.find(key);
+  if (!a)
+    return dflt;
+  Resolved v = resolve(a->value);
+  double x;
+  if (!v.node.IsScalar() || StringRef(v.node.Scalar()).trim().getAsDouble(x) ||
+      !std::isfinite(x))
+    error(v.loc, llvm::formatv("attribute '{0}': expected a number, found {1}",
+                               key, render(v.node)));
+  if (x < min || (minOpen && x == min) || x > max || (maxOpen && x == max))
+    error(v.loc, llvm::formatv("attribute '{0}': expected a number in {1}{2}, "
+                               "{3}{4}, found {5}",
+                               key, minOpen ? "(" : "[", min, max,
+                               maxOpen ? ")" : "]", v.node.Scalar()));
+  return x;
+}
+
+std::string AttrReader::getChoice(StringRef key, ArrayRef<StringRef> choices) {
+  const Attr *a = layer.find(key);
+  if (!a)
+    return "";
+  Resolved v = resolve(a->value);
+  if (v.node.IsScalar() && llvm::is_contained(choices, v.node.Scalar()))
+    return v.node.Scalar();
+  std::vector<std::string> names(choices.begin(), choices.end());
+  error(v.loc, llvm::formatv("attribute '{0}': expected one of {1}, found {2}",
+                             key, joined(names), render(v.node)));
+}

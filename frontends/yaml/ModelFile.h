@@ -1,0 +1,195 @@
+//===- ModelFile.h - the model file as parsed, before any IR ----*- C++ -*-===//
+//
+// The syntax tree of a cnnc model file (docs/model-format.md) and the typed
+// reading of layer attributes. It knows YAML but no MLIR: parseModelFile
+// checks the file's structure (keys, op names, layer names, input
+// references, block definitions and `$param` uses) and MLIRGen.cpp maps the
+// result to the cnn dialect. Attribute values stay YAML nodes until a layer
+// is built, because inside a block they may be `$param` references or small
+// integer expressions that only an instantiation can resolve.
+//
+// User errors are thrown as ModelError (yaml-cpp reports its own errors by
+// exception too) and caught in exactly one place, importYamlModel, which
+// turns them into MLIR diagnostics; nothing else throws across this API.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_FRONTENDS_YAML_MODELFILE_H
+#define CNNC_FRONTENDS_YAML_MODELFILE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cnnc::model {
+
+/// A 1-based line:column in the model file; line 0 means unknown.
+struct SourceLoc {
+  int line = 0;
+  int col = 0;
+  /// The location of a YAML node (yaml-cpp marks are 0-based).
+  static SourceLoc of(const YAML::Node &node);
+  static SourceLoc of(const YAML::Mark &mark);
+  bool isValid() const { return line > 0; }
+};
+
+/// A user error in the model file, with optional notes pointing elsewhere.
+struct ModelError {
+  SourceLoc loc;
+  std::string message;
+  std::vector<std::pair<SourceLoc, std::string>> notes;
+};
+
+/// Throws ModelError at `loc`.
+[[noreturn]] void fail(SourceLoc loc, const std::string &message);
+
+/// One `key: value` of a layer that is not structural (not name/op/inputs/...).
+struct Attr {
+  std::string key;
+  SourceLoc keyLoc;
+  YAML::Node value;
+};
+
+/// A reference to a layer's input: the scope's input (index -1) or an
+/// earlier layer of the same scope.
+struct InputRef {
+  std::string name;
+  SourceLoc loc;
+  int index = -1;
+};
+
+/// One entry of a `layers:` list: a primitive op or a block instance.
+struct Layer {
+  std::string name;          ///< local name (explicit or generated)
+  bool generatedName = false;
+  SourceLoc nameLoc;         ///< the `name:` value, or the layer
+  SourceLoc loc;             ///< the layer's map node
+  std::string op;            ///< the op, or empty for a block instance
+  SourceLoc opLoc;
+  std::string block;         ///< the instantiated block, or empty
+  SourceLoc blockLoc;
+  std::vector<InputRef> inputs; ///< resolved; the previous layer by default
+  bool explicitInputs = false;
+  SourceLoc inputsLoc;
+  std::vector<Attr> attrs;   ///< op attributes (`repeat` for an instance)
+  std::vector<Attr> args;    ///< arguments of a block instance
+
+  /// The attribute called `key`, or null.
+  const Attr *find(llvm::StringRef key) const;
+  /// `op` or `block`, for messages: "conv2d 'conv1'" / "block 'layer1'".
+  std::string describe() const;
+};
+
+/// A list of layers with one input and one output: the model or a block.
+struct Scope {
+  std::vector<Layer> layers;
+  int output = 0; ///< index into layers (-1: the input itself)
+};
+
+/// A parameter of a block, with its default if it has one.
+struct BlockParam {
+  std::string name;
+  SourceLoc loc;
+  YAML::Node defaultValue; ///< null when the parameter is required
+};
+
+/// A `blocks:` entry.
+struct BlockDef {
+  std::string name;
+  SourceLoc loc;
+  std::vector<BlockParam> params;
+  Scope body;
+};
+
+/// The whole model file.
+struct ModelFile {
+  std::string name;
+  std::string inputName = "input";
+  std::vector<int64_t> inputShape; ///< without the batch: [C, H, W] or [F]
+  SourceLoc inputLoc;
+  Scope body;
+  std::map<std::string, BlockDef> blocks;
+};
+
+/// Parses and checks the structure of a model file. Throws ModelError.
+ModelFile parseModelFile(llvm::StringRef text);
+
+/// The value of a block parameter inside one instance.
+struct Binding {
+  YAML::Node value; ///< already free of `$` references
+  SourceLoc loc;    ///< where the value was written
+};
+using Env = std::map<std::string, Binding, std::less<>>;
+
+/// A padding attribute: explicit [top, left, bottom, right] or a mode.
+struct Padding {
+  enum Mode { Explicit, Valid, Same, Full } mode = Explicit;
+  std::array<int64_t, 4> pads = {0, 0, 0, 0};
+};
+
+/// Reads the typed attributes of one layer under the bindings of its block
+/// instance; every error names the layer and points at the offending value.
+class AttrReader {
+public:
+  AttrReader(const Layer &layer, const Env &env, std::string fullName)
+      : layer(layer), env(env), fullName(std::move(fullName)) {}
+
+  /// An integer >= `min`; `dflt` when absent (missing and no default: error).
+  int64_t getInt(llvm::StringRef key, std::optional<int64_t> dflt,
+                 int64_t min = 1);
+  /// An integer or a list of 2 integers, each >= `min`.
+  std::array<int64_t, 2> getPair(llvm::StringRef key,
+                                 std::optional<std::array<int64_t, 2>> dflt,
+                                 int64_t min = 1);
+  /// An integer, [h, w], [top, left, bottom, right], valid, same or full.
+  Padding getPadding(llvm::StringRef key);
+  bool getBool(llvm::StringRef key, bool dflt);
+  /// A number in [min, max) (`maxOpen`) or [min, max].
+  double getNumber(llvm::StringRef key, double dflt, double min, double max,
+                   bool maxOpen, bool minOpen = false);
+  /// One of `choices`, or "" when absent.
+  std::string getChoice(llvm::StringRef key,
+                        llvm::ArrayRef<llvm::StringRef> choices);
+  /// Where the attribute is written (its value), or the layer.
+  SourceLoc locOf(llvm::StringRef key) const;
+
+  /// Throws a ModelError prefixed with "<op> '<name>': ".
+  [[noreturn]] void error(SourceLoc loc, const std::string &message) const;
+
+  /// The full name, e.g. `layer1.0.conv1`.
+  const std::string &name() const { return fullName; }
+
+private:
+  /// A value with every `$param` substituted, and where it was written.
+  struct Resolved {
+    YAML::Node node;
+    SourceLoc loc;
+  };
+  Resolved resolve(const YAML::Node &node) const;
+  int64_t toInt(const Resolved &value, llvm::StringRef key,
+                llvm::StringRef expected, int64_t min) const;
+
+  const Layer &layer;
+  const Env &env;
+  std::string fullName;
+};
+
+/// Substitutes `$param` references and evaluates integer expressions
+/// (`$width * 2`) in `node` under `env`. Used for attributes and for the
+/// arguments of nested block instances.
+Binding resolveValue(const YAML::Node &node, const Env &env);
+
+/// Renders a YAML value for a message: `'abc'`, `[1, 2]`, `{...}`.
+std::string render(const YAML::Node &node);
+
+} // namespace cnnc::model
+
+#endif

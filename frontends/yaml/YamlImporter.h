@@ -1,0 +1,27 @@
+//===- YamlImporter.h - YAML model file -> cnn dialect ----------*- C++ -*-===//
+//
+// Reads a cnnc model file (docs/model-format.md) and builds a module holding
+// one func.func: its argument is the model input (`tensor<?xCxHxWxf32>`,
+// arg attribute `cnn.name`), its result the model output (result attribute
+// `cnn.name`). Every op is located at NameLoc(layer name, file:line:col of
+// its YAML node). Each block instance becomes a cnn.block region. Errors are
+// emitted as MLIR diagnostics at the offending node and yield a null module.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_FRONTENDS_YAML_YAMLIMPORTER_H
+#define CNNC_FRONTENDS_YAML_YAMLIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/SourceMgr.h"
+
+namespace cnnc {
+
+/// Imports the model file held as the main buffer of `sourceMgr`. Returns
+/// null after emitting diagnostics when the model is invalid.
+mlir::OwningOpRef<mlir::ModuleOp> importYamlModel(llvm::SourceMgr &sourceMgr,
+                                                  mlir::MLIRContext *context);
+
+} // namespace cnnc
+
+#endif

@@ -1,0 +1,284 @@
+//===- model_test.cpp - Loading and running models ------------------------===//
+//
+// Tests cnnc_model_load and cnnc_model_run against the hand-written test
+// model (test_model.c): metadata listing, results at several batch sizes
+// checked against a C++ reference, prepare re-running after a parameter
+// change, and every load/run error path with its message. Uses the C API
+// directly and through the C++ wrapper.
+//
+//===----------------------------------------------------------------------===//
+#include "cnnc/runtime.h"
+#include "cnnc/runtime.hpp"
+#include "test_util.h"
+
+#include <dlfcn.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+using namespace cnnc::test;
+using ::testing::HasSubstr;
+
+namespace {
+
+/// Loads the test model with its parameters set.
+cnnc::Model loadedModel() {
+  cnnc::Model m(CNNC_TEST_MODEL);
+  m.setParameter("fc.weight", testWeight());
+  m.setParameter("fc.bias", testBias());
+  return m;
+}
+
+std::vector<float> inputFor(int batch) {
+  std::vector<float> x(size_t(batch) * 4);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(int(i * 7 % 11) - 5) * 0.3f;
+  return x;
+}
+
+TEST(Model, LoadsAndListsMetadata) {
+  cnnc_model *m = nullptr;
+  ASSERT_EQ(cnnc_model_load(CNNC_TEST_MODEL, &m), CNNC_OK) << cnnc_last_error();
+  ASSERT_NE(m, nullptr);
+  EXPECT_STREQ(cnnc_model_name(m), "tiny_dense");
+  EXPECT_STREQ(cnnc_model_target(m), "test-c");
+  ASSERT_EQ(cnnc_model_num_tensors(m, CNNC_ROLE_INPUT), 1u);
+  ASSERT_EQ(cnnc_model_num_tensors(m, CNNC_ROLE_OUTPUT), 1u);
+  ASSERT_EQ(cnnc_model_num_tensors(m, CNNC_ROLE_PARAMETER), 2u);
+  cnnc_tensor_info info;
+  ASSERT_EQ(cnnc_model_get_tensor_info(m, CNNC_ROLE_INPUT, 0, &info), CNNC_OK);
+  EXPECT_STREQ(info.name, "input");
+  ASSERT_EQ(info.rank, 2);
+  EXPECT_EQ(info.shape[0], -1);
+  EXPECT_EQ(info.shape[1], 4);
+  EXPECT_EQ(info.item_count, 4);
+  EXPECT_EQ(info.batched, 1);
+  ASSERT_EQ(cnnc_model_get_tensor_info(m, CNNC_ROLE_PARAMETER, 0, &info), CNNC_OK);
+  EXPECT_STREQ(info.name, "fc.weight");
+  EXPECT_EQ(info.item_count, 12);
+  EXPECT_EQ(info.batched, 0);
+  ASSERT_EQ(cnnc_model_get_tensor_info(m, CNNC_ROLE_PARAMETER, 1, &info), CNNC_OK);
+  EXPECT_STREQ(info.name, "fc.bias");
+  EXPECT_EQ(cnnc_model_get_tensor_info(m, CNNC_ROLE_PARAMETER, 2, &info),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("out of range"));
+  ASSERT_EQ(cnnc_model_num_steps(m), 2u);
+  cnnc_step_info step;
+  ASSERT_EQ(cnnc_model_get_step_info(m, 0, &step), CNNC_OK);
+  EXPECT_STREQ(step.name, "dense");
+  EXPECT_EQ(step.flops, 27);
+  ASSERT_EQ(cnnc_model_get_step_info(m, 1, &step), CNNC_OK);
+  EXPECT_STREQ(step.name, "relu");
+  EXPECT_EQ(step.flops, 3);
+  cnnc_model_free(m);
+}
+
+TEST(Model, WrapperListsMetadata) {
+  cnnc::Model m(CNNC_TEST_MODEL);
+  auto outputs = m.outputs();
+  ASSERT_EQ(outputs.size(), 1u);
+  EXPECT_EQ(outputs[0].name, "output");
+  EXPECT_EQ(outputs[0].shape, (std::vector<int64_t>{-1, 3}));
+  EXPECT_EQ(outputs[0].shapeFor(5), (std::vector<int64_t>{5, 3}));
+  EXPECT_EQ(m.parameters()[0].shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(m.steps().size(), 2u);
+}
+
+class RunAtBatch : public ::testing::TestWithParam<int> {};
+
+TEST_P(RunAtBatch, MatchesReference) {
+  int batch = GetParam();
+  cnnc::Model m = loadedModel();
+  std::vector<float> x = inputFor(batch);
+  std::vector<float> y = m.run(batch, x);
+  std::vector<float> ref = referenceForward(testWeight(), testBias(), x, batch);
+  ASSERT_EQ(y.size(), ref.size());
+  int positives = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    EXPECT_FLOAT_EQ(y[i], ref[i]) << "element " << i;
+    positives += y[i] > 0;
+  }
+  EXPECT_GT(positives, 0); // the data exercises both sides of the relu
+  EXPECT_LT(positives, int(y.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Batches, RunAtBatch, ::testing::Values(1, 7, 64));
+
+TEST(Model, BatchSizeChangesBetweenRuns) {
+  cnnc::Model m = loadedModel();
+  for (int batch : {7, 1, 7, 3}) {
+    std::vector<float> x = inputFor(batch);
+    EXPECT_EQ(m.run(batch, x), referenceForward(testWeight(), testBias(), x, batch));
+  }
+}
+
+TEST(Model, PrepareRerunsAfterParameterChange) {
+  cnnc::Model m = loadedModel();
+  std::vector<float> x = inputFor(2);
+  m.run(2, x);
+  std::vector<float> bias = {5.0f, 6.0f, 7.0f};
+  m.setParameter("fc.bias", bias);
+  EXPECT_EQ(m.run(2, x), referenceForward(testWeight(), bias, x, 2));
+}
+
+TEST(Model, TimedRunReportsEachStep) {
+  cnnc::Model m = loadedModel();
+  std::vector<float> x = inputFor(3), y(9);
+  std::vector<double> ms = m.runTimed(3, {x.data()}, {y.data()});
+  ASSERT_EQ(ms.size(), 2u);
+  for (double t : ms)
+    EXPECT_GE(t, 0.0);
+  EXPECT_EQ(y, referenceForward(testWeight(), testBias(), x, 3));
+}
+
+TEST(Model, RunBeforeParametersNamesTheMissingOne) {
+  cnnc::Model m(CNNC_TEST_MODEL);
+  m.setParameter("fc.weight", testWeight());
+  std::vector<float> x = inputFor(1), y(3);
+  const float *in[] = {x.data()};
+  float *out[] = {y.data()};
+  EXPECT_EQ(cnnc_model_run(m.get(), 1, in, out), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("'fc.bias' has not been set"));
+}
+
+TEST(Model, RejectsBatchBelowOne) {
+  cnnc::Model m = loadedModel();
+  std::vector<float> x = inputFor(1), y(3);
+  const float *in[] = {x.data()};
+  float *out[] = {y.data()};
+  EXPECT_EQ(cnnc_model_run(m.get(), 0, in, out), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("batch size must be at least 1, got 0"));
+  EXPECT_EQ(cnnc_model_run(m.get(), -3, in, out), CNNC_ERROR_INVALID_ARGUMENT);
+}
+
+TEST(Model, RejectsNullBuffers) {
+  cnnc::Model m = loadedModel();
+  std::vector<float> y(3);
+  float *out[] = {y.data()};
+  EXPECT_EQ(cnnc_model_run(m.get(), 1, nullptr, out), CNNC_ERROR_INVALID_ARGUMENT);
+  const float *in[] = {nullptr};
+  EXPECT_EQ(cnnc_model_run(m.get(), 1, in, out), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("input 'input' is null"));
+}
+
+TEST(Model, ReportsKernelFailureWithStepAndCode) {
+  cnnc::Model m = loadedModel();
+  std::vector<float> x = inputFor(2);
+  x[5] = -999.0f; // the test kernel's failure trigger
+  try {
+    m.run(2, x);
+    FAIL() << "expected a kernel error";
+  } catch (const cnnc::Error &e) {
+    EXPECT_EQ(e.status(), CNNC_ERROR_KERNEL);
+    EXPECT_THAT(e.what(), HasSubstr("step 'dense'"));
+    EXPECT_THAT(e.what(), HasSubstr("error code -42"));
+  }
+  // The model still works afterwards.
+  x[5] = 1.0f;
+  EXPECT_EQ(m.run(2, x), referenceForward(testWeight(), testBias(), x, 2));
+}
+
+TEST(Model, SetParameterChecksNameAndSize) {
+  cnnc::Model m(CNNC_TEST_MODEL);
+  std::vector<float> w(11);
+  EXPECT_EQ(cnnc_model_set_parameter(m.get(), "fc.weight", w.data(), w.size()),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("has 12 elements, got 11"));
+  EXPECT_EQ(cnnc_model_set_parameter(m.get(), "conv9.weight", w.data(), w.size()),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("no parameter 'conv9.weight'"));
+  std::vector<float> out(12);
+  EXPECT_EQ(cnnc_model_get_parameter(m.get(), "fc.weight", 12, out.data()), CNNC_ERROR_PARAMETER);
+  m.setParameter("fc.weight", testWeight());
+  EXPECT_EQ(m.getParameter("fc.weight"), testWeight());
+}
+
+TEST(ModelLoad, MissingFile) {
+  cnnc_model *m = reinterpret_cast<cnnc_model *>(1);
+  EXPECT_EQ(cnnc_model_load("/nonexistent/model.so", &m), CNNC_ERROR_IO);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("cannot open model '/nonexistent/model.so'"));
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("No such file"));
+}
+
+TEST(ModelLoad, NotALibrary) {
+  TempDir dir;
+  std::string path = dir.file("garbage.so");
+  writeFile(path, "this is not an ELF file\n");
+  cnnc_model *m = nullptr;
+  EXPECT_EQ(cnnc_model_load(path.c_str(), &m), CNNC_ERROR_FORMAT);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("not a loadable shared library"));
+}
+
+TEST(ModelLoad, Directory) {
+  cnnc_model *m = nullptr;
+  EXPECT_EQ(cnnc_model_load("/tmp", &m), CNNC_ERROR_IO);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("is a directory"));
+}
+
+TEST(ModelLoad, MissingEntryPoint) {
+  cnnc_model *m = nullptr;
+  EXPECT_EQ(cnnc_model_load(CNNC_TEST_MODEL_NO_ENTRY, &m), CNNC_ERROR_ABI);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("does not export cnnc_model_v1"));
+}
+
+TEST(ModelLoad, WrongAbiVersionGivesBothNumbers) {
+  try {
+    cnnc::Model m(CNNC_TEST_MODEL_BAD_ABI);
+    FAIL() << "expected an ABI error";
+  } catch (const cnnc::Error &e) {
+    EXPECT_EQ(e.status(), CNNC_ERROR_ABI);
+    EXPECT_THAT(e.what(), HasSubstr("has ABI version 99, this runtime supports version 1"));
+  }
+}
+
+TEST(ModelLoad, MalformedMetadata) {
+  cnnc_model *m = nullptr;
+  EXPECT_EQ(cnnc_model_load(CNNC_TEST_MODEL_BAD_METADATA, &m), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("malformed metadata"));
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("steps[0].args[3]: buffer index 42 out of range"));
+}
+
+TEST(ModelLoad, NullArguments) {
+  EXPECT_EQ(cnnc_model_load(CNNC_TEST_MODEL, nullptr), CNNC_ERROR_INVALID_ARGUMENT);
+  cnnc_model *m = nullptr;
+  EXPECT_EQ(cnnc_model_load(nullptr, &m), CNNC_ERROR_INVALID_ARGUMENT);
+  cnnc_model_free(nullptr);
+}
+
+TEST(ModelLoad, TwoModelsAtOnce) {
+  cnnc::Model a = loadedModel(), b = loadedModel();
+  std::vector<float> x = inputFor(2);
+  EXPECT_EQ(a.run(2, x), b.run(2, x));
+}
+
+} // namespace
+
+namespace {
+
+/// A kernel that leaves its result on a (fake) device: the runtime must copy
+/// it to the host with the model's halide_copy_to_host before the next step
+/// reads it through a view, and free device allocations when buffers change.
+TEST(Model, DeviceDirtyResultsAreCopiedToHost) {
+  void *lib = dlopen(CNNC_TEST_MODEL_FAKE_DEVICE, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  int *copies = static_cast<int *>(dlsym(lib, "cnnc_test_copies_to_host"));
+  int *frees = static_cast<int *>(dlsym(lib, "cnnc_test_device_frees"));
+  ASSERT_TRUE(copies && frees);
+  {
+    cnnc::Model m(CNNC_TEST_MODEL_FAKE_DEVICE);
+    m.setParameter("fc.weight", testWeight());
+    m.setParameter("fc.bias", testBias());
+    int runs = 0;
+    for (int batch : {7, 7, 2}) {
+      std::vector<float> x = inputFor(batch);
+      EXPECT_EQ(m.run(batch, x), referenceForward(testWeight(), testBias(), x, batch));
+      EXPECT_EQ(*copies, ++runs);
+    }
+    EXPECT_EQ(*frees, 1); // the batch change released the old device buffer
+  }
+  EXPECT_EQ(*frees, 2); // and so did freeing the model
+  dlclose(lib);
+}
+
+} // namespace

@@ -1,0 +1,112 @@
+//===- test_util.h - Helpers shared by the runtime unit tests ---*- C++ -*-===//
+//
+// Temporary files, raw safetensors writers (so tests can build malformed
+// files byte by byte) and the paths of the test model libraries, which
+// CMake passes as compile definitions (CNNC_TEST_MODEL and its variants).
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_TEST_UNIT_TEST_UTIL_H
+#define CNNC_TEST_UNIT_TEST_UTIL_H
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace cnnc::test {
+
+/// A fresh temporary directory, removed (with its files) on destruction.
+class TempDir {
+public:
+  TempDir() {
+    char tmpl[] = "/tmp/cnnc-unit-XXXXXX";
+    const char *d = mkdtemp(tmpl);
+    path_ = d ? d : "/tmp";
+  }
+  ~TempDir() {
+    for (const std::string &f : files_)
+      std::remove(f.c_str());
+    rmdir(path_.c_str());
+  }
+  /// The path of a file `name` inside the directory (remembered for cleanup).
+  std::string file(const std::string &name) {
+    files_.push_back(path_ + "/" + name);
+    return files_.back();
+  }
+
+private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+/// Writes `bytes` to `path`.
+inline void writeFile(const std::string &path, const std::string &bytes) {
+  std::FILE *f = std::fopen(path.c_str(), "wb");
+  if (!f)
+    return;
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
+/// Returns the 8-byte little-endian encoding of n.
+inline std::string u64le(uint64_t n) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i)
+    s[i] = char((n >> (8 * i)) & 0xFF);
+  return s;
+}
+
+/// Returns the raw bytes of floats.
+inline std::string floatBytes(const std::vector<float> &v) {
+  return std::string(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(float));
+}
+
+/// A safetensors file: header length, `header` JSON, then `data`.
+inline std::string safetensors(const std::string &header, const std::string &data) {
+  return u64le(header.size()) + header + data;
+}
+
+/// One tensor for makeSafetensors.
+struct RawTensor {
+  std::string name, dtype, shape; ///< shape as JSON, e.g. "[3,4]"
+  std::string bytes;
+};
+
+/// Builds a well-formed safetensors file from tensors (offsets computed).
+inline std::string makeSafetensors(const std::vector<RawTensor> &tensors) {
+  std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
+  std::string data;
+  for (const RawTensor &t : tensors) {
+    header += ",\"" + t.name + "\":{\"dtype\":\"" + t.dtype + "\",\"shape\":" + t.shape +
+              ",\"data_offsets\":[" + std::to_string(data.size()) + "," +
+              std::to_string(data.size() + t.bytes.size()) + "]}";
+    data += t.bytes;
+  }
+  return safetensors(header + "}", data);
+}
+
+/// The test model's parameters: W (3x4) and b (3).
+inline std::vector<float> testWeight() {
+  return {0.5f, -1.0f, 0.25f, 2.0f, -0.5f, 1.5f, 1.0f, -2.0f, 0.1f, 0.2f, 0.3f, 0.4f};
+}
+inline std::vector<float> testBias() { return {0.1f, -0.2f, 0.3f}; }
+
+/// The C++ reference of the test model: y = relu(W x + 2 b).
+inline std::vector<float> referenceForward(const std::vector<float> &w, const std::vector<float> &b,
+                                           const std::vector<float> &x, int batch) {
+  std::vector<float> y(size_t(batch) * 3);
+  for (int n = 0; n < batch; ++n)
+    for (int o = 0; o < 3; ++o) {
+      float acc = 2.0f * b[o];
+      for (int i = 0; i < 4; ++i)
+        acc += w[o * 4 + i] * x[n * 4 + i];
+      y[n * 3 + o] = acc > 0 ? acc : 0;
+    }
+  return y;
+}
+
+} // namespace cnnc::test
+
+#endif

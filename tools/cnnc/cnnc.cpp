@@ -1,0 +1,101 @@
+//===- cnnc.cpp - the cnnc compiler driver --------------------------------===//
+//
+// `cnnc model.yaml -o model.so` compiles a model file (or cnn-dialect IR in a
+// .mlir file) into a shared library. `--emit=<stage>` prints one stage of
+// the pipeline instead (compiler/Pipeline/Pipeline.h lists them). Errors are
+// printed as `file:line:col: error: ...` with the source line and a caret;
+// the exit code is 0 on success and 1 on any error.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Pipeline/Pipeline.h"
+#include "compiler/Target/ModelCompiler.h"
+#include "frontends/yaml/YamlImporter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.yaml|model.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: model.so, or stdout with --emit)"),
+                                       cl::value_desc("path"), cl::init(""));
+static cl::opt<std::string> emit("emit",
+    cl::desc("Stage to print: mlir | mlir-expanded | mlir-optimized | mlir-fused | halide | so (default)"),
+    cl::init("so"));
+static cl::opt<std::string> target("target",
+    cl::desc("Halide target string (default: host; e.g. x86-64-linux-avx2-fma-f16c-sse41)"),
+    cl::init("host"));
+static cl::opt<std::string> schedule("schedule",
+    cl::desc("cpu (hand schedules) | auto:Adams2019 | auto:Mullapudi2016 | auto:Li2018"),
+    cl::init("cpu"));
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "cnnc: compile a CNN model into model.so\n");
+
+  std::optional<cnnc::Stage> stage = cnnc::parseStage(emit);
+  if (!stage) {
+    llvm::errs() << "cnnc: error: unknown --emit stage '" << emit
+                 << "' (expected mlir, mlir-expanded, mlir-optimized, mlir-fused, halide or so)\n";
+    return 1;
+  }
+  cnnc::CompileOptions options;
+  options.target = target;
+  options.schedule = schedule;
+  if (std::string err = cnnc::validateOptions(options); !err.empty()) {
+    llvm::errs() << "cnnc: error: " << err << "\n";
+    return 1;
+  }
+
+  mlir::MLIRContext context;
+  context.loadDialect<cnnc::cnn::CNNDialect, mlir::func::FuncDialect>();
+  std::string error;
+  auto file = mlir::openInputFile(inputFile, &error);
+  if (!file) {
+    llvm::errs() << "cnnc: error: " << error << "\n";
+    return 1;
+  }
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      llvm::StringRef(inputFile).ends_with(".mlir")
+          ? mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context)
+          : cnnc::importYamlModel(sourceMgr, &context);
+  if (!module || failed(module->verify()))
+    return 1;
+
+  std::string outPath = outputFile;
+  if (outPath.empty())
+    outPath = *stage == cnnc::Stage::Library ? "model.so" : "-";
+  if (*stage != cnnc::Stage::Library) {
+    auto out = mlir::openOutputFile(outPath, &error);
+    if (!out) {
+      llvm::errs() << "cnnc: error: " << error << "\n";
+      return 1;
+    }
+    auto print = [&](cnnc::Stage s) {
+      if (s == *stage)
+        module->print(out->os());
+    };
+    if (failed(cnnc::runGraphPipeline(*module, std::min(*stage, cnnc::Stage::Fused), print)))
+      return 1;
+    if (*stage == cnnc::Stage::Halide &&
+        failed(cnnc::emitHalideStatements(*module, options, out->os())))
+      return 1;
+    out->keep();
+    return 0;
+  }
+  if (failed(cnnc::runGraphPipeline(*module, cnnc::Stage::Fused)))
+    return 1;
+  return failed(cnnc::compileModelLibrary(*module, options, outPath)) ? 1 : 0;
+}

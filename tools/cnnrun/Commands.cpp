@@ -1,0 +1,223 @@
+//===- Commands.cpp - The commands of cnnrun ------------------------------===//
+//
+// info: lists the model's tensors and steps (table or JSON). run: reads
+// float32 .npy inputs whose shapes must match the model's except for the
+// batch dimension, runs once, writes .npy outputs. bench: fills parameters
+// (unless --weights) and inputs with deterministic pseudo-random values, runs
+// --warmup untimed then --iters timed iterations and reports medians, per
+// step and in total, with GFLOP/s from the metadata's per-item flops.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+
+#include "cnnc/runtime.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+
+namespace cnnrun {
+namespace {
+
+std::string quote(const std::string &s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string tensorsJson(const std::vector<cnnc::TensorInfo> &tensors) {
+  std::string s = "[";
+  for (size_t i = 0; i < tensors.size(); ++i)
+    s += std::string(i ? "," : "") + "{\"name\":" + quote(tensors[i].name) +
+         ",\"shape\":" + shapeString(tensors[i].shape) + "}";
+  return s + "]";
+}
+
+void printTable(const char *title, const std::vector<cnnc::TensorInfo> &tensors) {
+  std::printf("%s:\n", title);
+  for (const cnnc::TensorInfo &t : tensors)
+    std::printf("  %-32s %s\n", t.name.c_str(), shapeString(t.shape).c_str());
+}
+
+double median(std::vector<double> v) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// Deterministic values in [-scale, scale) (a 64-bit LCG).
+void fillPseudoRandom(std::vector<float> &v, uint64_t seed, float scale) {
+  uint64_t state = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+  for (float &x : v) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    x = scale * (float((state >> 40) & 0xFFFFFF) / float(1 << 23) - 1.0f);
+  }
+}
+
+} // namespace
+
+void info(const Options &options) {
+  cnnc::Model model(options.model);
+  std::vector<cnnc::StepInfo> steps = model.steps();
+  if (options.json) {
+    std::string s = "{\"inputs\":" + tensorsJson(model.inputs()) +
+                    ",\"outputs\":" + tensorsJson(model.outputs()) +
+                    ",\"parameters\":" + tensorsJson(model.parameters()) + ",\"steps\":[";
+    for (size_t i = 0; i < steps.size(); ++i)
+      s += std::string(i ? "," : "") + "{\"name\":" + quote(steps[i].name) +
+           ",\"flops\":" + std::to_string(steps[i].flops) + "}";
+    std::printf("%s]}\n", s.c_str());
+    return;
+  }
+  std::printf("model: %s (target %s)\n", model.name().c_str(), model.target().c_str());
+  printTable("inputs", model.inputs());
+  printTable("outputs", model.outputs());
+  int64_t values = 0;
+  for (const cnnc::TensorInfo &p : model.parameters())
+    values += p.itemCount;
+  printTable(("parameters (" + std::to_string(values) + " values)").c_str(), model.parameters());
+  std::printf("steps:\n");
+  for (const cnnc::StepInfo &s : steps)
+    std::printf("  %-32s %lld FLOP/item\n", s.name.c_str(), (long long)s.flops);
+}
+
+void run(const Options &options) {
+  cnnc::Model model(options.model);
+  std::vector<cnnc::TensorInfo> ins = model.inputs(), outs = model.outputs();
+  if (options.weights.empty())
+    throw std::runtime_error("run needs --weights FILE.safetensors");
+  if (options.inputs.size() != ins.size())
+    throw std::runtime_error("the model has " + std::to_string(ins.size()) + " input(s), got " +
+                             std::to_string(options.inputs.size()) + " --input");
+  if (options.outputs.size() != outs.size())
+    throw std::runtime_error("the model has " + std::to_string(outs.size()) + " output(s), got " +
+                             std::to_string(options.outputs.size()) + " --output");
+  model.loadParameters(options.weights);
+  std::vector<cnnc::Array> arrays;
+  int64_t batch = -1;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    arrays.push_back(cnnc::Array::loadNpy(options.inputs[i]));
+    std::vector<int64_t> got = arrays.back().shape(), want = ins[i].shape;
+    bool ok = got.size() == want.size();
+    for (size_t d = 0; ok && d < want.size(); ++d) {
+      if (want[d] != -1) {
+        ok = got[d] == want[d];
+      } else {
+        ok = got[d] >= 1 && (batch == -1 || got[d] == batch);
+        batch = got[d];
+      }
+    }
+    if (!ok)
+      throw std::runtime_error(options.inputs[i] + ": shape " + shapeString(got) +
+                               " does not match input '" + ins[i].name + "' " + shapeString(want) +
+                               (batch > 0 ? " (batch " + std::to_string(batch) + ")" : ""));
+  }
+  if (batch == -1)
+    batch = 1;
+  std::vector<const float *> inPtrs;
+  for (const cnnc::Array &a : arrays)
+    inPtrs.push_back(a.data());
+  std::vector<std::vector<float>> results;
+  std::vector<float *> outPtrs;
+  for (const cnnc::TensorInfo &t : outs)
+    results.emplace_back(size_t(t.countFor(batch)));
+  for (std::vector<float> &r : results)
+    outPtrs.push_back(r.data());
+  model.run(batch, inPtrs, outPtrs);
+  for (size_t i = 0; i < outs.size(); ++i)
+    cnnc::Array::saveNpy(options.outputs[i], results[i].data(), outs[i].shapeFor(batch));
+}
+
+void bench(const Options &options) {
+  cnnc::Model model(options.model);
+  if (options.batch < 1 || options.iters < 1 || options.warmup < 0)
+    throw std::runtime_error("--batch and --iters must be >= 1, --warmup >= 0");
+  if (!options.weights.empty()) {
+    model.loadParameters(options.weights);
+  } else {
+    uint64_t seed = 1;
+    for (const cnnc::TensorInfo &p : model.parameters()) {
+      std::vector<float> v(size_t(p.itemCount));
+      fillPseudoRandom(v, seed++, 0.05f);
+      model.setParameter(p.name, v);
+    }
+  }
+  model.prepare();
+  int64_t batch = options.batch;
+  std::vector<std::vector<float>> ins, outs;
+  std::vector<const float *> inPtrs;
+  std::vector<float *> outPtrs;
+  for (const cnnc::TensorInfo &t : model.inputs()) {
+    ins.emplace_back(size_t(t.countFor(batch)));
+    fillPseudoRandom(ins.back(), 1000 + ins.size(), 1.0f);
+    inPtrs.push_back(ins.back().data());
+  }
+  for (const cnnc::TensorInfo &t : model.outputs()) {
+    outs.emplace_back(size_t(t.countFor(batch)));
+    outPtrs.push_back(outs.back().data());
+  }
+  std::vector<cnnc::StepInfo> steps = model.steps();
+  std::vector<std::vector<double>> stepMs(steps.size());
+  std::vector<double> totalMs;
+  for (int64_t it = 0; it < options.warmup + options.iters; ++it) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<double> ms = model.runTimed(batch, inPtrs, outPtrs);
+    double total =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (it < options.warmup)
+      continue;
+    totalMs.push_back(total);
+    for (size_t s = 0; s < steps.size(); ++s)
+      stepMs[s].push_back(ms[s]);
+  }
+  auto gflops = [&](double flops, double ms) { return ms > 0 ? flops * batch / (ms * 1e6) : 0; };
+  double total = median(totalMs), totalFlops = 0;
+  for (const cnnc::StepInfo &s : steps)
+    totalFlops += double(s.flops);
+  double imagesPerS = total > 0 ? batch * 1000.0 / total : 0;
+  if (options.json) {
+    std::printf("{\"model\":%s,\"batch\":%lld,\"iters\":%lld,\"steps\":[",
+                quote(model.name()).c_str(), (long long)batch, (long long)options.iters);
+    for (size_t s = 0; s < steps.size(); ++s) {
+      double ms = median(stepMs[s]);
+      std::printf("%s{\"name\":%s,\"ms\":%.6g,\"gflops\":%.6g}", s ? "," : "",
+                  quote(steps[s].name).c_str(), ms, gflops(double(steps[s].flops), ms));
+    }
+    std::printf("],\"total\":{\"ms\":%.6g,\"gflops\":%.6g,\"images_per_s\":%.6g}}\n", total,
+                gflops(totalFlops, total), imagesPerS);
+    return;
+  }
+  std::printf("model %s, batch %lld, median of %lld iterations (%lld warm-up)\n",
+              model.name().c_str(), (long long)batch, (long long)options.iters,
+              (long long)options.warmup);
+  std::printf("%-32s %10s %10s\n", "step", "ms", "GFLOP/s");
+  for (size_t s = 0; s < steps.size(); ++s) {
+    double ms = median(stepMs[s]);
+    std::printf("%-32s %10.4f %10.2f\n", steps[s].name.c_str(), ms,
+                gflops(double(steps[s].flops), ms));
+  }
+  std::printf("%-32s %10.4f %10.2f   %.1f images/s\n", "total", total, gflops(totalFlops, total),
+              imagesPerS);
+}
+
+} // namespace cnnrun
