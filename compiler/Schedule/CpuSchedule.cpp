@@ -95,11 +95,11 @@ static void scheduleConv(KernelStages &k, int lanes) {
   if (pooled && k.pool->r.defined())
     (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, xo);
 
-  // Padding: one padded copy of each input image, made before its blocks.
-  // With a parallel (channel tile, image) loop it is computed per tile;
-  // at the root it is shared by all tiles of an image.
+  // Padding: one padded copy of the input, made before the blocks (which
+  // each need a window of every input channel), parallel over its planes.
   if (s.padded.defined()) {
-    s.padded.compute_root().parallel(v.n);
+    Var plane("plane");
+    s.padded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
     vectorizeFitting(s.padded, v.x, s.input.w + s.attrs.padLeft + s.attrs.padRight, lanes);
   }
 }

@@ -8,8 +8,9 @@
 // allocation survives between calls. After each kernel, any argument the
 // kernel left device-dirty is copied back to the host (halide_copy_to_host of
 // the model's own Halide runtime), so host memory is always current and
-// views stay coherent; for CPU models this never happens. Inputs are copied
-// in and outputs out of the internal buffers.
+// views stay coherent; for CPU models this never happens. The caller's input
+// and output arrays are bound to the kernels directly (HostBinding); only
+// views and device-resident buffers go through a copy.
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
@@ -131,6 +132,42 @@ void prepareModel(cnnc_model &model) {
   model.prepared = true;
 }
 
+/// Points a buffer (and every view of its storage) at caller memory for one
+/// run. Only a CPU-resident root buffer with no device copy is bound; a
+/// buffer bound once stays bound (an input that is also an output keeps the
+/// input's memory). The destructor restores the model's own storage.
+class HostBinding {
+public:
+  explicit HostBinding(cnnc_model &model) : model(model) {}
+  ~HostBinding() {
+    for (int root : bound)
+      point(root, reinterpret_cast<uint8_t *>(model.storage[root].get()));
+  }
+  bool bind(int buffer, float *data) {
+    int root = model.buffers[buffer].root;
+    if (root != buffer)
+      return false;
+    for (int b : bound)
+      if (b == root)
+        return false;
+    for (size_t i = 0; i < model.buffers.size(); ++i)
+      if (model.buffers[i].root == root && model.halideBuffers[i].device)
+        return false;
+    point(root, reinterpret_cast<uint8_t *>(data));
+    bound.push_back(root);
+    return true;
+  }
+
+private:
+  void point(int root, uint8_t *host) {
+    for (size_t i = 0; i < model.buffers.size(); ++i)
+      if (model.buffers[i].root == root)
+        model.halideBuffers[i].host = host;
+  }
+  cnnc_model &model;
+  std::vector<int> bound;
+};
+
 void runModel(cnnc_model *model, int64_t batch, const float *const *inputs, float *const *outputs,
               double *stepMs) {
   if (!model)
@@ -152,12 +189,21 @@ void runModel(cnnc_model *model, int64_t batch, const float *const *inputs, floa
     prepareModel(*model);
   ensureBatch(*model, batch);
 
+  // Bind the caller's input and output arrays directly where possible (no
+  // copies): every view of the same storage is re-pointed for this call and
+  // restored afterwards, also when a kernel fails.
+  HostBinding binding(*model);
   for (size_t i = 0; i < model->inputs.size(); ++i) {
     const TensorDesc &t = model->inputs[i];
+    if (binding.bind(t.buffer, const_cast<float *>(inputs[i])))
+      continue;
     int64_t count = t.batched ? t.itemCount * batch : t.itemCount;
     std::memcpy(model->storage[t.buffer].get(), inputs[i], size_t(count) * sizeof(float));
     markHostWritten(*model, t.buffer);
   }
+  std::vector<bool> outputBound(model->outputs.size());
+  for (size_t i = 0; i < model->outputs.size(); ++i)
+    outputBound[i] = binding.bind(model->outputs[i].buffer, outputs[i]);
   for (size_t s = 0; s < model->steps.size(); ++s) {
     auto start = std::chrono::steady_clock::now();
     callKernel(*model, model->steps[s], "step");
@@ -167,9 +213,11 @@ void runModel(cnnc_model *model, int64_t batch, const float *const *inputs, floa
               .count();
   }
   for (size_t i = 0; i < model->outputs.size(); ++i) {
+    if (outputBound[i])
+      continue;
     const TensorDesc &t = model->outputs[i];
     int64_t count = t.batched ? t.itemCount * batch : t.itemCount;
-    std::memcpy(outputs[i], model->storage[t.buffer].get(), size_t(count) * sizeof(float));
+    std::memcpy(outputs[i], model->halideBuffers[t.buffer].host, size_t(count) * sizeof(float));
   }
 }
 
