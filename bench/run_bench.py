@@ -27,29 +27,13 @@ if os.path.isdir(OPENBLAS) and OPENBLAS not in os.environ.get("LD_LIBRARY_PATH",
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "py"))
+from reference_models import MnistCnn  # noqa: E402
 
 ROOF_GFLOPS = 215.0
 THREADS = 2
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class MnistCnn(nn.Module):
-    """The PyTorch twin of models/mnist_cnn.yaml (SPEC §3)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3)
-        self.conv2 = nn.Conv2d(32, 64, 3)
-        self.conv3 = nn.Conv2d(64, 64, 3)
-        self.fc1 = nn.Linear(576, 64)
-        self.fc2 = nn.Linear(64, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.conv3(x)).flatten(1)
-        return F.softmax(self.fc2(F.relu(self.fc1(x))), dim=1)
 
 
 def conv3x3():

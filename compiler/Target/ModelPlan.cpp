@@ -22,13 +22,7 @@ static std::vector<int64_t> shapeOf(Value v) {
 static std::string layerLabel(Operation *op) {
   if (auto group = dyn_cast<cnn::GroupOp>(op))
     return group.getLabel().str();
-  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
-    return name.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(op->getLoc()))
-    for (Location l : fused.getLocations())
-      if (auto name = dyn_cast<NameLoc>(l))
-        return name.getName().str() + "." + op->getName().stripDialect().str();
-  return op->getName().stripDialect().str();
+  return cnn::layerName(op);
 }
 
 static std::string nameAttr(func::FuncOp fn, unsigned index, bool result,

@@ -3,7 +3,9 @@
 // batch_norm(conv2d(x, w, b)) -> conv2d(x, bn_fold_weight(w), bn_fold_bias(b))
 // and the same for dense. The folded weight and bias depend on parameters
 // only; the lowering computes such values once, when parameters are loaded,
-// so inference runs one conv instead of a conv and a normalization.
+// so inference runs one conv instead of a conv and a normalization. The
+// folded layer is located at both the conv and the batch norm (a FusedLoc),
+// so its kernel is labelled with both layer names.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Transforms/Passes.h"
@@ -42,9 +44,11 @@ struct FoldIntoConv : OpRewritePattern<cnn::BatchNormOp> {
     if (!conv || !conv->hasOneUse())
       return rewriter.notifyMatchFailure(bn, "input is not a single-use conv2d");
     auto [w, b] = foldedParameters(rewriter, bn, conv.getWeight(), conv.getBias());
-    rewriter.replaceOpWithNewOp<cnn::Conv2DOp>(
-        bn, conv.getInput(), w, b, conv.getStrideAttr(), conv.getPaddingAttr(),
-        conv.getDilationAttr(), conv.getGroupsAttr());
+    auto folded = rewriter.create<cnn::Conv2DOp>(
+        rewriter.getFusedLoc({conv.getLoc(), bn.getLoc()}), conv.getInput(), w, b,
+        conv.getStrideAttr(), conv.getPaddingAttr(), conv.getDilationAttr(),
+        conv.getGroupsAttr());
+    rewriter.replaceOp(bn, folded);
     rewriter.eraseOp(conv);
     return success();
   }
@@ -59,7 +63,9 @@ struct FoldIntoDense : OpRewritePattern<cnn::BatchNormOp> {
       return rewriter.notifyMatchFailure(bn, "input is not a single-use dense");
     auto [w, b] =
         foldedParameters(rewriter, bn, dense.getWeight(), dense.getBias());
-    rewriter.replaceOpWithNewOp<cnn::DenseOp>(bn, dense.getInput(), w, b);
+    auto folded = rewriter.create<cnn::DenseOp>(
+        rewriter.getFusedLoc({dense.getLoc(), bn.getLoc()}), dense.getInput(), w, b);
+    rewriter.replaceOp(bn, folded);
     rewriter.eraseOp(dense);
     return success();
   }

@@ -54,13 +54,6 @@ static Stage stageOf(Operation *op, bool anchorIsConv) {
   return NotFusable;
 }
 
-/// The layer name the frontend attached as a NameLoc, or the op name.
-static std::string layerName(Operation *op) {
-  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
-    return name.getName().str();
-  return op->getName().stripDialect().str();
-}
-
 struct Fuse : cnnc::impl::FuseBase<Fuse> {
   void runOnOperation() override {
     SmallVector<Operation *> anchors;
@@ -97,7 +90,7 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
       for (Value v : op->getOperands())
         if (!inChain.contains(v.getDefiningOp()))
           inputs.insert(v);
-      label += (label.empty() ? "" : "+") + layerName(op);
+      label += (label.empty() ? "" : "+") + cnn::layerName(op);
     }
     Operation *last = chain.back();
     OpBuilder b(last);

@@ -28,6 +28,17 @@ RankedTensorType cnnc::cnn::tensorType(MLIRContext *ctx,
   return RankedTensorType::get(shape, Float32Type::get(ctx));
 }
 
+std::string cnnc::cnn::layerName(Operation *op) {
+  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+    return name.getName().str();
+  std::string names;
+  if (auto fused = dyn_cast<FusedLoc>(op->getLoc()))
+    for (Location l : fused.getLocations())
+      if (auto name = dyn_cast<NameLoc>(l))
+        names += (names.empty() ? "" : "+") + name.getName().str();
+  return names.empty() ? op->getName().stripDialect().str() : names;
+}
+
 static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape();
 }

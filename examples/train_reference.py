@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Trains the PyTorch twin of models/mnist_cnn.yaml on Fashion-MNIST and saves
+its state_dict as safetensors, for the classify example (README's first
+command) to run with the cnnc-compiled model.
+
+Until cnnc trains models itself (the training issue), PyTorch produces the
+weights; the point of the demo is that a PyTorch state_dict loads into a
+cnnc model.so as-is and gives the same predictions. Assumes Debian's
+python3-torch and the dataset-fashion-mnist package.
+
+Usage: /usr/bin/python3 examples/train_reference.py OUT.safetensors [--epochs 1]
+"""
+import argparse
+import gzip
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "py"))
+import safetensors_io  # noqa: E402
+from reference_models import MnistCnn  # noqa: E402  (the twin of models/mnist_cnn.yaml)
+
+DATA = "/usr/share/datasets/fashion-mnist"
+
+
+def read_idx(name):
+    with gzip.open(os.path.join(DATA, name)) as f:
+        raw = f.read()
+    dims = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="train the mnist_cnn twin in PyTorch")
+    parser.add_argument("out")
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    images = torch.from_numpy(read_idx("train-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
+    labels = torch.from_numpy(read_idx("train-labels-idx1-ubyte.gz").astype(np.int64))
+    model = MnistCnn()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for epoch in range(args.epochs):
+        start = time.time()
+        order = torch.randperm(len(images))
+        for i in range(0, len(images), 32):
+            batch = order[i:i + 32]
+            loss = F.cross_entropy(model.logits(images[batch]), labels[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        print(f"epoch {epoch + 1}: last loss {loss.item():.3f}, {time.time() - start:.1f} s")
+    test_images = torch.from_numpy(read_idx("t10k-images-idx3-ubyte.gz").astype(np.float32) / 255).unsqueeze(1)
+    test_labels = torch.from_numpy(read_idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
+    with torch.no_grad():
+        predictions = model.logits(test_images).argmax(1)
+    print(f"PyTorch test accuracy: {(predictions == test_labels).float().mean().item():.4f}")
+    safetensors_io.save(model.state_dict(), args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
