@@ -13,6 +13,7 @@
 #include "frontends/yaml/YamlImporter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
@@ -39,6 +40,9 @@ static cl::opt<std::string> schedule("schedule",
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // MLIR's printing options (e.g. --mlir-print-debuginfo for locations).
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "cnnc: compile a CNN model into model.so\n");
 
   std::optional<cnnc::Stage> stage = cnnc::parseStage(emit);
