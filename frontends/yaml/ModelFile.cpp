@@ -16,6 +16,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <set>
 
@@ -1007,10 +1008,19 @@ double AttrReader::getNumber(StringRef key, double dflt, double min, double max,
     error(v.loc, llvm::formatv("attribute '{0}': expected a number, found {1}",
                                key, render(v.node)));
   if (x < min || (minOpen && x == min) || x > max || (maxOpen && x == max))
+  {
+    auto num = [](double d) {
+      if (std::isinf(d))
+        return std::string("inf");
+      char buf[32];
+      snprintf(buf, sizeof(buf), "%g", d);
+      return std::string(buf);
+    };
     error(v.loc, llvm::formatv("attribute '{0}': expected a number in {1}{2}, "
                                "{3}{4}, found {5}",
-                               key, minOpen ? "(" : "[", min, max,
+                               key, minOpen ? "(" : "[", num(min), num(max),
                                maxOpen ? ")" : "]", v.node.Scalar()));
+  }
   return x;
 }
 
