@@ -18,6 +18,7 @@ std::optional<Stage> cnnc::parseStage(llvm::StringRef name) {
   return llvm::StringSwitch<std::optional<Stage>>(name)
       .Case("mlir", Stage::Import)
       .Case("mlir-expanded", Stage::Expanded)
+      .Case("mlir-train", Stage::Train)
       .Case("mlir-optimized", Stage::Optimized)
       .Case("mlir-fused", Stage::Fused)
       .Case("halide", Stage::Halide)
@@ -29,6 +30,7 @@ llvm::StringRef cnnc::stageName(Stage stage) {
   switch (stage) {
   case Stage::Import: return "mlir";
   case Stage::Expanded: return "mlir-expanded";
+  case Stage::Train: return "mlir-train";
   case Stage::Optimized: return "mlir-optimized";
   case Stage::Fused: return "mlir-fused";
   case Stage::Halide: return "halide";
@@ -37,15 +39,21 @@ llvm::StringRef cnnc::stageName(Stage stage) {
   return "";
 }
 
-/// Adds the passes that produce `stage` from the previous one.
-static void addStagePasses(OpPassManager &pm, Stage stage) {
+/// Adds the passes that produce `stage` from the previous one. Autodiff runs
+/// before canonicalization, which would fold the dropouts it must see.
+static void addStagePasses(OpPassManager &pm, Stage stage, bool training) {
+  if (stage == Stage::Train) {
+    if (training)
+      pm.addPass(createAutodiff());
+    return;
+  }
   OpPassManager &fn = pm.nest<func::FuncOp>();
   switch (stage) {
   case Stage::Expanded:
     fn.addPass(createExpandBlocks());
-    fn.addPass(createCanonicalizerPass());
     break;
   case Stage::Optimized:
+    fn.addPass(createCanonicalizerPass());
     fn.addPass(createFoldBatchNorm());
     fn.addPass(createCanonicalizerPass());
     fn.addPass(createCSEPass());
@@ -59,15 +67,15 @@ static void addStagePasses(OpPassManager &pm, Stage stage) {
   }
 }
 
-LogicalResult cnnc::runGraphPipeline(ModuleOp module, Stage until,
+LogicalResult cnnc::runGraphPipeline(ModuleOp module, Stage until, bool training,
                                      llvm::function_ref<void(Stage)> afterStage) {
   if (afterStage)
     afterStage(Stage::Import);
-  for (Stage stage : {Stage::Expanded, Stage::Optimized, Stage::Fused}) {
+  for (Stage stage : {Stage::Expanded, Stage::Train, Stage::Optimized, Stage::Fused}) {
     if (stage > until)
       break;
     PassManager pm(module.getContext());
-    addStagePasses(pm, stage);
+    addStagePasses(pm, stage, training);
     if (failed(pm.run(module)))
       return failure();
     if (afterStage)

@@ -18,8 +18,9 @@ namespace cnnc {
 /// The --emit= ladder, in pipeline order.
 enum class Stage {
   Import,    ///< mlir: the IR as the frontend built it
-  Expanded,  ///< mlir-expanded: blocks inlined, canonicalized
-  Optimized, ///< mlir-optimized: batch norm folded, dead code removed
+  Expanded,  ///< mlir-expanded: blocks inlined
+  Train,     ///< mlir-train: train and eval steps built by autodiff
+  Optimized, ///< mlir-optimized: canonicalized, batch norm folded, dead code removed
   Fused,     ///< mlir-fused: fusion groups formed (the input of lowering)
   Halide,    ///< halide: the lowered Halide statement of every kernel
   Library,   ///< so: the linked model.so (the default)
@@ -31,9 +32,10 @@ std::optional<Stage> parseStage(llvm::StringRef name);
 llvm::StringRef stageName(Stage stage);
 
 /// Runs the graph passes that take the module from `Stage::Import` to
-/// `until` (at most Stage::Fused). Calls `afterStage` after each stage.
+/// `until` (at most Stage::Fused). Without `training` the Train stage builds
+/// nothing. Calls `afterStage` after each stage.
 mlir::LogicalResult
-runGraphPipeline(mlir::ModuleOp module, Stage until,
+runGraphPipeline(mlir::ModuleOp module, Stage until, bool training,
                  llvm::function_ref<void(Stage)> afterStage = nullptr);
 
 } // namespace cnnc

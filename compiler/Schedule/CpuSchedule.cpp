@@ -128,37 +128,71 @@ static void scheduleDense(KernelStages &k, int lanes) {
   s.partial.update().reorder(v.v, v.f, s.r).vectorize(v.v).unroll(v.f);
 }
 
-/// Pooling, element-wise ops, concat, softmax and global pooling on their own.
+/// Pooling, element-wise ops, concat, softmax, global pooling, statistics,
+/// losses and optimizer updates on their own: vectorized along the innermost
+/// dimension, parallel over the outer ones. Works for any rank.
 static void scheduleDataParallel(KernelStages &k, int lanes) {
   auto &v = vars();
   Func out = k.output;
-  int rank = int(k.outputExtents.size());
-  if (rank == 2) {
-    out.parallel(v.n);
-    vectorizeFitting(out, v.f, k.outputExtents[0], lanes);
-    if (k.softmax) {
-      k.softmax->maximum.compute_at(out, v.n);
-      k.softmax->sum.compute_at(out, v.n);
-    }
-    return;
+  std::vector<Var> args = out.args();
+  int rank = int(args.size());
+  vectorizeFitting(out, args[0], k.outputExtents[0], lanes);
+  Var outer = args.back();
+  if (rank >= 3) {
+    Var plane("plane");
+    out.fuse(args[rank - 2], args[rank - 1], plane).parallel(plane);
+    outer = plane;
+  } else if (rank == 2) {
+    out.parallel(args[1]);
   }
-  Var plane("plane");
-  out.fuse(v.c, v.n, plane).parallel(plane);
-  vectorizeFitting(out, v.x, k.outputExtents[0], lanes);
+  if (k.softmax) {
+    k.softmax->maximum.compute_at(out, v.n);
+    k.softmax->sum.compute_at(out, v.n);
+  }
   if (k.pool) {
     PoolStages &p = *k.pool;
-    schedulePadding(p.padded, out, plane, p.input.w + p.attrs.padLeft + p.attrs.padRight,
+    schedulePadding(p.padded, out, outer, p.input.w + p.attrs.padLeft + p.attrs.padRight,
                     lanes);
     Func reduction = p.sum.defined() ? p.sum : p.pool;
     if (p.r.defined()) {
-      reduction.compute_at(out, plane);
+      reduction.compute_at(out, outer);
       vectorizeFitting(reduction, v.x, p.output.w, lanes);
       reduction.update().reorder(v.x, p.r.x, p.r.y, v.y);
       vectorizeFitting(reduction.update(), v.x, p.output.w, lanes);
     }
   }
-  for (Func r : k.reductions)
-    r.compute_at(out, plane);
+}
+
+/// conv2d_grad_weight: per output channel, `lanes` partial sums for each of
+/// the kernel taps (unrolled, kept in registers) over the rows of δ and the
+/// batch; the input and δ are zero-extended once beforehand.
+static void scheduleConvGradWeight(KernelStages &k, int lanes) {
+  auto &v = vars();
+  ConvGradWeightStages &s = *k.convGradWeight;
+  Func out = k.output;
+  std::vector<Var> args = out.args(); // (kx, ky, ci, o)
+  out.compute_root().parallel(args[3]);
+  Var kx = s.partial.args()[1], ky = s.partial.args()[2], ci = s.partial.args()[3];
+  s.partial.compute_at(out, args[3]).vectorize(v.v).unroll(kx).unroll(ky);
+  Stage update = s.partial.update();
+  update.reorder(v.v, kx, ky, ci, s.r.x, s.r.y, s.r.z).vectorize(v.v).unroll(kx).unroll(ky);
+  Var plane("plane");
+  s.gradPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
+  s.inputPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
+}
+
+/// Dense gradients: the contiguous dimension vectorized, the reduction the
+/// next loop, parallel over the other pure dimension.
+static void scheduleVectorReduction(KernelStages &k, int lanes) {
+  auto &v = vars();
+  VectorReduction &s = *k.vectorReduction;
+  Func out = k.output;
+  out.parallel(out.args()[1]);
+  vectorizeFitting(out, out.args()[0], s.extent0, lanes);
+  s.func.compute_at(out, out.args()[1]);
+  vectorizeFitting(s.func, v.f, s.extent0, lanes);
+  s.func.update().reorder(v.f, s.r, v.n);
+  vectorizeFitting(s.func.update(), v.f, s.extent0, lanes);
 }
 
 void scheduleForCpu(KernelStages &k, const Target &target) {
@@ -168,10 +202,18 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
     vectorizeFitting(k.output, k.output.args()[0], k.outputExtents[0], lanes);
     return;
   }
+  // Small reductions (statistics, losses, per-window winners) are computed
+  // once, before the loops that read them.
+  for (Func r : k.reductions)
+    r.compute_root();
   if (k.conv)
     scheduleConv(k, lanes);
   else if (k.dense)
     scheduleDense(k, lanes);
+  else if (k.convGradWeight)
+    scheduleConvGradWeight(k, lanes);
+  else if (k.vectorReduction)
+    scheduleVectorReduction(k, lanes);
   else
     scheduleDataParallel(k, lanes);
 }

@@ -21,7 +21,11 @@ struct KernelStages {
   std::optional<DenseStages> dense;
   std::optional<PoolStages> pool;
   std::optional<SoftmaxStages> softmax;
-  std::vector<Halide::Func> reductions; ///< other reductions (global pooling)
+  std::optional<ConvGradWeightStages> convGradWeight;
+  std::optional<VectorReduction> vectorReduction;
+  /// Other reductions (global pooling, batch statistics, losses): small
+  /// results computed once, at the root, before the output.
+  std::vector<Halide::Func> reductions;
   /// The kernel's output: a pure Func over (x, y, c, n), (f, n) or, for
   /// parameter kernels, over the parameter's dims.
   Halide::Func output;

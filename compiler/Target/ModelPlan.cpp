@@ -9,6 +9,9 @@
 
 #include "llvm/Support/JSON.h"
 
+#include <cmath>
+#include <map>
+
 using namespace mlir;
 using namespace cnnc;
 
@@ -19,10 +22,16 @@ static std::vector<int64_t> shapeOf(Value v) {
   return shape;
 }
 
-static std::string layerLabel(Operation *op) {
+/// A kernel's label for profiles: the group's layers, the layer name, and
+/// in train and eval steps also the op (`conv2.conv2d_grad_weight`).
+static std::string layerLabel(Operation *op, Phase phase) {
   if (auto group = dyn_cast<cnn::GroupOp>(op))
     return group.getLabel().str();
-  return cnn::layerName(op);
+  std::string name = cnn::layerName(op);
+  StringRef mnemonic = op->getName().stripDialect();
+  if (phase == Phase::Inference || name == mnemonic)
+    return name;
+  return name + "." + mnemonic.str();
 }
 
 static std::string nameAttr(func::FuncOp fn, unsigned index, bool result,
@@ -32,43 +41,114 @@ static std::string nameAttr(func::FuncOp fn, unsigned index, bool result,
   return attr ? attr.str() : fallback;
 }
 
-FailureOr<ModelPlan> cnnc::planModel(ModuleOp module) {
-  auto functions = llvm::to_vector(module.getOps<func::FuncOp>());
-  if (functions.size() != 1)
-    return module.emitError("expected exactly one model function, found ")
-           << functions.size();
-  func::FuncOp fn = functions.front();
+namespace {
+/// Walks the functions of a fused module, assigning buffers and kernels.
+class Planner {
+public:
   ModelPlan plan;
-  plan.name = fn.getSymName().str();
-  llvm::DenseMap<Value, int> bufferOf;
-  auto addBuffer = [&](Value v, const char *kind, int viewOf = -1) {
+
+  int addBuffer(Value v, const char *kind, int viewOf = -1) {
     plan.buffers.push_back({shapeOf(v), kind, viewOf});
     bufferOf[v] = int(plan.buffers.size()) - 1;
     return bufferOf[v];
-  };
-  auto isParameterData = [&](Value v) {
+  }
+
+  /// A buffer shared by name across functions (inputs, parameters, ...).
+  int namedBuffer(Value v, const std::string &name, const char *kind,
+                  std::vector<NamedBuffer> *list) {
+    auto [it, inserted] = byName.try_emplace(std::string(kind) + ":" + name, -1);
+    if (inserted) {
+      it->second = addBuffer(v, kind);
+      if (list)
+        list->push_back({name, it->second});
+    }
+    bufferOf[v] = it->second;
+    return it->second;
+  }
+
+  bool isParameterData(Value v) {
     const std::string &kind = plan.buffers[bufferOf.lookup(v)].kind;
     return kind == "param" || kind == "derived";
-  };
-
-  for (BlockArgument arg : fn.getArguments()) {
-    int b = addBuffer(arg, "input");
-    plan.inputs.push_back(
-        {nameAttr(fn, arg.getArgNumber(), false,
-                  fn.getNumArguments() == 1 ? "input" : "input" + std::to_string(arg.getArgNumber())),
-         b});
   }
-  for (Operation &op : fn.getBody().front()) {
-    if (auto param = dyn_cast<cnn::ParamOp>(op)) {
-      plan.parameters.push_back({param.getName().str(), addBuffer(param, "param")});
-      continue;
+
+  LogicalResult planFunction(func::FuncOp fn, Phase phase) {
+    for (BlockArgument arg : fn.getArguments()) {
+      unsigned i = arg.getArgNumber();
+      bool isLabels = phase != Phase::Inference && i + 1 == fn.getNumArguments();
+      std::string fallback = fn.getNumArguments() == 1 ? "input" : "input" + std::to_string(i);
+      if (isLabels)
+        plan.training->labels = namedBuffer(arg, "labels", "labels", nullptr);
+      else
+        namedBuffer(arg, nameAttr(fn, i, false, fallback), "input", &plan.inputs);
     }
-    if (auto flatten = dyn_cast<cnn::FlattenOp>(op)) {
-      int source = bufferOf.lookup(flatten.getInput());
-      addBuffer(flatten, "temp", source);
-      continue;
+    for (Operation &op : fn.getBody().front()) {
+      if (auto param = dyn_cast<cnn::ParamOp>(op)) {
+        namedBuffer(param, param.getName().str(), "param", &plan.parameters);
+        continue;
+      }
+      if (auto state = dyn_cast<cnn::StateOp>(op)) {
+        namedBuffer(state, state.getName().str(), "state", &plan.training->state);
+        continue;
+      }
+      if (auto hyper = dyn_cast<cnn::HyperOp>(op)) {
+        namedBuffer(hyper, hyper.getName().str(), "hyper", &plan.training->hyper);
+        continue;
+      }
+      if (isa<cnn::FlattenOp, cnn::ReshapeOp>(op)) {
+        addBuffer(op.getResult(0), "temp", bufferOf.lookup(op.getOperand(0)));
+        continue;
+      }
+      if (auto assign = dyn_cast<cnn::AssignOp>(op)) {
+        if (failed(planAssign(assign)))
+          return failure();
+        continue;
+      }
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        if (failed(planReturn(fn, ret, phase)))
+          return failure();
+        continue;
+      }
+      if (op.getNumResults() != 1)
+        return op.emitError("cannot compile '") << op.getName() << "': expected one result";
+      PlannedKernel kernel;
+      kernel.op = &op;
+      kernel.phase = phase;
+      if (auto group = dyn_cast<cnn::GroupOp>(op))
+        kernel.inputs.assign(group.getInputs().begin(), group.getInputs().end());
+      else
+        kernel.inputs.assign(op.getOperands().begin(), op.getOperands().end());
+      kernel.prepare = llvm::all_of(kernel.inputs, [&](Value v) { return isParameterData(v); });
+      for (Value in : kernel.inputs)
+        kernel.args.push_back(bufferOf.lookup(in));
+      kernel.args.push_back(addBuffer(op.getResult(0), kernel.prepare ? "derived" : "temp"));
+      producer[kernel.args.back()] = int(plan.kernels.size());
+      kernel.symbol = "cnnc_k" + std::to_string(plan.kernels.size());
+      kernel.label = layerLabel(&op, phase);
+      plan.kernels.push_back(std::move(kernel));
     }
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+    return success();
+  }
+
+  /// The new value of a parameter or state is written to a `next` buffer
+  /// whose storage the runtime swaps with the current one after the step.
+  LogicalResult planAssign(cnn::AssignOp assign) {
+    std::string target = assign.getTarget().str();
+    auto it = byName.find("param:" + target);
+    if (it == byName.end())
+      it = byName.find("state:" + target);
+    if (it == byName.end())
+      return assign.emitError("assigns to unknown parameter or state '") << target << "'";
+    int next = bufferOf.lookup(assign.getValue());
+    PlannedBuffer &buffer = plan.buffers[next];
+    if (buffer.kind != "temp" || buffer.viewOf >= 0 || !producer.count(next))
+      return assign.emitError("the new value of '") << target << "' must be computed by a kernel";
+    buffer.kind = "next";
+    plan.training->swaps.push_back({it->second, next});
+    return success();
+  }
+
+  LogicalResult planReturn(func::FuncOp fn, func::ReturnOp ret, Phase phase) {
+    if (phase == Phase::Inference) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         int b = bufferOf.lookup(v);
         PlannedBuffer &buffer = plan.buffers[b];
@@ -83,27 +163,73 @@ FailureOr<ModelPlan> cnnc::planModel(ModuleOp module) {
                       ret.getNumOperands() == 1 ? "output" : "output" + std::to_string(i)),
              b});
       }
-      continue;
+      return plan.outputs.empty() ? fn.emitError("model function returns nothing") : success();
     }
-    if (op.getNumResults() != 1)
-      return op.emitError("cannot compile '") << op.getName() << "': expected one result";
-    PlannedKernel kernel;
-    kernel.op = &op;
-    if (auto group = dyn_cast<cnn::GroupOp>(op))
-      kernel.inputs.assign(group.getInputs().begin(), group.getInputs().end());
-    else
-      kernel.inputs.assign(op.getOperands().begin(), op.getOperands().end());
-    kernel.prepare = llvm::all_of(kernel.inputs, isParameterData);
-    for (Value in : kernel.inputs)
-      kernel.args.push_back(bufferOf.lookup(in));
-    kernel.args.push_back(addBuffer(op.getResult(0), kernel.prepare ? "derived" : "temp"));
-    kernel.symbol = "cnnc_k" + std::to_string(plan.kernels.size());
-    kernel.label = layerLabel(&op);
-    plan.kernels.push_back(std::move(kernel));
+    // Train and eval both write loss and correct count into the same two
+    // buffers: the first function planned defines them, the other's
+    // producing kernels are redirected there.
+    int *slots[2] = {&plan.training->lossBuffer, &plan.training->correctBuffer};
+    for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+      int b = bufferOf.lookup(v);
+      if (!producer.count(b))
+        return ret.emitError("training result ") << i << " must be computed by a kernel";
+      if (*slots[i] < 0) {
+        *slots[i] = b;
+        continue;
+      }
+      plan.kernels[producer[b]].args.back() = *slots[i];
+    }
+    return success();
   }
-  if (plan.outputs.empty())
-    return fn.emitError("model function returns nothing");
-  return plan;
+
+  /// PyTorch's default initialization of every parameter, as cnnc-autodiff
+  /// recorded it on the train function (`cnn.init`: name -> [kind, value]).
+  void planInitialization(func::FuncOp train) {
+    auto init = train->getAttrOfType<DictionaryAttr>("cnn.init");
+    for (const NamedBuffer &p : plan.parameters) {
+      auto entry = init ? init.getAs<ArrayAttr>(p.name) : ArrayAttr();
+      if (!entry) {
+        plan.training->init.push_back({p.name, "constant", 0});
+        continue;
+      }
+      plan.training->init.push_back({p.name, cast<StringAttr>(entry[0]).str(),
+                                     cast<FloatAttr>(entry[1]).getValueAsDouble()});
+    }
+  }
+
+private:
+  llvm::DenseMap<Value, int> bufferOf;
+  std::map<std::string, int> byName;
+  std::map<int, int> producer; ///< buffer -> index of the kernel writing it
+};
+} // namespace
+
+FailureOr<ModelPlan> cnnc::planModel(ModuleOp module) {
+  func::FuncOp inference, train, eval;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    auto role = fn->getAttrOfType<StringAttr>("cnn.role");
+    func::FuncOp &slot = !role ? inference : role.strref() == "train" ? train : eval;
+    if (slot)
+      return fn.emitError("more than one function of the same role in the module");
+    slot = fn;
+  }
+  if (!inference)
+    return module.emitError("expected a model function");
+  if (bool(train) != bool(eval))
+    return module.emitError("a train function needs an eval function and vice versa");
+  Planner planner;
+  planner.plan.name = inference.getSymName().str();
+  if (failed(planner.planFunction(inference, Phase::Inference)))
+    return failure();
+  if (train) {
+    planner.plan.training.emplace();
+    planner.plan.training->config = train->getAttrOfType<DictionaryAttr>("cnn.train");
+    if (failed(planner.planFunction(train, Phase::Train)) ||
+        failed(planner.planFunction(eval, Phase::Eval)))
+      return failure();
+    planner.planInitialization(train);
+  }
+  return std::move(planner.plan);
 }
 
 std::string ModelPlan::metadataJson(const std::string &target) const {
@@ -131,10 +257,10 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
         });
     });
   };
-  auto kernelList = [&](const char *key, bool prepare) {
+  auto kernelList = [&](const char *key, bool prepare, Phase phase) {
     j.attributeArray(key, [&] {
       for (auto [index, k] : llvm::enumerate(kernels))
-        if (k.prepare == prepare)
+        if (k.prepare == prepare && (prepare || k.phase == phase))
           j.object([&] {
             j.attribute("kernel", int64_t(index));
             j.attribute("name", k.label);
@@ -162,8 +288,51 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
             j.attribute("view_of", b.viewOf);
         });
     });
-    kernelList("prepare", true);
-    kernelList("steps", false);
+    kernelList("prepare", true, Phase::Inference);
+    kernelList("steps", false, Phase::Inference);
+    if (training)
+      j.attributeObject("train", [&] {
+        const TrainingPlan &t = *training;
+        auto config = [&](StringRef key) { return t.config.get(key); };
+        StringRef loss = cast<StringAttr>(config("loss")).strref();
+        j.attribute("loss", loss == "cross_entropy" ? "softmax_cross_entropy" : loss);
+        j.attributeObject("optimizer", [&] {
+          j.attribute("name", cast<StringAttr>(config("optimizer")).strref());
+          for (NamedAttribute a : t.config) {
+            if (auto f = dyn_cast<FloatAttr>(a.getValue()))
+              j.attribute(a.getName().strref(), f.getValueAsDouble());
+            else if (auto b = dyn_cast<BoolAttr>(a.getValue()))
+              j.attribute(a.getName().strref(), b.getValue());
+          }
+        });
+        j.attribute("batch", cast<IntegerAttr>(config("batch")).getInt());
+        j.attribute("epochs", cast<IntegerAttr>(config("epochs")).getInt());
+        j.attribute("labels", t.labels);
+        j.attributeObject("hyper", [&] {
+          for (const NamedBuffer &h : t.hyper)
+            j.attribute(h.name, h.buffer);
+        });
+        j.attribute("loss_buffer", t.lossBuffer);
+        j.attribute("correct_buffer", t.correctBuffer);
+        namedList("state", t.state, false);
+        j.attributeArray("init", [&] {
+          for (const ParameterInit &i : t.init)
+            j.object([&] {
+              j.attribute("name", i.name);
+              j.attribute("kind", i.kind);
+              j.attribute(i.kind == "uniform" ? "bound" : "value", i.value);
+            });
+        });
+        kernelList("steps", false, Phase::Train);
+        j.attributeArray("swaps", [&] {
+          for (auto [current, next] : t.swaps)
+            j.array([&] {
+              j.value(current);
+              j.value(next);
+            });
+        });
+        kernelList("eval_steps", false, Phase::Eval);
+      });
   });
   return os.str();
 }

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,14 @@ namespace cnnc {
 
 struct PlannedBuffer {
   std::vector<int64_t> shape; ///< outermost first, -1 = batch
-  std::string kind;           ///< input | param | derived | temp | output
+  /// input | param | derived | temp | output, and for training: state |
+  /// hyper | labels | next (docs/runtime-abi.md)
+  std::string kind;
   int viewOf = -1;
 };
+
+/// Which function of the module a kernel belongs to.
+enum class Phase { Inference, Train, Eval };
 
 struct PlannedKernel {
   mlir::Operation *op;              ///< cnn.group or a single compute op
@@ -32,6 +38,7 @@ struct PlannedKernel {
   std::string label;                ///< layer names, for profiles
   std::vector<int> args;            ///< buffer indices, output last
   bool prepare = false;             ///< parameters only: run at load time
+  Phase phase = Phase::Inference;
   double flops = 0;                 ///< filled in after lowering
 };
 
@@ -40,18 +47,37 @@ struct NamedBuffer {
   int buffer;
 };
 
+/// How the runtime initializes a parameter (PyTorch's defaults).
+struct ParameterInit {
+  std::string name;
+  std::string kind; ///< uniform | constant
+  double value = 0; ///< the bound of `uniform`, the value of `constant`
+};
+
+/// What the train and eval functions add (absent without training).
+struct TrainingPlan {
+  mlir::DictionaryAttr config; ///< loss, optimizer, hyper-parameters, batch, epochs
+  int labels = -1, lossBuffer = -1, correctBuffer = -1;
+  std::vector<NamedBuffer> hyper, state;
+  std::vector<ParameterInit> init;
+  std::vector<std::pair<int, int>> swaps; ///< [current, next]
+};
+
 struct ModelPlan {
   std::string name;
   std::vector<PlannedBuffer> buffers;
   std::vector<PlannedKernel> kernels;
   std::vector<NamedBuffer> inputs, outputs, parameters;
+  std::optional<TrainingPlan> training;
 
   /// Metadata JSON (docs/runtime-abi.md) for the given target string.
   std::string metadataJson(const std::string &target) const;
 };
 
-/// Plans the single function of a fused module. Emits a diagnostic and
-/// fails on IR the back end cannot run (e.g. an output that is a parameter).
+/// Plans a fused module: its inference function and, when present, the train
+/// and eval functions built by cnnc-autodiff (parameters, inputs and labels
+/// are shared by name). Emits a diagnostic and fails on IR the back end
+/// cannot run (e.g. an output that is a parameter).
 mlir::FailureOr<ModelPlan> planModel(mlir::ModuleOp module);
 
 } // namespace cnnc

@@ -36,10 +36,19 @@ static std::pair<Value, Value> foldedParameters(PatternRewriter &rewriter,
   return {w, b};
 }
 
+/// Only a batch norm whose statistics are parameters (inference form) folds;
+/// in a train step they are batch statistics computed from the conv itself.
+static bool hasParameterStatistics(cnn::BatchNormOp bn) {
+  return llvm::all_of(ValueRange{bn.getWeight(), bn.getBias(), bn.getMean(), bn.getVariance()},
+                      [](Value v) { return v.getDefiningOp<cnn::ParamOp>(); });
+}
+
 struct FoldIntoConv : OpRewritePattern<cnn::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(cnn::BatchNormOp bn,
                                 PatternRewriter &rewriter) const override {
+    if (!hasParameterStatistics(bn))
+      return rewriter.notifyMatchFailure(bn, "statistics are not parameters");
     auto conv = bn.getInput().getDefiningOp<cnn::Conv2DOp>();
     if (!conv || !conv->hasOneUse())
       return rewriter.notifyMatchFailure(bn, "input is not a single-use conv2d");
@@ -58,6 +67,8 @@ struct FoldIntoDense : OpRewritePattern<cnn::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(cnn::BatchNormOp bn,
                                 PatternRewriter &rewriter) const override {
+    if (!hasParameterStatistics(bn))
+      return rewriter.notifyMatchFailure(bn, "statistics are not parameters");
     auto dense = bn.getInput().getDefiningOp<cnn::DenseOp>();
     if (!dense || !dense->hasOneUse())
       return rewriter.notifyMatchFailure(bn, "input is not a single-use dense");

@@ -9,6 +9,7 @@
 
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace cnnc {

@@ -51,4 +51,22 @@ def EliminateDeadCode : Pass<"cnnc-dce", "mlir::func::FuncOp"> {
   }];
 }
 
+def Autodiff : Pass<"cnnc-autodiff", "mlir::ModuleOp"> {
+  let summary = "Build the train step and the evaluation step of a model";
+  let description = [{
+    From the inference function `@m` builds `@m_train(x, labels) -> (loss,
+    correct)`: the forward pass in training form (batch norm with batch
+    statistics and running-average updates, dropout with a seeded mask), the
+    loss (softmax cross-entropy fused with a final softmax, or MSE against
+    one-hot labels), the backward pass — one gradient rule per op, written as
+    cnn ops so backward kernels are lowered and scheduled like forward ones —
+    and the optimizer update of every trainable parameter (SGD with momentum,
+    Nesterov, weight decay; Adam with bias correction), ending in cnn.assign.
+    Also builds `@m_eval(x, labels) -> (loss, correct)` in inference form.
+    Loss and optimizer come from the function's `cnn.train` attribute (the
+    model file's `train:` section), with PyTorch's defaults otherwise.
+  }];
+  let dependentDialects = ["cnnc::cnn::CNNDialect"];
+}
+
 #endif

@@ -73,6 +73,22 @@ public:
   MLIRGen(const ModelFile &model, MLIRContext *ctx, StringRef file)
       : model(model), ctx(ctx), b(ctx), file(file.str()) {}
 
+  /// The `train:` settings as the `cnn.train` attribute cnnc-autodiff reads.
+  DictionaryAttr trainAttr() {
+    SmallVector<NamedAttribute> entries;
+    for (const TrainSetting &t : model.train) {
+      Attribute value;
+      switch (t.kind) {
+      case TrainSetting::Text: value = b.getStringAttr(t.text); break;
+      case TrainSetting::Number: value = b.getF64FloatAttr(t.number); break;
+      case TrainSetting::Integer: value = b.getI64IntegerAttr(int64_t(t.number)); break;
+      case TrainSetting::Flag: value = b.getBoolAttr(t.number != 0); break;
+      }
+      entries.push_back(b.getNamedAttr(t.key, value));
+    }
+    return b.getDictionaryAttr(entries);
+  }
+
   OwningOpRef<ModuleOp> run() {
     OwningOpRef<ModuleOp> module(ModuleOp::create(fileLoc({1, 1})));
     b.setInsertionPointToEnd(module->getBody());
@@ -95,6 +111,8 @@ public:
     b.create<func::ReturnOp>(fileLoc(outLoc), out);
     func.setType(b.getFunctionType({inType}, {out.getType()}));
     func.setResultAttr(0, "cnn.name", b.getStringAttr("output"));
+    if (!model.train.empty())
+      func->setAttr("cnn.train", trainAttr());
     return module;
   }
 
@@ -269,7 +287,7 @@ private:
     if (op == "batch_norm") {
       double epsilon = r.getNumber("epsilon", 1e-5, 0, HUGE_VAL,
                                    /*maxOpen=*/true, /*minOpen=*/true);
-      (void)r.getNumber("momentum", 0.1, 0, 1, /*maxOpen=*/false);
+      double momentum = r.getNumber("momentum", 0.1, 0, 1, /*maxOpen=*/false);
       int64_t channels =
           (in.size() == 2 || in.size() == 4) ? in[1] : ShapedType::kDynamic;
       int64_t vec[1] = {channels};
@@ -282,7 +300,8 @@ private:
       Value mean = param(fullName + ".running_mean", vec, layer, loc);
       Value var = param(fullName + ".running_var", vec, layer, loc);
       return b.create<cnn::BatchNormOp>(loc, x, gamma, beta, mean, var,
-                                        b.getF64FloatAttr(epsilon));
+                                        b.getF64FloatAttr(epsilon),
+                                        b.getF64FloatAttr(momentum));
     }
 
     if (op == "dropout") {

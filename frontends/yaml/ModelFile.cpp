@@ -605,6 +605,116 @@ static void checkRecursion(const std::map<std::string, BlockDef> &blocks) {
 // The model file
 //===----------------------------------------------------------------------===//
 
+/// A number from a scalar node, within [min, max] (open ends as flagged).
+static double trainNumber(const YAML::Node &node, const std::string &key, double min,
+                          double max, bool minOpen, bool integer) {
+  double value = 0;
+  bool ok = node.IsScalar();
+  if (ok) {
+    try {
+      value = node.as<double>();
+    } catch (const YAML::Exception &) {
+      ok = false;
+    }
+  }
+  if (ok && integer && value != std::floor(value))
+    ok = false;
+  bool inRange = ok && (minOpen ? value > min : value >= min) && value <= max;
+  if (!inRange) {
+    std::string range = std::string(minOpen ? "(" : "[") + render(YAML::Node(min)) + ", " +
+                        (max == HUGE_VAL ? std::string("inf") : render(YAML::Node(max))) + "]";
+    fail(SourceLoc::of(node), "train '" + key + "': expected " +
+                                  (integer ? "an integer" : "a number") + " in " + range +
+                                  ", found " + render(node));
+  }
+  return value;
+}
+
+/// Reads one numeric or boolean training setting.
+static TrainSetting trainValue(const std::string &key, const YAML::Node &value) {
+  TrainSetting t{key, TrainSetting::Number, "", 0};
+  if (key == "lr" || key == "epsilon")
+    t.number = trainNumber(value, key, 0, HUGE_VAL, /*minOpen=*/true, false);
+  else if (key == "beta1" || key == "beta2")
+    t.number = trainNumber(value, key, 0, 0.999999999, false, false);
+  else if (key == "weight_decay" || key == "momentum")
+    t.number = trainNumber(value, key, 0, HUGE_VAL, false, false);
+  else if (key == "dampening")
+    t.number = trainNumber(value, key, 0, 1, false, false);
+  else if (key == "batch" || key == "epochs") {
+    t.kind = TrainSetting::Integer;
+    t.number = trainNumber(value, key, 1, 1e9, false, true);
+  } else if (key == "nesterov") {
+    t.kind = TrainSetting::Flag;
+    if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false"))
+      fail(SourceLoc::of(value), "train 'nesterov': expected true or false, found " + render(value));
+    t.number = value.Scalar() == "true";
+  }
+  return t;
+}
+
+/// train: {loss, optimizer: name | {name, lr, ...}, lr, batch, epochs}.
+static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc keyLoc) {
+  expectMap(node, keyLoc, "'train'");
+  std::vector<TrainSetting> settings;
+  const std::vector<std::string> topKeys = {"loss", "optimizer", "lr", "batch", "epochs"};
+  std::string optimizer = "adam";
+  YAML::Node optimizerNode;
+  for (auto &[key, value] : entries(node)) {
+    std::string k = key.Scalar();
+    if (k == "loss") {
+      std::string loss = expectScalar(value, SourceLoc::of(key), "train 'loss'");
+      if (loss != "cross_entropy" && loss != "mse")
+        fail(SourceLoc::of(value),
+             "train 'loss': expected cross_entropy or mse, found '" + loss + "'");
+      settings.push_back({k, TrainSetting::Text, loss, 0});
+    } else if (k == "optimizer") {
+      optimizerNode = value;
+    } else if (k == "lr" || k == "batch" || k == "epochs") {
+      settings.push_back(trainValue(k, value));
+    } else {
+      fail(SourceLoc::of(key), "unknown key '" + k + "' in 'train'" + suggestion(k, topKeys) +
+                                   "; expected one of: " + joined(topKeys));
+    }
+  }
+  if (isPresent(optimizerNode)) {
+    YAML::Node nameNode = optimizerNode;
+    std::vector<std::pair<YAML::Node, YAML::Node>> options;
+    if (optimizerNode.IsMap()) {
+      for (auto &entry : entries(optimizerNode)) {
+        if (entry.first.Scalar() == "name")
+          nameNode = entry.second;
+        else
+          options.push_back(entry);
+      }
+      if (nameNode.IsMap())
+        fail(SourceLoc::of(optimizerNode), "train 'optimizer': missing 'name' (adam or sgd)");
+    }
+    optimizer = expectScalar(nameNode, SourceLoc::of(optimizerNode), "train 'optimizer'");
+    if (optimizer != "adam" && optimizer != "sgd")
+      fail(SourceLoc::of(nameNode),
+           "train 'optimizer': expected adam or sgd, found '" + optimizer + "'");
+    settings.push_back({"optimizer", TrainSetting::Text, optimizer, 0});
+    std::vector<std::string> allowed = {"lr", "weight_decay"};
+    if (optimizer == "adam")
+      allowed.insert(allowed.end(), {"beta1", "beta2", "epsilon"});
+    else
+      allowed.insert(allowed.end(), {"momentum", "dampening", "nesterov"});
+    for (auto &[key, value] : options) {
+      std::string k = key.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+        fail(SourceLoc::of(key), "unknown option '" + k + "' of optimizer " + optimizer +
+                                     suggestion(k, allowed) + "; expected one of: name, " +
+                                     joined(allowed));
+      if (std::any_of(settings.begin(), settings.end(),
+                      [&](const TrainSetting &t) { return t.key == k; }))
+        fail(SourceLoc::of(key), "train '" + k + "' is given twice (in 'train' and in 'optimizer')");
+      settings.push_back(trainValue(k, value));
+    }
+  }
+  return settings;
+}
+
 ModelFile cnnc::model::parseModelFile(StringRef text) {
   YAML::Node root;
   try {
@@ -639,7 +749,7 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
     } else if (k == "blocks") {
       blocks = value;
     } else if (k == "train") {
-      // Training settings (loss, optimizer, ...): read by a later stage.
+      model.train = parseTrain(value, SourceLoc::of(key));
     } else {
       std::vector<std::string> keys = {"name",   "input",  "layers",
                                        "output", "blocks", "train"};

@@ -109,6 +109,16 @@ struct BlockDef {
   Scope body;
 };
 
+/// One validated entry of the `train:` section (docs/model-format.md).
+struct TrainSetting {
+  enum Kind { Text, Number, Integer, Flag };
+  std::string key; ///< loss, optimizer, lr, beta1, beta2, epsilon, weight_decay,
+                   ///< momentum, dampening, nesterov, batch, epochs
+  Kind kind = Number;
+  std::string text; ///< Text: the loss or optimizer name
+  double number = 0; ///< Number, Integer, Flag (0 / 1)
+};
+
 /// The whole model file.
 struct ModelFile {
   std::string name;
@@ -117,6 +127,7 @@ struct ModelFile {
   SourceLoc inputLoc;
   Scope body;
   std::map<std::string, BlockDef> blocks;
+  std::vector<TrainSetting> train; ///< empty without a `train:` section
 };
 
 /// Parses and checks the structure of a model file. Throws ModelError.

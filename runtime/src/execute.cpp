@@ -1,8 +1,9 @@
 //===- execute.cpp - Buffers and kernel calls -----------------------------===//
 //
 // Owns the memory of a model's buffers and runs its kernels. Unbatched
-// buffers (params, derived) are allocated at load; batched ones (inputs,
-// temps, outputs) whenever the batch size changes. Each metadata buffer has
+// buffers (params, derived, state, next, hyper) are allocated at load;
+// batched ones (inputs, labels, temps, outputs) when the batch size grows
+// past what is allocated (a smaller batch reuses the storage). Each metadata buffer has
 // one persistent halide_buffer_t (dims innermost first, float32, host
 // pointing at its root's storage) so that a GPU pipeline's device
 // allocation survives between calls. After each kernel, any argument the
@@ -64,27 +65,9 @@ void describeBuffer(cnnc_model &model, size_t i, int64_t batch) {
   hb.padding = nullptr;
 }
 
-/// Makes the batched buffers hold `batch` items.
-void ensureBatch(cnnc_model &model, int64_t batch) {
-  if (model.allocatedBatch == batch)
-    return;
-  for (size_t i = 0; i < model.buffers.size(); ++i) {
-    const BufferDesc &d = model.buffers[i];
-    if (d.root != int(i) || d.batchDim < 0)
-      continue;
-    if (batch > std::numeric_limits<int32_t>::max() / d.itemCount)
-      fail(CNNC_ERROR_OUT_OF_MEMORY, "batch " + std::to_string(batch) +
-                                         " is too large for buffer " + std::to_string(i) +
-                                         " of shape " + shapeString(d.shape));
-    model.storage[i].reset();
-    model.storage[i] = allocateFloats(d.itemCount * batch);
-    model.storageCount[i] = d.itemCount * batch;
-  }
-  model.allocatedBatch = batch;
-  for (size_t i = 0; i < model.buffers.size(); ++i)
-    if (model.buffers[i].batchDim >= 0)
-      describeBuffer(model, i, batch);
-}
+} // namespace
+
+namespace cnnc::rt {
 
 /// Calls one kernel and brings device-dirty results back to the host.
 void callKernel(cnnc_model &model, CallDesc &call, const char *phase) {
@@ -132,41 +115,69 @@ void prepareModel(cnnc_model &model) {
   model.prepared = true;
 }
 
-/// Points a buffer (and every view of its storage) at caller memory for one
-/// run. Only a CPU-resident root buffer with no device copy is bound; a
-/// buffer bound once stays bound (an input that is also an output keeps the
-/// input's memory). The destructor restores the model's own storage.
-class HostBinding {
-public:
-  explicit HostBinding(cnnc_model &model) : model(model) {}
-  ~HostBinding() {
-    for (int root : bound)
-      point(root, reinterpret_cast<uint8_t *>(model.storage[root].get()));
-  }
-  bool bind(int buffer, float *data) {
-    int root = model.buffers[buffer].root;
-    if (root != buffer)
-      return false;
-    for (int b : bound)
-      if (b == root)
-        return false;
-    for (size_t i = 0; i < model.buffers.size(); ++i)
-      if (model.buffers[i].root == root && model.halideBuffers[i].device)
-        return false;
-    point(root, reinterpret_cast<uint8_t *>(data));
-    bound.push_back(root);
-    return true;
-  }
+HostBinding::~HostBinding() {
+  for (int root : bound)
+    point(root, reinterpret_cast<uint8_t *>(model.storage[root].get()));
+}
 
-private:
-  void point(int root, uint8_t *host) {
-    for (size_t i = 0; i < model.buffers.size(); ++i)
-      if (model.buffers[i].root == root)
-        model.halideBuffers[i].host = host;
+bool HostBinding::bind(int buffer, float *data) {
+  int root = model.buffers[buffer].root;
+  if (root != buffer)
+    return false;
+  for (int b : bound)
+    if (b == root)
+      return false;
+  for (size_t i = 0; i < model.buffers.size(); ++i)
+    if (model.buffers[i].root == root && model.halideBuffers[i].device)
+      return false;
+  point(root, reinterpret_cast<uint8_t *>(data));
+  bound.push_back(root);
+  return true;
+}
+
+void HostBinding::bindOrCopy(int buffer, const float *data, int64_t count) {
+  if (bind(buffer, const_cast<float *>(data)))
+    return;
+  std::memcpy(model.storage[model.buffers[buffer].root].get(), data, size_t(count) * sizeof(float));
+  markHostWritten(model, model.buffers[buffer].root);
+}
+
+void HostBinding::point(int root, uint8_t *host) {
+  for (size_t i = 0; i < model.buffers.size(); ++i)
+    if (model.buffers[i].root == root)
+      model.halideBuffers[i].host = host;
+}
+
+/// Makes the batched buffers hold `batch` items. Storage only grows: a
+/// smaller batch reuses it (the last partial batch of an epoch, then the
+/// next full one, allocate nothing).
+void ensureBatch(cnnc_model &model, int64_t batch) {
+  if (model.allocatedBatch == batch)
+    return;
+  for (size_t i = 0; i < model.buffers.size(); ++i) {
+    const BufferDesc &d = model.buffers[i];
+    if (d.root != int(i) || d.batchDim < 0)
+      continue;
+    if (batch > std::numeric_limits<int32_t>::max() / d.itemCount)
+      fail(CNNC_ERROR_OUT_OF_MEMORY, "batch " + std::to_string(batch) +
+                                         " is too large for buffer " + std::to_string(i) +
+                                         " of shape " + shapeString(d.shape));
+    if (model.storageCount[i] >= d.itemCount * batch)
+      continue;
+    model.storage[i].reset();
+    model.storageCount[i] = 0;
+    model.storage[i] = allocateFloats(d.itemCount * batch);
+    model.storageCount[i] = d.itemCount * batch;
   }
-  cnnc_model &model;
-  std::vector<int> bound;
-};
+  model.allocatedBatch = batch;
+  for (size_t i = 0; i < model.buffers.size(); ++i)
+    if (model.buffers[i].batchDim >= 0)
+      describeBuffer(model, i, batch);
+}
+
+} // namespace cnnc::rt
+
+namespace {
 
 void runModel(cnnc_model *model, int64_t batch, const float *const *inputs, float *const *outputs,
               double *stepMs) {
@@ -195,11 +206,7 @@ void runModel(cnnc_model *model, int64_t batch, const float *const *inputs, floa
   HostBinding binding(*model);
   for (size_t i = 0; i < model->inputs.size(); ++i) {
     const TensorDesc &t = model->inputs[i];
-    if (binding.bind(t.buffer, const_cast<float *>(inputs[i])))
-      continue;
-    int64_t count = t.batched ? t.itemCount * batch : t.itemCount;
-    std::memcpy(model->storage[t.buffer].get(), inputs[i], size_t(count) * sizeof(float));
-    markHostWritten(*model, t.buffer);
+    binding.bindOrCopy(t.buffer, inputs[i], t.batched ? t.itemCount * batch : t.itemCount);
   }
   std::vector<bool> outputBound(model->outputs.size());
   for (size_t i = 0; i < model->outputs.size(); ++i)
@@ -242,7 +249,8 @@ void initBuffers(cnnc_model &model) {
   for (size_t i = 0; i < n; ++i)
     if (model.buffers[i].batchDim < 0)
       describeBuffer(model, i, 0);
-  for (std::vector<CallDesc> *calls : {&model.prepare, &model.steps})
+  for (std::vector<CallDesc> *calls :
+       {&model.prepare, &model.steps, &model.train.steps, &model.train.evalSteps})
     for (CallDesc &c : *calls) {
       c.argPointers.clear();
       for (int a : c.args)

@@ -3,8 +3,9 @@
 // cnnc_model_load: dlopens the library (RTLD_NOW | RTLD_LOCAL, so several
 // models, each with its own embedded Halide runtime, can be loaded at once),
 // finds `cnnc_model_v1`, checks the ABI version and parses and validates the
-// metadata JSON (docs/runtime-abi.md) into struct cnnc_model. Also the info
-// queries (inputs, outputs, parameters, steps). Validation is strict:
+// metadata JSON (docs/runtime-abi.md), including the optional "train"
+// object, into struct cnnc_model. Also the info queries (inputs, outputs,
+// parameters, state, steps). Validation is strict:
 // every index in the metadata is range-checked here so that execution can
 // trust it.
 //
@@ -36,6 +37,13 @@ AlignedFloats allocateFloats(int64_t count) {
          "cannot allocate " + std::to_string(bytes) + " bytes for a buffer");
   std::memset(p, 0, bytes);
   return AlignedFloats(static_cast<float *>(p));
+}
+
+int findState(const cnnc_model &model, const std::string &name) {
+  for (size_t i = 0; i < model.train.state.size(); ++i)
+    if (model.train.state[i].name == name)
+      return int(i);
+  return -1;
 }
 
 int findParameter(const cnnc_model &model, const std::string &name) {
@@ -124,6 +132,14 @@ BufferKind parseKind(const MetadataReader &r, const std::string &where, const st
     return BufferKind::Temp;
   if (s == "output")
     return BufferKind::Output;
+  if (s == "state")
+    return BufferKind::State;
+  if (s == "hyper")
+    return BufferKind::Hyper;
+  if (s == "labels")
+    return BufferKind::Labels;
+  if (s == "next")
+    return BufferKind::Next;
   r.error(where + ".kind", "unknown kind \"" + s + "\"");
 }
 
@@ -139,15 +155,24 @@ const char *kindName(BufferKind k) {
     return "temp";
   case BufferKind::Output:
     return "output";
+  case BufferKind::State:
+    return "state";
+  case BufferKind::Hyper:
+    return "hyper";
+  case BufferKind::Labels:
+    return "labels";
+  case BufferKind::Next:
+    return "next";
   }
   return "?";
 }
 
 void parseTensors(const MetadataReader &r, const JsonValue &root, const char *key, BufferKind kind,
-                  const std::vector<BufferDesc> &buffers, std::vector<TensorDesc> &out) {
-  const JsonValue &list = r.array(root, "", key);
+                  const std::vector<BufferDesc> &buffers, std::vector<TensorDesc> &out,
+                  const std::string &prefix = "") {
+  const JsonValue &list = r.array(root, prefix, key);
   for (size_t i = 0; i < list.array.size(); ++i) {
-    std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    std::string where = prefix + (prefix.empty() ? "" : ".") + key + "[" + std::to_string(i) + "]";
     const JsonValue &t = list.array[i];
     if (!t.isObject())
       r.error(where, "expected an object");
@@ -166,8 +191,9 @@ void parseTensors(const MetadataReader &r, const JsonValue &root, const char *ke
                          shapeString(b.shape));
     if (b.viewOf >= 0)
       r.error(where, "an " + std::string(kindName(kind)) + " buffer cannot be a view");
-    if (kind == BufferKind::Param && b.batchDim >= 0)
-      r.error(where, "a parameter cannot have a batch (-1) dimension");
+    if ((kind == BufferKind::Param || kind == BufferKind::State) && b.batchDim >= 0)
+      r.error(where,
+              std::string("a ") + kindName(kind) + " buffer cannot have a batch (-1) dimension");
     for (const TensorDesc &prev : out)
       if (prev.name == d.name)
         r.error(where, "duplicate name \"" + d.name + "\"");
@@ -178,12 +204,13 @@ void parseTensors(const MetadataReader &r, const JsonValue &root, const char *ke
 }
 
 void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key, bool optional,
-                const cnnc_model &model, std::vector<CallDesc> &out) {
+                const cnnc_model &model, std::vector<CallDesc> &out,
+                const std::string &prefix = "") {
   if (optional && !root.find(key))
     return;
-  const JsonValue &list = r.array(root, "", key);
+  const JsonValue &list = r.array(root, prefix, key);
   for (size_t i = 0; i < list.array.size(); ++i) {
-    std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    std::string where = prefix + (prefix.empty() ? "" : ".") + key + "[" + std::to_string(i) + "]";
     const JsonValue &c = list.array[i];
     if (!c.isObject())
       r.error(where, "expected an object");
@@ -205,6 +232,198 @@ void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key,
         r.error(where + ".flops", "negative");
     }
     out.push_back(std::move(d));
+  }
+}
+
+/// A number member of the optimizer or train object (any JSON number).
+double number(const MetadataReader &r, const JsonValue &v, const std::string &where) {
+  if (!v.isNumber())
+    r.error(where, std::string("expected a number, found ") + jsonKindName(v.kind));
+  return v.number;
+}
+
+/// An index of a buffer of `kind` with one element and no batch dimension.
+int scalarBuffer(const MetadataReader &r, const JsonValue &v, const std::string &where,
+                 const cnnc_model &model, const std::vector<BufferKind> &kinds) {
+  int b = r.index(v, where, model.buffers.size(), "buffer");
+  const BufferDesc &d = model.buffers[b];
+  bool kindOk = false;
+  std::string expected;
+  for (BufferKind k : kinds) {
+    kindOk |= d.kind == k;
+    expected += std::string(expected.empty() ? "" : " or ") + "\"" + kindName(k) + "\"";
+  }
+  if (!kindOk)
+    r.error(where, "buffer " + std::to_string(b) + " has kind \"" + kindName(d.kind) +
+                       "\", expected " + expected);
+  if (d.batchDim >= 0 || d.itemCount != 1)
+    r.error(where, "buffer " + std::to_string(b) + " has shape " + shapeString(d.shape) +
+                       ", expected one element ([1])");
+  return b;
+}
+
+/// The last argument of each call is its output: it must not be a buffer the
+/// runtime or the caller owns the value of.
+void checkCallOutputs(const MetadataReader &r, const cnnc_model &model,
+                      const std::vector<CallDesc> &calls, const char *what, bool allowNext) {
+  for (const CallDesc &c : calls) {
+    BufferKind k = model.buffers[model.buffers[c.args.back()].root].kind;
+    if (k == BufferKind::Input || k == BufferKind::Param || k == BufferKind::State ||
+        k == BufferKind::Hyper || k == BufferKind::Labels || (k == BufferKind::Next && !allowNext))
+      r.error(std::string("train.") + what + " \"" + c.name + "\"",
+              std::string("writes buffer ") + std::to_string(c.args.back()) + " of kind \"" +
+                  kindName(k) + "\"" +
+                  (k == BufferKind::Param || k == BufferKind::State
+                       ? " (updates go to a \"next\" buffer and a swap)"
+                       : ""));
+  }
+}
+
+void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) {
+  TrainDesc &train = model.train;
+  if (!t.isObject())
+    r.error("train", std::string("expected an object, found ") + jsonKindName(t.kind));
+  train.present = true;
+  train.loss = r.string(t, "train", "loss");
+  const JsonValue &opt = r.member(t, "train", "optimizer");
+  if (!opt.isObject())
+    r.error("train.optimizer", "expected an object");
+  train.optimizer = r.string(opt, "train.optimizer", "name");
+  if (train.optimizer != "sgd" && train.optimizer != "adam")
+    r.error("train.optimizer.name",
+            "unknown optimizer \"" + train.optimizer + "\" (expected \"sgd\" or \"adam\")");
+  train.lr = number(r, r.member(opt, "train.optimizer", "lr"), "train.optimizer.lr");
+  if (!(train.lr >= 0))
+    r.error("train.optimizer.lr", "negative or not a number");
+  for (const char *key : {"batch", "epochs"})
+    if (const JsonValue *v = t.find(key)) {
+      int64_t n = r.integer(*v, std::string("train.") + key);
+      if (n < 1)
+        r.error(std::string("train.") + key, "must be at least 1, got " + std::to_string(n));
+      (std::string(key) == "batch" ? train.batch : train.epochs) = n;
+    }
+
+  // Buffers the runtime fills or reads.
+  train.labels =
+      r.index(r.member(t, "train", "labels"), "train.labels", model.buffers.size(), "buffer");
+  const BufferDesc &lb = model.buffers[train.labels];
+  if (lb.kind != BufferKind::Labels || lb.shape != std::vector<int64_t>{-1} || lb.viewOf >= 0)
+    r.error("train.labels", "buffer " + std::to_string(train.labels) + " (kind \"" +
+                                kindName(lb.kind) + "\", shape " + shapeString(lb.shape) +
+                                ") must be a \"labels\" buffer of shape [-1]");
+  const JsonValue &hyper = r.member(t, "train", "hyper");
+  if (!hyper.isObject())
+    r.error("train.hyper", "expected an object");
+  for (const auto &[key, v] : hyper.object) {
+    int *slot = key == "lr"     ? &train.lrBuffer
+                : key == "step" ? &train.stepBuffer
+                : key == "seed" ? &train.seedBuffer
+                                : nullptr;
+    if (!slot)
+      r.error("train.hyper",
+              "unknown hyper-parameter \"" + key + "\" (expected \"lr\", \"step\" or \"seed\")");
+    *slot = scalarBuffer(r, v, "train.hyper." + key, model, {BufferKind::Hyper});
+  }
+  std::vector<BufferKind> resultKinds = {BufferKind::Temp, BufferKind::Output};
+  train.lossBuffer =
+      scalarBuffer(r, r.member(t, "train", "loss_buffer"), "train.loss_buffer", model, resultKinds);
+  train.correctBuffer = scalarBuffer(r, r.member(t, "train", "correct_buffer"),
+                                     "train.correct_buffer", model, resultKinds);
+
+  // Optimizer state, named apart from the parameters.
+  parseTensors(r, t, "state", BufferKind::State, model.buffers, train.state, "train");
+  for (const TensorDesc &s : train.state)
+    if (findParameter(model, s.name) >= 0)
+      r.error("train.state", "state \"" + s.name + "\" has the name of a parameter");
+
+  // Initialization: exactly one entry per parameter.
+  const JsonValue &init = r.array(t, "train", "init");
+  train.init.assign(model.parameters.size(), InitDesc());
+  std::vector<bool> seen(model.parameters.size(), false);
+  for (size_t i = 0; i < init.array.size(); ++i) {
+    std::string where = "train.init[" + std::to_string(i) + "]";
+    const JsonValue &e = init.array[i];
+    if (!e.isObject())
+      r.error(where, "expected an object");
+    std::string name = r.string(e, where, "name");
+    int p = findParameter(model, name);
+    if (p < 0)
+      r.error(where, "no parameter named \"" + name + "\"");
+    if (seen[p])
+      r.error(where, "parameter \"" + name + "\" is initialized twice");
+    seen[p] = true;
+    InitDesc d;
+    d.parameter = p;
+    std::string kind = r.string(e, where, "kind");
+    if (kind == "uniform") {
+      d.uniform = true;
+      d.bound = number(r, r.member(e, where, "bound"), where + ".bound");
+      if (!(d.bound >= 0) || d.bound > 1e30)
+        r.error(where + ".bound", "must be a finite non-negative number");
+    } else if (kind == "constant") {
+      d.uniform = false;
+      d.value = number(r, r.member(e, where, "value"), where + ".value");
+    } else {
+      r.error(where + ".kind",
+              "unknown kind \"" + kind + "\" (expected \"uniform\" or \"constant\")");
+    }
+    train.init[p] = d;
+  }
+  for (size_t p = 0; p < seen.size(); ++p)
+    if (!seen[p])
+      r.error("train.init", "no entry for parameter \"" + model.parameters[p].name + "\"");
+
+  parseCalls(r, t, "steps", /*optional=*/false, model, train.steps, "train");
+  parseCalls(r, t, "eval_steps", /*optional=*/false, model, train.evalSteps, "train");
+  checkCallOutputs(r, model, train.steps, "steps", /*allowNext=*/true);
+  checkCallOutputs(r, model, train.evalSteps, "eval_steps", /*allowNext=*/false);
+
+  // Swaps: [param or state, next], same shape, each buffer in at most one pair.
+  const JsonValue &swaps = r.array(t, "train", "swaps");
+  std::vector<bool> swapped(model.buffers.size(), false);
+  for (size_t i = 0; i < swaps.array.size(); ++i) {
+    std::string where = "train.swaps[" + std::to_string(i) + "]";
+    const JsonValue &pair = swaps.array[i];
+    if (!pair.isArray() || pair.array.size() != 2)
+      r.error(where, "expected a pair [current, next]");
+    int a = r.index(pair.array[0], where + "[0]", model.buffers.size(), "buffer");
+    int b = r.index(pair.array[1], where + "[1]", model.buffers.size(), "buffer");
+    const BufferDesc &da = model.buffers[a], &db = model.buffers[b];
+    if (da.kind != BufferKind::Param && da.kind != BufferKind::State)
+      r.error(where, "buffer " + std::to_string(a) + " has kind \"" + kindName(da.kind) +
+                         "\", expected \"param\" or \"state\"");
+    if (db.kind != BufferKind::Next)
+      r.error(where, "buffer " + std::to_string(b) + " has kind \"" + kindName(db.kind) +
+                         "\", expected \"next\"");
+    if (da.shape != db.shape)
+      r.error(where,
+              "shapes " + shapeString(da.shape) + " and " + shapeString(db.shape) + " differ");
+    for (int x : {a, b}) {
+      if (swapped[x])
+        r.error(where, "buffer " + std::to_string(x) + " is in more than one swap");
+      swapped[x] = true;
+    }
+    train.swaps.push_back({a, b});
+  }
+  for (size_t i = 0; i < model.buffers.size(); ++i) {
+    const BufferDesc &d = model.buffers[i];
+    if (d.kind == BufferKind::Next && (!swapped[i] || d.viewOf >= 0))
+      r.error("buffers[" + std::to_string(i) + "]",
+              "a \"next\" buffer must be a root buffer in exactly one swap");
+    if (d.kind == BufferKind::Hyper && int(i) != train.lrBuffer && int(i) != train.stepBuffer &&
+        int(i) != train.seedBuffer)
+      r.error("buffers[" + std::to_string(i) + "]",
+              "no entry of train.hyper refers to this buffer");
+    if (d.kind == BufferKind::Labels && int(i) != train.labels)
+      r.error("buffers[" + std::to_string(i) + "]", "a second labels buffer");
+    if (d.kind == BufferKind::State) {
+      bool named = false;
+      for (const TensorDesc &s : train.state)
+        named |= s.buffer == int(i);
+      if (!named)
+        r.error("buffers[" + std::to_string(i) + "]",
+                "no entry of the train.state list refers to this buffer");
+    }
   }
 }
 
@@ -275,6 +494,19 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
   parseCalls(r, root, "prepare", /*optional=*/true, model, model.prepare);
   parseCalls(r, root, "steps", /*optional=*/false, model, model.steps);
 
+  // Training first: its loss and correct buffers may be unnamed outputs.
+  if (const JsonValue *t = root.find("train"); t && !t->isNull()) {
+    parseTrain(r, *t, model);
+  } else {
+    for (size_t i = 0; i < model.buffers.size(); ++i) {
+      BufferKind k = model.buffers[i].kind;
+      if (k == BufferKind::State || k == BufferKind::Hyper || k == BufferKind::Labels ||
+          k == BufferKind::Next)
+        r.error("buffers[" + std::to_string(i) + "]",
+                std::string("kind \"") + kindName(k) + "\" needs a \"train\" object");
+    }
+  }
+
   // Every input, param and output buffer must be named, or nobody could fill or read it.
   for (size_t i = 0; i < model.buffers.size(); ++i) {
     BufferKind k = model.buffers[i].kind;
@@ -282,7 +514,7 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
                                           : k == BufferKind::Output ? &model.outputs
                                           : k == BufferKind::Param  ? &model.parameters
                                                                     : nullptr;
-    if (!list)
+    if (!list || int(i) == model.train.lossBuffer || int(i) == model.train.correctBuffer)
       continue;
     bool named = false;
     for (const TensorDesc &t : *list)
@@ -296,6 +528,7 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
     for (int a : c.args)
       if (model.buffers[a].batchDim >= 0)
         r.error("prepare \"" + c.name + "\"", "uses batched buffer " + std::to_string(a));
+
 }
 
 } // namespace cnnc::rt
@@ -385,6 +618,8 @@ static const std::vector<TensorDesc> *tensorList(const cnnc_model *model, cnnc_t
     return &model->outputs;
   case CNNC_ROLE_PARAMETER:
     return &model->parameters;
+  case CNNC_ROLE_STATE:
+    return &model->train.state;
   }
   return nullptr;
 }

@@ -6,6 +6,9 @@
 // state (storage, one persistent halide_buffer_t per metadata buffer, which
 // parameters are set, whether `prepare` is current, the allocated batch).
 // A buffer with `view_of` owns no storage: it aliases its root buffer's.
+// A training model (metadata "train") adds optimizer state, the hyper-
+// parameter, label and `next` buffers, the train and eval calls, the swaps,
+// the step count and the seed.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_RUNTIME_SRC_MODEL_H
@@ -25,7 +28,7 @@
 namespace cnnc::rt {
 
 /// What a metadata buffer holds.
-enum class BufferKind { Input, Param, Derived, Temp, Output };
+enum class BufferKind { Input, Param, Derived, Temp, Output, State, Hyper, Labels, Next };
 
 /// One entry of the metadata's `buffers`.
 struct BufferDesc {
@@ -56,6 +59,29 @@ struct CallDesc {
   std::vector<void *> argPointers; ///< &halideBuffers[args[i]], fixed after load
 };
 
+/// One entry of train.init: how to initialize a parameter.
+struct InitDesc {
+  int parameter = -1;  ///< index into cnnc_model::parameters
+  bool uniform = true; ///< uniform(-bound, bound), else the constant `value`
+  double bound = 0;    ///< uniform: half-width
+  double value = 0;    ///< constant: the value
+};
+
+/// The metadata's "train" object (docs/runtime-abi.md, "Training").
+struct TrainDesc {
+  bool present = false;
+  std::string loss, optimizer;
+  double lr = 0;
+  int64_t batch = 0, epochs = 0;
+  int labels = -1;                                     ///< the labels buffer
+  int lrBuffer = -1, stepBuffer = -1, seedBuffer = -1; ///< hyper buffers (-1: absent)
+  int lossBuffer = -1, correctBuffer = -1;
+  std::vector<TensorDesc> state;
+  std::vector<InitDesc> init; ///< one per parameter, in parameter order
+  std::vector<CallDesc> steps, evalSteps;
+  std::vector<std::pair<int, int>> swaps; ///< [current, next]
+};
+
 /// 64-byte aligned float storage.
 struct FreeDeleter {
   void operator()(float *p) const { std::free(p); }
@@ -78,6 +104,7 @@ struct cnnc_model {
   std::vector<cnnc::rt::BufferDesc> buffers;
   std::vector<cnnc::rt::TensorDesc> inputs, outputs, parameters;
   std::vector<cnnc::rt::CallDesc> prepare, steps;
+  cnnc::rt::TrainDesc train;
 
   // Run state.
   std::vector<cnnc::rt::AlignedFloats> storage; ///< per root buffer
@@ -87,6 +114,8 @@ struct cnnc_model {
   std::vector<bool> parameterSet;
   bool prepared = false;
   int64_t allocatedBatch = 0;
+  uint64_t stepCount = 0; ///< train steps since initialization
+  uint64_t seed = 0;      ///< of the last initialization (or checkpoint)
 
   // Halide runtime entry points inside model.so, for GPU-resident buffers.
   int (*copyToHost)(void *, halide_buffer_t *) = nullptr;
@@ -109,6 +138,67 @@ int findParameter(const cnnc_model &model, const std::string &name);
 /// Marks that the host copy of root buffer `root` changed, so buffers on a
 /// device that share it re-upload.
 void markHostWritten(cnnc_model &model, int root);
+
+/// Index of the state tensor named `name`, or -1.
+int findState(const cnnc_model &model, const std::string &name);
+
+/// Makes the batched buffers hold `batch` items (reusing larger storage).
+void ensureBatch(cnnc_model &model, int64_t batch);
+
+/// Calls one kernel and brings device-dirty results back to the host.
+void callKernel(cnnc_model &model, CallDesc &call, const char *phase);
+
+/// Fails unless every parameter has been set.
+void checkParametersSet(const cnnc_model &model);
+
+/// Runs the prepare kernels and marks the model prepared.
+void prepareModel(cnnc_model &model);
+
+/// Points a buffer (and every view of its storage) at caller memory for one
+/// call. Only a CPU-resident root buffer with no device copy is bound; a
+/// buffer bound once stays bound (an input that is also an output keeps the
+/// input's memory). The destructor restores the model's own storage.
+class HostBinding {
+public:
+  explicit HostBinding(cnnc_model &model) : model(model) {}
+  ~HostBinding();
+  HostBinding(const HostBinding &) = delete;
+  HostBinding &operator=(const HostBinding &) = delete;
+  /// Binds `buffer` to `data`; false if it must be copied instead.
+  bool bind(int buffer, float *data);
+  /// Binds `buffer` to `data`, or copies `count` floats into its storage.
+  void bindOrCopy(int buffer, const float *data, int64_t count);
+
+private:
+  void point(int root, uint8_t *host);
+  cnnc_model &model;
+  std::vector<int> bound;
+};
+
+/// The splitmix64 generator (Steele, Lea, Flood 2014): the runtime's one
+/// source of pseudo-random numbers, portable and independent of the C++
+/// library. `next()` advances the state by 0x9E3779B97F4A7C15 and mixes it.
+struct SplitMix64 {
+  uint64_t state;
+  explicit SplitMix64(uint64_t seed) : state(seed) {}
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  /// A double uniform in [0, 1) with 53 random bits.
+  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
+  /// An integer uniform in [0, n) (n >= 1), by rejection (no modulo bias).
+  uint64_t below(uint64_t n) {
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do
+      x = next();
+    while (x >= limit);
+    return x % n;
+  }
+};
 
 } // namespace cnnc::rt
 

@@ -6,12 +6,18 @@
 // the end of the header. Loading validates the whole header against the file
 // size and the model before any parameter changes; tensors the model does
 // not have are ignored (e.g. batch norm's int64 num_batches_tracked). Also
-// cnnc_model_set_parameter / get_parameter. Assumes a little-endian host.
+// cnnc_model_set_parameter / get_parameter. The reader and the atomic
+// writer (temporary file, fsync, rename) are shared with checkpoints
+// (safetensors.h). Assumes a little-endian host.
 //
 //===----------------------------------------------------------------------===//
+#include "safetensors.h"
 #include "error.h"
 #include "json.h"
 #include "model.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,15 +32,6 @@ namespace {
 
 static_assert(sizeof(float) == 4, "float must be IEEE binary32");
 
-/// Closes a FILE* on scope exit.
-struct File {
-  std::FILE *f = nullptr;
-  ~File() {
-    if (f)
-      std::fclose(f);
-  }
-};
-
 /// Bytes per element of the safetensors dtypes, or 0 if unknown.
 int64_t dtypeSize(const std::string &dtype) {
   static const std::map<std::string, int64_t> sizes = {
@@ -45,16 +42,13 @@ int64_t dtypeSize(const std::string &dtype) {
   return it == sizes.end() ? 0 : it->second;
 }
 
-/// One tensor of a safetensors header.
-struct Entry {
-  std::string dtype;
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;
-};
+using Entry = SafetensorsEntry;
 
-/// Parses and checks a safetensors header against the data size.
+/// Parses and checks a safetensors header against the data size; string
+/// values of "__metadata__" go to `metadata`.
 std::map<std::string, Entry> parseHeader(const std::string &path, const std::string &text,
-                                         uint64_t dataSize) {
+                                         uint64_t dataSize,
+                                         std::map<std::string, std::string> &metadata) {
   JsonValue root = parseJson(text, "safetensors header in '" + path + "'");
   auto bad = [&](const std::string &msg) {
     fail(CNNC_ERROR_FORMAT, "malformed safetensors header in '" + path + "': " + msg);
@@ -63,8 +57,13 @@ std::map<std::string, Entry> parseHeader(const std::string &path, const std::str
     bad(std::string("expected an object, found ") + jsonKindName(root.kind));
   std::map<std::string, Entry> entries;
   for (const auto &[name, v] : root.object) {
-    if (name == "__metadata__")
+    if (name == "__metadata__") {
+      if (v.isObject())
+        for (const auto &[key, value] : v.object)
+          if (value.isString())
+            metadata[key] = value.string;
       continue;
+    }
     if (!v.isObject())
       bad("tensor '" + name + "' is not an object");
     Entry e;
@@ -111,25 +110,31 @@ std::map<std::string, Entry> parseHeader(const std::string &path, const std::str
   return entries;
 }
 
-void loadParameters(cnnc_model &model, const std::string &path) {
-  File file;
-  file.f = std::fopen(path.c_str(), "rb");
-  if (!file.f)
-    fail(CNNC_ERROR_IO, "cannot open weights '" + path + "': " + std::strerror(errno));
-  if (std::fseek(file.f, 0, SEEK_END) != 0)
-    fail(CNNC_ERROR_IO, "cannot read weights '" + path + "': not a seekable file");
-  long fileSizeL = std::ftell(file.f);
+} // namespace
+
+namespace cnnc::rt {
+
+SafetensorsReader::SafetensorsReader(const std::string &path, const char *what) : path(path) {
+  file = std::fopen(path.c_str(), "rb");
+  if (!file)
+    fail(CNNC_ERROR_IO,
+         std::string("cannot open ") + what + " '" + path + "': " + std::strerror(errno));
+  if (std::fseek(file, 0, SEEK_END) != 0)
+    fail(CNNC_ERROR_IO,
+         std::string("cannot read ") + what + " '" + path + "': not a seekable file");
+  long fileSizeL = std::ftell(file);
   if (fileSizeL < 0)
-    fail(CNNC_ERROR_IO, "cannot read weights '" + path + "': " + std::strerror(errno));
+    fail(CNNC_ERROR_IO,
+         std::string("cannot read ") + what + " '" + path + "': " + std::strerror(errno));
   uint64_t fileSize = uint64_t(fileSizeL);
-  std::rewind(file.f);
+  std::rewind(file);
   if (fileSize < 8)
     fail(CNNC_ERROR_FORMAT, "truncated safetensors file '" + path +
                                 "': " + std::to_string(fileSize) +
                                 " bytes, less than the 8-byte header length");
   unsigned char lenBytes[8];
-  if (std::fread(lenBytes, 1, 8, file.f) != 8)
-    fail(CNNC_ERROR_IO, "cannot read weights '" + path + "'");
+  if (std::fread(lenBytes, 1, 8, file) != 8)
+    fail(CNNC_ERROR_IO, std::string("cannot read ") + what + " '" + path + "'");
   uint64_t headerLen = 0;
   for (int i = 7; i >= 0; --i)
     headerLen = (headerLen << 8) | lenBytes[i];
@@ -141,32 +146,112 @@ void loadParameters(cnnc_model &model, const std::string &path) {
     fail(CNNC_ERROR_FORMAT, "malformed safetensors file '" + path + "': header length " +
                                 std::to_string(headerLen) + " exceeds 100 MB");
   std::string header(headerLen, '\0');
-  if (headerLen && std::fread(header.data(), 1, headerLen, file.f) != headerLen)
-    fail(CNNC_ERROR_IO, "cannot read the header of weights '" + path + "'");
-  uint64_t dataStart = 8 + headerLen;
-  std::map<std::string, Entry> entries = parseHeader(path, header, fileSize - dataStart);
+  if (headerLen && std::fread(header.data(), 1, headerLen, file) != headerLen)
+    fail(CNNC_ERROR_IO, std::string("cannot read the header of ") + what + " '" + path + "'");
+  dataStart = 8 + headerLen;
+  entries = parseHeader(path, header, fileSize - dataStart, metadata);
+}
 
+SafetensorsReader::~SafetensorsReader() {
+  if (file)
+    std::fclose(file);
+}
+
+const SafetensorsEntry &SafetensorsReader::require(const std::string &name,
+                                                   const std::vector<int64_t> &shape,
+                                                   const char *what) const {
+  auto it = entries.find(name);
+  if (it == entries.end())
+    fail(CNNC_ERROR_PARAMETER, path + ": missing " + what + " '" + name + "'");
+  const Entry &e = it->second;
+  if (e.dtype != "F32")
+    fail(CNNC_ERROR_PARAMETER, path + ": " + name + ": expected dtype F32, found " + e.dtype);
+  if (e.shape != shape)
+    fail(CNNC_ERROR_PARAMETER, path + ": " + name + ": expected " + shapeString(shape) +
+                                   ", found " + shapeString(e.shape));
+  return e;
+}
+
+bool SafetensorsReader::read(const SafetensorsEntry &e, float *dst) const {
+  size_t bytes = size_t(e.end - e.begin);
+  return std::fseek(file, long(dataStart + e.begin), SEEK_SET) == 0 &&
+         (!bytes || std::fread(dst, 1, bytes, file) == bytes);
+}
+
+void writeSafetensors(const std::string &path,
+                      const std::vector<std::pair<std::string, std::string>> &metadata,
+                      const std::vector<SafetensorsTensor> &tensors, const char *what) {
+  std::string header = "{\"__metadata__\":{";
+  for (size_t i = 0; i < metadata.size(); ++i)
+    header += std::string(i ? "," : "") + jsonQuote(metadata[i].first) + ":" +
+              jsonQuote(metadata[i].second);
+  header += "}";
+  uint64_t offset = 0;
+  for (const SafetensorsTensor &t : tensors) {
+    uint64_t bytes = uint64_t(t.count) * 4;
+    header += "," + jsonQuote(t.name) + ":{\"dtype\":\"F32\",\"shape\":" + shapeString(t.shape) +
+              ",\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + bytes) + "]}";
+    offset += bytes;
+  }
+  header += "}";
+  while (header.size() % 8)
+    header += ' ';
+  // Write a temporary file next to the target, flush it to disk, then rename:
+  // readers see the old file or the complete new one, never a partial one.
+  std::string tmp = path + ".tmp-" + std::to_string(long(getpid()));
+  std::FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f)
+    fail(CNNC_ERROR_IO,
+         std::string("cannot write ") + what + " '" + tmp + "': " + std::strerror(errno));
+  unsigned char lenBytes[8];
+  uint64_t len = header.size();
+  for (int i = 0; i < 8; ++i)
+    lenBytes[i] = (unsigned char)(len >> (8 * i));
+  bool ok = std::fwrite(lenBytes, 1, 8, f) == 8 &&
+            std::fwrite(header.data(), 1, header.size(), f) == header.size();
+  for (size_t i = 0; ok && i < tensors.size(); ++i)
+    ok = std::fwrite(tensors[i].data, sizeof(float), size_t(tensors[i].count), f) ==
+         size_t(tensors[i].count);
+  ok = ok && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+  int savedErrno = errno;
+  if (std::fclose(f) != 0 && ok) {
+    ok = false;
+    savedErrno = errno;
+  }
+  if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    savedErrno = errno;
+  }
+  if (!ok) {
+    std::remove(tmp.c_str());
+    fail(CNNC_ERROR_IO,
+         std::string("cannot write ") + what + " '" + path + "': " + std::strerror(savedErrno));
+  }
+  // Make the rename itself durable (best effort: some file systems refuse).
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty())
+    dir = "/";
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+} // namespace cnnc::rt
+
+namespace {
+
+void loadParameters(cnnc_model &model, const std::string &path) {
+  SafetensorsReader reader(path, "weights");
   // Validate every parameter before changing any.
   std::vector<const Entry *> found;
-  for (const TensorDesc &p : model.parameters) {
-    auto it = entries.find(p.name);
-    if (it == entries.end())
-      fail(CNNC_ERROR_PARAMETER, path + ": missing parameter '" + p.name + "'");
-    const Entry &e = it->second;
-    if (e.dtype != "F32")
-      fail(CNNC_ERROR_PARAMETER, path + ": " + p.name + ": expected dtype F32, found " + e.dtype);
-    if (e.shape != p.shape)
-      fail(CNNC_ERROR_PARAMETER, path + ": " + p.name + ": expected " + shapeString(p.shape) +
-                                     ", found " + shapeString(e.shape));
-    found.push_back(&e);
-  }
+  for (const TensorDesc &p : model.parameters)
+    found.push_back(&reader.require(p.name, p.shape, "parameter"));
   for (size_t i = 0; i < model.parameters.size(); ++i) {
     const TensorDesc &p = model.parameters[i];
-    const Entry &e = *found[i];
-    float *dst = model.storage[p.buffer].get();
-    size_t bytes = size_t(e.end - e.begin);
-    if (std::fseek(file.f, long(dataStart + e.begin), SEEK_SET) != 0 ||
-        (bytes && std::fread(dst, 1, bytes, file.f) != bytes)) {
+    if (!reader.read(*found[i], model.storage[p.buffer].get())) {
       // The file changed under us or the disk failed: leave no half-loaded state.
       std::fill(model.parameterSet.begin(), model.parameterSet.end(), false);
       fail(CNNC_ERROR_IO, "cannot read parameter '" + p.name + "' from '" + path + "'");
@@ -178,42 +263,14 @@ void loadParameters(cnnc_model &model, const std::string &path) {
 }
 
 void saveParameters(const cnnc_model &model, const std::string &path) {
-  std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
-  uint64_t offset = 0;
+  std::vector<SafetensorsTensor> tensors;
   for (size_t i = 0; i < model.parameters.size(); ++i) {
     const TensorDesc &p = model.parameters[i];
     if (!model.parameterSet[i])
       fail(CNNC_ERROR_PARAMETER, "cannot save parameters: '" + p.name + "' has not been set");
-    uint64_t bytes = uint64_t(p.itemCount) * 4;
-    header += "," + jsonQuote(p.name) + ":{\"dtype\":\"F32\",\"shape\":" + shapeString(p.shape) +
-              ",\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
-    offset += bytes;
+    tensors.push_back({p.name, p.shape, model.storage[p.buffer].get(), p.itemCount});
   }
-  header += "}";
-  while (header.size() % 8)
-    header += ' ';
-  File file;
-  file.f = std::fopen(path.c_str(), "wb");
-  if (!file.f)
-    fail(CNNC_ERROR_IO, "cannot write weights '" + path + "': " + std::strerror(errno));
-  unsigned char lenBytes[8];
-  uint64_t len = header.size();
-  for (int i = 0; i < 8; ++i)
-    lenBytes[i] = (unsigned char)(len >> (8 * i));
-  bool ok = std::fwrite(lenBytes, 1, 8, file.f) == 8 &&
-            std::fwrite(header.data(), 1, header.size(), file.f) == header.size();
-  for (size_t i = 0; ok && i < model.parameters.size(); ++i) {
-    const TensorDesc &p = model.parameters[i];
-    size_t n = size_t(p.itemCount);
-    ok = std::fwrite(model.storage[p.buffer].get(), sizeof(float), n, file.f) == n;
-  }
-  std::FILE *f = file.f;
-  file.f = nullptr;
-  if (std::fclose(f) != 0)
-    ok = false;
-  if (!ok)
-    fail(CNNC_ERROR_IO, "cannot write weights '" + path + "': " + std::strerror(errno));
+  writeSafetensors(path, {{"format", "pt"}}, tensors, "weights");
 }
 
 int requireParameter(const cnnc_model *model, const char *name, size_t count, const char *fn) {

@@ -1,7 +1,7 @@
 //===- test_util.h - Helpers shared by the runtime unit tests ---*- C++ -*-===//
 //
-// Temporary files, raw safetensors writers (so tests can build malformed
-// files byte by byte) and the paths of the test model libraries, which
+// Temporary files, raw safetensors and IDX writers (so tests can build
+// malformed files byte by byte, and toy datasets) and the paths of the test model libraries, which
 // CMake passes as compile definitions (CNNC_TEST_MODEL and its variants).
 //
 //===----------------------------------------------------------------------===//
@@ -14,6 +14,7 @@
 #include <string>
 #include <unistd.h>
 #include <vector>
+#include <zlib.h>
 
 namespace cnnc::test {
 
@@ -30,6 +31,8 @@ public:
       std::remove(f.c_str());
     rmdir(path_.c_str());
   }
+  /// The directory's path.
+  const std::string &path() const { return path_; }
   /// The path of a file `name` inside the directory (remembered for cleanup).
   std::string file(const std::string &name) {
     files_.push_back(path_ + "/" + name);
@@ -74,9 +77,11 @@ struct RawTensor {
   std::string bytes;
 };
 
-/// Builds a well-formed safetensors file from tensors (offsets computed).
-inline std::string makeSafetensors(const std::vector<RawTensor> &tensors) {
-  std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
+/// Builds a well-formed safetensors file from tensors (offsets computed),
+/// with `metadata` (a JSON object) as __metadata__.
+inline std::string makeSafetensors(const std::vector<RawTensor> &tensors,
+                                   const std::string &metadata = "{\"format\":\"pt\"}") {
+  std::string header = "{\"__metadata__\":" + metadata;
   std::string data;
   for (const RawTensor &t : tensors) {
     header += ",\"" + t.name + "\":{\"dtype\":\"" + t.dtype + "\",\"shape\":" + t.shape +
@@ -85,6 +90,42 @@ inline std::string makeSafetensors(const std::vector<RawTensor> &tensors) {
     data += t.bytes;
   }
   return safetensors(header + "}", data);
+}
+
+/// Writes an unsigned-byte IDX file (gzipped if `gzip`) of `dims` and `bytes`.
+inline void writeIdx(const std::string &path, const std::vector<uint32_t> &dims,
+                     const std::vector<uint8_t> &bytes, bool gzip) {
+  std::string data = {0, 0, 8, char(dims.size())};
+  for (uint32_t d : dims)
+    for (int k = 3; k >= 0; --k)
+      data += char((d >> (8 * k)) & 0xFF);
+  data.append(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+  if (!gzip) {
+    writeFile(path, data);
+    return;
+  }
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, data.data(), unsigned(data.size()));
+  gzclose(f);
+}
+
+/// A toy IDX dataset for the training test model: item i is a 2x2 image of
+/// class i % 3 with pixel (i % 3) at 255 and pixel 3 holding (i * 37) % 64.
+/// Writes DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte(.gz for train).
+inline void writeToyIdxDataset(TempDir &dir, int trainCount, int testCount) {
+  for (int split = 0; split < 2; ++split) {
+    int n = split == 0 ? trainCount : testCount;
+    std::vector<uint8_t> images(size_t(n) * 4, 0), labels(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      labels[i] = uint8_t(i % 3);
+      images[i * 4 + i % 3] = 255;
+      images[i * 4 + 3] = uint8_t((i * 37) % 64);
+    }
+    std::string prefix = split == 0 ? "train" : "t10k", ext = split == 0 ? ".gz" : "";
+    writeIdx(dir.file(prefix + "-images-idx3-ubyte" + ext), {uint32_t(n), 2, 2}, images,
+             split == 0);
+    writeIdx(dir.file(prefix + "-labels-idx1-ubyte" + ext), {uint32_t(n)}, labels, split == 0);
+  }
 }
 
 /// The test model's parameters: W (3x4) and b (3).

@@ -29,8 +29,11 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.yaml|mode
 static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: model.so, or stdout with --emit)"),
                                        cl::value_desc("path"), cl::init(""));
 static cl::opt<std::string> emit("emit",
-    cl::desc("Stage to print: mlir | mlir-expanded | mlir-optimized | mlir-fused | halide | so (default)"),
+    cl::desc("Stage to print: mlir | mlir-expanded | mlir-train | mlir-optimized | mlir-fused | "
+             "halide | so (default)"),
     cl::init("so"));
+static cl::opt<bool> inferenceOnly("inference-only",
+    cl::desc("Build no train/eval step (smaller, faster to compile)"), cl::init(false));
 static cl::opt<std::string> target("target",
     cl::desc("Halide target string (default: host; e.g. x86-64-linux-avx2-fma-f16c-sse41)"),
     cl::init("host"));
@@ -48,7 +51,8 @@ int main(int argc, char **argv) {
   std::optional<cnnc::Stage> stage = cnnc::parseStage(emit);
   if (!stage) {
     llvm::errs() << "cnnc: error: unknown --emit stage '" << emit
-                 << "' (expected mlir, mlir-expanded, mlir-optimized, mlir-fused, halide or so)\n";
+                 << "' (expected mlir, mlir-expanded, mlir-train, mlir-optimized, mlir-fused, "
+                    "halide or so)\n";
     return 1;
   }
   cnnc::CompileOptions options;
@@ -91,7 +95,8 @@ int main(int argc, char **argv) {
       if (s == *stage)
         module->print(out->os());
     };
-    if (failed(cnnc::runGraphPipeline(*module, std::min(*stage, cnnc::Stage::Fused), print)))
+    if (failed(cnnc::runGraphPipeline(*module, std::min(*stage, cnnc::Stage::Fused),
+                                      !inferenceOnly, print)))
       return 1;
     if (*stage == cnnc::Stage::Halide &&
         failed(cnnc::emitHalideStatements(*module, options, out->os())))
@@ -99,7 +104,7 @@ int main(int argc, char **argv) {
     out->keep();
     return 0;
   }
-  if (failed(cnnc::runGraphPipeline(*module, cnnc::Stage::Fused)))
+  if (failed(cnnc::runGraphPipeline(*module, cnnc::Stage::Fused, !inferenceOnly)))
     return 1;
   return failed(cnnc::compileModelLibrary(*module, options, outPath)) ? 1 : 0;
 }

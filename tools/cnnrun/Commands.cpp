@@ -1,6 +1,7 @@
 //===- Commands.cpp - The commands of cnnrun ------------------------------===//
 //
-// info: lists the model's tensors and steps (table or JSON). run: reads
+// info: lists the model's tensors and steps (table or JSON; the table also
+// gives the training defaults of a model compiled with training). run: reads
 // float32 .npy inputs whose shapes must match the model's except for the
 // batch dimension, runs once, writes .npy outputs. bench: fills parameters
 // (unless --weights) and inputs with deterministic pseudo-random values, runs
@@ -99,6 +100,12 @@ void info(const Options &options) {
   std::printf("steps:\n");
   for (const cnnc::StepInfo &s : steps)
     std::printf("  %-32s %lld FLOP/item\n", s.name.c_str(), (long long)s.flops);
+  if (model.hasTraining()) {
+    cnnc::TrainInfo t = model.trainInfo();
+    std::printf("training: %s loss, %s (lr %g), batch %lld, %lld epoch(s), %zu state tensors\n",
+                t.loss.c_str(), t.optimizer.c_str(), t.lr, (long long)t.batch, (long long)t.epochs,
+                model.state().size());
+  }
 }
 
 void run(const Options &options) {
@@ -150,7 +157,7 @@ void run(const Options &options) {
 
 void bench(const Options &options) {
   cnnc::Model model(options.model);
-  if (options.batch < 1 || options.iters < 1 || options.warmup < 0)
+  if (options.batch < 0 || options.iters < 1 || options.warmup < 0)
     throw std::runtime_error("--batch and --iters must be >= 1, --warmup >= 0");
   if (!options.weights.empty()) {
     model.loadParameters(options.weights);
@@ -163,7 +170,7 @@ void bench(const Options &options) {
     }
   }
   model.prepare();
-  int64_t batch = options.batch;
+  int64_t batch = options.batch > 0 ? options.batch : 1;
   std::vector<std::vector<float>> ins, outs;
   std::vector<const float *> inPtrs;
   std::vector<float *> outPtrs;
@@ -176,12 +183,25 @@ void bench(const Options &options) {
     outs.emplace_back(size_t(t.countFor(batch)));
     outPtrs.push_back(outs.back().data());
   }
-  std::vector<cnnc::StepInfo> steps = model.steps();
+  // --train times whole train steps (forward, loss, backward, update) on
+  // random labels; otherwise inference.
+  std::vector<float> labels(static_cast<size_t>(batch));
+  if (options.train) {
+    model.initParameters(1);
+    int64_t classes = model.trainInfo().classes;
+    for (size_t i = 0; i < labels.size(); ++i)
+      labels[i] = float(int64_t(i * 7919) % std::max<int64_t>(classes, 1));
+  }
+  std::vector<cnnc::StepInfo> steps = options.train ? model.trainSteps() : model.steps();
   std::vector<std::vector<double>> stepMs(steps.size());
   std::vector<double> totalMs;
   for (int64_t it = 0; it < options.warmup + options.iters; ++it) {
     auto start = std::chrono::steady_clock::now();
-    std::vector<double> ms = model.runTimed(batch, inPtrs, outPtrs);
+    std::vector<double> ms;
+    if (options.train)
+      model.trainStepTimed(batch, inPtrs, labels.data(), float(model.trainInfo().lr) * 0.01f, ms);
+    else
+      ms = model.runTimed(batch, inPtrs, outPtrs);
     double total =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (it < options.warmup)
@@ -196,8 +216,9 @@ void bench(const Options &options) {
     totalFlops += double(s.flops);
   double imagesPerS = total > 0 ? batch * 1000.0 / total : 0;
   if (options.json) {
-    std::printf("{\"model\":%s,\"batch\":%lld,\"iters\":%lld,\"steps\":[",
-                quote(model.name()).c_str(), (long long)batch, (long long)options.iters);
+    std::printf("{\"model\":%s,\"mode\":\"%s\",\"batch\":%lld,\"iters\":%lld,\"steps\":[",
+                quote(model.name()).c_str(), options.train ? "train" : "inference",
+                (long long)batch, (long long)options.iters);
     for (size_t s = 0; s < steps.size(); ++s) {
       double ms = median(stepMs[s]);
       std::printf("%s{\"name\":%s,\"ms\":%.6g,\"gflops\":%.6g}", s ? "," : "",
@@ -207,8 +228,8 @@ void bench(const Options &options) {
                 gflops(totalFlops, total), imagesPerS);
     return;
   }
-  std::printf("model %s, batch %lld, median of %lld iterations (%lld warm-up)\n",
-              model.name().c_str(), (long long)batch, (long long)options.iters,
+  std::printf("model %s, %s, batch %lld, median of %lld iterations (%lld warm-up)\n",
+              model.name().c_str(), options.train ? "train step" : "inference", (long long)batch, (long long)options.iters,
               (long long)options.warmup);
   std::printf("%-32s %10s %10s\n", "step", "ms", "GFLOP/s");
   for (size_t s = 0; s < steps.size(); ++s) {

@@ -118,6 +118,115 @@ Halide::Func bnFoldBias(Halide::Func gamma, Halide::Func beta, Halide::Func mean
                         Halide::Func variance, std::optional<Halide::Func> bias,
                         float epsilon);
 
+//===----------------------------------------------------------------------===//
+// Training: gradients, statistics, losses, optimizers
+//===----------------------------------------------------------------------===//
+
+/// The Vars of a value of any rank: (x, y, c, n) for rank 4, (f, n) for
+/// rank 2, (d0, ...) otherwise.
+std::vector<Halide::Var> argsOf(int rank);
+
+/// conv2d_grad_input as a stride-1 convolution of the zero-upsampled,
+/// padded δ with the flipped, channel-transposed kernel (SPEC §3); the
+/// returned stages are scheduled like a forward convolution. `padded` is
+/// the upsampled δ. `inputExtent` is the forward input's extent.
+ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent,
+                                Halide::Func weight, const ConvAttrs &forward,
+                                Extent4D inputExtent);
+
+/// conv2d_grad_weight: dW(kx, ky, ci, o) = Σ_{n,y,x} δ(x, y, o, n) · in(...).
+/// The sum over x is split into `lanes` partial sums over a zero-extended
+/// δ (`gradPadded`, width a multiple of `lanes`), summed at the end.
+struct ConvGradWeightStages {
+  Halide::Func inputPadded, gradPadded, partial, result;
+  Halide::RDom r; ///< (x vector step, y, n)
+  int lanes = 1;
+  ConvAttrs attrs;
+};
+ConvGradWeightStages convolutionGradWeight(Halide::Func input, Extent4D inputExtent,
+                                           Halide::Func grad, Extent4D gradExtent,
+                                           const ConvAttrs &forward, int inChannelsPerGroup,
+                                           Halide::Expr batch, int lanes);
+
+/// A reduction whose pure dimension 0 is contiguous and vectorizable, with
+/// the reduction domain `r` (dense gradients).
+struct VectorReduction {
+  Halide::Func func;
+  Halide::RDom r;
+  int extent0 = 1;
+};
+/// dx(f, n) = Σ_o δ(o, n) w(f, o).
+VectorReduction denseGradInput(Halide::Func grad, Halide::Func weight, int outFeatures,
+                               int inFeatures);
+/// dW(f, o) = Σ_n δ(o, n) x(f, n).
+VectorReduction denseGradWeight(Halide::Func input, Halide::Func grad, int inFeatures,
+                                Halide::Expr batch);
+
+/// Σ over every dimension but the channels (dim 1 in NCHW / [N, C]) of a
+/// rank-4 or rank-2 value; `sum` receives the reduction for the schedule.
+Halide::Func reduceToChannels(Halide::Func in, int rank, const std::vector<int> &extents,
+                              Halide::Expr batch, Halide::Func &sum);
+
+/// Gradient through relu / sigmoid / tanh from the activation's output.
+Halide::Func activationGrad(const std::string &kind, Halide::Func output, Halide::Func grad,
+                            int rank);
+
+/// Max pooling's gradient: δ to the first maximum of each window (gather
+/// form over the windows containing each input position). `argmax` is the
+/// per-window winner, for the schedule.
+Halide::Func maxPoolGrad(Halide::Func input, Extent4D in, Halide::Func grad, Extent4D out,
+                         const PoolAttrs &attrs, Halide::Func &argmax);
+/// Average pooling's gradient: δ / count spread over each window.
+Halide::Func avgPoolGrad(Halide::Func grad, Extent4D in, Extent4D out, const PoolAttrs &attrs);
+Halide::Func globalAvgPoolGrad(Halide::Func grad, Extent4D in);
+/// y ⊙ (δ - Σ_f δ ⊙ y); `dot` receives the per-row sum.
+Halide::Func softmaxGrad(Halide::Func output, Halide::Func grad, int features, Halide::Func &dot);
+Halide::Func sliceChannels(Halide::Func in, int rank, int begin);
+
+/// x·mask/(1-rate) with mask = hash(seed, salt, coordinates) >= rate.
+Halide::Func dropout(Halide::Func in, int rank, Halide::Func seed, double rate, int salt);
+
+/// Batch statistics per channel of a rank-4 or rank-2 value.
+Halide::Func channelMean(Halide::Func in, int rank, const std::vector<int> &extents,
+                         Halide::Expr batch, Halide::Func &sum);
+Halide::Func channelVariance(Halide::Func in, Halide::Func mean, int rank,
+                             const std::vector<int> &extents, Halide::Expr batch,
+                             bool unbiased, Halide::Func &sum);
+/// Training batch norm's input gradient; `sums` receives its two reductions.
+Halide::Func batchNormGradInput(Halide::Func in, Halide::Func grad, Halide::Func gamma,
+                                Halide::Func mean, Halide::Func variance, float epsilon,
+                                int rank, const std::vector<int> &extents, Halide::Expr batch,
+                                std::vector<Halide::Func> &sums);
+Halide::Func batchNormGradGamma(Halide::Func in, Halide::Func grad, Halide::Func mean,
+                                Halide::Func variance, float epsilon, int rank,
+                                const std::vector<int> &extents, Halide::Expr batch,
+                                Halide::Func &sum);
+
+/// Losses over logits/outputs (f, n) and labels (n) holding class indices;
+/// results over a single element (0). `reductions` receives their sums.
+Halide::Func softmaxCrossEntropy(Halide::Func logits, Halide::Func labels, int classes,
+                                 Halide::Expr batch, std::vector<Halide::Func> &reductions);
+Halide::Func softmaxCrossEntropyGrad(Halide::Func logits, Halide::Func labels, int classes,
+                                     Halide::Expr batch, std::vector<Halide::Func> &reductions);
+Halide::Func mseLoss(Halide::Func output, Halide::Func labels, int classes, Halide::Expr batch,
+                     std::vector<Halide::Func> &reductions);
+Halide::Func mseLossGrad(Halide::Func output, Halide::Func labels, int classes,
+                         Halide::Expr batch);
+Halide::Func countCorrect(Halide::Func scores, Halide::Func labels, int classes,
+                          Halide::Expr batch, std::vector<Halide::Func> &reductions);
+
+/// Optimizer updates over parameter-shaped values of rank `rank`.
+Halide::Func ema(Halide::Func running, Halide::Func batch, int rank, double momentum);
+Halide::Func sgdMomentum(Halide::Func buffer, Halide::Func grad, Halide::Func param, int rank,
+                         double momentum, double dampening, double weightDecay);
+Halide::Func sgdStep(Halide::Func param, Halide::Func grad, std::optional<Halide::Func> buffer,
+                     Halide::Func lr, int rank, double momentum, double weightDecay,
+                     bool nesterov);
+Halide::Func adamMoment(Halide::Func moment, Halide::Func grad, Halide::Func param, int rank,
+                        double beta, double weightDecay, bool squared);
+Halide::Func adamStep(Halide::Func param, Halide::Func m, Halide::Func v, Halide::Func lr,
+                      Halide::Func step, int rank, double beta1, double beta2, double epsilon);
+
 } // namespace cnnc::halide
 
 #endif

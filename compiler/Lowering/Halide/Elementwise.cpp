@@ -11,12 +11,14 @@ using namespace Halide;
 
 namespace cnnc::halide {
 
-/// The argument list of an activation of the given rank.
-static std::vector<Var> argsOf(int rank) {
+std::vector<Var> argsOf(int rank) {
   auto &v = vars();
   if (rank == 4)
     return {v.x, v.y, v.c, v.n};
-  return {v.f, v.n};
+  if (rank == 2)
+    return {v.f, v.n};
+  static const std::vector<Var> generic = {Var("d0"), Var("d1"), Var("d2"), Var("d3")};
+  return std::vector<Var>(generic.begin(), generic.begin() + rank);
 }
 
 /// The channel variable of an activation of the given rank.

@@ -55,12 +55,52 @@ static int64_t elementsPerItem(Value v) {
   return n;
 }
 
+static ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+
+/// Convolution attributes from an op's attributes and its OIHW weight shape.
+static ConvAttrs convAttrs(ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+                           ArrayRef<int64_t> dilation, int64_t groups,
+                           ArrayRef<int64_t> weight) {
+  ConvAttrs a;
+  a.kernelH = int(weight[2]);
+  a.kernelW = int(weight[3]);
+  a.outChannels = int(weight[0]);
+  a.strideY = int(stride[0]);
+  a.strideX = int(stride[1]);
+  a.dilationY = int(dilation[0]);
+  a.dilationX = int(dilation[1]);
+  a.padTop = int(padding[0]);
+  a.padLeft = int(padding[1]);
+  a.padBottom = int(padding[2]);
+  a.padRight = int(padding[3]);
+  a.groups = int(groups);
+  return a;
+}
+
+static PoolAttrs poolAttrs(PoolKind kind, ArrayRef<int64_t> k, ArrayRef<int64_t> stride,
+                           ArrayRef<int64_t> pad, bool countIncludePad) {
+  PoolAttrs a;
+  a.kind = kind;
+  a.kernelH = int(k[0]);
+  a.kernelW = int(k[1]);
+  a.strideY = int(stride[0]);
+  a.strideX = int(stride[1]);
+  a.padTop = int(pad[0]);
+  a.padLeft = int(pad[1]);
+  a.padBottom = int(pad[2]);
+  a.padRight = int(pad[3]);
+  a.countIncludePad = countIncludePad;
+  return a;
+}
+
 namespace {
 /// Lowers the ops of one kernel in order, keeping Value -> Func.
 struct KernelBuilder {
   llvm::DenseMap<Value, Halide::Func> env;
   LoweredKernel kernel;
   int lanes;
+  /// The run-time batch size: the outer extent of a batched input.
+  Halide::Expr batch;
 
   Halide::Func at(Value v) { return env.lookup(v); }
   std::optional<Halide::Func> optional(Value v) {
@@ -135,7 +175,7 @@ struct KernelBuilder {
                                 at(o.getVariance()), optional(o.getBias()),
                                 float(o.getEpsilon().convertToDouble()));
             })
-            .Default([&](Operation *) { return std::nullopt; });
+            .Default([&](Operation *op) { return lowerTraining(op); });
     if (!result)
       return op->emitError("cannot lower '")
              << op->getName() << "' to Halide (no algorithm for this op)";
@@ -151,20 +191,8 @@ struct KernelBuilder {
   }
 
   Halide::Func lowerConv(cnn::Conv2DOp op) {
-    auto w = cast<RankedTensorType>(op.getWeight().getType()).getShape();
-    ConvAttrs a;
-    a.kernelH = int(w[2]);
-    a.kernelW = int(w[3]);
-    a.outChannels = int(w[0]);
-    a.strideY = int(op.getStride()[0]);
-    a.strideX = int(op.getStride()[1]);
-    a.dilationY = int(op.getDilation()[0]);
-    a.dilationX = int(op.getDilation()[1]);
-    a.padTop = int(op.getPadding()[0]);
-    a.padLeft = int(op.getPadding()[1]);
-    a.padBottom = int(op.getPadding()[2]);
-    a.padRight = int(op.getPadding()[3]);
-    a.groups = int(op.getGroups());
+    auto w = shapeOf(op.getWeight());
+    ConvAttrs a = convAttrs(op.getStride(), op.getPadding(), op.getDilation(), op.getGroups(), w);
     ConvStages s = convolution(at(op.getInput()), extent4D(op.getInput()),
                                at(op.getWeight()), optional(op.getBias()), a);
     kernel.stages.conv = s;
@@ -184,22 +212,195 @@ struct KernelBuilder {
   Halide::Func lowerPool(Operation *op, PoolKind kind, ArrayRef<int64_t> k,
                          ArrayRef<int64_t> stride, ArrayRef<int64_t> pad,
                          bool countIncludePad) {
-    PoolAttrs a;
-    a.kind = kind;
-    a.kernelH = int(k[0]);
-    a.kernelW = int(k[1]);
-    a.strideY = int(stride[0]);
-    a.strideX = int(stride[1]);
-    a.padTop = int(pad[0]);
-    a.padLeft = int(pad[1]);
-    a.padBottom = int(pad[2]);
-    a.padRight = int(pad[3]);
-    a.countIncludePad = countIncludePad;
+    PoolAttrs a = poolAttrs(kind, k, stride, pad, countIncludePad);
     Value in = op->getOperand(0);
     PoolStages s = pooling(at(in), extent4D(in), extent4D(op->getResult(0)), a);
     kernel.stages.pool = s;
     kernel.flops += double(elementsPerItem(op->getResult(0))) * k[0] * k[1];
     return s.pool;
+  }
+
+  /// The backward, statistics, loss and optimizer ops of training.
+  std::optional<Halide::Func> lowerTraining(Operation *op) {
+    auto extentsOf = [](Value v) { return halideExtents(v); };
+    auto rank = [](Value v) { return int(shapeOf(v).size()); };
+    auto f64 = [](FloatAttr a) { return a.getValueAsDouble(); };
+    Value result = op->getResult(0);
+    return llvm::TypeSwitch<Operation *, std::optional<Halide::Func>>(op)
+        .Case([&](cnn::Conv2DGradInputOp o) -> std::optional<Halide::Func> {
+          auto w = shapeOf(o.getWeight());
+          ConvAttrs a = convAttrs(o.getStride(), o.getPadding(), o.getDilation(), o.getGroups(), w);
+          ConvStages s = convolutionGradInput(at(o.getGrad()), extent4D(o.getGrad()),
+                                              at(o.getWeight()), a, extent4D(result));
+          kernel.stages.conv = s;
+          kernel.flops += 2.0 * elementsPerItem(o.getGrad()) * w[1] * w[2] * w[3];
+          return s.conv;
+        })
+        .Case([&](cnn::Conv2DGradWeightOp o) -> std::optional<Halide::Func> {
+          auto w = shapeOf(result);
+          ConvAttrs a = convAttrs(o.getStride(), o.getPadding(), o.getDilation(), o.getGroups(), w);
+          ConvGradWeightStages s = convolutionGradWeight(
+              at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()), extent4D(o.getGrad()),
+              a, int(w[1]), batch, lanes);
+          kernel.stages.convGradWeight = s;
+          kernel.flops += 2.0 * elementsPerItem(o.getGrad()) * w[1] * w[2] * w[3];
+          return s.result;
+        })
+        .Case([&](cnn::DenseGradInputOp o) -> std::optional<Halide::Func> {
+          auto w = shapeOf(o.getWeight());
+          VectorReduction s = denseGradInput(at(o.getGrad()), at(o.getWeight()), int(w[0]), int(w[1]));
+          kernel.stages.vectorReduction = s;
+          kernel.flops += 2.0 * w[0] * w[1];
+          return s.func;
+        })
+        .Case([&](cnn::DenseGradWeightOp o) -> std::optional<Halide::Func> {
+          auto w = shapeOf(result);
+          VectorReduction s = denseGradWeight(at(o.getInput()), at(o.getGrad()), int(w[1]), batch);
+          kernel.stages.vectorReduction = s;
+          kernel.flops += 2.0 * w[0] * w[1];
+          return s.func;
+        })
+        .Case([&](cnn::ReduceToChannelsOp o) -> std::optional<Halide::Func> {
+          Halide::Func sum;
+          Halide::Func f = reduceToChannels(at(o.getInput()), rank(o.getInput()),
+                                            extentsOf(o.getInput()), batch, sum);
+          kernel.stages.reductions.push_back(sum);
+          kernel.flops += elementsPerItem(o.getInput());
+          return f;
+        })
+        .Case([&](cnn::ActivationGradOp o) {
+          return pointwise(o, activationGrad(o.getKind().str(), at(o.getOutput()), at(o.getGrad()),
+                                             rank(result)), 2);
+        })
+        .Case([&](cnn::MaxPool2DGradOp o) -> std::optional<Halide::Func> {
+          PoolAttrs a = poolAttrs(PoolKind::Max, o.getKernel(), o.getStride(), o.getPadding(), true);
+          Halide::Func winner;
+          Halide::Func f = maxPoolGrad(at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()),
+                                       extent4D(o.getGrad()), a, winner);
+          kernel.stages.reductions.push_back(winner);
+          kernel.flops += double(elementsPerItem(o.getGrad())) * a.kernelW * a.kernelH;
+          return f;
+        })
+        .Case([&](cnn::AvgPool2DGradOp o) {
+          PoolAttrs a = poolAttrs(PoolKind::Average, o.getKernel(), o.getStride(), o.getPadding(),
+                                  o.getCountIncludePad());
+          return pointwise(o, avgPoolGrad(at(o.getGrad()), extent4D(result), extent4D(o.getGrad()), a),
+                           a.kernelW * a.kernelH);
+        })
+        .Case([&](cnn::GlobalAvgPoolGradOp o) {
+          return pointwise(o, globalAvgPoolGrad(at(o.getGrad()), extent4D(result)));
+        })
+        .Case([&](cnn::SoftmaxGradOp o) -> std::optional<Halide::Func> {
+          Halide::Func dot;
+          Halide::Func f = softmaxGrad(at(o.getOutput()), at(o.getGrad()), int(shapeOf(result)[1]), dot);
+          kernel.stages.reductions.push_back(dot);
+          return pointwise(o, f, 4);
+        })
+        .Case([&](cnn::SliceChannelsOp o) {
+          return pointwise(o, sliceChannels(at(o.getInput()), rank(result), int(o.getBegin())), 0);
+        })
+        .Case([&](cnn::DropoutTrainOp o) {
+          return pointwise(o, halide::dropout(at(o.getInput()), rank(result), at(o.getSeed()),
+                                              f64(o.getRateAttr()), int(o.getSalt())), 2);
+        })
+        .Case([&](cnn::DropoutGradOp o) {
+          return pointwise(o, halide::dropout(at(o.getGrad()), rank(result), at(o.getSeed()),
+                                              f64(o.getRateAttr()), int(o.getSalt())), 2);
+        })
+        .Case([&](cnn::ChannelMeanOp o) -> std::optional<Halide::Func> {
+          Halide::Func sum;
+          Halide::Func f = channelMean(at(o.getInput()), rank(o.getInput()),
+                                       extentsOf(o.getInput()), batch, sum);
+          kernel.stages.reductions.push_back(sum);
+          kernel.flops += elementsPerItem(o.getInput());
+          return f;
+        })
+        .Case([&](cnn::ChannelVarianceOp o) -> std::optional<Halide::Func> {
+          Halide::Func sum;
+          Halide::Func f = channelVariance(at(o.getInput()), at(o.getMean()), rank(o.getInput()),
+                                           extentsOf(o.getInput()), batch, o.getUnbiased(), sum);
+          kernel.stages.reductions.push_back(sum);
+          kernel.flops += 3.0 * elementsPerItem(o.getInput());
+          return f;
+        })
+        .Case([&](cnn::BatchNormGradInputOp o) -> std::optional<Halide::Func> {
+          std::vector<Halide::Func> sums;
+          Halide::Func f = batchNormGradInput(
+              at(o.getInput()), at(o.getGrad()), at(o.getGamma()), at(o.getMean()),
+              at(o.getVariance()), float(f64(o.getEpsilonAttr())), rank(result),
+              extentsOf(result), batch, sums);
+          kernel.stages.reductions.insert(kernel.stages.reductions.end(), sums.begin(), sums.end());
+          kernel.flops += 10.0 * elementsPerItem(result);
+          return f;
+        })
+        .Case([&](cnn::BatchNormGradGammaOp o) -> std::optional<Halide::Func> {
+          Halide::Func sum;
+          Halide::Func f = batchNormGradGamma(at(o.getInput()), at(o.getGrad()), at(o.getMean()),
+                                              at(o.getVariance()), float(f64(o.getEpsilonAttr())),
+                                              rank(o.getInput()), extentsOf(o.getInput()), batch, sum);
+          kernel.stages.reductions.push_back(sum);
+          kernel.flops += 4.0 * elementsPerItem(o.getInput());
+          return f;
+        })
+        .Case([&](cnn::EmaOp o) {
+          return pointwise(o, ema(at(o.getRunning()), at(o.getBatch()), rank(result),
+                                  f64(o.getMomentumAttr())), 3);
+        })
+        .Case([&](cnn::SoftmaxCrossEntropyOp o) -> std::optional<Halide::Func> {
+          int classes = int(shapeOf(o.getLogits())[1]);
+          kernel.flops += 4.0 * classes;
+          return softmaxCrossEntropy(at(o.getLogits()), at(o.getLabels()), classes, batch,
+                                     kernel.stages.reductions);
+        })
+        .Case([&](cnn::SoftmaxCrossEntropyGradOp o) -> std::optional<Halide::Func> {
+          int classes = int(shapeOf(o.getLogits())[1]);
+          kernel.flops += 6.0 * classes;
+          return softmaxCrossEntropyGrad(at(o.getLogits()), at(o.getLabels()), classes, batch,
+                                         kernel.stages.reductions);
+        })
+        .Case([&](cnn::MseLossOp o) -> std::optional<Halide::Func> {
+          int classes = int(shapeOf(o.getOutput())[1]);
+          kernel.flops += 3.0 * classes;
+          return mseLoss(at(o.getOutput()), at(o.getLabels()), classes, batch,
+                         kernel.stages.reductions);
+        })
+        .Case([&](cnn::MseLossGradOp o) -> std::optional<Halide::Func> {
+          int classes = int(shapeOf(o.getOutput())[1]);
+          kernel.flops += 3.0 * classes;
+          return mseLossGrad(at(o.getOutput()), at(o.getLabels()), classes, batch);
+        })
+        .Case([&](cnn::CountCorrectOp o) -> std::optional<Halide::Func> {
+          int classes = int(shapeOf(o.getScores())[1]);
+          kernel.flops += classes;
+          return countCorrect(at(o.getScores()), at(o.getLabels()), classes, batch,
+                              kernel.stages.reductions);
+        })
+        .Case([&](cnn::SgdMomentumOp o) {
+          return pointwise(o, sgdMomentum(at(o.getBuffer()), at(o.getGrad()), at(o.getParam()),
+                                          rank(result), f64(o.getMomentumAttr()),
+                                          f64(o.getDampeningAttr()), f64(o.getWeightDecayAttr())),
+                           4);
+        })
+        .Case([&](cnn::SgdStepOp o) {
+          return pointwise(o, sgdStep(at(o.getParam()), at(o.getGrad()), optional(o.getBuffer()),
+                                      at(o.getLr()), rank(result), f64(o.getMomentumAttr()),
+                                      f64(o.getWeightDecayAttr()), o.getNesterov()),
+                           4);
+        })
+        .Case([&](cnn::AdamMomentOp o) {
+          return pointwise(o, adamMoment(at(o.getMoment()), at(o.getGrad()), at(o.getParam()),
+                                         rank(result), f64(o.getBetaAttr()),
+                                         f64(o.getWeightDecayAttr()), o.getSquared()),
+                           4);
+        })
+        .Case([&](cnn::AdamStepOp o) {
+          return pointwise(o, adamStep(at(o.getParam()), at(o.getMoment1()), at(o.getMoment2()),
+                                       at(o.getLr()), at(o.getStep()), rank(result),
+                                       f64(o.getBeta1Attr()), f64(o.getBeta2Attr()),
+                                       f64(o.getEpsilonAttr())),
+                           6);
+        })
+        .Default([&](Operation *) { return std::nullopt; });
   }
 };
 } // namespace
@@ -217,6 +418,11 @@ FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inpu
     b.kernel.stages.inputExtents.push_back(extents);
   }
   b.kernel.stages.inputs = params;
+  for (auto [p, v] : llvm::zip(params, inputs))
+    if (halideExtents(v).back() < 0) {
+      b.batch = p.dim(p.dimensions() - 1).extent();
+      break;
+    }
 
   Value result = op->getResult(0);
   if (auto group = dyn_cast<cnn::GroupOp>(op)) {

@@ -8,6 +8,9 @@
  * No C++ types or exceptions cross this API; cnnc/runtime.hpp wraps it with
  * RAII for C++ callers. A cnnc_model is not thread-safe: use one per thread
  * or serialise calls. All tensors are float32, dense, row-major (C order).
+ * Models compiled with training also train: parameter initialization, a
+ * train step, evaluation, checkpoints; datasets and learning-rate schedules
+ * for the training loop are here too.
  * Documentation: docs/runtime.md. */
 #ifndef CNNC_RUNTIME_H
 #define CNNC_RUNTIME_H
@@ -47,7 +50,8 @@ typedef struct cnnc_model cnnc_model;
 typedef enum cnnc_tensor_role {
   CNNC_ROLE_INPUT = 0,
   CNNC_ROLE_OUTPUT = 1,
-  CNNC_ROLE_PARAMETER = 2
+  CNNC_ROLE_PARAMETER = 2,
+  CNNC_ROLE_STATE = 3 /**< optimizer state of a training model (see cnnc_model_has_training) */
 } cnnc_tensor_role;
 
 /** Description of an input, output or parameter. The pointers stay valid
@@ -132,6 +136,151 @@ cnnc_status cnnc_model_run(cnnc_model *model, int64_t batch, const float *const 
  * milliseconds, in out_step_ms[0..cnnc_model_num_steps). */
 cnnc_status cnnc_model_run_timed(cnnc_model *model, int64_t batch, const float *const *inputs,
                                  float *const *outputs, double *out_step_ms);
+
+/* -------------------------------------------------------------- training */
+
+/** The defaults of a training model (the model file's `train:` section). The
+ * strings stay valid for the life of the model. */
+typedef struct cnnc_train_info {
+  const char *loss;      /**< e.g. "softmax_cross_entropy" */
+  const char *optimizer; /**< "sgd" or "adam" */
+  double lr;             /**< default learning rate */
+  int64_t batch;         /**< default batch size (0 if unspecified) */
+  int64_t epochs;        /**< default number of epochs (0 if unspecified) */
+  int64_t classes;       /**< labels must lie in [0, classes); 0 if unknown */
+} cnnc_train_info;
+
+/** 1 if the model was compiled with training (its metadata has "train"), else 0. */
+int cnnc_model_has_training(const cnnc_model *model);
+
+/** Describes the training defaults; fails for a model without training. */
+cnnc_status cnnc_model_get_train_info(const cnnc_model *model, cnnc_train_info *out_info);
+
+/** Initializes every parameter as the metadata's "init" list says (PyTorch's
+ * defaults: uniform in [-bound, bound] or a constant), zeroes the optimizer
+ * state and sets the step count to 0. Reproducible: the values depend only
+ * on `seed` and the parameter's name (splitmix64 stream per parameter,
+ * docs/runtime.md). The seed is kept to derive per-step seeds (dropout). */
+cnnc_status cnnc_model_init_parameters(cnnc_model *model, uint64_t seed);
+
+/** One training step on `batch` (>= 1) items: forward, loss, backward and
+ * optimizer update, all in the model's kernels. inputs[i] holds batch *
+ * item_count floats of input i; labels holds `batch` class indices as floats
+ * (integers in [0, classes)). `lr` is this step's learning rate. Stores the
+ * mean loss over the batch and the number of correctly classified items.
+ * Increments the step count; the next inference re-runs `prepare`. On a
+ * kernel failure the parameters and state are unchanged. */
+cnnc_status cnnc_model_train_step(cnnc_model *model, int64_t batch, const float *const *inputs,
+                                  const float *labels, float lr, float *out_loss,
+                                  float *out_correct);
+
+/** cnnc_model_train_step that also stores the wall time of each kernel of
+ * the step in out_step_ms (cnnc_model_num_train_steps entries), for profiling. */
+cnnc_status cnnc_model_train_step_timed(cnnc_model *model, int64_t batch,
+                                        const float *const *inputs, const float *labels, float lr,
+                                        float *out_loss, float *out_correct, double *out_step_ms);
+
+/** The number of kernels of one train step (0 without training). */
+size_t cnnc_model_num_train_steps(const cnnc_model *model);
+
+/** Name and FLOP count per batch item of the train step's kernel `index`. */
+cnnc_status cnnc_model_get_train_step_info(const cnnc_model *model, size_t index,
+                                           cnnc_step_info *out_info);
+
+/** Evaluates one batch in inference mode (running `prepare` first if the
+ * parameters changed): stores the mean loss and the number of correctly
+ * classified items. Changes no parameter or state. */
+cnnc_status cnnc_model_evaluate(cnnc_model *model, int64_t batch, const float *const *inputs,
+                                const float *labels, float *out_loss, float *out_correct);
+
+/** The number of train steps taken since initialization (kept in checkpoints). */
+uint64_t cnnc_model_step_count(const cnnc_model *model);
+
+/** The seed of the last initialization or loaded checkpoint (0 for null). */
+uint64_t cnnc_model_seed(const cnnc_model *model);
+
+/** Copies one optimizer state tensor (see CNNC_ROLE_STATE) into out_data[0..count). */
+cnnc_status cnnc_model_get_state(const cnnc_model *model, const char *name, size_t count,
+                                 float *out_data);
+
+/** Writes a checkpoint: safetensors with every parameter and state tensor
+ * (F32, by name) and __metadata__ {"format": "cnnc-checkpoint-1",
+ * "cnnc_step": "<step count>", "cnnc_seed": "<seed>"}. Written to
+ * `<path>.tmp-<pid>`, flushed, fsync'ed and renamed over `path`, so a crash
+ * leaves either the old file or the new one, never a broken one. */
+cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const char *path);
+
+/** Reads a checkpoint written by cnnc_model_save_checkpoint: parameters,
+ * state, step count and seed. Everything is validated and read before
+ * anything changes; a missing or mis-shaped tensor, a wrong dtype, a
+ * truncated file or a file that is not a checkpoint (no "cnnc_step", e.g. a
+ * parameters-only file) is a clear error and leaves the model as it was. */
+cnnc_status cnnc_model_load_checkpoint(cnnc_model *model, const char *path);
+
+/* -------------------------------------------------------------- datasets */
+
+/** An in-memory labelled dataset: `size` items of `item_count` floats each,
+ * one float label per item, and a current order (a permutation). */
+typedef struct cnnc_dataset cnnc_dataset;
+
+/** Reads an IDX image file and an IDX label file (unsigned bytes, gzipped or
+ * plain, e.g. MNIST / Fashion-MNIST). Pixels are divided by 255; the first
+ * dimension is the item count, the rest the item shape. `limit` > 0 keeps
+ * only the first `limit` items (0: all). The order starts as the file order. */
+cnnc_status cnnc_dataset_load_idx(const char *images_path, const char *labels_path, int64_t limit,
+                                  cnnc_dataset **out_dataset);
+
+/** Frees a dataset. Null is allowed. */
+void cnnc_dataset_free(cnnc_dataset *dataset);
+
+/** The number of items (0 for null). */
+int64_t cnnc_dataset_size(const cnnc_dataset *dataset);
+
+/** Floats per item (e.g. 784 for 28x28 images; 0 for null). */
+int64_t cnnc_dataset_item_count(const cnnc_dataset *dataset);
+
+/** Sets the order to a permutation that depends only on (seed, epoch):
+ * Fisher-Yates over the identity, driven by splitmix64. */
+cnnc_status cnnc_dataset_shuffle(cnnc_dataset *dataset, uint64_t seed, uint64_t epoch);
+
+/** Restores the file order. */
+cnnc_status cnnc_dataset_reset_order(cnnc_dataset *dataset);
+
+/** The number of batches of `batch_size` items, the last partial one included. */
+int64_t cnnc_dataset_num_batches(const cnnc_dataset *dataset, int64_t batch_size);
+
+/** Copies batch `index` (of batches of `batch_size` in the current order)
+ * into out_items (batch_size * item_count floats) and out_labels
+ * (batch_size floats); *out_count receives the items in it (the last batch
+ * may be partial). */
+cnnc_status cnnc_dataset_get_batch(const cnnc_dataset *dataset, int64_t index, int64_t batch_size,
+                                   float *out_items, float *out_labels, int64_t *out_count);
+
+/* ---------------------------------------------------- learning-rate schedules */
+
+/** A learning-rate schedule: CNNC_LR_CONSTANT, CNNC_LR_STEP (multiply by
+ * gamma every step_epochs epochs) or CNNC_LR_COSINE (cosine annealing from
+ * the base rate to 0 over all steps of the run). */
+typedef enum cnnc_lr_kind {
+  CNNC_LR_CONSTANT = 0,
+  CNNC_LR_STEP = 1,
+  CNNC_LR_COSINE = 2
+} cnnc_lr_kind;
+
+typedef struct cnnc_lr_schedule {
+  cnnc_lr_kind kind;
+  int64_t step_epochs; /**< CNNC_LR_STEP: epochs between decays (>= 1) */
+  double gamma;        /**< CNNC_LR_STEP: the decay factor */
+} cnnc_lr_schedule;
+
+/** Parses "constant", "step:E:G" (e.g. "step:2:0.5") or "cosine". */
+cnnc_status cnnc_lr_schedule_parse(const char *spec, cnnc_lr_schedule *out_schedule);
+
+/** The learning rate of the train step numbered `step` (0-based, i.e. the
+ * step count before it) in a run of `epochs` epochs of `steps_per_epoch`
+ * steps: a function of the step alone, so a resumed run gets the same rates. */
+cnnc_status cnnc_lr_schedule_at(const cnnc_lr_schedule *schedule, double base_lr, uint64_t step,
+                                int64_t steps_per_epoch, int64_t epochs, double *out_lr);
 
 /* ---------------------------------------------------------------- arrays */
 

@@ -1,13 +1,19 @@
 //===- runtime.hpp - C++ wrapper over the cnnc runtime C API ----*- C++ -*-===//
 //
 // Header-only RAII classes over cnnc/runtime.h: cnnc::Model owns a loaded
-// model.so, cnnc::Array owns an array read from .npy or IDX. Every failing C
+// model.so (and trains it if it was compiled with training), cnnc::Array
+// owns an array read from .npy or IDX, cnnc::Dataset a labelled IDX dataset,
+// cnnc::LrSchedule a learning-rate schedule. Every failing C
 // call becomes a cnnc::Error carrying the status and cnnc_last_error()'s
 // message. Nothing here adds behaviour; it only changes the spelling.
 // Example:
 //   cnnc::Model model("model.so");
 //   model.loadParameters("w.safetensors");
 //   std::vector<float> y = model.run(batch, x); // one input, one output
+// Training:
+//   model.initParameters(/*seed=*/0);
+//   cnnc::StepResult r = model.trainStep(batch, x, labels, 0.01f);
+//   model.save("ckpt.safetensors");
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_RUNTIME_HPP
@@ -66,6 +72,20 @@ struct StepInfo {
   int64_t flops = 0; ///< per batch item
 };
 
+/// The defaults of a training model (its `train:` section).
+struct TrainInfo {
+  std::string loss, optimizer;
+  double lr = 0;
+  int64_t batch = 0, epochs = 0; ///< 0 if unspecified
+  int64_t classes = 0;           ///< labels lie in [0, classes); 0 if unknown
+};
+
+/// What a train or eval step reports.
+struct StepResult {
+  float loss = 0;    ///< mean loss over the batch
+  float correct = 0; ///< number of correctly classified items
+};
+
 /// A loaded model.so; move-only, unloaded on destruction.
 class Model {
 public:
@@ -118,6 +138,89 @@ public:
       }
     throw Error(CNNC_ERROR_INVALID_ARGUMENT, "the model has no parameter '" + name + "'");
   }
+  /// Optimizer state tensors of a training model (empty otherwise).
+  std::vector<TensorInfo> state() const { return tensors(CNNC_ROLE_STATE); }
+  /// Returns a copy of one optimizer state tensor.
+  std::vector<float> getState(const std::string &name) const {
+    for (const TensorInfo &s : state())
+      if (s.name == name) {
+        std::vector<float> data(size_t(s.itemCount));
+        check(cnnc_model_get_state(get(), name.c_str(), data.size(), data.data()));
+        return data;
+      }
+    throw Error(CNNC_ERROR_INVALID_ARGUMENT, "the model has no state tensor '" + name + "'");
+  }
+
+  /// True if the model was compiled with training.
+  bool hasTraining() const { return cnnc_model_has_training(get()) != 0; }
+  /// The training defaults (throws for a model without training).
+  TrainInfo trainInfo() const {
+    cnnc_train_info info;
+    check(cnnc_model_get_train_info(get(), &info));
+    return {info.loss, info.optimizer, info.lr, info.batch, info.epochs, info.classes};
+  }
+  /// Initializes parameters (PyTorch defaults, seeded), zeroes state and the step count.
+  void initParameters(uint64_t seed) { check(cnnc_model_init_parameters(get(), seed)); }
+  /// One train step: one pointer per input, `batch` labels, this step's learning rate.
+  StepResult trainStep(int64_t batch, const std::vector<const float *> &inputs, const float *labels,
+                       float lr) {
+    checkCounts(inputs.size(), cnnc_model_num_tensors(get(), CNNC_ROLE_INPUT));
+    StepResult r;
+    check(cnnc_model_train_step(get(), batch, inputs.data(), labels, lr, &r.loss, &r.correct));
+    return r;
+  }
+  /// A train step that also returns the wall time of each of its kernels
+  /// (in the order of trainSteps()), for profiling.
+  StepResult trainStepTimed(int64_t batch, const std::vector<const float *> &inputs,
+                            const float *labels, float lr, std::vector<double> &stepMs) {
+    checkCounts(inputs.size(), cnnc_model_num_tensors(get(), CNNC_ROLE_INPUT));
+    stepMs.assign(cnnc_model_num_train_steps(get()), 0.0);
+    StepResult r;
+    check(cnnc_model_train_step_timed(get(), batch, inputs.data(), labels, lr, &r.loss,
+                                      &r.correct, stepMs.data()));
+    return r;
+  }
+  /// The kernels of one train step in execution order.
+  std::vector<StepInfo> trainSteps() const {
+    std::vector<StepInfo> result;
+    for (size_t i = 0, n = cnnc_model_num_train_steps(get()); i < n; ++i) {
+      cnnc_step_info info;
+      check(cnnc_model_get_train_step_info(get(), i, &info));
+      result.push_back({info.name, info.flops});
+    }
+    return result;
+  }
+  /// Convenience for a model with one input.
+  StepResult trainStep(int64_t batch, const std::vector<float> &input,
+                       const std::vector<float> &labels, float lr) {
+    checkBatch(batch, input, labels);
+    return trainStep(batch, std::vector<const float *>{input.data()}, labels.data(), lr);
+  }
+  /// Loss and correct count of one batch in inference mode; changes nothing.
+  StepResult evaluate(int64_t batch, const std::vector<const float *> &inputs,
+                      const float *labels) {
+    checkCounts(inputs.size(), cnnc_model_num_tensors(get(), CNNC_ROLE_OUTPUT));
+    StepResult r;
+    check(cnnc_model_evaluate(get(), batch, inputs.data(), labels, &r.loss, &r.correct));
+    return r;
+  }
+  /// Convenience for a model with one input.
+  StepResult evaluate(int64_t batch, const std::vector<float> &input,
+                      const std::vector<float> &labels) {
+    checkBatch(batch, input, labels);
+    return evaluate(batch, std::vector<const float *>{input.data()}, labels.data());
+  }
+  /// Train steps taken since initialization.
+  uint64_t stepCount() const { return cnnc_model_step_count(get()); }
+  /// The seed of the last initialization or loaded checkpoint.
+  uint64_t seed() const { return cnnc_model_seed(get()); }
+  /// Writes a checkpoint (parameters, optimizer state, step count, seed).
+  void save(const std::string &path) const {
+    check(cnnc_model_save_checkpoint(get(), path.c_str()));
+  }
+  /// Reads a checkpoint written by save().
+  void load(const std::string &path) { check(cnnc_model_load_checkpoint(get(), path.c_str())); }
+
   /// Runs the prepare kernels now (otherwise done by the first run).
   void prepare() { check(cnnc_model_prepare(get())); }
 
@@ -169,6 +272,19 @@ private:
                         info.item_count, info.batched != 0});
     }
     return result;
+  }
+  void checkBatch(int64_t batch, const std::vector<float> &input,
+                  const std::vector<float> &labels) const {
+    std::vector<TensorInfo> in = inputs();
+    if (in.size() != 1)
+      throw Error(CNNC_ERROR_INVALID_ARGUMENT, "this overload needs a model with one input");
+    if (batch >= 1 &&
+        (int64_t(input.size()) != in[0].countFor(batch) || int64_t(labels.size()) != batch))
+      throw Error(CNNC_ERROR_INVALID_ARGUMENT, "batch " + std::to_string(batch) + " needs " +
+                                                   std::to_string(in[0].countFor(batch)) +
+                                                   " input floats and " + std::to_string(batch) +
+                                                   " labels, got " + std::to_string(input.size()) +
+                                                   " and " + std::to_string(labels.size()));
   }
   void checkCounts(size_t numInputs, size_t numOutputs) const {
     size_t wantIn = cnnc_model_num_tensors(get(), CNNC_ROLE_INPUT);
@@ -223,6 +339,59 @@ public:
 
 private:
   cnnc_array a_{};
+};
+
+/// A labelled dataset in memory (move-only): items, float labels, an order.
+class Dataset {
+public:
+  /// Reads IDX images (divided by 255) and labels; `limit` > 0 keeps the first `limit`.
+  Dataset(const std::string &imagesPath, const std::string &labelsPath, int64_t limit = 0) {
+    cnnc_dataset *d = nullptr;
+    check(cnnc_dataset_load_idx(imagesPath.c_str(), labelsPath.c_str(), limit, &d));
+    d_.reset(d);
+  }
+  int64_t size() const { return cnnc_dataset_size(d_.get()); }
+  /// Floats per item.
+  int64_t itemCount() const { return cnnc_dataset_item_count(d_.get()); }
+  /// Sets the order to the permutation of (seed, epoch).
+  void shuffle(uint64_t seed, uint64_t epoch) {
+    check(cnnc_dataset_shuffle(d_.get(), seed, epoch));
+  }
+  /// Restores the file order.
+  void resetOrder() { check(cnnc_dataset_reset_order(d_.get())); }
+  /// Batches of `batchSize`, the last partial one included.
+  int64_t numBatches(int64_t batchSize) const {
+    return cnnc_dataset_num_batches(d_.get(), batchSize);
+  }
+  /// Copies batch `index` into items / labels (sized for batchSize); returns its item count.
+  int64_t getBatch(int64_t index, int64_t batchSize, float *items, float *labels) const {
+    int64_t count = 0;
+    check(cnnc_dataset_get_batch(d_.get(), index, batchSize, items, labels, &count));
+    return count;
+  }
+
+private:
+  struct Deleter {
+    void operator()(cnnc_dataset *d) const { cnnc_dataset_free(d); }
+  };
+  std::unique_ptr<cnnc_dataset, Deleter> d_;
+};
+
+/// A learning-rate schedule: "constant", "step:E:G" or "cosine".
+class LrSchedule {
+public:
+  explicit LrSchedule(const std::string &spec = "constant") {
+    check(cnnc_lr_schedule_parse(spec.c_str(), &s_));
+  }
+  /// The rate of 0-based step `step` in a run of `epochs` x `stepsPerEpoch`.
+  double at(double baseLr, uint64_t step, int64_t stepsPerEpoch, int64_t epochs) const {
+    double lr = 0;
+    check(cnnc_lr_schedule_at(&s_, baseLr, step, stepsPerEpoch, epochs, &lr));
+    return lr;
+  }
+
+private:
+  cnnc_lr_schedule s_{};
 };
 
 } // namespace cnnc

@@ -312,6 +312,12 @@ static LogicalResult verifyRegionOp(Operation *op, ValueRange inputs) {
   return success();
 }
 
+LogicalResult HyperOp::verify() {
+  if (getType().getShape() != ArrayRef<int64_t>{1})
+    return emitOpError("hyper-parameter '") << getName() << "' must be tensor<1xf32>";
+  return success();
+}
+
 LogicalResult BlockOp::verify() { return verifyRegionOp(*this, getInputs()); }
 LogicalResult GroupOp::verify() { return verifyRegionOp(*this, getInputs()); }
 

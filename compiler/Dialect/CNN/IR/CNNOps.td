@@ -184,7 +184,8 @@ def CNN_BatchNormOp : CNN_Op<"batch_norm", [Pure, InferTypeOpAdaptor]> {
   let description = [{
     `y = (x - mean[c]) / sqrt(var[c] + epsilon) * weight[c] + bias[c]` over the
     channel dimension (dim 1) of `[N,C,H,W]` or `[N,C]`, with PyTorch's
-    `running_mean` / `running_var` as `mean` / `var`.
+    `running_mean` / `running_var` as `mean` / `var`. `momentum` is PyTorch's
+    running-statistics momentum, used when training.
 
     ```mlir
     %y = cnn.batch_norm %x, %g, %b, %m, %v {epsilon = 1.0e-05 : f64}
@@ -192,7 +193,8 @@ def CNN_BatchNormOp : CNN_Op<"batch_norm", [Pure, InferTypeOpAdaptor]> {
     ```
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$weight, CNN_Tensor:$bias,
-                   CNN_Tensor:$mean, CNN_Tensor:$variance, F64Attr:$epsilon);
+                   CNN_Tensor:$mean, CNN_Tensor:$variance, F64Attr:$epsilon,
+                   DefaultValuedAttr<F64Attr, "0.1">:$momentum);
   let results = (outs CNN_Tensor:$result);
   let assemblyFormat = "$input `,` $weight `,` $bias `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
 }
@@ -331,6 +333,271 @@ def CNN_GroupOp : CNN_RegionOp<"group"> {
   }];
   let arguments = (ins Variadic<CNN_Tensor>:$inputs, StrAttr:$label);
   let assemblyFormat = "$label ` ` `(` $inputs `)` attr-dict `:` functional-type($inputs, results) $body";
+}
+
+
+//===----------------------------------------------------------------------===//
+// Training: state, gradients, losses, optimizers (built by cnnc-autodiff)
+//===----------------------------------------------------------------------===//
+
+def CNN_StateOp : CNN_Op<"state", [Pure]> {
+  let summary = "a named optimizer state tensor (zero-initialized)";
+  let description = [{
+    Adam's `exp_avg` / `exp_avg_sq` or SGD's `momentum_buffer` of a parameter,
+    named `<parameter>.<slot>`. Saved in checkpoints with the parameters.
+
+    ```mlir
+    %m = cnn.state "conv1.weight.exp_avg" : tensor<32x1x3x3xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
+def CNN_HyperOp : CNN_Op<"hyper", [Pure]> {
+  let summary = "a scalar the runtime sets before each train step (lr, step, seed)";
+  let description = [{
+    ```mlir
+    %lr = cnn.hyper "lr" : tensor<1xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_AssignOp : CNN_Op<"assign"> {
+  let summary = "makes a value the new content of a parameter or state tensor";
+  let description = [{
+    Ends a train step: after all kernels ran, the parameter or state named
+    `target` holds `value` (the runtime swaps storage, nothing is copied).
+
+    ```mlir
+    cnn.assign "conv1.weight", %new : tensor<32x1x3x3xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$target, CNN_Tensor:$value);
+  let assemblyFormat = "$target `,` $value attr-dict `:` type($value)";
+}
+
+class CNN_GradOp<string mnemonic, string what, list<Trait> traits = []>
+    : CNN_Op<mnemonic, !listconcat([Pure], traits)> {
+  let summary = what;
+  let results = (outs CNN_Tensor:$result);
+}
+
+def CNN_Conv2DGradInputOp : CNN_GradOp<"conv2d_grad_input",
+    "gradient of conv2d w.r.t. its input: rot180(W) wide-convolved with δ"> {
+  let description = [{
+    `dx[n,c,i,j] = Σ_{o,u,v} w[o,c,u,v] · δ[n,o,(i+pt-u·dh)/sh,(j+pl-v·dw)/sw]`
+    over the positions where the division is exact and in range — for
+    stride 1 the wide (full) convolution of δ with the flipped kernel (SPEC §3).
+    The result type gives the input's shape.
+  }];
+  let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$weight,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+  let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_Conv2DGradWeightOp : CNN_GradOp<"conv2d_grad_weight",
+    "gradient of conv2d w.r.t. its weight: the input cross-correlated with δ"> {
+  let description = [{
+    `dw[o,c,u,v] = Σ_{n,i,j} δ[n,o,i,j] · x[n, g·C/G + c, i·sh + u·dh - pt, j·sw + v·dw - pl]`;
+    shared weights accumulate the gradient of every position.
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_ReduceToChannelsOp : CNN_GradOp<"reduce_to_channels",
+    "sum over every dimension but the channels (dim 1): bias gradients"> {
+  let description = [{
+    `[N, C, H, W] -> [C]` or `[N, C] -> [C]`.
+  }];
+  let arguments = (ins CNN_Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_DenseGradInputOp : CNN_GradOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input"> {
+  let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$weight);
+  let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_DenseGradWeightOp : CNN_GradOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight"> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_ActivationGradOp : CNN_GradOp<"activation_grad",
+    "gradient through relu / sigmoid / tanh, from the activation's output",
+    [AllTypesMatch<["output", "grad", "result"]>]> {
+  let description = [{
+    `kind` is `relu` (δ where y > 0), `sigmoid` (δ·y·(1-y)) or `tanh` (δ·(1-y²)).
+  }];
+  let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad, StrAttr:$kind);
+  let assemblyFormat = "$kind $output `,` $grad attr-dict `:` type($result)";
+}
+
+def CNN_MaxPool2DGradOp : CNN_GradOp<"max_pool2d_grad",
+    "routes δ to the position of each window's maximum"> {
+  let description = [{
+    Ties go to the first maximum in row-major window order (as PyTorch does);
+    overlapping windows add up.
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_AvgPool2DGradOp : CNN_GradOp<"avg_pool2d_grad",
+    "spreads δ evenly over each window (padding and overlap included)"> {
+  let arguments = (ins CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   BoolAttr:$count_include_pad);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_GlobalAvgPoolGradOp : CNN_GradOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane"> {
+  let arguments = (ins CNN_Tensor:$grad);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_SoftmaxGradOp : CNN_GradOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
+    [AllTypesMatch<["output", "grad", "result"]>]> {
+  let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad);
+  let assemblyFormat = "$output `,` $grad attr-dict `:` type($result)";
+}
+
+def CNN_SliceChannelsOp : CNN_GradOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)"> {
+  let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_ReshapeOp : CNN_GradOp<"reshape", "the same data with another static shape (flatten's gradient); a view"> {
+  let arguments = (ins CNN_Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_DropoutTrainOp : CNN_GradOp<"dropout_train",
+    "training dropout: x·mask/(1-rate), mask drawn from a hash of (seed, position)"> {
+  let description = [{
+    The mask is a pure function of the seed (a `cnn.hyper` the runtime sets per
+    step) and the element's coordinates, so `dropout_grad` recomputes it
+    instead of storing it.
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
+  let assemblyFormat = "$input `,` $seed attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_DropoutGradOp : CNN_GradOp<"dropout_grad", "δ·mask/(1-rate) with dropout_train's mask"> {
+  let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
+  let assemblyFormat = "$grad `,` $seed attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_ChannelMeanOp : CNN_GradOp<"channel_mean", "batch mean per channel: [N,C,...] -> [C]"> {
+  let arguments = (ins CNN_Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_ChannelVarianceOp : CNN_GradOp<"channel_variance",
+    "batch variance per channel (biased, or unbiased for running statistics)"> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$mean, BoolAttr:$unbiased);
+  let assemblyFormat = "$input `,` $mean attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_BatchNormGradInputOp : CNN_GradOp<"batch_norm_grad_input",
+    "gradient of training-mode batch norm w.r.t. its input"> {
+  let description = [{
+    `dx = γ/σ · (δ - mean(δ) - x̂ · mean(δ · x̂))` with batch statistics, per channel.
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, CNN_Tensor:$gamma,
+                   CNN_Tensor:$mean, CNN_Tensor:$variance, F64Attr:$epsilon);
+  let assemblyFormat = "$input `,` $grad `,` $gamma `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_BatchNormGradGammaOp : CNN_GradOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel"> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, CNN_Tensor:$mean,
+                   CNN_Tensor:$variance, F64Attr:$epsilon);
+  let assemblyFormat = "$input `,` $grad `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_EmaOp : CNN_GradOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
+    [AllTypesMatch<["running", "batch", "result"]>]> {
+  let arguments = (ins CNN_Tensor:$running, CNN_Tensor:$batch, F64Attr:$momentum);
+  let assemblyFormat = "$running `,` $batch attr-dict `:` type($result)";
+}
+
+def CNN_SoftmaxCrossEntropyOp : CNN_GradOp<"softmax_cross_entropy",
+    "mean over the batch of logsumexp(z) - z[label] (fused, stable)"> {
+  let description = [{
+    Logits `[N, K]`, labels `[N]` (class indices as f32) -> `[1]`.
+  }];
+  let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_SoftmaxCrossEntropyGradOp : CNN_GradOp<"softmax_cross_entropy_grad",
+    "(softmax(z) - onehot(label)) / N"> {
+  let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_MseLossOp : CNN_GradOp<"mse_loss", "mean over all elements of (y - onehot(label))²"> {
+  let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
+  let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_MseLossGradOp : CNN_GradOp<"mse_loss_grad", "2 (y - onehot(label)) / (N·K)"> {
+  let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
+  let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_CountCorrectOp : CNN_GradOp<"count_correct", "number of rows whose argmax equals the label"> {
+  let arguments = (ins CNN_Tensor:$scores, CNN_Tensor:$labels);
+  let assemblyFormat = "$scores `,` $labels attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_SgdMomentumOp : CNN_GradOp<"sgd_momentum",
+    "momentum·buf + (1 - dampening)·(g + weight_decay·p)",
+    [AllTypesMatch<["buffer", "grad", "param", "result"]>]> {
+  let arguments = (ins CNN_Tensor:$buffer, CNN_Tensor:$grad, CNN_Tensor:$param,
+                   F64Attr:$momentum, F64Attr:$dampening, F64Attr:$weight_decay);
+  let assemblyFormat = "$buffer `,` $grad `,` $param attr-dict `:` type($result)";
+}
+
+def CNN_SgdStepOp : CNN_GradOp<"sgd_step", "p - lr·d (d: the gradient, the momentum buffer, or Nesterov's mix)"> {
+  let description = [{
+    Without momentum `d = g + wd·p`; with momentum `d = buf'` or, with Nesterov,
+    `d = g + wd·p + momentum·buf'` (PyTorch's torch.optim.SGD).
+  }];
+  let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$grad, Optional<CNN_Tensor>:$buffer,
+                   CNN_Tensor:$lr, F64Attr:$momentum, F64Attr:$weight_decay, BoolAttr:$nesterov);
+  let assemblyFormat = "$param `,` $grad `,` $lr (`,` $buffer^)? attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_AdamMomentOp : CNN_GradOp<"adam_moment",
+    "β·m + (1 - β)·d with d = g + weight_decay·p (or d² when squared)",
+    [AllTypesMatch<["moment", "grad", "param", "result"]>]> {
+  let arguments = (ins CNN_Tensor:$moment, CNN_Tensor:$grad, CNN_Tensor:$param,
+                   F64Attr:$beta, F64Attr:$weight_decay, BoolAttr:$squared);
+  let assemblyFormat = "$moment `,` $grad `,` $param attr-dict `:` type($result)";
+}
+
+def CNN_AdamStepOp : CNN_GradOp<"adam_step",
+    "p - lr/(1-β1ᵗ) · m / (sqrt(v)/sqrt(1-β2ᵗ) + ε)"> {
+  let description = [{
+    PyTorch's torch.optim.Adam update with bias correction; `step` is the
+    1-based step number t.
+  }];
+  let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$moment1, CNN_Tensor:$moment2,
+                   CNN_Tensor:$lr, CNN_Tensor:$step,
+                   F64Attr:$beta1, F64Attr:$beta2, F64Attr:$epsilon);
+  let assemblyFormat = "$param `,` $moment1 `,` $moment2 `,` $lr `,` $step attr-dict `:` functional-type(operands, results)";
 }
 
 #endif // CNN_OPS_TD

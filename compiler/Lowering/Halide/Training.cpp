@@ -1,0 +1,151 @@
+//===- Training.cpp - Halide algorithms of losses and optimizers ----------===//
+//
+// Losses read logits or outputs (f, n) and labels (n) that hold class
+// indices as floats; a label outside [0, classes) is clamped. The loss is the
+// mean over the batch (cross-entropy) or over all elements (MSE against
+// one-hot targets), as PyTorch's default `reduction='mean'`. The optimizer
+// updates follow torch.optim.SGD and torch.optim.Adam exactly, elementwise.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Lowering/Halide/Algorithms.h"
+
+using namespace Halide;
+
+namespace cnnc::halide {
+
+static Expr labelOf(Func labels, Expr n, int classes) {
+  return clamp(cast<int32_t>(labels(n)), 0, classes - 1);
+}
+
+/// Per row: the maximum logit and log Σ exp(z - max).
+static std::pair<Func, Func> rowLogSumExp(Func logits, int classes,
+                                          std::vector<Func> &reductions) {
+  auto &v = vars();
+  RDom r(0, classes, "r");
+  Func rowMax("row_max"), rowSum("row_sum_exp");
+  rowMax(v.n) = -std::numeric_limits<float>::infinity();
+  rowMax(v.n) = max(rowMax(v.n), logits(r, v.n));
+  rowSum(v.n) = 0.0f;
+  rowSum(v.n) += exp(logits(r, v.n) - rowMax(v.n));
+  reductions.push_back(rowMax);
+  reductions.push_back(rowSum);
+  return {rowMax, rowSum};
+}
+
+/// A one-element Func (the scalar results) over Var "i".
+static Func scalar(const char *name, Expr value) {
+  Var i("i");
+  Func f(name);
+  f(i) = value;
+  return f;
+}
+
+Func softmaxCrossEntropy(Func logits, Func labels, int classes, Expr batch,
+                         std::vector<Func> &reductions) {
+  auto [rowMax, rowSum] = rowLogSumExp(logits, classes, reductions);
+  RDom n(0, batch, "n");
+  Func total("loss_sum");
+  total() = 0.0f;
+  total() += rowMax(n) + log(rowSum(n)) - logits(labelOf(labels, n, classes), n);
+  reductions.push_back(total);
+  return scalar("softmax_cross_entropy", total() / cast<float>(batch));
+}
+
+Func softmaxCrossEntropyGrad(Func logits, Func labels, int classes, Expr batch,
+                             std::vector<Func> &reductions) {
+  auto &v = vars();
+  auto [rowMax, rowSum] = rowLogSumExp(logits, classes, reductions);
+  Expr p = exp(logits(v.f, v.n) - rowMax(v.n)) / rowSum(v.n);
+  Expr target = select(v.f == labelOf(labels, v.n, classes), 1.0f, 0.0f);
+  Func f("softmax_cross_entropy_grad");
+  f(v.f, v.n) = (p - target) / cast<float>(batch);
+  return f;
+}
+
+Func mseLoss(Func output, Func labels, int classes, Expr batch, std::vector<Func> &reductions) {
+  RDom r(0, classes, 0, batch, "r");
+  Expr target = select(r.x == labelOf(labels, r.y, classes), 1.0f, 0.0f);
+  Expr d = output(r.x, r.y) - target;
+  Func total("loss_sum");
+  total() = 0.0f;
+  total() += d * d;
+  reductions.push_back(total);
+  return scalar("mse_loss", total() / (cast<float>(batch) * classes));
+}
+
+Func mseLossGrad(Func output, Func labels, int classes, Expr batch) {
+  auto &v = vars();
+  Expr target = select(v.f == labelOf(labels, v.n, classes), 1.0f, 0.0f);
+  Func f("mse_loss_grad");
+  f(v.f, v.n) = 2.0f * (output(v.f, v.n) - target) / (cast<float>(batch) * classes);
+  return f;
+}
+
+Func countCorrect(Func scores, Func labels, int classes, Expr batch,
+                  std::vector<Func> &reductions) {
+  auto &v = vars();
+  RDom r(0, classes, "r");
+  Func best("row_argmax");
+  best(v.n) = argmax(r, scores(r, v.n))[0];
+  reductions.push_back(best);
+  RDom n(0, batch, "n");
+  Func total("correct_sum");
+  total() = 0.0f;
+  total() += select(best(n) == labelOf(labels, n, classes), 1.0f, 0.0f);
+  reductions.push_back(total);
+  return scalar("count_correct", total());
+}
+
+Func ema(Func running, Func batch, int rank, double momentum) {
+  std::vector<Var> a = argsOf(rank);
+  Func f("ema");
+  f(a) = running(a) * float(1.0 - momentum) + batch(a) * float(momentum);
+  return f;
+}
+
+/// The gradient with L2 weight decay, as torch.optim adds it.
+static Expr decayed(Func grad, Func param, const std::vector<Var> &a, double weightDecay) {
+  return weightDecay != 0 ? grad(a) + float(weightDecay) * param(a) : grad(a);
+}
+
+Func sgdMomentum(Func buffer, Func grad, Func param, int rank, double momentum,
+                 double dampening, double weightDecay) {
+  std::vector<Var> a = argsOf(rank);
+  Func f("sgd_momentum");
+  f(a) = float(momentum) * buffer(a) + float(1.0 - dampening) * decayed(grad, param, a, weightDecay);
+  return f;
+}
+
+Func sgdStep(Func param, Func grad, std::optional<Func> buffer, Func lr, int rank,
+             double momentum, double weightDecay, bool nesterov) {
+  std::vector<Var> a = argsOf(rank);
+  Expr d = decayed(grad, param, a, weightDecay);
+  if (buffer)
+    d = nesterov ? d + float(momentum) * (*buffer)(a) : (*buffer)(a);
+  Func f("sgd_step");
+  f(a) = param(a) - lr(0) * d;
+  return f;
+}
+
+Func adamMoment(Func moment, Func grad, Func param, int rank, double beta, double weightDecay,
+                bool squared) {
+  std::vector<Var> a = argsOf(rank);
+  Expr d = decayed(grad, param, a, weightDecay);
+  Func f(squared ? "adam_second_moment" : "adam_first_moment");
+  f(a) = float(beta) * moment(a) + float(1.0 - beta) * (squared ? d * d : d);
+  return f;
+}
+
+Func adamStep(Func param, Func m, Func v, Func lr, Func step, int rank, double beta1,
+              double beta2, double epsilon) {
+  std::vector<Var> a = argsOf(rank);
+  Expr t = step(0);
+  Expr correction1 = 1.0f - pow(float(beta1), t);
+  Expr correction2 = 1.0f - pow(float(beta2), t);
+  Expr denominator = sqrt(v(a)) / sqrt(correction2) + float(epsilon);
+  Func f("adam_step");
+  f(a) = param(a) - lr(0) / correction1 * m(a) / denominator;
+  return f;
+}
+
+} // namespace cnnc::halide

@@ -1,0 +1,118 @@
+//===- checkpoint.cpp - Training checkpoints in safetensors ---------------===//
+//
+// cnnc_model_save_checkpoint / load_checkpoint. A checkpoint is a
+// safetensors file holding every parameter and every optimizer state tensor
+// (F32, by name; parameters first, both in metadata order) and
+// __metadata__ {"format": "cnnc-checkpoint-1", "cnnc_step": "<count>",
+// "cnnc_seed": "<seed>"}, written atomically (safetensors.h). Loading checks
+// the header, the metadata and every tensor, then reads all data into
+// scratch memory, and only then changes the model, so a bad or truncated
+// file leaves the model exactly as it was.
+//
+//===----------------------------------------------------------------------===//
+#include "error.h"
+#include "model.h"
+#include "safetensors.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+using namespace cnnc::rt;
+
+namespace {
+
+const char *const kFormat = "cnnc-checkpoint-1";
+
+/// Parses a decimal uint64 metadata value, or fails naming the key.
+uint64_t parseCounter(const std::string &path, const char *key, const std::string &text) {
+  bool digits = !text.empty() && text.size() <= 20;
+  for (char c : text)
+    digits = digits && c >= '0' && c <= '9';
+  errno = 0;
+  unsigned long long v = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+  if (!digits || errno)
+    fail(CNNC_ERROR_FORMAT, "malformed checkpoint '" + path + "': __metadata__ \"" + key +
+                                "\" is \"" + text + "\", expected a non-negative integer");
+  return v;
+}
+
+void saveCheckpoint(const cnnc_model &model, const std::string &path) {
+  std::vector<SafetensorsTensor> tensors;
+  for (size_t i = 0; i < model.parameters.size(); ++i) {
+    const TensorDesc &p = model.parameters[i];
+    if (!model.parameterSet[i])
+      fail(CNNC_ERROR_PARAMETER,
+           "cannot save a checkpoint: parameter '" + p.name + "' has not been set");
+    tensors.push_back({p.name, p.shape, model.storage[p.buffer].get(), p.itemCount});
+  }
+  for (const TensorDesc &s : model.train.state)
+    tensors.push_back({s.name, s.shape, model.storage[s.buffer].get(), s.itemCount});
+  writeSafetensors(path,
+                   {{"format", kFormat},
+                    {"cnnc_step", std::to_string(model.stepCount)},
+                    {"cnnc_seed", std::to_string(model.seed)}},
+                   tensors, "checkpoint");
+}
+
+void loadCheckpoint(cnnc_model &model, const std::string &path) {
+  SafetensorsReader reader(path, "checkpoint");
+  auto step = reader.metadata.find("cnnc_step");
+  if (step == reader.metadata.end())
+    fail(CNNC_ERROR_FORMAT, "'" + path +
+                                "' is not a cnnc checkpoint: its __metadata__ has no "
+                                "\"cnnc_step\" (a parameters-only file? load it as weights)");
+  auto format = reader.metadata.find("format");
+  if (format != reader.metadata.end() && format->second != kFormat)
+    fail(CNNC_ERROR_FORMAT, "checkpoint '" + path + "' has format \"" + format->second +
+                                "\", this runtime reads \"" + kFormat + "\"");
+  uint64_t stepCount = parseCounter(path, "cnnc_step", step->second);
+  uint64_t seed = 0;
+  if (auto it = reader.metadata.find("cnnc_seed"); it != reader.metadata.end())
+    seed = parseCounter(path, "cnnc_seed", it->second);
+
+  // Validate every tensor, then read them all, before changing anything.
+  std::vector<const TensorDesc *> tensors;
+  std::vector<const SafetensorsEntry *> entries;
+  for (const TensorDesc &p : model.parameters) {
+    tensors.push_back(&p);
+    entries.push_back(&reader.require(p.name, p.shape, "parameter"));
+  }
+  for (const TensorDesc &s : model.train.state) {
+    tensors.push_back(&s);
+    entries.push_back(&reader.require(s.name, s.shape, "optimizer state tensor"));
+  }
+  std::vector<std::vector<float>> data(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    data[i].resize(size_t(tensors[i]->itemCount));
+    if (!reader.read(*entries[i], data[i].data()))
+      fail(CNNC_ERROR_IO, "cannot read '" + tensors[i]->name + "' from checkpoint '" + path + "'");
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    std::memcpy(model.storage[tensors[i]->buffer].get(), data[i].data(),
+                data[i].size() * sizeof(float));
+    markHostWritten(model, tensors[i]->buffer);
+  }
+  std::fill(model.parameterSet.begin(), model.parameterSet.end(), true);
+  model.stepCount = stepCount;
+  model.seed = seed;
+  model.prepared = false;
+}
+
+} // namespace
+
+extern "C" cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const char *path) {
+  return guard([&] {
+    if (!model || !path || !*path)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_save_checkpoint: null model or empty path");
+    saveCheckpoint(*model, path);
+  });
+}
+
+extern "C" cnnc_status cnnc_model_load_checkpoint(cnnc_model *model, const char *path) {
+  return guard([&] {
+    if (!model || !path || !*path)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_checkpoint: null model or empty path");
+    loadCheckpoint(*model, path);
+  });
+}

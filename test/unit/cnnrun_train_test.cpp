@@ -1,0 +1,165 @@
+//===- cnnrun_train_test.cpp - `cnnrun train` and `cnnrun eval` end to end ===//
+//
+// Runs the cnnrun binary (path from CMake) on the training test model and a
+// toy IDX dataset written here (train split gzipped, test split plain):
+// --json prints one parseable object per epoch with the documented keys and
+// nothing else on stdout; training reaches full accuracy on separable data;
+// resuming from an epoch-boundary checkpoint reproduces the uninterrupted
+// run's next epoch exactly; `cnnrun eval` reports the checkpoint's test
+// accuracy (and a parameters file's); bad usage gives clear errors.
+//
+//===----------------------------------------------------------------------===//
+#include "json.h"
+#include "test_util.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <sys/wait.h>
+
+using namespace cnnc::test;
+using cnnc::rt::JsonValue;
+using ::testing::HasSubstr;
+
+namespace {
+
+/// Runs `cnnrun ARGS` with stderr merged into `err` (a file); returns the exit status.
+int cnnrun(const std::string &args, std::string &out, std::string *err = nullptr) {
+  std::string errFile = "/tmp/cnnc-unit-cnnrun-stderr-" + std::to_string(getpid());
+  std::FILE *p = popen((std::string(CNNC_CNNRUN) + " " + args + " 2>" + errFile).c_str(), "r");
+  out.clear();
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  int status = pclose(p);
+  if (err) {
+    err->clear();
+    if (std::FILE *f = std::fopen(errFile.c_str(), "r")) {
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+        err->append(buf, n);
+      std::fclose(f);
+    }
+  }
+  std::remove(errFile.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<std::string> lines(const std::string &text) {
+  std::vector<std::string> result;
+  size_t start = 0, end;
+  while ((end = text.find('\n', start)) != std::string::npos) {
+    result.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return result;
+}
+
+/// The fields of an epoch line, "seconds" dropped (it is the only non-deterministic one).
+std::string withoutSeconds(const std::string &line) {
+  return line.substr(0, line.find(",\"seconds\""));
+}
+
+class CnnrunTrain : public ::testing::Test {
+protected:
+  void SetUp() override { writeToyIdxDataset(dir, 30, 12); }
+  std::string model = CNNC_TEST_TRAIN_MODEL;
+  TempDir dir;
+};
+
+TEST_F(CnnrunTrain, JsonLinesPerEpoch) {
+  std::string out, err;
+  std::string ckpt = dir.file("ckpt.safetensors");
+  ASSERT_EQ(cnnrun("train " + model + " --data " + dir.path() +
+                       " --epochs 3 --batch 4 --lr 0.5 --json --checkpoint " + ckpt,
+                   out, &err),
+            0)
+      << err;
+  std::vector<std::string> ls = lines(out);
+  ASSERT_EQ(ls.size(), 3u) << out;
+  for (size_t e = 0; e < ls.size(); ++e) {
+    JsonValue v = cnnc::rt::parseJson(ls[e]);
+    ASSERT_TRUE(v.isObject()) << ls[e];
+    ASSERT_EQ(v.object.size(), 5u) << ls[e];
+    const char *keys[] = {"epoch", "train_loss", "train_acc", "test_acc", "seconds"};
+    for (int k = 0; k < 5; ++k) {
+      EXPECT_EQ(v.object[k].first, keys[k]);
+      EXPECT_TRUE(v.object[k].second.isNumber());
+    }
+    EXPECT_EQ(v.find("epoch")->integer, int64_t(e + 1));
+  }
+  EXPECT_EQ(cnnc::rt::parseJson(ls[2]).find("test_acc")->number, 1.0);
+  EXPECT_EQ(err, ""); // stderr is not a terminal: no progress bar
+
+  // cnnrun eval on the checkpoint reports the last epoch's test accuracy.
+  ASSERT_EQ(cnnrun("eval " + model + " --checkpoint " + ckpt + " --data " + dir.path() + " --json",
+                   out, &err),
+            0)
+      << err;
+  JsonValue v = cnnc::rt::parseJson(out);
+  EXPECT_EQ(v.find("test_acc")->number, 1.0);
+  EXPECT_EQ(v.find("count")->integer, 12);
+  EXPECT_TRUE(v.find("test_loss")->isNumber());
+  ASSERT_EQ(cnnrun("eval " + model + " --checkpoint " + ckpt + " --data " + dir.path(), out), 0);
+  EXPECT_THAT(out, HasSubstr("test accuracy 100.00% (12/12), loss "));
+}
+
+TEST_F(CnnrunTrain, ResumeReproducesTheUninterruptedRun) {
+  std::string full, first, resumed, err;
+  std::string ckpt = dir.file("ckpt.safetensors");
+  std::string common = "train " + model + " --data " + dir.path() +
+                       " --batch 4 --seed 9 --lr-schedule step:1:0.5 --json ";
+  ASSERT_EQ(cnnrun(common + "--epochs 3", full, &err), 0) << err;
+  ASSERT_EQ(cnnrun(common + "--epochs 1 --checkpoint " + ckpt, first, &err), 0) << err;
+  ASSERT_EQ(cnnrun("train " + model + " --data " + dir.path() +
+                       " --batch 4 --lr-schedule step:1:0.5 --json --epochs 3 --resume " + ckpt,
+                   resumed, &err),
+            0)
+      << err; // the seed comes from the checkpoint
+  std::vector<std::string> f = lines(full), a = lines(first), r = lines(resumed);
+  ASSERT_EQ(f.size(), 3u);
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(withoutSeconds(a[0]), withoutSeconds(f[0]));
+  EXPECT_EQ(withoutSeconds(r[0]), withoutSeconds(f[1]));
+  EXPECT_EQ(withoutSeconds(r[1]), withoutSeconds(f[2]));
+}
+
+TEST_F(CnnrunTrain, TextOutputAndDefaults) {
+  std::string out, err;
+  // Defaults from the metadata: 3 epochs of batch 4 at lr 0.5.
+  ASSERT_EQ(cnnrun("train " + model + " --data " + dir.path() + " --limit 9", out, &err), 0) << err;
+  std::vector<std::string> ls = lines(out);
+  ASSERT_EQ(ls.size(), 4u) << out;
+  EXPECT_THAT(ls[0], HasSubstr("epoch 1/3: train loss "));
+  EXPECT_THAT(ls[0], HasSubstr("test accuracy "));
+  EXPECT_THAT(ls[3], HasSubstr("for 3 epoch(s), 9 steps of batch 4"));
+}
+
+TEST_F(CnnrunTrain, EvalOfParametersFileAndErrors) {
+  std::string out, err;
+  EXPECT_EQ(cnnrun("train " + model + " --data " + dir.path() + "/missing", out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("cnnrun: error: no train-images-idx3-ubyte[.gz] in"));
+  EXPECT_EQ(cnnrun("train " + std::string(CNNC_TEST_MODEL) + " --data " + dir.path(), out, &err),
+            1);
+  EXPECT_THAT(err, HasSubstr("was compiled without training"));
+  EXPECT_EQ(cnnrun("train " + model + " --data " + dir.path() + " --lr-schedule linear", out, &err),
+            1);
+  EXPECT_THAT(err, HasSubstr("unknown learning-rate schedule 'linear'"));
+  EXPECT_EQ(cnnrun("eval " + model + " --data " + dir.path(), out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("exactly one of --checkpoint PATH and --weights FILE"));
+  std::string weights = dir.file("w.safetensors");
+  writeFile(weights, makeSafetensors({{"fc.weight", "F32", "[3,4]", floatBytes(testWeight())},
+                                      {"fc.bias", "F32", "[3]", floatBytes(testBias())}}));
+  EXPECT_EQ(
+      cnnrun("eval " + model + " --checkpoint " + weights + " --data " + dir.path(), out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("is not a cnnc checkpoint"));
+  ASSERT_EQ(cnnrun("eval " + model + " --weights " + weights + " --data " + dir.path() + " --json",
+                   out, &err),
+            0)
+      << err;
+  EXPECT_EQ(cnnc::rt::parseJson(out).find("count")->integer, 12);
+}
+
+} // namespace

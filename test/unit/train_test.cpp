@@ -1,0 +1,447 @@
+//===- train_test.cpp - Training, evaluation and checkpoints --------------===//
+//
+// Tests the training half of the runtime against test_train_model.c (softmax
+// regression trained with SGD + momentum): seeded initialization within the
+// bounds; one and two train steps against a hand computation in double (so
+// the swaps of parameters and momentum really exchange storage); the hyper
+// values the kernels see; learning on a separable toy set; evaluation (which
+// must re-run the stale `prepare`); the step count; checkpoint round trip;
+// bitwise resume; every malformed-checkpoint case and bad metadata/labels
+// with their messages, a failed load changing nothing.
+//
+//===----------------------------------------------------------------------===//
+#include "cnnc/runtime.h"
+#include "cnnc/runtime.hpp"
+#include "test_util.h"
+
+#include <dlfcn.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+using namespace cnnc::test;
+using ::testing::HasSubstr;
+
+namespace {
+
+/// A toy batch: item n has class n % 3, a bright pixel at that class's
+/// position and a little class-independent texture.
+void toyBatch(int batch, int offset, std::vector<float> &x, std::vector<float> &y) {
+  x.assign(size_t(batch) * 4, 0.0f);
+  y.assign(size_t(batch), 0.0f);
+  for (int n = 0; n < batch; ++n) {
+    int c = (n + offset) % 3;
+    y[n] = float(c);
+    x[n * 4 + c] = 1.0f;
+    x[n * 4 + 3] = 0.25f * float((n + offset) % 4);
+  }
+}
+
+/// Double-precision reference of the fake model's train step (mean softmax
+/// cross-entropy, SGD momentum 0.9): updates w, b, mw, mb; returns the loss.
+double referenceStep(std::vector<double> &w, std::vector<double> &b, std::vector<double> &mw,
+                     std::vector<double> &mb, const std::vector<float> &x,
+                     const std::vector<float> &y, int batch, double lr, double *correct) {
+  std::vector<double> gw(12, 0.0), gb(3, 0.0);
+  double loss = 0;
+  *correct = 0;
+  for (int n = 0; n < batch; ++n) {
+    double z[3], m = -1e300, s = 0;
+    for (int o = 0; o < 3; ++o) {
+      z[o] = b[o];
+      for (int i = 0; i < 4; ++i)
+        z[o] += w[o * 4 + i] * x[n * 4 + i];
+      m = std::max(m, z[o]);
+    }
+    int best = 0;
+    for (int o = 1; o < 3; ++o)
+      if (z[o] > z[best])
+        best = o;
+    *correct += best == int(y[n]);
+    for (int o = 0; o < 3; ++o)
+      s += std::exp(z[o] - m);
+    loss += std::log(s) + m - z[int(y[n])];
+    for (int o = 0; o < 3; ++o) {
+      double d = (std::exp(z[o] - m) / s - (o == int(y[n]) ? 1.0 : 0.0)) / batch;
+      gb[o] += d;
+      for (int i = 0; i < 4; ++i)
+        gw[o * 4 + i] += d * x[n * 4 + i];
+    }
+  }
+  for (int k = 0; k < 12; ++k) {
+    mw[k] = 0.9 * mw[k] + gw[k];
+    w[k] -= lr * mw[k];
+  }
+  for (int k = 0; k < 3; ++k) {
+    mb[k] = 0.9 * mb[k] + gb[k];
+    b[k] -= lr * mb[k];
+  }
+  return loss / batch;
+}
+
+std::vector<double> toDouble(const std::vector<float> &v) { return {v.begin(), v.end()}; }
+
+void expectNear(const std::vector<float> &got, const std::vector<double> &want, double tol,
+                const char *what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], tol) << what << "[" << i << "]";
+}
+
+/// The test model's exported record of the hyper values its kernels saw.
+struct HyperRecord {
+  void *lib = dlopen(CNNC_TEST_TRAIN_MODEL, RTLD_NOW | RTLD_LOCAL);
+  ~HyperRecord() {
+    if (lib)
+      dlclose(lib);
+  }
+  float get(const char *name) const { return *static_cast<float *>(dlsym(lib, name)); }
+};
+
+TEST(Train, MetadataAndDefaults) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  EXPECT_TRUE(m.hasTraining());
+  cnnc::TrainInfo info = m.trainInfo();
+  EXPECT_EQ(info.loss, "softmax_cross_entropy");
+  EXPECT_EQ(info.optimizer, "sgd");
+  EXPECT_DOUBLE_EQ(info.lr, 0.5);
+  EXPECT_EQ(info.batch, 4);
+  EXPECT_EQ(info.epochs, 3);
+  EXPECT_EQ(info.classes, 3);
+  std::vector<cnnc::TensorInfo> state = m.state();
+  ASSERT_EQ(state.size(), 2u);
+  EXPECT_EQ(state[0].name, "fc.weight.momentum_buffer");
+  EXPECT_EQ(state[0].shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(state[1].name, "fc.bias.momentum_buffer");
+  EXPECT_EQ(m.stepCount(), 0u);
+}
+
+TEST(Train, InferenceOnlyModelHasNoTraining) {
+  cnnc::Model m(CNNC_TEST_MODEL);
+  EXPECT_FALSE(m.hasTraining());
+  EXPECT_TRUE(m.state().empty());
+  EXPECT_EQ(cnnc_model_init_parameters(m.get(), 1), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("was compiled without training"));
+  std::vector<float> x(4), y(1);
+  const float *in[] = {x.data()};
+  float loss, correct;
+  EXPECT_EQ(cnnc_model_train_step(m.get(), 1, in, y.data(), 0.1f, &loss, &correct),
+            CNNC_ERROR_INVALID_ARGUMENT);
+}
+
+TEST(Train, BadTrainMetadataIsRejected) {
+  cnnc_model *m = nullptr;
+  EXPECT_EQ(cnnc_model_load(CNNC_TEST_TRAIN_MODEL_BAD, &m), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("train.swaps[0]: shapes [3,4] and [3] differ"));
+}
+
+TEST(Train, InitIsSeededReproducibleAndWithinBounds) {
+  cnnc::Model a(CNNC_TEST_TRAIN_MODEL), b(CNNC_TEST_TRAIN_MODEL), c(CNNC_TEST_TRAIN_MODEL);
+  a.initParameters(7);
+  b.initParameters(7);
+  c.initParameters(8);
+  EXPECT_EQ(a.getParameter("fc.weight"), b.getParameter("fc.weight"));
+  EXPECT_EQ(a.getParameter("fc.bias"), b.getParameter("fc.bias"));
+  EXPECT_NE(a.getParameter("fc.weight"), c.getParameter("fc.weight"));
+  // Weight and bias draw from different streams.
+  std::vector<float> w = a.getParameter("fc.weight"), bias = a.getParameter("fc.bias");
+  EXPECT_NE(std::vector<float>(w.begin(), w.begin() + 3), bias);
+  float lo = 1, hi = -1;
+  for (float v : w) {
+    EXPECT_GE(v, -0.5f);
+    EXPECT_LE(v, 0.5f);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  EXPECT_LT(lo, 0.0f); // spread over both signs
+  EXPECT_GT(hi, 0.0f);
+  EXPECT_EQ(a.seed(), 7u);
+  // Re-initialization after training resets state and the step count.
+  std::vector<float> x, y;
+  toyBatch(4, 0, x, y);
+  a.trainStep(4, x, y, 0.1f);
+  EXPECT_EQ(a.stepCount(), 1u);
+  a.initParameters(7);
+  EXPECT_EQ(a.stepCount(), 0u);
+  EXPECT_EQ(a.getParameter("fc.weight"), b.getParameter("fc.weight"));
+  EXPECT_EQ(a.getState("fc.weight.momentum_buffer"), std::vector<float>(12, 0.0f));
+}
+
+TEST(Train, TwoStepsMatchHandComputation) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  m.setParameter("fc.weight", testWeight());
+  m.setParameter("fc.bias", testBias());
+  std::vector<double> w = toDouble(testWeight()), b = toDouble(testBias()), mw(12, 0.0), mb(3, 0.0);
+  HyperRecord hyper;
+  ASSERT_NE(hyper.lib, nullptr);
+  float seeds[2];
+  for (int step = 1; step <= 2; ++step) {
+    std::vector<float> x, y;
+    toyBatch(step == 1 ? 5 : 3, step, x, y);
+    int batch = int(y.size());
+    double correct;
+    double loss = referenceStep(w, b, mw, mb, x, y, batch, 0.1, &correct);
+    cnnc::StepResult r = m.trainStep(batch, x, y, 0.1f);
+    EXPECT_NEAR(r.loss, loss, 1e-5) << "step " << step;
+    EXPECT_EQ(r.correct, float(correct)) << "step " << step;
+    expectNear(m.getParameter("fc.weight"), w, 1e-5, "fc.weight");
+    expectNear(m.getParameter("fc.bias"), b, 1e-5, "fc.bias");
+    expectNear(m.getState("fc.weight.momentum_buffer"), mw, 1e-5, "momentum");
+    expectNear(m.getState("fc.bias.momentum_buffer"), mb, 1e-5, "bias momentum");
+    EXPECT_EQ(m.stepCount(), uint64_t(step));
+    EXPECT_EQ(hyper.get("cnnc_test_last_step"), float(step));
+    EXPECT_FLOAT_EQ(hyper.get("cnnc_test_last_lr"), 0.1f);
+    seeds[step - 1] = hyper.get("cnnc_test_last_seed");
+    EXPECT_EQ(seeds[step - 1], std::floor(seeds[step - 1]));
+    EXPECT_GE(seeds[step - 1], 0.0f);
+    EXPECT_LT(seeds[step - 1], 16777216.0f);
+  }
+  EXPECT_NE(seeds[0], seeds[1]);
+}
+
+TEST(Train, LearnsSeparableToySet) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  m.initParameters(1);
+  std::vector<float> x, y;
+  toyBatch(12, 0, x, y);
+  float first = m.evaluate(12, x, y).loss;
+  float loss = first;
+  for (int i = 0; i < 40; ++i) {
+    std::vector<float> bx, by;
+    toyBatch(i % 2 ? 4 : 3, i, bx, by); // alternating batch sizes reuse storage
+    loss = m.trainStep(int64_t(by.size()), bx, by, 0.5f).loss;
+  }
+  cnnc::StepResult r = m.evaluate(12, x, y);
+  EXPECT_LT(r.loss, first * 0.2f);
+  EXPECT_EQ(r.correct, 12.0f);
+  EXPECT_LT(loss, first);
+  EXPECT_EQ(m.stepCount(), 40u);
+}
+
+TEST(Train, EvaluateAndInferenceSeeTheUpdatedParameters) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  m.initParameters(3);
+  std::vector<float> x, y;
+  toyBatch(6, 0, x, y);
+  m.evaluate(6, x, y); // runs prepare (the bias fold) for the initial parameters
+  m.run(6, x);
+  m.trainStep(6, x, y, 0.3f);
+  std::vector<double> w = toDouble(m.getParameter("fc.weight")),
+                      b = toDouble(m.getParameter("fc.bias")), mw(12, 0.0), mb(3, 0.0);
+  double correct;
+  double loss = referenceStep(w, b, mw, mb, x, y, 6, 0.0, &correct); // lr 0: loss only
+  std::vector<float> before = m.getParameter("fc.weight");
+  cnnc::StepResult r = m.evaluate(6, x, y);
+  EXPECT_NEAR(r.loss, loss, 1e-5); // the stale fold re-ran: eval reads the new bias
+  EXPECT_EQ(r.correct, float(correct));
+  EXPECT_EQ(m.getParameter("fc.weight"), before); // evaluation changes nothing
+  EXPECT_EQ(m.stepCount(), 1u);
+  std::vector<float> out = m.run(6, x);
+  for (int n = 0; n < 6; ++n)
+    for (int o = 0; o < 3; ++o) {
+      double z = b[o];
+      for (int i = 0; i < 4; ++i)
+        z += w[o * 4 + i] * x[n * 4 + i];
+      EXPECT_NEAR(out[n * 3 + o], z, 1e-5);
+    }
+}
+
+TEST(Train, RejectsBadLabelsAndArguments) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  m.initParameters(0);
+  std::vector<float> x, y;
+  toyBatch(2, 0, x, y);
+  for (float bad : {3.0f, 1.5f, -1.0f, NAN}) {
+    y[1] = bad;
+    try {
+      m.trainStep(2, x, y, 0.1f);
+      FAIL() << "label " << bad << " accepted";
+    } catch (const cnnc::Error &e) {
+      EXPECT_EQ(e.status(), CNNC_ERROR_INVALID_ARGUMENT);
+      EXPECT_THAT(e.what(), HasSubstr("label 1 is"));
+      EXPECT_THAT(e.what(), HasSubstr("an integer in [0, 3)"));
+    }
+  }
+  EXPECT_EQ(m.stepCount(), 0u);
+  y[1] = 1;
+  float loss, correct;
+  const float *in[] = {x.data()};
+  EXPECT_EQ(cnnc_model_train_step(m.get(), 0, in, y.data(), 0.1f, &loss, &correct),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(cnnc_model_train_step(m.get(), 2, in, nullptr, 0.1f, &loss, &correct),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("labels is null"));
+  EXPECT_EQ(cnnc_model_train_step(m.get(), 2, in, y.data(), NAN, &loss, &correct),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  cnnc::Model fresh(CNNC_TEST_TRAIN_MODEL);
+  EXPECT_EQ(cnnc_model_train_step(fresh.get(), 2, in, y.data(), 0.1f, &loss, &correct),
+            CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("has not been set"));
+}
+
+/// A model initialized with `seed` and trained for `steps` toy steps.
+cnnc::Model trained(uint64_t seed, int steps) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  m.initParameters(seed);
+  for (int i = 0; i < steps; ++i) {
+    std::vector<float> x, y;
+    toyBatch(4, i, x, y);
+    m.trainStep(4, x, y, 0.2f);
+  }
+  return m;
+}
+
+TEST(Checkpoint, RoundTrip) {
+  TempDir dir;
+  std::string path = dir.file("ckpt.safetensors");
+  cnnc::Model a = trained(5, 3);
+  a.save(path);
+  cnnc::Model b(CNNC_TEST_TRAIN_MODEL);
+  b.load(path);
+  EXPECT_EQ(b.stepCount(), 3u);
+  EXPECT_EQ(b.seed(), 5u);
+  EXPECT_EQ(b.getParameter("fc.weight"), a.getParameter("fc.weight"));
+  EXPECT_EQ(b.getParameter("fc.bias"), a.getParameter("fc.bias"));
+  EXPECT_EQ(b.getState("fc.weight.momentum_buffer"), a.getState("fc.weight.momentum_buffer"));
+  EXPECT_EQ(b.getState("fc.bias.momentum_buffer"), a.getState("fc.bias.momentum_buffer"));
+  EXPECT_NE(a.getState("fc.bias.momentum_buffer"), std::vector<float>(3, 0.0f));
+  // The file is plain safetensors: its parameters load as weights too.
+  cnnc::Model c(CNNC_TEST_TRAIN_MODEL);
+  c.loadParameters(path);
+  EXPECT_EQ(c.getParameter("fc.weight"), a.getParameter("fc.weight"));
+  // No temporary file is left behind.
+  std::ifstream tmp(path + ".tmp-" + std::to_string(getpid()));
+  EXPECT_FALSE(tmp.good());
+}
+
+TEST(Checkpoint, ResumeGivesTheSameNextStepBitwise) {
+  TempDir dir;
+  std::string path = dir.file("ckpt.safetensors");
+  HyperRecord hyper;
+  cnnc::Model a = trained(11, 2);
+  a.save(path);
+  std::vector<float> x, y;
+  toyBatch(4, 7, x, y);
+  cnnc::StepResult ra = a.trainStep(4, x, y, 0.2f);
+  float seedA = hyper.get("cnnc_test_last_seed");
+  cnnc::Model b(CNNC_TEST_TRAIN_MODEL);
+  b.load(path);
+  cnnc::StepResult rb = b.trainStep(4, x, y, 0.2f);
+  EXPECT_EQ(hyper.get("cnnc_test_last_seed"), seedA);
+  EXPECT_EQ(rb.loss, ra.loss);
+  EXPECT_EQ(rb.correct, ra.correct);
+  EXPECT_EQ(b.stepCount(), a.stepCount());
+  EXPECT_EQ(b.getParameter("fc.weight"), a.getParameter("fc.weight"));
+  EXPECT_EQ(b.getParameter("fc.bias"), a.getParameter("fc.bias"));
+  EXPECT_EQ(b.getState("fc.weight.momentum_buffer"), a.getState("fc.weight.momentum_buffer"));
+}
+
+const char *const kCheckpointMeta =
+    "{\"format\":\"cnnc-checkpoint-1\",\"cnnc_step\":\"4\",\"cnnc_seed\":\"0\"}";
+
+std::vector<RawTensor> goodTensors() {
+  return {{"fc.weight", "F32", "[3,4]", floatBytes(testWeight())},
+          {"fc.bias", "F32", "[3]", floatBytes(testBias())},
+          {"fc.weight.momentum_buffer", "F32", "[3,4]", floatBytes(std::vector<float>(12, 1))},
+          {"fc.bias.momentum_buffer", "F32", "[3]", floatBytes(std::vector<float>(3, 1))}};
+}
+
+/// Loads `bytes` as a checkpoint into a trained model; checks that a failure
+/// changes nothing, returns the status and the message.
+cnnc_status loadCheckpointBytes(const std::string &bytes, std::string &message) {
+  TempDir dir;
+  std::string path = dir.file("bad.safetensors");
+  writeFile(path, bytes);
+  cnnc::Model m = trained(2, 1);
+  std::vector<float> w = m.getParameter("fc.weight"), mw = m.getState("fc.weight.momentum_buffer");
+  cnnc_status s = cnnc_model_load_checkpoint(m.get(), path.c_str());
+  message = cnnc_last_error();
+  if (s != CNNC_OK) {
+    EXPECT_EQ(m.getParameter("fc.weight"), w);
+    EXPECT_EQ(m.getState("fc.weight.momentum_buffer"), mw);
+    EXPECT_EQ(m.stepCount(), 1u);
+  }
+  return s;
+}
+
+TEST(Checkpoint, HandWrittenCheckpointLoads) {
+  std::string msg;
+  ASSERT_EQ(loadCheckpointBytes(makeSafetensors(goodTensors(), kCheckpointMeta), msg), CNNC_OK)
+      << msg;
+}
+
+TEST(Checkpoint, MissingStateTensor) {
+  std::vector<RawTensor> t = goodTensors();
+  t.pop_back();
+  std::string msg;
+  EXPECT_EQ(loadCheckpointBytes(makeSafetensors(t, kCheckpointMeta), msg), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("missing optimizer state tensor 'fc.bias.momentum_buffer'"));
+}
+
+TEST(Checkpoint, WrongShape) {
+  std::vector<RawTensor> t = goodTensors();
+  t[2].shape = "[4,3]";
+  std::string msg;
+  EXPECT_EQ(loadCheckpointBytes(makeSafetensors(t, kCheckpointMeta), msg), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("fc.weight.momentum_buffer: expected [3,4], found [4,3]"));
+}
+
+TEST(Checkpoint, WrongDtype) {
+  std::vector<RawTensor> t = goodTensors();
+  t[3].dtype = "F64";
+  t[3].bytes += t[3].bytes;
+  std::string msg;
+  EXPECT_EQ(loadCheckpointBytes(makeSafetensors(t, kCheckpointMeta), msg), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("fc.bias.momentum_buffer: expected dtype F32, found F64"));
+}
+
+TEST(Checkpoint, Truncated) {
+  TempDir dir;
+  std::string path = dir.file("ckpt.safetensors");
+  trained(1, 1).save(path);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string msg;
+  EXPECT_EQ(loadCheckpointBytes(bytes.substr(0, bytes.size() - 10), msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("truncated safetensors file"));
+  EXPECT_EQ(loadCheckpointBytes(bytes.substr(0, 5), msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("truncated"));
+}
+
+TEST(Checkpoint, ParametersOnlyFileIsNotACheckpoint) {
+  TempDir dir;
+  std::string path = dir.file("w.safetensors");
+  trained(1, 1).saveParameters(path);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string msg;
+  EXPECT_EQ(loadCheckpointBytes(bytes, msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("is not a cnnc checkpoint"));
+  EXPECT_THAT(msg, HasSubstr("no \"cnnc_step\""));
+}
+
+TEST(Checkpoint, BadMetadataValues) {
+  std::string msg;
+  EXPECT_EQ(loadCheckpointBytes(makeSafetensors(goodTensors(), "{\"format\":\"cnnc-checkpoint-1\","
+                                                               "\"cnnc_step\":\"four\"}"),
+                                msg),
+            CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("\"cnnc_step\" is \"four\", expected a non-negative integer"));
+  EXPECT_EQ(loadCheckpointBytes(makeSafetensors(goodTensors(), "{\"format\":\"cnnc-checkpoint-9\","
+                                                               "\"cnnc_step\":\"1\"}"),
+                                msg),
+            CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("has format \"cnnc-checkpoint-9\""));
+}
+
+TEST(Checkpoint, MissingFileAndUnwritablePath) {
+  cnnc::Model m = trained(1, 1);
+  EXPECT_EQ(cnnc_model_load_checkpoint(m.get(), "/nonexistent/c.safetensors"), CNNC_ERROR_IO);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("cannot open checkpoint '/nonexistent/c.safetensors'"));
+  EXPECT_EQ(cnnc_model_save_checkpoint(m.get(), "/nonexistent/c.safetensors"), CNNC_ERROR_IO);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("cannot write checkpoint"));
+}
+
+} // namespace
