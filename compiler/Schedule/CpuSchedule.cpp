@@ -35,12 +35,15 @@ static int powerOfTwoAtMost(int extent, int cap) {
   return p;
 }
 
-/// Vectorizes `var` of a pure stage by a width that fits `extent`.
+/// Vectorizes `var` of a pure stage by a width that fits `extent`. Update
+/// stages pass TailStrategy::GuardWithIf: their default (RoundUp) would read
+/// the inputs past `extent` when it is not a multiple of the width.
 template <typename Stage>
-static void vectorizeFitting(Stage &&stage, VarOrRVar var, int extent, int lanes) {
+static void vectorizeFitting(Stage &&stage, VarOrRVar var, int extent, int lanes,
+                             TailStrategy tail = TailStrategy::Auto) {
   int width = powerOfTwoAtMost(extent, lanes);
   if (width > 1)
-    stage.vectorize(var, width);
+    stage.vectorize(var, width, tail);
 }
 
 /// Materializes a padded input per (channel, image) slice inside `consumer`.
@@ -51,6 +54,57 @@ static void schedulePadding(Func padded, Func consumer, Var at, int paddedWidth,
   auto &v = vars();
   padded.compute_at(consumer, at);
   vectorizeFitting(padded, v.x, paddedWidth, lanes);
+}
+
+/// Narrow layers (rows shorter than a vector: MNIST's 5x5 maps, ResNet's
+/// 7x7) vectorize over output channels instead: the block is 1-2 vectors of
+/// channels x a few pixels, the weights are first copied with the output
+/// channel innermost so each tap is one vector load, and each input pixel
+/// is broadcast.
+static void scheduleConvOverChannels(KernelStages &k, int lanes) {
+  auto &v = vars();
+  ConvStages &s = *k.conv;
+  Func out = k.output;
+  int outW = k.outputExtents[0], outH = k.outputExtents[1], outC = k.outputExtents[2];
+  bool pooled = k.pool.has_value();
+  int poolX = pooled ? k.pool->attrs.strideX : 1;
+  int poolY = pooled ? k.pool->attrs.strideY : 1;
+  int vectors = outC >= 2 * lanes ? 2 : 1;
+  int blockC = vectors * lanes;
+  // About 16 accumulators: vectors x conv pixels.
+  int pixels = 16 / vectors;
+  int blockX = std::min(outW, std::max(1, 4 / poolX));
+  int blockY = std::max(1, std::min(outH, pixels / (blockX * poolX * poolY)));
+
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), tile("tile");
+  out.split(v.c, co, ci, blockC)
+      .split(v.x, xo, xi, blockX)
+      .split(v.y, yo, yi, blockY)
+      .reorder(ci, xi, yi, xo, yo, co, v.n)
+      .vectorize(ci, lanes)
+      .unroll(ci)
+      .unroll(xi)
+      .unroll(yi)
+      .fuse(co, v.n, tile)
+      .parallel(tile);
+  s.conv.compute_at(out, xo).reorder(v.c, v.x, v.y).vectorize(v.c, lanes).unroll(v.c).unroll(v.x).unroll(v.y);
+  Stage update = s.conv.update();
+  update.reorder(v.c, v.x, v.y, s.r.x, s.r.y, s.r.z)
+      .vectorize(v.c, lanes)
+      .unroll(v.c)
+      .unroll(v.x)
+      .unroll(v.y);
+  if (s.attrs.kernelW * s.attrs.kernelH <= 25)
+    update.unroll(s.r.x).unroll(s.r.y);
+  if (pooled && k.pool->r.defined())
+    (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, xo);
+  // Weights with the output channel innermost: one vector load per tap.
+  std::vector<Var> w = s.weights.args();
+  s.weights.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]);
+  if (s.padded.defined()) {
+    Var plane("plane");
+    s.padded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
+  }
 }
 
 static void scheduleConv(KernelStages &k, int lanes) {
@@ -171,11 +225,21 @@ static void scheduleConvGradWeight(KernelStages &k, int lanes) {
   ConvGradWeightStages &s = *k.convGradWeight;
   Func out = k.output;
   std::vector<Var> args = out.args(); // (kx, ky, ci, o)
-  out.compute_root().parallel(args[3]);
-  Var kx = s.partial.args()[1], ky = s.partial.args()[2], ci = s.partial.args()[3];
-  s.partial.compute_at(out, args[3]).vectorize(v.v).unroll(kx).unroll(ky);
+  int outChannels = k.outputExtents[3];
+  int taps = s.attrs.kernelW * s.attrs.kernelH;
+  // Two output channels per block when the taps' accumulators fit twice.
+  int blockO = taps <= 12 && outChannels >= 2 ? 2 : 1;
+  Var oo("oo"), oi("oi");
+  out.compute_root().split(args[3], oo, oi, blockO).parallel(oo);
+  Var kx = s.partial.args()[1], ky = s.partial.args()[2], ci = s.partial.args()[3],
+      o = s.partial.args()[4];
+  s.partial.compute_at(out, oo).vectorize(v.v);
+  // The accumulators (taps x output channels of the block) stay in
+  // registers over the whole (x, y, n) reduction of one input channel.
   Stage update = s.partial.update();
-  update.reorder(v.v, kx, ky, ci, s.r.x, s.r.y, s.r.z).vectorize(v.v).unroll(kx).unroll(ky);
+  update.reorder(v.v, kx, ky, o, s.r.x, s.r.y, s.r.z, ci).vectorize(v.v);
+  if (taps <= 25)
+    update.unroll(kx).unroll(ky).unroll(o);
   Var plane("plane");
   s.gradPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
   s.inputPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
@@ -192,7 +256,7 @@ static void scheduleVectorReduction(KernelStages &k, int lanes) {
   s.func.compute_at(out, out.args()[1]);
   vectorizeFitting(s.func, v.f, s.extent0, lanes);
   s.func.update().reorder(v.f, s.r, v.n);
-  vectorizeFitting(s.func.update(), v.f, s.extent0, lanes);
+  vectorizeFitting(s.func.update(), v.f, s.extent0, lanes, TailStrategy::GuardWithIf);
 }
 
 void scheduleForCpu(KernelStages &k, const Target &target) {
@@ -203,10 +267,33 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
     return;
   }
   // Small reductions (statistics, losses, per-window winners) are computed
-  // once, before the loops that read them.
-  for (Func r : k.reductions)
+  // once, before the loops that read them, in parallel over their outermost
+  // dimension when they have one.
+  for (Func r : k.reductions) {
     r.compute_root();
-  if (k.conv)
+    std::vector<Var> args = r.args();
+    if (args.empty())
+      continue;
+    r.parallel(args.back());
+    for (int u = 0; u < r.num_update_definitions(); ++u)
+      r.update(u).parallel(args.back());
+  }
+  // Per-channel sums: the lanes of the partial sums vectorized, parallel
+  // over channels, the (x, y, n) reduction inside.
+  for (auto &[partial, partialLanes] : k.channelSums) {
+    Var lane = partial.args()[0], channel = partial.args()[1];
+    partial.compute_root().parallel(channel);
+    partial.update().reorder(lane, RVar(partial.update().get_schedule().rvars()[0].var))
+        .parallel(channel);
+    if (partialLanes > 1) {
+      partial.vectorize(lane);
+      partial.update().vectorize(lane);
+    }
+  }
+  if (k.conv && k.outputExtents[0] * (k.pool ? k.pool->attrs.strideX : 1) < lanes &&
+      k.outputExtents[2] >= lanes)
+    scheduleConvOverChannels(k, lanes);
+  else if (k.conv)
     scheduleConv(k, lanes);
   else if (k.dense)
     scheduleDense(k, lanes);

@@ -26,6 +26,9 @@ struct KernelStages {
   /// Other reductions (global pooling, batch statistics, losses): small
   /// results computed once, at the root, before the output.
   std::vector<Halide::Func> reductions;
+  /// The partial sums `partial(lane, c)` of per-channel sums, with their
+  /// number of lanes (vectorized; 1 for [N, C] values).
+  std::vector<std::pair<Halide::Func, int>> channelSums;
   /// The kernel's output: a pure Func over (x, y, c, n), (f, n) or, for
   /// parameter kernels, over the parameter's dims.
   Halide::Func output;

@@ -42,6 +42,9 @@ struct ConvAttrs {
 /// conv2d: `conv(x, y, co, n) = bias(co) + Σ w(kx, ky, ci, co) * in(...)`.
 struct ConvStages {
   Halide::Func padded;   ///< zero-padded input (undefined when no padding)
+  /// The kernel as the reduction reads it, weights(kx, ky, ci, co): inlined,
+  /// or materialized with co innermost by a channel-vectorized schedule.
+  Halide::Func weights;
   Halide::Func conv;     ///< the reduction; init = bias
   Halide::RDom r;        ///< (kx, ky, ci)
   ConvAttrs attrs;
@@ -163,9 +166,10 @@ VectorReduction denseGradWeight(Halide::Func input, Halide::Func grad, int inFea
                                 Halide::Expr batch);
 
 /// Σ over every dimension but the channels (dim 1 in NCHW / [N, C]) of a
-/// rank-4 or rank-2 value; `sum` receives the reduction for the schedule.
+/// rank-4 or rank-2 value. Per-channel sums keep `lanes` partial sums along
+/// x; `partial(lane, c)` receives that reduction for the schedule.
 Halide::Func reduceToChannels(Halide::Func in, int rank, const std::vector<int> &extents,
-                              Halide::Expr batch, Halide::Func &sum);
+                              Halide::Expr batch, int lanes, Halide::Func &partial);
 
 /// Gradient through relu / sigmoid / tanh from the activation's output.
 Halide::Func activationGrad(const std::string &kind, Halide::Func output, Halide::Func grad,
@@ -188,19 +192,19 @@ Halide::Func dropout(Halide::Func in, int rank, Halide::Func seed, double rate, 
 
 /// Batch statistics per channel of a rank-4 or rank-2 value.
 Halide::Func channelMean(Halide::Func in, int rank, const std::vector<int> &extents,
-                         Halide::Expr batch, Halide::Func &sum);
+                         Halide::Expr batch, int lanes, Halide::Func &partial);
 Halide::Func channelVariance(Halide::Func in, Halide::Func mean, int rank,
                              const std::vector<int> &extents, Halide::Expr batch,
-                             bool unbiased, Halide::Func &sum);
-/// Training batch norm's input gradient; `sums` receives its two reductions.
+                             bool unbiased, int lanes, Halide::Func &partial);
+/// Training batch norm's input gradient; `partials` receives its two reductions.
 Halide::Func batchNormGradInput(Halide::Func in, Halide::Func grad, Halide::Func gamma,
                                 Halide::Func mean, Halide::Func variance, float epsilon,
                                 int rank, const std::vector<int> &extents, Halide::Expr batch,
-                                std::vector<Halide::Func> &sums);
+                                int lanes, std::vector<Halide::Func> &partials);
 Halide::Func batchNormGradGamma(Halide::Func in, Halide::Func grad, Halide::Func mean,
                                 Halide::Func variance, float epsilon, int rank,
-                                const std::vector<int> &extents, Halide::Expr batch,
-                                Halide::Func &sum);
+                                const std::vector<int> &extents, Halide::Expr batch, int lanes,
+                                Halide::Func &partial);
 
 /// Losses over logits/outputs (f, n) and labels (n) holding class indices;
 /// results over a single element (0). `reductions` receives their sums.

@@ -55,10 +55,13 @@ ConvStages convolution(Func input, Extent4D in, Func weight,
   Expr inChannel = s.r.z;
   if (a.groups > 1)
     inChannel = (v.c / outPerGroup) * inPerGroup + s.r.z;
+  Var kx("kx"), ky("ky"), ci("ci"), co("co");
+  s.weights = Func("weights");
+  s.weights(kx, ky, ci, co) = weight(kx, ky, ci, co);
   s.conv = Func("conv");
   s.conv(v.x, v.y, v.c, v.n) = bias ? (*bias)(v.c) : Expr(0.0f);
   s.conv(v.x, v.y, v.c, v.n) +=
-      weight(s.r.x, s.r.y, s.r.z, v.c) *
+      s.weights(s.r.x, s.r.y, s.r.z, v.c) *
       source(v.x * a.strideX + s.r.x * a.dilationX - a.padLeft,
              v.y * a.strideY + s.r.y * a.dilationY - a.padTop, inChannel, v.n);
   return s;

@@ -50,12 +50,15 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
   int outPerGroup = f.outChannels / f.groups, inPerGroup = inputExtent.c / f.groups;
   // rot180(W), with input and output channels exchanged within each group.
   s.r = RDom(0, a.kernelW, 0, a.kernelH, 0, outPerGroup, "r");
-  Expr group = v.c / inPerGroup;
-  Expr o = group * outPerGroup + s.r.z;
+  Var kx("kx"), ky("ky"), oi("oi"), c("ci");
+  s.weights = Func("flipped_weights");
+  s.weights(kx, ky, oi, c) = weight(a.kernelW - 1 - kx, a.kernelH - 1 - ky, c % inPerGroup,
+                                    (c / inPerGroup) * outPerGroup + oi);
+  Expr o = (v.c / inPerGroup) * outPerGroup + s.r.z;
   s.conv = Func("conv");
   s.conv(v.x, v.y, v.c, v.n) = 0.0f;
   s.conv(v.x, v.y, v.c, v.n) +=
-      weight(a.kernelW - 1 - s.r.x, a.kernelH - 1 - s.r.y, v.c % inPerGroup, o) *
+      s.weights(s.r.x, s.r.y, s.r.z, v.c) *
       s.padded(v.x + s.r.x * a.dilationX - a.padLeft, v.y + s.r.y * a.dilationY - a.padTop, o,
                v.n);
   return s;
@@ -122,18 +125,32 @@ VectorReduction denseGradWeight(Func input, Func grad, int inFeatures, Expr batc
 }
 
 /// Sums `value(x, y, c, n)` (rank 4) or `value(c, n)` (rank 2) per channel.
+/// For rank 4 the sum over x is split into `lanes` interleaved partial sums
+/// (x clamped and masked past the row), so the inner loop is one vector add;
+/// `partial(v, c)` is returned for the schedule and the result adds its lanes.
 static Func perChannelSum(const std::function<Expr(Expr, Expr, Var, Expr)> &value, int rank,
-                          const std::vector<int> &extents, Expr batch, const char *name) {
-  Var c("ch");
+                          const std::vector<int> &extents, Expr batch, int lanes,
+                          const char *name, Func &partial) {
+  Var c("ch"), lane("lane");
   Func sum(name);
-  sum(c) = 0.0f;
+  partial = Func(std::string(name) + "_partial");
   if (rank == 4) {
-    RDom r(0, extents[0], 0, extents[1], 0, batch, "r");
-    sum(c) += value(r.x, r.y, c, r.z);
+    int width = extents[0];
+    int steps = (width + lanes - 1) / lanes;
+    RDom r(0, steps, 0, extents[1], 0, batch, "r");
+    Expr x = r.x * lanes + lane;
+    partial(lane, c) = 0.0f;
+    partial(lane, c) += select(x < width, value(min(x, width - 1), r.y, c, r.z), 0.0f);
   } else {
+    lanes = 1;
     RDom r(0, batch, "r");
-    sum(c) += value(Expr(), Expr(), c, r);
+    partial(lane, c) = 0.0f;
+    partial(lane, c) += value(Expr(), Expr(), c, r);
   }
+  Expr total = partial(0, c);
+  for (int i = 1; i < lanes; ++i)
+    total += partial(i, c);
+  sum(c) = total;
   return sum;
 }
 
@@ -148,13 +165,9 @@ static Expr perChannelCount(int rank, const std::vector<int> &extents, Expr batc
 }
 
 Func reduceToChannels(Func in, int rank, const std::vector<int> &extents, Expr batch,
-                      Func &sum) {
-  sum = perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); },
-                      rank, extents, batch, "channel_sum");
-  Var c("ch");
-  Func out("reduce_to_channels");
-  out(c) = sum(c);
-  return out;
+                      int lanes, Func &partial) {
+  return perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); },
+                       rank, extents, batch, lanes, "reduce_to_channels", partial);
 }
 
 Func activationGrad(const std::string &kind, Func output, Func grad, int rank) {
@@ -195,6 +208,18 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
                                 v.y * a.strideY + r.y - a.padTop, v.c, v.n));
   winner = Func("pool_winner");
   winner(v.x, v.y, v.c, v.n) = best[1] * a.kernelW + best[0];
+  Func f("max_pool_grad");
+  if (a.strideX == a.kernelW && a.strideY == a.kernelH && a.padLeft == 0 && a.padTop == 0) {
+    // Non-overlapping windows: each input position is in at most one window.
+    Expr ox = v.x / a.strideX, oy = v.y / a.strideY;
+    Expr tap = (v.y % a.strideY) * a.kernelW + v.x % a.strideX;
+    Expr inWindow = ox < out.w && oy < out.h;
+    ox = min(ox, out.w - 1);
+    oy = min(oy, out.h - 1);
+    f(v.x, v.y, v.c, v.n) =
+        select(inWindow && winner(ox, oy, v.c, v.n) == tap, grad(ox, oy, v.c, v.n), 0.0f);
+    return f;
+  }
   Expr total = 0.0f;
   for (int ky = 0; ky < a.kernelH; ++ky)
     for (int kx = 0; kx < a.kernelW; ++kx) {
@@ -203,7 +228,6 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
       total += select(vx && vy && winner(ox, oy, v.c, v.n) == ky * a.kernelW + kx,
                       grad(ox, oy, v.c, v.n), 0.0f);
     }
-  Func f("max_pool_grad");
   f(v.x, v.y, v.c, v.n) = total;
   return f;
 }
@@ -280,9 +304,11 @@ Func dropout(Func in, int rank, Func seed, double rate, int salt) {
   return f;
 }
 
-Func channelMean(Func in, int rank, const std::vector<int> &extents, Expr batch, Func &sum) {
-  sum = perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); },
-                      rank, extents, batch, "channel_sum");
+Func channelMean(Func in, int rank, const std::vector<int> &extents, Expr batch, int lanes,
+                 Func &partial) {
+  Func sum = perChannelSum(
+      [&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); }, rank, extents,
+      batch, lanes, "channel_sum", partial);
   Var c("ch");
   Func f("channel_mean");
   f(c) = sum(c) / perChannelCount(rank, extents, batch);
@@ -290,13 +316,13 @@ Func channelMean(Func in, int rank, const std::vector<int> &extents, Expr batch,
 }
 
 Func channelVariance(Func in, Func mean, int rank, const std::vector<int> &extents,
-                     Expr batch, bool unbiased, Func &sum) {
-  sum = perChannelSum(
+                     Expr batch, bool unbiased, int lanes, Func &partial) {
+  Func sum = perChannelSum(
       [&](Expr x, Expr y, Var c, Expr n) {
         Expr d = at(in, rank, x, y, c, n) - mean(c);
         return d * d;
       },
-      rank, extents, batch, "channel_square_sum");
+      rank, extents, batch, lanes, "channel_square_sum", partial);
   Expr count = perChannelCount(rank, extents, batch);
   Var c("ch");
   Func f("channel_variance");
@@ -306,19 +332,20 @@ Func channelVariance(Func in, Func mean, int rank, const std::vector<int> &exten
 
 Func batchNormGradInput(Func in, Func grad, Func gamma, Func mean, Func variance,
                         float epsilon, int rank, const std::vector<int> &extents, Expr batch,
-                        std::vector<Func> &sums) {
+                        int lanes, std::vector<Func> &partials) {
   auto normalized = [&](Expr x, Expr y, Expr c, Expr n) {
     return (at(in, rank, x, y, c, n) - mean(c)) / sqrt(variance(c) + epsilon);
   };
+  Func partialGrad, partialDot;
   Func sumGrad = perChannelSum(
       [&](Expr x, Expr y, Var c, Expr n) { return at(grad, rank, x, y, c, n); }, rank, extents,
-      batch, "bn_grad_sum");
+      batch, lanes, "bn_grad_sum", partialGrad);
   Func sumGradNormalized = perChannelSum(
       [&](Expr x, Expr y, Var c, Expr n) {
         return at(grad, rank, x, y, c, n) * normalized(x, y, c, n);
       },
-      rank, extents, batch, "bn_grad_dot");
-  sums = {sumGrad, sumGradNormalized};
+      rank, extents, batch, lanes, "bn_grad_dot", partialDot);
+  partials = {partialGrad, partialDot};
   Expr count = perChannelCount(rank, extents, batch);
   std::vector<Var> a = argsOf(rank);
   Var c = rank == 4 ? vars().c : vars().f;
@@ -332,17 +359,13 @@ Func batchNormGradInput(Func in, Func grad, Func gamma, Func mean, Func variance
 }
 
 Func batchNormGradGamma(Func in, Func grad, Func mean, Func variance, float epsilon, int rank,
-                        const std::vector<int> &extents, Expr batch, Func &sum) {
-  sum = perChannelSum(
+                        const std::vector<int> &extents, Expr batch, int lanes, Func &partial) {
+  return perChannelSum(
       [&](Expr x, Expr y, Var c, Expr n) {
         return at(grad, rank, x, y, c, n) * (at(in, rank, x, y, c, n) - mean(c)) /
                sqrt(variance(c) + epsilon);
       },
-      rank, extents, batch, "bn_grad_dot");
-  Var c("ch");
-  Func f("batch_norm_grad_gamma");
-  f(c) = sum(c);
-  return f;
+      rank, extents, batch, lanes, "batch_norm_grad_gamma", partial);
 }
 
 } // namespace cnnc::halide

@@ -220,6 +220,11 @@ struct KernelBuilder {
     return s.pool;
   }
 
+  /// Records the partial sums of a per-channel sum over `value` for the schedule.
+  void channelSum(Halide::Func partial, Value value) {
+    kernel.stages.channelSums.push_back({partial, shapeOf(value).size() == 4 ? lanes : 1});
+  }
+
   /// The backward, statistics, loss and optimizer ops of training.
   std::optional<Halide::Func> lowerTraining(Operation *op) {
     auto extentsOf = [](Value v) { return halideExtents(v); };
@@ -263,8 +268,8 @@ struct KernelBuilder {
         .Case([&](cnn::ReduceToChannelsOp o) -> std::optional<Halide::Func> {
           Halide::Func sum;
           Halide::Func f = reduceToChannels(at(o.getInput()), rank(o.getInput()),
-                                            extentsOf(o.getInput()), batch, sum);
-          kernel.stages.reductions.push_back(sum);
+                                            extentsOf(o.getInput()), batch, lanes, sum);
+          channelSum(sum, o.getInput());
           kernel.flops += elementsPerItem(o.getInput());
           return f;
         })
@@ -310,16 +315,16 @@ struct KernelBuilder {
         .Case([&](cnn::ChannelMeanOp o) -> std::optional<Halide::Func> {
           Halide::Func sum;
           Halide::Func f = channelMean(at(o.getInput()), rank(o.getInput()),
-                                       extentsOf(o.getInput()), batch, sum);
-          kernel.stages.reductions.push_back(sum);
+                                       extentsOf(o.getInput()), batch, lanes, sum);
+          channelSum(sum, o.getInput());
           kernel.flops += elementsPerItem(o.getInput());
           return f;
         })
         .Case([&](cnn::ChannelVarianceOp o) -> std::optional<Halide::Func> {
           Halide::Func sum;
           Halide::Func f = channelVariance(at(o.getInput()), at(o.getMean()), rank(o.getInput()),
-                                           extentsOf(o.getInput()), batch, o.getUnbiased(), sum);
-          kernel.stages.reductions.push_back(sum);
+                                           extentsOf(o.getInput()), batch, o.getUnbiased(), lanes, sum);
+          channelSum(sum, o.getInput());
           kernel.flops += 3.0 * elementsPerItem(o.getInput());
           return f;
         })
@@ -328,8 +333,9 @@ struct KernelBuilder {
           Halide::Func f = batchNormGradInput(
               at(o.getInput()), at(o.getGrad()), at(o.getGamma()), at(o.getMean()),
               at(o.getVariance()), float(f64(o.getEpsilonAttr())), rank(result),
-              extentsOf(result), batch, sums);
-          kernel.stages.reductions.insert(kernel.stages.reductions.end(), sums.begin(), sums.end());
+              extentsOf(result), batch, lanes, sums);
+          for (Halide::Func &sum : sums)
+            channelSum(sum, result);
           kernel.flops += 10.0 * elementsPerItem(result);
           return f;
         })
@@ -337,8 +343,8 @@ struct KernelBuilder {
           Halide::Func sum;
           Halide::Func f = batchNormGradGamma(at(o.getInput()), at(o.getGrad()), at(o.getMean()),
                                               at(o.getVariance()), float(f64(o.getEpsilonAttr())),
-                                              rank(o.getInput()), extentsOf(o.getInput()), batch, sum);
-          kernel.stages.reductions.push_back(sum);
+                                              rank(o.getInput()), extentsOf(o.getInput()), batch, lanes, sum);
+          channelSum(sum, o.getInput());
           kernel.flops += 4.0 * elementsPerItem(o.getInput());
           return f;
         })
