@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #include "error.h"
 
+#include <mutex>
+
 namespace {
 thread_local std::string lastError;
 } // namespace
@@ -48,4 +50,24 @@ extern "C" const char *cnnc_status_string(cnnc_status status) {
     return "out of memory";
   }
   return "unknown status";
+}
+
+namespace {
+std::mutex kernelErrorMutex;
+std::string kernelError;
+} // namespace
+
+void cnnc::rt::recordKernelError(void *, const char *message) {
+  std::lock_guard<std::mutex> lock(kernelErrorMutex);
+  if (kernelError.empty() && message)
+    kernelError = message;
+}
+
+std::string cnnc::rt::takeKernelError() {
+  std::lock_guard<std::mutex> lock(kernelErrorMutex);
+  std::string message;
+  message.swap(kernelError);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+    message.pop_back();
+  return message;
 }

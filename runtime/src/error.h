@@ -36,6 +36,14 @@ cnnc_status setError(cnnc_status status, const std::string &message);
 /// Clears this thread's last error.
 void clearError();
 
+/// The Halide error handler installed in every model.so: keeps the message
+/// (instead of Halide's default, which aborts) so the failing kernel call
+/// returns a status that names the problem. Callable from any thread.
+void recordKernelError(void *userContext, const char *message);
+
+/// The message recorded since the last call, or "" (and forgets it).
+std::string takeKernelError();
+
 /// Runs `body` (returning void), converting exceptions to a status.
 template <typename Fn> cnnc_status guard(Fn &&body) {
   try {

@@ -78,7 +78,8 @@ void callKernel(cnnc_model &model, CallDesc &call, const char *phase) {
       kernelName = std::string(" '") + model.desc->kernel_names[call.kernel] + "'";
     fail(CNNC_ERROR_KERNEL, std::string(phase) + " '" + call.name + "' (kernel " +
                                 std::to_string(call.kernel) + kernelName +
-                                ") returned error code " + std::to_string(rc));
+                                ") returned error code " + std::to_string(rc) +
+                                (rc ? ": " + takeKernelError() : std::string()));
   }
   for (int a : call.args) {
     halide_buffer_t &hb = model.halideBuffers[a];

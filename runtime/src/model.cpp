@@ -589,6 +589,12 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': kernel table is null");
     parseMetadata(*model, model->desc->metadata_json);
     // Present in every model.so (Halide's runtime is embedded); used only for GPU buffers.
+    // Halide's default error handler aborts the process; route kernel errors
+    // (e.g. a buffer too small) into the failing call's status instead.
+    using ErrorHandler = void (*)(void *, const char *);
+    if (auto setHandler = reinterpret_cast<ErrorHandler (*)(ErrorHandler)>(
+            dlsym(model->library, "halide_set_error_handler")))
+      setHandler(&recordKernelError);
     model->copyToHost = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
         dlsym(model->library, "halide_copy_to_host"));
     model->deviceFree = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(

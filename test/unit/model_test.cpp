@@ -171,6 +171,9 @@ TEST(Model, ReportsKernelFailureWithStepAndCode) {
     EXPECT_EQ(e.status(), CNNC_ERROR_KERNEL);
     EXPECT_THAT(e.what(), HasSubstr("step 'dense'"));
     EXPECT_THAT(e.what(), HasSubstr("error code -42"));
+    // The kernel's own message, caught by the runtime's Halide error handler
+    // (Halide's default handler would abort the process).
+    EXPECT_THAT(e.what(), HasSubstr("Input buffer in0 holds the poison value -999"));
   }
   // The model still works afterwards.
   x[5] = 1.0f;

@@ -86,6 +86,15 @@ int halide_device_free(void *user_context, halide_buffer_t *buf) {
 #endif
 
 /* y[n][o] = sum_i W[o][i] x[n][i] + b[o] */
+/* Halide's runtime API for error reporting, as a model.so exports it. */
+typedef void (*halide_error_handler_t)(void *, const char *);
+static halide_error_handler_t error_handler;
+halide_error_handler_t halide_set_error_handler(halide_error_handler_t handler) {
+  halide_error_handler_t old = error_handler;
+  error_handler = handler;
+  return old;
+}
+
 static int dense(void **args) {
   const halide_buffer_t *x = (const halide_buffer_t *)args[0];
   const halide_buffer_t *w = (const halide_buffer_t *)args[1];
@@ -114,8 +123,12 @@ static int dense(void **args) {
     float *yn = (float *)y->host + n * y->dim[1].stride;
 #endif
     for (i = 0; i < 4; ++i)
-      if (xn[i] == -999.0f)
+      if (xn[i] == -999.0f) {
+        /* Like a Halide bounds check: report through the error handler. */
+        if (error_handler)
+          error_handler(0, "Input buffer in0 holds the poison value -999\n");
         return -42;
+      }
     for (o = 0; o < 3; ++o) {
       float acc = ((const float *)b->host)[o];
       for (i = 0; i < 4; ++i)

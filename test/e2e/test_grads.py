@@ -1,0 +1,852 @@
+#!/usr/bin/python3
+"""Gradient checks of cnnc's compiled train step, per op, against PyTorch autograd.
+
+What it tests: for each case a tiny YAML model is built around the op under test (usually
+input -> conv `c0` (so the op's input gradient reaches a parameter) -> op -> flatten ->
+dense `fc` -> loss) with `train: {loss: cross_entropy, optimizer: {name: sgd, lr: 1.0}}`:
+plain SGD without momentum or weight decay, so after ONE train step (run through the C
+runtime, tools/py/cnnc_runtime.py) every parameter satisfies p_new = p_old - grad, i.e.
+grad = p_old - p_new. These gradients (and the step's loss and correct count) are compared
+with PyTorch autograd in float64 on the very same float32 parameters, inputs and integer
+labels (mean softmax cross-entropy over the batch, computed from the logits before a final
+softmax, as docs/model-format.md says; `mse` is mean squared error against one-hot labels
+over batch x classes). A value passes when
+
+    max |cnnc - reference| <= 1e-4 * max(1, max |reference|)        (per parameter tensor)
+
+Batch norm is checked in training mode (batch statistics) and its running_mean /
+running_var after the step must equal PyTorch's update (momentum, unbiased variance).
+Dropout's mask cannot match PyTorch's: its cases give each batch item inputs on a disjoint
+block of features, so the zero pattern of d1.weight's gradient reveals each item's mask;
+the reference then uses that mask (scaled by 1/(1-rate)) and every gradient, the loss and the
+kept fraction must agree - i.e. the forward zeros, the backward zeros and the scaling are
+consistent. Rate 0 must equal no dropout. For conv and max pooling the PyTorch gradient is
+also checked against float64 central finite differences (so the reference itself is
+validated), and cnnc against both. Each case runs at batch 1 and 3 (some also 2) on one
+compiled model.
+
+What it assumes: /usr/bin/python3 with Debian's torch 1.13, numpy and PyYAML; `cnnc` in
+--bin-dir and libcnnc_runtime.so in --runtime-lib (default <bin-dir>/../lib); parameters
+are PyTorch-shaped (conv OIHW, dense [out, in]). Everything is seeded from the case name.
+Run: /usr/bin/python3 test/e2e/test_grads.py [--bin-dir build/bin] [-k name] [--keep]
+     [--perturb-reference]   (adds an error to every reference: every case must then FAIL)
+"""
+
+import argparse
+import concurrent.futures
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
+RTOL = 1e-4
+
+
+# --------------------------------------------------------------------------- YAML
+
+def _yaml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_yaml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {v!r} as YAML")
+
+
+def model_yaml(name, input_shape, layers, train, output=None):
+    lines = [f"name: {name}", f"input: {{name: input, shape: {_yaml_value(list(input_shape))}}}"]
+    if output:
+        lines.append(f"output: {output}")
+    lines.append("layers:")
+    lines += [f"  - {_yaml_value(layer)}" for layer in layers]
+    lines.append(f"train: {_yaml_value(train)}")
+    return "\n".join(lines) + "\n"
+
+
+SGD1 = {"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 1.0}}
+
+
+# --------------------------------------------------------------------------- reference
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def resolve_padding(padding, kernel, stride, dilation, in_hw):
+    """[top, left, bottom, right] for every padding spelling of docs/model-format.md."""
+    kh, kw = pair(kernel)
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if padding is None or padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "full":
+        return (ekh - 1, ekw - 1, ekh - 1, ekw - 1)
+    if padding == "same":
+        pads = []
+        for size, s, ek in ((in_hw[0], sh, ekh), (in_hw[1], sw, ekw)):
+            out = -(-size // s)
+            total = max((out - 1) * s + ek - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
+    if isinstance(padding, int):
+        return (padding,) * 4
+    if len(padding) == 2:
+        return (padding[0], padding[1], padding[0], padding[1])
+    return tuple(padding)
+
+
+def make_param(gen, kind, shape, fan_in=1):
+    """Seeded float32 parameter values (a little larger than PyTorch's defaults)."""
+    if kind == "weight":
+        return (torch.rand(shape, generator=gen) * 2 - 1) * (1.5 / math.sqrt(fan_in))
+    if kind == "bias":
+        return (torch.rand(shape, generator=gen) * 2 - 1) * 0.5
+    if kind == "bn.weight":
+        return torch.rand(shape, generator=gen) + 0.5
+    if kind == "bn.bias":
+        return torch.randn(shape, generator=gen) * 0.3
+    if kind == "bn.running_mean":
+        return torch.randn(shape, generator=gen) * 0.3
+    if kind == "bn.running_var":
+        return torch.rand(shape, generator=gen) + 0.5
+    raise ValueError(kind)
+
+
+class Reference:
+    """Runs a list of YAML layer maps in PyTorch (float64). Parameters are created on the
+    first call (from `gen`), named like cnnc names them (<layer>.weight, ...)."""
+
+    def __init__(self, layers, output=None):
+        self.layers = [dict(l) for l in layers]
+        for i, l in enumerate(self.layers):
+            if "name" not in l:  # the tests always name their layers; be safe anyway
+                l["name"] = f"{l['op']}_{i + 1}"
+        self.output = output or self.layers[-1]["name"]
+        self.order = []  # parameter names in creation order
+
+    def _param(self, params, gen, name, kind, shape, fan_in=1):
+        if name not in params:
+            if gen is None:
+                raise KeyError(f"parameter {name} missing")
+            params[name] = make_param(gen, kind, shape, fan_in).float()
+            self.order.append(name)
+        return params[name]
+
+    def forward(self, x, params, gen=None, training=True, masks=None, stats=None,
+                return_logits=False):
+        """x: float64 tensor. params: dict name -> tensor (float64 leaf tensors for autograd;
+        created as float32 from `gen` when missing). stats: dict receiving updated running
+        statistics (batch norm, training). masks: dict layer name -> dropout mask (0/1).
+        Returns the output (and the pre-softmax logits if asked)."""
+        P = lambda n: params[n].double() if params[n].dtype != torch.float64 else params[n]
+        vals = {"input": x}
+        prev = x
+        pre_softmax = {}
+        for l in self.layers:
+            op, name = l["op"], l["name"]
+            ins = l.get("inputs")
+            if ins is None:
+                args = [prev]
+            else:
+                args = [vals[i] for i in ([ins] if isinstance(ins, str) else ins)]
+            a = args[0]
+            if op == "conv2d":
+                cin = a.shape[1]
+                g = l.get("groups", 1)
+                kh, kw = pair(l["kernel"])
+                o = l["out_channels"]
+                self._param(params, gen, name + ".weight", "weight", (o, cin // g, kh, kw),
+                            cin // g * kh * kw)
+                if l.get("bias", True):
+                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * kh * kw)
+                t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"], l.get("stride", 1),
+                                              l.get("dilation", 1), a.shape[2:])
+                y = F.conv2d(F.pad(a, (le, r, t, b)), P(name + ".weight"),
+                             P(name + ".bias") if l.get("bias", True) else None,
+                             stride=pair(l.get("stride", 1)), dilation=pair(l.get("dilation", 1)),
+                             groups=g)
+            elif op == "dense":
+                fin = a.shape[1]
+                o = l["out_features"]
+                self._param(params, gen, name + ".weight", "weight", (o, fin), fin)
+                if l.get("bias", True):
+                    self._param(params, gen, name + ".bias", "bias", (o,), fin)
+                y = F.linear(a, P(name + ".weight"),
+                             P(name + ".bias") if l.get("bias", True) else None)
+            elif op == "relu":
+                y = torch.relu(a)
+            elif op == "sigmoid":
+                y = torch.sigmoid(a)
+            elif op == "tanh":
+                y = torch.tanh(a)
+            elif op == "softmax":
+                pre_softmax[name] = a
+                y = torch.softmax(a, dim=1)
+            elif op in ("max_pool2d", "avg_pool2d"):
+                k = pair(l["kernel"])
+                s = pair(l.get("stride", l["kernel"]))
+                pad = resolve_padding(l.get("padding", 0), k, s, 1, a.shape[2:])
+                if pad[0] != pad[2] or pad[1] != pad[3]:
+                    if op == "avg_pool2d":
+                        raise NotImplementedError("asymmetric avg_pool2d padding")
+                    a = F.pad(a, (pad[1], pad[3], pad[0], pad[2]), value=-math.inf)
+                    pad = (0, 0, 0, 0)
+                if op == "max_pool2d":
+                    y = F.max_pool2d(a, k, s, (pad[0], pad[1]), ceil_mode=l.get("ceil_mode", False))
+                else:
+                    y = F.avg_pool2d(a, k, s, (pad[0], pad[1]), ceil_mode=l.get("ceil_mode", False),
+                                     count_include_pad=l.get("count_include_pad", True))
+            elif op == "global_avg_pool":
+                y = a.mean(dim=(2, 3), keepdim=True)
+            elif op == "flatten":
+                y = a.reshape(a.shape[0], -1)
+            elif op == "add":
+                y = args[0]
+                for other in args[1:]:
+                    y = y + other
+            elif op == "concat":
+                y = torch.cat(args, dim=1)
+            elif op == "batch_norm":
+                c = a.shape[1]
+                for slot in ("weight", "bias", "running_mean", "running_var"):
+                    self._param(params, gen, f"{name}.{slot}", "bn." + slot, (c,))
+                rm = P(name + ".running_mean").detach().clone()
+                rv = P(name + ".running_var").detach().clone()
+                y = F.batch_norm(a, rm, rv, P(name + ".weight"), P(name + ".bias"),
+                                 training=training, momentum=l.get("momentum", 0.1),
+                                 eps=l.get("epsilon", 1e-5))
+                if stats is not None and training:
+                    stats[name + ".running_mean"] = rm
+                    stats[name + ".running_var"] = rv
+            elif op == "dropout":
+                rate = l.get("rate", 0.5)
+                if not training or rate == 0:
+                    y = a
+                else:
+                    if masks is None or name not in masks:
+                        raise KeyError(f"dropout {name}: no mask given")
+                    y = a * masks[name].to(a.dtype) / (1.0 - rate)
+            else:
+                raise NotImplementedError(op)
+            act = l.get("activation")
+            if act:
+                if act == "softmax":
+                    pre_softmax[name] = y
+                y = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+                     "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
+            vals[name] = y
+            prev = y
+        out = vals[self.output]
+        if return_logits:
+            return out, pre_softmax.get(self.output, out)
+        return out
+
+    def loss(self, x, labels, params, loss="cross_entropy", **kw):
+        """(loss, scores used for the correct count) as cnnc defines them."""
+        out, logits = self.forward(x, params, return_logits=True, **kw)
+        if loss == "cross_entropy":
+            return F.cross_entropy(logits, labels), logits
+        onehot = F.one_hot(labels, out.shape[1]).to(out.dtype)
+        return F.mse_loss(out, onehot), out
+
+
+def reference_step(ref, x32, labels, params32, loss="cross_entropy", masks=None):
+    """PyTorch float64 gradients of every parameter, the loss, the correct count and
+    the updated running statistics."""
+    p64 = {k: v.detach().double().clone().requires_grad_(not (".running_" in k))
+           for k, v in params32.items()}
+    stats = {}
+    L, scores = ref.loss(x32.double(), labels, p64, loss=loss, masks=masks, stats=stats)
+    trainable = [k for k in p64 if ".running_" not in k]
+    grads = torch.autograd.grad(L, [p64[k] for k in trainable], allow_unused=True)
+    out = {}
+    for k, g in zip(trainable, grads):
+        out[k] = torch.zeros_like(p64[k]) if g is None else g.detach()
+    correct = int((scores.argmax(dim=1) == labels).sum())
+    return out, float(L), correct, {k: v.detach() for k, v in stats.items()}
+
+
+# --------------------------------------------------------------------------- comparison
+
+def compare(what, got, ref, perturb=False):
+    """(ok, relative error, message). Relative error = max abs error / max(1, max|ref|)."""
+    ref = np.asarray(ref, dtype=np.float64)
+    if perturb and ref.size:
+        ref = ref.copy()
+        ref.flat[ref.size // 2] += 2e-4 * max(1.0, float(np.max(np.abs(ref))))
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        return False, math.inf, f"{what}: shape {list(got.shape)} vs reference {list(ref.shape)}"
+    if got.size == 0:
+        return True, 0.0, ""
+    scale = max(1.0, float(np.max(np.abs(ref))))
+    diff = np.abs(got - ref)
+    err = float(np.max(diff)) if np.all(np.isfinite(got)) else math.inf
+    rel = err / scale
+    if err <= RTOL * scale:
+        return True, rel, ""
+    d = np.where(np.isfinite(diff), diff, np.inf)
+    worst = np.unravel_index(int(np.argmax(d)), d.shape)
+    n_bad = int(np.sum(~(diff <= RTOL * scale)))
+    return False, rel, (f"{what}: max abs error {err:.3e} > {RTOL * scale:.3e} (shape "
+                        f"{list(ref.shape)}, max|ref| {scale:.3g}, {n_bad}/{ref.size} off; worst "
+                        f"at {list(map(int, worst))}: cnnc {got[worst]:.7g} vs reference "
+                        f"{ref[worst]:.7g})")
+
+
+def finite_difference_check(ref, x32, labels, params32, names, grads, max_elems=60, eps=1e-6):
+    """Central differences in float64 for (up to max_elems elements of) each named parameter;
+    returns {name: (fd gradient at those indices, indices)} and checks torch against it."""
+    p64 = {k: v.detach().double().clone() for k, v in params32.items()}
+    x64 = x32.double()
+    results, msgs = {}, []
+
+    def loss_at():
+        with torch.no_grad():
+            return float(ref.loss(x64, labels, p64)[0])
+
+    for name in names:
+        flat = p64[name].view(-1)
+        n = flat.numel()
+        idx = list(range(n)) if n <= max_elems else \
+            sorted(set(np.linspace(0, n - 1, max_elems).astype(int).tolist()))
+        fd = np.empty(len(idx))
+        for j, i in enumerate(idx):
+            old = float(flat[i])
+            flat[i] = old + eps
+            lp = loss_at()
+            flat[i] = old - eps
+            lm = loss_at()
+            flat[i] = old
+            fd[j] = (lp - lm) / (2 * eps)
+        tg = grads[name].reshape(-1).numpy()[idx]
+        # Torch vs finite differences: FD error is O(eps^2 + ulp/eps) ~ 1e-9 relative.
+        err = float(np.max(np.abs(tg - fd)))
+        scale = max(1.0, float(np.max(np.abs(fd))))
+        if err > 1e-6 * scale:
+            msgs.append(f"finite differences disagree with torch on {name}: {err:.3e}")
+        results[name] = (fd, idx, err / scale)
+    return results, msgs
+
+
+# --------------------------------------------------------------------------- cases
+
+class GradCase:
+    """A model around the op(s) under test.
+
+    layers:     YAML layer maps (the last one's output has `classes` columns)
+    batches:    batch sizes tried, each with fresh parameters on one compiled model
+    fd:         parameter names whose torch gradient is also checked by finite differences
+    input_fn:   (gen, shape, batch) -> float32 input (default randn)
+    dropout:    name of a dropout layer whose mask is recovered from d1.weight's gradient
+    branches:   for a merged case, the single-branch cases it was built from (rerun one by
+                one when the merged model fails, to say which op is wrong)
+    """
+
+    def __init__(self, name, group, input_shape, layers, loss="cross_entropy", batches=(1, 3),
+                 fd=(), input_fn=None, dropout=None, output=None, branches=None):
+        self.name, self.group, self.input_shape, self.layers = name, group, list(input_shape), layers
+        self.loss, self.batches, self.fd, self.input_fn = loss, batches, list(fd), input_fn
+        self.dropout, self.output, self.branches = dropout, output, branches or []
+
+    def yaml(self):
+        train = {"loss": self.loss, "optimizer": {"name": "sgd", "lr": 1.0}}
+        return model_yaml(self.name.replace("/", "_").replace(".", "_"), self.input_shape,
+                          self.layers, train, self.output)
+
+
+def merged(name, group, input_shape, branches, classes=5, batches=(1, 3), spatial=True):
+    """One model holding several independent branches read from the input: branch `label`'s
+    layers are renamed `<label>.<layer>` (so each gradient names its op), each branch is
+    flattened (if `spatial`), the branches are concatenated and one dense `fc` gives the
+    logits. branches: list of (label, layers, fd parameter names relative to the branch)."""
+    def build(sel):
+        layers, tails, fd = [], [], []
+        for label, blayers, bfd in sel:
+            prev = "input"
+            for l in blayers:
+                l = dict(l)
+                ins = l.get("inputs")
+                if ins is None:
+                    l["inputs"] = prev
+                elif isinstance(ins, str):
+                    l["inputs"] = ins if ins == "input" else f"{label}.{ins}"
+                else:
+                    l["inputs"] = [i if i == "input" else f"{label}.{i}" for i in ins]
+                l["name"] = prev = f"{label}.{l['name']}"
+                layers.append(l)
+            if spatial:
+                layers.append(dict(name=f"{label}.flat", op="flatten", inputs=prev))
+                prev = f"{label}.flat"
+            tails.append(prev)
+            fd += [f"{label}.{n}" for n in bfd]
+        if len(tails) > 1:
+            layers.append(dict(name="cat", op="concat", inputs=tails))
+        layers.append(dict(name="fc", op="dense", out_features=classes))
+        layers[0] = {k: v for k, v in layers[0].items() if not (k == "inputs" and v == "input")}
+        return layers, fd
+
+    layers, fd = build(branches)
+    subs = []
+    if len(branches) > 1:
+        for b in branches:
+            blayers, bfd = build([b])
+            subs.append(GradCase(f"{name}[{b[0]}]", group, input_shape, blayers,
+                                 batches=batches, fd=bfd))
+    return GradCase(name, group, input_shape, layers, batches=batches, fd=fd, branches=subs)
+
+
+def C(name, **kw):
+    return dict(name=name, op="conv2d", **kw)
+
+
+def head(classes=5):
+    return [dict(name="flat", op="flatten"), dict(name="fc", op="dense", out_features=classes)]
+
+
+def conv_branch(label, channels, attrs, fd=False):
+    """c0 (3x3, pad 1, `channels` outputs) then the conv under test: its input gradient
+    (rot180(W) wide-convolved with delta) reaches c0.weight."""
+    return (label, [C("c0", out_channels=channels, kernel=3, padding=1), C("conv", **attrs)],
+            ["conv.weight", "c0.weight"] if fd else [])
+
+
+def conv_cases():
+    return [
+        merged("conv/a_8x8", "conv", [2, 8, 8], [
+            conv_branch("k1", 3, dict(out_channels=4, kernel=1)),
+            conv_branch("k3_p1", 3, dict(out_channels=5, kernel=3, padding=1)),
+            conv_branch("k5_p2_s2", 3, dict(out_channels=4, kernel=5, padding=2, stride=2)),
+            conv_branch("k3_s2_p1", 3, dict(out_channels=4, kernel=3, stride=2, padding=1),
+                        fd=True),
+            conv_branch("k3_s2_p0", 3, dict(out_channels=4, kernel=3, stride=2)),
+            conv_branch("k3_asym_pad", 3, dict(out_channels=4, kernel=3, padding=[0, 1, 2, 1])),
+            conv_branch("k3_dil2", 3, dict(out_channels=4, kernel=3, dilation=2, padding=2),
+                        fd=True),
+            conv_branch("k1x3_s21", 3, dict(out_channels=4, kernel=[1, 3], stride=[2, 1],
+                                            padding=[0, 1])),
+            conv_branch("nobias", 3, dict(out_channels=4, kernel=3, bias=False)),
+        ]),
+        merged("conv/b_7x9", "conv", [2, 7, 9], [
+            conv_branch("k5_p0", 2, dict(out_channels=3, kernel=5)),
+            conv_branch("k4_same_s2", 3, dict(out_channels=4, kernel=4, stride=2, padding="same")),
+            conv_branch("k3_same", 3, dict(out_channels=3, kernel=3, padding="same")),
+            conv_branch("k2_full", 2, dict(out_channels=3, kernel=2, padding="full")),
+            conv_branch("k3_s2_p0_odd", 3, dict(out_channels=4, kernel=3, stride=2)),
+        ]),
+        merged("conv/c_groups", "conv", [3, 7, 7], [
+            conv_branch("groups2", 4, dict(out_channels=6, kernel=3, padding=1, groups=2)),
+            conv_branch("depthwise", 4, dict(out_channels=4, kernel=3, padding=1, groups=4)),
+            conv_branch("depthwise_s2_x2", 4, dict(out_channels=8, kernel=3, stride=2, padding=1,
+                                                   groups=4)),
+        ]),
+        # Many channels: vectorized over channels in some schedules.
+        merged("conv/d_wide_c16", "conv", [3, 5, 5], [
+            conv_branch("c16_17", 16, dict(out_channels=17, kernel=3, padding=1)),
+        ]),
+        # The first layer's own gradient with several input channels and a 5x5 kernel.
+        GradCase("conv/first_layer_k5", "conv", [3, 8, 8],
+                 [C("conv", out_channels=4, kernel=5, padding=1)] + head(), batches=(1, 2, 3)),
+    ]
+
+
+def pool_branch(label, channels, attrs, fd=False):
+    return (label, [C("c0", out_channels=channels, kernel=3, padding=1), dict(name="pool", **attrs)],
+            ["c0.weight"] if fd else [])
+
+
+def pool_cases():
+    return [
+        merged("pool/a_8x8", "pool", [1, 8, 8], [
+            pool_branch("max_k2s2", 3, dict(op="max_pool2d", kernel=2), fd=True),
+            pool_branch("max_k3s2p1", 3, dict(op="max_pool2d", kernel=3, stride=2, padding=1),
+                        fd=True),
+            pool_branch("max_k3s2_ceil", 3, dict(op="max_pool2d", kernel=3, stride=2,
+                                                 ceil_mode=True)),
+            pool_branch("avg_k2s2", 3, dict(op="avg_pool2d", kernel=2)),
+            pool_branch("avg_k3s2p1_incl", 3, dict(op="avg_pool2d", kernel=3, stride=2, padding=1)),
+            pool_branch("avg_k3s2p1_excl", 3, dict(op="avg_pool2d", kernel=3, stride=2, padding=1,
+                                                   count_include_pad=False)),
+            pool_branch("avg_k3s2_ceil", 2, dict(op="avg_pool2d", kernel=3, stride=2,
+                                                 ceil_mode=True)),
+            pool_branch("avg_k3s2p1_ceil_excl", 2, dict(op="avg_pool2d", kernel=3, stride=2,
+                                                        padding=1, ceil_mode=True,
+                                                        count_include_pad=False)),
+        ]),
+        merged("pool/b_7x9", "pool", [1, 7, 9], [
+            pool_branch("max_k2s2_odd", 3, dict(op="max_pool2d", kernel=2)),
+            pool_branch("max_k2s2_ceil_odd", 2, dict(op="max_pool2d", kernel=2, ceil_mode=True)),
+            pool_branch("max_k3s1_overlap", 2, dict(op="max_pool2d", kernel=3, stride=1)),
+            pool_branch("max_k2x3_s21", 2, dict(op="max_pool2d", kernel=[2, 3], stride=[2, 1])),
+            pool_branch("max_asym_pad", 2, dict(op="max_pool2d", kernel=2, stride=2,
+                                                padding=[1, 0, 1, 0])),
+            pool_branch("avg_k3s1_overlap", 2, dict(op="avg_pool2d", kernel=3, stride=1)),
+            pool_branch("avg_k2s2_ceil_odd", 2, dict(op="avg_pool2d", kernel=2, ceil_mode=True)),
+            pool_branch("global_avg", 4, dict(op="global_avg_pool")),
+        ]),
+    ]
+
+
+def dense_cases():
+    D = lambda name, n, **kw: dict(name=name, op="dense", out_features=n, **kw)
+    F_ = lambda: dict(name="flat", op="flatten")
+    return [
+        GradCase("dense/two_layers", "dense", [12], [D("d1", 9), D("fc", 5)]),
+        GradCase("dense/in108_nobias", "dense", [108], [D("d1", 20, bias=False), D("fc", 4)]),
+        GradCase("dense/in1", "dense", [1], [D("d1", 6, activation="tanh"), D("fc", 3)]),
+        GradCase("dense/wide_37", "dense", [37], [D("d1", 33, activation="relu"), D("fc", 7)],
+                 batches=(1, 3, 5)),
+        GradCase("dense/from_4d_flatten", "dense", [2, 5, 5], [F_(), D("d1", 8), D("fc", 5)]),
+        GradCase("dense/final_softmax", "dense", [10],
+                 [D("d1", 8, activation="relu"), D("fc", 6, activation="softmax")]),
+    ]
+
+
+def act_cases():
+    D = lambda name, n, **kw: dict(name=name, op="dense", out_features=n, **kw)
+    c0 = lambda: C("c0", out_channels=3, kernel=3, padding=1)
+    return [
+        merged("act/a_4d", "act", [2, 6, 5], [
+            (act, [c0(), dict(name="act", op=act)], []) for act in ("relu", "sigmoid", "tanh")
+        ] + [("conv_attr", [C("c0", out_channels=3, kernel=3, activation="relu"),
+                            C("c1", out_channels=4, kernel=3, padding=1, activation="sigmoid")],
+              [])]),
+        merged("act/b_dense", "act", [10], [
+            (f"{act}_attr", [D("d1", 13, activation=act)], []) for act in ("relu", "sigmoid", "tanh")
+        ] + [("softmax_mid", [D("d1", 7), dict(name="sm", op="softmax"), D("d2", 4)], []),
+             ("softmax_mid_attr", [D("d1", 9, activation="softmax"), D("d2", 4, activation="tanh")],
+              [])], spatial=False),
+    ]
+
+
+def graph_cases():
+    D = lambda name, n, **kw: dict(name=name, op="dense", out_features=n, **kw)
+    return [
+        GradCase("graph/add_residual", "graph", [3, 6, 6],
+                 [C("c0", out_channels=4, kernel=3, padding=1),
+                  C("c1", out_channels=4, kernel=3, padding=1, activation="relu"),
+                  C("c2", out_channels=4, kernel=3, padding=1),
+                  dict(name="add", op="add", inputs=["c2", "c0"]),
+                  dict(name="relu", op="relu")] + head()),
+        GradCase("graph/add3", "graph", [2, 5, 5],
+                 [C("c0", out_channels=3, kernel=3, padding=1),
+                  C("c1", out_channels=3, kernel=1),
+                  C("c2", out_channels=3, kernel=3, padding=1, inputs="c0"),
+                  dict(name="add", op="add", inputs=["c1", "c2", "c0"])] + head()),
+        GradCase("graph/concat", "graph", [2, 6, 6],
+                 [C("c0", out_channels=3, kernel=3, padding=1),
+                  C("a", out_channels=2, kernel=1),
+                  C("b", out_channels=3, kernel=3, padding=1, inputs="c0"),
+                  dict(name="cat", op="concat", inputs=["a", "b", "c0"])] + head()),
+        GradCase("graph/concat_dense", "graph", [8],
+                 [D("d1", 5), D("d2", 3, inputs="input", activation="tanh"),
+                  dict(name="cat", op="concat", inputs=["d1", "d2"]), D("fc", 4)]),
+        GradCase("graph/flatten_mid", "graph", [2, 4, 4],
+                 [C("c0", out_channels=3, kernel=3), dict(name="flat", op="flatten"),
+                  D("d1", 6, activation="relu"), D("fc", 4)]),
+        GradCase("graph/batch_norm_conv", "graph", [2, 5, 6],
+                 [C("c0", out_channels=3, kernel=3, padding=1),
+                  dict(name="bn", op="batch_norm"), dict(name="relu", op="relu")] + head()),
+        GradCase("graph/batch_norm_momentum", "graph", [3, 4, 4],
+                 [C("c0", out_channels=4, kernel=3, padding=1, bias=False),
+                  dict(name="bn", op="batch_norm", momentum=0.3, epsilon=1e-3),
+                  C("c1", out_channels=3, kernel=3)] + head(),
+                 batches=(1, 2, 3)),
+        GradCase("graph/batch_norm_dense", "graph", [7],
+                 [D("d1", 6), dict(name="bn", op="batch_norm"), D("fc", 4)], batches=(2, 3)),
+        GradCase("graph/dropout_rate0", "graph", [2, 5, 5],
+                 [C("c0", out_channels=3, kernel=3, padding=1),
+                  dict(name="drop", op="dropout", rate=0.0)] + head()),
+    ]
+
+
+def dropout_cases():
+    def input_fn(gen, shape, batch):
+        # Item n is nonzero only on feature block n, so d1.weight's gradient reveals its mask.
+        f = shape[1]
+        blk = f // batch
+        x = torch.zeros(shape)
+        for n in range(batch):
+            x[n, n * blk:(n + 1) * blk] = torch.randn(blk, generator=gen)
+        return x
+    D = lambda name, n, **kw: dict(name=name, op="dense", out_features=n, **kw)
+    return [
+        GradCase(f"dropout/rate{r}", "dropout", [24],
+                 [D("d1", 64, bias=False), dict(name="drop", op="dropout", rate=r), D("fc", 5)],
+                 input_fn=input_fn, dropout="drop", batches=(1, 3))
+        for r in (0.5, 0.2)
+    ]
+
+
+GROUPS = {"conv": conv_cases, "pool": pool_cases, "dense": dense_cases, "act": act_cases,
+          "graph": graph_cases, "dropout": dropout_cases}
+
+
+# --------------------------------------------------------------------------- running
+
+def find_runtime(args):
+    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
+    import cnnc_runtime
+    lib = args.runtime_lib or os.path.join(args.bin_dir, "..", "lib", "libcnnc_runtime.so")
+    cnnc_runtime.load_library(lib)
+    return cnnc_runtime
+
+
+def compile_model(cnnc, yaml_text, workdir):
+    src = os.path.join(workdir, "model.yaml")
+    with open(src, "w") as f:
+        f.write(yaml_text)
+    so = os.path.join(workdir, "model.so")
+    t0 = time.time()
+    for attempt in range(30):  # the tool may be being relinked by a concurrent build
+        try:
+            p = subprocess.run([cnnc, src, "-o", so], capture_output=True, text=True)
+            break
+        except OSError:
+            if attempt == 29:
+                raise
+            time.sleep(2)
+    if p.returncode != 0:
+        raise RuntimeError(f"cnnc failed (exit {p.returncode}):\n{p.stdout}{p.stderr}")
+    return so, time.time() - t0
+
+
+def infer_dropout_masks(grad_d1, batch, features):
+    """grad_d1: [hidden, features] gradient of d1.weight; item n owns feature block n."""
+    blk = features // batch
+    masks = torch.zeros(batch, grad_d1.shape[0])
+    for n in range(batch):
+        masks[n] = torch.from_numpy(
+            (np.abs(grad_d1[:, n * blk:(n + 1) * blk]).max(axis=1) > 0).astype(np.float32))
+    return masks
+
+
+def run_case(rt, case, so, args, log):
+    ok, worst = True, {}
+    gen = torch.Generator().manual_seed(zlib.crc32(case.name.encode()) & 0x7FFFFFFF)
+    ref = Reference(case.layers, case.output)
+    params = {}
+    ref.forward(torch.zeros([1] + case.input_shape, dtype=torch.float64), params, gen=gen,
+                training=False)
+    model = rt.Model(so)
+    missing = set(model.parameters) ^ set(params)
+    if missing:
+        log(f"  parameter names differ between cnnc and the reference: {sorted(missing)}")
+        return False, {}
+    classes = model.train_info()["classes"]
+    kept_total, kept_n = 0.0, 0
+    for batch in case.batches:
+        if case.input_fn:
+            x = case.input_fn(gen, [batch] + case.input_shape, batch).float()
+        else:
+            x = torch.randn([batch] + case.input_shape, generator=gen).float()
+        labels = torch.randint(0, classes, (batch,), generator=gen)
+        model.set_parameters({k: v.numpy() for k, v in params.items()})
+        loss, correct = model.train_step(x.numpy(), labels.numpy().astype(np.float32), lr=1.0)
+        new = model.get_parameters()
+        got = {k: params[k].double().numpy() - new[k].astype(np.float64) for k in params}
+        masks = None
+        if case.dropout:
+            masks = {case.dropout: infer_dropout_masks(got["d1.weight"], batch,
+                                                       case.input_shape[0])}
+            kept_total += float(masks[case.dropout].sum())
+            kept_n += masks[case.dropout].numel()
+        rgrads, rloss, rcorrect, rstats = reference_step(ref, x, labels, params, case.loss, masks)
+        checks = []
+        for k in params:
+            if ".running_" in k:
+                checks.append((f"{k} after the step", new[k], rstats[k].numpy()))
+            else:
+                checks.append((f"grad {k}", got[k], rgrads[k].numpy()))
+        checks.append(("loss", np.array([loss]), np.array([rloss])))
+        for what, g, r in checks:
+            good, rel, msg = compare(f"[batch {batch}] {what}", g, r, args.perturb_reference)
+            key = what.split(" ")[-1] if what.startswith("grad") else what.split(" ")[0]
+            worst[key] = max(worst.get(key, 0.0), rel)
+            if not good:
+                ok = False
+                log("  " + msg)
+        if correct != rcorrect:
+            ok = False
+            log(f"  [batch {batch}] correct count: cnnc {correct} vs reference {rcorrect}")
+        if case.fd:
+            fd, msgs = finite_difference_check(ref, x, labels, params, case.fd, rgrads)
+            for m in msgs:
+                ok = False
+                log(f"  [batch {batch}] " + m)
+            for name, (fdv, idx, rel_t) in fd.items():
+                good, rel, msg = compare(f"[batch {batch}] grad {name} vs finite differences",
+                                         got[name].reshape(-1)[idx], fdv, args.perturb_reference)
+                worst[f"fd:{name}"] = max(worst.get(f"fd:{name}", 0.0), rel)
+                worst[f"torch-vs-fd:{name}"] = max(worst.get(f"torch-vs-fd:{name}", 0.0), rel_t)
+                if not good:
+                    ok = False
+                    log("  " + msg)
+    if case.dropout and kept_n:
+        rate = next(l["rate"] for l in case.layers if l.get("name") == case.dropout)
+        frac = kept_total / kept_n
+        sigma = math.sqrt(rate * (1 - rate) / kept_n)
+        if abs(frac - (1 - rate)) > 5 * sigma:
+            ok = False
+            log(f"  kept fraction {frac:.3f} is not 1 - rate = {1 - rate:.3f} (+- {5 * sigma:.3f})")
+        else:
+            log(f"  kept fraction {frac:.3f} (1 - rate = {1 - rate:.3f}, {kept_n} elements)")
+    model.close()
+    return ok, worst
+
+
+def run_case_isolated(rt, case, so, args, log):
+    """run_case in a forked child, so a kernel that aborts the process (Halide's default error
+    handler calls abort()) fails only this case, with the signal reported."""
+    import pickle
+    sys.stdout.flush()
+    sys.stderr.flush()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(r)
+        lines = []
+        try:
+            res = run_case(rt, case, so, args, lines.append)
+        except BaseException:
+            res = (False, {})
+            lines.append("  " + traceback.format_exc().replace("\n", "\n  "))
+        with os.fdopen(w, "wb") as f:
+            pickle.dump((res, lines), f)
+        sys.stdout.flush()
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if data:
+        (ok, worst), lines = pickle.loads(data)
+        for l in lines:
+            log(l)
+        return ok, worst
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    log(f"  the train step crashed the process (signal {sig}, exit status {status}); "
+        f"see the kernel's message above")
+    return False, {}
+
+
+def main():
+    ap = argparse.ArgumentParser(description="cnnc gradient checks against PyTorch autograd")
+    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
+                                                        os.path.join(SOURCE_DIR, "build", "bin")))
+    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
+    ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"))
+    ap.add_argument("--group", action="append", default=[])
+    ap.add_argument("-k", dest="pattern", default=None)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel cnnc compilations")
+    ap.add_argument("--perturb-reference", action="store_true",
+                    help="add 2e-4*max(1,|ref|) to one element of every reference (must FAIL)")
+    args = ap.parse_args()
+    cases = []
+    for g in args.group or list(GROUPS):
+        if g not in GROUPS:
+            raise SystemExit(f"unknown group {g!r}; known: {', '.join(GROUPS)}")
+        cases += [c for c in GROUPS[g]() if not args.pattern or args.pattern in c.name]
+    if args.list:
+        for c in cases:
+            print(c.name)
+        return 0
+    rt = find_runtime(args)
+    cnnc = os.path.join(args.bin_dir, "cnnc")
+    root = tempfile.mkdtemp(prefix="cnnc_grads_")
+    t_start = time.time()
+
+    def build(case):
+        workdir = os.path.join(root, case.name.replace("/", "_"))
+        os.makedirs(workdir)
+        return compile_model(cnnc, case.yaml(), workdir)
+
+    results, by_op = [], {}
+
+    def check(case, so, ctime, t0, indent=""):
+        lines = []
+        try:
+            if so is None:
+                so, ctime = build(case)
+            ok, worst = run_case_isolated(rt, case, so, args, lines.append)
+        except Exception as e:
+            ok, worst = False, {}
+            lines.append("  " + (str(e) if isinstance(e, (RuntimeError, rt.CnncError))
+                                 else traceback.format_exc()).replace("\n", "\n  "))
+        if not ok and not case.branches:
+            lines.append("  model:\n" + "\n".join("    " + l for l in case.yaml().splitlines()))
+        rel = max(worst.values()) if worst else math.inf
+        ctext = f" (cnnc {ctime:.1f}s)" if ctime is not None else ""
+        print(f"{indent}{'PASS' if ok else 'FAIL'} {case.name:<34s} max rel err {rel:.2e} "
+              f"{time.time() - t0:5.1f}s{ctext}", flush=True)
+        if case.branches and worst:  # the largest error per op (branch) of a merged model
+            per = {}
+            for k, v in worst.items():
+                label = k.split(":")[-1].split(".")[0]
+                if k.startswith("fd:") or k.startswith("torch-vs-fd:"):
+                    label = k.split(":")[0] + ":" + label
+                per[label] = max(per.get(label, 0.0), v)
+            print(indent + "  per op: " + ", ".join(f"{k} {v:.1e}" for k, v in per.items()),
+                  flush=True)
+        for l in lines:
+            print(indent + l, flush=True)
+        return ok, rel
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(build, c) for c in cases]
+        for case, fut in zip(cases, futures):
+            t0 = time.time()
+            try:
+                so, ctime = fut.result()
+            except Exception as e:  # a compile failure: reported by check()
+                so, ctime = None, None
+            if so is None:
+                ok, rel = False, math.inf
+                print(f"FAIL {case.name:<34s} cnnc failed:\n  " +
+                      str(fut.exception()).replace("\n", "\n  "), flush=True)
+            else:
+                ok, rel = check(case, so, ctime, t0)
+            if not ok and case.branches:
+                # Which op is wrong: each branch alone in its own model.
+                print(f"  {case.name} failed: checking each op in its own model", flush=True)
+                for sub in case.branches:
+                    check(sub, None, None, time.time(), indent="    ")
+            results.append((case.name, ok))
+            by_op[case.group] = max(by_op.get(case.group, 0.0), rel)
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    failed = [n for n, ok in results if not ok]
+    print(f"\ne2e grads: {len(results) - len(failed)}/{len(results)} passed, {len(failed)} failed "
+          f"({time.time() - t_start:.0f}s)")
+    for g, e in sorted(by_op.items()):
+        print(f"  largest relative error [{g}]: {e:.2e}")
+    for n in failed:
+        print(f"  FAILED: {n}")
+    return 1 if failed or not results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

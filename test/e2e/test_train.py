@@ -1,0 +1,498 @@
+#!/usr/bin/python3
+"""Training tests of cnnc: optimizer steps against torch.optim, MSE loss, a short real training
+run, checkpoints and resuming.
+
+What it tests (each check prints PASS/FAIL and its largest error):
+  optim.*     models/mnist_cnn.yaml with its `train:` section replaced (a temporary copy) by
+              SGD (momentum 0.9, weight decay 1e-4), SGD with Nesterov momentum, and Adam;
+              the parameters come from cnnc_model_init_parameters (whose values must lie within
+              PyTorch's Kaiming-uniform bounds); then 1 step and 10 steps (a different batch of
+              Fashion-MNIST images each step) through the C runtime must give the parameters
+              torch.optim gives (float64 reference, same float32 start values, same batches),
+              at max abs error <= 1e-4 * max(1, max|ref|); after step 1 the optimizer state
+              (momentum_buffer, exp_avg, exp_avg_sq) must match torch's at 1e-4 * max|ref|, and
+              the SGD parameter updates p_new - p_old at 1e-3 * max|update|; each step's loss too.
+  mse.*       a small dense model with `loss: mse` (mean over batch x classes against one-hot
+              labels), with and without a final softmax: one SGD step equals torch's.
+  run.*       `cnnrun train` on 2000 Fashion-MNIST images (batch 32, 1 epoch, Adam), then
+              `cnnrun eval --checkpoint`: the test loss must drop well below the loss of the
+              initial parameters (evaluated from a checkpoint written through the Python binding),
+              the epoch's mean train loss below ln(10), test accuracy > 0.5, and eval of the
+              checkpoint must reproduce the accuracy train reported; `--resume` from the epoch-1
+              checkpoint must give a bit-identical epoch-2 checkpoint.
+  resume.*    (Python binding) a model with batch norm, dropout and Adam: save a checkpoint after
+              step k, take step k+1; a fresh model that loads the checkpoint and takes step k+1 on
+              the same batch gives bitwise the same parameters, optimizer state, loss and step
+              count. A truncated checkpoint, a parameters-only file and a garbage file are
+              refused with clear messages and leave the model unchanged; cnnrun eval of a
+              truncated checkpoint fails with `cnnrun: error: ...`.
+What it assumes: what test_grads.py assumes (its PyTorch interpreter of YAML layers is reused),
+`cnnrun` in --bin-dir, PyYAML, and Fashion-MNIST as gzipped IDX files in --data
+(default /usr/share/datasets/fashion-mnist).
+Run: /usr/bin/python3 test/e2e/test_train.py [--bin-dir build/bin] [-k name] [--keep]
+     [--perturb-reference]   (adds an error to every reference: the comparisons must FAIL)
+"""
+
+import argparse
+import concurrent.futures
+import gzip
+import json
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_grads as tg  # noqa: E402  (the PyTorch interpreter of YAML layer lists)
+
+torch.set_num_threads(1)
+
+RTOL = 1e-4
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+class Checker:
+    def __init__(self, perturb=False):
+        self.results, self.perturb = [], perturb
+
+    def close(self, what, got, ref, rtol=RTOL, absolute_floor=True):
+        """Records max|got - ref| <= rtol * max(1, max|ref|) (or rtol * max|ref| without the
+        floor). Returns ok."""
+        ref = np.asarray(ref, dtype=np.float64)
+        got = np.asarray(got, dtype=np.float64)
+        if self.perturb and ref.size:
+            ref = ref.copy()
+            ref.flat[ref.size // 3] += 2 * rtol * max(1.0 if absolute_floor else 0.0,
+                                                      float(np.max(np.abs(ref))))
+        if got.shape != ref.shape:
+            return self.record(what, False, f"shape {got.shape} vs reference {ref.shape}")
+        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        scale = max(1.0, scale) if absolute_floor else max(scale, 1e-30)
+        err = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+        if not np.all(np.isfinite(got)):
+            err = math.inf
+        ok = err <= rtol * scale
+        msg = f"max abs err {err:.3e} (tol {rtol * scale:.3e}, rel {err / scale:.2e})"
+        if not ok:
+            i = int(np.argmax(np.abs(got - ref)))
+            msg += f"; worst at flat {i}: cnnc {got.flat[i]:.8g} vs reference {ref.flat[i]:.8g}"
+        return self.record(what, ok, msg, err / scale)
+
+    def record(self, what, ok, msg="", rel=None):
+        self.results.append((what, ok, rel))
+        print(f"{'PASS' if ok else 'FAIL'} {what}: {msg}", flush=True)
+        return ok
+
+    def summary(self, t0):
+        failed = [r for r in self.results if not r[1]]
+        n = len(self.results)
+        print(f"\ne2e train: {n - len(failed)}/{n} checks passed, {len(failed)} failed "
+              f"({time.time() - t0:.0f}s)")
+        for what, ok, rel in failed:
+            print(f"  FAILED: {what}")
+        return 1 if failed or not n else 0
+
+
+# --------------------------------------------------------------------------- data
+
+def load_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    zero, dtype, rank = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    shape = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
+
+
+def fashion(data_dir, count):
+    x = load_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz"))[:count]
+    y = load_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz"))[:count]
+    return (x.astype(np.float32) / 255.0).reshape(count, 1, 28, 28), y.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- tools
+
+def run_tool(args, check=True):
+    for attempt in range(30):  # the tool may be being relinked by a concurrent build
+        try:
+            p = subprocess.run(args, capture_output=True, text=True)
+            break
+        except OSError:
+            if attempt == 29:
+                raise
+            time.sleep(2)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed (exit {p.returncode}):\n{p.stdout}{p.stderr}")
+    return p
+
+
+def compile_yaml(cnnc, text, path):
+    with open(path + ".yaml", "w") as f:
+        f.write(text)
+    t0 = time.time()
+    run_tool([cnnc, path + ".yaml", "-o", path + ".so"])
+    return path + ".so", time.time() - t0
+
+
+def with_train(model_doc, train):
+    """The model document (dict) with its train: section replaced, as YAML text."""
+    doc = dict(model_doc)
+    doc["train"] = train
+    return yaml.safe_dump(doc, default_flow_style=None, sort_keys=False)
+
+
+# --------------------------------------------------------------------------- optimizer tests
+
+OPTIMIZERS = {
+    "sgd_momentum": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0e-4},
+    "sgd_nesterov": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0e-4,
+                     "nesterov": True},
+    "adam": {"name": "adam", "lr": 0.001},
+}
+
+
+def torch_optimizer(spec, params):
+    if spec["name"] == "sgd":
+        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.0),
+                               dampening=spec.get("dampening", 0.0),
+                               weight_decay=spec.get("weight_decay", 0.0),
+                               nesterov=spec.get("nesterov", False))
+    return torch.optim.Adam(params, lr=spec["lr"], betas=(spec.get("beta1", 0.9),
+                                                          spec.get("beta2", 0.999)),
+                            eps=spec.get("epsilon", 1e-8), weight_decay=spec.get("weight_decay", 0.0))
+
+
+def check_init(chk, label, model, layers):
+    """init_parameters: weights/biases uniform within 1/sqrt(fan_in), not all equal."""
+    ok, msgs = True, []
+    for name, v in model.get_parameters().items():
+        layer = name.rsplit(".", 1)[0]
+        info = model.parameters[layer + ".weight"]["shape"]
+        fan_in = int(np.prod(info[1:]))
+        bound = 1.0 / math.sqrt(fan_in)
+        if np.max(np.abs(v)) > bound * (1 + 1e-6) or np.max(np.abs(v)) < 0.5 * bound \
+                or np.std(v) == 0:
+            ok = False
+            msgs.append(f"{name}: max|v| {np.max(np.abs(v)):.4g}, bound {bound:.4g}")
+    chk.record(f"{label}.init_bounds", ok, "; ".join(msgs) or "all within 1/sqrt(fan_in)")
+
+
+def optimizer_test(chk, rt, label, so, layers, spec, x, y, batch=8, steps=10):
+    model = rt.Model(so)
+    model.init_parameters(seed=7)
+    if label.endswith("adam"):
+        check_init(chk, "optim", model, layers)
+    p0 = model.get_parameters()
+    ref = tg.Reference(layers)
+    tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p0.items()}
+    opt = torch_optimizer(spec, list(tparams.values()))
+    loss_got, loss_ref = [], []
+    for step in range(steps):
+        xb, yb = x[step * batch:(step + 1) * batch], y[step * batch:(step + 1) * batch]
+        before = model.get_parameters() if step == 0 else None
+        loss, correct = model.train_step(xb, yb.astype(np.float32), spec["lr"])
+        loss_got.append(loss)
+        opt.zero_grad()
+        L, _ = ref.loss(torch.from_numpy(xb).double(), torch.from_numpy(yb), tparams)
+        L.backward()
+        with torch.no_grad():
+            snapshot = {k: v.detach().clone() for k, v in tparams.items()}
+        opt.step()
+        loss_ref.append(float(L))
+        if step == 0:
+            after = model.get_parameters()
+            chk.close(f"{label}.step1.params", np.concatenate([after[k].ravel() for k in after]),
+                      np.concatenate([tparams[k].detach().numpy().ravel() for k in after]))
+            # Per parameter, relative to each tensor's own size (informative).
+            errs = []
+            for k in after:
+                r = tparams[k].detach().numpy()
+                errs.append(np.max(np.abs(after[k] - r)) / max(1.0, np.max(np.abs(r))))
+            print(f"  per parameter rel err: " + ", ".join(
+                f"{k} {e:.1e}" for k, e in zip(after, errs)), flush=True)
+            if spec["name"] == "sgd":
+                du = np.concatenate([(after[k].astype(np.float64) - before[k]).ravel() for k in after])
+                dr = np.concatenate([(tparams[k].detach().numpy() - snapshot[k].numpy()).ravel()
+                                     for k in after])
+                chk.close(f"{label}.step1.updates", du, dr, rtol=1e-3, absolute_floor=False)
+            state = opt.state
+            slots = {"sgd": [("momentum_buffer", "momentum_buffer")],
+                     "adam": [("exp_avg", "exp_avg"), ("exp_avg_sq", "exp_avg_sq")]}[spec["name"]]
+            if spec["name"] == "sgd" and not spec.get("momentum"):
+                slots = []
+            for cslot, tslot in slots:
+                got = np.concatenate([model.get_state(f"{k}.{cslot}").ravel() for k in after])
+                want = np.concatenate([state[tparams[k]][tslot].numpy().ravel() for k in after])
+                chk.close(f"{label}.step1.state.{cslot}", got, want, absolute_floor=False)
+    final = model.get_parameters()
+    chk.close(f"{label}.step{steps}.params", np.concatenate([final[k].ravel() for k in final]),
+              np.concatenate([tparams[k].detach().numpy().ravel() for k in final]))
+    chk.close(f"{label}.losses({steps} steps)", np.array(loss_got), np.array(loss_ref))
+    chk.record(f"{label}.step_count", model.step_count == steps, f"{model.step_count}")
+    model.close()
+
+
+# --------------------------------------------------------------------------- MSE
+
+MSE_MODELS = {
+    "mse.linear_out": [dict(name="d1", op="dense", out_features=16, activation="tanh"),
+                       dict(name="fc", op="dense", out_features=4)],
+    "mse.softmax_out": [dict(name="d1", op="dense", out_features=16, activation="relu"),
+                        dict(name="fc", op="dense", out_features=4, activation="softmax")],
+}
+
+
+def mse_test(chk, rt, label, so, layers):
+    gen = torch.Generator().manual_seed(11)
+    ref = tg.Reference(layers)
+    params = {}
+    ref.forward(torch.zeros(1, 12, dtype=torch.float64), params, gen=gen, training=False)
+    x = torch.randn(5, 12, generator=gen).float()
+    y = torch.randint(0, 4, (5,), generator=gen)
+    model = rt.Model(so)
+    model.set_parameters({k: v.numpy() for k, v in params.items()})
+    lr = 0.5
+    loss, correct = model.train_step(x.numpy(), y.numpy().astype(np.float32), lr)
+    tparams = {k: v.double().clone().requires_grad_(True) for k, v in params.items()}
+    L, scores = ref.loss(x.double(), y, tparams, loss="mse")
+    opt = torch.optim.SGD(list(tparams.values()), lr=lr)
+    L.backward()
+    opt.step()
+    new = model.get_parameters()
+    chk.close(f"{label}.step.params", np.concatenate([new[k].ravel() for k in new]),
+              np.concatenate([tparams[k].detach().numpy().ravel() for k in new]))
+    upd = np.concatenate([(new[k].astype(np.float64) - params[k].double().numpy()).ravel()
+                          for k in new])
+    rupd = np.concatenate([(tparams[k].detach().numpy() - params[k].double().numpy()).ravel()
+                           for k in new])
+    chk.close(f"{label}.step.updates", upd, rupd, rtol=1e-3, absolute_floor=False)
+    chk.close(f"{label}.loss", np.array([loss]), np.array([float(L)]))
+    chk.record(f"{label}.correct", int(correct) == int((scores.argmax(1) == y).sum()),
+               f"cnnc {correct}, reference {int((scores.argmax(1) == y).sum())}")
+    model.close()
+
+
+# --------------------------------------------------------------------------- cnnrun train
+
+def cnnrun_test(chk, rt, cnnrun, so, data, workdir):
+    init = os.path.join(workdir, "init.safetensors")
+    m = rt.Model(so)
+    m.init_parameters(seed=3)
+    m.save_checkpoint(init)
+    m.close()
+
+    def eval_ckpt(path):
+        p = run_tool([cnnrun, "eval", so, "--checkpoint", path, "--data", data, "--test-limit",
+                      "500", "--json"])
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    before = eval_ckpt(init)
+    ckpt = os.path.join(workdir, "trained.safetensors")
+    p = run_tool([cnnrun, "train", so, "--data", data, "--epochs", "1", "--limit", "2000",
+                  "--test-limit", "500", "--batch", "32", "--seed", "3", "--checkpoint", ckpt,
+                  "--json"])
+    epochs = [json.loads(l) for l in p.stdout.strip().splitlines() if l.startswith("{")]
+    last = epochs[-1]
+    after = eval_ckpt(ckpt)
+    print(f"  before: {before}\n  train: {last}\n  after: {after}", flush=True)
+    chk.record("run.eval_loss_drops", after["test_loss"] < before["test_loss"] - 0.5,
+               f"test loss {before['test_loss']:.4f} -> {after['test_loss']:.4f}")
+    chk.record("run.train_loss_below_chance", last["train_loss"] < math.log(10) - 0.3,
+               f"epoch mean train loss {last['train_loss']:.4f} (ln 10 = {math.log(10):.4f})")
+    chk.record("run.test_accuracy", after["test_acc"] > 0.5 and before["test_acc"] < 0.3,
+               f"test accuracy {before['test_acc']:.3f} -> {after['test_acc']:.3f}")
+    chk.record("run.checkpoint_eval_matches_train", abs(after["test_acc"] - last["test_acc"]) < 1e-9,
+               f"eval of the checkpoint {after['test_acc']} vs train's report {last['test_acc']}")
+    # --resume: epoch 2 from the epoch-1 checkpoint equals a 2-epoch run.
+    small = ["--data", data, "--limit", "320", "--test-limit", "64", "--batch", "32", "--seed", "5",
+             "--json"]
+    full, half, resumed = (os.path.join(workdir, n) for n in ("full.st", "half.st", "resumed.st"))
+    run_tool([cnnrun, "train", so, "--epochs", "2", "--checkpoint", full] + small)
+    run_tool([cnnrun, "train", so, "--epochs", "1", "--checkpoint", half] + small)
+    run_tool([cnnrun, "train", so, "--epochs", "2", "--resume", half, "--checkpoint", resumed]
+             + small)
+    same = open(full, "rb").read() == open(resumed, "rb").read()
+    chk.record("run.resume_bit_identical", same, "cnnrun train --resume: 2-epoch checkpoints "
+               + ("identical" if same else "DIFFER"))
+
+
+# --------------------------------------------------------------------------- resume / checkpoints
+
+RESUME_LAYERS = [
+    dict(name="c1", op="conv2d", out_channels=4, kernel=3, padding=1),
+    dict(name="bn1", op="batch_norm"),
+    dict(name="relu1", op="relu"),
+    dict(name="pool1", op="max_pool2d", kernel=2),
+    dict(name="flat", op="flatten"),
+    dict(name="drop", op="dropout", rate=0.3),
+    dict(name="fc", op="dense", out_features=10),
+]
+
+
+def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
+    k, batch = 3, 6
+    batches = [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch].astype(np.float32))
+               for i in range(k + 1)]
+    a = rt.Model(so)
+    a.init_parameters(seed=42)
+    for xb, yb in batches[:k]:
+        a.train_step(xb, yb, 0.001)
+    ckpt = os.path.join(workdir, "resume.safetensors")
+    a.save_checkpoint(ckpt)
+    loss_a = a.train_step(*batches[k], 0.001)
+    b = rt.Model(so)
+    b.init_parameters(seed=1)  # different values: the checkpoint must replace them all
+    b.load_checkpoint(ckpt)
+    chk.record("resume.step_count_loaded", b.step_count == k and b.seed == 42,
+               f"step {b.step_count}, seed {b.seed}")
+    loss_b = b.train_step(*batches[k], 0.001)
+    pa, pb = a.get_parameters(), b.get_parameters()
+    diff = [n for n in pa if not np.array_equal(pa[n], pb[n])]
+    sdiff = [n for n in a.state if not np.array_equal(a.get_state(n), b.get_state(n))]
+    chk.record("resume.params_identical", not diff, f"differing: {diff}" if diff else
+               f"{len(pa)} parameters bitwise equal")
+    chk.record("resume.state_identical", not sdiff, f"differing: {sdiff}" if sdiff else
+               f"{len(a.state)} state tensors bitwise equal")
+    chk.record("resume.loss_identical", loss_a == loss_b and a.step_count == b.step_count == k + 1,
+               f"loss {loss_a} vs {loss_b}, steps {a.step_count}/{b.step_count}")
+    # Dropout really is active (else the seed would not matter): the same batch at a different
+    # step gives a different loss.
+    c = rt.Model(so)
+    c.load_checkpoint(ckpt)
+    c.train_step(*batches[0], 0.0)  # lr 0: parameters unchanged, step count advances
+    loss_c = c.train_step(*batches[k], 0.001)
+    chk.record("resume.dropout_depends_on_step", loss_c[0] != loss_b[0],
+               f"loss at step {k + 1}: {loss_b[0]:.6f}, same batch at step {k + 2}: {loss_c[0]:.6f}")
+    c.close()
+
+    # Malformed checkpoints: clear errors, the model unchanged.
+    raw = open(ckpt, "rb").read()
+    bad = {
+        "truncated": raw[:len(raw) - 100],
+        "truncated_header": raw[:20],
+        "garbage": b"\x00" * 8 + b"not a checkpoint at all",
+    }
+    params_only = os.path.join(workdir, "params_only.safetensors")
+    b.save_parameters(params_only)
+    expect = {"truncated": "truncated", "truncated_header": "truncated", "garbage": "",
+              "params_only": "not a cnnc checkpoint"}
+    before = b.get_parameters()
+    before_state = {n: b.get_state(n) for n in b.state}
+    step_before = b.step_count
+    for name, exp in expect.items():
+        path = params_only if name == "params_only" else os.path.join(workdir, name + ".st")
+        if name != "params_only":
+            with open(path, "wb") as f:
+                f.write(bad[name])
+        try:
+            b.load_checkpoint(path)
+            chk.record(f"resume.malformed.{name}", False, "loaded without error")
+            continue
+        except rt.CnncError as e:
+            msg = str(e)
+        after = b.get_parameters()
+        unchanged = all(np.array_equal(before[n], after[n]) for n in before) and \
+            all(np.array_equal(before_state[n], b.get_state(n)) for n in b.state) and \
+            b.step_count == step_before
+        clear = exp.lower() in msg.lower() and os.path.basename(path) in msg
+        chk.record(f"resume.malformed.{name}", clear and unchanged,
+                   f"{'model unchanged' if unchanged else 'MODEL CHANGED'}; message: {msg}")
+    p = run_tool([cnnrun, "eval", so, "--checkpoint", os.path.join(workdir, "truncated.st"),
+                  "--data", data, "--test-limit", "10"], check=False)
+    out = (p.stdout + p.stderr).strip()
+    chk.record("resume.malformed.cnnrun_eval", p.returncode == 1 and "cnnrun: error:" in out
+               and "truncated" in out, f"exit {p.returncode}: {out}")
+    a.close()
+    b.close()
+
+
+# --------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description="cnnc training tests against torch.optim")
+    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
+                                                        os.path.join(tg.SOURCE_DIR, "build", "bin")))
+    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", tg.SOURCE_DIR))
+    ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"))
+    ap.add_argument("--data", default=os.environ.get("CNNC_FASHION_MNIST", FASHION))
+    ap.add_argument("-k", dest="pattern", default=None, help="run only tests whose name has this")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--perturb-reference", action="store_true")
+    args = ap.parse_args()
+    t_start = time.time()
+    rt = tg.find_runtime(args)
+    cnnc = os.path.join(args.bin_dir, "cnnc")
+    cnnrun = os.path.join(args.bin_dir, "cnnrun")
+    workdir = tempfile.mkdtemp(prefix="cnnc_train_")
+    chk = Checker(args.perturb_reference)
+    with open(os.path.join(args.source_dir, "models", "mnist_cnn.yaml")) as f:
+        mnist = yaml.safe_load(f)
+    x, y = fashion(args.data, 80)
+
+    # name -> (yaml text, runner(so))
+    jobs = {}
+    for label, spec in OPTIMIZERS.items():
+        jobs[f"optim.{label}"] = (
+            with_train(mnist, {"loss": "cross_entropy", "optimizer": spec}),
+            lambda so, label=label, spec=spec: optimizer_test(chk, rt, f"optim.{label}", so,
+                                                              mnist["layers"], spec, x, y))
+    for label, layers in MSE_MODELS.items():
+        jobs[label] = (tg.model_yaml(label.replace(".", "_"), [12], layers,
+                                     {"loss": "mse", "optimizer": {"name": "sgd", "lr": 0.5}}),
+                       lambda so, label=label, layers=layers: mse_test(chk, rt, label, so, layers))
+    jobs["run"] = (None, lambda so: cnnrun_test(chk, rt, cnnrun, so, args.data, workdir))
+    jobs["resume"] = (tg.model_yaml("resume", [1, 28, 28], RESUME_LAYERS,
+                                    {"loss": "cross_entropy", "optimizer": {"name": "adam",
+                                                                             "lr": 0.001}}),
+                      lambda so: resume_test(chk, rt, cnnrun, so, x, y, workdir, args.data))
+    selected = [n for n in jobs if not args.pattern or args.pattern in n]
+    # `run` trains the Adam mnist model (the model file's own train: section).
+    if "run" in selected and "optim.adam" not in selected:
+        selected.insert(0, "optim.adam")
+        skip_adam_checks = True
+    else:
+        skip_adam_checks = False
+
+    def build(name):
+        text = jobs[name][0]
+        return compile_yaml(cnnc, text, os.path.join(workdir, name.replace(".", "_")))
+
+    to_build = [n for n in selected if jobs[n][0] is not None]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {n: pool.submit(build, n) for n in to_build}
+        for name in selected:
+            t0 = time.time()
+            try:
+                if name == "run":
+                    so = futures["optim.adam"].result()[0]
+                else:
+                    so, ctime = futures[name].result()
+                    print(f"-- {name} (cnnc {ctime:.1f}s)", flush=True)
+                if name == "optim.adam" and skip_adam_checks:
+                    continue
+                jobs[name][1](so)
+            except Exception as e:
+                chk.record(name, False, (str(e) if isinstance(e, (RuntimeError, rt.CnncError))
+                                         else traceback.format_exc()))
+            print(f"   ({time.time() - t0:.1f}s)", flush=True)
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"kept {workdir}")
+    return chk.summary(t_start)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
