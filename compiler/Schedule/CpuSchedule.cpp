@@ -35,6 +35,20 @@ static int powerOfTwoAtMost(int extent, int cap) {
   return p;
 }
 
+/// The block size in [1, most] that covers `extent` with the fewest
+/// recomputed elements (blocks shift inwards at the end); ties go to the
+/// larger block.
+static int leastWastefulBlock(int extent, int most) {
+  most = std::max(1, std::min(extent, most));
+  int best = most;
+  for (int b = most; b >= 1; --b) {
+    int cover = (extent + b - 1) / b * b, bestCover = (extent + best - 1) / best * best;
+    if (cover < bestCover)
+      best = b;
+  }
+  return best;
+}
+
 /// Vectorizes `var` of a pure stage by a width that fits `extent`. Update
 /// stages pass TailStrategy::GuardWithIf: their default (RoundUp) would read
 /// the inputs past `extent` when it is not a multiple of the width.
@@ -71,10 +85,11 @@ static void scheduleConvOverChannels(KernelStages &k, int lanes) {
   int poolY = pooled ? k.pool->attrs.strideY : 1;
   int vectors = outC >= 2 * lanes ? 2 : 1;
   int blockC = vectors * lanes;
-  // About 16 accumulators: vectors x conv pixels.
-  int pixels = 16 / vectors;
-  int blockX = std::min(outW, std::max(1, 4 / poolX));
-  int blockY = std::max(1, std::min(outH, pixels / (blockX * poolX * poolY)));
+  // At most 20 accumulators (vectors x conv pixels); rows and columns are
+  // split into the blocks that waste the fewest recomputed pixels.
+  int pixels = 20 / vectors / (poolX * poolY);
+  int blockX = leastWastefulBlock(outW, std::min(pixels, 8));
+  int blockY = leastWastefulBlock(outH, std::max(1, pixels / blockX));
 
   Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), tile("tile");
   out.split(v.c, co, ci, blockC)
@@ -212,7 +227,9 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
       reduction.compute_at(out, outer);
       vectorizeFitting(reduction, v.x, p.output.w, lanes);
       reduction.update().reorder(v.x, p.r.x, p.r.y, v.y);
-      vectorizeFitting(reduction.update(), v.x, p.output.w, lanes);
+      // An update stage would round the row up to whole vectors and read
+      // past an unpadded input: mask the last vector instead.
+      vectorizeFitting(reduction.update(), v.x, p.output.w, lanes, TailStrategy::GuardWithIf);
     }
   }
 }

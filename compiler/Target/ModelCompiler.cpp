@@ -69,12 +69,14 @@ static FailureOr<LoweredKernel> buildKernel(PlannedKernel &planned,
     return failure();
   std::string scheduler;
   try {
-    // Autoschedulers get the inference kernels; the train and eval steps
+    // Autoschedulers get the inference kernels, with a batch estimate of 1
+    // (a larger one lets them split the batch, which then fails on smaller
+    // batches at run time); the train and eval steps
     // keep the hand schedules (Adams2019 alone would take many minutes on a
     // backward pass, and those kernels are not what --schedule compares).
     if (isAutoSchedule(options, &scheduler) && !kernel->stages.overParameters &&
         planned.phase == Phase::Inference)
-      halide::autoSchedule(kernel->stages, scheduler, target, /*batch=*/8);
+      halide::autoSchedule(kernel->stages, scheduler, target, /*batch=*/1);
     else
       halide::scheduleForCpu(kernel->stages, target);
   } catch (const Halide::Error &e) {
@@ -237,10 +239,35 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   worker();
   for (std::thread &t : pool)
     t.join();
-  for (size_t i = 0; i < kernels.size(); ++i)
-    if (!errors[i].empty())
-      return plan->kernels[i].op->emitError("Halide compilation of '")
-             << plan->kernels[i].label << "' failed: " << errors[i];
+  std::string scheduler;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    if (errors[i].empty())
+      continue;
+    PlannedKernel &planned = plan->kernels[i];
+    // An autoscheduler can produce a schedule Halide cannot compile (Li2018
+    // on a dense+softmax group: "Atomic predicated store"); that kernel
+    // falls back to cnnc's own schedule, with a warning.
+    if (isAutoSchedule(options, &scheduler) && planned.phase == Phase::Inference) {
+      planned.op->emitWarning("the ")
+          << scheduler << " schedule of '" << planned.label
+          << "' does not compile (" << llvm::StringRef(errors[i]).trim()
+          << "); using cnnc's CPU schedule for it";
+      CompileOptions cpu = options;
+      cpu.schedule = "cpu";
+      FailureOr<LoweredKernel> kernel = buildKernel(planned, cpu, target);
+      if (failed(kernel))
+        return failure();
+      try {
+        Halide::Pipeline(kernel->stages.output)
+            .compile_to_object(objects[i], argumentsOf(*kernel), planned.symbol, kernelTarget);
+        continue;
+      } catch (const Halide::Error &e) {
+        errors[i] = e.what();
+      }
+    }
+    return planned.op->emitError("Halide compilation of '")
+           << planned.label << "' failed: " << errors[i];
+  }
   std::string runtime = dir.file("halide_runtime.o");
   try {
     Halide::compile_standalone_runtime(runtime, target);

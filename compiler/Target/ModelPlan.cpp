@@ -156,8 +156,7 @@ public:
           return ret.emitError("model output ")
                  << i << " is a " << buffer.kind
                  << " value, not computed by the model; cnnc cannot compile it";
-        if (buffer.viewOf < 0)
-          buffer.kind = "output";
+        buffer.kind = "output"; // a view (flatten) stays a view of its source
         plan.outputs.push_back(
             {nameAttr(fn, unsigned(i), true,
                       ret.getNumOperands() == 1 ? "output" : "output" + std::to_string(i)),

@@ -514,7 +514,25 @@ struct Autodiff : cnnc::impl::AutodiffBase<Autodiff> {
           << inference.size();
       return signalPassFailure();
     }
-    FailureOr<TrainConfig> config = TrainConfig::read(inference.front());
+    func::FuncOp model = inference.front();
+    // A model whose output is not [N, classes] has no classification loss:
+    // without a train: section it compiles for inference only, with a
+    // warning; asking to train it is an error.
+    auto outputs = model.getFunctionType().getResults();
+    if (outputs.size() != 1 || cast<RankedTensorType>(outputs[0]).getRank() != 2) {
+      std::string why = "training needs one output of shape [N, classes], found " +
+                        std::to_string(outputs.size()) + " output(s)";
+      if (outputs.size() == 1)
+        why = "training needs an output of shape [N, classes], found rank " +
+              std::to_string(cast<RankedTensorType>(outputs[0]).getRank());
+      if (model->hasAttr("cnn.train")) {
+        model.emitError(why);
+        return signalPassFailure();
+      }
+      model.emitWarning(why) << "; compiling for inference only";
+      return;
+    }
+    FailureOr<TrainConfig> config = TrainConfig::read(model);
     if (failed(config))
       return signalPassFailure();
     for (bool training : {true, false}) {

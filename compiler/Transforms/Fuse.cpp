@@ -7,6 +7,9 @@
 // each, in this order: add, relu | sigmoid | tanh, and finally
 // max/avg pooling with stride = kernel and no padding (conv only) or softmax
 // (dense only). Every op in the chain except the last has exactly one user.
+// In a train step, a backward op producing δ of an activation's output
+// (conv2d_grad_input, dense_grad_input, pooling gradients) is grouped with
+// that activation's activation_grad.
 // The group's label joins the layer names (NameLoc) of its ops with '+'.
 //
 //===----------------------------------------------------------------------===//
@@ -34,7 +37,20 @@ static bool isNonOverlappingPool(ArrayRef<int64_t> kernel,
          !ceilMode;
 }
 
-static Stage stageOf(Operation *op, bool anchorIsConv) {
+/// Backward ops whose result is δ of an activation's output: the
+/// activation's gradient can be applied in the same loop nest.
+static bool isBackwardAnchor(Operation *op) {
+  return isa<cnn::Conv2DGradInputOp, cnn::DenseGradInputOp, cnn::MaxPool2DGradOp,
+             cnn::AvgPool2DGradOp, cnn::GlobalAvgPoolGradOp>(op);
+}
+
+/// The stage of `op` following `value` in a chain anchored at `anchor`.
+static Stage stageOf(Operation *op, Value value, Operation *anchor) {
+  if (isBackwardAnchor(anchor)) {
+    auto grad = dyn_cast<cnn::ActivationGradOp>(op);
+    return grad && grad.getGrad() == value ? Activation : NotFusable;
+  }
+  bool anchorIsConv = isa<cnn::Conv2DOp>(anchor);
   if (isa<cnn::AddOp>(op))
     return Residual;
   if (isa<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp>(op))
@@ -58,7 +74,8 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
   void runOnOperation() override {
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
-      if (isa<cnn::Conv2DOp, cnn::DenseOp>(op) && !op->getParentOfType<cnn::GroupOp>())
+      if ((isa<cnn::Conv2DOp, cnn::DenseOp>(op) || isBackwardAnchor(op)) &&
+          !op->getParentOfType<cnn::GroupOp>())
         anchors.push_back(op);
     });
     for (Operation *anchor : anchors)
@@ -66,12 +83,11 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
   }
 
   static SmallVector<Operation *> collectChain(Operation *anchor) {
-    bool isConv = isa<cnn::Conv2DOp>(anchor);
     SmallVector<Operation *> chain{anchor};
     int stage = Anchor;
     while (chain.back()->hasOneUse()) {
       Operation *user = *chain.back()->user_begin();
-      int next = stageOf(user, isConv);
+      int next = stageOf(user, chain.back()->getResult(0), anchor);
       if (next == NotFusable || next <= stage ||
           user->getBlock() != anchor->getBlock())
         break;
@@ -90,7 +106,11 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
       for (Value v : op->getOperands())
         if (!inChain.contains(v.getDefiningOp()))
           inputs.insert(v);
-      label += (label.empty() ? "" : "+") + cnn::layerName(op);
+      // Backward ops carry their op name: `conv3.conv2d_grad_input`.
+      std::string part = cnn::layerName(op);
+      if (isBackwardAnchor(op) || isa<cnn::ActivationGradOp>(op))
+        part += "." + op->getName().stripDialect().str();
+      label += (label.empty() ? "" : "+") + part;
     }
     Operation *last = chain.back();
     OpBuilder b(last);

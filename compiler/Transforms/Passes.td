@@ -36,8 +36,11 @@ def Fuse : Pass<"cnnc-fuse", "mlir::func::FuncOp"> {
     consumers that can be computed in the producer's loop nest: a residual
     `add`, `relu`/`sigmoid`/`tanh`, a `softmax` after dense, and a
     non-overlapping unpadded pooling (stride = kernel), where fusing saves a
-    round trip through memory without recomputation. Each chain becomes a
-    `cnn.group`, lowered to one Halide pipeline.
+    round trip through memory without recomputation. In train steps, a
+    backward op producing the gradient of an activation's output
+    (conv2d_grad_input, dense_grad_input, pooling gradients) takes that
+    activation's `activation_grad` along. Each chain becomes a `cnn.group`,
+    lowered to one Halide pipeline.
   }];
   let dependentDialects = ["cnnc::cnn::CNNDialect"];
 }

@@ -64,6 +64,7 @@ int main(int argc, char **argv) {
   }
 
   mlir::MLIRContext context;
+  context.printOpOnDiagnostic(false); // diagnostics point into the model file
   context.loadDialect<cnnc::cnn::CNNDialect, mlir::func::FuncDialect>();
   std::string error;
   auto file = mlir::openInputFile(inputFile, &error);

@@ -203,11 +203,28 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
       select(inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n),
              -std::numeric_limits<float>::infinity());
   // The winning tap of each window: the first maximum in row-major order.
-  RDom r(0, a.kernelW, 0, a.kernelH, "r");
-  Tuple best = argmax(r, padded(v.x * a.strideX + r.x - a.padLeft,
-                                v.y * a.strideY + r.y - a.padTop, v.c, v.n));
+  // Small windows compare their taps in one unrolled expression (a pure,
+  // vectorizable Func); larger ones use Halide's argmax.
   winner = Func("pool_winner");
-  winner(v.x, v.y, v.c, v.n) = best[1] * a.kernelW + best[0];
+  int taps = a.kernelW * a.kernelH;
+  auto tap = [&](int i) {
+    return padded(v.x * a.strideX + i % a.kernelW - a.padLeft,
+                  v.y * a.strideY + i / a.kernelW - a.padTop, v.c, v.n);
+  };
+  if (taps <= kSmallPoolWindow) {
+    Expr best = tap(0);
+    for (int i = 1; i < taps; ++i)
+      best = max(best, tap(i));
+    Expr index = taps - 1;
+    for (int i = taps - 2; i >= 0; --i)
+      index = select(tap(i) == best, i, index);
+    winner(v.x, v.y, v.c, v.n) = index;
+  } else {
+    RDom r(0, a.kernelW, 0, a.kernelH, "r");
+    Tuple best = argmax(r, padded(v.x * a.strideX + r.x - a.padLeft,
+                                  v.y * a.strideY + r.y - a.padTop, v.c, v.n));
+    winner(v.x, v.y, v.c, v.n) = best[1] * a.kernelW + best[0];
+  }
   Func f("max_pool_grad");
   if (a.strideX == a.kernelW && a.strideY == a.kernelH && a.padLeft == 0 && a.padTop == 0) {
     // Non-overlapping windows: each input position is in at most one window.
