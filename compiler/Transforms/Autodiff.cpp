@@ -136,7 +136,7 @@ public:
     SmallVector<Type> inputs(inference.getArgumentTypes());
     inputs.push_back(labelsType(ctx));
     auto type = b.getFunctionType(inputs, {scalarType(ctx), scalarType(ctx)});
-    b.setInsertionPointAfter(inference);
+    b.setInsertionPointToEnd(inference->getBlock());
     std::string name = (inference.getSymName() + (training ? "_train" : "_eval")).str();
     auto fn = b.create<func::FuncOp>(loc, name, type);
     fn->setAttr("cnn.role", b.getStringAttr(training ? "train" : "eval"));

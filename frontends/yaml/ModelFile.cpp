@@ -621,8 +621,13 @@ static double trainNumber(const YAML::Node &node, const std::string &key, double
     ok = false;
   bool inRange = ok && (minOpen ? value > min : value >= min) && value <= max;
   if (!inRange) {
-    std::string range = std::string(minOpen ? "(" : "[") + render(YAML::Node(min)) + ", " +
-                        (max == HUGE_VAL ? std::string("inf") : render(YAML::Node(max))) + "]";
+    auto number = [](double x) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", x);
+      return std::string(buf);
+    };
+    std::string range = std::string(minOpen ? "(" : "[") + number(min) + ", " +
+                        (max == HUGE_VAL ? std::string("inf") : number(max)) + "]";
     fail(SourceLoc::of(node), "train '" + key + "': expected " +
                                   (integer ? "an integer" : "a number") + " in " + range +
                                   ", found " + render(node));
