@@ -189,7 +189,9 @@ void parseTensors(const MetadataReader &r, const JsonValue &root, const char *ke
     if (b.shape != d.shape)
       r.error(where, "shape " + shapeString(d.shape) + " differs from its buffer's " +
                          shapeString(b.shape));
-    if (b.viewOf >= 0)
+    // Inputs, parameters and state own their storage; an output may be a view
+    // (a final flatten), which the runtime copies out.
+    if (b.viewOf >= 0 && kind != BufferKind::Output)
       r.error(where, "an " + std::string(kindName(kind)) + " buffer cannot be a view");
     if ((kind == BufferKind::Param || kind == BufferKind::State) && b.batchDim >= 0)
       r.error(where,

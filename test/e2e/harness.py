@@ -1,0 +1,358 @@
+"""Shared helpers of the cnnc end-to-end (numerical) tests.
+
+What it does: writes parameters as safetensors and inputs as .npy, compiles a YAML model with
+`cnnc` into a temporary directory, runs the resulting model.so with `cnnrun run`, and compares
+the output with a PyTorch reference computed in float64 from the very same float32 parameters
+and inputs. A case passes when
+
+    max |cnnc - reference| <= 1e-4 * max(1, max |reference|)
+
+at every batch size tried (batch 1 and batch 7 by default, both on ONE compiled model.so).
+
+What it assumes: /usr/bin/python3 with Debian's torch 1.13 and numpy (no safetensors package:
+the writer is here); the tools `cnnc` and `cnnrun` in the build's bin directory, found from the
+command line (--bin-dir), the environment (CNNC_BIN_DIR) or <source>/build/bin; parameters are
+named and laid out like a PyTorch state_dict (conv OIHW, dense [out, in], batch norm
+weight/bias/running_mean/running_var); the model's input is float32 NCHW (or [N, F]).
+Everything is seeded: a case's data depends only on its name.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
+import traceback
+import zlib
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+
+RTOL = 1e-4
+BATCHES = (1, 7)
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+
+# --------------------------------------------------------------------------- files
+
+_ST_DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64",
+              np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
+
+
+def write_safetensors(path, tensors):
+    """Writes {name: array or torch tensor} as a safetensors file (in the given order)."""
+    header, blobs, offset = {}, [], 0
+    for name, value in tensors.items():
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        arr = np.ascontiguousarray(value)
+        if arr.dtype not in _ST_DTYPES:
+            raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
+        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _ST_DTYPES[arr.dtype], "shape": list(arr.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # pad the header to 8 bytes, like the reference writer
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def write_npy(path, array):
+    np.save(path, np.ascontiguousarray(np.asarray(array, dtype="<f4")))
+
+
+# --------------------------------------------------------------------------- YAML
+
+def _yaml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_yaml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {v!r} as YAML")
+
+
+def model_yaml(name, input_shape, layers, output=None):
+    """A model file from a list of layer dicts (one flow-style map per line)."""
+    lines = [f"name: {name}", f"input: {{name: input, shape: {_yaml_value(list(input_shape))}}}"]
+    if output:
+        lines.append(f"output: {output}")
+    lines.append("layers:")
+    lines += [f"  - {_yaml_value(layer)}" for layer in layers]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- tools
+
+class Tools:
+    def __init__(self, bin_dir):
+        self.bin_dir = os.path.abspath(bin_dir)
+        self.cnnc = os.path.join(self.bin_dir, "cnnc")
+        self.cnnrun = os.path.join(self.bin_dir, "cnnrun")
+        for t in (self.cnnc, self.cnnrun):
+            for _ in range(30):  # wait up to ~60 s while a concurrent build relinks it
+                if os.access(t, os.X_OK):
+                    break
+                time.sleep(2)
+            else:
+                raise SystemExit(f"e2e: tool not found or not executable: {t}")
+
+    def compile(self, yaml_text_or_path, workdir, extra_args=(), stem="model"):
+        """Compiles a model (YAML text, or a path to a .yaml file); returns (so path, seconds)."""
+        if "\n" in yaml_text_or_path or not os.path.exists(yaml_text_or_path):
+            src = os.path.join(workdir, stem + ".yaml")
+            with open(src, "w") as f:
+                f.write(yaml_text_or_path)
+        else:
+            src = yaml_text_or_path
+        so = os.path.join(workdir, stem + ".so")
+        t0 = time.time()
+        p = _run_tool([self.cnnc, src, "-o", so, *extra_args])
+        dt = time.time() - t0
+        if p.returncode != 0:
+            raise CaseError(f"cnnc failed (exit {p.returncode}) on {src}:\n{p.stdout}{p.stderr}")
+        return so, dt
+
+    def info(self, so):
+        p = _run_tool([self.cnnrun, "info", so, "--json"])
+        if p.returncode != 0:
+            raise CaseError(f"cnnrun info failed: {p.stdout}{p.stderr}")
+        return json.loads(p.stdout)
+
+    def run(self, so, weights, inputs, workdir, tag):
+        """Runs model.so on a list of arrays; returns the (first) output array."""
+        args = [self.cnnrun, "run", so, "--weights", weights]
+        for i, x in enumerate(inputs):
+            path = os.path.join(workdir, f"{tag}_in{i}.npy")
+            write_npy(path, x)
+            args += ["--input", path]
+        out = os.path.join(workdir, f"{tag}_out.npy")
+        args += ["--output", out]
+        p = _run_tool(args)
+        if p.returncode != 0:
+            raise CaseError(f"cnnrun run failed (exit {p.returncode}): {p.stdout}{p.stderr}")
+        return np.load(out)
+
+
+class CaseError(Exception):
+    pass
+
+
+def _run_tool(args):
+    """subprocess.run, retrying for up to ~60 s while the tool is being relinked."""
+    for attempt in range(30):
+        try:
+            return subprocess.run(args, capture_output=True, text=True)
+        except (PermissionError, FileNotFoundError, OSError) as e:
+            if attempt == 29:
+                raise CaseError(f"cannot execute {args[0]}: {e}")
+            time.sleep(2)
+
+
+# --------------------------------------------------------------------------- data
+
+def seed_of(name):
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def randomize_batch_norm(gen, c):
+    """Random batch-norm parameters with var > 0, as a dict of float32 tensors."""
+    return {
+        "weight": torch.rand(c, generator=gen) * 1.5 + 0.25,
+        "bias": torch.randn(c, generator=gen) * 0.5,
+        "running_mean": torch.randn(c, generator=gen) * 0.5,
+        "running_var": torch.rand(c, generator=gen) * 1.5 + 0.2,
+    }
+
+
+def randomize_module(module, gen):
+    """Fills every parameter and batch-norm buffer of a module with seeded random values."""
+    with torch.no_grad():
+        for mod_name, mod in module.named_modules():
+            if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                for k, v in randomize_batch_norm(gen, mod.num_features).items():
+                    getattr(mod, k).copy_(v)
+            elif isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = mod.weight[0].numel()
+                bound = 1.0 / np.sqrt(fan_in)
+                mod.weight.copy_((torch.rand(mod.weight.shape, generator=gen) * 2 - 1) * bound * 1.7)
+                if mod.bias is not None:
+                    mod.bias.copy_((torch.rand(mod.bias.shape, generator=gen) * 2 - 1) * 0.5)
+    return module
+
+
+# --------------------------------------------------------------------------- comparison
+
+def compare(case, got, ref, batch):
+    """Returns (ok, max_err, tol, message)."""
+    ref = np.asarray(ref, dtype=np.float64)
+    got = np.asarray(got)
+    if got.shape != ref.shape:
+        return False, float("inf"), 0.0, (f"{case} [batch {batch}]: shape mismatch: cnnc "
+                                          f"{list(got.shape)} vs PyTorch {list(ref.shape)}")
+    if got.size == 0:
+        return True, 0.0, RTOL, ""
+    scale = max(1.0, float(np.max(np.abs(ref))))
+    tol = RTOL * scale
+    diff = np.abs(got.astype(np.float64) - ref)
+    if not np.all(np.isfinite(got)):
+        err = float("inf")
+    else:
+        err = float(np.max(diff))
+    if err <= tol:
+        return True, err, tol, ""
+    bad = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(diff), diff, np.inf))), diff.shape)
+    n_bad = int(np.sum(~(diff <= tol)))
+    return False, err, tol, (
+        f"{case} [batch {batch}]: max abs error {err:.3e} > tolerance {tol:.3e} "
+        f"(shape {list(ref.shape)}, max|ref| {scale:.3g}, {n_bad}/{ref.size} elements off; "
+        f"worst at {list(map(int, bad))}: cnnc {float(got[bad]):.6g} vs PyTorch {float(ref[bad]):.6g})")
+
+
+# --------------------------------------------------------------------------- a case
+
+class Case:
+    """One model, compared with a reference at several batch sizes.
+
+    yaml:     the model (text)
+    inputs:   list of per-item input shapes (the model has one input, so one entry)
+    params:   dict name -> float32 tensor (written as safetensors; may hold extra entries)
+    ref:      function (list of float64 input tensors, dict of float64 params) -> tensor
+    """
+
+    def __init__(self, name, yaml, input_shape, params, ref, cnnc_args=(), group="",
+                 input_fn=None, batches=BATCHES):
+        self.name, self.yaml, self.input_shape = name, yaml, list(input_shape)
+        self.params, self.ref, self.cnnc_args, self.group = params, ref, list(cnnc_args), group
+        self.input_fn, self.batches = input_fn, batches
+
+
+class Runner:
+    def __init__(self, tools, keep=False, verbose=False):
+        self.tools, self.keep, self.verbose = tools, keep, verbose
+        self.results = []  # (name, ok, max_err, tol, message)
+        self.max_err_by_group = {}
+        self.compile_times = {}
+
+    def run_case(self, case):
+        t0 = time.time()
+        workdir = tempfile.mkdtemp(prefix="cnnc_e2e_")
+        msgs, worst, worst_tol, ok = [], 0.0, 0.0, True
+        try:
+            so, ctime = self.tools.compile(case.yaml, workdir, case.cnnc_args)
+            self.compile_times[case.name] = ctime
+            weights = os.path.join(workdir, "weights.safetensors")
+            write_safetensors(weights, case.params)
+            p64 = {k: v.double() if v.is_floating_point() else v for k, v in case.params.items()}
+            gen = torch.Generator().manual_seed(seed_of(case.name) ^ 0x5A5A)
+            for b in case.batches:
+                if case.input_fn:
+                    x = case.input_fn(gen, [b] + case.input_shape)
+                else:
+                    x = torch.randn([b] + case.input_shape, generator=gen)
+                x = x.float()
+                with torch.no_grad():
+                    ref = case.ref([x.double()], p64)
+                got = self.tools.run(so, weights, [x.numpy()], workdir, f"b{b}")
+                good, err, tol, msg = compare(case.name, got, ref.numpy(), b)
+                worst, worst_tol = max(worst, err), max(worst_tol, tol)
+                if not good:
+                    ok = False
+                    msgs.append(msg)
+        except CaseError as e:
+            ok, worst = False, float("inf")
+            msgs.append(f"{case.name}: {e}")
+        except Exception:
+            ok, worst = False, float("inf")
+            msgs.append(f"{case.name}: harness exception:\n{traceback.format_exc()}")
+        dt = time.time() - t0
+        if not ok:
+            msgs.append(f"  model: {os.path.join(workdir, 'model.yaml')}"
+                        + ("" if self.keep else " (removed; rerun with --keep)")
+                        + "\n" + "\n".join("    " + l for l in case.yaml.splitlines()))
+        if not self.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        status = "PASS" if ok else "FAIL"
+        ctime = self.compile_times.get(case.name)
+        ctext = f" (cnnc {ctime:.1f}s)" if ctime is not None else ""
+        print(f"{status} {case.name:<48s} max_err {worst:.2e} (tol {worst_tol:.1e}) "
+              f"{dt:5.1f}s{ctext}", flush=True)
+        for m in msgs:
+            print("  " + m.replace("\n", "\n  "), flush=True)
+        self.results.append((case.name, ok, worst, worst_tol, "\n".join(msgs)))
+        g = case.group or "all"
+        if worst != float("inf"):
+            self.max_err_by_group[g] = max(self.max_err_by_group.get(g, 0.0), worst)
+        return ok
+
+    def summary(self, title):
+        n = len(self.results)
+        failed = [r for r in self.results if not r[1]]
+        print(f"\n{title}: {n - len(failed)}/{n} passed, {len(failed)} failed")
+        for g, e in sorted(self.max_err_by_group.items()):
+            print(f"  largest max_err [{g}]: {e:.2e}")
+        for r in failed:
+            print(f"  FAILED: {r[0]}")
+        return 1 if failed or n == 0 else 0
+
+
+def arg_parser(description):
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
+                                                        os.path.join(SOURCE_DIR, "build", "bin")))
+    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
+    ap.add_argument("--group", action="append", default=[],
+                    help="run only these groups (repeatable); default: all")
+    ap.add_argument("-k", dest="pattern", default=None, help="run only cases whose name contains this")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--cnnc-arg", action="append",
+                    default=os.environ.get("CNNC_E2E_CNNC_ARGS", "").split(),
+                    help="extra cnnc option for every case (repeatable; also the "
+                         "space-separated env CNNC_E2E_CNNC_ARGS), e.g. --cnnc-arg=--inference-only")
+    return ap
+
+
+def main_for(cases_by_group, description, title):
+    """Command-line driver shared by test_ops.py and test_models.py."""
+    args = arg_parser(description).parse_args()
+    groups = args.group or list(cases_by_group)
+    for g in groups:
+        if g not in cases_by_group:
+            raise SystemExit(f"unknown group {g!r}; known: {', '.join(cases_by_group)}")
+    selected = []
+    for g in groups:  # cases_by_group: group -> function(args) -> list of Case
+        for c in cases_by_group[g](args):
+            if args.pattern and args.pattern not in c.name:
+                continue
+            c.group = c.group or g
+            c.cnnc_args = list(args.cnnc_arg) + c.cnnc_args
+            selected.append(c)
+    if args.list:
+        for c in selected:
+            print(f"{c.group}: {c.name}")
+        return 0
+    tools = Tools(args.bin_dir)
+    runner = Runner(tools, keep=args.keep)
+    for c in selected:
+        runner.run_case(c)
+    return runner.summary(title)

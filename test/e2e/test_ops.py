@@ -1,0 +1,549 @@
+#!/usr/bin/python3
+"""End-to-end numerical tests of every cnnc op, one small model per case.
+
+Each case is a tiny YAML model (one op, or a short chain for the fused patterns), compiled
+with `cnnc` into one model.so, run with `cnnrun` at batch 1 and batch 7, and compared with
+PyTorch (float64, same float32 parameters and inputs) at max abs error
+<= 1e-4 * max(1, max|reference|). Groups (select with --group, repeatable):
+  conv    conv2d: kernels 1/3/5/1x3/3x1/7, strides 1/2/3, paddings int/pair/asymmetric/
+          valid/same/full (even kernels: asymmetric 'same'), dilation, groups, depthwise,
+          no bias, fused activations, odd channel counts and widths (1..56)
+  pool    max/avg pooling (kernel 2..5, strides, padding, ceil_mode, count_include_pad,
+          'same' and asymmetric padding, large windows) and global_avg_pool
+  dense   dense layers (in features 1..576, bias or not, fused activations)
+  act     relu/sigmoid/tanh/softmax standalone (4-D and [N,F]), large magnitudes
+  graph   add (2/3 inputs), concat (2/3 inputs), flatten, batch_norm (standalone, folded
+          after conv and dense), dropout, `output:` naming an inner layer
+  fused   conv+relu+maxpool, conv+avgpool, conv+bn+add+relu, dense+relu, dense+softmax, ...
+Every case is compiled with --inference-only (no train step: faster, and a train step
+would require an [N, classes] output; training is tested by test_grads.py/test_train.py).
+Assumes: what harness.py assumes (cnnc/cnnrun in --bin-dir, Debian's torch); the pooling
+semantics are PyTorch's (ceil_mode drops a last window that would start in the right
+padding; count_include_pad counts the padding but not the ceil overhang); 'same' padding
+is TensorFlow's split (odd pixel bottom/right), as docs/model-format.md says.
+Run: /usr/bin/python3 test/e2e/test_ops.py [--bin-dir build/bin] [--group conv] [-k name]
+"""
+
+import math
+import sys
+
+import torch
+import torch.nn.functional as F
+
+import harness
+from harness import Case, model_yaml, seed_of
+
+
+# --------------------------------------------------------------------------- layer DSL
+# A layer knows its YAML map, makes its parameters from the shapes of its inputs, and
+# computes its PyTorch reference. A chain of layers becomes one Case.
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def resolve_padding(padding, kernel, stride, dilation, in_hw):
+    """[top, left, bottom, right] for any padding spelling of docs/model-format.md."""
+    kh, kw = pair(kernel)
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if padding is None or padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "full":
+        return (ekh - 1, ekw - 1, ekh - 1, ekw - 1)
+    if padding == "same":
+        pads = []
+        for size, s, ek in ((in_hw[0], sh, ekh), (in_hw[1], sw, ekw)):
+            out = -(-size // s)
+            total = max((out - 1) * s + ek - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
+    if isinstance(padding, int):
+        return (padding,) * 4
+    if len(padding) == 2:
+        return (padding[0], padding[1], padding[0], padding[1])
+    return tuple(padding)
+
+
+def uniform(gen, shape, bound):
+    return (torch.rand(shape, generator=gen) * 2 - 1) * bound
+
+
+class Layer:
+    op = None
+
+    def __init__(self, name, inputs=None, **attrs):
+        self.name, self.inputs, self.attrs = name, inputs, attrs
+
+    def yaml(self):
+        d = {"name": self.name, "op": self.op}
+        if self.inputs is not None:
+            d["inputs"] = self.inputs
+        d.update({k: v for k, v in self.attrs.items() if v is not None})
+        return d
+
+    def params(self, xs, gen):
+        return {}
+
+    def forward(self, xs, p):
+        raise NotImplementedError
+
+    def out_name(self):
+        act = self.attrs.get("activation")
+        return f"{self.name}.{act}" if act else self.name
+
+
+def apply_activation(y, act):
+    if act is None:
+        return y
+    return {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+            "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
+
+
+class Conv(Layer):
+    op = "conv2d"
+
+    def __init__(self, name, out_channels, kernel, **kw):
+        super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
+
+    def params(self, xs, gen):
+        a = self.attrs
+        c = xs[0].shape[1]
+        g = a.get("groups") or 1
+        kh, kw = pair(a["kernel"])
+        fan_in = c // g * kh * kw
+        p = {f"{self.name}.weight": uniform(gen, (a["out_channels"], c // g, kh, kw),
+                                            1.7 / math.sqrt(fan_in))}
+        if a.get("bias", True):
+            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
+        return p
+
+    def forward(self, xs, p):
+        a = self.attrs
+        x = xs[0]
+        stride, dil = a.get("stride") or 1, a.get("dilation") or 1
+        t, l, b, r = resolve_padding(a.get("padding"), a["kernel"], stride, dil, x.shape[2:])
+        x = F.pad(x, (l, r, t, b))
+        y = F.conv2d(x, p[f"{self.name}.weight"], p.get(f"{self.name}.bias"),
+                     stride=pair(stride), dilation=pair(dil), groups=a.get("groups") or 1)
+        return apply_activation(y, a.get("activation"))
+
+
+class Pool(Layer):
+    def __init__(self, name, op, kernel, **kw):
+        super().__init__(name, kernel=kernel, **kw)
+        self.op = op
+
+    def forward(self, xs, p):
+        a = self.attrs
+        x = xs[0]
+        k = pair(a["kernel"])
+        s = pair(a.get("stride") or a["kernel"])
+        ceil = bool(a.get("ceil_mode"))
+        cip = a.get("count_include_pad", True)
+        t, l, b, r = resolve_padding(a.get("padding"), k, s, 1, x.shape[2:])
+        if t == b and l == r and t <= k[0] // 2 and l <= k[1] // 2:
+            # PyTorch's own semantics (ceil_mode, count_include_pad) with symmetric padding.
+            if self.op == "max_pool2d":
+                return F.max_pool2d(x, k, s, (t, l), ceil_mode=ceil)
+            return F.avg_pool2d(x, k, s, (t, l), ceil_mode=ceil, count_include_pad=cip)
+        assert not ceil, "reference: ceil_mode with asymmetric padding not modelled"
+        if self.op == "max_pool2d":
+            return F.max_pool2d(F.pad(x, (l, r, t, b), value=-math.inf), k, s)
+        sums = F.avg_pool2d(F.pad(x, (l, r, t, b)), k, s, divisor_override=1)
+        if cip:
+            return sums / (k[0] * k[1])
+        ones = torch.ones_like(x[:1, :1])
+        counts = F.avg_pool2d(F.pad(ones, (l, r, t, b)), k, s, divisor_override=1)
+        return sums / counts
+
+
+class GlobalAvgPool(Layer):
+    op = "global_avg_pool"
+
+    def forward(self, xs, p):
+        return xs[0].mean(dim=(2, 3), keepdim=True)
+
+
+class Dense(Layer):
+    op = "dense"
+
+    def __init__(self, name, out_features, **kw):
+        super().__init__(name, out_features=out_features, **kw)
+
+    def params(self, xs, gen):
+        n_in = xs[0].shape[1]
+        p = {f"{self.name}.weight": uniform(gen, (self.attrs["out_features"], n_in),
+                                            1.7 / math.sqrt(n_in))}
+        if self.attrs.get("bias", True):
+            p[f"{self.name}.bias"] = uniform(gen, (self.attrs["out_features"],), 0.5)
+        return p
+
+    def forward(self, xs, p):
+        y = F.linear(xs[0], p[f"{self.name}.weight"], p.get(f"{self.name}.bias"))
+        return apply_activation(y, self.attrs.get("activation"))
+
+
+class BatchNorm(Layer):
+    op = "batch_norm"
+
+    def params(self, xs, gen):
+        return {f"{self.name}.{k}": v for k, v in
+                harness.randomize_batch_norm(gen, xs[0].shape[1]).items()}
+
+    def forward(self, xs, p):
+        n = self.name
+        eps = self.attrs.get("epsilon", 1e-5)
+        return F.batch_norm(xs[0], p[f"{n}.running_mean"], p[f"{n}.running_var"],
+                            p[f"{n}.weight"], p[f"{n}.bias"], False, 0.0, eps)
+
+
+class Simple(Layer):
+    FUNCS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+             "softmax": lambda t: torch.softmax(t, dim=1),
+             "flatten": lambda t: t.flatten(1), "dropout": lambda t: t}
+
+    def __init__(self, name, op, **kw):
+        super().__init__(name, **kw)
+        self.op = op
+
+    def forward(self, xs, p):
+        return self.FUNCS[self.op](xs[0])
+
+
+class Add(Layer):
+    op = "add"
+
+    def forward(self, xs, p):
+        y = xs[0]
+        for x in xs[1:]:
+            y = y + x
+        return y
+
+
+class Concat(Layer):
+    op = "concat"
+
+    def forward(self, xs, p):
+        return torch.cat(xs, dim=1)
+
+
+def chain(name, input_shape, layers, output=None, input_fn=None, group=""):
+    """A Case from a list of layers; a layer without inputs= reads the previous one."""
+    gen = torch.Generator().manual_seed(seed_of(name))
+    probe = torch.zeros([2] + list(input_shape), dtype=torch.float64)
+
+    def evaluate(x, p, make_params=False):
+        env = {"input": x}
+        prev = "input"
+        params = {}
+        for layer in layers:
+            names = layer.inputs if layer.inputs is not None else [prev]
+            names = [names] if isinstance(names, str) else names
+            xs = [env[n] for n in names]
+            if make_params:
+                new = layer.params(xs, gen)
+                params.update(new)
+                p = dict(p, **{k: v.double() for k, v in new.items()})
+            y = layer.forward(xs, p)
+            env[layer.name] = y
+            env[layer.out_name()] = y
+            prev = layer.out_name()
+        return env[output or prev], params
+
+    _, params = evaluate(probe, {}, make_params=True)
+    yaml = model_yaml(name.replace(".", "_").replace("-", "_"), input_shape,
+                      [l.yaml() for l in layers], output=output)
+    return Case(name, yaml, input_shape, params, lambda xs, p: evaluate(xs[0], p)[0],
+                cnnc_args=INFERENCE_ONLY, group=group, input_fn=input_fn)
+
+
+# Inference numerics only: no train step (which would also demand an [N, classes] output).
+INFERENCE_ONLY = ["--inference-only"]
+
+
+def scaled_input(scale, offset=0.0):
+    return lambda gen, shape: torch.randn(shape, generator=gen) * scale + offset
+
+
+# --------------------------------------------------------------------------- conv
+
+def conv_cases(args):
+    C = []
+
+    def conv(name, shape, out, kernel, **kw):
+        C.append(chain("conv." + name, shape, [Conv("c", out, kernel, **kw)]))
+
+    conv("k1_c3o6_13x13", [3, 13, 13], 6, 1)
+    conv("k3_c3o6_7x7", [3, 7, 7], 6, 3)
+    conv("k5_p2_c6o10_30x30", [6, 30, 30], 10, 5, padding=2)
+    conv("k1x3_p0-1_c3o6_13x13", [3, 13, 13], 6, [1, 3], padding=[0, 1])
+    conv("k3x1_p1-0_c6o10_13x30", [6, 13, 30], 10, [3, 1], padding=[1, 0])
+    conv("k3_s2_p1_c3o10_56x56", [3, 56, 56], 10, 3, stride=2, padding=1)
+    conv("k3_s3_c6o6_13x13", [6, 13, 13], 6, 3, stride=3)
+    conv("k5_s2_p2_c10o6_30x30", [10, 30, 30], 6, 5, stride=2, padding=2)
+    conv("k3_s2x1_p1_c3o6_13x7", [3, 13, 7], 6, 3, stride=[2, 1], padding=1)
+    conv("k7_s2_p3_c3o8_30x30", [3, 30, 30], 8, 7, stride=2, padding=3)
+    conv("k3_asym_0-1-2-0_c3o6_13x7", [3, 13, 7], 6, 3, padding=[0, 1, 2, 0])
+    conv("k3_s2_asym_2-0-1-2_c6o6_13x13", [6, 13, 13], 6, 3, stride=2, padding=[2, 0, 1, 2])
+    conv("k3_valid_c3o6_13x13", [3, 13, 13], 6, 3, padding="valid")
+    conv("k3_same_c3o6_13x13", [3, 13, 13], 6, 3, padding="same")
+    conv("k4_same_even_c3o6_13x13", [3, 13, 13], 6, 4, padding="same")
+    conv("k2_s2_same_c6o10_13x13", [6, 13, 13], 10, 2, stride=2, padding="same")
+    conv("k3_s2_same_c3o6_30x30", [3, 30, 30], 6, 3, stride=2, padding="same")
+    conv("k2x4_same_c3o6_7x13", [3, 7, 13], 6, [2, 4], padding="same")
+    conv("k3_full_c3o6_7x7", [3, 7, 7], 6, 3, padding="full")
+    conv("k4_full_c6o3_13x13", [6, 13, 13], 3, 4, padding="full")
+    conv("k3_d2_p2_c6o6_13x13", [6, 13, 13], 6, 3, dilation=2, padding=2)
+    conv("k3_d2_s2_same_c3o6_30x30", [3, 30, 30], 6, 3, dilation=2, stride=2, padding="same")
+    conv("k3_d2x1_p2-1_c3o6_13x13", [3, 13, 13], 6, 3, dilation=[2, 1], padding=[2, 1])
+    conv("k3_d2_full_c3o6_7x7", [3, 7, 7], 6, 3, dilation=2, padding="full")
+    conv("k3_g2_p1_c6o10_13x13", [6, 13, 13], 10, 3, groups=2, padding=1)
+    conv("k1_g2_c10o6_30x30", [10, 30, 30], 6, 1, groups=2)
+    conv("k3_g2_s2_nobias_c6o6_13x13", [6, 13, 13], 6, 3, groups=2, stride=2, bias=False)
+    conv("k3_dw_p1_c6_13x13", [6, 13, 13], 6, 3, groups=6, padding=1)
+    conv("k3_dw_s2_p1_c10_30x30", [10, 30, 30], 10, 3, groups=10, stride=2, padding=1)
+    conv("k5_dw_x2_p2_c3o6_13x13", [3, 13, 13], 6, 5, groups=3, padding=2)
+    conv("k3_dw_d2_same_c6_13x13", [6, 13, 13], 6, 3, groups=6, dilation=2, padding="same")
+    conv("k3_dw_c32_7x7", [32, 7, 7], 32, 3, groups=32, padding=1)
+    conv("k3_nobias_c3o6_13x13", [3, 13, 13], 6, 3, bias=False)
+    conv("k3_c1o1_13x13", [1, 13, 13], 1, 3)
+    conv("k3x1_c3o6_16x1", [3, 16, 1], 6, [3, 1])
+    conv("k5_valid_to1x1_c3o10_5x5", [3, 5, 5], 10, 5)
+    conv("k3_p1_c16o32_13x13", [16, 13, 13], 32, 3, padding=1)
+    conv("k1_c32o20_7x7", [32, 7, 7], 20, 1)
+    conv("k3_p1_c10o17_7x17", [10, 7, 17], 17, 3, padding=1)
+    conv("k3_c3o6_9x33", [3, 9, 33], 6, 3)
+    conv("k3_p1_c8o16_56x56", [8, 56, 56], 16, 3, padding=1)
+    conv("k3_relu_c3o6_13x13", [3, 13, 13], 6, 3, activation="relu")
+    conv("k3_sigmoid_c3o6_13x13", [3, 13, 13], 6, 3, padding=1, activation="sigmoid")
+    conv("k3_tanh_s2_c6o10_30x30", [6, 30, 30], 10, 3, stride=2, activation="tanh")
+    return C
+
+
+# --------------------------------------------------------------------------- pool
+
+def pool_cases(args):
+    C = []
+
+    def pool(name, op, shape, kernel, **kw):
+        C.append(chain("pool." + name, shape, [Pool("p", op, kernel, **kw)]))
+
+    for op, short in (("max_pool2d", "max"), ("avg_pool2d", "avg")):
+        pool(f"{short}_k2_c3_13x13", op, [3, 13, 13], 2)
+        pool(f"{short}_k2_s2_c10_8x8", op, [10, 8, 8], 2, stride=2)
+        pool(f"{short}_k3_s2_p1_c6_13x13", op, [6, 13, 13], 3, stride=2, padding=1)
+        pool(f"{short}_k3_s1_p1_c3_7x7", op, [3, 7, 7], 3, stride=1, padding=1)
+        pool(f"{short}_k3_s2_overlap_c6_30x30", op, [6, 30, 30], 3, stride=2)
+        pool(f"{short}_k2_s1_c3_7x13", op, [3, 7, 13], 2, stride=1)
+        pool(f"{short}_k2_ceil_c3_7x7", op, [3, 7, 7], 2, ceil_mode=True)
+        pool(f"{short}_k3_s2_ceil_c6_8x8", op, [6, 8, 8], 3, stride=2, ceil_mode=True)
+        pool(f"{short}_k2_s2_p1_ceil_c3_7x7", op, [3, 7, 7], 2, stride=2, padding=1, ceil_mode=True)
+        pool(f"{short}_k3_s2_p1_ceil_c3_8x8", op, [3, 8, 8], 3, stride=2, padding=1, ceil_mode=True)
+        pool(f"{short}_k4_c3_30x30", op, [3, 30, 30], 4)
+        pool(f"{short}_k5_s1_c6_13x13", op, [6, 13, 13], 5, stride=1)
+        pool(f"{short}_k5_s2_p2_c3_13x13", op, [3, 13, 13], 5, stride=2, padding=2)
+        pool(f"{short}_k2x3_s1x2_c3_7x13", op, [3, 7, 13], [2, 3], stride=[1, 2])
+        pool(f"{short}_k3_s2_same_c3_13x13", op, [3, 13, 13], 3, stride=2, padding="same")
+        pool(f"{short}_k2_same_c3_7x7", op, [3, 7, 7], 2, stride=1, padding="same")
+        pool(f"{short}_k3_asym_1-0-0-1_c3_13x13", op, [3, 13, 13], 3, stride=2,
+             padding=[1, 0, 0, 1])
+        pool(f"{short}_k3_s2_c32_56x56", op, [32, 56, 56], 3, stride=2, padding=1)
+    pool("avg_k3_s2_p1_nocip_c6_13x13", "avg_pool2d", [6, 13, 13], 3, stride=2, padding=1,
+         count_include_pad=False)
+    pool("avg_k3_s1_p1_nocip_c3_7x7", "avg_pool2d", [3, 7, 7], 3, stride=1, padding=1,
+         count_include_pad=False)
+    pool("avg_k3_s2_p1_ceil_nocip_c3_8x8", "avg_pool2d", [3, 8, 8], 3, stride=2, padding=1,
+         ceil_mode=True, count_include_pad=False)
+    pool("avg_k5_s2_p2_nocip_c3_13x13", "avg_pool2d", [3, 13, 13], 5, stride=2, padding=2,
+         count_include_pad=False)
+    pool("avg_k3_same_nocip_c3_13x13", "avg_pool2d", [3, 13, 13], 3, stride=2, padding="same",
+         count_include_pad=False)
+    pool("avg_k3_asym_nocip_c3_13x13", "avg_pool2d", [3, 13, 13], 3, stride=2,
+         padding=[0, 1, 1, 0], count_include_pad=False)
+    pool("max_k4_s2_p1_c3_13x13", "max_pool2d", [3, 13, 13], 4, stride=2, padding=1)
+    pool("max_k4_s4_c3_32x32", "max_pool2d", [3, 32, 32], 4)
+    for shape in ([3, 7, 7], [10, 13, 5], [6, 1, 1], [3, 56, 56], [64, 4, 4]):
+        C.append(chain("pool.gap_c{}_{}x{}".format(*shape), shape, [GlobalAvgPool("g")]))
+    return C
+
+
+# --------------------------------------------------------------------------- dense
+
+def dense_cases(args):
+    C = []
+
+    def dense(name, n_in, out, **kw):
+        C.append(chain("dense." + name, [n_in], [Dense("fc", out, **kw)]))
+
+    dense("in10_out5", 10, 5)
+    dense("in84_out10", 84, 10)
+    dense("in120_out84", 120, 84)
+    dense("in576_out64", 576, 64)
+    dense("in1_out3", 1, 3)
+    dense("in16_out16", 16, 16)
+    dense("in33_out7_nobias", 33, 7, bias=False)
+    dense("in400_out120", 400, 120)
+    dense("in10_out1", 10, 1)
+    dense("in84_out10_relu", 84, 10, activation="relu")
+    dense("in120_out84_sigmoid", 120, 84, activation="sigmoid")
+    dense("in64_out30_tanh", 64, 30, activation="tanh")
+    dense("in64_out10_softmax", 64, 10, activation="softmax")
+    C.append(chain("dense.after_flatten_c3x5x5", [3, 5, 5],
+                   [Simple("flat", "flatten"), Dense("fc", 13)]))
+    C.append(chain("dense.chain_3_layers", [120],
+                   [Dense("fc1", 84, activation="relu"), Dense("fc2", 84, activation="tanh"),
+                    Dense("fc3", 10)]))
+    return C
+
+
+# --------------------------------------------------------------------------- activations
+
+def act_cases(args):
+    C = []
+    for op in ("relu", "sigmoid", "tanh"):
+        C.append(chain(f"act.{op}_c3_13x13", [3, 13, 13], [Simple("a", op)]))
+        C.append(chain(f"act.{op}_f37", [37], [Simple("a", op)]))
+        C.append(chain(f"act.{op}_after_conv_c3o10_13x13", [3, 13, 13],
+                       [Conv("c", 10, 3, padding=1), Simple("a", op)]))
+    C.append(chain("act.sigmoid_large_c3_7x7", [3, 7, 7], [Simple("a", "sigmoid")],
+                   input_fn=scaled_input(40.0)))
+    C.append(chain("act.tanh_large_f100", [100], [Simple("a", "tanh")],
+                   input_fn=scaled_input(30.0)))
+    C.append(chain("act.softmax_f10", [10], [Simple("s", "softmax")]))
+    C.append(chain("act.softmax_f1000", [1000], [Simple("s", "softmax")]))
+    C.append(chain("act.softmax_f1", [1], [Simple("s", "softmax")]))
+    C.append(chain("act.softmax_large_f37", [37], [Simple("s", "softmax")],
+                   input_fn=scaled_input(100.0, offset=500.0)))
+    C.append(chain("act.softmax_after_dense", [84],
+                   [Dense("fc", 10), Simple("s", "softmax")]))
+    return C
+
+
+# --------------------------------------------------------------------------- graph ops
+
+def graph_cases(args):
+    C = []
+    C.append(chain("graph.add2_convs_c3_13x13", [3, 13, 13],
+                   [Conv("a", 6, 3, padding=1, inputs=["input"]),
+                    Conv("b", 6, 1, inputs=["input"]),
+                    Add("s", inputs=["a", "b"])]))
+    C.append(chain("graph.add3_convs_c3_7x30", [3, 7, 30],
+                   [Conv("a", 10, 3, padding=1, inputs=["input"]),
+                    Conv("b", 10, 1, inputs=["input"]),
+                    Conv("c", 10, [1, 3], padding=[0, 1], inputs=["input"]),
+                    Add("s", inputs=["a", "b", "c"])]))
+    C.append(chain("graph.add_input_residual_c6_13x13", [6, 13, 13],
+                   [Conv("a", 6, 3, padding=1, activation="relu"),
+                    Add("s", inputs=["a", "input"])]))
+    C.append(chain("graph.add_same_twice_c3_7x7", [3, 7, 7],
+                   [Add("s", inputs=["input", "input"])]))
+    C.append(chain("graph.add_dense_f20", [20],
+                   [Dense("a", 12, inputs=["input"]), Dense("b", 12, inputs=["input"]),
+                    Add("s", inputs=["a", "b"])]))
+    C.append(chain("graph.concat2_c3c5_13x13", [3, 13, 13],
+                   [Conv("a", 3, 3, padding=1, inputs=["input"]),
+                    Conv("b", 5, 1, inputs=["input"]),
+                    Concat("cat", inputs=["a", "b"])]))
+    C.append(chain("graph.concat3_input_c3c6c1_13x7", [3, 13, 7],
+                   [Conv("a", 6, 3, padding=1, inputs=["input"]),
+                    Conv("b", 1, 1, inputs=["input"]),
+                    Concat("cat", inputs=["input", "a", "b"])]))
+    C.append(chain("graph.concat_pools_then_conv_c6_14x14", [6, 14, 14],
+                   [Pool("m", "max_pool2d", 2, inputs=["input"]),
+                    Pool("v", "avg_pool2d", 2, inputs=["input"]),
+                    Concat("cat", inputs=["m", "v"]),
+                    Conv("c", 10, 3, padding=1)]))
+    C.append(chain("graph.concat_dense_f20", [20],
+                   [Dense("a", 7, inputs=["input"]), Dense("b", 5, inputs=["input"]),
+                    Concat("cat", inputs=["a", "b"])]))
+    C.append(chain("graph.flatten_output_c6_5x7", [3, 5, 7],
+                   [Conv("c", 6, 3, padding=1), Simple("f", "flatten")]))
+    C.append(chain("graph.flatten_after_pool_dense_c6_13x13", [6, 13, 13],
+                   [Pool("p", "max_pool2d", 2), Simple("f", "flatten"), Dense("fc", 10)]))
+    C.append(chain("graph.bn_standalone_after_maxpool_c6_13x13", [6, 13, 13],
+                   [Pool("p", "max_pool2d", 2), BatchNorm("bn")]))
+    C.append(chain("graph.bn_standalone_after_avgpool_c10_30x30", [10, 30, 30],
+                   [Pool("p", "avg_pool2d", 3, stride=2), BatchNorm("bn")]))
+    C.append(chain("graph.bn_on_input_c3_7x7", [3, 7, 7], [BatchNorm("bn")]))
+    C.append(chain("graph.bn_eps1e-3_c3_7x7", [3, 7, 7], [BatchNorm("bn", epsilon=0.001)]))
+    C.append(chain("graph.bn_folded_after_conv_c3o10_13x13", [3, 13, 13],
+                   [Conv("c", 10, 3, padding=1), BatchNorm("bn")]))
+    C.append(chain("graph.bn_folded_after_conv_nobias_s2_c6o6_30x30", [6, 30, 30],
+                   [Conv("c", 6, 3, stride=2, padding=1, bias=False), BatchNorm("bn")]))
+    C.append(chain("graph.bn_folded_after_dwconv_c6_13x13", [6, 13, 13],
+                   [Conv("c", 6, 3, padding=1, groups=6), BatchNorm("bn"),
+                    Simple("r", "relu")]))
+    C.append(chain("graph.bn_folded_after_dense_f84", [84],
+                   [Dense("fc", 30), BatchNorm("bn")]))
+    C.append(chain("graph.bn_folded_after_dense_nobias_relu_f120", [120],
+                   [Dense("fc", 10, bias=False), BatchNorm("bn"), Simple("r", "relu")]))
+    C.append(chain("graph.bn_on_features_f17", [17], [BatchNorm("bn")]))
+    C.append(chain("graph.dropout_middle_c3_13x13", [3, 13, 13],
+                   [Conv("c", 6, 3), Simple("d", "dropout", rate=0.5), Simple("r", "relu")]))
+    C.append(chain("graph.dropout_last_f30", [30],
+                   [Dense("fc", 10), Simple("d", "dropout", rate=0.3)]))
+    C.append(chain("graph.output_inner_layer_c3_13x13", [3, 13, 13],
+                   [Conv("a", 6, 3, padding=1), Conv("b", 4, 3)], output="a"))
+    C.append(chain("graph.branch_reuse_c6_13x13", [6, 13, 13],
+                   [Conv("a", 6, 3, padding=1, activation="relu"),
+                    Conv("b", 6, 3, padding=1, inputs=["a"]),
+                    Conv("c", 6, 1, inputs=["a"]),
+                    Add("s", inputs=["b", "c", "a"]),
+                    Simple("r", "relu")]))
+    return C
+
+
+# --------------------------------------------------------------------------- fused chains
+
+def fused_cases(args):
+    C = []
+    C.append(chain("fused.conv_relu_maxpool_c1o32_28x28", [1, 28, 28],
+                   [Conv("c", 32, 3, activation="relu"), Pool("p", "max_pool2d", 2)]))
+    C.append(chain("fused.conv_relu_maxpool_odd_c3o10_13x13", [3, 13, 13],
+                   [Conv("c", 10, 3, padding=1, activation="relu"), Pool("p", "max_pool2d", 2)]))
+    C.append(chain("fused.conv_relu_sep_maxpool_k3s2p1_c3o6_30x30", [3, 30, 30],
+                   [Conv("c", 6, 3, padding=1), Simple("r", "relu"),
+                    Pool("p", "max_pool2d", 3, stride=2, padding=1)]))
+    C.append(chain("fused.conv_avgpool_c6o10_13x13", [6, 13, 13],
+                   [Conv("c", 10, 3), Pool("p", "avg_pool2d", 2)]))
+    C.append(chain("fused.conv_avgpool_k3s1p1_c3o6_7x7", [3, 7, 7],
+                   [Conv("c", 6, 3, padding=1), Pool("p", "avg_pool2d", 3, stride=1, padding=1,
+                                                     count_include_pad=False)]))
+    C.append(chain("fused.conv_relu_maxpool_k4_c3o8_30x30", [3, 30, 30],
+                   [Conv("c", 8, 3, padding=1, activation="relu"), Pool("p", "max_pool2d", 4)]))
+    C.append(chain("fused.conv_avgpool_k5s1_c3o6_13x13", [3, 13, 13],
+                   [Conv("c", 6, 3), Pool("p", "avg_pool2d", 5, stride=1)]))
+    C.append(chain("fused.conv_sigmoid_maxpool_c1o6_28x28", [1, 28, 28],
+                   [Conv("c", 6, 5, padding=2, activation="sigmoid"),
+                    Pool("p", "max_pool2d", 2, stride=2)]))
+    C.append(chain("fused.conv_bn_relu_maxpool_c3o16_30x30", [3, 30, 30],
+                   [Conv("c", 16, 3, padding=1, bias=False), BatchNorm("bn"),
+                    Simple("r", "relu"), Pool("p", "max_pool2d", 3, stride=2, padding=1)]))
+    C.append(chain("fused.conv_bn_add_relu_identity_c6_13x13", [6, 13, 13],
+                   [Conv("c1", 6, 3, padding=1, bias=False), BatchNorm("bn1"),
+                    Simple("r1", "relu"),
+                    Conv("c2", 6, 3, padding=1, bias=False), BatchNorm("bn2"),
+                    Add("add", inputs=["bn2", "input"]), Simple("r2", "relu")]))
+    C.append(chain("fused.conv_bn_add_relu_projection_c6o10_13x13", [6, 13, 13],
+                   [Conv("c1", 10, 3, stride=2, padding=1, bias=False), BatchNorm("bn1"),
+                    Simple("r1", "relu"),
+                    Conv("c2", 10, 3, padding=1, bias=False), BatchNorm("bn2"),
+                    Conv("ds", 10, 1, stride=2, bias=False, inputs=["input"]),
+                    BatchNorm("dsbn"),
+                    Add("add", inputs=["bn2", "dsbn"]), Simple("r2", "relu")]))
+    C.append(chain("fused.dense_relu_f576", [576], [Dense("fc", 64), Simple("r", "relu")]))
+    C.append(chain("fused.dense_softmax_f64", [64], [Dense("fc", 10), Simple("s", "softmax")]))
+    C.append(chain("fused.dense_bn_relu_f84", [84],
+                   [Dense("fc", 20), BatchNorm("bn"), Simple("r", "relu")]))
+    C.append(chain("fused.gap_flatten_dense_c10_7x7", [10, 7, 7],
+                   [GlobalAvgPool("g"), Simple("f", "flatten"), Dense("fc", 5)]))
+    return C
+
+
+GROUPS = {"conv": conv_cases, "pool": pool_cases, "dense": dense_cases, "act": act_cases,
+          "graph": graph_cases, "fused": fused_cases}
+
+if __name__ == "__main__":
+    sys.exit(harness.main_for(GROUPS, "cnnc e2e op tests", "e2e ops"))
