@@ -35,17 +35,16 @@ static int powerOfTwoAtMost(int extent, int cap) {
   return p;
 }
 
-/// The block size in [1, most] that covers `extent` with the fewest
+/// The block size in [most/2, most] that covers `extent` with the fewest
 /// recomputed elements (blocks shift inwards at the end); ties go to the
-/// larger block.
+/// larger block. Blocks below most/2 would no longer amortize their loads.
 static int leastWastefulBlock(int extent, int most) {
   most = std::max(1, std::min(extent, most));
   int best = most;
-  for (int b = most; b >= 1; --b) {
-    int cover = (extent + b - 1) / b * b, bestCover = (extent + best - 1) / best * best;
-    if (cover < bestCover)
+  auto cover = [&](int b) { return (extent + b - 1) / b * b; };
+  for (int b = most; b >= (most + 1) / 2; --b)
+    if (cover(b) < cover(best))
       best = b;
-  }
   return best;
 }
 
@@ -294,6 +293,12 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
     r.parallel(args.back());
     for (int u = 0; u < r.num_update_definitions(); ++u)
       r.update(u).parallel(args.back());
+  }
+  for (auto &[plane, width] : k.rootPlanes) {
+    std::vector<Var> args = plane.args();
+    Var fused("plane_fused");
+    plane.compute_root().fuse(args[2], args[3], fused).parallel(fused);
+    vectorizeFitting(plane, args[0], width, lanes);
   }
   // Per-channel sums: the lanes of the partial sums vectorized, parallel
   // over channels, the (x, y, n) reduction inside.

@@ -26,6 +26,9 @@ struct KernelStages {
   /// Other reductions (global pooling, batch statistics, losses): small
   /// results computed once, at the root, before the output.
   std::vector<Halide::Func> reductions;
+  /// Pure 4-D Funcs computed once at the root before the output (e.g. max
+  /// pooling's per-window winners), with the extent of their dimension 0.
+  std::vector<std::pair<Halide::Func, int>> rootPlanes;
   /// The partial sums `partial(lane, c)` of per-channel sums, with their
   /// number of lanes (vectorized; 1 for [N, C] values).
   std::vector<std::pair<Halide::Func, int>> channelSums;

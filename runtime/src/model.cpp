@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "model.h"
+#include "scratch.h"
 #include "error.h"
 #include "json.h"
 
@@ -597,6 +598,17 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     if (auto setHandler = reinterpret_cast<ErrorHandler (*)(ErrorHandler)>(
             dlsym(model->library, "halide_set_error_handler")))
       setHandler(&recordKernelError);
+    // Scratch memory of the kernels is recycled instead of mmapped per call.
+    using Malloc = void *(*)(void *, size_t);
+    using Free = void (*)(void *, void *);
+    auto setMalloc = reinterpret_cast<Malloc (*)(Malloc)>(
+        dlsym(model->library, "halide_set_custom_malloc"));
+    auto setFree =
+        reinterpret_cast<Free (*)(Free)>(dlsym(model->library, "halide_set_custom_free"));
+    if (setMalloc && setFree) {
+      setMalloc(&scratchMalloc);
+      setFree(&scratchFree);
+    }
     model->copyToHost = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
         dlsym(model->library, "halide_copy_to_host"));
     model->deviceFree = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(

@@ -282,7 +282,10 @@ struct KernelBuilder {
           Halide::Func winner;
           Halide::Func f = maxPoolGrad(at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()),
                                        extent4D(o.getGrad()), a, winner);
-          kernel.stages.reductions.push_back(winner);
+          if (a.kernelW * a.kernelH <= kSmallPoolWindow)
+            kernel.stages.rootPlanes.push_back({winner, int(shapeOf(o.getGrad())[3])});
+          else
+            kernel.stages.reductions.push_back(winner);
           kernel.flops += double(elementsPerItem(o.getGrad())) * a.kernelW * a.kernelH;
           return f;
         })
