@@ -84,11 +84,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for label, model_file, factory, shape, batches in CASES:
             library = os.path.join(tmp, os.path.basename(model_file) + ".so")
-            subprocess.run([cnnc, os.path.join(SRC, model_file), "-o", library], check=True)
+            subprocess.run([cnnc, os.path.join(SRC, model_file), "-o", library, "--inference-only"],
+                           check=True)
             module = factory().eval()
             for batch in batches:
                 best_cnnc, best_torch, flops = float("inf"), float("inf"), 0.0
                 for _ in range(args.rounds):
+                    # PyTorch's OpenMP workers spin for a while after each call;
+                    # let them sleep before timing cnnc.
+                    time.sleep(1.0)
                     ms, flops = time_cnnc(cnnrun, library, batch, args.iters)
                     best_cnnc = min(best_cnnc, ms)
                     best_torch = min(best_torch, time_torch(module, shape, batch, args.iters))

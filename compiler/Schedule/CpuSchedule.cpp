@@ -26,6 +26,8 @@ namespace cnnc::halide {
 constexpr int kConvBlockC = 8;
 /// Output features per register block of a dense layer.
 constexpr int kDenseBlockO = 4;
+/// Unbatched outputs smaller than this run on one thread.
+constexpr int64_t kParallelElements = 16384;
 
 /// The largest power of two <= min(extent, cap) (at least 1).
 static int powerOfTwoAtMost(int extent, int cap) {
@@ -196,6 +198,22 @@ static void scheduleDense(KernelStages &k, int lanes) {
   s.partial.update().reorder(v.v, v.f, s.r).vectorize(v.v).unroll(v.f);
 }
 
+/// The number of elements of a static shape (the batch, -1, counts as 1).
+static int64_t elementCount(const std::vector<int> &extents) {
+  int64_t n = 1;
+  for (int e : extents)
+    n *= std::max(e, 1);
+  return n;
+}
+
+/// Reductions of a kernel whose output is not parallelized (see below).
+static void scheduleReductionsOnly(KernelStages &k) {
+  if (k.softmax) {
+    k.softmax->maximum.compute_root();
+    k.softmax->sum.compute_root();
+  }
+}
+
 /// Pooling, element-wise ops, concat, softmax, global pooling, statistics,
 /// losses and optimizer updates on their own: vectorized along the innermost
 /// dimension, parallel over the outer ones. Works for any rank.
@@ -205,6 +223,11 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
   std::vector<Var> args = out.args();
   int rank = int(args.size());
   vectorizeFitting(out, args[0], k.outputExtents[0], lanes);
+  // Waking a worker thread costs microseconds: small outputs (biases,
+  // optimizer updates of small tensors, losses) run on the calling thread.
+  bool batched = k.outputExtents.back() < 0;
+  if (!batched && elementCount(k.outputExtents) < kParallelElements)
+    return scheduleReductionsOnly(k);
   Var outer = args.back();
   if (rank >= 3) {
     Var plane("plane");
@@ -236,9 +259,40 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
 /// conv2d_grad_weight: per output channel, `lanes` partial sums for each of
 /// the kernel taps (unrolled, kept in registers) over the rows of δ and the
 /// batch; the input and δ are zero-extended once beforehand.
+/// conv2d_grad_weight over output channels: a block of 1-2 vectors of
+/// output channels x all kernel taps (unrolled, in registers) accumulates
+/// over (x, y, n) for one input channel; blocks run in parallel.
+static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
+  auto &v = vars();
+  ConvGradWeightStages &s = *k.convGradWeight;
+  int outChannels = k.outputExtents[3];
+  int taps = s.attrs.kernelW * s.attrs.kernelH;
+  int vectors = outChannels >= 2 * lanes && taps <= 12 ? 2 : 1;
+  std::vector<Var> a = s.partial.args(); // (o, kx, ky, ci)
+  Var o = a[0], kx = a[1], ky = a[2], ci = a[3];
+  Var oo("oo"), oi("oi"), task("task");
+  s.partial.compute_root();
+  s.partial.vectorize(o, lanes);
+  Stage update = s.partial.update();
+  update.split(o, oo, oi, vectors * lanes)
+      .reorder(oi, kx, ky, s.r.x, s.r.y, s.r.z, ci, oo)
+      .vectorize(oi, lanes)
+      .unroll(oi)
+      .fuse(ci, oo, task)
+      .parallel(task);
+  if (taps <= 25)
+    update.unroll(kx).unroll(ky);
+  Var plane("plane");
+  s.gradPadded.compute_root().fuse(v.y, v.n, plane).parallel(plane);
+  s.inputPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
+  k.output.compute_root();
+}
+
 static void scheduleConvGradWeight(KernelStages &k, int lanes) {
   auto &v = vars();
   ConvGradWeightStages &s = *k.convGradWeight;
+  if (s.overChannels)
+    return scheduleConvGradWeightOverChannels(k, lanes);
   Func out = k.output;
   std::vector<Var> args = out.args(); // (kx, ky, ci, o)
   int outChannels = k.outputExtents[3];
@@ -288,7 +342,8 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
   for (Func r : k.reductions) {
     r.compute_root();
     std::vector<Var> args = r.args();
-    if (args.empty())
+    // Per-row and per-channel results of unbatched kernels stay serial.
+    if (args.empty() || k.outputExtents.empty() || k.outputExtents.back() >= 0)
       continue;
     r.parallel(args.back());
     for (int u = 0; u < r.num_update_definitions(); ++u)

@@ -142,14 +142,19 @@ ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent,
 /// δ (`gradPadded`, width a multiple of `lanes`), summed at the end.
 struct ConvGradWeightStages {
   Halide::Func inputPadded, gradPadded, partial, result;
-  Halide::RDom r; ///< (x vector step, y, n)
+  Halide::RDom r; ///< (x vector step, y, n); (x, y, n) over channels
   int lanes = 1;
   ConvAttrs attrs;
+  /// The variant for ungrouped layers with many output channels: δ is first
+  /// transposed to (o, x, y, n) (`gradPadded`) and `partial(o, kx, ky, ci)`
+  /// sums δ · input with o contiguous, so a vector of output channels is
+  /// one load and each input pixel a broadcast — no lanes wasted on narrow rows.
+  bool overChannels = false;
 };
 ConvGradWeightStages convolutionGradWeight(Halide::Func input, Extent4D inputExtent,
                                            Halide::Func grad, Extent4D gradExtent,
                                            const ConvAttrs &forward, int inChannelsPerGroup,
-                                           Halide::Expr batch, int lanes);
+                                           Halide::Expr batch, int lanes, bool overChannels);
 
 /// A reduction whose pure dimension 0 is contiguous and vectorizable, with
 /// the reduction domain `r` (dense gradients).

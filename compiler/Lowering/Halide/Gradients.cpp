@@ -66,10 +66,30 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
 
 ConvGradWeightStages convolutionGradWeight(Func input, Extent4D in, Func grad, Extent4D g,
                                            const ConvAttrs &f, int inPerGroup, Expr batch,
-                                           int lanes) {
+                                           int lanes, bool overChannels) {
   auto &v = vars();
   ConvGradWeightStages s;
   s.attrs = f;
+  s.overChannels = overChannels;
+  if (overChannels) {
+    Var o("o"), kx("kx"), ky("ky"), ci("ci");
+    s.gradPadded = Func("grad_transposed");
+    s.gradPadded(o, v.x, v.y, v.n) = grad(v.x, v.y, o, v.n);
+    s.inputPadded = Func("input_padded");
+    Expr inside = v.x >= 0 && v.x < in.w && v.y >= 0 && v.y < in.h;
+    s.inputPadded(v.x, v.y, v.c, v.n) = select(
+        inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n), 0.0f);
+    s.r = RDom(0, g.w, 0, g.h, 0, batch, "r");
+    s.partial = Func("grad_weight_by_channel");
+    s.partial(o, kx, ky, ci) = 0.0f;
+    s.partial(o, kx, ky, ci) +=
+        s.gradPadded(o, s.r.x, s.r.y, s.r.z) *
+        s.inputPadded(s.r.x * f.strideX + kx * f.dilationX - f.padLeft,
+                      s.r.y * f.strideY + ky * f.dilationY - f.padTop, ci, s.r.z);
+    s.result = Func("conv_grad_weight");
+    s.result(kx, ky, ci, o) = s.partial(o, kx, ky, ci);
+    return s;
+  }
   // Vector width: at most the rows of δ (rounded up to a power of two).
   int width = 1;
   while (width < g.w && width < lanes)

@@ -244,9 +244,12 @@ struct KernelBuilder {
         .Case([&](cnn::Conv2DGradWeightOp o) -> std::optional<Halide::Func> {
           auto w = shapeOf(result);
           ConvAttrs a = convAttrs(o.getStride(), o.getPadding(), o.getDilation(), o.getGroups(), w);
+          // Vectorize over output channels when there are enough of them and
+          // enough input channels to run in parallel.
+          bool overChannels = a.groups == 1 && w[0] >= lanes && w[1] >= 2;
           ConvGradWeightStages s = convolutionGradWeight(
               at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()), extent4D(o.getGrad()),
-              a, int(w[1]), batch, lanes);
+              a, int(w[1]), batch, lanes, overChannels);
           kernel.stages.convGradWeight = s;
           kernel.flops += 2.0 * elementsPerItem(o.getGrad()) * w[1] * w[2] * w[3];
           return s.result;
