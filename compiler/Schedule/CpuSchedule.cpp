@@ -310,8 +310,9 @@ static void scheduleConvGradWeight(KernelStages &k, int lanes) {
   update.reorder(v.v, kx, ky, o, s.r.x, s.r.y, s.r.z, ci).vectorize(v.v);
   if (taps <= 25)
     update.unroll(kx).unroll(ky).unroll(o);
+  // δ's zero extension stays inline (a masked load); the input's padding is
+  // materialized, as it is read at every tap.
   Var plane("plane");
-  s.gradPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
   s.inputPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
 }
 
