@@ -14,7 +14,6 @@ epoch. Assumes the dataset-fashion-mnist package.
 Usage: /usr/bin/python3 bench/train_bench.py [--build build] [--epochs 1]
 """
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -33,18 +32,11 @@ import torch.nn.functional as F  # noqa: E402
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRC, "tools", "py"))
+from idx import read_idx  # noqa: E402
 from reference_models import MnistCnn  # noqa: E402
 
 DATA = "/usr/share/datasets/fashion-mnist"
 THREADS = 2
-
-
-def read_idx(name):
-    with gzip.open(os.path.join(DATA, name)) as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def torch_epochs(epochs, batch):

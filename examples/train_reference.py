@@ -11,7 +11,6 @@ python3-torch and the dataset-fashion-mnist package.
 Usage: /usr/bin/python3 examples/train_reference.py OUT.safetensors [--epochs 1]
 """
 import argparse
-import gzip
 import os
 import sys
 import time
@@ -22,17 +21,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "py"))
 import safetensors_io  # noqa: E402
+from idx import read_idx  # noqa: E402
 from reference_models import MnistCnn  # noqa: E402  (the twin of models/mnist_cnn.yaml)
 
-DATA = "/usr/share/datasets/fashion-mnist"
 
-
-def read_idx(name):
-    with gzip.open(os.path.join(DATA, name)) as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def main():

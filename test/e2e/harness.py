@@ -356,3 +356,33 @@ def main_for(cases_by_group, description, title):
     for c in selected:
         runner.run_case(c)
     return runner.summary(title)
+
+
+# --------------------------------------------------------------------------- shapes
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def resolve_padding(padding, kernel, stride, dilation, in_hw):
+    """[top, left, bottom, right] for any padding spelling of docs/model-format.md."""
+    kh, kw = pair(kernel)
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if padding is None or padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "full":
+        return (ekh - 1, ekw - 1, ekh - 1, ekw - 1)
+    if padding == "same":
+        pads = []
+        for size, s, ek in ((in_hw[0], sh, ekh), (in_hw[1], sw, ekw)):
+            out = -(-size // s)
+            total = max((out - 1) * s + ek - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
+    if isinstance(padding, int):
+        return (padding,) * 4
+    if len(padding) == 2:
+        return (padding[0], padding[1], padding[0], padding[1])
+    return tuple(padding)

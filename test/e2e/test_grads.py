@@ -48,6 +48,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import _yaml_value, pair, resolve_padding  # noqa: E402
+
 torch.set_num_threads(1)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,20 +60,6 @@ RTOL = 1e-4
 
 # --------------------------------------------------------------------------- YAML
 
-def _yaml_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_yaml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_yaml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {v!r} as YAML")
 
 
 def model_yaml(name, input_shape, layers, train, output=None):
@@ -88,32 +77,6 @@ SGD1 = {"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 1.0}}
 
 # --------------------------------------------------------------------------- reference
 
-def pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def resolve_padding(padding, kernel, stride, dilation, in_hw):
-    """[top, left, bottom, right] for every padding spelling of docs/model-format.md."""
-    kh, kw = pair(kernel)
-    sh, sw = pair(stride)
-    dh, dw = pair(dilation)
-    ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    if padding is None or padding == "valid":
-        return (0, 0, 0, 0)
-    if padding == "full":
-        return (ekh - 1, ekw - 1, ekh - 1, ekw - 1)
-    if padding == "same":
-        pads = []
-        for size, s, ek in ((in_hw[0], sh, ekh), (in_hw[1], sw, ekw)):
-            out = -(-size // s)
-            total = max((out - 1) * s + ek - size, 0)
-            pads.append((total // 2, total - total // 2))
-        return (pads[0][0], pads[1][0], pads[0][1], pads[1][1])
-    if isinstance(padding, int):
-        return (padding,) * 4
-    if len(padding) == 2:
-        return (padding[0], padding[1], padding[0], padding[1])
-    return tuple(padding)
 
 
 def make_param(gen, kind, shape, fan_in=1):

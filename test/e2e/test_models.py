@@ -27,25 +27,11 @@ import torch.nn.functional as F
 import harness
 from harness import Case, seed_of
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "py"))
+from reference_models import MnistCnn as MnistCNN  # noqa: E402  (shared with bench/ and examples/)
+
 
 # --------------------------------------------------------------------------- twins
-
-class MnistCNN(nn.Module):  # models/mnist_cnn.yaml (SPEC §3, seed 001)
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3)
-        self.conv2 = nn.Conv2d(32, 64, 3)
-        self.conv3 = nn.Conv2d(64, 64, 3)
-        self.fc1 = nn.Linear(576, 64)
-        self.fc2 = nn.Linear(64, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.conv3(x)).flatten(1)
-        x = F.relu(self.fc1(x))
-        return F.softmax(self.fc2(x), dim=1)
-
 
 class LeNet5(nn.Module):  # models/lenet5.yaml (d2l variant: sigmoid + max pool)
     def __init__(self):
