@@ -222,12 +222,16 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
   Func out = k.output;
   std::vector<Var> args = out.args();
   int rank = int(args.size());
-  vectorizeFitting(out, args[0], k.outputExtents[0], lanes);
-  // Waking a worker thread costs microseconds: small outputs (biases,
-  // optimizer updates of small tensors, losses) run on the calling thread.
   bool batched = k.outputExtents.back() < 0;
-  if (!batched && elementCount(k.outputExtents) < kParallelElements)
+  vectorizeFitting(out, args[0], k.outputExtents[0], lanes);
+  if (!batched) {
+    // Parameter-shaped outputs (optimizer updates, statistics): parallel over
+    // the outermost dimension when large; waking a worker costs microseconds,
+    // so small ones stay on the calling thread.
+    if (rank >= 2 && elementCount(k.outputExtents) >= kParallelElements)
+      out.parallel(args.back());
     return scheduleReductionsOnly(k);
+  }
   Var outer = args.back();
   if (rank >= 3) {
     Var plane("plane");
@@ -330,8 +334,21 @@ static void scheduleVectorReduction(KernelStages &k, int lanes) {
   vectorizeFitting(s.func.update(), v.f, s.extent0, lanes, TailStrategy::GuardWithIf);
 }
 
+std::vector<Func> outputsOf(const KernelStages &k) {
+  std::vector<Func> outputs = k.extraOutputs;
+  outputs.push_back(k.output);
+  return outputs;
+}
+
 void scheduleForCpu(KernelStages &k, const Target &target) {
   int lanes = target.natural_vector_size<float>();
+  // Further outputs (new optimizer state): element-wise, each on its own.
+  for (size_t i = 0; i < k.extraOutputs.size(); ++i) {
+    KernelStages extra;
+    extra.output = k.extraOutputs[i];
+    extra.outputExtents = k.extraOutputExtents[i];
+    scheduleDataParallel(extra, lanes);
+  }
   if (k.overParameters) {
     // Run once per parameter load: vectorized, serial.
     vectorizeFitting(k.output, k.output.args()[0], k.outputExtents[0], lanes);

@@ -38,6 +38,10 @@ struct KernelStages {
   /// Static extents of the output in Halide order (innermost first); the
   /// batch (last, for activations) is -1.
   std::vector<int> outputExtents;
+  /// Further outputs of a group with several results (an optimizer update:
+  /// new state values), each with its extents; computed before `output`.
+  std::vector<Halide::Func> extraOutputs;
+  std::vector<std::vector<int>> extraOutputExtents;
   /// True for kernels over parameters only (run once at load time).
   bool overParameters = false;
   /// The input parameters of the pipeline (activations and weights).
@@ -45,6 +49,10 @@ struct KernelStages {
   /// Static extents of each input in Halide order; the batch is -1.
   std::vector<std::vector<int>> inputExtents;
 };
+
+/// Every output of the kernel, `output` last (the order of the pipeline's
+/// output buffers: results of a group in yield order).
+std::vector<Halide::Func> outputsOf(const KernelStages &kernel);
 
 /// Applies cnnc's hand-written CPU schedule for `target`.
 void scheduleForCpu(KernelStages &kernel, const Halide::Target &target);

@@ -124,7 +124,7 @@ LogicalResult cnnc::emitHalideStatements(ModuleOp module,
       return failure();
     std::string path = dir.file(planned.symbol + ".stmt");
     try {
-      Halide::Pipeline(kernel->stages.output)
+      Halide::Pipeline(halide::outputsOf(kernel->stages))
           .compile_to_lowered_stmt(path, argumentsOf(*kernel), Halide::Text, target);
     } catch (const Halide::Error &e) {
       return planned.op->emitError("Halide lowering of '")
@@ -224,7 +224,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   auto worker = [&] {
     for (size_t i = next++; i < kernels.size(); i = next++) {
       try {
-        Halide::Pipeline(kernels[i].stages.output)
+        Halide::Pipeline(halide::outputsOf(kernels[i].stages))
             .compile_to_object(objects[i], argumentsOf(kernels[i]), plan->kernels[i].symbol,
                                kernelTarget);
       } catch (const Halide::Error &e) {
@@ -258,7 +258,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
       if (failed(kernel))
         return failure();
       try {
-        Halide::Pipeline(kernel->stages.output)
+        Halide::Pipeline(halide::outputsOf(kernel->stages))
             .compile_to_object(objects[i], argumentsOf(*kernel), planned.symbol, kernelTarget);
         continue;
       } catch (const Halide::Error &e) {

@@ -9,6 +9,7 @@
 
 #include "llvm/Support/JSON.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -108,7 +109,7 @@ public:
           return failure();
         continue;
       }
-      if (op.getNumResults() != 1)
+      if (op.getNumResults() != 1 && !isa<cnn::GroupOp>(op))
         return op.emitError("cannot compile '") << op.getName() << "': expected one result";
       PlannedKernel kernel;
       kernel.op = &op;
@@ -120,8 +121,11 @@ public:
       kernel.prepare = llvm::all_of(kernel.inputs, [&](Value v) { return isParameterData(v); });
       for (Value in : kernel.inputs)
         kernel.args.push_back(bufferOf.lookup(in));
-      kernel.args.push_back(addBuffer(op.getResult(0), kernel.prepare ? "derived" : "temp"));
-      producer[kernel.args.back()] = int(plan.kernels.size());
+      // Outputs come last, one buffer per result.
+      for (Value result : op.getResults()) {
+        kernel.args.push_back(addBuffer(result, kernel.prepare ? "derived" : "temp"));
+        producer[kernel.args.back()] = int(plan.kernels.size());
+      }
       kernel.symbol = "cnnc_k" + std::to_string(plan.kernels.size());
       kernel.label = layerLabel(&op, phase);
       plan.kernels.push_back(std::move(kernel));
@@ -176,7 +180,8 @@ public:
         *slots[i] = b;
         continue;
       }
-      plan.kernels[producer[b]].args.back() = *slots[i];
+      std::vector<int> &args = plan.kernels[producer[b]].args;
+      std::replace(args.begin(), args.end(), b, *slots[i]);
     }
     return success();
   }

@@ -36,7 +36,7 @@ struct PlannedKernel {
   std::vector<mlir::Value> inputs;  ///< external inputs in argument order
   std::string symbol;               ///< C name of the Halide pipeline
   std::string label;                ///< layer names, for profiles
-  std::vector<int> args;            ///< buffer indices, output last
+  std::vector<int> args;            ///< buffer indices, outputs last
   bool prepare = false;             ///< parameters only: run at load time
   Phase phase = Phase::Inference;
   double flops = 0;                 ///< filled in after lowering

@@ -9,7 +9,9 @@
 // (dense only). Every op in the chain except the last has exactly one user.
 // In a train step, a backward op producing δ of an activation's output
 // (conv2d_grad_input, dense_grad_input, pooling gradients) is grouped with
-// that activation's activation_grad.
+// that activation's activation_grad. Finally each parameter's optimizer
+// update (moments or momentum, then the step) becomes one group with several
+// results: the new parameter and its new state.
 // The group's label joins the layer names (NameLoc) of its ops with '+'.
 //
 //===----------------------------------------------------------------------===//
@@ -80,6 +82,23 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
     });
     for (Operation *anchor : anchors)
       formGroup(collectChain(anchor));
+    // One kernel per parameter update: the moment / momentum ops and the
+    // step that reads them (three passes over the parameter in one call).
+    SmallVector<SmallVector<Operation *>> updates;
+    getOperation().walk([&](Operation *op) {
+      SmallVector<Operation *> group;
+      for (Value v : op->getOperands())
+        if (Operation *def = v.getDefiningOp();
+            def && isa<cnn::AdamMomentOp, cnn::SgdMomentumOp>(def))
+          group.push_back(def);
+      if (isa<cnn::AdamStepOp, cnn::SgdStepOp>(op) && !group.empty()) {
+        group.push_back(op);
+        updates.push_back(group);
+      }
+    });
+    for (ArrayRef<Operation *> group : updates)
+      formGroup(group, cnn::layerName(group.back()) + "." +
+                           (isa<cnn::AdamStepOp>(group.back()) ? "adam" : "sgd"));
   }
 
   static SmallVector<Operation *> collectChain(Operation *anchor) {
@@ -98,33 +117,56 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
     return chain;
   }
 
-  static void formGroup(ArrayRef<Operation *> chain) {
+  static void formGroup(ArrayRef<Operation *> chain, std::string label = "") {
     llvm::SmallPtrSet<Operation *, 4> inChain(chain.begin(), chain.end());
     llvm::SetVector<Value> inputs;
-    std::string label;
+    bool named = !label.empty();
     for (Operation *op : chain) {
       for (Value v : op->getOperands())
         if (!inChain.contains(v.getDefiningOp()))
           inputs.insert(v);
+      if (named)
+        continue;
       // Backward ops carry their op name: `conv3.conv2d_grad_input`.
       std::string part = cnn::layerName(op);
       if (isBackwardAnchor(op) || isa<cnn::ActivationGradOp>(op))
         part += "." + op->getName().stripDialect().str();
       label += (label.empty() ? "" : "+") + part;
     }
+    // The group returns every value used outside it (a chain: its last
+    // value; an optimizer update: the new parameter and state values).
+    SmallVector<Value> results;
+    for (Operation *op : chain)
+      if (op == chain.back() || llvm::any_of(op->getUsers(), [&](Operation *user) {
+            return !inChain.contains(user);
+          }))
+        results.push_back(op->getResult(0));
     Operation *last = chain.back();
     OpBuilder b(last);
-    auto group = b.create<cnn::GroupOp>(
-        chain.front()->getLoc(), last->getResultTypes(), inputs.getArrayRef(),
-        b.getStringAttr(label));
+    auto group = b.create<cnn::GroupOp>(chain.front()->getLoc(), ValueRange(results).getTypes(),
+                                        inputs.getArrayRef(), b.getStringAttr(label));
     Block *body = b.createBlock(&group.getBody());
     IRMapping mapping;
     for (Value in : inputs)
       mapping.map(in, body->addArgument(in.getType(), in.getLoc()));
     for (Operation *op : chain)
       b.clone(*op, mapping);
-    b.create<cnn::YieldOp>(last->getLoc(), mapping.lookup(last->getResult(0)));
-    last->getResult(0).replaceAllUsesWith(group.getResult(0));
+    SmallVector<Value> yielded;
+    for (Value r : results)
+      yielded.push_back(mapping.lookup(r));
+    b.create<cnn::YieldOp>(last->getLoc(), yielded);
+    for (auto [r, groupResult] : llvm::zip(results, group.getResults()))
+      r.replaceUsesWithIf(groupResult, [&](OpOperand &use) {
+        return !inChain.contains(use.getOwner());
+      });
+    // A result-less user placed before the group (cnn.assign of a new
+    // optimizer state, emitted before the step that completes the update)
+    // moves after it, so the group dominates all its uses.
+    for (Value r : group.getResults())
+      for (Operation *user : llvm::make_early_inc_range(r.getUsers()))
+        if (user->getBlock() == group->getBlock() && user->isBeforeInBlock(group) &&
+            user->getNumResults() == 0)
+          user->moveAfter(group);
     for (Operation *op : llvm::reverse(chain))
       op->erase();
   }

@@ -39,8 +39,9 @@ def Fuse : Pass<"cnnc-fuse", "mlir::func::FuncOp"> {
     round trip through memory without recomputation. In train steps, a
     backward op producing the gradient of an activation's output
     (conv2d_grad_input, dense_grad_input, pooling gradients) takes that
-    activation's `activation_grad` along. Each chain becomes a `cnn.group`,
-    lowered to one Halide pipeline.
+    activation's `activation_grad` along; each parameter's optimizer update
+    (moments or momentum and the step) becomes one group with several
+    results. Each chain becomes a `cnn.group`, lowered to one Halide pipeline.
   }];
   let dependentDialects = ["cnnc::cnn::CNNDialect"];
 }

@@ -233,8 +233,10 @@ Halide::Func sgdStep(Halide::Func param, Halide::Func grad, std::optional<Halide
                      bool nesterov);
 Halide::Func adamMoment(Halide::Func moment, Halide::Func grad, Halide::Func param, int rank,
                         double beta, double weightDecay, bool squared);
+/// `scalars` receives the per-call step size and bias correction (0-D Funcs).
 Halide::Func adamStep(Halide::Func param, Halide::Func m, Halide::Func v, Halide::Func lr,
-                      Halide::Func step, int rank, double beta1, double beta2, double epsilon);
+                      Halide::Func step, int rank, double beta1, double beta2, double epsilon,
+                      std::vector<Halide::Func> &scalars);
 
 } // namespace cnnc::halide
 

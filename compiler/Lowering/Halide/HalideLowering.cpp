@@ -409,7 +409,7 @@ struct KernelBuilder {
           return pointwise(o, adamStep(at(o.getParam()), at(o.getMoment1()), at(o.getMoment2()),
                                        at(o.getLr()), at(o.getStep()), rank(result),
                                        f64(o.getBeta1Attr()), f64(o.getBeta2Attr()),
-                                       f64(o.getEpsilonAttr())),
+                                       f64(o.getEpsilonAttr()), kernel.stages.reductions),
                            6);
         })
         .Default([&](Operation *) { return std::nullopt; });
@@ -436,7 +436,7 @@ FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inpu
       break;
     }
 
-  Value result = op->getResult(0);
+  SmallVector<Value> results(op->getResults());
   if (auto group = dyn_cast<cnn::GroupOp>(op)) {
     Block &body = group.getBody().front();
     for (auto [arg, p] : llvm::zip(body.getArguments(), params))
@@ -444,7 +444,8 @@ FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inpu
     for (Operation &inner : body.without_terminator())
       if (failed(b.lower(&inner)))
         return failure();
-    result = cast<cnn::YieldOp>(body.getTerminator()).getValues()[0];
+    results.assign(cast<cnn::YieldOp>(body.getTerminator()).getValues().begin(),
+                   cast<cnn::YieldOp>(body.getTerminator()).getValues().end());
   } else {
     for (auto [v, p] : llvm::zip(inputs, params))
       b.env[v] = Halide::Func(p);
@@ -452,16 +453,23 @@ FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inpu
       return failure();
   }
 
-  // The kernel's output is a pure copy of the last op's Func, so every
-  // anchor (even one with update definitions) is an intermediate stage the
-  // schedule can place inside the output's tiles.
-  Halide::Func last = b.env.lookup(result);
-  std::vector<Halide::Var> args = last.args();
-  Halide::Func output("output");
-  output(args) = last(args);
-  std::vector<int> extents = halideExtents(op->getResult(0));
-  declareLayout(output.output_buffer(), extents);
-  b.kernel.stages.output = output;
-  b.kernel.stages.outputExtents = extents;
+  // Each output is a pure copy of its value's Func, so every anchor (even
+  // one with update definitions) is an intermediate stage the schedule can
+  // place inside the output's tiles. The last result is the main output.
+  for (auto [i, value] : llvm::enumerate(results)) {
+    Halide::Func last = b.env.lookup(value);
+    std::vector<Halide::Var> args = last.args();
+    Halide::Func output(i + 1 == results.size() ? "output" : "output" + std::to_string(i));
+    output(args) = last(args);
+    std::vector<int> extents = halideExtents(op->getResult(i));
+    declareLayout(output.output_buffer(), extents);
+    if (i + 1 == results.size()) {
+      b.kernel.stages.output = output;
+      b.kernel.stages.outputExtents = extents;
+    } else {
+      b.kernel.stages.extraOutputs.push_back(output);
+      b.kernel.stages.extraOutputExtents.push_back(extents);
+    }
+  }
   return b.kernel;
 }

@@ -137,14 +137,18 @@ Func adamMoment(Func moment, Func grad, Func param, int rank, double beta, doubl
 }
 
 Func adamStep(Func param, Func m, Func v, Func lr, Func step, int rank, double beta1,
-              double beta2, double epsilon) {
+              double beta2, double epsilon, std::vector<Func> &scalars) {
   std::vector<Var> a = argsOf(rank);
+  // The step size and bias correction of this step, once per kernel call.
   Expr t = step(0);
-  Expr correction1 = 1.0f - pow(float(beta1), t);
-  Expr correction2 = 1.0f - pow(float(beta2), t);
-  Expr denominator = sqrt(v(a)) / sqrt(correction2) + float(epsilon);
+  Func stepSize("adam_step_size"), correction2("adam_sqrt_correction2");
+  stepSize() = lr(0) / (1.0f - pow(float(beta1), t));
+  correction2() = sqrt(1.0f - pow(float(beta2), t));
+  scalars.push_back(stepSize);
+  scalars.push_back(correction2);
+  Expr denominator = sqrt(v(a)) / correction2() + float(epsilon);
   Func f("adam_step");
-  f(a) = param(a) - lr(0) / correction1 * m(a) / denominator;
+  f(a) = param(a) - stepSize() * m(a) / denominator;
   return f;
 }
 
