@@ -30,6 +30,11 @@ struct Extent4D {
   int w = 0, h = 0, c = 0;
 };
 
+/// An activation read outside [0, w) x [0, h) gives `outside` (0 for
+/// convolution and average pooling, -inf for max pooling): the padded view
+/// the window ops read, materialized by their schedules.
+Halide::Func paddedInput(Halide::Func input, Extent4D in, float outside, const char *name);
+
 struct ConvAttrs {
   int kernelW = 1, kernelH = 1;
   int strideX = 1, strideY = 1;

@@ -16,8 +16,7 @@ Vars &vars() {
   return v;
 }
 
-/// Zero outside [0, w) x [0, h): the padded view of an activation.
-static Func zeroPadded(Func input, Extent4D in, float outside, const char *name) {
+Func paddedInput(Func input, Extent4D in, float outside, const char *name) {
   auto &v = vars();
   Func padded(name);
   Expr inside = v.x >= 0 && v.x < in.w && v.y >= 0 && v.y < in.h;
@@ -25,10 +24,6 @@ static Func zeroPadded(Func input, Extent4D in, float outside, const char *name)
       select(inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n),
              outside);
   return padded;
-}
-
-Func paddedInput(Func input, Extent4D in, float outside, const char *name) {
-  return zeroPadded(input, in, outside, name);
 }
 
 static int windowOutput(int in, int kernel, int stride, int dilation, int pad0,
@@ -47,7 +42,7 @@ ConvStages convolution(Func input, Extent4D in, Func weight,
               a.outChannels};
   Func source = input;
   if (a.padLeft || a.padTop || a.padRight || a.padBottom) {
-    s.padded = zeroPadded(input, in, 0.0f, "padded");
+    s.padded = paddedInput(input, in, 0.0f, "padded");
     source = s.padded;
   }
   int inPerGroup = in.c / a.groups, outPerGroup = a.outChannels / a.groups;

@@ -75,10 +75,7 @@ ConvGradWeightStages convolutionGradWeight(Func input, Extent4D in, Func grad, E
     Var o("o"), kx("kx"), ky("ky"), ci("ci");
     s.gradPadded = Func("grad_transposed");
     s.gradPadded(o, v.x, v.y, v.n) = grad(v.x, v.y, o, v.n);
-    s.inputPadded = Func("input_padded");
-    Expr inside = v.x >= 0 && v.x < in.w && v.y >= 0 && v.y < in.h;
-    s.inputPadded(v.x, v.y, v.c, v.n) = select(
-        inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n), 0.0f);
+    s.inputPadded = paddedInput(input, in, 0.0f, "input_padded");
     s.r = RDom(0, g.w, 0, g.h, 0, batch, "r");
     s.partial = Func("grad_weight_by_channel");
     s.partial(o, kx, ky, ci) = 0.0f;
@@ -99,10 +96,7 @@ ConvGradWeightStages convolutionGradWeight(Func input, Extent4D in, Func grad, E
   s.gradPadded = Func("grad_extended");
   s.gradPadded(v.x, v.y, v.c, v.n) =
       select(v.x < g.w, grad(min(v.x, g.w - 1), v.y, v.c, v.n), 0.0f);
-  s.inputPadded = Func("input_padded");
-  Expr inside = v.x >= 0 && v.x < in.w && v.y >= 0 && v.y < in.h;
-  s.inputPadded(v.x, v.y, v.c, v.n) =
-      select(inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n), 0.0f);
+  s.inputPadded = paddedInput(input, in, 0.0f, "input_padded");
   int outPerGroup = f.outChannels / f.groups;
   Var kx("kx"), ky("ky"), ci("ci"), o("o");
   s.r = RDom(0, steps, 0, g.h, 0, batch, "r");
@@ -217,11 +211,8 @@ static std::pair<Expr, Expr> windowAt(Expr pos, int k, int stride, int pad, int 
 Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAttrs &a,
                  Func &winner) {
   auto &v = vars();
-  Func padded("pool_padded");
-  Expr inside = v.x >= 0 && v.x < in.w && v.y >= 0 && v.y < in.h;
-  padded(v.x, v.y, v.c, v.n) =
-      select(inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n),
-             -std::numeric_limits<float>::infinity());
+  Func padded =
+      paddedInput(input, in, -std::numeric_limits<float>::infinity(), "pool_padded");
   // The winning tap of each window: the first maximum in row-major order.
   // Small windows compare their taps in one unrolled expression (a pure,
   // vectorizable Func); larger ones use Halide's argmax.

@@ -11,8 +11,6 @@ using namespace Halide;
 
 namespace cnnc::halide {
 
-Func paddedInput(Func input, Extent4D in, float outside, const char *name);
-
 PoolStages pooling(Func input, Extent4D in, Extent4D out, const PoolAttrs &a) {
   auto &v = vars();
   PoolStages s;
