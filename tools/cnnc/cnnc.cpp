@@ -4,9 +4,11 @@
 // .mlir file) into a shared library. `--emit=<stage>` prints one stage of
 // the pipeline instead (compiler/Pipeline/Pipeline.h lists them). Errors are
 // printed as `file:line:col: error: ...` with the source line and a caret;
-// the exit code is 0 on success and 1 on any error.
+// the exit code is 0 on success and 1 on any error. `--stats` prints the
+// complexity report of SPEC §5 instead of compiling.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Analysis/Statistics.h"
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 #include "compiler/Pipeline/Pipeline.h"
 #include "compiler/Target/ModelCompiler.h"
@@ -43,10 +45,31 @@ static cl::opt<std::string> schedule("schedule",
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // --stats (SPEC §5 report) and --json are taken out before LLVM parses the
+  // command line: LLVM registers its own -stats option.
+  bool stats = false, statsJson = false;
+  std::vector<char *> args;
+  for (int i = 0; i < argc; ++i) {
+    llvm::StringRef a(argv[i]);
+    if (i > 0 && (a == "--stats" || a == "-stats"))
+      stats = true;
+    else if (i > 0 && (a == "--json" || a == "-json"))
+      statsJson = true;
+    else
+      args.push_back(argv[i]);
+  }
+  argc = int(args.size());
+  argv = args.data();
+  if (statsJson && !stats) {
+    llvm::errs() << "cnnc: error: --json only applies to --stats\n";
+    return 1;
+  }
   // MLIR's printing options (e.g. --mlir-print-debuginfo for locations).
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
-  cl::ParseCommandLineOptions(argc, argv, "cnnc: compile a CNN model into model.so\n");
+  cl::ParseCommandLineOptions(argc, argv,
+                              "cnnc: compile a CNN model into model.so\n\n"
+                              "  --stats [--json]  print the per-layer complexity report (SPEC §5)\n");
 
   std::optional<cnnc::Stage> stage = cnnc::parseStage(emit);
   if (!stage) {
@@ -82,6 +105,12 @@ int main(int argc, char **argv) {
           : cnnc::importYamlModel(sourceMgr, &context);
   if (!module || failed(module->verify()))
     return 1;
+
+  if (stats) {
+    if (failed(cnnc::runGraphPipeline(*module, cnnc::Stage::Expanded, /*training=*/false)))
+      return 1;
+    return failed(cnnc::printStatistics(*module, statsJson, llvm::outs())) ? 1 : 0;
+  }
 
   std::string outPath = outputFile;
   if (outPath.empty())

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""cnnc --stats against PyTorch: for every model of models/ that has a PyTorch
+twin in test_models.py, the total parameter count of `cnnc --stats --json`
+equals sum(p.numel() for p in twin.parameters()) (SPEC §5; batch-norm running
+statistics are buffers in PyTorch and are not counted), and the multiply-adds
+of conv and dense layers equal a count made from the twin's modules with
+forward hooks. Assumes build/bin/cnnc and Debian's torch.
+
+Usage: test_stats.py --bin-dir build/bin --source-dir .
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_models import InceptionTiny, LeNet5, MnistCNN, ResNetTiny  # noqa: E402
+
+MODELS = [("mnist_cnn.yaml", MnistCNN, [1, 28, 28]), ("lenet5.yaml", LeNet5, [1, 28, 28]),
+          ("resnet_tiny.yaml", ResNetTiny, [3, 32, 32]),
+          ("inception_tiny.yaml", InceptionTiny, [3, 32, 32])]
+
+
+def torch_macs(model, shape):
+    """Multiply-adds per image of every Conv2d and Linear, from their outputs."""
+    total = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+            total[0] += output[0].numel() * k
+        elif isinstance(module, nn.Linear):
+            total[0] += module.in_features * module.out_features
+
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.register_forward_hook(hook)
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, *shape))
+    return total[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--source-dir", required=True)
+    args = parser.parse_args()
+    failures = 0
+    for yaml_file, twin, shape in MODELS:
+        out = subprocess.run([os.path.join(args.bin_dir, "cnnc"), "--stats", "--json",
+                              os.path.join(args.source_dir, "models", yaml_file)],
+                             check=True, capture_output=True, text=True).stdout
+        total = json.loads(out)["total"]
+        model = twin()
+        params = sum(p.numel() for p in model.parameters())
+        macs = torch_macs(model, shape)
+        ok = total["params"] == params and total["macs"] == macs
+        failures += not ok
+        print(f"{'PASS' if ok else 'FAIL'} {yaml_file}: params cnnc {total['params']} / PyTorch "
+              f"{params}, multiply-adds cnnc {total['macs']} / PyTorch {macs}")
+    print(f"{len(MODELS) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
