@@ -61,6 +61,14 @@ static void vectorizeFitting(Stage &&stage, VarOrRVar var, int extent, int lanes
     stage.vectorize(var, width, tail);
 }
 
+/// Computes a 4-D Func (a padded or transposed copy of an activation) before
+/// the kernel's loops, in parallel over its planes (outer two dimensions).
+static void computeRootByPlanes(Func f) {
+  std::vector<Var> args = f.args();
+  Var plane("plane");
+  f.compute_root().fuse(args[2], args[3], plane).parallel(plane);
+}
+
 /// Materializes a padded input per (channel, image) slice inside `consumer`.
 static void schedulePadding(Func padded, Func consumer, Var at, int paddedWidth,
                             int lanes) {
@@ -117,10 +125,8 @@ static void scheduleConvOverChannels(KernelStages &k, int lanes) {
   // Weights with the output channel innermost: one vector load per tap.
   std::vector<Var> w = s.weights.args();
   s.weights.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]);
-  if (s.padded.defined()) {
-    Var plane("plane");
-    s.padded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
-  }
+  if (s.padded.defined())
+    computeRootByPlanes(s.padded);
 }
 
 static void scheduleConv(KernelStages &k, int lanes) {
@@ -168,8 +174,7 @@ static void scheduleConv(KernelStages &k, int lanes) {
   // Padding: one padded copy of the input, made before the blocks (which
   // each need a window of every input channel), parallel over its planes.
   if (s.padded.defined()) {
-    Var plane("plane");
-    s.padded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
+    computeRootByPlanes(s.padded);
     vectorizeFitting(s.padded, v.x, s.input.w + s.attrs.padLeft + s.attrs.padRight, lanes);
   }
 }
@@ -286,9 +291,8 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
       .parallel(task);
   if (taps <= 25)
     update.unroll(kx).unroll(ky);
-  Var plane("plane");
-  s.gradPadded.compute_root().fuse(v.y, v.n, plane).parallel(plane);
-  s.inputPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
+  computeRootByPlanes(s.gradPadded);
+  computeRootByPlanes(s.inputPadded);
   k.output.compute_root();
 }
 
@@ -316,8 +320,7 @@ static void scheduleConvGradWeight(KernelStages &k, int lanes) {
     update.unroll(kx).unroll(ky).unroll(o);
   // δ's zero extension stays inline (a masked load); the input's padding is
   // materialized, as it is read at every tap.
-  Var plane("plane");
-  s.inputPadded.compute_root().fuse(v.c, v.n, plane).parallel(plane);
+  computeRootByPlanes(s.inputPadded);
 }
 
 /// Dense gradients: the contiguous dimension vectorized, the reduction the
