@@ -84,14 +84,25 @@ static void schedulePadding(Func padded, Func consumer, Var at, int paddedWidth,
 /// channels x a few pixels, the weights are first copied with the output
 /// channel innermost so each tap is one vector load, and each input pixel
 /// is broadcast.
+/// The shape of a conv kernel's output and of the pooling fused after it
+/// (stride 1 without one): what both conv schedules size their blocks from.
+struct ConvGeometry {
+  int outW, outH, outC;
+  bool pooled;
+  int poolX, poolY;
+};
+
+static ConvGeometry geometryOf(const KernelStages &k) {
+  bool pooled = k.pool.has_value();
+  return {k.outputExtents[0], k.outputExtents[1], k.outputExtents[2], pooled,
+          pooled ? k.pool->attrs.strideX : 1, pooled ? k.pool->attrs.strideY : 1};
+}
+
 static void scheduleConvOverChannels(KernelStages &k, int lanes) {
   auto &v = vars();
   ConvStages &s = *k.conv;
   Func out = k.output;
-  int outW = k.outputExtents[0], outH = k.outputExtents[1], outC = k.outputExtents[2];
-  bool pooled = k.pool.has_value();
-  int poolX = pooled ? k.pool->attrs.strideX : 1;
-  int poolY = pooled ? k.pool->attrs.strideY : 1;
+  auto [outW, outH, outC, pooled, poolX, poolY] = geometryOf(k);
   int vectors = outC >= 2 * lanes ? 2 : 1;
   int blockC = vectors * lanes;
   // At most 20 accumulators (vectors x conv pixels); rows and columns are
@@ -133,10 +144,7 @@ static void scheduleConv(KernelStages &k, int lanes) {
   auto &v = vars();
   ConvStages &s = *k.conv;
   Func out = k.output;
-  int outW = k.outputExtents[0], outH = k.outputExtents[1], outC = k.outputExtents[2];
-  bool pooled = k.pool.has_value();
-  int poolX = pooled ? k.pool->attrs.strideX : 1;
-  int poolY = pooled ? k.pool->attrs.strideY : 1;
+  auto [outW, outH, outC, pooled, poolX, poolY] = geometryOf(k);
 
   // Register block in output coordinates: conv block = this × pool window.
   int blockX = powerOfTwoAtMost(outW, std::max(1, lanes / poolX));
@@ -388,8 +396,10 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
       partial.update().vectorize(lane);
     }
   }
-  if (k.conv && k.outputExtents[0] * (k.pool ? k.pool->attrs.strideX : 1) < lanes &&
-      k.outputExtents[2] >= lanes)
+  // Conv rows shorter than a vector, with a vector's worth of channels:
+  // vectorize over the channels.
+  bool narrow = k.conv && geometryOf(k).outW * geometryOf(k).poolX < lanes;
+  if (narrow && geometryOf(k).outC >= lanes)
     scheduleConvOverChannels(k, lanes);
   else if (k.conv)
     scheduleConv(k, lanes);

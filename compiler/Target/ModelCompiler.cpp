@@ -94,6 +94,18 @@ static std::vector<Halide::Argument> argumentsOf(const LoweredKernel &kernel) {
   return args;
 }
 
+/// Compiles one kernel ahead of time into `path`; returns Halide's error or "".
+static std::string compileObject(const LoweredKernel &kernel, const std::string &symbol,
+                                 const std::string &path, const Halide::Target &target) {
+  try {
+    Halide::Pipeline(halide::outputsOf(kernel.stages))
+        .compile_to_object(path, argumentsOf(kernel), symbol, target);
+  } catch (const Halide::Error &e) {
+    return e.what();
+  }
+  return "";
+}
+
 /// A scratch directory removed when the compilation ends.
 struct ScratchDir {
   llvm::SmallString<128> path;
@@ -223,13 +235,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < kernels.size(); i = next++) {
-      try {
-        Halide::Pipeline(halide::outputsOf(kernels[i].stages))
-            .compile_to_object(objects[i], argumentsOf(kernels[i]), plan->kernels[i].symbol,
-                               kernelTarget);
-      } catch (const Halide::Error &e) {
-        errors[i] = e.what();
-      }
+      errors[i] = compileObject(kernels[i], plan->kernels[i].symbol, objects[i], kernelTarget);
     }
   };
   unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 8u));
@@ -257,13 +263,9 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
       FailureOr<LoweredKernel> kernel = buildKernel(planned, cpu, target);
       if (failed(kernel))
         return failure();
-      try {
-        Halide::Pipeline(halide::outputsOf(kernel->stages))
-            .compile_to_object(objects[i], argumentsOf(*kernel), planned.symbol, kernelTarget);
+      errors[i] = compileObject(*kernel, planned.symbol, objects[i], kernelTarget);
+      if (errors[i].empty())
         continue;
-      } catch (const Halide::Error &e) {
-        errors[i] = e.what();
-      }
     }
     return planned.op->emitError("Halide compilation of '")
            << planned.label << "' failed: " << errors[i];
