@@ -13,11 +13,14 @@
 #include "compiler/Target/ModelPlan.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <fstream>
 #include <thread>
 
@@ -172,7 +175,8 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
   src += kModelAbiHeader;
   src += "\n";
   for (const PlannedKernel &k : plan.kernels)
-    src += "extern int " + k.symbol + "_argv(void **args);\n";
+    if (k.sharedWith < 0)
+      src += "extern int " + k.symbol + "_argv(void **args);\n";
   src += "static const cnnc_kernel_fn kernels[] = {\n";
   for (const PlannedKernel &k : plan.kernels)
     src += "  " + k.symbol + "_argv,\n";
@@ -209,6 +213,45 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
   return success();
 }
 
+/// Prints the wall time of each back-end step to a report stream, if any.
+struct StepTimer {
+  llvm::raw_ostream *os;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  explicit StepTimer(llvm::raw_ostream *os) : os(os) {}
+  void step(const std::string &what) {
+    auto now = std::chrono::steady_clock::now();
+    if (os)
+      *os << llvm::format("cnnc: %7.2f s  ", std::chrono::duration<double>(now - last).count())
+          << what << "\n";
+    last = now;
+  }
+};
+
+/// Gives kernels with equal fingerprints (and the same kind of schedule) the
+/// symbol of the first of them; returns the indices of those first kernels,
+/// the only ones to compile. Their flop counts are copied after lowering.
+static std::vector<size_t> shareIdenticalKernels(ModelPlan &plan,
+                                                 const CompileOptions &options) {
+  std::string scheduler;
+  bool autoSchedule = isAutoSchedule(options, &scheduler);
+  std::map<std::string, size_t> firstWith;
+  std::vector<size_t> distinct;
+  for (size_t k = 0; k < plan.kernels.size(); ++k) {
+    PlannedKernel &kernel = plan.kernels[k];
+    // Autoschedulers only schedule inference kernels (see buildKernel).
+    bool autoScheduled = autoSchedule && kernel.phase == Phase::Inference;
+    std::string key = (autoScheduled ? "auto " : "cpu ") + kernelFingerprint(kernel);
+    auto [it, isNew] = firstWith.try_emplace(std::move(key), k);
+    if (isNew) {
+      distinct.push_back(k);
+      continue;
+    }
+    kernel.symbol = plan.kernels[it->second].symbol;
+    kernel.sharedWith = int(it->second);
+  }
+  return distinct;
+}
+
 LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &options,
                                         const std::string &outputPath) {
   FailureOr<ModelPlan> plan = planModel(module);
@@ -220,22 +263,35 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   if (llvm::sys::fs::createUniqueDirectory("cnnc", dir.path))
     return module.emitError("cannot create a temporary directory");
 
+  // Kernels that compute the same function (the repeated units of a ResNet,
+  // the same layer in the inference and eval steps) share one object: only
+  // the first of each is lowered and compiled, the others call its symbol.
+  std::vector<size_t> distinct = shareIdenticalKernels(*plan, options);
+  StepTimer timer(options.report);
+
   // Lowering and scheduling touch the IR: done in order. Halide's code
   // generation (most of the time) runs on every core, one kernel per task.
   std::vector<LoweredKernel> kernels;
   std::vector<std::string> objects;
-  for (PlannedKernel &planned : plan->kernels) {
+  for (size_t k : distinct) {
+    PlannedKernel &planned = plan->kernels[k];
     FailureOr<LoweredKernel> kernel = buildKernel(planned, options, target);
     if (failed(kernel))
       return failure();
     kernels.push_back(std::move(*kernel));
     objects.push_back(dir.file(planned.symbol + ".o"));
   }
+  for (PlannedKernel &planned : plan->kernels)
+    if (planned.sharedWith >= 0)
+      planned.flops = plan->kernels[planned.sharedWith].flops;
+  timer.step("lower and schedule " + std::to_string(distinct.size()) + " distinct kernels of " +
+             std::to_string(plan->kernels.size()));
   std::vector<std::string> errors(kernels.size());
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (size_t i = next++; i < kernels.size(); i = next++) {
-      errors[i] = compileObject(kernels[i], plan->kernels[i].symbol, objects[i], kernelTarget);
+      errors[i] = compileObject(kernels[i], plan->kernels[distinct[i]].symbol, objects[i],
+                                kernelTarget);
     }
   };
   unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 8u));
@@ -249,7 +305,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   for (size_t i = 0; i < kernels.size(); ++i) {
     if (errors[i].empty())
       continue;
-    PlannedKernel &planned = plan->kernels[i];
+    PlannedKernel &planned = plan->kernels[distinct[i]];
     // An autoscheduler can produce a schedule Halide cannot compile (Li2018
     // on a dense+softmax group: "Atomic predicated store"); that kernel
     // falls back to cnnc's own schedule, with a warning.
@@ -270,6 +326,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
     return planned.op->emitError("Halide compilation of '")
            << planned.label << "' failed: " << errors[i];
   }
+  timer.step("generate code (" + std::to_string(threads) + " threads)");
   std::string runtime = dir.file("halide_runtime.o");
   try {
     Halide::compile_standalone_runtime(runtime, target);
@@ -286,5 +343,8 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
       return module.emitError("cannot write ") << gluePath;
   }
   objects.insert(objects.begin(), gluePath);
-  return link(module, objects, outputPath);
+  if (failed(link(module, objects, outputPath)))
+    return failure();
+  timer.step("Halide runtime, glue and link");
+  return success();
 }

@@ -20,6 +20,9 @@ struct CompileOptions {
   std::string target = "host";
   /// "cpu" (hand schedules) or "auto:<Adams2019|Mullapudi2016|Li2018>".
   std::string schedule = "cpu";
+  /// Where to print kernel counts and the time of each back-end step
+  /// (`cnnc --time-report`); null for silence.
+  llvm::raw_ostream *report = nullptr;
 };
 
 /// Checks the target string and schedule name; returns an error message or "".

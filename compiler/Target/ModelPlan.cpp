@@ -7,6 +7,8 @@
 #include "compiler/Target/ModelPlan.h"
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
@@ -118,7 +120,10 @@ public:
         kernel.inputs.assign(group.getInputs().begin(), group.getInputs().end());
       else
         kernel.inputs.assign(op.getOperands().begin(), op.getOperands().end());
-      kernel.prepare = llvm::all_of(kernel.inputs, [&](Value v) { return isParameterData(v); });
+      // A train step changes the parameters, so its kernels over parameters
+      // only (a connection table's weight expansion) run every step.
+      kernel.prepare = phase != Phase::Train &&
+                       llvm::all_of(kernel.inputs, [&](Value v) { return isParameterData(v); });
       for (Value in : kernel.inputs)
         kernel.args.push_back(bufferOf.lookup(in));
       // Outputs come last, one buffer per result.
@@ -339,4 +344,32 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
       });
   });
   return os.str();
+}
+
+std::string cnnc::kernelFingerprint(const PlannedKernel &kernel) {
+  // The kernel is cloned into a function of its own whose arguments are the
+  // kernel's inputs, so the printed text names nothing from the model around
+  // it; a group's label (layer names) is cleared in the copy.
+  Operation *op = kernel.op;
+  OpBuilder builder(op->getContext());
+  Location loc = builder.getUnknownLoc();
+  OwningOpRef<ModuleOp> scratch = ModuleOp::create(loc);
+  builder.setInsertionPointToEnd(scratch->getBody());
+  SmallVector<Type> inputTypes;
+  for (Value v : kernel.inputs)
+    inputTypes.push_back(v.getType());
+  auto fn = builder.create<func::FuncOp>(
+      loc, "kernel", builder.getFunctionType(inputTypes, op->getResultTypes()));
+  Block *entry = fn.addEntryBlock();
+  IRMapping mapping;
+  for (auto [value, argument] : llvm::zip(kernel.inputs, entry->getArguments()))
+    mapping.map(value, argument);
+  builder.setInsertionPointToEnd(entry);
+  Operation *copy = builder.clone(*op, mapping);
+  if (auto group = dyn_cast<cnn::GroupOp>(copy))
+    group.setLabel("");
+  std::string text = kernel.prepare ? "prepare " : "step ";
+  llvm::raw_string_ostream os(text);
+  fn.print(os, OpPrintingFlags().enableDebugInfo(false).printGenericOpForm());
+  return text;
 }

@@ -40,6 +40,8 @@ struct PlannedKernel {
   bool prepare = false;             ///< parameters only: run at load time
   Phase phase = Phase::Inference;
   double flops = 0;                 ///< filled in after lowering
+  /// The kernel whose compiled code this one calls (same fingerprint), or -1.
+  int sharedWith = -1;
 };
 
 struct NamedBuffer {
@@ -73,6 +75,12 @@ struct ModelPlan {
   /// Metadata JSON (docs/runtime-abi.md) for the given target string.
   std::string metadataJson(const std::string &target) const;
 };
+
+/// A text that is equal for two kernels exactly when they compute the same
+/// function of their arguments: the kernel's IR printed without its layer
+/// label or any value name from outside it (operand and result types
+/// included). Kernels with equal fingerprints share one compiled object.
+std::string kernelFingerprint(const PlannedKernel &kernel);
 
 /// Plans a fused module: its inference function and, when present, the train
 /// and eval functions built by cnnc-autodiff (parameters, inputs and labels

@@ -19,10 +19,13 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
 
 namespace cl = llvm::cl;
 
@@ -42,6 +45,10 @@ static cl::opt<std::string> target("target",
 static cl::opt<std::string> schedule("schedule",
     cl::desc("cpu (hand schedules) | auto:Adams2019 | auto:Mullapudi2016 | auto:Li2018"),
     cl::init("cpu"));
+
+static cl::opt<bool> timeReport("time-report",
+    cl::desc("Print the time of each compilation step and how many kernels were compiled"),
+    cl::init(false));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -134,7 +141,14 @@ int main(int argc, char **argv) {
     out->keep();
     return 0;
   }
+  auto start = std::chrono::steady_clock::now();
   if (failed(cnnc::runGraphPipeline(*module, cnnc::Stage::Fused, !inferenceOnly)))
     return 1;
+  if (timeReport) {
+    options.report = &llvm::errs();
+    llvm::errs() << llvm::format(
+        "cnnc: %7.2f s  import and graph passes\n",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   return failed(cnnc::compileModelLibrary(*module, options, outPath)) ? 1 : 0;
 }
