@@ -6,6 +6,9 @@
 // elements per image (a flatten, a view, has none); the receptive field grows by (k-1)·dilation·jump
 // through each window op and the jump multiplies by its stride (two stacked
 // 3x3 convs see 5x5). Global pooling, flatten and dense see the whole input.
+// A conv2d with a connection table counts its compact weight (K·kh·kw + O
+// parameters, SPEC §1); a transposed conv multiplies each input pixel by
+// O/groups kernels, and its output sees ceil(span / stride) input pixels.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Analysis/Statistics.h"
@@ -74,6 +77,17 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
   for (Operation &op : fn.getBody().front().without_terminator()) {
     if (isa<cnn::ParamOp>(op))
       continue;
+    // A connection table's weight expansion is part of its conv2d's row.
+    if (isa<cnn::ScatterConnectionsOp>(op))
+      continue;
+    // A parameter viewed in another shape (conv1d's weight) is the parameter.
+    auto isParam = [](Value v) {
+      if (auto view = v.getDefiningOp<cnn::ReshapeOp>())
+        v = view.getInput();
+      return bool(v.getDefiningOp<cnn::ParamOp>());
+    };
+    if (isa<cnn::ReshapeOp>(op) && isParam(op.getResult(0)))
+      continue;
     Value result = op.getResult(0);
     Field in = op.getNumOperands() ? fields.lookup(op.getOperand(0)) : Field();
     for (Value v : op.getOperands())
@@ -92,7 +106,7 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
       s.params = elements(bn.getWeight()) + elements(bn.getBias());
     else
       for (Value v : op.getOperands())
-        if (v.getDefiningOp<cnn::ParamOp>())
+        if (isParam(v))
           s.params += elements(v);
     s.field = in;
     if (auto conv = dyn_cast<cnn::Conv2DOp>(op)) {
@@ -109,6 +123,17 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
       s.field = window(in, pool.getKernel(), pool.getStride(), {});
     } else if (auto pool = dyn_cast<cnn::AvgPool2DOp>(op)) {
       s.field = window(in, pool.getKernel(), pool.getStride(), {});
+    } else if (auto embedding = dyn_cast<cnn::EmbeddingOp>(op)) {
+      // A table lookup: weights stored, no multiply-adds; each position sees
+      // its own token.
+      s.weights = elements(embedding.getWeight());
+      s.field = Field();
+    } else if (auto pool = dyn_cast<cnn::MinPool2DOp>(op)) {
+      s.field = window(in, pool.getKernel(), pool.getStride(), {});
+    } else if (auto pool = dyn_cast<cnn::L2Pool2DOp>(op)) {
+      s.field = window(in, pool.getKernel(), pool.getStride(), {});
+    } else if (isa<cnn::GlobalMaxPoolOp, cnn::KMaxPoolOp>(op)) {
+      s.field.whole = true;
     } else if (isa<cnn::GlobalAvgPoolOp, cnn::FlattenOp>(op)) {
       s.field.whole = true;
     } else if (isa<cnn::AddOp, cnn::ConcatOp>(op)) {
@@ -119,6 +144,32 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
           s.field.jump[i] = std::max(s.field.jump[i], f.jump[i]);
         }
       }
+    }
+    if (auto conv = dyn_cast<cnn::Conv2DOp>(op)) {
+      // A connection table (LeNet-5's C3): the compact [K, kh, kw] weight
+      // is the parameter, and each output map multiplies only its K_o kernels.
+      if (auto scatter = conv.getWeight().getDefiningOp<cnn::ScatterConnectionsOp>()) {
+        auto c = cast<RankedTensorType>(scatter.getWeight().getType()).getShape();
+        int64_t outChannels = cast<RankedTensorType>(result.getType()).getShape()[1];
+        s.params += elements(scatter.getWeight());
+        s.weights = c[0] * c[1] * c[2];
+        s.macs = elements(result) / outChannels * c[0] * c[1] * c[2];
+      }
+    } else if (auto conv = dyn_cast<cnn::ConvTranspose2DOp>(op)) {
+      // Each input pixel is multiplied by O/groups kernels [C, O/g, kh, kw];
+      // an output pixel sees ceil(span / stride) input pixels per dimension.
+      auto w = cast<RankedTensorType>(conv.getWeight().getType()).getShape();
+      s.weights = w[0] * w[1] * w[2] * w[3];
+      s.macs = elements(conv.getInput()) * w[1] * w[2] * w[3];
+      for (int i = 0; i < 2; ++i) {
+        int64_t stride = conv.getStride()[i];
+        int64_t span = conv.getDilation()[i] * (w[2 + i] - 1) + 1;
+        s.field.size[i] = in.size[i] + ((span + stride - 1) / stride - 1) * in.jump[i];
+        s.field.jump[i] = std::max<int64_t>(1, in.jump[i] / stride);
+      }
+    } else if (auto lrn = dyn_cast<cnn::LocalResponseNormOp>(op)) {
+      // The window's sum of squares: `size` multiply-adds per element.
+      s.macs = elements(result) * lrn.getSize();
     }
     fields[result] = s.field;
     layers.push_back(s);

@@ -79,11 +79,6 @@ static void schedulePadding(Func padded, Func consumer, Var at, int paddedWidth,
   vectorizeFitting(padded, v.x, paddedWidth, lanes);
 }
 
-/// Narrow layers (rows shorter than a vector: MNIST's 5x5 maps, ResNet's
-/// 7x7) vectorize over output channels instead: the block is 1-2 vectors of
-/// channels x a few pixels, the weights are first copied with the output
-/// channel innermost so each tap is one vector load, and each input pixel
-/// is broadcast.
 /// The shape of a conv kernel's output and of the pooling fused after it
 /// (stride 1 without one): what both conv schedules size their blocks from.
 struct ConvGeometry {
@@ -98,6 +93,22 @@ static ConvGeometry geometryOf(const KernelStages &k) {
           pooled ? k.pool->attrs.strideX : 1, pooled ? k.pool->attrs.strideY : 1};
 }
 
+/// True when vectors of pixels along a conv row would waste more than a
+/// quarter of their lanes: rows shorter than a vector (ResNet's 7x7), or
+/// just longer than a whole number of vectors (AlphaGo's 19 = 16 + 3, which
+/// computes 32 pixels per row).
+static bool vectorsOverRowsWaste(const ConvGeometry &g, int lanes) {
+  int row = g.outW * g.poolX;
+  int covered = (row + lanes - 1) / lanes * lanes;
+  return 4 * row < 3 * covered;
+}
+
+/// Narrow layers (rows shorter than a vector: MNIST's 5x5 maps, ResNet's
+/// 7x7) vectorize over output channels instead: the block is 1-2 vectors of
+/// channels x a few pixels, the weights are first copied with the output
+/// channel innermost so each tap is one vector load, and each input pixel
+/// is broadcast. Threads take channel tiles, each looping over the images,
+/// so a tile's weights are copied once per call (by that thread).
 static void scheduleConvOverChannels(KernelStages &k, int lanes) {
   auto &v = vars();
   ConvStages &s = *k.conv;
@@ -115,13 +126,12 @@ static void scheduleConvOverChannels(KernelStages &k, int lanes) {
   out.split(v.c, co, ci, blockC)
       .split(v.x, xo, xi, blockX)
       .split(v.y, yo, yi, blockY)
-      .reorder(ci, xi, yi, xo, yo, co, v.n)
+      .reorder(ci, xi, yi, xo, yo, v.n, co)
       .vectorize(ci, lanes)
       .unroll(ci)
       .unroll(xi)
       .unroll(yi)
-      .fuse(co, v.n, tile)
-      .parallel(tile);
+      .parallel(co);
   s.conv.compute_at(out, xo).reorder(v.c, v.x, v.y).vectorize(v.c, lanes).unroll(v.c).unroll(v.x).unroll(v.y);
   Stage update = s.conv.update();
   update.reorder(v.c, v.x, v.y, s.r.x, s.r.y, s.r.z)
@@ -133,9 +143,13 @@ static void scheduleConvOverChannels(KernelStages &k, int lanes) {
     update.unroll(s.r.x).unroll(s.r.y);
   if (pooled && k.pool->r.defined())
     (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, xo);
-  // Weights with the output channel innermost: one vector load per tap.
+  // Weights with the output channel innermost (one vector load per tap),
+  // copied per channel tile by the thread that uses them, once for all images.
   std::vector<Var> w = s.weights.args();
-  s.weights.compute_root().reorder_storage(w[3], w[0], w[1], w[2]).reorder(w[3], w[0], w[1], w[2]);
+  s.weights.compute_at(out, co)
+      .reorder_storage(w[3], w[0], w[1], w[2])
+      .reorder(w[3], w[0], w[1], w[2])
+      .vectorize(w[3], lanes);
   if (s.padded.defined())
     computeRootByPlanes(s.padded);
 }
@@ -345,6 +359,67 @@ static void scheduleVectorReduction(KernelStages &k, int lanes) {
   vectorizeFitting(s.func.update(), v.f, s.extent0, lanes, TailStrategy::GuardWithIf);
 }
 
+/// k-max pooling and its gradient: per output plane (channel, image), in
+/// parallel, the rank of every position (vectorized over positions, the
+/// other positions the loop), the scan of selected positions and, forward,
+/// the selected indices; the output row is vectorized. O((H·W)²) compares
+/// per plane: 62² for a text CNN's feature map.
+static void scheduleKMax(KernelStages &k, int lanes) {
+  KMaxStages &s = *k.kmax;
+  Func out = k.output;
+  std::vector<Var> args = out.args();
+  Var plane("plane");
+  out.fuse(args[2], args[3], plane).parallel(plane);
+  vectorizeFitting(out, args[0], k.outputExtents[0], lanes);
+  Var p = s.rank.args()[0];
+  s.rank.compute_at(out, plane);
+  vectorizeFitting(s.rank, p, s.length, lanes);
+  s.rank.update().reorder(p, s.q);
+  vectorizeFitting(s.rank.update(), p, s.length, lanes, TailStrategy::GuardWithIf);
+  s.pos.compute_at(out, plane);
+  if (s.index.defined())
+    s.index.compute_at(out, plane);
+}
+
+/// An embedding lookup: per image (in parallel) and position, the token's
+/// row is copied as vectors over the embedding dimension (contiguous in the
+/// table, strided by L in the output). Vectorizing along the positions
+/// instead would gather, and on hosts Halide takes for Sapphire Rapids
+/// without AVX-VNNI (AMD Zen 4) LLVM turns the narrow row-index arithmetic
+/// into VEX vpdpwssd, which faults.
+static void scheduleEmbedding(KernelStages &k, int lanes) {
+  Func out = k.output;
+  std::vector<Var> args = out.args(); // (x, y, c, n)
+  out.reorder(args[2], args[0], args[1], args[3]).parallel(args[3]);
+  vectorizeFitting(out, args[2], k.embeddingDim, lanes);
+}
+
+/// The embedding table's gradient: zeroed, then the scatter-add over every
+/// token (t, n) adds one δ row, vectorized over the embedding dimension
+/// and parallel over vector-wide slices of it (threads never share an
+/// element, so no atomics); then copied out.
+static void scheduleEmbeddingGrad(KernelStages &k, int lanes) {
+  EmbeddingGradStages &s = *k.embeddingGrad;
+  Func out = k.output;
+  std::vector<Var> args = out.args(); // (e, row)
+  bool large = elementCount(k.outputExtents) >= kParallelElements;
+  vectorizeFitting(out, args[0], s.dim, lanes);
+  if (large)
+    out.parallel(args[1]);
+  Var e = s.table.args()[0], row = s.table.args()[1];
+  s.table.compute_root();
+  vectorizeFitting(s.table, e, s.dim, lanes);
+  if (large)
+    s.table.parallel(row);
+  int width = powerOfTwoAtMost(s.dim, lanes);
+  Var eo("eo"), ei("ei");
+  s.table.update()
+      .split(e, eo, ei, width, TailStrategy::GuardWithIf)
+      .reorder(ei, s.r.x, s.r.y, eo)
+      .vectorize(ei)
+      .parallel(eo);
+}
+
 std::vector<Func> outputsOf(const KernelStages &k) {
   std::vector<Func> outputs = k.extraOutputs;
   outputs.push_back(k.output);
@@ -398,7 +473,7 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
   }
   // Conv rows shorter than a vector, with a vector's worth of channels:
   // vectorize over the channels.
-  bool narrow = k.conv && geometryOf(k).outW * geometryOf(k).poolX < lanes;
+  bool narrow = k.conv && vectorsOverRowsWaste(geometryOf(k), lanes);
   if (narrow && geometryOf(k).outC >= lanes)
     scheduleConvOverChannels(k, lanes);
   else if (k.conv)
@@ -409,6 +484,12 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
     scheduleConvGradWeight(k, lanes);
   else if (k.vectorReduction)
     scheduleVectorReduction(k, lanes);
+  else if (k.kmax)
+    scheduleKMax(k, lanes);
+  else if (k.embeddingGrad)
+    scheduleEmbeddingGrad(k, lanes);
+  else if (k.embeddingDim > 0)
+    scheduleEmbedding(k, lanes);
   else
     scheduleDataParallel(k, lanes);
 }

@@ -23,6 +23,13 @@ struct KernelStages {
   std::optional<SoftmaxStages> softmax;
   std::optional<ConvGradWeightStages> convGradWeight;
   std::optional<VectorReduction> vectorReduction;
+  /// k-max pooling or its gradient: selection computed per output plane.
+  std::optional<KMaxStages> kmax;
+  /// An embedding lookup (its embedding dimension, else 0): vectorized over
+  /// the channels, so each token's row is one contiguous load.
+  int embeddingDim = 0;
+  /// The embedding table's gradient (a scatter-add).
+  std::optional<EmbeddingGradStages> embeddingGrad;
   /// Other reductions (global pooling, batch statistics, losses): small
   /// results computed once, at the root, before the output.
   std::vector<Halide::Func> reductions;

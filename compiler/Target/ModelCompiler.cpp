@@ -31,9 +31,31 @@ static const char *const kModelAbiHeader =
 #include "ModelAbiHeader.inc"
     ;
 
+/// True when /proc/cpuinfo lists `flag` (false where there is no such file).
+static bool cpuHasFlag(llvm::StringRef flag) {
+  auto info = llvm::MemoryBuffer::getFileAsStream("/proc/cpuinfo");
+  if (!info)
+    return false;
+  llvm::SmallVector<llvm::StringRef> words;
+  (*info)->getBuffer().split(words, ' ');
+  for (llvm::StringRef w : words)
+    if (w.trim() == flag)
+      return true;
+  return false;
+}
+
+/// The target string of the options; "host" is this machine. Halide 14
+/// calls AMD Zen 4 "avx512_sapphirerapids", which lets LLVM emit the
+/// VEX-encoded AVX-VNNI dot products Zen 4 lacks (SIGILL at run time): on a
+/// host without the avx_vnni flag that feature is dropped (the target stays
+/// avx512_cannonlake, which covers the rest of what the kernels use).
 static Halide::Target targetOf(const CompileOptions &options) {
-  return options.target == "host" ? Halide::get_host_target()
-                                  : Halide::Target(options.target);
+  if (options.target != "host")
+    return Halide::Target(options.target);
+  Halide::Target host = Halide::get_host_target();
+  if (host.has_feature(Halide::Target::AVX512_SapphireRapids) && !cpuHasFlag("avx_vnni"))
+    host = host.without_feature(Halide::Target::AVX512_SapphireRapids);
+  return host;
 }
 
 static bool isAutoSchedule(const CompileOptions &options, std::string *name) {

@@ -69,9 +69,13 @@ public:
     return it->second;
   }
 
+  /// A parameter, a value computed from parameters only, or a view of one
+  /// (conv1d's [O, C, k] weight seen as [O, C, 1, k]).
   bool isParameterData(Value v) {
-    const std::string &kind = plan.buffers[bufferOf.lookup(v)].kind;
-    return kind == "param" || kind == "derived";
+    const PlannedBuffer *buffer = &plan.buffers[bufferOf.lookup(v)];
+    while (buffer->viewOf >= 0)
+      buffer = &plan.buffers[buffer->viewOf];
+    return buffer->kind == "param" || buffer->kind == "derived";
   }
 
   LogicalResult planFunction(func::FuncOp fn, Phase phase) {

@@ -14,7 +14,14 @@
 // wide-convolved with δ; dense: ∂W = δᵀX, ∂X = δW; max pool routes δ to each
 // window's maximum, average pool spreads it; activations use their output;
 // add passes δ to both operands; concat slices it; flatten reshapes it;
-// dropout reapplies its mask; batch norm uses the batch-statistics formula.
+// dropout reapplies its mask; batch norm uses the batch-statistics formula;
+// embedding scatter-adds δ into the table rows of its ids (none to the ids);
+// global max, k-max and min pooling route δ to the selected positions, L2
+// pooling scales it by x/y; a reshape (conv1d's weight view) reshapes it back;
+// conv_transpose2d: ∂x is a conv2d of δ, ∂W a conv2d_grad_weight with input
+// and δ exchanged; scatter_connections gathers ∂W back to the compact
+// weight; position_bias sums δ over the batch; local_response_norm has its
+// own gradient op.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Transforms/Passes.h"
@@ -376,6 +383,83 @@ private:
                  b.create<cnn::ReshapeOp>(loc, typeOf(flatten.getInput()), dy));
       return success();
     }
+    if (auto reshape = dyn_cast<cnn::ReshapeOp>(op)) {
+      // A view (a conv1d weight [O, C/g, 1, k] of the parameter [O, C/g, k]):
+      // the gradient is viewed back.
+      accumulate(reshape.getInput(),
+                 b.create<cnn::ReshapeOp>(loc, typeOf(reshape.getInput()), dy));
+      return success();
+    }
+    if (auto embedding = dyn_cast<cnn::EmbeddingOp>(op)) {
+      // Token ids are integers: no gradient flows to them, only to the table.
+      accumulate(embedding.getWeight(),
+                 b.create<cnn::EmbeddingGradWeightOp>(loc, typeOf(embedding.getWeight()),
+                                                      embedding.getIds(), dy));
+      return success();
+    }
+    if (auto pool = dyn_cast<cnn::GlobalMaxPoolOp>(op)) {
+      accumulate(pool.getInput(), b.create<cnn::GlobalMaxPoolGradOp>(
+                                      loc, typeOf(pool.getInput()), pool.getInput(), dy));
+      return success();
+    }
+    if (auto pool = dyn_cast<cnn::KMaxPoolOp>(op)) {
+      accumulate(pool.getInput(),
+                 b.create<cnn::KMaxPoolGradOp>(loc, typeOf(pool.getInput()), pool.getInput(),
+                                               dy, pool.getKAttr()));
+      return success();
+    }
+    if (auto pool = dyn_cast<cnn::MinPool2DOp>(op)) {
+      accumulate(pool.getInput(),
+                 b.create<cnn::MinPool2DGradOp>(loc, typeOf(pool.getInput()), pool.getInput(),
+                                                dy, pool.getKernelAttr(), pool.getStrideAttr(),
+                                                pool.getPaddingAttr()));
+      return success();
+    }
+    if (auto pool = dyn_cast<cnn::L2Pool2DOp>(op)) {
+      accumulate(pool.getInput(),
+                 b.create<cnn::L2Pool2DGradOp>(loc, typeOf(pool.getInput()), pool.getInput(),
+                                               pool.getResult(), dy, pool.getKernelAttr(),
+                                               pool.getStrideAttr(), pool.getPaddingAttr()));
+      return success();
+    }
+    if (auto conv = dyn_cast<cnn::ConvTranspose2DOp>(op)) {
+      // y = Wᵀx is the input gradient of the conv2d c(y) = W ⋆ y with the
+      // same attributes, so ∂x = c(δ) (a conv2d) and ∂W is that conv's
+      // weight gradient with input and δ exchanged. The conv's bottom/right
+      // padding drops output_padding (< stride), so it maps δ to x's shape.
+      Value x = conv.getInput(), w = conv.getWeight();
+      ArrayRef<int64_t> pad = conv.getPadding(), extra = conv.getOutputPadding();
+      SmallVector<int64_t> pads = {pad[0], pad[1], std::max<int64_t>(pad[2] - extra[0], 0),
+                                   std::max<int64_t>(pad[3] - extra[1], 0)};
+      auto padsAttr = b.getDenseI64ArrayAttr(pads);
+      if (requiresGrad.contains(x))
+        accumulate(x, b.create<cnn::Conv2DOp>(loc, dy, w, Value(), conv.getStrideAttr(), padsAttr,
+                                              conv.getDilationAttr(), conv.getGroupsAttr()));
+      accumulate(w, b.create<cnn::Conv2DGradWeightOp>(loc, typeOf(w), dy, x, conv.getStrideAttr(),
+                                                      padsAttr, conv.getDilationAttr(),
+                                                      conv.getGroupsAttr()));
+      if (Value bias = conv.getBias())
+        accumulate(bias, b.create<cnn::ReduceToChannelsOp>(loc, typeOf(bias), dy));
+      return success();
+    }
+    if (auto scatter = dyn_cast<cnn::ScatterConnectionsOp>(op)) {
+      accumulate(scatter.getWeight(),
+                 b.create<cnn::GatherConnectionsOp>(loc, typeOf(scatter.getWeight()), dy,
+                                                    scatter.getConnectionsAttr()));
+      return success();
+    }
+    if (auto bias = dyn_cast<cnn::PositionBiasOp>(op)) {
+      accumulate(bias.getInput(), dy);
+      accumulate(bias.getBias(),
+                 b.create<cnn::ReduceOverBatchOp>(loc, typeOf(bias.getBias()), dy));
+      return success();
+    }
+    if (auto lrn = dyn_cast<cnn::LocalResponseNormOp>(op)) {
+      accumulate(lrn.getInput(), b.create<cnn::LocalResponseNormGradOp>(
+                                     loc, typeOf(dy), lrn.getInput(), dy, lrn.getSizeAttr(),
+                                     lrn.getAlphaAttr(), lrn.getBetaAttr(), lrn.getKAttr()));
+      return success();
+    }
     if (auto dropout = dyn_cast<cnn::DropoutTrainOp>(op)) {
       accumulate(dropout.getInput(),
                  b.create<cnn::DropoutGradOp>(loc, typeOf(dy), dy, dropout.getSeed(),
@@ -476,6 +560,9 @@ static DictionaryAttr initialization(func::FuncOp fn) {
   Builder b(fn.getContext());
   llvm::MapVector<StringAttr, Attribute> init;
   auto set = [&](Value param, StringRef kind, double value) {
+    // A conv1d weight is read through a view of its parameter.
+    if (auto view = param ? param.getDefiningOp<cnn::ReshapeOp>() : nullptr)
+      param = view.getInput();
     if (auto p = param ? param.getDefiningOp<cnn::ParamOp>() : nullptr)
       init[p.getNameAttr()] = b.getArrayAttr({b.getStringAttr(kind), b.getF64FloatAttr(value)});
   };
@@ -490,6 +577,23 @@ static DictionaryAttr initialization(func::FuncOp fn) {
       double bound = 1.0 / std::sqrt(double(w[1]));
       set(dense.getWeight(), "uniform", bound);
       set(dense.getBias(), "uniform", bound);
+    } else if (auto embedding = dyn_cast<cnn::EmbeddingOp>(op)) {
+      // PyTorch draws N(0, 1); the runtime draws uniformly, so: the uniform
+      // distribution of the same (unit) variance.
+      set(embedding.getWeight(), "uniform", std::sqrt(3.0));
+    } else if (auto conv = dyn_cast<cnn::ConvTranspose2DOp>(op)) {
+      // PyTorch's fan-in of a [C, O/groups, kh, kw] weight: O/groups·kh·kw.
+      auto w = cast<RankedTensorType>(conv.getWeight().getType()).getShape();
+      double bound = 1.0 / std::sqrt(double(w[1] * w[2] * w[3]));
+      set(conv.getWeight(), "uniform", bound);
+      set(conv.getBias(), "uniform", bound);
+    } else if (auto scatter = dyn_cast<cnn::ScatterConnectionsOp>(op)) {
+      // A connection table: the mean fan-in of an output channel, K/O·kh·kw.
+      auto w = cast<RankedTensorType>(scatter.getWeight().getType()).getShape();
+      double outputs = double(scatter.getConnections().size());
+      set(scatter.getWeight(), "uniform", 1.0 / std::sqrt(double(w[0] * w[1] * w[2]) / outputs));
+    } else if (auto bias = dyn_cast<cnn::PositionBiasOp>(op)) {
+      set(bias.getBias(), "constant", 0);
     } else if (auto bn = dyn_cast<cnn::BatchNormOp>(op)) {
       set(bn.getWeight(), "constant", 1);
       set(bn.getBias(), "constant", 0);

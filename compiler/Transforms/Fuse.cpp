@@ -3,8 +3,9 @@
 // Forms cnn.group regions, each lowered to one Halide pipeline, so that a
 // conv's bias, residual add, activation and a following non-overlapping
 // pooling are computed while the conv's output tile is still in registers or
-// cache. A group is a chain: anchor (conv2d | dense), then at most one of
-// each, in this order: add, relu | sigmoid | tanh, and finally
+// cache. A group is a chain: anchor (conv2d | conv_transpose2d | dense), then
+// at most one of each, in this order: add | position_bias, relu | sigmoid |
+// tanh, and finally
 // max/avg pooling with stride = kernel and no padding (conv only) or softmax
 // (dense only). Every op in the chain except the last has exactly one user.
 // In a train step, a backward op producing δ of an activation's output
@@ -43,7 +44,8 @@ static bool isNonOverlappingPool(ArrayRef<int64_t> kernel,
 /// activation's gradient can be applied in the same loop nest.
 static bool isBackwardAnchor(Operation *op) {
   return isa<cnn::Conv2DGradInputOp, cnn::DenseGradInputOp, cnn::MaxPool2DGradOp,
-             cnn::AvgPool2DGradOp, cnn::GlobalAvgPoolGradOp>(op);
+             cnn::AvgPool2DGradOp, cnn::GlobalAvgPoolGradOp, cnn::GlobalMaxPoolGradOp,
+             cnn::KMaxPoolGradOp, cnn::MinPool2DGradOp, cnn::L2Pool2DGradOp>(op);
 }
 
 /// The stage of `op` following `value` in a chain anchored at `anchor`.
@@ -53,7 +55,8 @@ static Stage stageOf(Operation *op, Value value, Operation *anchor) {
     return grad && grad.getGrad() == value ? Activation : NotFusable;
   }
   bool anchorIsConv = isa<cnn::Conv2DOp>(anchor);
-  if (isa<cnn::AddOp>(op))
+  // A per-position bias (AlphaGo's last layer) is added like a residual.
+  if (isa<cnn::AddOp, cnn::PositionBiasOp>(op))
     return Residual;
   if (isa<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp>(op))
     return Activation;
@@ -76,7 +79,8 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
   void runOnOperation() override {
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
-      if ((isa<cnn::Conv2DOp, cnn::DenseOp>(op) || isBackwardAnchor(op)) &&
+      if ((isa<cnn::Conv2DOp, cnn::ConvTranspose2DOp, cnn::DenseOp>(op) ||
+           isBackwardAnchor(op)) &&
           !op->getParentOfType<cnn::GroupOp>())
         anchors.push_back(op);
     });

@@ -95,6 +95,9 @@ public:
 
     cnn::Shape inShape = {ShapedType::kDynamic};
     inShape.append(model.inputShape.begin(), model.inputShape.end());
+    // A sequence [C, L] is the plane 1 x L of C channels: [N, C, 1, L].
+    if (model.inputShape.size() == 2)
+      inShape.insert(inShape.begin() + 2, 1);
     Type inType = cnn::tensorType(ctx, inShape);
     auto func = b.create<func::FuncOp>(
         layerLoc(model.name, {1, 1}), model.name,
@@ -223,7 +226,12 @@ private:
                                          groups, result);
       if (!err.empty())
         r.error(layer.loc, err);
-      Value weight = param(fullName + ".weight", weightShape, layer, loc);
+      // A connection table (LeNet-5's C3): the parameter holds one kernel
+      // per connection, expanded into the dense weight by scatter_connections.
+      Value weight =
+          layer.find("connections")
+              ? connectionWeight(r, layer, loc, in[1], outChannels, groups, kernel)
+              : param(fullName + ".weight", weightShape, layer, loc);
       Value bias = hasBias ? param(fullName + ".bias", biasShape, layer, loc)
                            : Value();
       Value y = b.create<cnn::Conv2DOp>(
@@ -233,7 +241,8 @@ private:
       return activation(y, act, r);
     }
 
-    if (op == "max_pool2d" || op == "avg_pool2d") {
+    if (op == "max_pool2d" || op == "avg_pool2d" || op == "min_pool2d" ||
+        op == "l2_pool2d") {
       auto kernel = r.getPair("kernel", std::nullopt);
       auto stride = r.getPair("stride", kernel);
       Padding padding = r.getPadding("padding");
@@ -256,15 +265,196 @@ private:
             loc, x, b.getDenseI64ArrayAttr(kernel),
             b.getDenseI64ArrayAttr(stride), b.getDenseI64ArrayAttr(pads),
             b.getBoolAttr(ceilMode));
+      if (op == "min_pool2d")
+        return b.create<cnn::MinPool2DOp>(
+            loc, x, b.getDenseI64ArrayAttr(kernel),
+            b.getDenseI64ArrayAttr(stride), b.getDenseI64ArrayAttr(pads),
+            b.getBoolAttr(ceilMode));
+      if (op == "l2_pool2d")
+        return b.create<cnn::L2Pool2DOp>(
+            loc, x, b.getDenseI64ArrayAttr(kernel),
+            b.getDenseI64ArrayAttr(stride), b.getDenseI64ArrayAttr(pads),
+            b.getBoolAttr(ceilMode));
       return b.create<cnn::AvgPool2DOp>(
           loc, x, b.getDenseI64ArrayAttr(kernel), b.getDenseI64ArrayAttr(stride),
           b.getDenseI64ArrayAttr(pads), b.getBoolAttr(ceilMode),
           b.getBoolAttr(countPad));
     }
 
+    if (op == "conv_transpose2d") {
+      int64_t outChannels = r.getInt("out_channels", std::nullopt);
+      auto kernel = r.getPair("kernel", std::nullopt);
+      auto stride = r.getPair("stride", {{1, 1}});
+      auto outputPadding = r.getPair("output_padding", {{0, 0}}, 0);
+      auto dilation = r.getPair("dilation", {{1, 1}});
+      int64_t groups = r.getInt("groups", 1);
+      Padding padding = r.getPadding("padding");
+      bool hasBias = r.getBool("bias", true);
+      std::string act =
+          r.getChoice("activation", {"relu", "sigmoid", "tanh", "softmax"});
+      if (padding.mode != Padding::Explicit)
+        r.error(r.locOf("padding"),
+                "attribute 'padding': expected an integer, [h, w] or [top, "
+                "left, bottom, right] (the modes valid/same/full are for "
+                "conv2d)");
+      require4D(r, layer, in, "conv_transpose2d input");
+      if (outChannels % groups != 0 || in[1] % groups != 0)
+        r.error(layer.loc,
+                llvm::formatv("groups = {0} must divide the input channels "
+                              "({1}) and out_channels ({2})",
+                              groups, in[1], outChannels));
+      cnn::Window2D w;
+      for (int i = 0; i < 2; ++i) {
+        w.stride[i] = stride[i];
+        w.dilation[i] = dilation[i];
+      }
+      std::copy(padding.pads.begin(), padding.pads.end(), w.padding);
+      cnn::Shape weightShape = {in[1], outChannels / groups, kernel[0],
+                                kernel[1]};
+      int64_t biasShape[1] = {outChannels};
+      int64_t outPad[2] = {outputPadding[0], outputPadding[1]};
+      std::string err = cnn::inferConvTranspose2D(
+          in, weightShape, hasBias ? biasShape : nullptr, 1, w, outPad, groups,
+          result);
+      if (!err.empty())
+        r.error(err.find("output_padding") == 0 ? r.locOf("output_padding")
+                                                : layer.loc,
+                err);
+      Value weight = param(fullName + ".weight", weightShape, layer, loc);
+      Value bias = hasBias ? param(fullName + ".bias", biasShape, layer, loc)
+                           : Value();
+      Value y = b.create<cnn::ConvTranspose2DOp>(
+          loc, x, weight, bias, b.getDenseI64ArrayAttr(stride),
+          b.getDenseI64ArrayAttr(padding.pads),
+          b.getDenseI64ArrayAttr(outputPadding),
+          b.getDenseI64ArrayAttr(dilation), b.getI64IntegerAttr(groups));
+      return activation(y, act, r);
+    }
+
+    if (op == "position_bias") {
+      require4D(r, layer, in, "position_bias input");
+      ArrayRef<int64_t> biasShape = in.drop_front();
+      std::string err = cnn::inferPositionBias(in, biasShape, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      Value bias = param(fullName + ".bias", biasShape, layer, loc);
+      return b.create<cnn::PositionBiasOp>(loc, x, bias);
+    }
+
+    if (op == "local_response_norm") {
+      int64_t size = r.getInt("size", std::nullopt);
+      double alpha = r.getNumber("alpha", 1e-4, 0, HUGE_VAL, /*maxOpen=*/true);
+      double beta = r.getNumber("beta", 0.75, 0, HUGE_VAL, /*maxOpen=*/true);
+      double k = r.getNumber("k", 1.0, 0, HUGE_VAL, /*maxOpen=*/true,
+                             /*minOpen=*/true);
+      std::string err = cnn::checkLocalResponseNorm(in, size, alpha, beta, k);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      return b.create<cnn::LocalResponseNormOp>(
+          loc, x.getType(), x, b.getI64IntegerAttr(size),
+          b.getF64FloatAttr(alpha), b.getF64FloatAttr(beta),
+          b.getF64FloatAttr(k));
+    }
+
     if (op == "global_avg_pool") {
       require4D(r, layer, in, "global_avg_pool input");
       return b.create<cnn::GlobalAvgPoolOp>(loc, x);
+    }
+
+    if (op == "embedding") {
+      int64_t vocab = r.getInt("num_embeddings", std::nullopt);
+      int64_t dim = r.getInt("embedding_dim", std::nullopt);
+      cnn::Shape weightShape = {vocab, dim};
+      std::string err = cnn::inferEmbedding(in, weightShape, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      Value weight = param(fullName + ".weight", weightShape, layer, loc);
+      return b.create<cnn::EmbeddingOp>(loc, x, weight);
+    }
+
+    // 1-D ops are the 2-D ops over the 1 x L plane of a sequence [N, C, 1, L].
+    if (op == "conv1d") {
+      int64_t outChannels = r.getInt("out_channels", std::nullopt);
+      int64_t kernel = r.getInt("kernel", std::nullopt);
+      int64_t stride = r.getInt("stride", 1);
+      int64_t dilation = r.getInt("dilation", 1);
+      int64_t groups = r.getInt("groups", 1);
+      Padding padding = r.getPadding1D("padding");
+      bool hasBias = r.getBool("bias", true);
+      std::string act =
+          r.getChoice("activation", {"relu", "sigmoid", "tanh", "softmax"});
+      if (std::string err = cnn::checkSequence(in, "conv1d input"); !err.empty())
+        r.error(layer.loc, err);
+      auto pads = resolvePadding(padding, in, {1, kernel}, {1, stride},
+                                 {1, dilation});
+      cnn::Window2D w;
+      w.stride[1] = stride;
+      w.dilation[1] = dilation;
+      std::copy(pads.begin(), pads.end(), w.padding);
+      cnn::Shape weightShape = {outChannels, in[1] / groups, kernel};
+      cnn::Shape viewShape = {outChannels, in[1] / groups, 1, kernel};
+      int64_t biasShape[1] = {outChannels};
+      std::string err = cnn::inferConv2D(in, viewShape,
+                                         hasBias ? biasShape : nullptr, 1, w,
+                                         groups, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      // The weight keeps PyTorch's Conv1d layout [O, C/g, k]; the conv reads
+      // it through a view [O, C/g, 1, k] that moves no data.
+      Value weight = param(fullName + ".weight", weightShape, layer, loc);
+      Value view = b.create<cnn::ReshapeOp>(
+          loc, cnn::tensorType(ctx, viewShape), weight);
+      Value bias = hasBias ? param(fullName + ".bias", biasShape, layer, loc)
+                           : Value();
+      Value y = b.create<cnn::Conv2DOp>(
+          loc, x, view, bias, b.getDenseI64ArrayAttr({1, stride}),
+          b.getDenseI64ArrayAttr(pads), b.getDenseI64ArrayAttr({1, dilation}),
+          b.getI64IntegerAttr(groups));
+      return activation(y, act, r);
+    }
+
+    if (op == "max_pool1d" || op == "avg_pool1d") {
+      int64_t kernel = r.getInt("kernel", std::nullopt);
+      int64_t stride = r.getInt("stride", kernel);
+      Padding padding = r.getPadding1D("padding");
+      bool ceilMode = r.getBool("ceil_mode", false);
+      bool countPad = op == "avg_pool1d" && r.getBool("count_include_pad", true);
+      std::string what = (op + " input").str();
+      if (std::string err = cnn::checkSequence(in, what); !err.empty())
+        r.error(layer.loc, err);
+      auto pads = resolvePadding(padding, in, {1, kernel}, {1, stride}, {1, 1});
+      cnn::Window2D w;
+      w.kernel[1] = kernel;
+      w.stride[1] = stride;
+      std::copy(pads.begin(), pads.end(), w.padding);
+      w.ceilMode = ceilMode;
+      std::string err = cnn::inferPool2D(in, w, result);
+      if (!err.empty())
+        r.error(layer.loc, err);
+      auto k2 = b.getDenseI64ArrayAttr({1, kernel});
+      auto s2 = b.getDenseI64ArrayAttr({1, stride});
+      if (op == "max_pool1d")
+        return b.create<cnn::MaxPool2DOp>(loc, x, k2, s2,
+                                          b.getDenseI64ArrayAttr(pads),
+                                          b.getBoolAttr(ceilMode));
+      return b.create<cnn::AvgPool2DOp>(loc, x, k2, s2,
+                                        b.getDenseI64ArrayAttr(pads),
+                                        b.getBoolAttr(ceilMode),
+                                        b.getBoolAttr(countPad));
+    }
+
+    if (op == "global_max_pool") {
+      require4D(r, layer, in, "global_max_pool input");
+      return b.create<cnn::GlobalMaxPoolOp>(loc, x);
+    }
+
+    if (op == "kmax_pool") {
+      int64_t k = r.getInt("k", std::nullopt);
+      require4D(r, layer, in, "kmax_pool input");
+      std::string err = cnn::inferKMaxPool(in, k, result);
+      if (!err.empty())
+        r.error(r.locOf("k"), err);
+      return b.create<cnn::KMaxPoolOp>(loc, x, b.getI64IntegerAttr(k));
     }
 
     if (op == "dense") {
@@ -369,6 +559,40 @@ private:
     }
 
     r.error(layer.opLoc, "op '" + layer.op + "' has no IR mapping"); // unreachable
+  }
+
+  /// The dense [O, C, kh, kw] weight of a conv2d with `connections:`: the
+  /// compact parameter `<layer>.weight` [K, kh, kw] (K = the number of
+  /// connections) through cnn.scatter_connections. The table is checked
+  /// first; an error points at the offending row.
+  Value connectionWeight(AttrReader &r, const Layer &layer, Location loc,
+                         int64_t inChannels, int64_t outChannels,
+                         int64_t groups, std::array<int64_t, 2> kernel) {
+    SourceLoc at = r.locOf("connections");
+    if (groups != 1)
+      r.error(at, llvm::formatv("'connections' replaces 'groups' (a grouped "
+                                "convolution is a special connection table); "
+                                "found groups = {0}",
+                                groups));
+    std::vector<AttrReader::IntList> rows = r.getIntLists("connections");
+    SmallVector<ArrayRef<int64_t>> table;
+    for (const AttrReader::IntList &row : rows)
+      table.push_back(row.values);
+    int64_t connections;
+    int badRow;
+    std::string err = cnn::checkConnectionTable(table, inChannels, outChannels,
+                                                connections, badRow);
+    if (!err.empty())
+      r.error(badRow >= 0 ? rows[badRow].loc : at,
+              "attribute 'connections': " + err);
+    SmallVector<Attribute> attrs;
+    for (ArrayRef<int64_t> row : table)
+      attrs.push_back(b.getDenseI64ArrayAttr(row));
+    cnn::Shape compactShape = {connections, kernel[0], kernel[1]};
+    Value compact = param(r.name() + ".weight", compactShape, layer, loc);
+    cnn::Shape dense = {outChannels, inChannels, kernel[0], kernel[1]};
+    return b.create<cnn::ScatterConnectionsOp>(loc, cnn::tensorType(ctx, dense),
+                                               compact, b.getArrayAttr(attrs));
   }
 
   /// Emits a block instance (or `repeat: N` of them, named `<name>.0` ...).

@@ -157,7 +157,7 @@ static const std::vector<OpSpec> &opSpecs() {
   static const std::vector<OpSpec> specs = {
       {"conv2d",
        {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-        "bias", "activation"},
+        "bias", "activation", "connections"},
        1, false},
       {"max_pool2d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
       {"avg_pool2d",
@@ -174,6 +174,25 @@ static const std::vector<OpSpec> &opSpecs() {
       {"flatten", {}, 1, false},
       {"add", {}, 2, true},
       {"concat", {}, 2, true},
+      {"conv_transpose2d",
+       {"out_channels", "kernel", "stride", "padding", "output_padding",
+        "dilation", "groups", "bias", "activation"},
+       1, false},
+      {"position_bias", {}, 1, false},
+      {"local_response_norm", {"size", "alpha", "beta", "k"}, 1, false},
+      {"embedding", {"num_embeddings", "embedding_dim"}, 1, false},
+      {"conv1d",
+       {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
+        "bias", "activation"},
+       1, false},
+      {"max_pool1d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
+      {"avg_pool1d",
+       {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}, 1,
+       false},
+      {"global_max_pool", {}, 1, false},
+      {"kmax_pool", {"k"}, 1, false},
+      {"min_pool2d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
+      {"l2_pool2d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
   };
   return specs;
 }
@@ -794,11 +813,12 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
     fail(SourceLoc::of(input), "input: missing 'shape' ([C, H, W], without "
                                "the batch)");
   auto badShape = [&]() {
-    fail(SourceLoc::of(shape), "input shape: expected [C, H, W] (or [F]) of "
+    fail(SourceLoc::of(shape), "input shape: expected [C, H, W] (or [C, L] "
+                               "for a sequence, [F] for features) of "
                                "positive integers without the batch, found " +
                                    render(shape));
   };
-  if (!shape.IsSequence() || (shape.size() != 3 && shape.size() != 1))
+  if (!shape.IsSequence() || shape.size() < 1 || shape.size() > 3)
     badShape();
   for (const YAML::Node &d : shape) {
     int64_t v;
@@ -1095,6 +1115,37 @@ Padding AttrReader::getPadding(StringRef key) {
   return p;
 }
 
+Padding AttrReader::getPadding1D(StringRef key) {
+  Padding p;
+  const Attr *a = layer.find(key);
+  if (!a)
+    return p;
+  Resolved v = resolve(a->value);
+  const char *expected = "an integer, [left, right], valid, same or full";
+  if (v.node.IsScalar()) {
+    StringRef s = v.node.Scalar();
+    if (s == "valid" || s == "same" || s == "full") {
+      p.mode = s == "valid" ? Padding::Valid
+               : s == "same" ? Padding::Same
+                             : Padding::Full;
+      return p;
+    }
+    int64_t x = toInt(v, key, expected, 0);
+    p.pads = {0, x, 0, x};
+    return p;
+  }
+  if (!v.node.IsSequence() || v.node.size() != 2)
+    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
+                               expected, render(v.node)));
+  std::vector<int64_t> xs;
+  for (size_t i = 0; i < 2; ++i) {
+    SourceLoc l = SourceLoc::of(v.node[i]);
+    xs.push_back(toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, 0));
+  }
+  p.pads = {0, xs[0], 0, xs[1]};
+  return p;
+}
+
 bool AttrReader::getBool(StringRef key, bool dflt) {
   const Attr *a = layer.find(key);
   if (!a)
@@ -1137,6 +1188,34 @@ double AttrReader::getNumber(StringRef key, double dflt, double min, double max,
                                maxOpen ? ")" : "]", v.node.Scalar()));
   }
   return x;
+}
+
+std::vector<AttrReader::IntList> AttrReader::getIntLists(StringRef key) {
+  std::vector<IntList> rows;
+  const Attr *a = layer.find(key);
+  if (!a)
+    return rows;
+  Resolved v = resolve(a->value);
+  const char *expected = "a list of lists of integers";
+  if (!v.node.IsSequence() || v.node.size() == 0)
+    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
+                               expected, render(v.node)));
+  for (size_t i = 0; i < v.node.size(); ++i) {
+    const YAML::Node &row = v.node[i];
+    SourceLoc rowLoc = SourceLoc::of(row).isValid() ? SourceLoc::of(row) : v.loc;
+    if (!row.IsSequence())
+      error(rowLoc, llvm::formatv("attribute '{0}': expected {1}, found {2} as "
+                                  "entry {3}",
+                                  key, expected, render(row), i));
+    IntList out{{}, rowLoc};
+    for (size_t j = 0; j < row.size(); ++j) {
+      SourceLoc l = SourceLoc::of(row[j]);
+      out.values.push_back(
+          toInt({row[j], l.isValid() ? l : rowLoc}, key, "an integer", 0));
+    }
+    rows.push_back(std::move(out));
+  }
+  return rows;
 }
 
 std::string AttrReader::getChoice(StringRef key, ArrayRef<StringRef> choices) {

@@ -123,7 +123,8 @@ struct TrainSetting {
 struct ModelFile {
   std::string name;
   std::string inputName = "input";
-  std::vector<int64_t> inputShape; ///< without the batch: [C, H, W] or [F]
+  std::vector<int64_t> inputShape; ///< without the batch: [C, H, W], [C, L]
+                                   ///< (a sequence, [C, 1, L] in the IR) or [F]
   SourceLoc inputLoc;
   Scope body;
   std::map<std::string, BlockDef> blocks;
@@ -162,10 +163,20 @@ public:
                                  int64_t min = 1);
   /// An integer, [h, w], [top, left, bottom, right], valid, same or full.
   Padding getPadding(llvm::StringRef key);
+  /// The padding of a 1-D op: an integer, [left, right], valid, same or
+  /// full; as [top, left, bottom, right] with top = bottom = 0.
+  Padding getPadding1D(llvm::StringRef key);
   bool getBool(llvm::StringRef key, bool dflt);
   /// A number in [min, max) (`maxOpen`) or [min, max].
   double getNumber(llvm::StringRef key, double dflt, double min, double max,
                    bool maxOpen, bool minOpen = false);
+  /// A list of lists of integers >= 0 (a connection table), each row with
+  /// where it is written; empty when absent.
+  struct IntList {
+    std::vector<int64_t> values;
+    SourceLoc loc;
+  };
+  std::vector<IntList> getIntLists(llvm::StringRef key);
   /// One of `choices`, or "" when absent.
   std::string getChoice(llvm::StringRef key,
                         llvm::ArrayRef<llvm::StringRef> choices);

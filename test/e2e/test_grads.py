@@ -93,6 +93,8 @@ def make_param(gen, kind, shape, fan_in=1):
         return torch.randn(shape, generator=gen) * 0.3
     if kind == "bn.running_var":
         return torch.rand(shape, generator=gen) + 0.5
+    if kind == "embedding":  # nn.Embedding's N(0, 1)
+        return torch.randn(shape, generator=gen)
     raise ValueError(kind)
 
 
@@ -134,7 +136,51 @@ class Reference:
             else:
                 args = [vals[i] for i in ([ins] if isinstance(ins, str) else ins)]
             a = args[0]
-            if op == "conv2d":
+            if op == "conv2d" and "connections" in l:
+                # A connection table: the compact [K, kh, kw] weight expanded to OIHW.
+                table = l["connections"]
+                kh, kw = pair(l["kernel"])
+                o = l["out_channels"]
+                fan = sum(len(r) for r in table) * kh * kw // o
+                self._param(params, gen, name + ".weight", "weight",
+                            (sum(len(r) for r in table), kh, kw), fan)
+                if l.get("bias", True):
+                    self._param(params, gen, name + ".bias", "bias", (o,), fan)
+                compact = P(name + ".weight")
+                dense, k = [], 0
+                for r in table:
+                    row = [compact.new_zeros((kh, kw))] * a.shape[1]
+                    for c in r:
+                        row[c] = compact[k]
+                        k += 1
+                    dense.append(torch.stack(row))
+                t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"], l.get("stride", 1),
+                                              1, a.shape[2:])
+                y = F.conv2d(F.pad(a, (le, r, t, b)), torch.stack(dense),
+                             P(name + ".bias") if l.get("bias", True) else None,
+                             stride=pair(l.get("stride", 1)))
+            elif op == "conv_transpose2d":
+                cin = a.shape[1]
+                g = l.get("groups", 1)
+                kh, kw = pair(l["kernel"])
+                o = l["out_channels"]
+                self._param(params, gen, name + ".weight", "weight", (cin, o // g, kh, kw),
+                            cin // g * kh * kw)
+                if l.get("bias", True):
+                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * kh * kw)
+                y = F.conv_transpose2d(a, P(name + ".weight"),
+                                       P(name + ".bias") if l.get("bias", True) else None,
+                                       stride=pair(l.get("stride", 1)),
+                                       padding=pair(l.get("padding", 0)),
+                                       output_padding=pair(l.get("output_padding", 0)),
+                                       groups=g, dilation=pair(l.get("dilation", 1)))
+            elif op == "position_bias":
+                self._param(params, gen, name + ".bias", "bias", tuple(a.shape[1:]))
+                y = a + P(name + ".bias")
+            elif op == "local_response_norm":
+                y = F.local_response_norm(a, l["size"], alpha=l.get("alpha", 1e-4),
+                                          beta=l.get("beta", 0.75), k=l.get("k", 1.0))
+            elif op == "conv2d":
                 cin = a.shape[1]
                 g = l.get("groups", 1)
                 kh, kw = pair(l["kernel"])
@@ -182,6 +228,55 @@ class Reference:
                                      count_include_pad=l.get("count_include_pad", True))
             elif op == "global_avg_pool":
                 y = a.mean(dim=(2, 3), keepdim=True)
+            elif op == "embedding":
+                v, e = l["num_embeddings"], l["embedding_dim"]
+                self._param(params, gen, name + ".weight", "embedding", (v, e))
+                ids = a.round().long().clamp(0, v - 1)
+                y = F.embedding(ids, P(name + ".weight")).permute(0, 2, 1).unsqueeze(2)
+            elif op == "conv1d":
+                seq = a[:, :, 0, :]  # [N, C, 1, L] -> [N, C, L]
+                cin, g, k = seq.shape[1], l.get("groups", 1), l["kernel"]
+                o = l["out_channels"]
+                self._param(params, gen, name + ".weight", "weight", (o, cin // g, k), cin // g * k)
+                if l.get("bias", True):
+                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * k)
+                s_, d = l.get("stride", 1), l.get("dilation", 1)
+                _, le, _, r = resolve_padding(l.get("padding", 0), (1, k), (1, s_), (1, d),
+                                              (1, seq.shape[2]))
+                if isinstance(l.get("padding"), list):
+                    le, r = l["padding"]
+                y = F.conv1d(F.pad(seq, (le, r)), P(name + ".weight"),
+                             P(name + ".bias") if l.get("bias", True) else None,
+                             stride=s_, dilation=d, groups=g).unsqueeze(2)
+            elif op in ("max_pool1d", "avg_pool1d"):
+                seq = a[:, :, 0, :]
+                k, s_, p_ = l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)
+                if op == "max_pool1d":
+                    y = F.max_pool1d(seq, k, s_, p_, ceil_mode=l.get("ceil_mode", False))
+                else:
+                    y = F.avg_pool1d(seq, k, s_, p_, ceil_mode=l.get("ceil_mode", False),
+                                     count_include_pad=l.get("count_include_pad", True))
+                y = y.unsqueeze(2)
+            elif op == "global_max_pool":
+                flat = a.flatten(2)
+                idx = flat.argmax(dim=2, keepdim=True)  # first maximum
+                y = flat.gather(2, idx).unsqueeze(3)
+            elif op == "kmax_pool":
+                flat = a.flatten(2)
+                order = torch.sort(flat.detach(), dim=2, descending=True, stable=True).indices
+                idx = order[:, :, :l["k"]].sort(dim=2).values
+                y = flat.gather(2, idx).unsqueeze(2)
+            elif op in ("min_pool2d", "l2_pool2d"):
+                k = pair(l["kernel"])
+                s_ = pair(l.get("stride", l["kernel"]))
+                t, le, b, r = resolve_padding(l.get("padding", 0), k, s_, 1, a.shape[2:])
+                ceil = l.get("ceil_mode", False)
+                if op == "min_pool2d":
+                    y = -F.max_pool2d(F.pad(-a, (le, r, t, b), value=-math.inf), k, s_,
+                                      ceil_mode=ceil)
+                else:
+                    y = F.avg_pool2d(F.pad(a * a, (le, r, t, b)), k, s_, ceil_mode=ceil,
+                                     divisor_override=1).sqrt()
             elif op == "flatten":
                 y = a.reshape(a.shape[0], -1)
             elif op == "add":
@@ -562,8 +657,143 @@ def dropout_cases():
     ]
 
 
+def sequence_input(gen, shape, batch):
+    """[b, C, 1, L] for a model whose input is the sequence [C, L]."""
+    return torch.randn(shape, generator=gen).unsqueeze(2)
+
+
+def token_ids(vocab, outside=0):
+    """Token ids as float32, with repeats (the table gradient must add them up); ids
+    outside [0, vocab) are clamped."""
+    return lambda gen, shape, batch: torch.randint(-outside, vocab + outside, shape,
+                                                   generator=gen).float()
+
+
+def seq_cases():
+    C1 = lambda name, o, k, **kw: dict(name=name, op="conv1d", out_channels=o, kernel=k, **kw)
+    emb = lambda v=12, e=5: dict(name="emb", op="embedding", num_embeddings=v, embedding_dim=e)
+    cases = [
+        # Kim's text CNN in miniature: every gradient of the model (table, conv1d, max over time).
+        GradCase("seq_textcnn_mini", "seq", [14],
+                 [emb(), C1("c3", 4, 3, activation="relu", inputs="emb"),
+                  C1("c4", 4, 4, activation="relu", inputs="emb"),
+                  dict(name="m3", op="global_max_pool", inputs="c3"),
+                  dict(name="m4", op="global_max_pool", inputs="c4"),
+                  dict(name="cat", op="concat", inputs=["m3", "m4"])] + head(3),
+                 input_fn=token_ids(12, outside=2), batches=(1, 3, 4)),
+        GradCase("seq_embedding_kmax", "seq", [10],
+                 [emb(9, 3), C1("c", 4, 3, padding="same"),
+                  dict(name="km", op="kmax_pool", k=4)] + head(),
+                 input_fn=token_ids(9), batches=(1, 3)),
+    ]
+    seq = merged("seq_conv1d_pool", "seq", [3, 16], [
+        ("same_max", [C1("c0", 4, 3, padding="same"), C1("conv", 5, 4, padding="same"),
+                      dict(name="pool", op="max_pool1d", kernel=2)], ["conv.weight", "c0.weight"]),
+        ("s2_d2_avg", [C1("c0", 4, 3, padding=1), C1("conv", 4, 3, stride=2, dilation=2,
+                                                     padding=[2, 1]),
+                       dict(name="pool", op="avg_pool1d", kernel=3, stride=2, padding=1)], []),
+        ("groups_full", [C1("c0", 4, 3), C1("conv", 6, 2, groups=2, padding="full", bias=False),
+                         dict(name="pool", op="max_pool1d", kernel=3, stride=2,
+                              ceil_mode=True)], []),
+        ("kmax", [C1("c0", 3, 5, padding=2), dict(name="km", op="kmax_pool", k=5)], []),
+        ("gmp", [C1("c0", 3, 3), dict(name="g", op="global_max_pool")], []),
+    ])
+    for c in [seq] + seq.branches:
+        c.input_fn = sequence_input
+    # k-max over a 2-D plane (row-major) and global max pooling of an image.
+    cases += [seq, merged("seq_planes", "seq", [1, 5, 6], [
+        pool_branch("kmax2d", 3, dict(op="kmax_pool", k=7)),
+        pool_branch("gmp2d", 3, dict(op="global_max_pool"), fd=True),
+    ])]
+    return cases
+
+
+def poolx_cases():
+    return [
+        merged("poolx_a_8x8", "poolx", [1, 8, 8], [
+            pool_branch("min_k2s2", 3, dict(op="min_pool2d", kernel=2), fd=True),
+            pool_branch("min_k3s2p1", 3, dict(op="min_pool2d", kernel=3, stride=2, padding=1)),
+            pool_branch("min_k3s1_overlap", 2, dict(op="min_pool2d", kernel=3, stride=1)),
+            pool_branch("min_k3s2_ceil", 2, dict(op="min_pool2d", kernel=3, stride=2,
+                                                 ceil_mode=True)),
+            pool_branch("min_k4_large", 2, dict(op="min_pool2d", kernel=4, stride=1)),
+            pool_branch("l2_k2s2", 3, dict(op="l2_pool2d", kernel=2), fd=True),
+            pool_branch("l2_k3s2p1", 3, dict(op="l2_pool2d", kernel=3, stride=2, padding=1)),
+            pool_branch("l2_k3s1_overlap", 2, dict(op="l2_pool2d", kernel=3, stride=1)),
+            pool_branch("l2_k3s2_ceil", 2, dict(op="l2_pool2d", kernel=3, stride=2,
+                                                ceil_mode=True)),
+            pool_branch("l2_k4_large", 2, dict(op="l2_pool2d", kernel=4, stride=2)),
+        ]),
+        merged("poolx_b_7x9_relu", "poolx", [1, 7, 9], [
+            ("min_relu", [C("c0", out_channels=3, kernel=3, padding=1, activation="relu"),
+                          dict(name="pool", op="min_pool2d", kernel=[2, 3], stride=[2, 1])], []),
+            ("l2_relu", [C("c0", out_channels=3, kernel=3, padding=1, activation="relu"),
+                         dict(name="pool", op="l2_pool2d", kernel=2, padding=[1, 0, 0, 1])], []),
+        ]),
+    ]
+
+
+def convx_branch(label, channels, layer, fd=()):
+    """c0 (3x3, pad 1, `channels` outputs) then the op under test: its input gradient
+    reaches c0.weight."""
+    return (label, [C("c0", out_channels=channels, kernel=3, padding=1), dict(name="op", **layer)],
+            list(fd))
+
+
+def convx_cases():
+    T = lambda **kw: dict(op="conv_transpose2d", **kw)
+    L = lambda **kw: dict(op="local_response_norm", **kw)
+    table = [[0, 1, 2], [1, 2, 3], [2, 3, 0], [3, 0, 1], [0, 1, 2, 3], [1, 3]]
+    return [
+        merged("convx_tconv/a_5x5", "convx", [2, 5, 5], [
+            convx_branch("k3_s1", 3, T(out_channels=4, kernel=3), fd=["op.weight", "c0.weight"]),
+            convx_branch("k3_s2_p1_op1", 3, T(out_channels=4, kernel=3, stride=2, padding=1,
+                                               output_padding=1), fd=["op.weight", "c0.weight"]),
+            convx_branch("k4_s2_p1", 4, T(out_channels=3, kernel=4, stride=2, padding=1)),
+            convx_branch("k2_s2_nobias", 3, T(out_channels=5, kernel=2, stride=2, bias=False)),
+            convx_branch("k3_d2_p3", 2, T(out_channels=3, kernel=3, dilation=2, padding=3)),
+            convx_branch("k3x2_s21_p10", 3, T(out_channels=2, kernel=[3, 2], stride=[2, 1],
+                                              padding=[1, 0])),
+            convx_branch("g2_s2", 4, T(out_channels=6, kernel=3, stride=2, groups=2)),
+            convx_branch("relu", 3, T(out_channels=4, kernel=3, stride=2, activation="relu")),
+        ]),
+        merged("convx_tconv/b_wide_c16", "convx", [3, 4, 4], [
+            convx_branch("c16o17", 16, T(out_channels=17, kernel=3, stride=2, padding=1)),
+        ]),
+        GradCase("convx_tconv/first_layer", "convx", [3, 4, 4],
+                 [dict(name="t", op="conv_transpose2d", out_channels=4, kernel=3, stride=2)] +
+                 head(), batches=(1, 2, 3)),
+        merged("convx_table/a_7x7", "convx", [2, 7, 7], [
+            convx_branch("table", 4, dict(op="conv2d", out_channels=6, kernel=3, padding=1,
+                                          connections=table), fd=["op.weight", "c0.weight"]),
+            convx_branch("table_s2_nobias", 4, dict(op="conv2d", out_channels=3, kernel=3,
+                                                    stride=2, bias=False,
+                                                    connections=[[3], [0, 2], [1, 0, 3]])),
+        ]),
+        merged("convx_posbias/a_6x5", "convx", [2, 6, 5], [
+            convx_branch("pb", 3, dict(op="position_bias"), fd=["op.bias", "c0.weight"]),
+        ]),
+        # Conv + position bias fused into one group, as in the AlphaGo policy head.
+        GradCase("convx_posbias/conv1x1_head", "convx", [4, 5, 5],
+                 [C("c0", out_channels=3, kernel=3, padding=1, activation="relu"),
+                  C("c1", out_channels=1, kernel=1, bias=False),
+                  dict(name="pb", op="position_bias"), dict(name="flat", op="flatten"),
+                  dict(name="sm", op="softmax")], batches=(1, 2, 3)),
+        merged("convx_lrn/a_5x6", "convx", [2, 5, 6], [
+            convx_branch("size5", 7, L(size=5, alpha=0.5, beta=0.75, k=1.0),
+                         fd=["c0.weight"]),
+            convx_branch("size2_b05", 4, L(size=2, alpha=1.0, beta=0.5, k=0.5)),
+            convx_branch("size3_b13", 5, L(size=3, alpha=2.0, beta=1.3, k=2.0),
+                         fd=["c0.weight"]),
+            convx_branch("size1_b1", 3, L(size=1, alpha=1.0, beta=1.0)),
+            convx_branch("alexnet", 6, L(size=5, alpha=1e-4, beta=0.75, k=2.0)),
+        ]),
+    ]
+
+
 GROUPS = {"conv": conv_cases, "pool": pool_cases, "dense": dense_cases, "act": act_cases,
-          "graph": graph_cases, "dropout": dropout_cases}
+          "graph": graph_cases, "dropout": dropout_cases, "seq": seq_cases,
+          "poolx": poolx_cases, "convx": convx_cases}
 
 
 # --------------------------------------------------------------------------- running
@@ -610,8 +840,10 @@ def run_case(rt, case, so, args, log):
     gen = torch.Generator().manual_seed(zlib.crc32(case.name.encode()) & 0x7FFFFFFF)
     ref = Reference(case.layers, case.output)
     params = {}
-    ref.forward(torch.zeros([1] + case.input_shape, dtype=torch.float64), params, gen=gen,
-                training=False)
+    probe = torch.zeros([1] + case.input_shape, dtype=torch.float64)
+    if len(case.input_shape) == 2:  # a sequence [C, L] is [N, C, 1, L] in cnnc
+        probe = probe.unsqueeze(2)
+    ref.forward(probe, params, gen=gen, training=False)
     model = rt.Model(so)
     missing = set(model.parameters) ^ set(params)
     if missing:

@@ -15,6 +15,13 @@ PyTorch (float64, same float32 parameters and inputs) at max abs error
   graph   add (2/3 inputs), concat (2/3 inputs), flatten, batch_norm (standalone, folded
           after conv and dense), dropout, `output:` naming an inner layer
   fused   conv+relu+maxpool, conv+avgpool, conv+bn+add+relu, dense+relu, dense+softmax, ...
+  seq     sequences [N, C, 1, L]: embedding (clamped ids), conv1d (paddings int/[l, r]/same/
+          full/valid, stride, dilation, groups), max/avg_pool1d, global_max_pool, kmax_pool
+          (with ties: the earlier position wins), a miniature text CNN
+  poolx   min_pool2d and l2_pool2d (padding, ceil_mode, 'same', asymmetric, large windows)
+  convx   conv_transpose2d (strides, padding, output_padding, dilation, groups, fused
+          activations), conv2d with a connection table (LeNet-5's C3), position_bias (fused
+          after a conv), local_response_norm (sizes 1..9, beta 0.5/0.75/1/other)
 Every case is compiled with --inference-only (no train step: faster, and a train step
 would require an [N, classes] output; training is tested by test_grads.py/test_train.py).
 Assumes: what harness.py assumes (cnnc/cnnrun in --bin-dir, Debian's torch); the pooling
@@ -205,6 +212,8 @@ def chain(name, input_shape, layers, output=None, input_fn=None, group=""):
     """A Case from a list of layers; a layer without inputs= reads the previous one."""
     gen = torch.Generator().manual_seed(seed_of(name))
     probe = torch.zeros([2] + list(input_shape), dtype=torch.float64)
+    if len(input_shape) == 2:  # a sequence [C, L] is [N, C, 1, L] in cnnc
+        probe = probe.unsqueeze(2)
 
     def evaluate(x, p, make_params=False):
         env = {"input": x}
@@ -513,9 +522,420 @@ def fused_cases(args):
                    [GlobalAvgPool("g"), Simple("f", "flatten"), Dense("fc", 5)]))
     return C
 
+# --------------------------------------------------------------------------- sequences
+# A sequence [C, L] is [N, C, 1, L] in cnnc (model input shape [C, L]); the references work
+# on PyTorch's [N, C, L] and put the unit height back. Token ids are float32 integers.
+
+def resolve_padding_1d(padding, kernel, stride, dilation, length):
+    """(left, right) for the 1-D padding spellings: int, [left, right], valid/same/full."""
+    ek = dilation * (kernel - 1) + 1
+    if padding is None or padding == "valid":
+        return (0, 0)
+    if padding == "full":
+        return (ek - 1, ek - 1)
+    if padding == "same":
+        out = -(-length // stride)
+        total = max((out - 1) * stride + ek - length, 0)
+        return (total // 2, total - total // 2)
+    if isinstance(padding, int):
+        return (padding, padding)
+    return tuple(padding)
+
+
+def as_sequence(x):
+    """[N, C, 1, L] -> [N, C, L]."""
+    assert x.dim() == 4 and x.shape[2] == 1, f"not a sequence: {list(x.shape)}"
+    return x[:, :, 0, :]
+
+
+def sequence_input(scale=1.0):
+    """Inputs [b, C, 1, L] for a model whose input shape is [C, L]."""
+    return lambda gen, shape: (torch.randn(shape, generator=gen) * scale).unsqueeze(2)
+
+
+def token_ids(vocab, outside=0):
+    """Integer token ids in [-outside, vocab + outside) as float32 (out-of-range ids clamp)."""
+    return lambda gen, shape: torch.randint(-outside, vocab + outside, shape,
+                                            generator=gen).float()
+
+
+class Embedding(Layer):
+    op = "embedding"
+
+    def __init__(self, name, vocab, dim, **kw):
+        super().__init__(name, num_embeddings=vocab, embedding_dim=dim, **kw)
+
+    def params(self, xs, gen):
+        a = self.attrs
+        return {f"{self.name}.weight": torch.randn((a["num_embeddings"], a["embedding_dim"]),
+                                                   generator=gen)}
+
+    def forward(self, xs, p):
+        ids = xs[0].round().long().clamp(0, self.attrs["num_embeddings"] - 1)
+        y = F.embedding(ids, p[f"{self.name}.weight"])  # [N, L, E]
+        return y.permute(0, 2, 1).unsqueeze(2)
+
+
+class Conv1d(Layer):
+    op = "conv1d"
+
+    def __init__(self, name, out_channels, kernel, **kw):
+        super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
+
+    def params(self, xs, gen):
+        a = self.attrs
+        c = xs[0].shape[1]
+        g = a.get("groups") or 1
+        fan_in = c // g * a["kernel"]
+        p = {f"{self.name}.weight": uniform(gen, (a["out_channels"], c // g, a["kernel"]),
+                                            1.7 / math.sqrt(fan_in))}
+        if a.get("bias", True):
+            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
+        return p
+
+    def forward(self, xs, p):
+        a = self.attrs
+        x = as_sequence(xs[0])
+        stride, dil = a.get("stride") or 1, a.get("dilation") or 1
+        l, r = resolve_padding_1d(a.get("padding"), a["kernel"], stride, dil, x.shape[2])
+        y = F.conv1d(F.pad(x, (l, r)), p[f"{self.name}.weight"], p.get(f"{self.name}.bias"),
+                     stride=stride, dilation=dil, groups=a.get("groups") or 1)
+        return apply_activation(y, a.get("activation")).unsqueeze(2)
+
+
+class Pool1d(Layer):
+    def __init__(self, name, op, kernel, **kw):
+        super().__init__(name, kernel=kernel, **kw)
+        self.op = op
+
+    def forward(self, xs, p):
+        a = self.attrs
+        x = as_sequence(xs[0])
+        k = a["kernel"]
+        s = a.get("stride") or k
+        ceil = bool(a.get("ceil_mode"))
+        cip = a.get("count_include_pad", True)
+        l, r = resolve_padding_1d(a.get("padding"), k, s, 1, x.shape[2])
+        if l == r:  # PyTorch's own semantics
+            if self.op == "max_pool1d":
+                y = F.max_pool1d(x, k, s, l, ceil_mode=ceil)
+            else:
+                y = F.avg_pool1d(x, k, s, l, ceil_mode=ceil, count_include_pad=cip)
+            return y.unsqueeze(2)
+        assert not ceil and cip, "reference: asymmetric 1-D padding only plain"
+        if self.op == "max_pool1d":
+            return F.max_pool1d(F.pad(x, (l, r), value=-math.inf), k, s).unsqueeze(2)
+        return F.avg_pool1d(F.pad(x, (l, r)), k, s).unsqueeze(2)
+
+
+class GlobalMaxPool(Layer):
+    op = "global_max_pool"
+
+    def forward(self, xs, p):
+        return xs[0].amax(dim=(2, 3), keepdim=True)
+
+
+def kmax_reference(x, k):
+    """The k largest of each channel's row-major H*W values, in their original order; ties
+    go to the earlier position (a stable descending sort). Without ties this is
+    x.flatten(2).topk(k).indices.sort().values, gathered."""
+    flat = x.flatten(2)
+    order = torch.sort(flat, dim=2, descending=True, stable=True).indices[:, :, :k]
+    idx = order.sort(dim=2).values
+    return flat.gather(2, idx).unsqueeze(2)
+
+
+class KMaxPool(Layer):
+    op = "kmax_pool"
+
+    def __init__(self, name, k, **kw):
+        super().__init__(name, k=k, **kw)
+
+    def forward(self, xs, p):
+        y = kmax_reference(xs[0], self.attrs["k"])
+        if not getattr(self, "ties", False):  # no ties: equal to the topk formulation
+            flat = xs[0].flatten(2)
+            idx = flat.topk(self.attrs["k"], dim=2).indices.sort(dim=2).values
+            assert torch.equal(flat.gather(2, idx).unsqueeze(2), y)
+        return y
+
+
+def seq_cases(args):
+    C = []
+    C.append(chain("seq.embedding_v50_e8_l20", [20], [Embedding("emb", 50, 8)],
+                   input_fn=token_ids(50)))
+    C.append(chain("seq.embedding_clamped_ids_v7_e5_l33", [33], [Embedding("emb", 7, 5)],
+                   input_fn=token_ids(7, outside=4)))
+    C.append(chain("seq.embedding_v1000_e128_l64", [64], [Embedding("emb", 1000, 128)],
+                   input_fn=token_ids(1000)))
+
+    def conv1d(name, shape, out, kernel, **kw):
+        C.append(chain("seq.conv1d_" + name, shape, [Conv1d("c", out, kernel, **kw)],
+                       input_fn=sequence_input()))
+
+    conv1d("k3_c4o6_l20", [4, 20], 6, 3)
+    conv1d("k1_c8o5_l9", [8, 9], 5, 1)
+    conv1d("k5_p2_c3o7_l31", [3, 31], 7, 5, padding=2)
+    conv1d("k4_same_c3o6_l17", [3, 17], 6, 4, padding="same")
+    conv1d("k3_full_c2o4_l10", [2, 10], 4, 3, padding="full")
+    conv1d("k3_valid_c2o4_l10", [2, 10], 4, 3, padding="valid")
+    conv1d("k3_pad_l2r0_c3o5_l12", [3, 12], 5, 3, padding=[2, 0])
+    conv1d("k3_s2_p1_c6o8_l33", [6, 33], 8, 3, stride=2, padding=1)
+    conv1d("k3_d2_p2_c4o4_l20", [4, 20], 4, 3, dilation=2, padding=2)
+    conv1d("k3_g2_c6o4_l15", [6, 15], 4, 3, groups=2)
+    conv1d("k3_dw_c5_l16", [5, 16], 5, 3, groups=5, padding=1)
+    conv1d("k3_nobias_relu_c3o16_l64", [3, 64], 16, 3, bias=False, activation="relu")
+    conv1d("k5_tanh_c16o32_l40", [16, 40], 32, 5, activation="tanh")
+    conv1d("k7_s3_c3o5_l7", [3, 7], 5, 7, stride=3)
+
+    def pool1d(name, op, shape, kernel, **kw):
+        C.append(chain("seq." + name, shape, [Pool1d("p", op, kernel, **kw)],
+                       input_fn=sequence_input()))
+
+    for op, short in (("max_pool1d", "max1d"), ("avg_pool1d", "avg1d")):
+        pool1d(f"{short}_k2_c3_l20", op, [3, 20], 2)
+        pool1d(f"{short}_k3_s1_p1_c4_l9", op, [4, 9], 3, stride=1, padding=1)
+        pool1d(f"{short}_k3_s2_ceil_c3_l10", op, [3, 10], 3, stride=2, ceil_mode=True)
+        pool1d(f"{short}_k2_s2_p1_ceil_c2_l7", op, [2, 7], 2, stride=2, padding=1, ceil_mode=True)
+        pool1d(f"{short}_k4_s3_c5_l31", op, [5, 31], 4, stride=3)
+        pool1d(f"{short}_k12_c2_l40", op, [2, 40], 12)
+        pool1d(f"{short}_k3_pad_l1r0_c3_l11", op, [3, 11], 3, stride=2, padding=[1, 0])
+    pool1d("avg1d_k3_s2_p1_nocip_c3_l10", "avg_pool1d", [3, 10], 3, stride=2, padding=1,
+           count_include_pad=False)
+    for shape in ([6, 1, 62], [3, 7, 7], [5, 1, 1], [16, 13, 5]):
+        C.append(chain("seq.gmp_c{}_{}x{}".format(*shape), shape, [GlobalMaxPool("g")]))
+    C.append(chain("seq.gmp_sequence_c4_l30", [4, 30], [GlobalMaxPool("g")],
+                   input_fn=sequence_input()))
+    for k, shape in ((3, [4, 1, 20]), (1, [3, 1, 9]), (9, [3, 1, 9]), (5, [6, 4, 7]),
+                     (16, [2, 1, 64])):
+        C.append(chain("seq.kmax_k{}_c{}_{}x{}".format(k, *shape), shape, [KMaxPool("km", k)]))
+    # Ties: small integers, so many values repeat; the earlier position wins.
+    ties = KMaxPool("km", 4)
+    ties.ties = True
+    C.append(chain("seq.kmax_ties_k4_c5_l12", [5, 12], [ties],
+                   input_fn=lambda gen, shape: torch.randint(0, 3, shape, generator=gen)
+                   .float().unsqueeze(2)))
+    all_equal = KMaxPool("km", 3)
+    all_equal.ties = True
+    C.append(chain("seq.kmax_all_equal_k3_c2_l7", [2, 7], [all_equal],
+                   input_fn=lambda gen, shape: torch.ones(shape).unsqueeze(2)))
+    # Kim's text CNN in miniature: embedding -> conv1d widths 2/3 -> relu -> max over time.
+    C.append(chain("seq.textcnn_mini_v30_e6_l12", [12],
+                   [Embedding("emb", 30, 6),
+                    Conv1d("c2", 4, 2, activation="relu", inputs=["emb"]),
+                    Conv1d("c3", 4, 3, activation="relu", inputs=["emb"]),
+                    GlobalMaxPool("m2", inputs=["c2"]),
+                    GlobalMaxPool("m3", inputs=["c3"]),
+                    Concat("cat", inputs=["m2", "m3"]),
+                    Simple("f", "flatten"), Dense("fc", 2)],
+                   input_fn=token_ids(30)))
+    relu_ties = KMaxPool("km", 4)  # relu's zeros tie
+    relu_ties.ties = True
+    C.append(chain("seq.conv1d_pool_kmax_flatten_c3_l24", [3, 24],
+                   [Conv1d("c", 6, 3, padding=1, activation="relu"),
+                    Pool1d("p", "max_pool1d", 2), relu_ties,
+                    Simple("f", "flatten")], input_fn=sequence_input()))
+    C.append(chain("seq.conv1d_bn_folded_c4o6_l15", [4, 15],
+                   [Conv1d("c", 6, 3, padding=1), BatchNorm("bn")], input_fn=sequence_input()))
+    return C
+
+
+# --------------------------------------------------------------------------- pooling variants
+
+class PoolX(Layer):
+    """min_pool2d and l2_pool2d (same attributes as max_pool2d)."""
+
+    def __init__(self, name, op, kernel, **kw):
+        super().__init__(name, kernel=kernel, **kw)
+        self.op = op
+
+    def forward(self, xs, p):
+        a = self.attrs
+        x = xs[0]
+        k = pair(a["kernel"])
+        s = pair(a.get("stride") or a["kernel"])
+        ceil = bool(a.get("ceil_mode"))
+        t, l, b, r = resolve_padding(a.get("padding"), k, s, 1, x.shape[2:])
+        plain = (t, l, b, r) == (0, 0, 0, 0) and not ceil
+        if self.op == "min_pool2d":
+            if t == b and l == r:
+                return -F.max_pool2d(-x, k, s, (t, l), ceil_mode=ceil)
+            return -F.max_pool2d(F.pad(-x, (l, r, t, b), value=-math.inf), k, s)
+        if plain:  # torch.nn.LPPool2d(2, kernel, stride)
+            return F.lp_pool2d(x, 2, k, s)
+        # The sum of squares over each window (zeros in the padding; ceil mode: the
+        # window clipped to the padded input), then the square root.
+        sums = F.avg_pool2d(F.pad(x * x, (l, r, t, b)), k, s, ceil_mode=ceil,
+                            divisor_override=1)
+        return sums.sqrt()
+
+
+def poolx_cases(args):
+    C = []
+
+    def pool(name, op, shape, kernel, **kw):
+        C.append(chain("poolx." + name, shape, [PoolX("p", op, kernel, **kw)]))
+
+    for op, short in (("min_pool2d", "min"), ("l2_pool2d", "l2")):
+        pool(f"{short}_k2_c3_13x13", op, [3, 13, 13], 2)
+        pool(f"{short}_k3_s2_p1_c6_13x13", op, [6, 13, 13], 3, stride=2, padding=1)
+        pool(f"{short}_k3_s1_p1_c3_7x7", op, [3, 7, 7], 3, stride=1, padding=1)
+        pool(f"{short}_k3_s2_overlap_c6_30x30", op, [6, 30, 30], 3, stride=2)
+        pool(f"{short}_k2_ceil_c3_7x7", op, [3, 7, 7], 2, ceil_mode=True)
+        pool(f"{short}_k3_s2_p1_ceil_c3_8x8", op, [3, 8, 8], 3, stride=2, padding=1,
+             ceil_mode=True)
+        pool(f"{short}_k4_c3_30x30", op, [3, 30, 30], 4)
+        pool(f"{short}_k5_s2_p2_c3_13x13", op, [3, 13, 13], 5, stride=2, padding=2)
+        pool(f"{short}_k2x3_s1x2_c3_7x13", op, [3, 7, 13], [2, 3], stride=[1, 2])
+        pool(f"{short}_k3_s2_same_c3_13x13", op, [3, 13, 13], 3, stride=2, padding="same")
+        pool(f"{short}_k3_asym_1-0-0-1_c3_13x13", op, [3, 13, 13], 3, stride=2,
+             padding=[1, 0, 0, 1])
+        pool(f"{short}_k3_s2_c32_56x56", op, [32, 56, 56], 3, stride=2, padding=1)
+        pool(f"{short}_k1x4_seq_c4_1x20", op, [4, 1, 20], [1, 4])
+    C.append(chain("poolx.min_after_conv_c3o6_13x13", [3, 13, 13],
+                   [Conv("c", 6, 3, padding=1, activation="relu"), PoolX("p", "min_pool2d", 2)]))
+    C.append(chain("poolx.l2_after_conv_c3o6_13x13", [3, 13, 13],
+                   [Conv("c", 6, 3), PoolX("p", "l2_pool2d", 2)]))
+    return C
+
+
+# --------------------------------------------------------------------------- convx
+# Transposed convolution, LeNet-5 connection tables, per-position bias, local response norm.
+
+class ConvTranspose(Layer):
+    op = "conv_transpose2d"
+
+    def __init__(self, name, out_channels, kernel, **kw):
+        super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
+
+    def params(self, xs, gen):
+        a = self.attrs
+        c = xs[0].shape[1]
+        g = a.get("groups") or 1
+        kh, kw = pair(a["kernel"])
+        p = {f"{self.name}.weight": uniform(gen, (c, a["out_channels"] // g, kh, kw),
+                                            1.7 / math.sqrt(c // g * kh * kw))}
+        if a.get("bias", True):
+            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
+        return p
+
+    def forward(self, xs, p):
+        a = self.attrs
+        y = F.conv_transpose2d(xs[0], p[f"{self.name}.weight"], p.get(f"{self.name}.bias"),
+                               stride=pair(a.get("stride") or 1),
+                               padding=pair(a.get("padding") or 0),
+                               output_padding=pair(a.get("output_padding") or 0),
+                               groups=a.get("groups") or 1, dilation=pair(a.get("dilation") or 1))
+        return apply_activation(y, a.get("activation"))
+
+
+def dense_from_connections(compact, table, in_channels):
+    """The [O, C, kh, kw] weight of a connection table from the compact [K, kh, kw] one."""
+    w = torch.zeros((len(table), in_channels) + tuple(compact.shape[1:]), dtype=compact.dtype)
+    k = 0
+    for o, row in enumerate(table):
+        for c in row:
+            w[o, c] = compact[k]
+            k += 1
+    return w
+
+
+class ConvTable(Conv):
+    """conv2d with `connections:`: the reference expands the compact weight itself."""
+
+    def params(self, xs, gen):
+        a = self.attrs
+        kh, kw = pair(a["kernel"])
+        k = sum(len(r) for r in a["connections"])
+        p = {f"{self.name}.weight": uniform(gen, (k, kh, kw), 1.7 / math.sqrt(3 * kh * kw))}
+        if a.get("bias", True):
+            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
+        return p
+
+    def forward(self, xs, p):
+        dense = dense_from_connections(p[f"{self.name}.weight"], self.attrs["connections"],
+                                       xs[0].shape[1])
+        return super().forward(xs, dict(p, **{f"{self.name}.weight": dense}))
+
+
+class PositionBias(Layer):
+    op = "position_bias"
+
+    def params(self, xs, gen):
+        return {f"{self.name}.bias": uniform(gen, tuple(xs[0].shape[1:]), 1.0)}
+
+    def forward(self, xs, p):
+        return xs[0] + p[f"{self.name}.bias"]
+
+
+class LRN(Layer):
+    op = "local_response_norm"
+
+    def forward(self, xs, p):
+        a = self.attrs
+        return F.local_response_norm(xs[0], a["size"], alpha=a.get("alpha", 1e-4),
+                                     beta=a.get("beta", 0.75), k=a.get("k", 1.0))
+
+
+LENET_C3 = [[i % 6, (i + 1) % 6, (i + 2) % 6] for i in range(6)] + \
+           [[i % 6, (i + 1) % 6, (i + 2) % 6, (i + 3) % 6] for i in range(6)] + \
+           [[0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5], [0, 1, 2, 3, 4, 5]]
+
+
+def convx_cases(args):
+    C = []
+    g = "convx"
+    def tconv(name, shape, out, k, **kw):
+        C.append(chain(f"convx.tconv_{name}", shape, [ConvTranspose("t", out, k, **kw)], group=g))
+    tconv("k3_s1_c3o4_7x7", [3, 7, 7], 4, 3)
+    tconv("k3_s2_p1_op1_c4o6_7x7", [4, 7, 7], 6, 3, stride=2, padding=1, output_padding=1)
+    tconv("k4_s2_p1_c8o3_5x6", [8, 5, 6], 3, 4, stride=2, padding=1)
+    tconv("k2_s2_c16o16_7x7", [16, 7, 7], 16, 2, stride=2)
+    tconv("k5_s3_p2_op2_c2o5_4x4", [2, 4, 4], 5, 5, stride=3, padding=2, output_padding=2)
+    tconv("k3x2_s21_p10_c3o4_6x5", [3, 6, 5], 4, [3, 2], stride=[2, 1], padding=[1, 0])
+    tconv("k3_d2_p2_c3o4_6x6", [3, 6, 6], 4, 3, dilation=2, padding=2)
+    tconv("k3_g2_s2_c4o6_5x5", [4, 5, 5], 6, 3, stride=2, groups=2)
+    tconv("k3_dw_s2_p1_c8_9x9_nobias", [8, 9, 9], 8, 3, stride=2, padding=1, groups=8,
+          bias=False)
+    tconv("k3_s2_relu_c32o32_6x6", [32, 6, 6], 32, 3, stride=2, activation="relu")
+    tconv("k1_s1_c5o7_3x3_tanh", [5, 3, 3], 7, 1, activation="tanh")
+    tconv("k4_p5_c2o3_10x10", [2, 10, 10], 3, 4, padding=5)
+    C.append(chain("convx.table_lenet_c3_14x14", [6, 14, 14],
+                   [ConvTable("c3", 16, 5, connections=LENET_C3, activation="tanh")], group=g))
+    C.append(chain("convx.table_p1_s2_nobias_c4o3_9x9", [4, 9, 9],
+                   [ConvTable("c", 3, 3, padding=1, stride=2, bias=False,
+                              connections=[[3, 0], [1], [0, 1, 2, 3]])], group=g))
+    C.append(chain("convx.table_c2o20_8x8", [2, 8, 8],
+                   [ConvTable("c", 20, 3, connections=[[i % 2] for i in range(19)] + [[1, 0]])],
+                   group=g))
+    C.append(chain("convx.posbias_c1_19x19", [1, 19, 19], [PositionBias("pb")], group=g))
+    C.append(chain("convx.conv1x1_posbias_c48_19x19", [48, 19, 19],
+                   [Conv("c", 1, 1, bias=False), PositionBias("pb"), Simple("f", "flatten"),
+                    Simple("s", "softmax")], group=g))
+    C.append(chain("convx.conv_posbias_relu_c3o5_6x7", [3, 6, 7],
+                   [Conv("c", 5, 3, padding=1), PositionBias("pb"), Simple("r", "relu")],
+                   group=g))
+    for name, shape, attrs in [
+            ("size5_c16_9x9", [16, 9, 9], dict(size=5)),
+            ("size5_alexnet_c96_13x13", [96, 13, 13], dict(size=5, alpha=1e-4, beta=0.75, k=2.0)),
+            ("size2_c5_6x6_beta05", [5, 6, 6], dict(size=2, alpha=0.5, beta=0.5, k=1.0)),
+            ("size3_c4_5x5_beta1_k03", [4, 5, 5], dict(size=3, alpha=2.0, beta=1.0, k=0.3)),
+            ("size4_c7_4x9_beta13", [7, 4, 9], dict(size=4, alpha=1.5, beta=1.3, k=1.5)),
+            ("size1_c3_5x5", [3, 5, 5], dict(size=1, alpha=0.8)),
+            ("size9_c4_3x3", [4, 3, 3], dict(size=9, alpha=3.0, beta=0.75)),
+    ]:
+        C.append(chain(f"convx.lrn_{name}", shape, [LRN("lrn", **attrs)], group=g,
+                       input_fn=scaled_input(2.0)))
+    C.append(chain("convx.conv_relu_lrn_pool_c3o8_12x12", [3, 12, 12],
+                   [Conv("c", 8, 3, activation="relu"),
+                    LRN("lrn", size=5, alpha=0.01, beta=0.75, k=2.0),
+                    Pool("p", "max_pool2d", 3, stride=2)], group=g))
+    return C
+
 
 GROUPS = {"conv": conv_cases, "pool": pool_cases, "dense": dense_cases, "act": act_cases,
-          "graph": graph_cases, "fused": fused_cases}
+          "graph": graph_cases, "fused": fused_cases, "seq": seq_cases, "poolx": poolx_cases,
+          "convx": convx_cases}
 
 if __name__ == "__main__":
     sys.exit(harness.main_for(GROUPS, "cnnc e2e op tests", "e2e ops"))

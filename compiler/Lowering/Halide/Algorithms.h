@@ -58,6 +58,21 @@ struct ConvStages {
 ConvStages convolution(Halide::Func input, Extent4D in, Halide::Func weight,
                        std::optional<Halide::Func> bias, const ConvAttrs &attrs);
 
+/// conv_transpose2d: the input gradient of the conv2d `forward` (whose
+/// output extent is `in`, the transposed conv's input) producing `out`, plus
+/// a bias; scheduled like a convolution.
+ConvStages convolutionTranspose(Halide::Func input, Extent4D in, Halide::Func weight,
+                                std::optional<Halide::Func> bias, const ConvAttrs &forward,
+                                Extent4D out);
+
+/// scatter_connections: the dense weight (kx, ky, ci, co) of a connection
+/// table (`table[co]` lists the ci read), from the compact (kx, ky, k).
+Halide::Func scatterConnections(Halide::Func compact,
+                                const std::vector<std::vector<int>> &table, int inChannels);
+/// gather_connections: compact (kx, ky, k) = dense (kx, ky, ci, co) of the k-th connection.
+Halide::Func gatherConnections(Halide::Func dense, const std::vector<std::vector<int>> &table,
+                               int inChannels);
+
 /// dense: `dense(o, n) = bias(o) + Σ_i w(i, o) * in(i, n)`, with the
 /// reduction over i split into vector-wide partial sums (`partial`, the only
 /// reduction, its inner loop a vector FMA) and a pure `dense` that adds the
@@ -71,7 +86,9 @@ struct DenseStages {
 DenseStages dense(Halide::Func input, int inFeatures, Halide::Func weight,
                   std::optional<Halide::Func> bias, int outFeatures, int lanes);
 
-enum class PoolKind { Max, Average };
+/// Min pools like Max with +inf padding; L2 is sqrt of the window's sum of
+/// squares (zero padding), scheduled like Average.
+enum class PoolKind { Max, Average, Min, L2 };
 struct PoolAttrs {
   PoolKind kind = PoolKind::Max;
   int kernelW = 1, kernelH = 1, strideX = 1, strideY = 1;
@@ -97,11 +114,48 @@ PoolStages pooling(Halide::Func input, Extent4D in, Extent4D out,
 /// reduction Func (sum over the plane) for the schedule.
 Halide::Func globalAveragePool(Halide::Func input, Extent4D in, Halide::Func &sum);
 
+/// global_max_pool: (x, y, c, n) -> (0, 0, c, n); `best` receives the
+/// reduction (the maximum of each plane) for the schedule.
+Halide::Func globalMaxPool(Halide::Func input, Extent4D in, Halide::Func &best);
+
+/// embedding: ids (t, n) -> (x = t, y = 0, c = e, n): row clamp(round(id)) of
+/// the table weight (e, v) with `vocab` rows.
+Halide::Func embedding(Halide::Func ids, Halide::Func weight, int vocab);
+
+/// k-max selection over each plane's H*W values read row-major (position
+/// p = y*W + x): `rank(p, c, n)` counts the values that beat p (larger, or
+/// equal and earlier), so exactly the k positions of rank < k are selected;
+/// `pos(p, c, n)` is the number of selected positions before p (a scan);
+/// `index(j, c, n)` the position of the j-th selected value (forward only).
+/// All are computed per plane of the kernel's output.
+struct KMaxStages {
+  Halide::Func rank, pos, index;
+  Halide::RDom q; ///< rank's reduction over every position
+  int length = 1, k = 1;
+};
+/// kmax_pool: (x = j < k, y = 0, c, n).
+Halide::Func kmaxPool(Halide::Func input, Extent4D in, int k, KMaxStages &stages);
+
 /// Element-wise ops over 4-D or 2-D activations (`rank` 4 or 2).
 Halide::Func relu(Halide::Func in, int rank);
 Halide::Func sigmoid(Halide::Func in, int rank);
 Halide::Func tanh(Halide::Func in, int rank);
 Halide::Func add(Halide::Func lhs, Halide::Func rhs, int rank);
+
+/// position_bias: in(x, y, c, n) + bias(x, y, c).
+Halide::Func positionBias(Halide::Func in, Halide::Func bias);
+/// reduce_over_batch: Σ_n in(..., n) of a value of rank `rank` (vectorized
+/// along dimension 0 by the consumer's schedule).
+Halide::Func reduceOverBatch(Halide::Func in, int rank, Halide::Expr batch);
+
+/// local_response_norm over the channels of (x, y, c, n) with `channels` channels.
+Halide::Func localResponseNorm(Halide::Func in, int channels, int size, double alpha,
+                               double beta, double k);
+/// Its input gradient; `planes` receives the per-plane Funcs computed at
+/// the root (the window sums D and δ·x·D^(-beta-1)).
+Halide::Func localResponseNormGrad(Halide::Func in, Halide::Func grad, int channels, int size,
+                                   double alpha, double beta, double k,
+                                   std::vector<Halide::Func> &planes);
 
 /// batch_norm (inference) over channel dim 1 of a rank-4 or rank-2 value.
 Halide::Func batchNorm(Halide::Func in, int rank, Halide::Func gamma,
@@ -140,7 +194,8 @@ std::vector<Halide::Var> argsOf(int rank);
 /// the upsampled δ. `inputExtent` is the forward input's extent.
 ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent,
                                 Halide::Func weight, const ConvAttrs &forward,
-                                Extent4D inputExtent);
+                                Extent4D inputExtent,
+                                std::optional<Halide::Func> bias = std::nullopt);
 
 /// conv2d_grad_weight: dW(kx, ky, ci, o) = Σ_{n,y,x} δ(x, y, o, n) · in(...).
 /// The sum over x is split into `lanes` partial sums over a zero-extended
@@ -190,6 +245,29 @@ Halide::Func activationGrad(const std::string &kind, Halide::Func output, Halide
 /// per-window winner, for the schedule.
 Halide::Func maxPoolGrad(Halide::Func input, Extent4D in, Halide::Func grad, Extent4D out,
                          const PoolAttrs &attrs, Halide::Func &argmax);
+/// min_pool2d's gradient is maxPoolGrad with attrs.kind == PoolKind::Min
+/// (δ to the first minimum). L2 pooling's: x · Σ δ/y over the windows
+/// containing x, skipping windows with y = 0.
+Halide::Func l2PoolGrad(Halide::Func input, Extent4D in, Halide::Func output,
+                        Halide::Func grad, Extent4D out, const PoolAttrs &attrs);
+/// global_max_pool's gradient: δ to the first maximum of each plane;
+/// `winner(c, n)` (row-major position) is the reduction for the schedule.
+Halide::Func globalMaxPoolGrad(Halide::Func input, Extent4D in, Halide::Func grad,
+                               Halide::Func &winner);
+/// kmax_pool's gradient: δ(pos(p)) at each selected position p, else 0.
+Halide::Func kmaxPoolGrad(Halide::Func input, Extent4D in, Halide::Func grad, int k,
+                          KMaxStages &stages);
+/// embedding's table gradient, a scatter-add: table(e, v) = 0, then
+/// table(e, id(t, n)) += δ(t, 0, e, n) over (t, n) in `r`. The schedule
+/// vectorizes and parallelizes over e (no two lanes or threads share a row
+/// element, so no atomics are needed).
+struct EmbeddingGradStages {
+  Halide::Func table;
+  Halide::RDom r;
+  int dim = 1;
+};
+EmbeddingGradStages embeddingGradWeight(Halide::Func ids, Halide::Func grad, int length,
+                                        int vocab, int dim, Halide::Expr batch);
 /// Average pooling's gradient: δ / count spread over each window.
 Halide::Func avgPoolGrad(Halide::Func grad, Extent4D in, Extent4D out, const PoolAttrs &attrs);
 Halide::Func globalAvgPoolGrad(Halide::Func grad, Extent4D in);

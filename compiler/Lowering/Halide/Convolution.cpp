@@ -2,7 +2,10 @@
 //
 // Cross-correlation with stride, dilation, asymmetric zero padding and
 // groups (SPEC §1). Padding is a separate Func so the schedule can
-// materialize it once and keep bounds checks out of the inner loop.
+// materialize it once and keep bounds checks out of the inner loop. The
+// transposed convolution reuses the input gradient's algorithm; connection
+// tables expand a compact weight through an index table embedded in the
+// pipeline.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Lowering/Halide/Algorithms.h"
@@ -60,6 +63,51 @@ ConvStages convolution(Func input, Extent4D in, Func weight,
       source(v.x * a.strideX + s.r.x * a.dilationX - a.padLeft,
              v.y * a.strideY + s.r.y * a.dilationY - a.padTop, inChannel, v.n);
   return s;
+}
+
+ConvStages convolutionTranspose(Func input, Extent4D in, Func weight, std::optional<Func> bias,
+                                const ConvAttrs &forward, Extent4D out) {
+  // SPEC §1: a = Wᵀz is the input gradient of the conv z = W ⋆ a.
+  return convolutionGradInput(input, in, weight, forward, out, bias);
+}
+
+Func scatterConnections(Func compact, const std::vector<std::vector<int>> &table,
+                        int inChannels) {
+  // index(ci, co): the compact kernel of connection (co, ci), or -1.
+  int outChannels = int(table.size());
+  Buffer<int32_t> index(inChannels, outChannels, "connection_index");
+  index.fill(-1);
+  int k = 0;
+  for (int co = 0; co < outChannels; ++co)
+    for (int ci : table[co])
+      index(ci, co) = k++;
+  Var kx("kx"), ky("ky"), ci("ci"), co("co");
+  Func dense("scatter_connections");
+  Expr i = index(ci, co);
+  dense(kx, ky, ci, co) = select(i >= 0, compact(kx, ky, clamp(i, 0, k - 1)), 0.0f);
+  return dense;
+}
+
+Func gatherConnections(Func dense, const std::vector<std::vector<int>> &table, int inChannels) {
+  std::vector<int> connections;
+  for (const std::vector<int> &row : table)
+    connections.insert(connections.end(), row.begin(), row.end());
+  int count = int(connections.size());
+  // (input channel, output channel) of each connection, in table order.
+  Buffer<int32_t> pairs(2, count, "connection_pairs");
+  int k = 0;
+  for (size_t co = 0; co < table.size(); ++co)
+    for (int ci : table[co]) {
+      pairs(0, k) = ci;
+      pairs(1, k) = int(co);
+      ++k;
+    }
+  Var kx("kx"), ky("ky"), kk("k");
+  Func compact("gather_connections");
+  int outChannels = int(table.size());
+  compact(kx, ky, kk) = dense(kx, ky, clamp(pairs(0, kk), 0, inChannels - 1),
+                              clamp(pairs(1, kk), 0, outChannels - 1));
+  return compact;
 }
 
 } // namespace cnnc::halide

@@ -110,4 +110,22 @@ Func bnFoldBias(Func gamma, Func beta, Func mean, Func variance,
   return f;
 }
 
+Func positionBias(Func in, Func bias) {
+  auto &v = vars();
+  Func f("position_bias");
+  f(v.x, v.y, v.c, v.n) = in(v.x, v.y, v.c, v.n) + bias(v.x, v.y, v.c);
+  return f;
+}
+
+Func reduceOverBatch(Func in, int rank, Expr batch) {
+  std::vector<Var> args = argsOf(rank);
+  args.pop_back(); // the batch
+  std::vector<Expr> at(args.begin(), args.end());
+  RDom r(0, batch, "r");
+  at.push_back(r);
+  Func f("reduce_over_batch");
+  f(args) = sum(in(at));
+  return f;
+}
+
 } // namespace cnnc::halide

@@ -15,7 +15,8 @@ using namespace Halide;
 namespace cnnc::halide {
 
 ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
-                                const ConvAttrs &f, Extent4D inputExtent) {
+                                const ConvAttrs &f, Extent4D inputExtent,
+                                std::optional<Func> bias) {
   auto &v = vars();
   ConvStages s;
   // δ upsampled by the stride (zeros between) and zero outside: a stride-1
@@ -56,7 +57,7 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
                                     (c / inPerGroup) * outPerGroup + oi);
   Expr o = (v.c / inPerGroup) * outPerGroup + s.r.z;
   s.conv = Func("conv");
-  s.conv(v.x, v.y, v.c, v.n) = 0.0f;
+  s.conv(v.x, v.y, v.c, v.n) = bias ? (*bias)(v.c) : Expr(0.0f);
   s.conv(v.x, v.y, v.c, v.n) +=
       s.weights(s.r.x, s.r.y, s.r.z, v.c) *
       s.padded(v.x + s.r.x * a.dilationX - a.padLeft, v.y + s.r.y * a.dilationY - a.padTop, o,
@@ -211,8 +212,10 @@ static std::pair<Expr, Expr> windowAt(Expr pos, int k, int stride, int pad, int 
 Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAttrs &a,
                  Func &winner) {
   auto &v = vars();
-  Func padded =
-      paddedInput(input, in, -std::numeric_limits<float>::infinity(), "pool_padded");
+  // min_pool2d's gradient is the same rule for the first minimum (+inf padding).
+  bool isMin = a.kind == PoolKind::Min;
+  float inf = std::numeric_limits<float>::infinity();
+  Func padded = paddedInput(input, in, isMin ? inf : -inf, "pool_padded");
   // The winning tap of each window: the first maximum in row-major order.
   // Small windows compare their taps in one unrolled expression (a pure,
   // vectorizable Func); larger ones use Halide's argmax.
@@ -225,15 +228,16 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
   if (taps <= kSmallPoolWindow) {
     Expr best = tap(0);
     for (int i = 1; i < taps; ++i)
-      best = max(best, tap(i));
+      best = isMin ? min(best, tap(i)) : max(best, tap(i));
     Expr index = taps - 1;
     for (int i = taps - 2; i >= 0; --i)
       index = select(tap(i) == best, i, index);
     winner(v.x, v.y, v.c, v.n) = index;
   } else {
     RDom r(0, a.kernelW, 0, a.kernelH, "r");
-    Tuple best = argmax(r, padded(v.x * a.strideX + r.x - a.padLeft,
-                                  v.y * a.strideY + r.y - a.padTop, v.c, v.n));
+    Expr value = padded(v.x * a.strideX + r.x - a.padLeft, v.y * a.strideY + r.y - a.padTop,
+                        v.c, v.n);
+    Tuple best = isMin ? argmin(r, value) : argmax(r, value);
     winner(v.x, v.y, v.c, v.n) = best[1] * a.kernelW + best[0];
   }
   Func f("max_pool_grad");
@@ -257,6 +261,38 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
                       grad(ox, oy, v.c, v.n), 0.0f);
     }
   f(v.x, v.y, v.c, v.n) = total;
+  return f;
+}
+
+Func l2PoolGrad(Func input, Extent4D in, Func output, Func grad, Extent4D out,
+                const PoolAttrs &a) {
+  auto &v = vars();
+  // ∂y/∂x = x / y for each window containing x; a window with y = 0 (all
+  // zeros) passes nothing, where PyTorch's sqrt would give NaN.
+  Expr total = 0.0f;
+  for (int ky = 0; ky < a.kernelH; ++ky)
+    for (int kx = 0; kx < a.kernelW; ++kx) {
+      auto [ox, vx] = windowAt(v.x, kx, a.strideX, a.padLeft, out.w);
+      auto [oy, vy] = windowAt(v.y, ky, a.strideY, a.padTop, out.h);
+      Expr y = output(ox, oy, v.c, v.n);
+      total += select(vx && vy && y > 0.0f, grad(ox, oy, v.c, v.n) / max(y, 1e-30f), 0.0f);
+    }
+  Func f("l2_pool_grad");
+  f(v.x, v.y, v.c, v.n) = input(v.x, v.y, v.c, v.n) * total;
+  return f;
+}
+
+Func globalMaxPoolGrad(Func input, Extent4D in, Func grad, Func &winner) {
+  auto &v = vars();
+  // Halide's argmax keeps the first maximum in iteration order (r.x inner):
+  // the first in row-major order, as the forward pass defines it.
+  winner = Func("gmp_winner");
+  RDom r(0, in.w, 0, in.h, "r");
+  Tuple best = argmax(r, input(r.x, r.y, v.c, v.n));
+  winner(v.c, v.n) = best[1] * in.w + best[0];
+  Func f("global_max_pool_grad");
+  f(v.x, v.y, v.c, v.n) =
+      select(v.y * in.w + v.x == winner(v.c, v.n), grad(0, 0, v.c, v.n), 0.0f);
   return f;
 }
 

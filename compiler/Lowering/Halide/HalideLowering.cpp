@@ -175,6 +175,52 @@ struct KernelBuilder {
                                 at(o.getVariance()), optional(o.getBias()),
                                 float(o.getEpsilon().convertToDouble()));
             })
+            .Case([&](cnn::MinPool2DOp p) {
+              return lowerPool(p, PoolKind::Min, p.getKernel(), p.getStride(),
+                               p.getPadding(), true);
+            })
+            .Case([&](cnn::L2Pool2DOp p) {
+              return lowerPool(p, PoolKind::L2, p.getKernel(), p.getStride(),
+                               p.getPadding(), true);
+            })
+            .Case([&](cnn::GlobalMaxPoolOp p) {
+              kernel.flops += elementsPerItem(p.getInput());
+              Halide::Func best;
+              Halide::Func f = globalMaxPool(at(p.getInput()), extent4D(p.getInput()), best);
+              kernel.stages.reductions.push_back(best);
+              return f;
+            })
+            .Case([&](cnn::EmbeddingOp o) {
+              // A gather: no arithmetic, one row copy per token.
+              kernel.stages.embeddingDim = int(shapeOf(o.getWeight())[1]);
+              return embedding(at(o.getIds()), at(o.getWeight()),
+                               int(shapeOf(o.getWeight())[0]));
+            })
+            .Case([&](cnn::KMaxPoolOp o) {
+              KMaxStages s;
+              Halide::Func f = kmaxPool(at(o.getInput()), extent4D(o.getInput()),
+                                        int(o.getK()), s);
+              kernel.stages.kmax = s;
+              kernel.flops += double(s.length) * s.length * extent4D(o.getInput()).c;
+              return f;
+            })
+            .Case([&](cnn::ConvTranspose2DOp o) { return lowerConvTranspose(o); })
+            .Case([&](cnn::ScatterConnectionsOp o) {
+              kernel.stages.overParameters = true;
+              return scatterConnections(at(o.getWeight()), tableOf(o.getConnections()),
+                                        int(shapeOf(o.getResult())[1]));
+            })
+            .Case([&](cnn::PositionBiasOp o) {
+              return pointwise(o, positionBias(at(o.getInput()), at(o.getBias())));
+            })
+            .Case([&](cnn::LocalResponseNormOp o) {
+              int size = int(o.getSize());
+              return pointwise(o, localResponseNorm(at(o.getInput()), int(shapeOf(o.getResult())[1]),
+                                                    size, o.getAlpha().convertToDouble(),
+                                                    o.getBeta().convertToDouble(),
+                                                    o.getK().convertToDouble()),
+                               2 * size + 4);
+            })
             .Default([&](Operation *op) { return lowerTraining(op); });
     if (!result)
       return op->emitError("cannot lower '")
@@ -198,6 +244,32 @@ struct KernelBuilder {
     kernel.stages.conv = s;
     kernel.flops += 2.0 * elementsPerItem(op) * w[1] * w[2] * w[3];
     return s.conv;
+  }
+
+  /// The forward-view conv2d of a transposed convolution: stride, dilation,
+  /// groups and weight as given; its bottom/right padding loses the
+  /// output_padding (negative values only shift the extents the schedule sees).
+  Halide::Func lowerConvTranspose(cnn::ConvTranspose2DOp op) {
+    auto w = shapeOf(op.getWeight());
+    ArrayRef<int64_t> pad = op.getPadding(), extra = op.getOutputPadding();
+    int64_t pads[4] = {pad[0], pad[1], pad[2] - extra[0], pad[3] - extra[1]};
+    ConvAttrs a = convAttrs(op.getStride(), pads, op.getDilation(), op.getGroups(), w);
+    ConvStages s = convolutionTranspose(at(op.getInput()), extent4D(op.getInput()),
+                                        at(op.getWeight()), optional(op.getBias()), a,
+                                        extent4D(op.getResult()));
+    kernel.stages.conv = s;
+    kernel.flops += 2.0 * elementsPerItem(op.getInput()) * w[1] * w[2] * w[3];
+    return s.conv;
+  }
+
+  static std::vector<std::vector<int>> tableOf(ArrayAttr table) {
+    std::vector<std::vector<int>> rows;
+    for (Attribute row : table) {
+      rows.emplace_back();
+      for (int64_t c : cast<DenseI64ArrayAttr>(row).asArrayRef())
+        rows.back().push_back(int(c));
+    }
+    return rows;
   }
 
   Halide::Func lowerDense(cnn::DenseOp op) {
@@ -291,6 +363,50 @@ struct KernelBuilder {
             kernel.stages.reductions.push_back(winner);
           kernel.flops += double(elementsPerItem(o.getGrad())) * a.kernelW * a.kernelH;
           return f;
+        })
+        .Case([&](cnn::MinPool2DGradOp o) -> std::optional<Halide::Func> {
+          PoolAttrs a = poolAttrs(PoolKind::Min, o.getKernel(), o.getStride(), o.getPadding(), true);
+          Halide::Func winner;
+          Halide::Func f = maxPoolGrad(at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()),
+                                       extent4D(o.getGrad()), a, winner);
+          if (a.kernelW * a.kernelH <= kSmallPoolWindow)
+            kernel.stages.rootPlanes.push_back({winner, int(shapeOf(o.getGrad())[3])});
+          else
+            kernel.stages.reductions.push_back(winner);
+          kernel.flops += double(elementsPerItem(o.getGrad())) * a.kernelW * a.kernelH;
+          return f;
+        })
+        .Case([&](cnn::L2Pool2DGradOp o) {
+          PoolAttrs a = poolAttrs(PoolKind::L2, o.getKernel(), o.getStride(), o.getPadding(), true);
+          return pointwise(o, l2PoolGrad(at(o.getInput()), extent4D(result), at(o.getOutput()),
+                                         at(o.getGrad()), extent4D(o.getGrad()), a),
+                           2 * a.kernelW * a.kernelH);
+        })
+        .Case([&](cnn::GlobalMaxPoolGradOp o) -> std::optional<Halide::Func> {
+          Halide::Func winner;
+          Halide::Func f = globalMaxPoolGrad(at(o.getInput()), extent4D(o.getInput()),
+                                             at(o.getGrad()), winner);
+          kernel.stages.reductions.push_back(winner);
+          kernel.flops += elementsPerItem(o.getInput());
+          return f;
+        })
+        .Case([&](cnn::KMaxPoolGradOp o) -> std::optional<Halide::Func> {
+          KMaxStages s;
+          Halide::Func f = kmaxPoolGrad(at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()),
+                                        int(o.getK()), s);
+          kernel.stages.kmax = s;
+          kernel.flops += double(s.length) * s.length * extent4D(o.getInput()).c;
+          return f;
+        })
+        .Case([&](cnn::EmbeddingGradWeightOp o) -> std::optional<Halide::Func> {
+          auto table = shapeOf(result);
+          auto ids = shapeOf(o.getIds());
+          EmbeddingGradStages s = embeddingGradWeight(at(o.getIds()), at(o.getGrad()),
+                                                      int(ids[1]), int(table[0]), int(table[1]),
+                                                      batch);
+          kernel.stages.embeddingGrad = s;
+          kernel.flops += double(elementsPerItem(o.getGrad()));
+          return s.table;
         })
         .Case([&](cnn::AvgPool2DGradOp o) {
           PoolAttrs a = poolAttrs(PoolKind::Average, o.getKernel(), o.getStride(), o.getPadding(),
@@ -411,6 +527,25 @@ struct KernelBuilder {
                                        f64(o.getBeta1Attr()), f64(o.getBeta2Attr()),
                                        f64(o.getEpsilonAttr()), kernel.stages.reductions),
                            6);
+        })
+        .Case([&](cnn::GatherConnectionsOp o) -> std::optional<Halide::Func> {
+          kernel.stages.overParameters = true;
+          return gatherConnections(at(o.getGrad()), tableOf(o.getConnections()),
+                                   int(shapeOf(o.getGrad())[1]));
+        })
+        .Case([&](cnn::ReduceOverBatchOp o) {
+          kernel.flops += elementsPerItem(o.getInput());
+          return reduceOverBatch(at(o.getInput()), rank(o.getInput()), batch);
+        })
+        .Case([&](cnn::LocalResponseNormGradOp o) -> std::optional<Halide::Func> {
+          std::vector<Halide::Func> planes;
+          int size = int(o.getSize());
+          Halide::Func f = localResponseNormGrad(
+              at(o.getInput()), at(o.getGrad()), int(shapeOf(result)[1]), size,
+              f64(o.getAlphaAttr()), f64(o.getBetaAttr()), f64(o.getKAttr()), planes);
+          for (Halide::Func &plane : planes)
+            kernel.stages.rootPlanes.push_back({plane, int(shapeOf(result)[3])});
+          return pointwise(o, f, 4 * size + 8);
         })
         .Default([&](Operation *) { return std::nullopt; });
   }

@@ -2,7 +2,9 @@
 //
 // Window pooling with stride, asymmetric padding and PyTorch's divisor rule
 // for average pooling (count_include_pad counts padded positions that lie
-// inside the padded input; windows clipped by ceil mode count less).
+// inside the padded input; windows clipped by ceil mode count less); min
+// pooling (+inf padding) and L2-norm pooling (sqrt of the sum of squares,
+// zero padding) share the max and average paths. Global max pooling.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Lowering/Halide/Algorithms.h"
@@ -17,7 +19,11 @@ PoolStages pooling(Func input, Extent4D in, Extent4D out, const PoolAttrs &a) {
   s.attrs = a;
   s.input = in;
   s.output = out;
-  bool isMax = a.kind == PoolKind::Max;
+  // Max and min pooling select a tap; average and L2 pooling sum (squares).
+  bool isMax = a.kind == PoolKind::Max, isMin = a.kind == PoolKind::Min;
+  bool isL2 = a.kind == PoolKind::L2;
+  bool selects = isMax || isMin;
+  const float inf = std::numeric_limits<float>::infinity();
   Func source = input;
   // Windows may reach past the padded input in ceil mode: pad whenever the
   // last window is not fully inside the input.
@@ -25,15 +31,14 @@ PoolStages pooling(Func input, Extent4D in, Extent4D out, const PoolAttrs &a) {
                       (out.w - 1) * a.strideX + a.kernelW > in.w ||
                       (out.h - 1) * a.strideY + a.kernelH > in.h;
   if (needsPadding) {
-    s.padded = paddedInput(input, in,
-                           isMax ? -std::numeric_limits<float>::infinity() : 0.0f,
-                           "pool_padded");
+    s.padded = paddedInput(input, in, isMax ? -inf : isMin ? inf : 0.0f, "pool_padded");
     source = s.padded;
   }
-  s.pool = Func(isMax ? "max_pool" : "avg_pool");
+  s.pool = Func(isMax ? "max_pool" : isMin ? "min_pool" : isL2 ? "l2_pool" : "avg_pool");
   auto tap = [&](Expr kx, Expr ky) {
-    return source(v.x * a.strideX + kx - a.padLeft, v.y * a.strideY + ky - a.padTop,
-                  v.c, v.n);
+    Expr t = source(v.x * a.strideX + kx - a.padLeft, v.y * a.strideY + ky - a.padTop,
+                    v.c, v.n);
+    return isL2 ? t * t : t;
   };
   Expr small; // the whole window as one expression, for small windows
   if (a.kernelW * a.kernelH <= kSmallPoolWindow)
@@ -41,15 +46,18 @@ PoolStages pooling(Func input, Extent4D in, Extent4D out, const PoolAttrs &a) {
       for (int kx = 0; kx < a.kernelW; ++kx)
         small = !small.defined() ? tap(kx, ky)
                 : isMax          ? max(small, tap(kx, ky))
+                : isMin          ? min(small, tap(kx, ky))
                                  : small + tap(kx, ky);
-  if (isMax) {
+  if (selects) {
     if (small.defined()) {
       s.pool(v.x, v.y, v.c, v.n) = small;
       return s;
     }
     s.r = RDom(0, a.kernelW, 0, a.kernelH, "r");
-    s.pool(v.x, v.y, v.c, v.n) = -std::numeric_limits<float>::infinity();
-    s.pool(v.x, v.y, v.c, v.n) = max(s.pool(v.x, v.y, v.c, v.n), tap(s.r.x, s.r.y));
+    s.pool(v.x, v.y, v.c, v.n) = isMax ? -inf : inf;
+    Expr current = s.pool(v.x, v.y, v.c, v.n);
+    s.pool(v.x, v.y, v.c, v.n) =
+        isMax ? max(current, tap(s.r.x, s.r.y)) : min(current, tap(s.r.x, s.r.y));
     return s;
   }
   Expr windowSum = small;
@@ -59,6 +67,11 @@ PoolStages pooling(Func input, Extent4D in, Extent4D out, const PoolAttrs &a) {
     s.sum(v.x, v.y, v.c, v.n) = 0.0f;
     s.sum(v.x, v.y, v.c, v.n) += tap(s.r.x, s.r.y);
     windowSum = s.sum(v.x, v.y, v.c, v.n);
+  }
+  if (isL2) {
+    // torch.nn.LPPool2d(2, ...): the square root of the window's sum of squares.
+    s.pool(v.x, v.y, v.c, v.n) = sqrt(windowSum);
+    return s;
   }
   // PyTorch: the window [start, start + k) clipped to the padded input
   // [-pad, in + pad) is the count with padding; clipped to [0, in) without.
@@ -81,6 +94,17 @@ Func globalAveragePool(Func input, Extent4D in, Func &total) {
   total(v.c, v.n) += input(r.x, r.y, v.c, v.n);
   mean(v.x, v.y, v.c, v.n) = total(v.c, v.n) / float(in.w * in.h);
   return mean;
+}
+
+Func globalMaxPool(Func input, Extent4D in, Func &best) {
+  auto &v = vars();
+  best = Func("gmp_max");
+  RDom r(0, in.w, 0, in.h, "r");
+  best(v.c, v.n) = -std::numeric_limits<float>::infinity();
+  best(v.c, v.n) = max(best(v.c, v.n), input(r.x, r.y, v.c, v.n));
+  Func f("global_max_pool");
+  f(v.x, v.y, v.c, v.n) = best(v.c, v.n);
+  return f;
 }
 
 } // namespace cnnc::halide

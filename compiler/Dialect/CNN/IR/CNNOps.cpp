@@ -180,6 +180,97 @@ LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 //===----------------------------------------------------------------------===//
+// conv_transpose2d, connection tables, position_bias, local_response_norm
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConvTranspose2DOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  std::string err = checkPairs(adaptor.getStride(), 2, "stride");
+  if (err.empty())
+    err = checkPairs(adaptor.getDilation(), 2, "dilation");
+  if (err.empty())
+    err = checkPairs(adaptor.getOutputPadding(), 2, "output_padding");
+  if (err.empty())
+    err = checkPairs(adaptor.getPadding(), 4, "padding [top, left, bottom, right]");
+  if (failed(report(loc, err)))
+    return failure();
+  Window2D w;
+  int64_t outputPadding[2];
+  for (int i = 0; i < 2; ++i) {
+    w.stride[i] = adaptor.getStride()[i];
+    w.dilation[i] = adaptor.getDilation()[i];
+    outputPadding[i] = adaptor.getOutputPadding()[i];
+  }
+  for (int i = 0; i < 4; ++i)
+    w.padding[i] = adaptor.getPadding()[i];
+  Shape shape;
+  ArrayRef<int64_t> bias;
+  if (adaptor.getBias())
+    bias = shapeOf(adaptor.getBias());
+  err = inferConvTranspose2D(shapeOf(adaptor.getInput()),
+                             shapeOf(adaptor.getWeight()),
+                             adaptor.getBias() ? bias.data() : nullptr,
+                             bias.size(), w, outputPadding, adaptor.getGroups(),
+                             shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+/// The rows of a connection table attribute.
+static SmallVector<ArrayRef<int64_t>> tableRows(ArrayAttr table) {
+  SmallVector<ArrayRef<int64_t>> rows;
+  for (Attribute row : table)
+    rows.push_back(cast<DenseI64ArrayAttr>(row).asArrayRef());
+  return rows;
+}
+
+LogicalResult ScatterConnectionsOp::verify() {
+  std::string err = checkScatterConnections(
+      shapeOf(getWeight()), getType().getShape(), tableRows(getConnections()));
+  if (!err.empty())
+    return emitOpError(err);
+  return success();
+}
+
+LogicalResult GatherConnectionsOp::verify() {
+  std::string err =
+      checkScatterConnections(cast<RankedTensorType>(getType()).getShape(),
+                              shapeOf(getGrad()), tableRows(getConnections()));
+  if (!err.empty())
+    return emitOpError(err);
+  return success();
+}
+
+LogicalResult PositionBiasOp::inferReturnTypes(MLIRContext *ctx,
+                                               std::optional<Location> loc,
+                                               Adaptor adaptor,
+                                               SmallVectorImpl<Type> &results) {
+  Shape shape;
+  std::string err = inferPositionBias(shapeOf(adaptor.getInput()),
+                                      shapeOf(adaptor.getBias()), shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult ReduceOverBatchOp::verify() {
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  ArrayRef<int64_t> out = cast<RankedTensorType>(getType()).getShape();
+  if (in.empty() || out != in.drop_front())
+    return emitOpError("expects the result to be the input's shape without "
+                       "the batch, found ")
+           << shapeToString(in) << " -> " << shapeToString(out);
+  return success();
+}
+
+LogicalResult LocalResponseNormOp::verify() {
+  std::string err = checkLocalResponseNorm(
+      getType().getShape(), getSize(), getAlpha().convertToDouble(),
+      getBeta().convertToDouble(), getK().convertToDouble());
+  if (!err.empty())
+    return emitOpError(err);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Element-wise ops
 //===----------------------------------------------------------------------===//
 
@@ -320,6 +411,65 @@ LogicalResult HyperOp::verify() {
 
 LogicalResult BlockOp::verify() { return verifyRegionOp(*this, getInputs()); }
 LogicalResult GroupOp::verify() { return verifyRegionOp(*this, getInputs()); }
+
+//===----------------------------------------------------------------------===//
+// Sequences and pooling variants: embedding, global_max_pool, kmax_pool,
+// min_pool2d, l2_pool2d, reshape
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  Shape shape;
+  std::string err = inferEmbedding(shapeOf(adaptor.getIds()),
+                                   shapeOf(adaptor.getWeight()), shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult GlobalMaxPoolOp::inferReturnTypes(MLIRContext *ctx,
+                                                std::optional<Location> loc,
+                                                Adaptor adaptor,
+                                                SmallVectorImpl<Type> &results) {
+  ArrayRef<int64_t> in = shapeOf(adaptor.getInput());
+  std::string err = checkActivation4D(in, "global_max_pool input");
+  Shape shape;
+  if (err.empty())
+    shape = {in[0], in[1], 1, 1};
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult KMaxPoolOp::inferReturnTypes(MLIRContext *ctx,
+                                           std::optional<Location> loc,
+                                           Adaptor adaptor,
+                                           SmallVectorImpl<Type> &results) {
+  Shape shape;
+  std::string err =
+      inferKMaxPool(shapeOf(adaptor.getInput()), adaptor.getK(), shape);
+  return inferred(ctx, loc, err, shape, results);
+}
+
+LogicalResult MinPool2DOp::inferReturnTypes(MLIRContext *ctx,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPool(ctx, loc, adaptor, results);
+}
+
+LogicalResult L2Pool2DOp::inferReturnTypes(MLIRContext *ctx,
+                                           std::optional<Location> loc,
+                                           Adaptor adaptor,
+                                           SmallVectorImpl<Type> &results) {
+  return inferPool(ctx, loc, adaptor, results);
+}
+
+LogicalResult ReshapeOp::verify() {
+  std::string err = checkReshape(getInput().getType().getShape(),
+                                 getType().getShape());
+  if (!err.empty())
+    return emitOpError(err);
+  return success();
+}
 
 #define GET_OP_CLASSES
 #include "compiler/Dialect/CNN/IR/CNNOps.cpp.inc"

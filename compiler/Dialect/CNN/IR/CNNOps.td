@@ -77,6 +77,99 @@ def CNN_DenseOp : CNN_Op<"dense", [Pure, InferTypeOpAdaptor]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Convolution family: transposed convolution, connection tables, per-position
+// bias (SPEC §1)
+//===----------------------------------------------------------------------===//
+
+def CNN_ConvTranspose2DOp : CNN_Op<"conv_transpose2d", [Pure, InferTypeOpAdaptor]> {
+  let summary = "transposed (fractionally strided) 2-D convolution, a = Wᵀ z";
+  let description = [{
+    PyTorch's `nn.ConvTranspose2d`: the input gradient of a conv2d with the
+    same weight and attributes (SPEC §1: a wide convolution of the
+    zero-interleaved input with rot180(W)), plus a bias:
+    `y[n,o,i,j] = b[o] + Σ_{c,u,v} w[c,o',u,v] · x[n,c,(i+pt-u·dh)/sh,(j+pl-v·dw)/sw]`
+    over the exact, in-range divisions, `c` in `o`'s group, `o' = o mod (O/groups)`.
+    The weight is PyTorch's `[C, O/groups, kh, kw]`; `padding` is
+    `[top, left, bottom, right]` and `output_padding` (smaller than the
+    stride) adds rows/columns at the bottom/right:
+    `H_out = (H-1)·sh - pt - pb + dh·(kh-1) + oph + 1`. It is lowered with
+    conv2d_grad_input's algorithm and schedule; its gradients are a conv2d
+    (input) and a conv2d_grad_weight with the roles of input and δ swapped.
+
+    ```mlir
+    %y = cnn.conv_transpose2d %x, %w, %b {dilation = array<i64: 1, 1>, groups = 1 : i64,
+           output_padding = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>,
+           stride = array<i64: 2, 2>}
+         : (tensor<?x16x7x7xf32>, tensor<16x8x3x3xf32>, tensor<8xf32>) -> tensor<?x8x14x14xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$weight, Optional<CNN_Tensor>:$bias,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DenseI64ArrayAttr:$output_padding, DenseI64ArrayAttr:$dilation,
+                   I64Attr:$groups);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_ConnectionTable : TypedArrayAttrBase<DenseI64ArrayAttr,
+    "connection table: for each output channel, the input channels it reads">;
+
+def CNN_ScatterConnectionsOp : CNN_Op<"scatter_connections", [Pure]> {
+  let summary = "expands a compact connection-table weight [K, kh, kw] to a dense OIHW one";
+  let description = [{
+    LeNet-5's layer C3 (SPEC §1): output map `o` reads only the input maps
+    listed in `connections[o]`. The parameter holds one `kh × kw` kernel per
+    connection, in table order (K = number of connections), so the layer has
+    `K·kh·kw + O` parameters; this op places them into a dense
+    `[O, C, kh, kw]` weight with zeros elsewhere, feeding a plain conv2d. Its
+    operand is a parameter, so in inference it runs once at load time.
+
+    ```mlir
+    %w = cnn.scatter_connections %wc {connections = [array<i64: 0, 1>, array<i64: 1, 2>]}
+         : (tensor<4x5x5xf32>) -> tensor<2x3x5x5xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$weight, CNN_ConnectionTable:$connections);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_PositionBiasOp : CNN_Op<"position_bias", [Pure, InferTypeOpAdaptor]> {
+  let summary = "adds a learnable bias per channel and position: y = x + b[c, h, w]";
+  let description = [{
+    The AlphaGo policy network's last layer (SPEC §1: "a different bias for
+    each position"). Input `[N, C, H, W]`, bias `[C, H, W]`.
+
+    ```mlir
+    %y = cnn.position_bias %x, %b : (tensor<?x1x19x19xf32>, tensor<1x19x19xf32>) -> tensor<?x1x19x19xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$bias);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input `,` $bias attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_LocalResponseNormOp : CNN_Op<"local_response_norm", [Pure, SameOperandsAndResultType]> {
+  let summary = "local response normalization across channels (AlexNet)";
+  let description = [{
+    `torch.nn.LocalResponseNorm`: `y_c = x_c / (k + alpha/size · Σ_{c'} x_{c'}²)^beta`
+    over the channels `c' ∈ [c - size/2, c + (size-1)/2]` of `[N, C, H, W]`
+    (missing channels count as zero). `k` must be positive.
+
+    ```mlir
+    %y = cnn.local_response_norm %x {alpha = 1.0e-04 : f64, beta = 7.5e-01 : f64,
+           k = 2.0 : f64, size = 5 : i64} : tensor<?x96x55x55xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, I64Attr:$size, F64Attr:$alpha, F64Attr:$beta,
+                   F64Attr:$k);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Pooling
 //===----------------------------------------------------------------------===//
 
@@ -126,6 +219,92 @@ def CNN_GlobalAvgPoolOp : CNN_Op<"global_avg_pool", [Pure, InferTypeOpAdaptor]> 
   let arguments = (ins CNN_Tensor:$input);
   let results = (outs CNN_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Sequences and pooling variants (text CNN): a sequence is [N, C, 1, L]
+//===----------------------------------------------------------------------===//
+
+def CNN_EmbeddingOp : CNN_Op<"embedding", [Pure, InferTypeOpAdaptor]> {
+  let summary = "token ids [N, L] -> embedded sequence [N, E, 1, L]";
+  let description = [{
+    `y[n, e, 0, t] = weight[clamp(round(ids[n, t]), 0, V - 1), e]`: the rows of
+    the table `weight` (`[V, E]`, PyTorch's `nn.Embedding` layout) picked by
+    the token ids, already transposed to a sequence of `E` channels (what a
+    1-D convolution reads). The ids are float32 values holding integers, like
+    labels; an id outside `[0, V)` is clamped to the nearest valid row. No
+    gradient flows to the ids.
+
+    ```mlir
+    %y = cnn.embedding %ids, %w : (tensor<?x64xf32>, tensor<5000x128xf32>) -> tensor<?x128x1x64xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$ids, CNN_Tensor:$weight);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$ids `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_GlobalMaxPoolOp : CNN_Op<"global_max_pool", [Pure, InferTypeOpAdaptor]> {
+  let summary = "maximum over H and W: [N,C,H,W] -> [N,C,1,1] (max over time)";
+  let description = [{
+    The text CNN's max-over-time pooling (`nn.AdaptiveMaxPool2d(1)`); its
+    gradient goes to the first maximum of each plane in row-major order.
+
+    ```mlir
+    %y = cnn.global_max_pool %x : (tensor<?x100x1x62xf32>) -> tensor<?x100x1x1xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_KMaxPoolOp : CNN_Op<"kmax_pool", [Pure, InferTypeOpAdaptor]> {
+  let summary = "k-max pooling: the k largest values of each plane, in order";
+  let description = [{
+    Kalchbrenner et al.'s k-max pooling with a fixed `k`: each channel's
+    `H*W` values are read as one sequence (row-major) and the `k` largest are
+    kept in their original order: `[N,C,H,W] -> [N,C,1,k]`. Ties go to the
+    earlier position (a value beats every later equal value). The gradient
+    flows back to the selected positions.
+
+    ```mlir
+    %y = cnn.kmax_pool %x {k = 3 : i64} : (tensor<?x6x1x20xf32>) -> tensor<?x6x1x3xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, I64Attr:$k);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_MinPool2DOp : CNN_Pool2DOp<"min_pool2d", "min"> {
+  let description = [{
+    The minimum of each window (padded positions never win), with max_pool2d's
+    attributes and output size rule; its gradient goes to the first minimum.
+
+    ```mlir
+    %y = cnn.min_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>,
+           padding = array<i64: 0, 0, 0, 0>} : (tensor<?x6x28x28xf32>) -> tensor<?x6x14x14xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode);
+}
+
+def CNN_L2Pool2DOp : CNN_Pool2DOp<"l2_pool2d", "L2-norm"> {
+  let description = [{
+    `y = sqrt(Σ x²)` over each window (`torch.nn.LPPool2d(2, kernel, stride)`;
+    padded positions count as zeros). Gradient `δ·x/y`, 0 where `y = 0`.
+
+    ```mlir
+    %y = cnn.l2_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>,
+           padding = array<i64: 0, 0, 0, 0>} : (tensor<?x6x28x28xf32>) -> tensor<?x6x14x14xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode);
 }
 
 //===----------------------------------------------------------------------===//
@@ -414,6 +593,36 @@ def CNN_Conv2DGradWeightOp : CNN_GradOp<"conv2d_grad_weight",
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
+def CNN_GatherConnectionsOp : CNN_GradOp<"gather_connections",
+    "gradient of scatter_connections: the dense weight gradient at the table's connections"> {
+  let description = [{
+    `[O, C, kh, kw] -> [K, kh, kw]`: row `k` is `dw[o, c]` of the k-th
+    connection `(o, c)` in table order.
+  }];
+  let arguments = (ins CNN_Tensor:$grad, CNN_ConnectionTable:$connections);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_ReduceOverBatchOp : CNN_GradOp<"reduce_over_batch",
+    "sum over the batch: [N, C, H, W] -> [C, H, W] (position_bias's gradient)"> {
+  let arguments = (ins CNN_Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_LocalResponseNormGradOp : CNN_GradOp<"local_response_norm_grad",
+    "gradient of local_response_norm w.r.t. its input",
+    [AllTypesMatch<["input", "grad", "result"]>]> {
+  let description = [{
+    With `D_c = k + alpha/size · Σ_{c' ∈ window(c)} x_{c'}²`:
+    `dx_j = δ_j · D_j^-beta - 2·alpha·beta/size · x_j · Σ_{c : j ∈ window(c)} δ_c · x_c · D_c^(-beta-1)`.
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$size, F64Attr:$alpha,
+                   F64Attr:$beta, F64Attr:$k);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+}
+
 def CNN_ReduceToChannelsOp : CNN_GradOp<"reduce_to_channels",
     "sum over every dimension but the channels (dim 1): bias gradients"> {
   let description = [{
@@ -479,6 +688,12 @@ def CNN_SliceChannelsOp : CNN_GradOp<"slice_channels", "channels [begin, begin +
 }
 
 def CNN_ReshapeOp : CNN_GradOp<"reshape", "the same data with another static shape (flatten's gradient); a view"> {
+  let description = [{
+    Moves no data. Besides flatten's gradient it views a conv1d weight
+    `[O, C/g, k]` (PyTorch's layout) as the conv2d weight `[O, C/g, 1, k]`.
+    The element counts must match (a dynamic batch on both sides).
+  }];
+  let hasVerifier = 1;
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
@@ -598,6 +813,43 @@ def CNN_AdamStepOp : CNN_GradOp<"adam_step",
                    CNN_Tensor:$lr, CNN_Tensor:$step,
                    F64Attr:$beta1, F64Attr:$beta2, F64Attr:$epsilon);
   let assemblyFormat = "$param `,` $moment1 `,` $moment2 `,` $lr `,` $step attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_EmbeddingGradWeightOp : CNN_GradOp<"embedding_grad_weight",
+    "gradient of embedding w.r.t. its table: δ scatter-added into the rows of the ids"> {
+  let description = [{
+    `dw[v, e] = Σ_{n,t : clamp(round(ids[n,t])) = v} δ[n, e, 0, t]`; the result
+    type gives the table's shape `[V, E]`.
+  }];
+  let arguments = (ins CNN_Tensor:$ids, CNN_Tensor:$grad);
+  let assemblyFormat = "$ids `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_GlobalMaxPoolGradOp : CNN_GradOp<"global_max_pool_grad",
+    "δ to the first maximum of each plane (row-major)"> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_KMaxPoolGradOp : CNN_GradOp<"kmax_pool_grad",
+    "δ of each k-max output back to the position it was taken from"> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_MinPool2DGradOp : CNN_GradOp<"min_pool2d_grad",
+    "routes δ to the position of each window's (first) minimum"> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def CNN_L2Pool2DGradOp : CNN_GradOp<"l2_pool2d_grad",
+    "x · Σ δ/y over the windows containing x (0 where y = 0)"> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$output, CNN_Tensor:$grad,
+                   DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
+                   DenseI64ArrayAttr:$padding);
+  let assemblyFormat = "$input `,` $output `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
 #endif // CNN_OPS_TD

@@ -124,6 +124,142 @@ std::string cnnc::cnn::inferConv2D(ArrayRef<int64_t> input,
   return "";
 }
 
+std::string cnnc::cnn::inferConvTranspose2D(
+    ArrayRef<int64_t> input, ArrayRef<int64_t> weight, const int64_t *biasShape,
+    size_t biasRank, const Window2D &window, const int64_t outputPadding[2],
+    int64_t groups, Shape &result) {
+  if (std::string err = checkActivation4D(input, "conv_transpose2d input");
+      !err.empty())
+    return err;
+  if (weight.size() != 4)
+    return llvm::formatv("conv_transpose2d weight must be 4-D [C, O/groups, "
+                         "kH, kW], found {0}",
+                         shapeToString(weight));
+  if (groups < 1)
+    return llvm::formatv("groups must be >= 1, found {0}", groups);
+  int64_t channels = input[1], outChannels = weight[1] * groups;
+  if (weight[0] != channels)
+    return llvm::formatv("conv_transpose2d weight {0} expects {1} input "
+                         "channels, found {2}",
+                         shapeToString(weight), weight[0], channels);
+  if (channels % groups != 0)
+    return llvm::formatv("groups = {0} must divide the input channels ({1})",
+                         groups, channels);
+  if (biasShape && (biasRank != 1 || biasShape[0] != outChannels))
+    return llvm::formatv("conv_transpose2d bias must be [{0}], found {1}",
+                         outChannels,
+                         shapeToString(ArrayRef<int64_t>(biasShape, biasRank)));
+  Window2D w = window;
+  w.kernel[0] = weight[2];
+  w.kernel[1] = weight[3];
+  if (std::string err = checkWindow(w); !err.empty())
+    return err;
+  int64_t out[2];
+  for (int i = 0; i < 2; ++i) {
+    if (outputPadding[i] < 0 || outputPadding[i] >= w.stride[i])
+      return llvm::formatv("output_padding must be >= 0 and smaller than the "
+                           "stride ({0}), found {1}",
+                           w.stride[i], outputPadding[i]);
+    out[i] = (input[2 + i] - 1) * w.stride[i] - w.padding[i] -
+             w.padding[i + 2] + w.dilation[i] * (w.kernel[i] - 1) +
+             outputPadding[i] + 1;
+    if (out[i] <= 0)
+      return llvm::formatv("conv_transpose2d output {0} would be {1}: the "
+                           "padding ({2} + {3}) removes more than the "
+                           "upsampled input provides",
+                           i == 0 ? "height" : "width", out[i], w.padding[i],
+                           w.padding[i + 2]);
+  }
+  result = {input[0], outChannels, out[0], out[1]};
+  return "";
+}
+
+std::string cnnc::cnn::checkConnectionTable(ArrayRef<ArrayRef<int64_t>> table,
+                                            int64_t inChannels,
+                                            int64_t outChannels,
+                                            int64_t &connections, int &badRow) {
+  badRow = -1;
+  connections = 0;
+  if (int64_t(table.size()) != outChannels)
+    return llvm::formatv("the connection table must have one list per output "
+                         "channel ({0}), found {1}",
+                         outChannels, table.size());
+  for (auto [o, row] : llvm::enumerate(table)) {
+    badRow = int(o);
+    if (row.empty())
+      return llvm::formatv("output channel {0} reads no input channel", o);
+    for (auto [i, c] : llvm::enumerate(row)) {
+      if (c < 0 || c >= inChannels)
+        return llvm::formatv("output channel {0} reads input channel {1}, "
+                             "but the input has channels 0..{2}",
+                             o, c, inChannels - 1);
+      for (size_t j = 0; j < i; ++j)
+        if (row[j] == c)
+          return llvm::formatv("output channel {0} lists input channel {1} "
+                               "twice",
+                               o, c);
+    }
+    connections += int64_t(row.size());
+  }
+  badRow = -1;
+  return "";
+}
+
+std::string cnnc::cnn::checkScatterConnections(ArrayRef<int64_t> compact,
+                                               ArrayRef<int64_t> dense,
+                                               ArrayRef<ArrayRef<int64_t>> table) {
+  if (dense.size() != 4 || compact.size() != 3 || compact[1] != dense[2] ||
+      compact[2] != dense[3])
+    return llvm::formatv("expects a compact weight [K, kh, kw] and a dense "
+                         "weight [O, C, kh, kw] with the same kernel, found "
+                         "{0} and {1}",
+                         shapeToString(compact), shapeToString(dense));
+  int64_t connections;
+  int badRow;
+  if (std::string err =
+          checkConnectionTable(table, dense[1], dense[0], connections, badRow);
+      !err.empty())
+    return err;
+  if (compact[0] != connections)
+    return llvm::formatv("the table has {0} connections but the compact "
+                         "weight {1} holds {2} kernels",
+                         connections, shapeToString(compact), compact[0]);
+  return "";
+}
+
+std::string cnnc::cnn::inferPositionBias(ArrayRef<int64_t> input,
+                                         ArrayRef<int64_t> bias,
+                                         Shape &result) {
+  if (std::string err = checkActivation4D(input, "position_bias input");
+      !err.empty())
+    return err;
+  if (bias != input.drop_front())
+    return llvm::formatv("position_bias bias must be [C, H, W] = {0}, found {1}",
+                         shapeToString(input.drop_front()),
+                         shapeToString(bias));
+  result.assign(input.begin(), input.end());
+  return "";
+}
+
+std::string cnnc::cnn::checkLocalResponseNorm(ArrayRef<int64_t> input,
+                                              int64_t size, double alpha,
+                                              double beta, double k) {
+  if (std::string err = checkActivation4D(input, "local_response_norm input");
+      !err.empty())
+    return err;
+  if (size < 1)
+    return llvm::formatv("local_response_norm size must be >= 1, found {0}",
+                         size);
+  if (!(alpha >= 0) || !(beta >= 0))
+    return llvm::formatv("local_response_norm alpha and beta must be >= 0, "
+                         "found {0} and {1}",
+                         alpha, beta);
+  if (!(k > 0))
+    return llvm::formatv("local_response_norm k must be positive, found {0}",
+                         k);
+  return "";
+}
+
 std::string cnnc::cnn::inferPool2D(ArrayRef<int64_t> input,
                                    const Window2D &window, Shape &result) {
   if (std::string err = checkActivation4D(input, "pooling input"); !err.empty())
@@ -223,5 +359,63 @@ std::string cnnc::cnn::checkSameShape(ArrayRef<int64_t> lhs,
   if (lhs != rhs)
     return llvm::formatv("operands must have the same shape, found {0} and {1}",
                          shapeToString(lhs), shapeToString(rhs));
+  return "";
+}
+
+std::string cnnc::cnn::checkSequence(ArrayRef<int64_t> shape,
+                                     llvm::StringRef what) {
+  if (std::string err = checkActivation4D(shape, what); !err.empty())
+    return llvm::formatv("{0} must be a sequence [N, C, 1, L], found {1}", what,
+                         shapeToString(shape));
+  if (shape[2] != 1)
+    return llvm::formatv("{0} must be a sequence [N, C, 1, L] (height 1), "
+                         "found {1}",
+                         what, shapeToString(shape));
+  return "";
+}
+
+std::string cnnc::cnn::inferEmbedding(ArrayRef<int64_t> ids,
+                                      ArrayRef<int64_t> weight, Shape &result) {
+  if (ids.size() != 2 || isDynamic(ids[1]) || ids[1] <= 0)
+    return llvm::formatv("embedding input must be token ids [N, L] with static "
+                         "L, found {0}",
+                         shapeToString(ids));
+  if (weight.size() != 2 || isDynamic(weight[0]) || isDynamic(weight[1]) ||
+      weight[0] <= 0 || weight[1] <= 0)
+    return llvm::formatv("embedding weight must be [num_embeddings, "
+                         "embedding_dim], found {0}",
+                         shapeToString(weight));
+  result = {ids[0], weight[1], 1, ids[1]};
+  return "";
+}
+
+std::string cnnc::cnn::inferKMaxPool(ArrayRef<int64_t> input, int64_t k,
+                                     Shape &result) {
+  if (std::string err = checkActivation4D(input, "kmax_pool input");
+      !err.empty())
+    return err;
+  int64_t length = input[2] * input[3];
+  if (k < 1 || k > length)
+    return llvm::formatv("kmax_pool k must be in [1, H*W = {0}], found {1}",
+                         length, k);
+  result = {input[0], input[1], 1, k};
+  return "";
+}
+
+std::string cnnc::cnn::checkReshape(ArrayRef<int64_t> from,
+                                    ArrayRef<int64_t> to) {
+  auto count = [](ArrayRef<int64_t> s, bool &dynamic) {
+    int64_t n = 1;
+    dynamic = false;
+    for (int64_t d : s)
+      isDynamic(d) ? void(dynamic = true) : void(n *= d);
+    return n;
+  };
+  bool dynFrom, dynTo;
+  int64_t a = count(from, dynFrom), b = count(to, dynTo);
+  if (a != b || dynFrom != dynTo)
+    return llvm::formatv("reshape must keep the number of elements, found {0} "
+                         "-> {1}",
+                         shapeToString(from), shapeToString(to));
   return "";
 }

@@ -47,6 +47,38 @@ std::string inferConv2D(llvm::ArrayRef<int64_t> input,
                         const int64_t *biasShape, size_t biasRank,
                         const Window2D &window, int64_t groups, Shape &result);
 
+/// conv_transpose2d: input [N,C,H,W], weight [C, O/groups, kh, kw], optional
+/// bias [O]; `outputPadding` [h, w] must be smaller than the stride.
+std::string inferConvTranspose2D(llvm::ArrayRef<int64_t> input,
+                                 llvm::ArrayRef<int64_t> weight,
+                                 const int64_t *biasShape, size_t biasRank,
+                                 const Window2D &window,
+                                 const int64_t outputPadding[2], int64_t groups,
+                                 Shape &result);
+
+/// A connection table (one list of input channels per output channel) for a
+/// layer with `inChannels` inputs and `outChannels` outputs: every list
+/// non-empty, channels in range, no duplicates. On error `badRow` is the
+/// offending output channel (-1: the table as a whole). `connections`
+/// receives the total number of connections.
+std::string checkConnectionTable(llvm::ArrayRef<llvm::ArrayRef<int64_t>> table,
+                                 int64_t inChannels, int64_t outChannels,
+                                 int64_t &connections, int &badRow);
+
+/// scatter_connections: compact [K, kh, kw] and dense [O, C, kh, kw] weights
+/// agree with the table.
+std::string checkScatterConnections(llvm::ArrayRef<int64_t> compact,
+                                    llvm::ArrayRef<int64_t> dense,
+                                    llvm::ArrayRef<llvm::ArrayRef<int64_t>> table);
+
+/// position_bias: input [N, C, H, W], bias [C, H, W].
+std::string inferPositionBias(llvm::ArrayRef<int64_t> input,
+                              llvm::ArrayRef<int64_t> bias, Shape &result);
+
+/// local_response_norm: a 4-D activation, size >= 1, alpha, beta >= 0, k > 0.
+std::string checkLocalResponseNorm(llvm::ArrayRef<int64_t> input, int64_t size,
+                                   double alpha, double beta, double k);
+
 /// max/avg pooling: input [N,C,H,W].
 std::string inferPool2D(llvm::ArrayRef<int64_t> input, const Window2D &window,
                         Shape &result);
@@ -72,6 +104,22 @@ std::string inferFlatten(llvm::ArrayRef<int64_t> input, Shape &result);
 /// add: both operands must have the same shape.
 std::string checkSameShape(llvm::ArrayRef<int64_t> lhs,
                            llvm::ArrayRef<int64_t> rhs);
+
+/// Checks that `shape` is a sequence [N, C, 1, L] (the input of conv1d and
+/// the 1-D pooling ops).
+std::string checkSequence(llvm::ArrayRef<int64_t> shape, llvm::StringRef what);
+
+/// embedding: ids [N, L], table [V, E] -> [N, E, 1, L].
+std::string inferEmbedding(llvm::ArrayRef<int64_t> ids,
+                           llvm::ArrayRef<int64_t> weight, Shape &result);
+
+/// kmax_pool: input [N, C, H, W], 1 <= k <= H*W -> [N, C, 1, k].
+std::string inferKMaxPool(llvm::ArrayRef<int64_t> input, int64_t k,
+                          Shape &result);
+
+/// reshape: the same number of elements, a dynamic batch on both sides or none.
+std::string checkReshape(llvm::ArrayRef<int64_t> from,
+                         llvm::ArrayRef<int64_t> to);
 
 } // namespace cnnc::cnn
 
