@@ -26,7 +26,8 @@ its ~10^6 ReLU inputs lie within float32 rounding of 0, and float32 (cnnc's, or 
 then routes the gradient differently from float64: one flipped ReLU before a batch norm moves
 every earlier gradient by up to 7e-2 x max(1,|ref|) (resnet50; float32 PyTorch autograd itself
 fails the tolerance there on every draw). The criterion is only meaningful at a point where
-the gradient is well defined, so rows with pin_relus=True (the 224x224 models) first move the
+the gradient is well defined, so rows with pin_relus=True (the 224x224 batch norm models)
+first move the
 twin to such a point (pin_relu_patterns): on the drawn batch, each ReLU input channel is made
 entirely positive (live, 3 in 4) or entirely negative (dead), at least a tenth of its range
 away from 0, by shifting the per-channel bias added right before that ReLU (conv / dense bias,
@@ -183,13 +184,13 @@ REGISTRY = [
              [1, 224, 224], 10, source="d2l / course notes AlexNet for Fashion-MNIST",
              input_fn=fmnist_input, train_steps=4, train_lr=0.001, train_batch=4),
     ZooModel("alexnet", "models/alexnet.yaml", _tv("alexnet"), [3, 224, 224], 1000,
-             pin_relus=True, source="torchvision.models.alexnet"),
+             source="torchvision.models.alexnet"),
     ZooModel("vgg11", "models/vgg11.yaml", _tv("vgg11"), [3, 224, 224], 1000,
-             rename=vgg_rename(VGG_CFG["vgg11"]), pin_relus=True, source="torchvision.models.vgg11"),
+             rename=vgg_rename(VGG_CFG["vgg11"]), source="torchvision.models.vgg11"),
     ZooModel("vgg16", "models/vgg16.yaml", _tv("vgg16"), [3, 224, 224], 1000,
-             rename=vgg_rename(VGG_CFG["vgg16"]), pin_relus=True, source="torchvision.models.vgg16"),
+             rename=vgg_rename(VGG_CFG["vgg16"]), source="torchvision.models.vgg16"),
     ZooModel("nin", "models/nin.yaml", _ref("NiN"), [1, 224, 224], 10,
-             pin_relus=True, source="d2l Network in Network for Fashion-MNIST", input_fn=fmnist_input,
+             source="d2l Network in Network for Fashion-MNIST", input_fn=fmnist_input,
              train_steps=5, train_lr=0.02, train_batch=4),
     ZooModel("googlenet", "models/googlenet.yaml",
              _tv("googlenet", aux_logits=False, transform_input=False, init_weights=True),
@@ -283,19 +284,9 @@ def pin_relu_patterns(twin, x, gen, live=0.75, margin=0.1):
         view = [1, channels] + [1] * (z.dim() - 2)
         z = z + shift.view(view)
         source = last[0]
-        scale = torch.ones(channels, dtype=z.dtype)
-        if isinstance(source, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)):
-            # Without batch norm a live channel would grow layer after layer (all of it
-            # passes): its weights and bias are scaled (a positive factor keeps the
-            # pattern) so that it has unit root mean square.
-            rms = z.detach().transpose(0, 1).reshape(channels, -1).pow(2).mean(dim=1).sqrt()
-            scale = torch.where(on, 1.0 / rms, scale)
-            z = z * scale.view(view)
         key = names[source]
         with torch.no_grad():
             source.bias += shift
-            source.bias *= scale
-            source.weight *= scale.view([channels] + [1] * (source.weight.dim() - 1))
         updates[key] = source
         return original(z)
     F.relu = pinned_relu
@@ -309,7 +300,6 @@ def pin_relu_patterns(twin, x, gen, live=0.75, margin=0.1):
     with torch.no_grad():
         own = dict(twin.named_modules())
         for key, source in updates.items():
-            own[key].weight.copy_(source.weight)
             own[key].bias.copy_(source.bias)
     return twin
 
