@@ -12,6 +12,7 @@
 #include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Target/ModelPlan.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -20,8 +21,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <fstream>
+#include <map>
 #include <thread>
 
 using namespace mlir;
@@ -37,11 +38,8 @@ static bool cpuHasFlag(llvm::StringRef flag) {
   if (!info)
     return false;
   llvm::SmallVector<llvm::StringRef> words;
-  (*info)->getBuffer().split(words, ' ');
-  for (llvm::StringRef w : words)
-    if (w.trim() == flag)
-      return true;
-  return false;
+  llvm::SplitString((*info)->getBuffer(), words, " \t\n");
+  return llvm::is_contained(words, flag);
 }
 
 /// The target string of the options; "host" is this machine. Halide 14
