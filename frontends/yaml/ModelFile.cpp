@@ -1080,6 +1080,17 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
   return out;
 }
 
+/// The padding modes of SPEC §1 by name (valid, same, full), if `s` is one.
+static std::optional<Padding::Mode> paddingMode(StringRef s) {
+  if (s == "valid")
+    return Padding::Valid;
+  if (s == "same")
+    return Padding::Same;
+  if (s == "full")
+    return Padding::Full;
+  return std::nullopt;
+}
+
 Padding AttrReader::getPadding(StringRef key) {
   Padding p;
   const Attr *a = layer.find(key);
@@ -1090,10 +1101,8 @@ Padding AttrReader::getPadding(StringRef key) {
                          "valid, same or full";
   if (v.node.IsScalar()) {
     StringRef s = v.node.Scalar();
-    if (s == "valid" || s == "same" || s == "full") {
-      p.mode = s == "valid" ? Padding::Valid
-               : s == "same" ? Padding::Same
-                             : Padding::Full;
+    if (std::optional<Padding::Mode> mode = paddingMode(s)) {
+      p.mode = *mode;
       return p;
     }
     int64_t x = toInt(v, key, expected, 0);
@@ -1124,10 +1133,8 @@ Padding AttrReader::getPadding1D(StringRef key) {
   const char *expected = "an integer, [left, right], valid, same or full";
   if (v.node.IsScalar()) {
     StringRef s = v.node.Scalar();
-    if (s == "valid" || s == "same" || s == "full") {
-      p.mode = s == "valid" ? Padding::Valid
-               : s == "same" ? Padding::Same
-                             : Padding::Full;
+    if (std::optional<Padding::Mode> mode = paddingMode(s)) {
+      p.mode = *mode;
       return p;
     }
     int64_t x = toInt(v, key, expected, 0);

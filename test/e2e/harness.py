@@ -109,11 +109,7 @@ class Tools:
         self.cnnc = os.path.join(self.bin_dir, "cnnc")
         self.cnnrun = os.path.join(self.bin_dir, "cnnrun")
         for t in (self.cnnc, self.cnnrun):
-            for _ in range(30):  # wait up to ~60 s while a concurrent build relinks it
-                if os.access(t, os.X_OK):
-                    break
-                time.sleep(2)
-            else:
+            if not os.access(t, os.X_OK):
                 raise SystemExit(f"e2e: tool not found or not executable: {t}")
 
     def compile(self, yaml_text_or_path, workdir, extra_args=(), stem="model"):

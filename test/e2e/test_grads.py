@@ -812,14 +812,7 @@ def compile_model(cnnc, yaml_text, workdir):
         f.write(yaml_text)
     so = os.path.join(workdir, "model.so")
     t0 = time.time()
-    for attempt in range(30):  # the tool may be being relinked by a concurrent build
-        try:
-            p = subprocess.run([cnnc, src, "-o", so], capture_output=True, text=True)
-            break
-        except OSError:
-            if attempt == 29:
-                raise
-            time.sleep(2)
+    p = subprocess.run([cnnc, src, "-o", so], capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"cnnc failed (exit {p.returncode}):\n{p.stdout}{p.stderr}")
     return so, time.time() - t0

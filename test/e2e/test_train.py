@@ -124,14 +124,7 @@ def fashion(data_dir, count):
 # --------------------------------------------------------------------------- tools
 
 def run_tool(args, check=True):
-    for attempt in range(30):  # the tool may be being relinked by a concurrent build
-        try:
-            p = subprocess.run(args, capture_output=True, text=True)
-            break
-        except OSError:
-            if attempt == 29:
-                raise
-            time.sleep(2)
+    p = subprocess.run(args, capture_output=True, text=True)
     if check and p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed (exit {p.returncode}):\n{p.stdout}{p.stderr}")
     return p

@@ -396,14 +396,7 @@ def compare(got, ref, perturb=False):
 
 def compile_model(cnnc, src, so, extra=()):
     t0 = time.time()
-    for attempt in range(30):  # the tool may be being relinked by a concurrent build
-        try:
-            p = subprocess.run([cnnc, src, "-o", so, *extra], capture_output=True, text=True)
-            break
-        except OSError:
-            if attempt == 29:
-                raise
-            time.sleep(2)
+    p = subprocess.run([cnnc, src, "-o", so, *extra], capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError(f"cnnc {' '.join(extra)} failed on {src} (exit {p.returncode}):\n"
                            f"{p.stdout}{p.stderr}")

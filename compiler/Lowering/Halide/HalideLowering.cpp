@@ -292,6 +292,23 @@ struct KernelBuilder {
     return s.pool;
   }
 
+  /// The gradient of max or min pooling: δ routed to each window's winner
+  /// (the first maximum, or minimum), whose index the schedule computes
+  /// per plane for small windows and as a reduction for large ones.
+  template <typename PoolGradOp>
+  Halide::Func lowerWinnerPoolGrad(PoolGradOp o, PoolKind kind) {
+    PoolAttrs a = poolAttrs(kind, o.getKernel(), o.getStride(), o.getPadding(), true);
+    Halide::Func winner;
+    Halide::Func f = maxPoolGrad(at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()),
+                                 extent4D(o.getGrad()), a, winner);
+    if (a.kernelW * a.kernelH <= kSmallPoolWindow)
+      kernel.stages.rootPlanes.push_back({winner, int(shapeOf(o.getGrad())[3])});
+    else
+      kernel.stages.reductions.push_back(winner);
+    kernel.flops += double(elementsPerItem(o.getGrad())) * a.kernelW * a.kernelH;
+    return f;
+  }
+
   /// Records the partial sums of a per-channel sum over `value` for the schedule.
   void channelSum(Halide::Func partial, Value value) {
     kernel.stages.channelSums.push_back({partial, shapeOf(value).size() == 4 ? lanes : 1});
@@ -353,28 +370,10 @@ struct KernelBuilder {
                                              rank(result)), 2);
         })
         .Case([&](cnn::MaxPool2DGradOp o) -> std::optional<Halide::Func> {
-          PoolAttrs a = poolAttrs(PoolKind::Max, o.getKernel(), o.getStride(), o.getPadding(), true);
-          Halide::Func winner;
-          Halide::Func f = maxPoolGrad(at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()),
-                                       extent4D(o.getGrad()), a, winner);
-          if (a.kernelW * a.kernelH <= kSmallPoolWindow)
-            kernel.stages.rootPlanes.push_back({winner, int(shapeOf(o.getGrad())[3])});
-          else
-            kernel.stages.reductions.push_back(winner);
-          kernel.flops += double(elementsPerItem(o.getGrad())) * a.kernelW * a.kernelH;
-          return f;
+          return lowerWinnerPoolGrad(o, PoolKind::Max);
         })
         .Case([&](cnn::MinPool2DGradOp o) -> std::optional<Halide::Func> {
-          PoolAttrs a = poolAttrs(PoolKind::Min, o.getKernel(), o.getStride(), o.getPadding(), true);
-          Halide::Func winner;
-          Halide::Func f = maxPoolGrad(at(o.getInput()), extent4D(o.getInput()), at(o.getGrad()),
-                                       extent4D(o.getGrad()), a, winner);
-          if (a.kernelW * a.kernelH <= kSmallPoolWindow)
-            kernel.stages.rootPlanes.push_back({winner, int(shapeOf(o.getGrad())[3])});
-          else
-            kernel.stages.reductions.push_back(winner);
-          kernel.flops += double(elementsPerItem(o.getGrad())) * a.kernelW * a.kernelH;
-          return f;
+          return lowerWinnerPoolGrad(o, PoolKind::Min);
         })
         .Case([&](cnn::L2Pool2DGradOp o) {
           PoolAttrs a = poolAttrs(PoolKind::L2, o.getKernel(), o.getStride(), o.getPadding(), true);
