@@ -8,7 +8,7 @@ PKGS=(
   cmake ninja-build g++ make pkg-config
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libhalide14-0-dev
-  libyaml-cpp-dev libgtest-dev zlib1g-dev
+  libyaml-cpp-dev libgtest-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   python3 python3-torch python3-torchvision python3-numpy
   libopenblas0-openmp dataset-fashion-mnist
 )

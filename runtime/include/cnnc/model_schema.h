@@ -1,0 +1,128 @@
+// cnnc model schema: every name that crosses the model.so ABI.
+//
+// The compiler writes a model.so's metadata JSON (docs/runtime-abi.md) and
+// the runtime reads it back; the model file's `train:` section, the autodiff
+// pass and the planner all speak of the same losses, optimizers,
+// hyper-parameters and buffer kinds. Each such name is spelled here once,
+// and every side includes this header instead of retyping it. Plain C++17,
+// no dependencies, so the runtime stays small.
+#ifndef CNNC_MODEL_SCHEMA_H
+#define CNNC_MODEL_SCHEMA_H
+
+#include "cnnc/model_abi.h"
+
+#include <array>
+#include <string_view>
+
+namespace cnnc::schema {
+
+/// The ABI version written into the metadata and the model descriptor.
+inline constexpr unsigned kAbiVersion = CNNC_MODEL_ABI_VERSION;
+
+/// Top-level keys of the metadata object.
+namespace key {
+inline constexpr std::string_view kAbiVersion = "abi_version";
+inline constexpr std::string_view kName = "name";
+inline constexpr std::string_view kTarget = "target";
+inline constexpr std::string_view kInputs = "inputs";
+inline constexpr std::string_view kOutputs = "outputs";
+inline constexpr std::string_view kParameters = "parameters";
+inline constexpr std::string_view kBuffers = "buffers";
+inline constexpr std::string_view kPrepare = "prepare";
+inline constexpr std::string_view kSteps = "steps";
+inline constexpr std::string_view kTrain = "train";
+// A named tensor (inputs, outputs, parameters, state) and a buffer.
+inline constexpr std::string_view kShape = "shape";
+inline constexpr std::string_view kLayout = "layout";
+inline constexpr std::string_view kBuffer = "buffer";
+inline constexpr std::string_view kKind = "kind";
+inline constexpr std::string_view kViewOf = "view_of";
+// A kernel call.
+inline constexpr std::string_view kKernel = "kernel";
+inline constexpr std::string_view kArgs = "args";
+inline constexpr std::string_view kFlops = "flops";
+// The `train` object.
+inline constexpr std::string_view kLoss = "loss";
+inline constexpr std::string_view kOptimizer = "optimizer";
+inline constexpr std::string_view kBatch = "batch";
+inline constexpr std::string_view kEpochs = "epochs";
+inline constexpr std::string_view kLabels = "labels";
+inline constexpr std::string_view kHyper = "hyper";
+inline constexpr std::string_view kLossBuffer = "loss_buffer";
+inline constexpr std::string_view kCorrectBuffer = "correct_buffer";
+inline constexpr std::string_view kState = "state";
+inline constexpr std::string_view kInit = "init";
+inline constexpr std::string_view kEvalSteps = "eval_steps";
+inline constexpr std::string_view kSwaps = "swaps";
+// An `init` entry.
+inline constexpr std::string_view kBound = "bound";
+inline constexpr std::string_view kValue = "value";
+} // namespace key
+
+/// The kind of a planned buffer: who writes it and when.
+namespace buffer_kind {
+inline constexpr std::string_view kInput = "input";     // the caller's input array
+inline constexpr std::string_view kParam = "param";     // loaded from safetensors
+inline constexpr std::string_view kDerived = "derived"; // computed from parameters at load
+inline constexpr std::string_view kTemp = "temp";       // scratch of one call
+inline constexpr std::string_view kOutput = "output";   // the caller's output array
+inline constexpr std::string_view kState = "state";     // optimizer state (moments)
+inline constexpr std::string_view kHyper = "hyper";     // a hyper-parameter scalar
+inline constexpr std::string_view kLabels = "labels";   // the labels of a train step
+inline constexpr std::string_view kNext = "next";       // a param/state's value after the step
+} // namespace buffer_kind
+
+/// Losses, as the model file names them (`train: {loss: ...}`).
+namespace loss {
+inline constexpr std::string_view kCrossEntropy = "cross_entropy";
+inline constexpr std::string_view kMse = "mse";
+/// The metadata's name of the cross-entropy loss (computed on the logits
+/// of a final softmax).
+inline constexpr std::string_view kSoftmaxCrossEntropy = "softmax_cross_entropy";
+inline constexpr std::array<std::string_view, 2> kAll = {kCrossEntropy, kMse};
+} // namespace loss
+
+/// Optimizers and their hyper-parameters (PyTorch's names and defaults).
+namespace optimizer {
+inline constexpr std::string_view kAdam = "adam";
+inline constexpr std::string_view kSgd = "sgd";
+inline constexpr std::array<std::string_view, 2> kAll = {kAdam, kSgd};
+inline constexpr std::string_view kName = "name";
+inline constexpr std::string_view kLr = "lr";
+inline constexpr std::string_view kWeightDecay = "weight_decay";
+inline constexpr std::string_view kBeta1 = "beta1";
+inline constexpr std::string_view kBeta2 = "beta2";
+inline constexpr std::string_view kEpsilon = "epsilon";
+inline constexpr std::string_view kMomentum = "momentum";
+inline constexpr std::string_view kDampening = "dampening";
+inline constexpr std::string_view kNesterov = "nesterov";
+/// Optimizer state slots, suffixed to the parameter name (`conv1.weight.exp_avg`).
+inline constexpr std::string_view kExpAvg = "exp_avg";
+inline constexpr std::string_view kExpAvgSq = "exp_avg_sq";
+inline constexpr std::string_view kMomentumBuffer = "momentum_buffer";
+} // namespace optimizer
+
+/// Hyper-parameters the runtime sets before each train step.
+namespace hyper {
+inline constexpr std::string_view kLr = "lr";     // learning rate
+inline constexpr std::string_view kStep = "step"; // 1-based step number (Adam's bias correction)
+inline constexpr std::string_view kSeed = "seed"; // dropout seed
+inline constexpr std::array<std::string_view, 3> kAll = {kLr, kStep, kSeed};
+} // namespace hyper
+
+/// Parameter initializations of the `init` list.
+namespace init {
+inline constexpr std::string_view kUniform = "uniform";   // U(-bound, bound)
+inline constexpr std::string_view kConstant = "constant"; // value
+} // namespace init
+
+/// Names of the train step's extra input and outputs.
+namespace step_io {
+inline constexpr std::string_view kLabels = "labels";
+inline constexpr std::string_view kLoss = "loss";
+inline constexpr std::string_view kCorrect = "correct";
+} // namespace step_io
+
+} // namespace cnnc::schema
+
+#endif
