@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Analysis/Statistics.h"
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Pipeline/Pipeline.h"
 #include "compiler/Target/ModelCompiler.h"
 #include "frontends/yaml/YamlImporter.h"
@@ -93,7 +94,9 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  mlir::MLIRContext context;
+  mlir::DialectRegistry registry;
+  cnnc::registerHalideLowerings(registry);
+  mlir::MLIRContext context(registry);
   context.printOpOnDiagnostic(false); // diagnostics point into the model file
   context.loadDialect<cnnc::cnn::CNNDialect, mlir::func::FuncDialect>();
   std::string error;

@@ -12,6 +12,7 @@
 
 #include "compiler/Schedule/KernelStages.h"
 
+#include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
 
@@ -29,6 +30,10 @@ struct LoweredKernel {
 mlir::FailureOr<LoweredKernel> lowerToHalide(mlir::Operation *op,
                                              llvm::ArrayRef<mlir::Value> inputs,
                                              int lanes);
+
+/// Attaches the Halide lowering of every cnn op (HalideLowerableOpInterface)
+/// when the cnn dialect is loaded into a context with `registry`.
+void registerHalideLowerings(mlir::DialectRegistry &registry);
 
 /// Halide-order extents of a value's type (innermost first), batch = -1.
 std::vector<int> halideExtents(mlir::Value value);

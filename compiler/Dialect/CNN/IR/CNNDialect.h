@@ -17,6 +17,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "compiler/Dialect/CNN/IR/CNNDialect.h.inc"
+#include "compiler/Dialect/CNN/IR/CNNInterfaces.h"
 
 #define GET_OP_CLASSES
 #include "compiler/Dialect/CNN/IR/CNNOps.h.inc"

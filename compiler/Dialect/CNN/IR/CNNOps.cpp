@@ -39,10 +39,6 @@ std::string cnnc::cnn::layerName(Operation *op) {
   return names.empty() ? op->getName().stripDialect().str() : names;
 }
 
-static ArrayRef<int64_t> shapeOf(Value v) {
-  return cast<RankedTensorType>(v.getType()).getShape();
-}
-
 /// Reports `err` at `loc` (if given) and fails; succeeds on an empty error.
 static LogicalResult report(std::optional<Location> loc, const std::string &err) {
   if (err.empty())

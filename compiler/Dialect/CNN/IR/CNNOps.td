@@ -10,6 +10,7 @@
 #define CNN_OPS_TD
 
 include "compiler/Dialect/CNN/IR/CNNDialect.td"
+include "compiler/Dialect/CNN/IR/CNNInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
@@ -41,7 +42,11 @@ def CNN_ParamOp : CNN_Op<"param", [Pure]> {
 // Convolution and dense
 //===----------------------------------------------------------------------===//
 
-def CNN_Conv2DOp : CNN_Op<"conv2d", [Pure, InferTypeOpAdaptor]> {
+def CNN_Conv2DOp : CNN_Op<"conv2d",
+    [CNN_Differentiable<["initializeParameters"]>,
+     CNN_Cost<["getFlopsPerItem", "getMultiplyAdds", "getWeightCount", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "2-D cross-correlation with stride, padding, dilation, groups";
   let description = [{
     `y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] * x[n, g*C/G + c, i*sh + u*dh - pt, j*sw + v*dw - pl]`
@@ -62,7 +67,11 @@ def CNN_Conv2DOp : CNN_Op<"conv2d", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_DenseOp : CNN_Op<"dense", [Pure, InferTypeOpAdaptor]> {
+def CNN_DenseOp : CNN_Op<"dense",
+    [CNN_Differentiable<["initializeParameters"]>,
+     CNN_Cost<["getFlopsPerItem", "getMultiplyAdds", "getWeightCount", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "fully connected layer y = x W^T + b";
   let description = [{
     Input `[N, F]`, weight `[O, F]` (PyTorch `nn.Linear` layout), optional bias `[O]`.
@@ -81,7 +90,11 @@ def CNN_DenseOp : CNN_Op<"dense", [Pure, InferTypeOpAdaptor]> {
 // bias (SPEC §1)
 //===----------------------------------------------------------------------===//
 
-def CNN_ConvTranspose2DOp : CNN_Op<"conv_transpose2d", [Pure, InferTypeOpAdaptor]> {
+def CNN_ConvTranspose2DOp : CNN_Op<"conv_transpose2d",
+    [CNN_Differentiable<["initializeParameters"]>,
+     CNN_Cost<["getFlopsPerItem", "getMultiplyAdds", "getWeightCount", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "transposed (fractionally strided) 2-D convolution, a = Wᵀ z";
   let description = [{
     PyTorch's `nn.ConvTranspose2d`: the input gradient of a conv2d with the
@@ -114,7 +127,10 @@ def CNN_ConvTranspose2DOp : CNN_Op<"conv_transpose2d", [Pure, InferTypeOpAdaptor
 def CNN_ConnectionTable : TypedArrayAttrBase<DenseI64ArrayAttr,
     "connection table: for each output channel, the input channels it reads">;
 
-def CNN_ScatterConnectionsOp : CNN_Op<"scatter_connections", [Pure]> {
+def CNN_ScatterConnectionsOp : CNN_Op<"scatter_connections",
+    [CNN_Differentiable<["initializeParameters"]>,
+     CNN_Cost<>,
+     Pure]> {
   let summary = "expands a compact connection-table weight [K, kh, kw] to a dense OIHW one";
   let description = [{
     LeNet-5's layer C3 (SPEC §1): output map `o` reads only the input maps
@@ -135,7 +151,11 @@ def CNN_ScatterConnectionsOp : CNN_Op<"scatter_connections", [Pure]> {
   let hasVerifier = 1;
 }
 
-def CNN_PositionBiasOp : CNN_Op<"position_bias", [Pure, InferTypeOpAdaptor]> {
+def CNN_PositionBiasOp : CNN_Op<"position_bias",
+    [CNN_Differentiable<["initializeParameters"]>,
+     CNN_Cost<["getFlopsPerItem"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "adds a learnable bias per channel and position: y = x + b[c, h, w]";
   let description = [{
     The AlphaGo policy network's last layer (SPEC §1: "a different bias for
@@ -150,7 +170,11 @@ def CNN_PositionBiasOp : CNN_Op<"position_bias", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$input `,` $bias attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_LocalResponseNormOp : CNN_Op<"local_response_norm", [Pure, SameOperandsAndResultType]> {
+def CNN_LocalResponseNormOp : CNN_Op<"local_response_norm",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem", "getMultiplyAdds"]>,
+     Pure,
+     SameOperandsAndResultType]> {
   let summary = "local response normalization across channels (AlexNet)";
   let description = [{
     `torch.nn.LocalResponseNorm`: `y_c = x_c / (k + alpha/size · Σ_{c'} x_{c'}²)^beta`
@@ -173,7 +197,9 @@ def CNN_LocalResponseNormOp : CNN_Op<"local_response_norm", [Pure, SameOperandsA
 // Pooling
 //===----------------------------------------------------------------------===//
 
-class CNN_Pool2DOp<string mnemonic, string what> : CNN_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+class CNN_Pool2DOp<string mnemonic, string what>
+    : CNN_Op<mnemonic, [Pure, InferTypeOpAdaptor, CNN_Differentiable<>,
+                        CNN_Cost<["getFlopsPerItem", "getReceptiveField"]>]> {
   let summary = what # " pooling over K×K windows";
   let description = [{
     Window `kernel = [kh, kw]`, `stride`, `padding = [top, left, bottom, right]`;
@@ -207,7 +233,11 @@ def CNN_AvgPool2DOp : CNN_Pool2DOp<"avg_pool2d", "average"> {
                    DefaultValuedAttr<BoolAttr, "true">:$count_include_pad);
 }
 
-def CNN_GlobalAvgPoolOp : CNN_Op<"global_avg_pool", [Pure, InferTypeOpAdaptor]> {
+def CNN_GlobalAvgPoolOp : CNN_Op<"global_avg_pool",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "mean over H and W: [N,C,H,W] -> [N,C,1,1]";
   let description = [{
     The NiN / GoogLeNet / ResNet head (`nn.AdaptiveAvgPool2d(1)`).
@@ -225,7 +255,11 @@ def CNN_GlobalAvgPoolOp : CNN_Op<"global_avg_pool", [Pure, InferTypeOpAdaptor]> 
 // Sequences and pooling variants (text CNN): a sequence is [N, C, 1, L]
 //===----------------------------------------------------------------------===//
 
-def CNN_EmbeddingOp : CNN_Op<"embedding", [Pure, InferTypeOpAdaptor]> {
+def CNN_EmbeddingOp : CNN_Op<"embedding",
+    [CNN_Differentiable<["initializeParameters"]>,
+     CNN_Cost<["getWeightCount", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "token ids [N, L] -> embedded sequence [N, E, 1, L]";
   let description = [{
     `y[n, e, 0, t] = weight[clamp(round(ids[n, t]), 0, V - 1), e]`: the rows of
@@ -244,7 +278,11 @@ def CNN_EmbeddingOp : CNN_Op<"embedding", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$ids `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_GlobalMaxPoolOp : CNN_Op<"global_max_pool", [Pure, InferTypeOpAdaptor]> {
+def CNN_GlobalMaxPoolOp : CNN_Op<"global_max_pool",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "maximum over H and W: [N,C,H,W] -> [N,C,1,1] (max over time)";
   let description = [{
     The text CNN's max-over-time pooling (`nn.AdaptiveMaxPool2d(1)`); its
@@ -259,7 +297,11 @@ def CNN_GlobalMaxPoolOp : CNN_Op<"global_max_pool", [Pure, InferTypeOpAdaptor]> 
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_KMaxPoolOp : CNN_Op<"kmax_pool", [Pure, InferTypeOpAdaptor]> {
+def CNN_KMaxPoolOp : CNN_Op<"kmax_pool",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "k-max pooling: the k largest values of each plane, in order";
   let description = [{
     Kalchbrenner et al.'s k-max pooling with a fixed `k`: each channel's
@@ -312,7 +354,8 @@ def CNN_L2Pool2DOp : CNN_Pool2DOp<"l2_pool2d", "L2-norm"> {
 //===----------------------------------------------------------------------===//
 
 class CNN_UnaryOp<string mnemonic, string what>
-    : CNN_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    : CNN_Op<mnemonic, [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
+                        CNN_Cost<["getFlopsPerItem"]>]> {
   let summary = what;
   let description = "Applied element-wise; the result has the input's type.\n\n"
       "```mlir\n%y = cnn." # mnemonic # " %x : tensor<?x32x26x26xf32>\n```";
@@ -326,7 +369,11 @@ def CNN_ReluOp : CNN_UnaryOp<"relu", "rectified linear unit max(x, 0)">;
 def CNN_SigmoidOp : CNN_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
 def CNN_TanhOp : CNN_UnaryOp<"tanh", "hyperbolic tangent">;
 
-def CNN_DropoutOp : CNN_Op<"dropout", [Pure, SameOperandsAndResultType]> {
+def CNN_DropoutOp : CNN_Op<"dropout",
+    [CNN_Differentiable<["buildTrainingForm"]>,
+     CNN_Cost<>,
+     Pure,
+     SameOperandsAndResultType]> {
   let summary = "dropout (identity at inference)";
   let description = [{
     Zeroes each element with probability `rate` during training and scales the
@@ -343,7 +390,11 @@ def CNN_DropoutOp : CNN_Op<"dropout", [Pure, SameOperandsAndResultType]> {
   let hasFolder = 1;
 }
 
-def CNN_SoftmaxOp : CNN_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+def CNN_SoftmaxOp : CNN_Op<"softmax",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem"]>,
+     Pure,
+     SameOperandsAndResultType]> {
   let summary = "softmax over the feature dimension of [N, F]";
   let description = [{
     `y[n,i] = exp(x[n,i] - max_j x[n,j]) / sum_j exp(x[n,j] - max_j x[n,j])`.
@@ -358,7 +409,11 @@ def CNN_SoftmaxOp : CNN_Op<"softmax", [Pure, SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
-def CNN_BatchNormOp : CNN_Op<"batch_norm", [Pure, InferTypeOpAdaptor]> {
+def CNN_BatchNormOp : CNN_Op<"batch_norm",
+    [CNN_Differentiable<["buildTrainingForm", "initializeParameters"]>,
+     CNN_Cost<["getFlopsPerItem", "getParameterCount"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "batch normalization, inference form";
   let description = [{
     `y = (x - mean[c]) / sqrt(var[c] + epsilon) * weight[c] + bias[c]` over the
@@ -378,7 +433,10 @@ def CNN_BatchNormOp : CNN_Op<"batch_norm", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$input `,` $weight `,` $bias `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_BnFoldWeightOp : CNN_Op<"bn_fold_weight", [Pure, InferTypeOpAdaptor]> {
+def CNN_BnFoldWeightOp : CNN_Op<"bn_fold_weight",
+    [CNN_Cost<["getFlopsPerItem"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "scales each output row of a weight by gamma / sqrt(var + eps)";
   let description = [{
     Produced by `cnnc-fold-batch-norm`: `w'[o, ...] = w[o, ...] * gamma[o] / sqrt(var[o] + epsilon)`.
@@ -394,7 +452,10 @@ def CNN_BnFoldWeightOp : CNN_Op<"bn_fold_weight", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$weight `,` $gamma `,` $variance attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_BnFoldBiasOp : CNN_Op<"bn_fold_bias", [Pure, InferTypeOpAdaptor]> {
+def CNN_BnFoldBiasOp : CNN_Op<"bn_fold_bias",
+    [CNN_Cost<["getFlopsPerItem"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "the bias of a conv/dense with a folded batch norm";
   let description = [{
     Produced by `cnnc-fold-batch-norm`:
@@ -416,7 +477,12 @@ def CNN_BnFoldBiasOp : CNN_Op<"bn_fold_bias", [Pure, InferTypeOpAdaptor]> {
 // Structure: add, concat, flatten
 //===----------------------------------------------------------------------===//
 
-def CNN_AddOp : CNN_Op<"add", [Pure, SameOperandsAndResultType, Commutative]> {
+def CNN_AddOp : CNN_Op<"add",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem"]>,
+     Pure,
+     SameOperandsAndResultType,
+     Commutative]> {
   let summary = "element-wise sum (residual shortcut)";
   let description = [{
     ```mlir
@@ -429,7 +495,7 @@ def CNN_AddOp : CNN_Op<"add", [Pure, SameOperandsAndResultType, Commutative]> {
   let hasVerifier = 1;
 }
 
-def CNN_ConcatOp : CNN_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+def CNN_ConcatOp : CNN_Op<"concat", [CNN_Differentiable<>, CNN_Cost<>, Pure, InferTypeOpAdaptor]> {
   let summary = "concatenation along channels (dim 1)";
   let description = [{
     The Inception merge: all inputs agree on every dimension but the channels.
@@ -443,7 +509,11 @@ def CNN_ConcatOp : CNN_Op<"concat", [Pure, InferTypeOpAdaptor]> {
   let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, results)";
 }
 
-def CNN_FlattenOp : CNN_Op<"flatten", [Pure, InferTypeOpAdaptor]> {
+def CNN_FlattenOp : CNN_Op<"flatten",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getActivationElements", "getReceptiveField"]>,
+     Pure,
+     InferTypeOpAdaptor]> {
   let summary = "[N, C, H, W] -> [N, C*H*W] (row-major, as torch.flatten(x, 1))";
   let description = [{
     A view: it moves no data.
@@ -561,14 +631,17 @@ def CNN_AssignOp : CNN_Op<"assign"> {
   let assemblyFormat = "$target `,` $value attr-dict `:` type($value)";
 }
 
-class CNN_GradOp<string mnemonic, string what, list<Trait> traits = []>
+// A pure op with one tensor result and a one-line summary: the gradient,
+// statistics, loss and optimizer ops of the train step, and views.
+class CNN_PureOp<string mnemonic, string what, list<Trait> traits = []>
     : CNN_Op<mnemonic, !listconcat([Pure], traits)> {
   let summary = what;
   let results = (outs CNN_Tensor:$result);
 }
 
-def CNN_Conv2DGradInputOp : CNN_GradOp<"conv2d_grad_input",
-    "gradient of conv2d w.r.t. its input: rot180(W) wide-convolved with δ"> {
+def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
+    "gradient of conv2d w.r.t. its input: rot180(W) wide-convolved with δ",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     `dx[n,c,i,j] = Σ_{o,u,v} w[o,c,u,v] · δ[n,o,(i+pt-u·dh)/sh,(j+pl-v·dw)/sw]`
     over the positions where the division is exact and in range — for
@@ -581,8 +654,9 @@ def CNN_Conv2DGradInputOp : CNN_GradOp<"conv2d_grad_input",
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_Conv2DGradWeightOp : CNN_GradOp<"conv2d_grad_weight",
-    "gradient of conv2d w.r.t. its weight: the input cross-correlated with δ"> {
+def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
+    "gradient of conv2d w.r.t. its weight: the input cross-correlated with δ",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     `dw[o,c,u,v] = Σ_{n,i,j} δ[n,o,i,j] · x[n, g·C/G + c, i·sh + u·dh - pt, j·sw + v·dw - pl]`;
     shared weights accumulate the gradient of every position.
@@ -593,8 +667,9 @@ def CNN_Conv2DGradWeightOp : CNN_GradOp<"conv2d_grad_weight",
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_GatherConnectionsOp : CNN_GradOp<"gather_connections",
-    "gradient of scatter_connections: the dense weight gradient at the table's connections"> {
+def CNN_GatherConnectionsOp : CNN_PureOp<"gather_connections",
+    "gradient of scatter_connections: the dense weight gradient at the table's connections",
+    [CNN_Cost<>]> {
   let description = [{
     `[O, C, kh, kw] -> [K, kh, kw]`: row `k` is `dw[o, c]` of the k-th
     connection `(o, c)` in table order.
@@ -604,16 +679,17 @@ def CNN_GatherConnectionsOp : CNN_GradOp<"gather_connections",
   let hasVerifier = 1;
 }
 
-def CNN_ReduceOverBatchOp : CNN_GradOp<"reduce_over_batch",
-    "sum over the batch: [N, C, H, W] -> [C, H, W] (position_bias's gradient)"> {
+def CNN_ReduceOverBatchOp : CNN_PureOp<"reduce_over_batch",
+    "sum over the batch: [N, C, H, W] -> [C, H, W] (position_bias's gradient)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 
-def CNN_LocalResponseNormGradOp : CNN_GradOp<"local_response_norm_grad",
+def CNN_LocalResponseNormGradOp : CNN_PureOp<"local_response_norm_grad",
     "gradient of local_response_norm w.r.t. its input",
-    [AllTypesMatch<["input", "grad", "result"]>]> {
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
   let description = [{
     With `D_c = k + alpha/size · Σ_{c' ∈ window(c)} x_{c'}²`:
     `dx_j = δ_j · D_j^-beta - 2·alpha·beta/size · x_j · Σ_{c : j ∈ window(c)} δ_c · x_c · D_c^(-beta-1)`.
@@ -623,8 +699,9 @@ def CNN_LocalResponseNormGradOp : CNN_GradOp<"local_response_norm_grad",
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
 }
 
-def CNN_ReduceToChannelsOp : CNN_GradOp<"reduce_to_channels",
-    "sum over every dimension but the channels (dim 1): bias gradients"> {
+def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
+    "sum over every dimension but the channels (dim 1): bias gradients",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     `[N, C, H, W] -> [C]` or `[N, C] -> [C]`.
   }];
@@ -632,19 +709,21 @@ def CNN_ReduceToChannelsOp : CNN_GradOp<"reduce_to_channels",
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_DenseGradInputOp : CNN_GradOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input"> {
+def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$weight);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_DenseGradWeightOp : CNN_GradOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight"> {
+def CNN_DenseGradWeightOp : CNN_PureOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_ActivationGradOp : CNN_GradOp<"activation_grad",
+def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
     "gradient through relu / sigmoid / tanh, from the activation's output",
-    [AllTypesMatch<["output", "grad", "result"]>]> {
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["output", "grad", "result"]>]> {
   let description = [{
     `kind` is `relu` (δ where y > 0), `sigmoid` (δ·y·(1-y)) or `tanh` (δ·(1-y²)).
   }];
@@ -652,8 +731,9 @@ def CNN_ActivationGradOp : CNN_GradOp<"activation_grad",
   let assemblyFormat = "$kind $output `,` $grad attr-dict `:` type($result)";
 }
 
-def CNN_MaxPool2DGradOp : CNN_GradOp<"max_pool2d_grad",
-    "routes δ to the position of each window's maximum"> {
+def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
+    "routes δ to the position of each window's maximum",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     Ties go to the first maximum in row-major window order (as PyTorch does);
     overlapping windows add up.
@@ -663,31 +743,35 @@ def CNN_MaxPool2DGradOp : CNN_GradOp<"max_pool2d_grad",
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_AvgPool2DGradOp : CNN_GradOp<"avg_pool2d_grad",
-    "spreads δ evenly over each window (padding and overlap included)"> {
+def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
+    "spreads δ evenly over each window (padding and overlap included)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    BoolAttr:$count_include_pad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_GlobalAvgPoolGradOp : CNN_GradOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane"> {
+def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_SoftmaxGradOp : CNN_GradOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
-    [AllTypesMatch<["output", "grad", "result"]>]> {
+def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["output", "grad", "result"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad);
   let assemblyFormat = "$output `,` $grad attr-dict `:` type($result)";
 }
 
-def CNN_SliceChannelsOp : CNN_GradOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)"> {
+def CNN_SliceChannelsOp : CNN_PureOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)",
+    [CNN_Cost<>]> {
   let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_ReshapeOp : CNN_GradOp<"reshape", "the same data with another static shape (flatten's gradient); a view"> {
+def CNN_ReshapeOp : CNN_PureOp<"reshape", "the same data with another static shape (flatten's gradient); a view",
+    [CNN_Differentiable<>, CNN_Cost<["getActivationElements"]>]> {
   let description = [{
     Moves no data. Besides flatten's gradient it views a conv1d weight
     `[O, C/g, k]` (PyTorch's layout) as the conv2d weight `[O, C/g, 1, k]`.
@@ -698,8 +782,9 @@ def CNN_ReshapeOp : CNN_GradOp<"reshape", "the same data with another static sha
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_DropoutTrainOp : CNN_GradOp<"dropout_train",
-    "training dropout: x·mask/(1-rate), mask drawn from a hash of (seed, position)"> {
+def CNN_DropoutTrainOp : CNN_PureOp<"dropout_train",
+    "training dropout: x·mask/(1-rate), mask drawn from a hash of (seed, position)",
+    [CNN_Differentiable<>, CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     The mask is a pure function of the seed (a `cnn.hyper` the runtime sets per
     step) and the element's coordinates, so `dropout_grad` recomputes it
@@ -709,24 +794,28 @@ def CNN_DropoutTrainOp : CNN_GradOp<"dropout_train",
   let assemblyFormat = "$input `,` $seed attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_DropoutGradOp : CNN_GradOp<"dropout_grad", "δ·mask/(1-rate) with dropout_train's mask"> {
+def CNN_DropoutGradOp : CNN_PureOp<"dropout_grad", "δ·mask/(1-rate) with dropout_train's mask",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$grad `,` $seed attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_ChannelMeanOp : CNN_GradOp<"channel_mean", "batch mean per channel: [N,C,...] -> [C]"> {
+def CNN_ChannelMeanOp : CNN_PureOp<"channel_mean", "batch mean per channel: [N,C,...] -> [C]",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_ChannelVarianceOp : CNN_GradOp<"channel_variance",
-    "batch variance per channel (biased, or unbiased for running statistics)"> {
+def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
+    "batch variance per channel (biased, or unbiased for running statistics)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$mean, BoolAttr:$unbiased);
   let assemblyFormat = "$input `,` $mean attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_BatchNormGradInputOp : CNN_GradOp<"batch_norm_grad_input",
-    "gradient of training-mode batch norm w.r.t. its input"> {
+def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
+    "gradient of training-mode batch norm w.r.t. its input",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     `dx = γ/σ · (δ - mean(δ) - x̂ · mean(δ · x̂))` with batch statistics, per channel.
   }];
@@ -735,20 +824,22 @@ def CNN_BatchNormGradInputOp : CNN_GradOp<"batch_norm_grad_input",
   let assemblyFormat = "$input `,` $grad `,` $gamma `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_BatchNormGradGammaOp : CNN_GradOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel"> {
+def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, CNN_Tensor:$mean,
                    CNN_Tensor:$variance, F64Attr:$epsilon);
   let assemblyFormat = "$input `,` $grad `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_EmaOp : CNN_GradOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
-    [AllTypesMatch<["running", "batch", "result"]>]> {
+def CNN_EmaOp : CNN_PureOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["running", "batch", "result"]>]> {
   let arguments = (ins CNN_Tensor:$running, CNN_Tensor:$batch, F64Attr:$momentum);
   let assemblyFormat = "$running `,` $batch attr-dict `:` type($result)";
 }
 
-def CNN_SoftmaxCrossEntropyOp : CNN_GradOp<"softmax_cross_entropy",
-    "mean over the batch of logsumexp(z) - z[label] (fused, stable)"> {
+def CNN_SoftmaxCrossEntropyOp : CNN_PureOp<"softmax_cross_entropy",
+    "mean over the batch of logsumexp(z) - z[label] (fused, stable)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     Logits `[N, K]`, labels `[N]` (class indices as f32) -> `[1]`.
   }];
@@ -756,36 +847,41 @@ def CNN_SoftmaxCrossEntropyOp : CNN_GradOp<"softmax_cross_entropy",
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_SoftmaxCrossEntropyGradOp : CNN_GradOp<"softmax_cross_entropy_grad",
-    "(softmax(z) - onehot(label)) / N"> {
+def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
+    "(softmax(z) - onehot(label)) / N",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_MseLossOp : CNN_GradOp<"mse_loss", "mean over all elements of (y - onehot(label))²"> {
+def CNN_MseLossOp : CNN_PureOp<"mse_loss", "mean over all elements of (y - onehot(label))²",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_MseLossGradOp : CNN_GradOp<"mse_loss_grad", "2 (y - onehot(label)) / (N·K)"> {
+def CNN_MseLossGradOp : CNN_PureOp<"mse_loss_grad", "2 (y - onehot(label)) / (N·K)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_CountCorrectOp : CNN_GradOp<"count_correct", "number of rows whose argmax equals the label"> {
+def CNN_CountCorrectOp : CNN_PureOp<"count_correct", "number of rows whose argmax equals the label",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$scores, CNN_Tensor:$labels);
   let assemblyFormat = "$scores `,` $labels attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_SgdMomentumOp : CNN_GradOp<"sgd_momentum",
+def CNN_SgdMomentumOp : CNN_PureOp<"sgd_momentum",
     "momentum·buf + (1 - dampening)·(g + weight_decay·p)",
-    [AllTypesMatch<["buffer", "grad", "param", "result"]>]> {
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["buffer", "grad", "param", "result"]>]> {
   let arguments = (ins CNN_Tensor:$buffer, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$momentum, F64Attr:$dampening, F64Attr:$weight_decay);
   let assemblyFormat = "$buffer `,` $grad `,` $param attr-dict `:` type($result)";
 }
 
-def CNN_SgdStepOp : CNN_GradOp<"sgd_step", "p - lr·d (d: the gradient, the momentum buffer, or Nesterov's mix)"> {
+def CNN_SgdStepOp : CNN_PureOp<"sgd_step", "p - lr·d (d: the gradient, the momentum buffer, or Nesterov's mix)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     Without momentum `d = g + wd·p`; with momentum `d = buf'` or, with Nesterov,
     `d = g + wd·p + momentum·buf'` (PyTorch's torch.optim.SGD).
@@ -795,16 +891,17 @@ def CNN_SgdStepOp : CNN_GradOp<"sgd_step", "p - lr·d (d: the gradient, the mome
   let assemblyFormat = "$param `,` $grad `,` $lr (`,` $buffer^)? attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_AdamMomentOp : CNN_GradOp<"adam_moment",
+def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
     "β·m + (1 - β)·d with d = g + weight_decay·p (or d² when squared)",
-    [AllTypesMatch<["moment", "grad", "param", "result"]>]> {
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["moment", "grad", "param", "result"]>]> {
   let arguments = (ins CNN_Tensor:$moment, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$beta, F64Attr:$weight_decay, BoolAttr:$squared);
   let assemblyFormat = "$moment `,` $grad `,` $param attr-dict `:` type($result)";
 }
 
-def CNN_AdamStepOp : CNN_GradOp<"adam_step",
-    "p - lr/(1-β1ᵗ) · m / (sqrt(v)/sqrt(1-β2ᵗ) + ε)"> {
+def CNN_AdamStepOp : CNN_PureOp<"adam_step",
+    "p - lr/(1-β1ᵗ) · m / (sqrt(v)/sqrt(1-β2ᵗ) + ε)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     PyTorch's torch.optim.Adam update with bias correction; `step` is the
     1-based step number t.
@@ -815,8 +912,9 @@ def CNN_AdamStepOp : CNN_GradOp<"adam_step",
   let assemblyFormat = "$param `,` $moment1 `,` $moment2 `,` $lr `,` $step attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_EmbeddingGradWeightOp : CNN_GradOp<"embedding_grad_weight",
-    "gradient of embedding w.r.t. its table: δ scatter-added into the rows of the ids"> {
+def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
+    "gradient of embedding w.r.t. its table: δ scatter-added into the rows of the ids",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     `dw[v, e] = Σ_{n,t : clamp(round(ids[n,t])) = v} δ[n, e, 0, t]`; the result
     type gives the table's shape `[V, E]`.
@@ -825,27 +923,31 @@ def CNN_EmbeddingGradWeightOp : CNN_GradOp<"embedding_grad_weight",
   let assemblyFormat = "$ids `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_GlobalMaxPoolGradOp : CNN_GradOp<"global_max_pool_grad",
-    "δ to the first maximum of each plane (row-major)"> {
+def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
+    "δ to the first maximum of each plane (row-major)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_KMaxPoolGradOp : CNN_GradOp<"kmax_pool_grad",
-    "δ of each k-max output back to the position it was taken from"> {
+def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
+    "δ of each k-max output back to the position it was taken from",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_MinPool2DGradOp : CNN_GradOp<"min_pool2d_grad",
-    "routes δ to the position of each window's (first) minimum"> {
+def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
+    "routes δ to the position of each window's (first) minimum",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def CNN_L2Pool2DGradOp : CNN_GradOp<"l2_pool2d_grad",
-    "x · Σ δ/y over the windows containing x (0 where y = 0)"> {
+def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
+    "x · Σ δ/y over the windows containing x (0 where y = 0)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$output, CNN_Tensor:$grad,
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$padding);

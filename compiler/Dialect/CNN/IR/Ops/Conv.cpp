@@ -1,0 +1,166 @@
+//===- Conv.cpp - the convolution family: gradients and costs -------------===//
+//
+// conv2d, conv_transpose2d, the connection-table expansion and the
+// per-position bias: their gradient rules (gather form, no atomics), their
+// parameters' PyTorch-default initialization, and their costs. The ops'
+// Halide algorithms are in compiler/Lowering/Halide/Ops/Conv.cpp.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Dialect/CNN/IR/Ops/OpUtils.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace cnnc::cnn;
+
+//===----------------------------------------------------------------------===//
+// conv2d: ∂X = rot180(W) wide-convolved with δ, ∂W = X ⋆ δ, ∂b = Σδ
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv2DOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  Value x = getInput(), w = getWeight();
+  if (g.requiresGrad(x))
+    g.accumulate(x, b.create<Conv2DGradInputOp>(getLoc(), x.getType(), dy, w, getStrideAttr(),
+                                                 getPaddingAttr(), getDilationAttr(),
+                                                 getGroupsAttr()));
+  g.accumulate(w, b.create<Conv2DGradWeightOp>(getLoc(), w.getType(), x, dy, getStrideAttr(),
+                                               getPaddingAttr(), getDilationAttr(),
+                                               getGroupsAttr()));
+  if (Value bias = getBias())
+    g.accumulate(bias, b.create<ReduceToChannelsOp>(getLoc(), bias.getType(), dy));
+  return success();
+}
+
+/// Kaiming-uniform with a = sqrt(5): U(±1/sqrt(fan_in)) for weight and bias.
+void Conv2DOp::initializeParameters(ParameterInitializer &init) {
+  double bound = fanInBound(getWeight());
+  init.uniform(getWeight(), bound);
+  init.uniform(getBias(), bound);
+}
+
+/// A connection table (LeNet-5's C3): each output map multiplies only its
+/// own kernels, the compact [K, kh, kw] weight.
+static ScatterConnectionsOp connectionTable(Conv2DOp op) {
+  return op.getWeight().getDefiningOp<ScatterConnectionsOp>();
+}
+
+int64_t Conv2DOp::getWeightCount() {
+  if (auto table = connectionTable(*this))
+    return elementsPerItem(table.getWeight());
+  return elementsPerItem(getWeight());
+}
+
+int64_t Conv2DOp::getMultiplyAdds() {
+  if (auto table = connectionTable(*this))
+    return elementsPerItem(getResult()) / shapeOf(getResult())[1] *
+           elementsPerItem(table.getWeight());
+  return elementsPerItem(getResult()) * elementsPerItem(getWeight()) / shapeOf(getWeight())[0];
+}
+
+double Conv2DOp::getFlopsPerItem() {
+  return 2.0 * double(elementsPerItem(getResult())) * double(elementsPerItem(getWeight())) /
+         double(shapeOf(getWeight())[0]);
+}
+
+ReceptiveField Conv2DOp::getReceptiveField(ArrayRef<ReceptiveField> operands) {
+  return dataField(operands).through(shapeOf(getWeight()).drop_front(2), getStride(),
+                                     getDilation());
+}
+
+//===----------------------------------------------------------------------===//
+// conv_transpose2d: y = Wᵀx is the input gradient of the conv2d c(y) = W ⋆ y
+// with the same attributes, so ∂x = c(δ) (a conv2d) and ∂W is that conv's
+// weight gradient with input and δ exchanged. The conv's bottom/right
+// padding drops output_padding (< stride), so it maps δ to x's shape.
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConvTranspose2DOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  Value x = getInput(), w = getWeight();
+  ArrayRef<int64_t> pad = getPadding(), extra = getOutputPadding();
+  SmallVector<int64_t> pads = {pad[0], pad[1], std::max<int64_t>(pad[2] - extra[0], 0),
+                               std::max<int64_t>(pad[3] - extra[1], 0)};
+  auto padsAttr = b.getDenseI64ArrayAttr(pads);
+  if (g.requiresGrad(x))
+    g.accumulate(x, b.create<Conv2DOp>(getLoc(), dy, w, Value(), getStrideAttr(), padsAttr,
+                                       getDilationAttr(), getGroupsAttr()));
+  g.accumulate(w, b.create<Conv2DGradWeightOp>(getLoc(), w.getType(), dy, x, getStrideAttr(),
+                                               padsAttr, getDilationAttr(), getGroupsAttr()));
+  if (Value bias = getBias())
+    g.accumulate(bias, b.create<ReduceToChannelsOp>(getLoc(), bias.getType(), dy));
+  return success();
+}
+
+/// PyTorch's fan-in of a [C, O/groups, kh, kw] weight: O/groups·kh·kw.
+void ConvTranspose2DOp::initializeParameters(ParameterInitializer &init) {
+  double bound = fanInBound(getWeight());
+  init.uniform(getWeight(), bound);
+  init.uniform(getBias(), bound);
+}
+
+int64_t ConvTranspose2DOp::getWeightCount() { return elementsPerItem(getWeight()); }
+
+/// Each input pixel is multiplied by O/groups kernels [C, O/g, kh, kw].
+int64_t ConvTranspose2DOp::getMultiplyAdds() {
+  return elementsPerItem(getInput()) * elementsPerItem(getWeight()) / shapeOf(getWeight())[0];
+}
+
+double ConvTranspose2DOp::getFlopsPerItem() { return 2.0 * double(getMultiplyAdds()); }
+
+/// An output pixel sees ceil(span / stride) input pixels per dimension.
+ReceptiveField ConvTranspose2DOp::getReceptiveField(ArrayRef<ReceptiveField> operands) {
+  ReceptiveField in = dataField(operands), out = in;
+  for (int i = 0; i < 2; ++i) {
+    int64_t stride = getStride()[i];
+    int64_t span = getDilation()[i] * (shapeOf(getWeight())[2 + i] - 1) + 1;
+    out.size[i] = in.size[i] + ((span + stride - 1) / stride - 1) * in.jump[i];
+    out.jump[i] = std::max<int64_t>(1, in.jump[i] / stride);
+  }
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Connection tables and per-position bias
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScatterConnectionsOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getWeight(), g.builder().create<GatherConnectionsOp>(
+                                getLoc(), getWeight().getType(), dy, getConnectionsAttr()));
+  return success();
+}
+
+/// The mean fan-in of an output channel: K/O·kh·kw.
+void ScatterConnectionsOp::initializeParameters(ParameterInitializer &init) {
+  double outputs = double(getConnections().size());
+  init.uniform(getWeight(),
+               1.0 / std::sqrt(double(elementsPerItem(getWeight())) / outputs));
+}
+
+LogicalResult PositionBiasOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), dy);
+  g.accumulate(getBias(), g.builder().create<ReduceOverBatchOp>(getLoc(), getBias().getType(), dy));
+  return success();
+}
+
+void PositionBiasOp::initializeParameters(ParameterInitializer &init) {
+  init.constant(getBias(), 0);
+}
+
+double PositionBiasOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+
+//===----------------------------------------------------------------------===//
+// Gradient ops
+//===----------------------------------------------------------------------===//
+
+double Conv2DGradInputOp::getFlopsPerItem() {
+  return 2.0 * double(elementsPerItem(getGrad())) * double(elementsPerItem(getWeight())) /
+         double(shapeOf(getWeight())[0]);
+}
+
+double Conv2DGradWeightOp::getFlopsPerItem() {
+  return 2.0 * double(elementsPerItem(getGrad())) * double(elementsPerItem(getResult())) /
+         double(shapeOf(getResult())[0]);
+}
+
+double ReduceOverBatchOp::getFlopsPerItem() { return double(elementsPerItem(getInput())); }

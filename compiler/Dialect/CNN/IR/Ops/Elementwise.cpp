@@ -1,0 +1,122 @@
+//===- Elementwise.cpp - activations, dropout and structure ops -----------===//
+//
+// Element-wise activations, softmax and dropout, and the ops that only move
+// data: add, concat, flatten and reshape. Activations differentiate from
+// their output (activation_grad), add passes δ to both operands, concat
+// slices it, flatten and reshape view it back, dropout reapplies its mask.
+// The Halide algorithms are in compiler/Lowering/Halide/Ops/Elementwise.cpp.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Dialect/CNN/IR/Ops/OpUtils.h"
+
+#include "cnnc/model_schema.h"
+
+using namespace mlir;
+using namespace cnnc::cnn;
+namespace schema = cnnc::schema;
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+/// δ through an activation whose derivative is a function of its output.
+static LogicalResult activationGradient(Operation *op, GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  g.accumulate(op->getOperand(0),
+               b.create<ActivationGradOp>(op->getLoc(), dy.getType(), op->getResult(0), dy,
+                                          b.getStringAttr(op->getName().stripDialect())));
+  return success();
+}
+
+LogicalResult ReluOp::buildGradient(GradientBuilder &g, Value dy) {
+  return activationGradient(*this, g, dy);
+}
+LogicalResult SigmoidOp::buildGradient(GradientBuilder &g, Value dy) {
+  return activationGradient(*this, g, dy);
+}
+LogicalResult TanhOp::buildGradient(GradientBuilder &g, Value dy) {
+  return activationGradient(*this, g, dy);
+}
+double ReluOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+double SigmoidOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+double TanhOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+
+LogicalResult SoftmaxOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<SoftmaxGradOp>(getLoc(), dy.getType(),
+                                                             getResult(), dy));
+  return success();
+}
+double SoftmaxOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+
+//===----------------------------------------------------------------------===//
+// Dropout: identity at inference; in training a mask drawn from a hash of
+// (seed, position), so its gradient recomputes the mask instead of storing it.
+//===----------------------------------------------------------------------===//
+
+Value DropoutOp::buildTrainingForm(GradientBuilder &g) {
+  Value x = g.lookup(getInput());
+  return g.builder().create<DropoutTrainOp>(getLoc(), x.getType(), x, g.hyper(schema::hyper::kSeed),
+                                            getRateAttr(),
+                                            g.builder().getI64IntegerAttr(g.nextDropoutSalt()));
+}
+
+/// The inference form is the identity.
+LogicalResult DropoutOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), dy);
+  return success();
+}
+
+LogicalResult DropoutTrainOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<DropoutGradOp>(
+                               getLoc(), dy.getType(), dy, getSeed(), getRateAttr(), getSaltAttr()));
+  return success();
+}
+double DropoutTrainOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+double DropoutGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+
+//===----------------------------------------------------------------------===//
+// Structure
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getLhs(), dy);
+  g.accumulate(getRhs(), dy);
+  return success();
+}
+double AddOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+
+LogicalResult ConcatOp::buildGradient(GradientBuilder &g, Value dy) {
+  int64_t begin = 0;
+  for (Value in : getInputs()) {
+    if (g.requiresGrad(in))
+      g.accumulate(in, g.builder().create<SliceChannelsOp>(
+                           getLoc(), in.getType(), dy, g.builder().getI64IntegerAttr(begin)));
+    begin += shapeOf(in)[1];
+  }
+  return success();
+}
+
+LogicalResult FlattenOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<ReshapeOp>(getLoc(), getInput().getType(), dy));
+  return success();
+}
+/// A view of its input: no memory of its own.
+int64_t FlattenOp::getActivationElements() { return 0; }
+ReceptiveField FlattenOp::getReceptiveField(ArrayRef<ReceptiveField>) {
+  return ReceptiveField::wholeInput();
+}
+
+/// A view (a conv1d weight [O, C/g, 1, k] of the parameter [O, C/g, k]):
+/// the gradient is viewed back.
+LogicalResult ReshapeOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<ReshapeOp>(getLoc(), getInput().getType(), dy));
+  return success();
+}
+int64_t ReshapeOp::getActivationElements() { return 0; }
+
+//===----------------------------------------------------------------------===//
+// Gradient ops
+//===----------------------------------------------------------------------===//
+
+double ActivationGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+double SoftmaxGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }

@@ -1,0 +1,91 @@
+//===- KernelBuilder.h - the kernel an op's lowering writes into -*- C++ -*-===//
+//
+// While one kernel (a cnn.group or a single op) is lowered, every value has
+// a Halide Func; an op's lowering (HalideLowerableOpInterface, external
+// models in Ops/*.cpp) reads its operands' Funcs, defines its result's and
+// records in `stages` the Funcs its schedule needs. Conversions from op
+// attributes to the algorithms' parameters live here, once.
+//
+//===----------------------------------------------------------------------===//
+#ifndef CNNC_LOWERING_HALIDE_KERNELBUILDER_H
+#define CNNC_LOWERING_HALIDE_KERNELBUILDER_H
+
+#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Lowering/Halide/HalideLowering.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+namespace cnnc::halide {
+
+class KernelBuilder {
+public:
+  KernelBuilder(int lanes) : lanes(lanes) {}
+
+  /// The Func of a value of this kernel.
+  Halide::Func at(mlir::Value v) const { return env.lookup(v); }
+  /// The Func of an optional operand (none for a null value).
+  std::optional<Halide::Func> optional(mlir::Value v) const {
+    if (!v)
+      return std::nullopt;
+    return at(v);
+  }
+  /// Makes `f` the Func of `v`.
+  void define(mlir::Value v, Halide::Func f) { env[v] = std::move(f); }
+
+  /// Lowers one op through its HalideLowerableOpInterface and adds its
+  /// FLOPs; a diagnostic on the op if it has no algorithm.
+  mlir::LogicalResult lower(mlir::Operation *op);
+
+  /// Records the partial sums of a per-channel sum over `value`.
+  void channelSum(Halide::Func partial, mlir::Value value);
+
+  /// What the schedule needs (filled by the lowerings) and the FLOP count.
+  LoweredKernel kernel;
+  /// The target's f32 vector width.
+  int lanes;
+  /// The run-time batch size: the outer extent of a batched input.
+  Halide::Expr batch;
+
+private:
+  llvm::DenseMap<mlir::Value, Halide::Func> env;
+};
+
+/// Static extents of an NCHW value (the batch left out).
+Extent4D extent4D(mlir::Value v);
+/// The rank of a value's type.
+int rankOf(mlir::Value v);
+/// Convolution attributes from an op's attributes and its OIHW weight shape.
+ConvAttrs convAttrs(llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
+                    llvm::ArrayRef<int64_t> dilation, int64_t groups,
+                    llvm::ArrayRef<int64_t> weight);
+/// Pooling attributes of a pooling op or its gradient.
+PoolAttrs poolAttrs(PoolKind kind, llvm::ArrayRef<int64_t> kernel,
+                    llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
+                    bool countIncludePad);
+
+/// Attaches the lowering of `Op` to the op: `Lower` returns the result's Func.
+template <typename Op, Halide::Func (*Lower)(Op, KernelBuilder &)>
+struct Lowering
+    : public cnn::HalideLowerableOpInterface::ExternalModel<Lowering<Op, Lower>, Op> {
+  mlir::LogicalResult lowerToHalide(mlir::Operation *op, KernelBuilder &kernel) const {
+    kernel.define(op->getResult(0), Lower(mlir::cast<Op>(op), kernel));
+    return mlir::success();
+  }
+};
+template <typename Op, Halide::Func (*Lower)(Op, KernelBuilder &)>
+void attachLowering(mlir::MLIRContext *ctx) {
+  Op::template attachInterface<Lowering<Op, Lower>>(*ctx);
+}
+
+// The lowerings of each op family (Ops/*.cpp).
+void registerConvLowerings(mlir::MLIRContext *ctx);
+void registerDenseLowerings(mlir::MLIRContext *ctx);
+void registerPoolingLowerings(mlir::MLIRContext *ctx);
+void registerNormalizationLowerings(mlir::MLIRContext *ctx);
+void registerElementwiseLowerings(mlir::MLIRContext *ctx);
+void registerSequenceLowerings(mlir::MLIRContext *ctx);
+void registerTrainingLowerings(mlir::MLIRContext *ctx);
+
+} // namespace cnnc::halide
+
+#endif

@@ -1,0 +1,101 @@
+//===- Conv.cpp - Halide lowering of the convolution family ---------------===//
+//
+// conv2d, conv_transpose2d, their gradients, the connection-table expansion
+// and gather, and the per-position bias, as the algorithms of
+// Convolution.cpp and Gradients.cpp. Gradient rules and costs of these ops:
+// compiler/Dialect/CNN/IR/Ops/Conv.cpp.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Lowering/Halide/KernelBuilder.h"
+
+using namespace mlir;
+using namespace cnnc;
+using namespace cnnc::halide;
+using cnn::shapeOf;
+
+static Halide::Func lowerConv2D(cnn::Conv2DOp op, KernelBuilder &k) {
+  ConvAttrs a = convAttrs(op.getStride(), op.getPadding(), op.getDilation(), op.getGroups(),
+                          shapeOf(op.getWeight()));
+  ConvStages s = convolution(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getWeight()),
+                             k.optional(op.getBias()), a);
+  k.kernel.stages.conv = s;
+  return s.conv;
+}
+
+/// The forward-view conv2d of a transposed convolution: stride, dilation,
+/// groups and weight as given; its bottom/right padding loses the
+/// output_padding (negative values only shift the extents the schedule sees).
+static Halide::Func lowerConvTranspose2D(cnn::ConvTranspose2DOp op, KernelBuilder &k) {
+  ArrayRef<int64_t> pad = op.getPadding(), extra = op.getOutputPadding();
+  int64_t pads[4] = {pad[0], pad[1], pad[2] - extra[0], pad[3] - extra[1]};
+  ConvAttrs a = convAttrs(op.getStride(), pads, op.getDilation(), op.getGroups(),
+                          shapeOf(op.getWeight()));
+  ConvStages s = convolutionTranspose(k.at(op.getInput()), extent4D(op.getInput()),
+                                      k.at(op.getWeight()), k.optional(op.getBias()), a,
+                                      extent4D(op.getResult()));
+  k.kernel.stages.conv = s;
+  return s.conv;
+}
+
+static Halide::Func lowerConv2DGradInput(cnn::Conv2DGradInputOp op, KernelBuilder &k) {
+  ConvAttrs a = convAttrs(op.getStride(), op.getPadding(), op.getDilation(), op.getGroups(),
+                          shapeOf(op.getWeight()));
+  ConvStages s = convolutionGradInput(k.at(op.getGrad()), extent4D(op.getGrad()),
+                                      k.at(op.getWeight()), a, extent4D(op.getResult()));
+  k.kernel.stages.conv = s;
+  return s.conv;
+}
+
+static Halide::Func lowerConv2DGradWeight(cnn::Conv2DGradWeightOp op, KernelBuilder &k) {
+  auto w = shapeOf(op.getResult());
+  ConvAttrs a = convAttrs(op.getStride(), op.getPadding(), op.getDilation(), op.getGroups(), w);
+  // Vectorize over output channels when there are enough of them and
+  // enough input channels to run in parallel.
+  bool overChannels = a.groups == 1 && w[0] >= k.lanes && w[1] >= 2;
+  ConvGradWeightStages s = convolutionGradWeight(
+      k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getGrad()), extent4D(op.getGrad()), a,
+      int(w[1]), k.batch, k.lanes, overChannels);
+  k.kernel.stages.convGradWeight = s;
+  return s.result;
+}
+
+static std::vector<std::vector<int>> tableOf(ArrayAttr table) {
+  std::vector<std::vector<int>> rows;
+  for (Attribute row : table) {
+    rows.emplace_back();
+    for (int64_t c : cast<DenseI64ArrayAttr>(row).asArrayRef())
+      rows.back().push_back(int(c));
+  }
+  return rows;
+}
+
+static Halide::Func lowerScatterConnections(cnn::ScatterConnectionsOp op, KernelBuilder &k) {
+  k.kernel.stages.overParameters = true;
+  return scatterConnections(k.at(op.getWeight()), tableOf(op.getConnections()),
+                            int(shapeOf(op.getResult())[1]));
+}
+
+static Halide::Func lowerGatherConnections(cnn::GatherConnectionsOp op, KernelBuilder &k) {
+  k.kernel.stages.overParameters = true;
+  return gatherConnections(k.at(op.getGrad()), tableOf(op.getConnections()),
+                           int(shapeOf(op.getGrad())[1]));
+}
+
+static Halide::Func lowerPositionBias(cnn::PositionBiasOp op, KernelBuilder &k) {
+  return positionBias(k.at(op.getInput()), k.at(op.getBias()));
+}
+
+static Halide::Func lowerReduceOverBatch(cnn::ReduceOverBatchOp op, KernelBuilder &k) {
+  return reduceOverBatch(k.at(op.getInput()), rankOf(op.getInput()), k.batch);
+}
+
+void cnnc::halide::registerConvLowerings(MLIRContext *ctx) {
+  attachLowering<cnn::Conv2DOp, lowerConv2D>(ctx);
+  attachLowering<cnn::ConvTranspose2DOp, lowerConvTranspose2D>(ctx);
+  attachLowering<cnn::Conv2DGradInputOp, lowerConv2DGradInput>(ctx);
+  attachLowering<cnn::Conv2DGradWeightOp, lowerConv2DGradWeight>(ctx);
+  attachLowering<cnn::ScatterConnectionsOp, lowerScatterConnections>(ctx);
+  attachLowering<cnn::GatherConnectionsOp, lowerGatherConnections>(ctx);
+  attachLowering<cnn::PositionBiasOp, lowerPositionBias>(ctx);
+  attachLowering<cnn::ReduceOverBatchOp, lowerReduceOverBatch>(ctx);
+}

@@ -1,0 +1,33 @@
+//===- Sequence.cpp - Halide lowering of embeddings -----------------------===//
+//
+// The embedding lookup and its table gradient (a scatter-add), as the
+// algorithms of Sequence.cpp. Gradient rule and cost:
+// compiler/Dialect/CNN/IR/Ops/Sequence.cpp.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Lowering/Halide/KernelBuilder.h"
+
+using namespace mlir;
+using namespace cnnc;
+using namespace cnnc::halide;
+using cnn::shapeOf;
+
+/// A gather: one row copy per token.
+static Halide::Func lowerEmbedding(cnn::EmbeddingOp op, KernelBuilder &k) {
+  k.kernel.stages.embeddingDim = int(shapeOf(op.getWeight())[1]);
+  return embedding(k.at(op.getIds()), k.at(op.getWeight()), int(shapeOf(op.getWeight())[0]));
+}
+
+static Halide::Func lowerEmbeddingGradWeight(cnn::EmbeddingGradWeightOp op, KernelBuilder &k) {
+  auto table = shapeOf(op.getResult());
+  auto ids = shapeOf(op.getIds());
+  EmbeddingGradStages s = embeddingGradWeight(k.at(op.getIds()), k.at(op.getGrad()), int(ids[1]),
+                                              int(table[0]), int(table[1]), k.batch);
+  k.kernel.stages.embeddingGrad = s;
+  return s.table;
+}
+
+void cnnc::halide::registerSequenceLowerings(MLIRContext *ctx) {
+  attachLowering<cnn::EmbeddingOp, lowerEmbedding>(ctx);
+  attachLowering<cnn::EmbeddingGradWeightOp, lowerEmbeddingGradWeight>(ctx);
+}
