@@ -12,8 +12,8 @@
 // beforehand, so the inner loop has no bounds checks. Blocks are parallel
 // over (output-channel tile, batch). A fused pooling is the block's output:
 // the conv block covers the pooling windows of one output block.
-// Measured (bench/conv_bench.py, 64->64 3x3 on 56x56, batch 1, AVX-512, 2
-// threads): see bench/README.md for the current figure.
+// bench/run_bench.py measures it against PyTorch; bench/README.md has the
+// current figures.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Schedule/KernelStages.h"
@@ -287,9 +287,6 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
   }
 }
 
-/// conv2d_grad_weight: per output channel, `lanes` partial sums for each of
-/// the kernel taps (unrolled, kept in registers) over the rows of δ and the
-/// batch; the input and δ are zero-extended once beforehand.
 /// conv2d_grad_weight over output channels: a block of 1-2 vectors of
 /// output channels x all kernel taps (unrolled, in registers) accumulates
 /// over (x, y, n) for one input channel; blocks run in parallel.
@@ -318,6 +315,9 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
   k.output.compute_root();
 }
 
+/// conv2d_grad_weight: per output channel, `lanes` partial sums for each of
+/// the kernel taps (unrolled, kept in registers) over the rows of δ and the
+/// batch; the input and δ are zero-extended once beforehand.
 static void scheduleConvGradWeight(KernelStages &k, int lanes) {
   auto &v = vars();
   ConvGradWeightStages &s = *k.convGradWeight;

@@ -58,7 +58,7 @@ static Stage stageOf(Operation *op, Value value, Operation *anchor) {
   // A per-position bias (AlphaGo's last layer) is added like a residual.
   if (isa<cnn::AddOp, cnn::PositionBiasOp>(op))
     return Residual;
-  if (isa<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp>(op))
+  if (op->hasTrait<OpTrait::CNNActivation>())
     return Activation;
   if (auto pool = dyn_cast<cnn::MaxPool2DOp>(op))
     return anchorIsConv && isNonOverlappingPool(pool.getKernel(), pool.getStride(),
@@ -114,7 +114,8 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
       if (next == NotFusable || next <= stage ||
           user->getBlock() != anchor->getBlock())
         break;
-      // The add's other operand must come from outside the chain.
+      // Every value of the chain has one use, the next op, so an add's
+      // other operand always comes from outside the chain.
       chain.push_back(user);
       stage = next;
     }

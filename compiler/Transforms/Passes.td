@@ -30,13 +30,15 @@ def FoldBatchNorm : Pass<"cnnc-fold-batch-norm", "mlir::func::FuncOp"> {
 }
 
 def Fuse : Pass<"cnnc-fuse", "mlir::func::FuncOp"> {
-  let summary = "Group conv/dense with their epilogue into one kernel each";
+  let summary = "Group each conv, dense or backward anchor with its epilogue into one kernel";
   let description = [{
-    Starting at each `conv2d` or `dense`, takes the chain of single-use
-    consumers that can be computed in the producer's loop nest: a residual
-    `add`, `relu`/`sigmoid`/`tanh`, a `softmax` after dense, and a
-    non-overlapping unpadded pooling (stride = kernel), where fusing saves a
-    round trip through memory without recomputation. In train steps, a
+    Starting at each `conv2d`, `conv_transpose2d` or `dense`, takes the chain
+    of single-use consumers that can be computed in the producer's loop nest:
+    a residual `add` or `position_bias`, an activation (any op with the
+    `CNNActivation` trait: relu, leaky_relu, sigmoid, tanh), a `softmax`
+    after dense, and after a conv2d a non-overlapping unpadded max or average
+    pooling (stride = kernel), where fusing saves a round trip through memory
+    without recomputation. In train steps, a
     backward op producing the gradient of an activation's output
     (conv2d_grad_input, dense_grad_input, pooling gradients) takes that
     activation's `activation_grad` along; each parameter's optimizer update

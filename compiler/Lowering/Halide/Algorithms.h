@@ -172,8 +172,8 @@ SoftmaxStages softmax(Halide::Func in, int features);
 Halide::Func concat(const std::vector<Halide::Func> &inputs,
                     const std::vector<int> &channels, int rank);
 
-/// Batch-norm folding (parameters only): scale the weight's outermost
-/// dimension (rank `rank`, static `shape` outermost first), and the bias.
+/// Batch-norm folding (parameters only): scale the outermost dimension of a
+/// weight of rank `rank` by gamma / sqrt(variance + epsilon), and the bias.
 Halide::Func bnFoldWeight(Halide::Func weight, int rank, Halide::Func gamma,
                           Halide::Func variance, float epsilon);
 Halide::Func bnFoldBias(Halide::Func gamma, Halide::Func beta, Halide::Func mean,
