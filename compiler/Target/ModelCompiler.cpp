@@ -16,14 +16,13 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Parallel.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
-#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <map>
-#include <thread>
 
 using namespace mlir;
 using namespace cnnc;
@@ -307,20 +306,11 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   timer.step("lower and schedule " + std::to_string(distinct.size()) + " distinct kernels of " +
              std::to_string(plan->kernels.size()));
   std::vector<std::string> errors(kernels.size());
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i = next++; i < kernels.size(); i = next++) {
-      errors[i] = compileObject(kernels[i], plan->kernels[distinct[i]].symbol, objects[i],
-                                kernelTarget);
-    }
-  };
-  unsigned threads = std::max(1u, std::min(std::thread::hardware_concurrency(), 8u));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t)
-    pool.emplace_back(worker);
-  worker();
-  for (std::thread &t : pool)
-    t.join();
+  llvm::parallelFor(0, kernels.size(), [&](size_t i) {
+    errors[i] =
+        compileObject(kernels[i], plan->kernels[distinct[i]].symbol, objects[i], kernelTarget);
+  });
+  unsigned threads = llvm::parallel::strategy.compute_thread_count();
   std::string scheduler;
   for (size_t i = 0; i < kernels.size(); ++i) {
     if (errors[i].empty())
