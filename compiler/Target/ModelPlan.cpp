@@ -5,6 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/ModelPlan.h"
+
+#include "cnnc/model_schema.h"
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 
 #include "mlir/IR/Builders.h"
@@ -17,6 +19,7 @@
 
 using namespace mlir;
 using namespace cnnc;
+namespace buffer_kind = cnnc::schema::buffer_kind;
 
 static std::vector<int64_t> shapeOf(Value v) {
   std::vector<int64_t> shape;
@@ -50,14 +53,14 @@ class Planner {
 public:
   ModelPlan plan;
 
-  int addBuffer(Value v, const char *kind, int viewOf = -1) {
+  int addBuffer(Value v, std::string_view kind, int viewOf = -1) {
     plan.buffers.push_back({shapeOf(v), kind, viewOf});
     bufferOf[v] = int(plan.buffers.size()) - 1;
     return bufferOf[v];
   }
 
   /// A buffer shared by name across functions (inputs, parameters, ...).
-  int namedBuffer(Value v, const std::string &name, const char *kind,
+  int namedBuffer(Value v, const std::string &name, std::string_view kind,
                   std::vector<NamedBuffer> *list) {
     auto [it, inserted] = byName.try_emplace(std::string(kind) + ":" + name, -1);
     if (inserted) {
@@ -75,7 +78,7 @@ public:
     const PlannedBuffer *buffer = &plan.buffers[bufferOf.lookup(v)];
     while (buffer->viewOf >= 0)
       buffer = &plan.buffers[buffer->viewOf];
-    return buffer->kind == "param" || buffer->kind == "derived";
+    return buffer->kind == buffer_kind::kParam || buffer->kind == buffer_kind::kDerived;
   }
 
   LogicalResult planFunction(func::FuncOp fn, Phase phase) {
@@ -84,25 +87,25 @@ public:
       bool isLabels = phase != Phase::Inference && i + 1 == fn.getNumArguments();
       std::string fallback = fn.getNumArguments() == 1 ? "input" : "input" + std::to_string(i);
       if (isLabels)
-        plan.training->labels = namedBuffer(arg, "labels", "labels", nullptr);
+        plan.training->labels = namedBuffer(arg, std::string(schema::step_io::kLabels), buffer_kind::kLabels, nullptr);
       else
-        namedBuffer(arg, nameAttr(fn, i, false, fallback), "input", &plan.inputs);
+        namedBuffer(arg, nameAttr(fn, i, false, fallback), buffer_kind::kInput, &plan.inputs);
     }
     for (Operation &op : fn.getBody().front()) {
       if (auto param = dyn_cast<cnn::ParamOp>(op)) {
-        namedBuffer(param, param.getName().str(), "param", &plan.parameters);
+        namedBuffer(param, param.getName().str(), buffer_kind::kParam, &plan.parameters);
         continue;
       }
       if (auto state = dyn_cast<cnn::StateOp>(op)) {
-        namedBuffer(state, state.getName().str(), "state", &plan.training->state);
+        namedBuffer(state, state.getName().str(), buffer_kind::kState, &plan.training->state);
         continue;
       }
       if (auto hyper = dyn_cast<cnn::HyperOp>(op)) {
-        namedBuffer(hyper, hyper.getName().str(), "hyper", &plan.training->hyper);
+        namedBuffer(hyper, hyper.getName().str(), buffer_kind::kHyper, &plan.training->hyper);
         continue;
       }
       if (isa<cnn::FlattenOp, cnn::ReshapeOp>(op)) {
-        addBuffer(op.getResult(0), "temp", bufferOf.lookup(op.getOperand(0)));
+        addBuffer(op.getResult(0), buffer_kind::kTemp, bufferOf.lookup(op.getOperand(0)));
         continue;
       }
       if (auto assign = dyn_cast<cnn::AssignOp>(op)) {
@@ -132,7 +135,7 @@ public:
         kernel.args.push_back(bufferOf.lookup(in));
       // Outputs come last, one buffer per result.
       for (Value result : op.getResults()) {
-        kernel.args.push_back(addBuffer(result, kernel.prepare ? "derived" : "temp"));
+        kernel.args.push_back(addBuffer(result, kernel.prepare ? buffer_kind::kDerived : buffer_kind::kTemp));
         producer[kernel.args.back()] = int(plan.kernels.size());
       }
       kernel.symbol = "cnnc_k" + std::to_string(plan.kernels.size());
@@ -146,16 +149,16 @@ public:
   /// whose storage the runtime swaps with the current one after the step.
   LogicalResult planAssign(cnn::AssignOp assign) {
     std::string target = assign.getTarget().str();
-    auto it = byName.find("param:" + target);
+    auto it = byName.find(std::string(buffer_kind::kParam) + ":" + target);
     if (it == byName.end())
-      it = byName.find("state:" + target);
+      it = byName.find(std::string(buffer_kind::kState) + ":" + target);
     if (it == byName.end())
       return assign.emitError("assigns to unknown parameter or state '") << target << "'";
     int next = bufferOf.lookup(assign.getValue());
     PlannedBuffer &buffer = plan.buffers[next];
-    if (buffer.kind != "temp" || buffer.viewOf >= 0 || !producer.count(next))
+    if (buffer.kind != buffer_kind::kTemp || buffer.viewOf >= 0 || !producer.count(next))
       return assign.emitError("the new value of '") << target << "' must be computed by a kernel";
-    buffer.kind = "next";
+    buffer.kind = buffer_kind::kNext;
     plan.training->swaps.push_back({it->second, next});
     return success();
   }
@@ -165,11 +168,11 @@ public:
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
         int b = bufferOf.lookup(v);
         PlannedBuffer &buffer = plan.buffers[b];
-        if (buffer.kind != "temp")
+        if (buffer.kind != buffer_kind::kTemp)
           return ret.emitError("model output ")
                  << i << " is a " << buffer.kind
                  << " value, not computed by the model; cnnc cannot compile it";
-        buffer.kind = "output"; // a view (flatten) stays a view of its source
+        buffer.kind = buffer_kind::kOutput; // a view (flatten) stays a view of its source
         plan.outputs.push_back(
             {nameAttr(fn, unsigned(i), true,
                       ret.getNumOperands() == 1 ? "output" : "output" + std::to_string(i)),
@@ -202,7 +205,7 @@ public:
     for (const NamedBuffer &p : plan.parameters) {
       auto entry = init ? init.getAs<ArrayAttr>(p.name) : ArrayAttr();
       if (!entry) {
-        plan.training->init.push_back({p.name, "constant", 0});
+        plan.training->init.push_back({p.name, std::string(schema::init::kConstant), 0});
         continue;
       }
       plan.training->init.push_back({p.name, cast<StringAttr>(entry[0]).str(),
@@ -250,67 +253,69 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
   llvm::raw_string_ostream os(text);
   llvm::json::OStream j(os);
   auto shapeArray = [&](const std::vector<int64_t> &shape) {
-    j.attributeArray("shape", [&] {
+    j.attributeArray(schema::key::kShape, [&] {
       for (int64_t d : shape)
         j.value(d);
     });
   };
-  auto namedList = [&](const char *key, const std::vector<NamedBuffer> &list,
+  auto namedList = [&](std::string_view key, const std::vector<NamedBuffer> &list,
                        bool withLayout) {
     j.attributeArray(key, [&] {
       for (const NamedBuffer &nb : list)
         j.object([&] {
-          j.attribute("name", nb.name);
+          j.attribute(schema::key::kName, nb.name);
           shapeArray(buffers[nb.buffer].shape);
           if (withLayout) {
             size_t rank = buffers[nb.buffer].shape.size();
-            j.attribute("layout", rank == 4 ? "OIHW" : rank == 2 ? "OI" : "C");
+            j.attribute(schema::key::kLayout, rank == 4 ? "OIHW" : rank == 2 ? "OI" : "C");
           }
-          j.attribute("buffer", nb.buffer);
+          j.attribute(schema::key::kBuffer, nb.buffer);
         });
     });
   };
-  auto kernelList = [&](const char *key, bool prepare, Phase phase) {
+  auto kernelList = [&](std::string_view key, bool prepare, Phase phase) {
     j.attributeArray(key, [&] {
       for (auto [index, k] : llvm::enumerate(kernels))
         if (k.prepare == prepare && (prepare || k.phase == phase))
           j.object([&] {
-            j.attribute("kernel", int64_t(index));
-            j.attribute("name", k.label);
-            j.attributeArray("args", [&] {
+            j.attribute(schema::key::kKernel, int64_t(index));
+            j.attribute(schema::key::kName, k.label);
+            j.attributeArray(schema::key::kArgs, [&] {
               for (int a : k.args)
                 j.value(a);
             });
-            j.attribute("flops", k.flops);
+            j.attribute(schema::key::kFlops, k.flops);
           });
     });
   };
   j.object([&] {
-    j.attribute("abi_version", 1);
-    j.attribute("name", name);
-    j.attribute("target", target);
-    namedList("inputs", inputs, false);
-    namedList("outputs", outputs, false);
-    namedList("parameters", parameters, true);
-    j.attributeArray("buffers", [&] {
+    j.attribute(schema::key::kAbiVersion, int64_t(schema::kAbiVersion));
+    j.attribute(schema::key::kName, name);
+    j.attribute(schema::key::kTarget, target);
+    namedList(schema::key::kInputs, inputs, false);
+    namedList(schema::key::kOutputs, outputs, false);
+    namedList(schema::key::kParameters, parameters, true);
+    j.attributeArray(schema::key::kBuffers, [&] {
       for (const PlannedBuffer &b : buffers)
         j.object([&] {
           shapeArray(b.shape);
-          j.attribute("kind", b.kind);
+          j.attribute(schema::key::kKind, b.kind);
           if (b.viewOf >= 0)
-            j.attribute("view_of", b.viewOf);
+            j.attribute(schema::key::kViewOf, b.viewOf);
         });
     });
-    kernelList("prepare", true, Phase::Inference);
-    kernelList("steps", false, Phase::Inference);
+    kernelList(schema::key::kPrepare, true, Phase::Inference);
+    kernelList(schema::key::kSteps, false, Phase::Inference);
     if (training)
-      j.attributeObject("train", [&] {
+      j.attributeObject(schema::key::kTrain, [&] {
         const TrainingPlan &t = *training;
         auto config = [&](StringRef key) { return t.config.get(key); };
-        StringRef loss = cast<StringAttr>(config("loss")).strref();
-        j.attribute("loss", loss == "cross_entropy" ? "softmax_cross_entropy" : loss);
-        j.attributeObject("optimizer", [&] {
-          j.attribute("name", cast<StringAttr>(config("optimizer")).strref());
+        StringRef loss = cast<StringAttr>(config(schema::key::kLoss)).strref();
+        j.attribute(schema::key::kLoss, loss == StringRef(schema::loss::kCrossEntropy)
+                                             ? StringRef(schema::loss::kSoftmaxCrossEntropy)
+                                             : loss);
+        j.attributeObject(schema::key::kOptimizer, [&] {
+          j.attribute(schema::optimizer::kName, cast<StringAttr>(config(schema::key::kOptimizer)).strref());
           for (NamedAttribute a : t.config) {
             if (auto f = dyn_cast<FloatAttr>(a.getValue()))
               j.attribute(a.getName().strref(), f.getValueAsDouble());
@@ -318,33 +323,33 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
               j.attribute(a.getName().strref(), b.getValue());
           }
         });
-        j.attribute("batch", cast<IntegerAttr>(config("batch")).getInt());
-        j.attribute("epochs", cast<IntegerAttr>(config("epochs")).getInt());
-        j.attribute("labels", t.labels);
-        j.attributeObject("hyper", [&] {
+        j.attribute(schema::key::kBatch, cast<IntegerAttr>(config(schema::key::kBatch)).getInt());
+        j.attribute(schema::key::kEpochs, cast<IntegerAttr>(config(schema::key::kEpochs)).getInt());
+        j.attribute(schema::key::kLabels, t.labels);
+        j.attributeObject(schema::key::kHyper, [&] {
           for (const NamedBuffer &h : t.hyper)
             j.attribute(h.name, h.buffer);
         });
-        j.attribute("loss_buffer", t.lossBuffer);
-        j.attribute("correct_buffer", t.correctBuffer);
-        namedList("state", t.state, false);
-        j.attributeArray("init", [&] {
+        j.attribute(schema::key::kLossBuffer, t.lossBuffer);
+        j.attribute(schema::key::kCorrectBuffer, t.correctBuffer);
+        namedList(schema::key::kState, t.state, false);
+        j.attributeArray(schema::key::kInit, [&] {
           for (const ParameterInit &i : t.init)
             j.object([&] {
-              j.attribute("name", i.name);
-              j.attribute("kind", i.kind);
-              j.attribute(i.kind == "uniform" ? "bound" : "value", i.value);
+              j.attribute(schema::key::kName, i.name);
+              j.attribute(schema::key::kKind, i.kind);
+              j.attribute(i.kind == schema::init::kUniform ? schema::key::kBound : schema::key::kValue, i.value);
             });
         });
-        kernelList("steps", false, Phase::Train);
-        j.attributeArray("swaps", [&] {
+        kernelList(schema::key::kSteps, false, Phase::Train);
+        j.attributeArray(schema::key::kSwaps, [&] {
           for (auto [current, next] : t.swaps)
             j.array([&] {
               j.value(current);
               j.value(next);
             });
         });
-        kernelList("eval_steps", false, Phase::Eval);
+        kernelList(schema::key::kEvalSteps, false, Phase::Eval);
       });
   });
   return os.str();
