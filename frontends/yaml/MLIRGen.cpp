@@ -34,40 +34,6 @@ static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getShape();
 }
 
-/// Resolves a padding attribute to [top, left, bottom, right] for a window
-/// of `kernel` x `dilation` sliding with `stride` over the spatial dims of
-/// `input` ([N, C, H, W]). `same` pads like TensorFlow: output
-/// ceil(in / stride), the odd pixel at the bottom/right.
-static std::array<int64_t, 4> resolvePadding(const Padding &p,
-                                             ArrayRef<int64_t> input,
-                                             std::array<int64_t, 2> kernel,
-                                             std::array<int64_t, 2> stride,
-                                             std::array<int64_t, 2> dilation) {
-  std::array<int64_t, 4> pads = p.pads;
-  for (int i = 0; i < 2; ++i) {
-    int64_t span = dilation[i] * (kernel[i] - 1) + 1;
-    int64_t in = input[2 + i];
-    switch (p.mode) {
-    case Padding::Explicit:
-      break;
-    case Padding::Valid:
-      pads[i] = pads[i + 2] = 0;
-      break;
-    case Padding::Full:
-      pads[i] = pads[i + 2] = span - 1;
-      break;
-    case Padding::Same: {
-      int64_t out = (in + stride[i] - 1) / stride[i];
-      int64_t total = std::max<int64_t>((out - 1) * stride[i] + span - in, 0);
-      pads[i] = total / 2;
-      pads[i + 2] = total - total / 2;
-      break;
-    }
-    }
-  }
-  return pads;
-}
-
 class MLIRGen {
 public:
   MLIRGen(const ModelFile &model, MLIRContext *ctx, StringRef file)
@@ -211,13 +177,8 @@ private:
       std::string act =
           r.getChoice("activation", {"relu", "sigmoid", "tanh", "softmax"});
       require4D(r, layer, in, "conv2d input");
-      cnn::Window2D w;
-      auto pads = resolvePadding(padding, in, kernel, stride, dilation);
-      for (int i = 0; i < 2; ++i) {
-        w.stride[i] = stride[i];
-        w.dilation[i] = dilation[i];
-      }
-      std::copy(pads.begin(), pads.end(), w.padding);
+      cnn::Window w =
+          cnn::makeWindow({in[2], in[3]}, kernel, stride, dilation, padding);
       cnn::Shape weightShape = {outChannels, in[1] / groups, kernel[0],
                                 kernel[1]};
       int64_t biasShape[1] = {outChannels};
@@ -235,8 +196,8 @@ private:
       Value bias = hasBias ? param(fullName + ".bias", biasShape, layer, loc)
                            : Value();
       Value y = b.create<cnn::Conv2DOp>(
-          loc, x, weight, bias, b.getDenseI64ArrayAttr(stride),
-          b.getDenseI64ArrayAttr(pads), b.getDenseI64ArrayAttr(dilation),
+          loc, x, weight, bias, b.getDenseI64ArrayAttr(w.stride),
+          b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
           b.getI64IntegerAttr(groups));
       return activation(y, act, r);
     }
@@ -249,14 +210,9 @@ private:
       bool ceilMode = r.getBool("ceil_mode", false);
       bool countPad = op == "avg_pool2d" && r.getBool("count_include_pad", true);
       require4D(r, layer, in, "pooling input");
-      auto pads = resolvePadding(padding, in, kernel, stride, {1, 1});
-      cnn::Window2D w;
-      for (int i = 0; i < 2; ++i) {
-        w.kernel[i] = kernel[i];
-        w.stride[i] = stride[i];
-      }
-      std::copy(pads.begin(), pads.end(), w.padding);
-      w.ceilMode = ceilMode;
+      cnn::Window w = cnn::makeWindow({in[2], in[3]}, kernel, stride, {1, 1},
+                                      padding, ceilMode);
+      auto pads = w.padding;
       std::string err = cnn::inferPool2D(in, w, result);
       if (!err.empty())
         r.error(layer.loc, err);
@@ -292,7 +248,7 @@ private:
       bool hasBias = r.getBool("bias", true);
       std::string act =
           r.getChoice("activation", {"relu", "sigmoid", "tanh", "softmax"});
-      if (padding.mode != Padding::Explicit)
+      if (padding.mode != cnn::PaddingMode::Explicit)
         r.error(r.locOf("padding"),
                 "attribute 'padding': expected an integer, [h, w] or [top, "
                 "left, bottom, right] (the modes valid/same/full are for "
@@ -303,19 +259,14 @@ private:
                 llvm::formatv("groups = {0} must divide the input channels "
                               "({1}) and out_channels ({2})",
                               groups, in[1], outChannels));
-      cnn::Window2D w;
-      for (int i = 0; i < 2; ++i) {
-        w.stride[i] = stride[i];
-        w.dilation[i] = dilation[i];
-      }
-      std::copy(padding.pads.begin(), padding.pads.end(), w.padding);
+      cnn::Window w =
+          cnn::makeWindow({in[2], in[3]}, kernel, stride, dilation, padding);
+      w.outputPadding = outputPadding;
       cnn::Shape weightShape = {in[1], outChannels / groups, kernel[0],
                                 kernel[1]};
       int64_t biasShape[1] = {outChannels};
-      int64_t outPad[2] = {outputPadding[0], outputPadding[1]};
       std::string err = cnn::inferConvTranspose2D(
-          in, weightShape, hasBias ? biasShape : nullptr, 1, w, outPad, groups,
-          result);
+          in, weightShape, hasBias ? biasShape : nullptr, 1, w, groups, result);
       if (!err.empty())
         r.error(err.find("output_padding") == 0 ? r.locOf("output_padding")
                                                 : layer.loc,
@@ -385,12 +336,8 @@ private:
           r.getChoice("activation", {"relu", "sigmoid", "tanh", "softmax"});
       if (std::string err = cnn::checkSequence(in, "conv1d input"); !err.empty())
         r.error(layer.loc, err);
-      auto pads = resolvePadding(padding, in, {1, kernel}, {1, stride},
-                                 {1, dilation});
-      cnn::Window2D w;
-      w.stride[1] = stride;
-      w.dilation[1] = dilation;
-      std::copy(pads.begin(), pads.end(), w.padding);
+      cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, kernel},
+                                      {1, stride}, {1, dilation}, padding);
       cnn::Shape weightShape = {outChannels, in[1] / groups, kernel};
       cnn::Shape viewShape = {outChannels, in[1] / groups, 1, kernel};
       int64_t biasShape[1] = {outChannels};
@@ -407,8 +354,8 @@ private:
       Value bias = hasBias ? param(fullName + ".bias", biasShape, layer, loc)
                            : Value();
       Value y = b.create<cnn::Conv2DOp>(
-          loc, x, view, bias, b.getDenseI64ArrayAttr({1, stride}),
-          b.getDenseI64ArrayAttr(pads), b.getDenseI64ArrayAttr({1, dilation}),
+          loc, x, view, bias, b.getDenseI64ArrayAttr(w.stride),
+          b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
           b.getI64IntegerAttr(groups));
       return activation(y, act, r);
     }
@@ -422,12 +369,9 @@ private:
       std::string what = (op + " input").str();
       if (std::string err = cnn::checkSequence(in, what); !err.empty())
         r.error(layer.loc, err);
-      auto pads = resolvePadding(padding, in, {1, kernel}, {1, stride}, {1, 1});
-      cnn::Window2D w;
-      w.kernel[1] = kernel;
-      w.stride[1] = stride;
-      std::copy(pads.begin(), pads.end(), w.padding);
-      w.ceilMode = ceilMode;
+      cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, kernel},
+                                      {1, stride}, {1, 1}, padding, ceilMode);
+      auto pads = w.padding;
       std::string err = cnn::inferPool2D(in, w, result);
       if (!err.empty())
         r.error(layer.loc, err);

@@ -1081,13 +1081,13 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
 }
 
 /// The padding modes of SPEC §1 by name (valid, same, full), if `s` is one.
-static std::optional<Padding::Mode> paddingMode(StringRef s) {
+static std::optional<cnnc::cnn::PaddingMode> paddingMode(StringRef s) {
   if (s == "valid")
-    return Padding::Valid;
+    return cnnc::cnn::PaddingMode::Valid;
   if (s == "same")
-    return Padding::Same;
+    return cnnc::cnn::PaddingMode::Same;
   if (s == "full")
-    return Padding::Full;
+    return cnnc::cnn::PaddingMode::Full;
   return std::nullopt;
 }
 
@@ -1101,7 +1101,7 @@ Padding AttrReader::getPadding(StringRef key) {
                          "valid, same or full";
   if (v.node.IsScalar()) {
     StringRef s = v.node.Scalar();
-    if (std::optional<Padding::Mode> mode = paddingMode(s)) {
+    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
       p.mode = *mode;
       return p;
     }
@@ -1133,7 +1133,7 @@ Padding AttrReader::getPadding1D(StringRef key) {
   const char *expected = "an integer, [left, right], valid, same or full";
   if (v.node.IsScalar()) {
     StringRef s = v.node.Scalar();
-    if (std::optional<Padding::Mode> mode = paddingMode(s)) {
+    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
       p.mode = *mode;
       return p;
     }
