@@ -2,9 +2,10 @@
 //
 // One shape function per op family, over plain dimension lists (outermost
 // first, ShapedType::kDynamic for the run-time batch). The op verifiers and
-// the YAML frontend both call them, so a shape error is reported once, with
-// the same words, whether it comes from IR text or from a model file. Each
-// returns an empty string on success, or what was expected and what was found.
+// the frontends' graph builder both call them, so a shape error is reported
+// once, with the same words, whether it comes from IR text or from a model
+// file. Each returns an empty string on success, or what was expected and
+// what was found.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_DIALECT_CNN_IR_SHAPEINFERENCE_H
