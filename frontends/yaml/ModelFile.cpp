@@ -3,12 +3,13 @@
 // Implements ModelFile.h: YAML text -> ModelFile, with every structural error
 // (unknown key, unknown op, bad or duplicate name, unknown or forward input
 // reference, unknown block or block parameter, recursive block) reported at
-// the YAML node it concerns; and the typed reading of attribute values with
-// `$param` substitution. Shapes are not checked here: MLIRGen.cpp does that
-// with the dialect's shape functions.
+// the YAML node it concerns, against the op table of LayerOps.h; and the
+// typed reading of attribute values with `$param` substitution. Shapes are
+// not checked here: the graph builder does that when MLIRGen builds a layer.
 //
 //===----------------------------------------------------------------------===//
 #include "frontends/yaml/ModelFile.h"
+#include "frontends/yaml/LayerOps.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -140,74 +141,11 @@ static bool isValidName(StringRef name, bool allowDots) {
   });
 }
 
-//===----------------------------------------------------------------------===//
-// The op catalogue as the model file sees it
-//===----------------------------------------------------------------------===//
-
-namespace {
-struct OpSpec {
-  const char *name;
-  std::vector<std::string> attrs;
-  unsigned minInputs;
-  bool variadic;
-};
-} // namespace
-
-static const std::vector<OpSpec> &opSpecs() {
-  static const std::vector<OpSpec> specs = {
-      {"conv2d",
-       {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-        "bias", "activation", "connections"},
-       1, false},
-      {"max_pool2d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
-      {"avg_pool2d",
-       {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}, 1,
-       false},
-      {"global_avg_pool", {}, 1, false},
-      {"dense", {"out_features", "bias", "activation"}, 1, false},
-      {"batch_norm", {"epsilon", "momentum"}, 1, false},
-      {"dropout", {"rate"}, 1, false},
-      {"relu", {}, 1, false},
-      {"sigmoid", {}, 1, false},
-      {"tanh", {}, 1, false},
-      {"softmax", {}, 1, false},
-      {"flatten", {}, 1, false},
-      {"add", {}, 2, true},
-      {"concat", {}, 2, true},
-      {"conv_transpose2d",
-       {"out_channels", "kernel", "stride", "padding", "output_padding",
-        "dilation", "groups", "bias", "activation"},
-       1, false},
-      {"position_bias", {}, 1, false},
-      {"local_response_norm", {"size", "alpha", "beta", "k"}, 1, false},
-      {"embedding", {"num_embeddings", "embedding_dim"}, 1, false},
-      {"conv1d",
-       {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-        "bias", "activation"},
-       1, false},
-      {"max_pool1d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
-      {"avg_pool1d",
-       {"kernel", "stride", "padding", "ceil_mode", "count_include_pad"}, 1,
-       false},
-      {"global_max_pool", {}, 1, false},
-      {"kmax_pool", {"k"}, 1, false},
-      {"min_pool2d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
-      {"l2_pool2d", {"kernel", "stride", "padding", "ceil_mode"}, 1, false},
-  };
-  return specs;
-}
-
-static const OpSpec *findOp(StringRef name) {
-  for (const OpSpec &spec : opSpecs())
-    if (name == spec.name)
-      return &spec;
-  return nullptr;
-}
-
+/// The names of every op, for messages.
 static std::vector<std::string> opNames() {
   std::vector<std::string> names;
-  for (const OpSpec &spec : opSpecs())
-    names.push_back(spec.name);
+  for (const LayerOp &op : layerOps())
+    names.push_back(op.name);
   return names;
 }
 
@@ -287,7 +225,7 @@ static Layer parseLayer(const YAML::Node &node, size_t index) {
                            "op '" + layer.op + "'");
     layer.attrs = std::move(layer.args);
     layer.args.clear();
-    if (!findOp(layer.op)) {
+    if (!findLayerOp(layer.op)) {
       std::vector<std::string> names = opNames();
       fail(layer.opLoc, "unknown op '" + layer.op + "'" +
                             suggestion(layer.op, names) +
@@ -395,15 +333,15 @@ static Scope parseScope(const YAML::Node &layers, SourceLoc layersKeyLoc,
 
   for (size_t i = 0; i < scope.layers.size(); ++i) {
     Layer &layer = scope.layers[i];
-    if (const OpSpec *spec = findOp(layer.op)) {
+    if (const LayerOp *row = findLayerOp(layer.op)) {
       for (const Attr &a : layer.attrs)
-        if (!llvm::is_contained(spec->attrs, a.key))
+        if (!llvm::is_contained(row->attrs, a.key))
           fail(a.keyLoc,
                layer.describe() + ": unknown attribute '" + a.key + "'" +
-                   suggestion(a.key, spec->attrs) +
-                   (spec->attrs.empty()
+                   suggestion(a.key, row->attrs) +
+                   (row->attrs.empty()
                         ? "; " + layer.op + " takes no attributes"
-                        : "; expected one of: " + joined(spec->attrs)));
+                        : "; expected one of: " + joined(row->attrs)));
     }
     checkRefs(layer, block);
 
@@ -441,9 +379,9 @@ static Scope parseScope(const YAML::Node &layers, SourceLoc layersKeyLoc,
     }
     unsigned minInputs = 1;
     bool variadic = false;
-    if (const OpSpec *spec = findOp(layer.op)) {
-      minInputs = spec->minInputs;
-      variadic = spec->variadic;
+    if (const LayerOp *row = findLayerOp(layer.op)) {
+      minInputs = row->minInputs;
+      variadic = row->variadic;
     }
     size_t n = layer.inputs.size();
     if (n < minInputs || (!variadic && n > minInputs))
@@ -1081,13 +1019,13 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
 }
 
 /// The padding modes of SPEC §1 by name (valid, same, full), if `s` is one.
-static std::optional<Padding::Mode> paddingMode(StringRef s) {
+static std::optional<cnnc::cnn::PaddingMode> paddingMode(StringRef s) {
   if (s == "valid")
-    return Padding::Valid;
+    return cnnc::cnn::PaddingMode::Valid;
   if (s == "same")
-    return Padding::Same;
+    return cnnc::cnn::PaddingMode::Same;
   if (s == "full")
-    return Padding::Full;
+    return cnnc::cnn::PaddingMode::Full;
   return std::nullopt;
 }
 
@@ -1101,7 +1039,7 @@ Padding AttrReader::getPadding(StringRef key) {
                          "valid, same or full";
   if (v.node.IsScalar()) {
     StringRef s = v.node.Scalar();
-    if (std::optional<Padding::Mode> mode = paddingMode(s)) {
+    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
       p.mode = *mode;
       return p;
     }
@@ -1133,7 +1071,7 @@ Padding AttrReader::getPadding1D(StringRef key) {
   const char *expected = "an integer, [left, right], valid, same or full";
   if (v.node.IsScalar()) {
     StringRef s = v.node.Scalar();
-    if (std::optional<Padding::Mode> mode = paddingMode(s)) {
+    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
       p.mode = *mode;
       return p;
     }

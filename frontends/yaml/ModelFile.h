@@ -16,6 +16,8 @@
 #ifndef CNNC_FRONTENDS_YAML_MODELFILE_H
 #define CNNC_FRONTENDS_YAML_MODELFILE_H
 
+#include "compiler/Dialect/CNN/IR/Window.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -142,10 +144,7 @@ struct Binding {
 using Env = std::map<std::string, Binding, std::less<>>;
 
 /// A padding attribute: explicit [top, left, bottom, right] or a mode.
-struct Padding {
-  enum Mode { Explicit, Valid, Same, Full } mode = Explicit;
-  std::array<int64_t, 4> pads = {0, 0, 0, 0};
-};
+using Padding = cnn::Padding;
 
 /// Reads the typed attributes of one layer under the bindings of its block
 /// instance; every error names the layer and points at the offending value.

@@ -7,9 +7,11 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 #include "compiler/Dialect/CNN/IR/ShapeInference.h"
+#include "compiler/Dialect/CNN/IR/WindowAttrs.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace cnnc::cnn;
@@ -57,14 +59,6 @@ inferred(MLIRContext *ctx, std::optional<Location> loc, const std::string &err,
   return success();
 }
 
-static std::string checkPairs(ArrayRef<int64_t> v, size_t n, StringRef name) {
-  if (v.size() != n)
-    return (name + " must have " + std::to_string(n) + " values, found " +
-            std::to_string(v.size()))
-        .str();
-  return "";
-}
-
 //===----------------------------------------------------------------------===//
 // param
 //===----------------------------------------------------------------------===//
@@ -87,20 +81,10 @@ LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &results) {
-  std::string err = checkPairs(adaptor.getStride(), 2, "stride");
-  if (err.empty())
-    err = checkPairs(adaptor.getDilation(), 2, "dilation");
-  if (err.empty())
-    err = checkPairs(adaptor.getPadding(), 4, "padding [top, left, bottom, right]");
+  Window w;
+  std::string err = readWindow(adaptor, w);
   if (failed(report(loc, err)))
     return failure();
-  Window2D w;
-  for (int i = 0; i < 2; ++i) {
-    w.stride[i] = adaptor.getStride()[i];
-    w.dilation[i] = adaptor.getDilation()[i];
-  }
-  for (int i = 0; i < 4; ++i)
-    w.padding[i] = adaptor.getPadding()[i];
   Shape shape;
   ArrayRef<int64_t> bias;
   if (adaptor.getBias())
@@ -129,21 +113,10 @@ template <typename Adaptor>
 static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
                                Adaptor adaptor,
                                SmallVectorImpl<Type> &results) {
-  std::string err = checkPairs(adaptor.getKernel(), 2, "kernel");
-  if (err.empty())
-    err = checkPairs(adaptor.getStride(), 2, "stride");
-  if (err.empty())
-    err = checkPairs(adaptor.getPadding(), 4, "padding [top, left, bottom, right]");
+  Window w;
+  std::string err = readWindow(adaptor, w);
   if (failed(report(loc, err)))
     return failure();
-  Window2D w;
-  for (int i = 0; i < 2; ++i) {
-    w.kernel[i] = adaptor.getKernel()[i];
-    w.stride[i] = adaptor.getStride()[i];
-  }
-  for (int i = 0; i < 4; ++i)
-    w.padding[i] = adaptor.getPadding()[i];
-  w.ceilMode = adaptor.getCeilMode();
   Shape shape;
   err = inferPool2D(shapeOf(adaptor.getInput()), w, shape);
   return inferred(ctx, loc, err, shape, results);
@@ -182,24 +155,10 @@ LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx,
 LogicalResult ConvTranspose2DOp::inferReturnTypes(
     MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
     SmallVectorImpl<Type> &results) {
-  std::string err = checkPairs(adaptor.getStride(), 2, "stride");
-  if (err.empty())
-    err = checkPairs(adaptor.getDilation(), 2, "dilation");
-  if (err.empty())
-    err = checkPairs(adaptor.getOutputPadding(), 2, "output_padding");
-  if (err.empty())
-    err = checkPairs(adaptor.getPadding(), 4, "padding [top, left, bottom, right]");
+  Window w;
+  std::string err = readWindow(adaptor, w);
   if (failed(report(loc, err)))
     return failure();
-  Window2D w;
-  int64_t outputPadding[2];
-  for (int i = 0; i < 2; ++i) {
-    w.stride[i] = adaptor.getStride()[i];
-    w.dilation[i] = adaptor.getDilation()[i];
-    outputPadding[i] = adaptor.getOutputPadding()[i];
-  }
-  for (int i = 0; i < 4; ++i)
-    w.padding[i] = adaptor.getPadding()[i];
   Shape shape;
   ArrayRef<int64_t> bias;
   if (adaptor.getBias())
@@ -207,8 +166,7 @@ LogicalResult ConvTranspose2DOp::inferReturnTypes(
   err = inferConvTranspose2D(shapeOf(adaptor.getInput()),
                              shapeOf(adaptor.getWeight()),
                              adaptor.getBias() ? bias.data() : nullptr,
-                             bias.size(), w, outputPadding, adaptor.getGroups(),
-                             shape);
+                             bias.size(), w, adaptor.getGroups(), shape);
   return inferred(ctx, loc, err, shape, results);
 }
 
@@ -465,6 +423,25 @@ LogicalResult ReshapeOp::verify() {
   if (!err.empty())
     return emitOpError(err);
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Windows
+//===----------------------------------------------------------------------===//
+
+std::optional<Window> cnnc::cnn::windowOf(Operation *op) {
+  std::optional<Window> window;
+  auto read = [&](auto windowed) {
+    window.emplace();
+    [[maybe_unused]] std::string err = readWindow(windowed, *window);
+    assert(err.empty() && "windowOf on an op that does not verify");
+  };
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<Conv2DOp, ConvTranspose2DOp, Conv2DGradInputOp,
+            Conv2DGradWeightOp, MaxPool2DOp, AvgPool2DOp, MinPool2DOp,
+            L2Pool2DOp, MaxPool2DGradOp, AvgPool2DGradOp, MinPool2DGradOp,
+            L2Pool2DGradOp>(read);
+  return window;
 }
 
 #define GET_OP_CLASSES

@@ -2,8 +2,9 @@
 //
 // The only list of cnn ops. Every op verifies its operands and attributes and
 // infers its result type through the shape functions of ShapeInference.h,
-// which the YAML frontend also calls to report shape errors at the model
-// file's line:col. Docs in docs/dialect/ are generated from this file.
+// which the frontends' graph builder also calls to report shape errors at
+// the model file's line:col. Docs in docs/dialect/ are generated from this
+// file.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNN_OPS_TD

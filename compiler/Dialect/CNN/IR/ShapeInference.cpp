@@ -36,21 +36,7 @@ std::string cnnc::cnn::checkActivation4D(ArrayRef<int64_t> shape,
   return "";
 }
 
-int64_t cnnc::cnn::windowOutputSize(int64_t in, int64_t kernel, int64_t stride,
-                                    int64_t dilation, int64_t padBegin,
-                                    int64_t padEnd, bool ceilMode) {
-  int64_t span = dilation * (kernel - 1) + 1;
-  int64_t room = in + padBegin + padEnd - span;
-  if (room < 0)
-    return 0;
-  int64_t out = (ceilMode ? (room + stride - 1) / stride : room / stride) + 1;
-  // PyTorch: the last window must start inside the input or its left padding.
-  if (ceilMode && (out - 1) * stride >= in + padBegin)
-    --out;
-  return out;
-}
-
-static std::string checkWindow(const Window2D &w) {
+static std::string checkWindow(const Window &w) {
   for (int i = 0; i < 2; ++i) {
     if (w.kernel[i] < 1)
       return llvm::formatv("kernel size must be >= 1, found {0}", w.kernel[i]);
@@ -66,7 +52,7 @@ static std::string checkWindow(const Window2D &w) {
 }
 
 /// Spatial output sizes of a window op, or an error naming the dimension.
-static std::string windowOutput(ArrayRef<int64_t> input, const Window2D &w,
+static std::string windowOutput(ArrayRef<int64_t> input, const Window &w,
                                 int64_t &outH, int64_t &outW) {
   if (std::string err = checkWindow(w); !err.empty())
     return err;
@@ -92,7 +78,7 @@ static std::string windowOutput(ArrayRef<int64_t> input, const Window2D &w,
 std::string cnnc::cnn::inferConv2D(ArrayRef<int64_t> input,
                                    ArrayRef<int64_t> weight,
                                    const int64_t *biasShape, size_t biasRank,
-                                   const Window2D &window, int64_t groups,
+                                   const Window &window, int64_t groups,
                                    Shape &result) {
   if (std::string err = checkActivation4D(input, "conv2d input"); !err.empty())
     return err;
@@ -113,7 +99,7 @@ std::string cnnc::cnn::inferConv2D(ArrayRef<int64_t> input,
   if (biasShape && (biasRank != 1 || biasShape[0] != outChannels))
     return llvm::formatv("conv2d bias must be [{0}], found {1}", outChannels,
                          shapeToString(ArrayRef<int64_t>(biasShape, biasRank)));
-  Window2D w = window;
+  Window w = window;
   w.kernel[0] = weight[2];
   w.kernel[1] = weight[3];
   w.ceilMode = false;
@@ -126,8 +112,7 @@ std::string cnnc::cnn::inferConv2D(ArrayRef<int64_t> input,
 
 std::string cnnc::cnn::inferConvTranspose2D(
     ArrayRef<int64_t> input, ArrayRef<int64_t> weight, const int64_t *biasShape,
-    size_t biasRank, const Window2D &window, const int64_t outputPadding[2],
-    int64_t groups, Shape &result) {
+    size_t biasRank, const Window &window, int64_t groups, Shape &result) {
   if (std::string err = checkActivation4D(input, "conv_transpose2d input");
       !err.empty())
     return err;
@@ -149,20 +134,19 @@ std::string cnnc::cnn::inferConvTranspose2D(
     return llvm::formatv("conv_transpose2d bias must be [{0}], found {1}",
                          outChannels,
                          shapeToString(ArrayRef<int64_t>(biasShape, biasRank)));
-  Window2D w = window;
+  Window w = window;
   w.kernel[0] = weight[2];
   w.kernel[1] = weight[3];
   if (std::string err = checkWindow(w); !err.empty())
     return err;
   int64_t out[2];
   for (int i = 0; i < 2; ++i) {
-    if (outputPadding[i] < 0 || outputPadding[i] >= w.stride[i])
+    if (w.outputPadding[i] < 0 || w.outputPadding[i] >= w.stride[i])
       return llvm::formatv("output_padding must be >= 0 and smaller than the "
                            "stride ({0}), found {1}",
-                           w.stride[i], outputPadding[i]);
+                           w.stride[i], w.outputPadding[i]);
     out[i] = (input[2 + i] - 1) * w.stride[i] - w.padding[i] -
-             w.padding[i + 2] + w.dilation[i] * (w.kernel[i] - 1) +
-             outputPadding[i] + 1;
+             w.padding[i + 2] + w.span(i) + w.outputPadding[i];
     if (out[i] <= 0)
       return llvm::formatv("conv_transpose2d output {0} would be {1}: the "
                            "padding ({2} + {3}) removes more than the "
@@ -261,7 +245,7 @@ std::string cnnc::cnn::checkLocalResponseNorm(ArrayRef<int64_t> input,
 }
 
 std::string cnnc::cnn::inferPool2D(ArrayRef<int64_t> input,
-                                   const Window2D &window, Shape &result) {
+                                   const Window &window, Shape &result) {
   if (std::string err = checkActivation4D(input, "pooling input"); !err.empty())
     return err;
   for (int i = 0; i < 2; ++i)

@@ -2,13 +2,16 @@
 //
 // One shape function per op family, over plain dimension lists (outermost
 // first, ShapedType::kDynamic for the run-time batch). The op verifiers and
-// the YAML frontend both call them, so a shape error is reported once, with
-// the same words, whether it comes from IR text or from a model file. Each
-// returns an empty string on success, or what was expected and what was found.
+// the frontends' graph builder both call them, so a shape error is reported
+// once, with the same words, whether it comes from IR text or from a model
+// file. Each returns an empty string on success, or what was expected and
+// what was found.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_DIALECT_CNN_IR_SHAPEINFERENCE_H
 #define CNNC_DIALECT_CNN_IR_SHAPEINFERENCE_H
+
+#include "compiler/Dialect/CNN/IR/Window.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
@@ -22,38 +25,23 @@ using Shape = llvm::SmallVector<int64_t, 4>;
 /// Renders a shape as `[?, 32, 26, 26]`.
 std::string shapeToString(llvm::ArrayRef<int64_t> shape);
 
-/// Attributes of a 2-D window op (conv or pool): [h, w] pairs and padding
-/// [top, left, bottom, right].
-struct Window2D {
-  int64_t kernel[2] = {1, 1};
-  int64_t stride[2] = {1, 1};
-  int64_t dilation[2] = {1, 1};
-  int64_t padding[4] = {0, 0, 0, 0};
-  bool ceilMode = false;
-};
-
 /// Checks that `shape` is an activation [N, C, H, W] with static C, H, W.
 std::string checkActivation4D(llvm::ArrayRef<int64_t> shape, llvm::StringRef what);
 
-/// Output spatial size of one dimension of a window op; returns <= 0 on
-/// an empty output. Implements PyTorch's floor/ceil rule.
-int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride,
-                         int64_t dilation, int64_t padBegin, int64_t padEnd,
-                         bool ceilMode);
-
-/// conv2d: input [N,C,H,W], weight [O, C/groups, kh, kw], optional bias [O].
+/// conv2d: input [N,C,H,W], weight [O, C/groups, kh, kw], optional bias [O];
+/// the window's kernel is the weight's.
 std::string inferConv2D(llvm::ArrayRef<int64_t> input,
                         llvm::ArrayRef<int64_t> weight,
                         const int64_t *biasShape, size_t biasRank,
-                        const Window2D &window, int64_t groups, Shape &result);
+                        const Window &window, int64_t groups, Shape &result);
 
 /// conv_transpose2d: input [N,C,H,W], weight [C, O/groups, kh, kw], optional
-/// bias [O]; `outputPadding` [h, w] must be smaller than the stride.
+/// bias [O]; the window's kernel is the weight's, its output padding must be
+/// smaller than the stride.
 std::string inferConvTranspose2D(llvm::ArrayRef<int64_t> input,
                                  llvm::ArrayRef<int64_t> weight,
                                  const int64_t *biasShape, size_t biasRank,
-                                 const Window2D &window,
-                                 const int64_t outputPadding[2], int64_t groups,
+                                 const Window &window, int64_t groups,
                                  Shape &result);
 
 /// A connection table (one list of input channels per output channel) for a
@@ -80,7 +68,7 @@ std::string checkLocalResponseNorm(llvm::ArrayRef<int64_t> input, int64_t size,
                                    double alpha, double beta, double k);
 
 /// max/avg pooling: input [N,C,H,W].
-std::string inferPool2D(llvm::ArrayRef<int64_t> input, const Window2D &window,
+std::string inferPool2D(llvm::ArrayRef<int64_t> input, const Window &window,
                         Shape &result);
 
 /// dense: input [N, F], weight [O, F], optional bias [O].

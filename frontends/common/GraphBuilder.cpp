@@ -1,0 +1,507 @@
+//===- GraphBuilder.cpp - typed layer specs -> cnn ops --------------------===//
+//
+// Implements GraphBuilder.h. Each layer checks its input and parameter
+// shapes with the shape functions of ShapeInference.h before it creates
+// anything, so a bad layer is reported at its site and never reaches an op
+// builder that would abort on a failed type inference; then it creates its
+// parameters, its op and the op of its activation shorthand, in that order.
+//
+//===----------------------------------------------------------------------===//
+#include "frontends/common/GraphBuilder.h"
+
+#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/ShapeInference.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace cnnc::frontend;
+namespace cnn = cnnc::cnn;
+
+/// The static shape of a value (with the dynamic batch).
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+/// `site` if given, else the layer's.
+static Site at(const std::optional<Site> &site, const LayerInfo &layer) {
+  return site ? *site : layer.site;
+}
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+llvm::ArrayRef<ActivationInfo> cnnc::frontend::activations() {
+  static const ActivationInfo list[] = {
+      {Activation::Relu, "relu", false},
+      {Activation::Sigmoid, "sigmoid", false},
+      {Activation::Tanh, "tanh", false},
+      {Activation::Softmax, "softmax", true},
+  };
+  return list;
+}
+
+const ActivationInfo *cnnc::frontend::findActivation(StringRef name) {
+  for (const ActivationInfo &a : activations())
+    if (name == a.name)
+      return &a;
+  return nullptr;
+}
+
+static const ActivationInfo &infoOf(Activation kind) {
+  for (const ActivationInfo &a : activations())
+    if (a.kind == kind)
+      return a;
+  llvm_unreachable("an activation missing from activations()");
+}
+
+Value GraphBuilder::applyActivation(Activation kind, Location loc, Value x) {
+  switch (kind) {
+  case Activation::Relu:
+    return b.create<cnn::ReluOp>(loc, x.getType(), x);
+  case Activation::Sigmoid:
+    return b.create<cnn::SigmoidOp>(loc, x.getType(), x);
+  case Activation::Tanh:
+    return b.create<cnn::TanhOp>(loc, x.getType(), x);
+  case Activation::Softmax:
+    return b.create<cnn::SoftmaxOp>(loc, x.getType(), x);
+  }
+  llvm_unreachable("unknown activation");
+}
+
+Value GraphBuilder::activation(const LayerInfo &layer, Value x,
+                               Activation kind) {
+  if (infoOf(kind).needsFeatures && shapeOf(x).size() != 2)
+    return fail(layer.site, "expects [N, F] features (flatten first), found " +
+                                cnn::shapeToString(shapeOf(x)));
+  return applyActivation(kind, opLoc(layer), x);
+}
+
+/// Appends the op of an activation shorthand, named `<layer>.<activation>`.
+Value GraphBuilder::fuseActivation(const LayerInfo &layer, Value y,
+                                   const std::optional<FusedActivation> &act) {
+  if (!act)
+    return y;
+  const ActivationInfo &info = infoOf(act->kind);
+  if (info.needsFeatures && shapeOf(y).size() != 2)
+    return fail(act->site,
+                llvm::formatv("activation '{0}' expects [N, F] features (use "
+                              "it on dense, or flatten first), found {1}",
+                              info.name, cnn::shapeToString(shapeOf(y))));
+  Location loc = NameLoc::get(b.getStringAttr(layer.name + "." + info.name),
+                              act->site);
+  return applyActivation(act->kind, loc, y);
+}
+
+//===----------------------------------------------------------------------===//
+// Shared helpers
+//===----------------------------------------------------------------------===//
+
+Location GraphBuilder::opLoc(const LayerInfo &layer) {
+  return NameLoc::get(b.getStringAttr(layer.name), layer.site);
+}
+
+Value GraphBuilder::fail(Site site, const std::string &message) {
+  reporter.layerError(site, message);
+  return {};
+}
+
+Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
+                          ArrayRef<int64_t> shape) {
+  std::string name = layer.name + "." + suffix.str();
+  auto [it, inserted] = params.emplace(name, layer.site);
+  if (!inserted) {
+    std::pair<Site, std::string> note = {it->second,
+                                         "first defined by this layer"};
+    reporter.modelError(layer.site,
+                        "parameter '" + name +
+                            "' is defined twice: two layers have the same "
+                            "full name",
+                        note);
+    return {};
+  }
+  return b.create<cnn::ParamOp>(opLoc(layer),
+                                cnn::tensorType(b.getContext(), shape),
+                                b.getStringAttr(name));
+}
+
+//===----------------------------------------------------------------------===//
+// Convolutions
+//===----------------------------------------------------------------------===//
+
+Value GraphBuilder::conv2d(const LayerInfo &layer, Value x,
+                           const Conv2DSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  if (std::string err = cnn::checkActivation4D(in, "conv2d input");
+      !err.empty())
+    return fail(layer.site, err);
+  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
+                                  s.dilation, s.padding);
+  int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
+  cnn::Shape weightShape = {s.outChannels, perGroup, s.kernel[0], s.kernel[1]};
+  int64_t biasShape[1] = {s.outChannels};
+  cnn::Shape result;
+  if (std::string err = cnn::inferConv2D(in, weightShape,
+                                         s.bias ? biasShape : nullptr, 1, w,
+                                         s.groups, result);
+      !err.empty())
+    return fail(layer.site, err);
+  Location loc = opLoc(layer);
+  Value weight = s.connections ? connectionWeight(layer, loc, in[1], s)
+                               : param(layer, "weight", weightShape);
+  if (!weight)
+    return {};
+  Value bias;
+  if (s.bias && !(bias = param(layer, "bias", biasShape)))
+    return {};
+  Value y = b.create<cnn::Conv2DOp>(
+      loc, x, weight, bias, b.getDenseI64ArrayAttr(w.stride),
+      b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
+      b.getI64IntegerAttr(s.groups));
+  return fuseActivation(layer, y, s.activation);
+}
+
+/// The dense [O, C, kh, kw] weight of a conv2d with a connection table: the
+/// compact parameter `<layer>.weight` [K, kh, kw] (K = the number of
+/// connections) through cnn.scatter_connections. The table is checked
+/// first; an error points at the offending row.
+Value GraphBuilder::connectionWeight(const LayerInfo &layer, Location loc,
+                                     int64_t inChannels, const Conv2DSpec &s) {
+  const ConnectionTable &table = *s.connections;
+  Site tableSite = at(table.site, layer);
+  if (s.groups != 1)
+    return fail(tableSite,
+                llvm::formatv("'connections' replaces 'groups' (a grouped "
+                              "convolution is a special connection table); "
+                              "found groups = {0}",
+                              s.groups));
+  SmallVector<ArrayRef<int64_t>> rows;
+  for (const ConnectionTable::Row &row : table.rows)
+    rows.push_back(row.channels);
+  int64_t connections;
+  int badRow;
+  if (std::string err = cnn::checkConnectionTable(rows, inChannels,
+                                                  s.outChannels, connections,
+                                                  badRow);
+      !err.empty())
+    return fail(badRow >= 0 ? table.rows[badRow].site : tableSite,
+                "attribute 'connections': " + err);
+  SmallVector<Attribute> attrs;
+  for (ArrayRef<int64_t> row : rows)
+    attrs.push_back(b.getDenseI64ArrayAttr(row));
+  cnn::Shape compactShape = {connections, s.kernel[0], s.kernel[1]};
+  Value compact = param(layer, "weight", compactShape);
+  if (!compact)
+    return {};
+  cnn::Shape dense = {s.outChannels, inChannels, s.kernel[0], s.kernel[1]};
+  return b.create<cnn::ScatterConnectionsOp>(
+      loc, cnn::tensorType(b.getContext(), dense), compact,
+      b.getArrayAttr(attrs));
+}
+
+Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
+                                    const ConvTranspose2DSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  if (std::string err = cnn::checkActivation4D(in, "conv_transpose2d input");
+      !err.empty())
+    return fail(layer.site, err);
+  if (s.groups >= 1 && (s.outChannels % s.groups != 0 || in[1] % s.groups != 0))
+    return fail(layer.site,
+                llvm::formatv("groups = {0} must divide the input channels "
+                              "({1}) and out_channels ({2})",
+                              s.groups, in[1], s.outChannels));
+  cnn::Padding padding;
+  padding.pads = s.padding;
+  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
+                                  s.dilation, padding);
+  w.outputPadding = s.outputPadding;
+  int64_t perGroup = s.groups > 0 ? s.outChannels / s.groups : s.outChannels;
+  cnn::Shape weightShape = {in[1], perGroup, s.kernel[0], s.kernel[1]};
+  int64_t biasShape[1] = {s.outChannels};
+  cnn::Shape result;
+  if (std::string err = cnn::inferConvTranspose2D(
+          in, weightShape, s.bias ? biasShape : nullptr, 1, w, s.groups,
+          result);
+      !err.empty())
+    return fail(err.find("output_padding") == 0 ? at(s.outputPaddingSite, layer)
+                                                : layer.site,
+                err);
+  Location loc = opLoc(layer);
+  Value weight = param(layer, "weight", weightShape);
+  if (!weight)
+    return {};
+  Value bias;
+  if (s.bias && !(bias = param(layer, "bias", biasShape)))
+    return {};
+  Value y = b.create<cnn::ConvTranspose2DOp>(
+      loc, x, weight, bias, b.getDenseI64ArrayAttr(w.stride),
+      b.getDenseI64ArrayAttr(w.padding),
+      b.getDenseI64ArrayAttr(w.outputPadding),
+      b.getDenseI64ArrayAttr(w.dilation), b.getI64IntegerAttr(s.groups));
+  return fuseActivation(layer, y, s.activation);
+}
+
+// 1-D layers are the 2-D ops over the 1 x L plane of a sequence [N, C, 1, L].
+Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
+                           const Conv1DSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  if (std::string err = cnn::checkSequence(in, "conv1d input"); !err.empty())
+    return fail(layer.site, err);
+  cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
+                                  {1, s.dilation}, s.padding);
+  int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
+  cnn::Shape weightShape = {s.outChannels, perGroup, s.kernel};
+  cnn::Shape viewShape = {s.outChannels, perGroup, 1, s.kernel};
+  int64_t biasShape[1] = {s.outChannels};
+  cnn::Shape result;
+  if (std::string err = cnn::inferConv2D(in, viewShape,
+                                         s.bias ? biasShape : nullptr, 1, w,
+                                         s.groups, result);
+      !err.empty())
+    return fail(layer.site, err);
+  // The weight keeps PyTorch's Conv1d layout [O, C/g, k]; the conv reads it
+  // through a view [O, C/g, 1, k] that moves no data.
+  Location loc = opLoc(layer);
+  Value weight = param(layer, "weight", weightShape);
+  if (!weight)
+    return {};
+  Value view = b.create<cnn::ReshapeOp>(
+      loc, cnn::tensorType(b.getContext(), viewShape), weight);
+  Value bias;
+  if (s.bias && !(bias = param(layer, "bias", biasShape)))
+    return {};
+  Value y = b.create<cnn::Conv2DOp>(
+      loc, x, view, bias, b.getDenseI64ArrayAttr(w.stride),
+      b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
+      b.getI64IntegerAttr(s.groups));
+  return fuseActivation(layer, y, s.activation);
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+Value GraphBuilder::pool2d(const LayerInfo &layer, Value x,
+                           const Pool2DSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  if (std::string err = cnn::checkActivation4D(in, "pooling input");
+      !err.empty())
+    return fail(layer.site, err);
+  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1},
+                                  s.padding, s.ceilMode);
+  cnn::Shape result;
+  if (std::string err = cnn::inferPool2D(in, w, result); !err.empty())
+    return fail(layer.site, err);
+  return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
+}
+
+Value GraphBuilder::pool1d(const LayerInfo &layer, Value x,
+                           const Pool1DSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  const char *name = s.kind == PoolKind::Max       ? "max_pool1d"
+                     : s.kind == PoolKind::Average ? "avg_pool1d"
+                     : s.kind == PoolKind::Min     ? "min_pool1d"
+                                                   : "l2_pool1d";
+  if (std::string err = cnn::checkSequence(in, std::string(name) + " input");
+      !err.empty())
+    return fail(layer.site, err);
+  cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
+                                  {1, 1}, s.padding, s.ceilMode);
+  cnn::Shape result;
+  if (std::string err = cnn::inferPool2D(in, w, result); !err.empty())
+    return fail(layer.site, err);
+  return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
+}
+
+Value GraphBuilder::createPool(Location loc, Value x, PoolKind kind,
+                               const cnn::Window &w, bool countIncludePad) {
+  auto kernel = b.getDenseI64ArrayAttr(w.kernel);
+  auto stride = b.getDenseI64ArrayAttr(w.stride);
+  auto padding = b.getDenseI64ArrayAttr(w.padding);
+  auto ceilMode = b.getBoolAttr(w.ceilMode);
+  switch (kind) {
+  case PoolKind::Max:
+    return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding,
+                                      ceilMode);
+  case PoolKind::Average:
+    return b.create<cnn::AvgPool2DOp>(loc, x, kernel, stride, padding,
+                                      ceilMode, b.getBoolAttr(countIncludePad));
+  case PoolKind::Min:
+    return b.create<cnn::MinPool2DOp>(loc, x, kernel, stride, padding,
+                                      ceilMode);
+  case PoolKind::L2:
+    return b.create<cnn::L2Pool2DOp>(loc, x, kernel, stride, padding,
+                                     ceilMode);
+  }
+  llvm_unreachable("unknown pooling kind");
+}
+
+Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
+                               GlobalPoolKind kind) {
+  const char *what = kind == GlobalPoolKind::Average ? "global_avg_pool input"
+                                                     : "global_max_pool input";
+  if (std::string err = cnn::checkActivation4D(shapeOf(x), what); !err.empty())
+    return fail(layer.site, err);
+  if (kind == GlobalPoolKind::Average)
+    return b.create<cnn::GlobalAvgPoolOp>(opLoc(layer), x);
+  return b.create<cnn::GlobalMaxPoolOp>(opLoc(layer), x);
+}
+
+Value GraphBuilder::kmaxPool(const LayerInfo &layer, Value x,
+                             const KMaxPoolSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  if (std::string err = cnn::checkActivation4D(in, "kmax_pool input");
+      !err.empty())
+    return fail(layer.site, err);
+  cnn::Shape result;
+  if (std::string err = cnn::inferKMaxPool(in, s.k, result); !err.empty())
+    return fail(at(s.kSite, layer), err);
+  return b.create<cnn::KMaxPoolOp>(opLoc(layer), x, b.getI64IntegerAttr(s.k));
+}
+
+//===----------------------------------------------------------------------===//
+// Dense, normalization, element-wise
+//===----------------------------------------------------------------------===//
+
+Value GraphBuilder::dense(const LayerInfo &layer, Value x,
+                          const DenseSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  cnn::Shape weightShape = {s.outFeatures, in.size() == 2 ? in[1] : 1};
+  int64_t biasShape[1] = {s.outFeatures};
+  cnn::Shape result;
+  if (std::string err = cnn::inferDense(in, weightShape,
+                                        s.bias ? biasShape : nullptr, 1, result);
+      !err.empty())
+    return fail(layer.site, err);
+  Location loc = opLoc(layer);
+  Value weight = param(layer, "weight", weightShape);
+  if (!weight)
+    return {};
+  Value bias;
+  if (s.bias && !(bias = param(layer, "bias", biasShape)))
+    return {};
+  Value y = b.create<cnn::DenseOp>(loc, x, weight, bias);
+  return fuseActivation(layer, y, s.activation);
+}
+
+Value GraphBuilder::batchNorm(const LayerInfo &layer, Value x,
+                              const BatchNormSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  int64_t channels =
+      (in.size() == 2 || in.size() == 4) ? in[1] : ShapedType::kDynamic;
+  int64_t vec[1] = {channels};
+  ArrayRef<int64_t> vectors[4] = {vec, vec, vec, vec};
+  cnn::Shape result;
+  if (std::string err = cnn::inferBatchNorm(in, vectors, result); !err.empty())
+    return fail(layer.site, err);
+  Value gamma, beta, mean, var;
+  if (!(gamma = param(layer, "weight", vec)) ||
+      !(beta = param(layer, "bias", vec)) ||
+      !(mean = param(layer, "running_mean", vec)) ||
+      !(var = param(layer, "running_var", vec)))
+    return {};
+  return b.create<cnn::BatchNormOp>(opLoc(layer), x, gamma, beta, mean, var,
+                                    b.getF64FloatAttr(s.epsilon),
+                                    b.getF64FloatAttr(s.momentum));
+}
+
+Value GraphBuilder::dropout(const LayerInfo &layer, Value x,
+                            const DropoutSpec &s) {
+  return b.create<cnn::DropoutOp>(opLoc(layer), x.getType(), x,
+                                  b.getF64FloatAttr(s.rate));
+}
+
+Value GraphBuilder::localResponseNorm(const LayerInfo &layer, Value x,
+                                      const LocalResponseNormSpec &s) {
+  if (std::string err = cnn::checkLocalResponseNorm(shapeOf(x), s.size,
+                                                    s.alpha, s.beta, s.k);
+      !err.empty())
+    return fail(layer.site, err);
+  return b.create<cnn::LocalResponseNormOp>(
+      opLoc(layer), x.getType(), x, b.getI64IntegerAttr(s.size),
+      b.getF64FloatAttr(s.alpha), b.getF64FloatAttr(s.beta),
+      b.getF64FloatAttr(s.k));
+}
+
+Value GraphBuilder::positionBias(const LayerInfo &layer, Value x) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  if (std::string err = cnn::checkActivation4D(in, "position_bias input");
+      !err.empty())
+    return fail(layer.site, err);
+  ArrayRef<int64_t> biasShape = in.drop_front();
+  cnn::Shape result;
+  if (std::string err = cnn::inferPositionBias(in, biasShape, result);
+      !err.empty())
+    return fail(layer.site, err);
+  Value bias = param(layer, "bias", biasShape);
+  if (!bias)
+    return {};
+  return b.create<cnn::PositionBiasOp>(opLoc(layer), x, bias);
+}
+
+Value GraphBuilder::embedding(const LayerInfo &layer, Value ids,
+                              const EmbeddingSpec &s) {
+  cnn::Shape weightShape = {s.numEmbeddings, s.embeddingDim};
+  cnn::Shape result;
+  if (std::string err = cnn::inferEmbedding(shapeOf(ids), weightShape, result);
+      !err.empty())
+    return fail(layer.site, err);
+  Value weight = param(layer, "weight", weightShape);
+  if (!weight)
+    return {};
+  return b.create<cnn::EmbeddingOp>(opLoc(layer), ids, weight);
+}
+
+Value GraphBuilder::flatten(const LayerInfo &layer, Value x) {
+  cnn::Shape result;
+  if (std::string err = cnn::inferFlatten(shapeOf(x), result); !err.empty())
+    return fail(layer.site, err);
+  return b.create<cnn::FlattenOp>(opLoc(layer), x);
+}
+
+//===----------------------------------------------------------------------===//
+// Several inputs
+//===----------------------------------------------------------------------===//
+
+Value GraphBuilder::add(const LayerInfo &layer, ArrayRef<Input> ins) {
+  ArrayRef<int64_t> first = shapeOf(ins[0].value);
+  for (size_t i = 1; i < ins.size(); ++i)
+    if (shapeOf(ins[i].value) != first)
+      return fail(ins[i].site,
+                  llvm::formatv("inputs must have the same shape, found '{0}' "
+                                "{1} and '{2}' {3}",
+                                ins[0].name, cnn::shapeToString(first),
+                                ins[i].name,
+                                cnn::shapeToString(shapeOf(ins[i].value))));
+  Location loc = opLoc(layer);
+  Value sum = ins[0].value;
+  for (size_t i = 1; i < ins.size(); ++i)
+    sum = b.create<cnn::AddOp>(loc, sum.getType(), sum, ins[i].value);
+  return sum;
+}
+
+Value GraphBuilder::concat(const LayerInfo &layer, ArrayRef<Input> ins,
+                           const ConcatSpec &s) {
+  SmallVector<ArrayRef<int64_t>> shapes;
+  SmallVector<Value> values;
+  for (const Input &in : ins) {
+    shapes.push_back(shapeOf(in.value));
+    values.push_back(in.value);
+  }
+  cnn::Shape result;
+  if (std::string err = cnn::inferConcat(shapes, result); !err.empty()) {
+    // Name the input that disagrees with the first one.
+    for (size_t i = 1; i < ins.size(); ++i) {
+      cnn::Shape pair;
+      if (!cnn::inferConcat({shapes[0], shapes[i]}, pair).empty())
+        return fail(ins[i].site,
+                    llvm::formatv("inputs must agree on all dimensions but "
+                                  "channels, found '{0}' {1} and '{2}' {3}",
+                                  ins[0].name, cnn::shapeToString(shapes[0]),
+                                  ins[i].name, cnn::shapeToString(shapes[i])));
+    }
+    return fail(at(s.inputsSite, layer), err);
+  }
+  return b.create<cnn::ConcatOp>(opLoc(layer), ValueRange(values));
+}

@@ -1,0 +1,257 @@
+//===- LayerOps.cpp - the table of YAML ops -------------------------------===//
+//
+// Implements LayerOps.h: one row per `op:` name, and for each a reader that
+// takes the layer's attributes (with their defaults, through AttrReader)
+// into a GraphBuilder spec and builds it. Attribute errors are reported
+// here by AttrReader; shape errors by the builder, at the sites given here.
+// The activation ops come from the builder's list of activations, so a new
+// activation needs no row of its own.
+//
+//===----------------------------------------------------------------------===//
+#include "frontends/yaml/LayerOps.h"
+#include "frontends/yaml/MLIRGen.h"
+
+#include "frontends/common/GraphBuilder.h"
+
+#include <cmath>
+
+using namespace cnnc::model;
+using namespace cnnc::frontend;
+using mlir::Value;
+namespace cnn = cnnc::cnn;
+
+namespace {
+
+/// The `activation:` shorthand of a conv or dense layer, if given.
+std::optional<FusedActivation> fusedActivation(LayerContext &c) {
+  std::vector<llvm::StringRef> names;
+  for (const ActivationInfo &a : activations())
+    names.push_back(a.name);
+  std::string name = c.attrs.getChoice("activation", names);
+  if (name.empty())
+    return std::nullopt;
+  return FusedActivation{findActivation(name)->kind, c.siteOf("activation")};
+}
+
+/// The `connections:` table of a conv2d, if given.
+std::optional<ConnectionTable> connectionTable(LayerContext &c) {
+  if (!c.layer.find("connections"))
+    return std::nullopt;
+  ConnectionTable table;
+  table.site = c.siteOf("connections");
+  for (const AttrReader::IntList &row : c.attrs.getIntLists("connections"))
+    table.rows.push_back({row.values, c.site(row.loc)});
+  return table;
+}
+
+Value conv2d(LayerContext &c) {
+  AttrReader &r = c.attrs;
+  Conv2DSpec s;
+  s.outChannels = r.getInt("out_channels", std::nullopt);
+  s.kernel = r.getPair("kernel", std::nullopt);
+  s.stride = r.getPair("stride", {{1, 1}});
+  s.dilation = r.getPair("dilation", {{1, 1}});
+  s.groups = r.getInt("groups", 1);
+  s.padding = r.getPadding("padding");
+  s.bias = r.getBool("bias", true);
+  s.activation = fusedActivation(c);
+  s.connections = connectionTable(c);
+  return c.builder.conv2d(c.info, c.input(), s);
+}
+
+Value convTranspose2d(LayerContext &c) {
+  AttrReader &r = c.attrs;
+  ConvTranspose2DSpec s;
+  s.outChannels = r.getInt("out_channels", std::nullopt);
+  s.kernel = r.getPair("kernel", std::nullopt);
+  s.stride = r.getPair("stride", {{1, 1}});
+  s.outputPadding = r.getPair("output_padding", {{0, 0}}, 0);
+  s.outputPaddingSite = c.siteOf("output_padding");
+  s.dilation = r.getPair("dilation", {{1, 1}});
+  s.groups = r.getInt("groups", 1);
+  cnn::Padding padding = r.getPadding("padding");
+  s.padding = padding.pads;
+  s.bias = r.getBool("bias", true);
+  s.activation = fusedActivation(c);
+  if (padding.mode != cnn::PaddingMode::Explicit)
+    r.error(r.locOf("padding"),
+            "attribute 'padding': expected an integer, [h, w] or [top, left, "
+            "bottom, right] (the modes valid/same/full are for conv2d)");
+  return c.builder.convTranspose2d(c.info, c.input(), s);
+}
+
+Value conv1d(LayerContext &c) {
+  AttrReader &r = c.attrs;
+  Conv1DSpec s;
+  s.outChannels = r.getInt("out_channels", std::nullopt);
+  s.kernel = r.getInt("kernel", std::nullopt);
+  s.stride = r.getInt("stride", 1);
+  s.dilation = r.getInt("dilation", 1);
+  s.groups = r.getInt("groups", 1);
+  s.padding = r.getPadding1D("padding");
+  s.bias = r.getBool("bias", true);
+  s.activation = fusedActivation(c);
+  return c.builder.conv1d(c.info, c.input(), s);
+}
+
+Value pool2d(LayerContext &c, PoolKind kind) {
+  AttrReader &r = c.attrs;
+  Pool2DSpec s;
+  s.kind = kind;
+  s.kernel = r.getPair("kernel", std::nullopt);
+  s.stride = r.getPair("stride", s.kernel);
+  s.padding = r.getPadding("padding");
+  s.ceilMode = r.getBool("ceil_mode", false);
+  if (kind == PoolKind::Average)
+    s.countIncludePad = r.getBool("count_include_pad", true);
+  return c.builder.pool2d(c.info, c.input(), s);
+}
+
+Value pool1d(LayerContext &c, PoolKind kind) {
+  AttrReader &r = c.attrs;
+  Pool1DSpec s;
+  s.kind = kind;
+  s.kernel = r.getInt("kernel", std::nullopt);
+  s.stride = r.getInt("stride", s.kernel);
+  s.padding = r.getPadding1D("padding");
+  s.ceilMode = r.getBool("ceil_mode", false);
+  if (kind == PoolKind::Average)
+    s.countIncludePad = r.getBool("count_include_pad", true);
+  return c.builder.pool1d(c.info, c.input(), s);
+}
+
+Value kmaxPool(LayerContext &c) {
+  KMaxPoolSpec s;
+  s.k = c.attrs.getInt("k", std::nullopt);
+  s.kSite = c.siteOf("k");
+  return c.builder.kmaxPool(c.info, c.input(), s);
+}
+
+Value dense(LayerContext &c) {
+  AttrReader &r = c.attrs;
+  DenseSpec s;
+  s.outFeatures = r.getInt("out_features", std::nullopt);
+  s.bias = r.getBool("bias", true);
+  s.activation = fusedActivation(c);
+  return c.builder.dense(c.info, c.input(), s);
+}
+
+Value batchNorm(LayerContext &c) {
+  AttrReader &r = c.attrs;
+  BatchNormSpec s;
+  s.epsilon = r.getNumber("epsilon", 1e-5, 0, HUGE_VAL, /*maxOpen=*/true,
+                          /*minOpen=*/true);
+  s.momentum = r.getNumber("momentum", 0.1, 0, 1, /*maxOpen=*/false);
+  return c.builder.batchNorm(c.info, c.input(), s);
+}
+
+Value dropout(LayerContext &c) {
+  DropoutSpec s;
+  s.rate = c.attrs.getNumber("rate", 0.5, 0, 1, /*maxOpen=*/true);
+  return c.builder.dropout(c.info, c.input(), s);
+}
+
+Value localResponseNorm(LayerContext &c) {
+  AttrReader &r = c.attrs;
+  LocalResponseNormSpec s;
+  s.size = r.getInt("size", std::nullopt);
+  s.alpha = r.getNumber("alpha", 1e-4, 0, HUGE_VAL, /*maxOpen=*/true);
+  s.beta = r.getNumber("beta", 0.75, 0, HUGE_VAL, /*maxOpen=*/true);
+  s.k = r.getNumber("k", 1.0, 0, HUGE_VAL, /*maxOpen=*/true, /*minOpen=*/true);
+  return c.builder.localResponseNorm(c.info, c.input(), s);
+}
+
+Value embedding(LayerContext &c) {
+  EmbeddingSpec s;
+  s.numEmbeddings = c.attrs.getInt("num_embeddings", std::nullopt);
+  s.embeddingDim = c.attrs.getInt("embedding_dim", std::nullopt);
+  return c.builder.embedding(c.info, c.input(), s);
+}
+
+/// relu, sigmoid, ...: the activation named like the op.
+Value activationLayer(LayerContext &c) {
+  return c.builder.activation(c.info, c.input(),
+                              findActivation(c.layer.op)->kind);
+}
+
+Value concat(LayerContext &c) {
+  ConcatSpec s;
+  s.inputsSite = c.site(c.layer.inputsLoc);
+  return c.builder.concat(c.info, c.inputs, s);
+}
+
+} // namespace
+
+const std::vector<LayerOp> &cnnc::model::layerOps() {
+  static const std::vector<LayerOp> ops = [] {
+    const std::vector<std::string> pool = {"kernel", "stride", "padding",
+                                           "ceil_mode"};
+    const std::vector<std::string> avgPool = {"kernel", "stride", "padding",
+                                              "ceil_mode", "count_include_pad"};
+    std::vector<LayerOp> ops = {
+        {"conv2d",
+         {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
+          "bias", "activation", "connections"},
+         1, false, conv2d},
+        {"max_pool2d", pool, 1, false,
+         [](LayerContext &c) { return pool2d(c, PoolKind::Max); }},
+        {"avg_pool2d", avgPool, 1, false,
+         [](LayerContext &c) { return pool2d(c, PoolKind::Average); }},
+        {"global_avg_pool", {}, 1, false,
+         [](LayerContext &c) {
+           return c.builder.globalPool(c.info, c.input(),
+                                       GlobalPoolKind::Average);
+         }},
+        {"dense", {"out_features", "bias", "activation"}, 1, false, dense},
+        {"batch_norm", {"epsilon", "momentum"}, 1, false, batchNorm},
+        {"dropout", {"rate"}, 1, false, dropout},
+    };
+    for (const ActivationInfo &a : activations())
+      ops.push_back({a.name, {}, 1, false, activationLayer});
+    std::vector<LayerOp> more = {
+        {"flatten", {}, 1, false,
+         [](LayerContext &c) { return c.builder.flatten(c.info, c.input()); }},
+        {"add", {}, 2, true,
+         [](LayerContext &c) { return c.builder.add(c.info, c.inputs); }},
+        {"concat", {}, 2, true, concat},
+        {"conv_transpose2d",
+         {"out_channels", "kernel", "stride", "padding", "output_padding",
+          "dilation", "groups", "bias", "activation"},
+         1, false, convTranspose2d},
+        {"position_bias", {}, 1, false,
+         [](LayerContext &c) {
+           return c.builder.positionBias(c.info, c.input());
+         }},
+        {"local_response_norm", {"size", "alpha", "beta", "k"}, 1, false,
+         localResponseNorm},
+        {"embedding", {"num_embeddings", "embedding_dim"}, 1, false, embedding},
+        {"conv1d",
+         {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
+          "bias", "activation"},
+         1, false, conv1d},
+        {"max_pool1d", pool, 1, false,
+         [](LayerContext &c) { return pool1d(c, PoolKind::Max); }},
+        {"avg_pool1d", avgPool, 1, false,
+         [](LayerContext &c) { return pool1d(c, PoolKind::Average); }},
+        {"global_max_pool", {}, 1, false,
+         [](LayerContext &c) {
+           return c.builder.globalPool(c.info, c.input(), GlobalPoolKind::Max);
+         }},
+        {"kmax_pool", {"k"}, 1, false, kmaxPool},
+        {"min_pool2d", pool, 1, false,
+         [](LayerContext &c) { return pool2d(c, PoolKind::Min); }},
+        {"l2_pool2d", pool, 1, false,
+         [](LayerContext &c) { return pool2d(c, PoolKind::L2); }},
+    };
+    ops.insert(ops.end(), more.begin(), more.end());
+    return ops;
+  }();
+  return ops;
+}
+
+const LayerOp *cnnc::model::findLayerOp(llvm::StringRef name) {
+  for (const LayerOp &op : layerOps())
+    if (name == op.name)
+      return &op;
+  return nullptr;
+}
