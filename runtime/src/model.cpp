@@ -65,34 +65,35 @@ public:
     fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + modelPath + "': " + where + ": " + msg);
   }
 
-  const JsonValue &member(const JsonValue &obj, const std::string &where, const char *key) const {
-    const JsonValue *v = obj.find(key);
+  const Json &member(const Json &obj, const std::string &where, const char *key) const {
+    const Json *v = findMember(obj, key);
     if (!v)
       error(where, std::string("missing \"") + key + "\"");
     return *v;
   }
 
-  const JsonValue &array(const JsonValue &obj, const std::string &where, const char *key) const {
-    const JsonValue &v = member(obj, where, key);
-    if (!v.isArray())
-      error(where + "." + key, std::string("expected an array, found ") + jsonKindName(v.kind));
+  const Json &array(const Json &obj, const std::string &where, const char *key) const {
+    const Json &v = member(obj, where, key);
+    if (!v.is_array())
+      error(where + "." + key, std::string("expected an array, found ") + v.type_name());
     return v;
   }
 
-  int64_t integer(const JsonValue &v, const std::string &where) const {
-    if (!v.isNumber() || !v.isInteger)
+  int64_t integer(const Json &v, const std::string &where) const {
+    std::optional<int64_t> i = jsonInteger(v);
+    if (!i)
       error(where, "expected an integer");
-    return v.integer;
+    return *i;
   }
 
-  std::string string(const JsonValue &obj, const std::string &where, const char *key) const {
-    const JsonValue &v = member(obj, where, key);
-    if (!v.isString())
-      error(where + "." + key, std::string("expected a string, found ") + jsonKindName(v.kind));
-    return v.string;
+  std::string string(const Json &obj, const std::string &where, const char *key) const {
+    const Json &v = member(obj, where, key);
+    if (!v.is_string())
+      error(where + "." + key, std::string("expected a string, found ") + v.type_name());
+    return v.get<std::string>();
   }
 
-  int index(const JsonValue &v, const std::string &where, size_t limit, const char *what) const {
+  int index(const Json &v, const std::string &where, size_t limit, const char *what) const {
     int64_t i = integer(v, where);
     if (i < 0 || uint64_t(i) >= limit)
       error(where, std::string(what) + " index " + std::to_string(i) + " out of range [0, " +
@@ -100,12 +101,12 @@ public:
     return int(i);
   }
 
-  std::vector<int64_t> shape(const JsonValue &obj, const std::string &where) const {
-    const JsonValue &v = array(obj, where, "shape");
+  std::vector<int64_t> shape(const Json &obj, const std::string &where) const {
+    const Json &v = array(obj, where, "shape");
     std::vector<int64_t> shape;
     int batchDims = 0;
-    for (size_t i = 0; i < v.array.size(); ++i) {
-      int64_t d = integer(v.array[i], where + ".shape[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < v.size(); ++i) {
+      int64_t d = integer(v[i], where + ".shape[" + std::to_string(i) + "]");
       if (d == -1)
         ++batchDims;
       else if (d <= 0)
@@ -168,20 +169,20 @@ const char *kindName(BufferKind k) {
   return "?";
 }
 
-void parseTensors(const MetadataReader &r, const JsonValue &root, const char *key, BufferKind kind,
+void parseTensors(const MetadataReader &r, const Json &root, const char *key, BufferKind kind,
                   const std::vector<BufferDesc> &buffers, std::vector<TensorDesc> &out,
                   const std::string &prefix = "") {
-  const JsonValue &list = r.array(root, prefix, key);
-  for (size_t i = 0; i < list.array.size(); ++i) {
+  const Json &list = r.array(root, prefix, key);
+  for (size_t i = 0; i < list.size(); ++i) {
     std::string where = prefix + (prefix.empty() ? "" : ".") + key + "[" + std::to_string(i) + "]";
-    const JsonValue &t = list.array[i];
-    if (!t.isObject())
+    const Json &t = list[i];
+    if (!t.is_object())
       r.error(where, "expected an object");
     TensorDesc d;
     d.name = r.string(t, where, "name");
     d.shape = r.shape(t, where);
-    if (const JsonValue *layout = t.find("layout"); layout && layout->isString())
-      d.layout = layout->string;
+    if (const Json *layout = findMember(t, "layout"); layout && layout->is_string())
+      d.layout = layout->get<std::string>();
     d.buffer = r.index(r.member(t, where, "buffer"), where + ".buffer", buffers.size(), "buffer");
     const BufferDesc &b = buffers[d.buffer];
     if (b.kind != kind)
@@ -206,16 +207,16 @@ void parseTensors(const MetadataReader &r, const JsonValue &root, const char *ke
   }
 }
 
-void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key, bool optional,
+void parseCalls(const MetadataReader &r, const Json &root, const char *key, bool optional,
                 const cnnc_model &model, std::vector<CallDesc> &out,
                 const std::string &prefix = "") {
-  if (optional && !root.find(key))
+  if (optional && !findMember(root, key))
     return;
-  const JsonValue &list = r.array(root, prefix, key);
-  for (size_t i = 0; i < list.array.size(); ++i) {
+  const Json &list = r.array(root, prefix, key);
+  for (size_t i = 0; i < list.size(); ++i) {
     std::string where = prefix + (prefix.empty() ? "" : ".") + key + "[" + std::to_string(i) + "]";
-    const JsonValue &c = list.array[i];
-    if (!c.isObject())
+    const Json &c = list[i];
+    if (!c.is_object())
       r.error(where, "expected an object");
     CallDesc d;
     d.name = r.string(c, where, "name");
@@ -223,13 +224,13 @@ void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key,
         r.index(r.member(c, where, "kernel"), where + ".kernel", model.desc->num_kernels, "kernel");
     if (!model.desc->kernels || !model.desc->kernels[d.kernel])
       r.error(where + ".kernel", "kernel " + std::to_string(d.kernel) + " is null");
-    const JsonValue &args = r.array(c, where, "args");
-    if (args.array.empty())
+    const Json &args = r.array(c, where, "args");
+    if (args.empty())
       r.error(where + ".args", "no arguments");
-    for (size_t j = 0; j < args.array.size(); ++j)
-      d.args.push_back(r.index(args.array[j], where + ".args[" + std::to_string(j) + "]",
+    for (size_t j = 0; j < args.size(); ++j)
+      d.args.push_back(r.index(args[j], where + ".args[" + std::to_string(j) + "]",
                                model.buffers.size(), "buffer"));
-    if (const JsonValue *flops = c.find("flops")) {
+    if (const Json *flops = findMember(c, "flops")) {
       d.flops = r.integer(*flops, where + ".flops");
       if (d.flops < 0)
         r.error(where + ".flops", "negative");
@@ -239,14 +240,14 @@ void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key,
 }
 
 /// A number member of the optimizer or train object (any JSON number).
-double number(const MetadataReader &r, const JsonValue &v, const std::string &where) {
-  if (!v.isNumber())
-    r.error(where, std::string("expected a number, found ") + jsonKindName(v.kind));
-  return v.number;
+double number(const MetadataReader &r, const Json &v, const std::string &where) {
+  if (!v.is_number())
+    r.error(where, std::string("expected a number, found ") + v.type_name());
+  return v.get<double>();
 }
 
 /// An index of a buffer of `kind` with one element and no batch dimension.
-int scalarBuffer(const MetadataReader &r, const JsonValue &v, const std::string &where,
+int scalarBuffer(const MetadataReader &r, const Json &v, const std::string &where,
                  const cnnc_model &model, const std::vector<BufferKind> &kinds) {
   int b = r.index(v, where, model.buffers.size(), "buffer");
   const BufferDesc &d = model.buffers[b];
@@ -282,14 +283,14 @@ void checkCallOutputs(const MetadataReader &r, const cnnc_model &model,
   }
 }
 
-void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) {
+void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
   TrainDesc &train = model.train;
-  if (!t.isObject())
-    r.error("train", std::string("expected an object, found ") + jsonKindName(t.kind));
+  if (!t.is_object())
+    r.error("train", std::string("expected an object, found ") + t.type_name());
   train.present = true;
   train.loss = r.string(t, "train", "loss");
-  const JsonValue &opt = r.member(t, "train", "optimizer");
-  if (!opt.isObject())
+  const Json &opt = r.member(t, "train", "optimizer");
+  if (!opt.is_object())
     r.error("train.optimizer", "expected an object");
   train.optimizer = r.string(opt, "train.optimizer", "name");
   if (train.optimizer != "sgd" && train.optimizer != "adam")
@@ -299,7 +300,7 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
   if (!(train.lr >= 0))
     r.error("train.optimizer.lr", "negative or not a number");
   for (const char *key : {"batch", "epochs"})
-    if (const JsonValue *v = t.find(key)) {
+    if (const Json *v = findMember(t, key)) {
       int64_t n = r.integer(*v, std::string("train.") + key);
       if (n < 1)
         r.error(std::string("train.") + key, "must be at least 1, got " + std::to_string(n));
@@ -314,10 +315,11 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
     r.error("train.labels", "buffer " + std::to_string(train.labels) + " (kind \"" +
                                 kindName(lb.kind) + "\", shape " + shapeString(lb.shape) +
                                 ") must be a \"labels\" buffer of shape [-1]");
-  const JsonValue &hyper = r.member(t, "train", "hyper");
-  if (!hyper.isObject())
+  const Json &hyper = r.member(t, "train", "hyper");
+  if (!hyper.is_object())
     r.error("train.hyper", "expected an object");
-  for (const auto &[key, v] : hyper.object) {
+  for (const auto &member : hyper.items()) {
+    const std::string &key = member.key();
     int *slot = key == "lr"     ? &train.lrBuffer
                 : key == "step" ? &train.stepBuffer
                 : key == "seed" ? &train.seedBuffer
@@ -325,7 +327,7 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
     if (!slot)
       r.error("train.hyper",
               "unknown hyper-parameter \"" + key + "\" (expected \"lr\", \"step\" or \"seed\")");
-    *slot = scalarBuffer(r, v, "train.hyper." + key, model, {BufferKind::Hyper});
+    *slot = scalarBuffer(r, member.value(), "train.hyper." + key, model, {BufferKind::Hyper});
   }
   std::vector<BufferKind> resultKinds = {BufferKind::Temp, BufferKind::Output};
   train.lossBuffer =
@@ -340,13 +342,13 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
       r.error("train.state", "state \"" + s.name + "\" has the name of a parameter");
 
   // Initialization: exactly one entry per parameter.
-  const JsonValue &init = r.array(t, "train", "init");
+  const Json &init = r.array(t, "train", "init");
   train.init.assign(model.parameters.size(), InitDesc());
   std::vector<bool> seen(model.parameters.size(), false);
-  for (size_t i = 0; i < init.array.size(); ++i) {
+  for (size_t i = 0; i < init.size(); ++i) {
     std::string where = "train.init[" + std::to_string(i) + "]";
-    const JsonValue &e = init.array[i];
-    if (!e.isObject())
+    const Json &e = init[i];
+    if (!e.is_object())
       r.error(where, "expected an object");
     std::string name = r.string(e, where, "name");
     int p = findParameter(model, name);
@@ -382,15 +384,15 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
   checkCallOutputs(r, model, train.evalSteps, "eval_steps", /*allowNext=*/false);
 
   // Swaps: [param or state, next], same shape, each buffer in at most one pair.
-  const JsonValue &swaps = r.array(t, "train", "swaps");
+  const Json &swaps = r.array(t, "train", "swaps");
   std::vector<bool> swapped(model.buffers.size(), false);
-  for (size_t i = 0; i < swaps.array.size(); ++i) {
+  for (size_t i = 0; i < swaps.size(); ++i) {
     std::string where = "train.swaps[" + std::to_string(i) + "]";
-    const JsonValue &pair = swaps.array[i];
-    if (!pair.isArray() || pair.array.size() != 2)
+    const Json &pair = swaps[i];
+    if (!pair.is_array() || pair.size() != 2)
       r.error(where, "expected a pair [current, next]");
-    int a = r.index(pair.array[0], where + "[0]", model.buffers.size(), "buffer");
-    int b = r.index(pair.array[1], where + "[1]", model.buffers.size(), "buffer");
+    int a = r.index(pair[0], where + "[0]", model.buffers.size(), "buffer");
+    int b = r.index(pair[1], where + "[1]", model.buffers.size(), "buffer");
     const BufferDesc &da = model.buffers[a], &db = model.buffers[b];
     if (da.kind != BufferKind::Param && da.kind != BufferKind::State)
       r.error(where, "buffer " + std::to_string(a) + " has kind \"" + kindName(da.kind) +
@@ -434,27 +436,27 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
 
 void parseMetadata(cnnc_model &model, const std::string &json) {
   MetadataReader r(model.path);
-  JsonValue root = parseJson(json, "metadata in '" + model.path + "'");
-  if (!root.isObject())
-    r.error("top level", std::string("expected an object, found ") + jsonKindName(root.kind));
-  if (const JsonValue *v = root.find("abi_version")) {
+  Json root = parseJson(json, "metadata in '" + model.path + "'");
+  if (!root.is_object())
+    r.error("top level", std::string("expected an object, found ") + root.type_name());
+  if (const Json *v = findMember(root, "abi_version")) {
     int64_t version = r.integer(*v, "abi_version");
     if (version != CNNC_MODEL_ABI_VERSION)
       fail(CNNC_ERROR_ABI, "model '" + model.path + "' metadata has ABI version " +
                                std::to_string(version) + ", this runtime supports version " +
                                std::to_string(CNNC_MODEL_ABI_VERSION));
   }
-  if (const JsonValue *v = root.find("name"); v && v->isString())
-    model.name = v->string;
-  if (const JsonValue *v = root.find("target"); v && v->isString())
-    model.target = v->string;
+  if (const Json *v = findMember(root, "name"); v && v->is_string())
+    model.name = v->get<std::string>();
+  if (const Json *v = findMember(root, "target"); v && v->is_string())
+    model.target = v->get<std::string>();
 
   // Buffers first: everything else refers to them.
-  const JsonValue &buffers = r.array(root, "", "buffers");
-  for (size_t i = 0; i < buffers.array.size(); ++i) {
+  const Json &buffers = r.array(root, "", "buffers");
+  for (size_t i = 0; i < buffers.size(); ++i) {
     std::string where = "buffers[" + std::to_string(i) + "]";
-    const JsonValue &b = buffers.array[i];
-    if (!b.isObject())
+    const Json &b = buffers[i];
+    if (!b.is_object())
       r.error(where, "expected an object");
     BufferDesc d;
     d.shape = r.shape(b, where);
@@ -468,8 +470,8 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
         r.error(where + ".shape", "too many elements");
       d.itemCount *= d.shape[k];
     }
-    if (const JsonValue *v = b.find("view_of"); v && !v->isNull())
-      d.viewOf = r.index(*v, where + ".view_of", buffers.array.size(), "buffer");
+    if (const Json *v = findMember(b, "view_of"); v && !v->is_null())
+      d.viewOf = r.index(*v, where + ".view_of", buffers.size(), "buffer");
     if (d.viewOf == int(i))
       r.error(where + ".view_of", "a buffer cannot be a view of itself");
     model.buffers.push_back(std::move(d));
@@ -498,7 +500,7 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
   parseCalls(r, root, "steps", /*optional=*/false, model, model.steps);
 
   // Training first: its loss and correct buffers may be unnamed outputs.
-  if (const JsonValue *t = root.find("train"); t && !t->isNull()) {
+  if (const Json *t = findMember(root, "train"); t && !t->is_null()) {
     parseTrain(r, *t, model);
   } else {
     for (size_t i = 0; i < model.buffers.size(); ++i) {

@@ -49,50 +49,56 @@ using Entry = SafetensorsEntry;
 std::map<std::string, Entry> parseHeader(const std::string &path, const std::string &text,
                                          uint64_t dataSize,
                                          std::map<std::string, std::string> &metadata) {
-  JsonValue root = parseJson(text, "safetensors header in '" + path + "'");
+  Json root = parseJson(text, "safetensors header in '" + path + "'");
   auto bad = [&](const std::string &msg) {
     fail(CNNC_ERROR_FORMAT, "malformed safetensors header in '" + path + "': " + msg);
   };
-  if (!root.isObject())
-    bad(std::string("expected an object, found ") + jsonKindName(root.kind));
+  if (!root.is_object())
+    bad(std::string("expected an object, found ") + root.type_name());
   std::map<std::string, Entry> entries;
-  for (const auto &[name, v] : root.object) {
+  for (const auto &member : root.items()) {
+    const std::string &name = member.key();
+    const Json &v = member.value();
     if (name == "__metadata__") {
-      if (v.isObject())
-        for (const auto &[key, value] : v.object)
-          if (value.isString())
-            metadata[key] = value.string;
+      if (v.is_object())
+        for (const auto &item : v.items())
+          if (item.value().is_string())
+            metadata[item.key()] = item.value().get<std::string>();
       continue;
     }
-    if (!v.isObject())
+    if (!v.is_object())
       bad("tensor '" + name + "' is not an object");
     Entry e;
-    const JsonValue *dtype = v.find("dtype");
-    const JsonValue *shape = v.find("shape");
-    const JsonValue *offsets = v.find("data_offsets");
-    if (!dtype || !dtype->isString())
+    const Json *dtype = findMember(v, "dtype");
+    const Json *shape = findMember(v, "shape");
+    const Json *offsets = findMember(v, "data_offsets");
+    if (!dtype || !dtype->is_string())
       bad("tensor '" + name + "' has no string \"dtype\"");
-    if (!shape || !shape->isArray())
+    if (!shape || !shape->is_array())
       bad("tensor '" + name + "' has no array \"shape\"");
-    if (!offsets || !offsets->isArray() || offsets->array.size() != 2)
+    if (!offsets || !offsets->is_array() || offsets->size() != 2)
       bad("tensor '" + name + "' has no \"data_offsets\" [begin, end]");
-    e.dtype = dtype->string;
+    e.dtype = dtype->get<std::string>();
     uint64_t count = 1;
     bool overflow = false;
-    for (const JsonValue &d : shape->array) {
-      if (!d.isNumber() || !d.isInteger || d.integer < 0)
+    for (const Json &d : *shape) {
+      std::optional<int64_t> extent = jsonInteger(d);
+      if (!extent || *extent < 0)
         bad("tensor '" + name + "' has a shape entry that is not a non-negative integer");
-      e.shape.push_back(d.integer);
-      if (d.integer != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / uint64_t(d.integer))
+      e.shape.push_back(*extent);
+      if (*extent != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / uint64_t(*extent))
         overflow = true;
-      count *= uint64_t(d.integer);
+      count *= uint64_t(*extent);
     }
-    for (int k = 0; k < 2; ++k)
-      if (!offsets->array[k].isNumber() || !offsets->array[k].isInteger ||
-          offsets->array[k].integer < 0)
+    uint64_t bounds[2];
+    for (int k = 0; k < 2; ++k) {
+      std::optional<int64_t> offset = jsonInteger((*offsets)[k]);
+      if (!offset || *offset < 0)
         bad("tensor '" + name + "' has a data offset that is not a non-negative integer");
-    e.begin = uint64_t(offsets->array[0].integer);
-    e.end = uint64_t(offsets->array[1].integer);
+      bounds[k] = uint64_t(*offset);
+    }
+    e.begin = bounds[0];
+    e.end = bounds[1];
     if (e.begin > e.end)
       bad("tensor '" + name + "' has data_offsets [" + std::to_string(e.begin) + "," +
           std::to_string(e.end) + "] with begin > end");
@@ -181,20 +187,18 @@ bool SafetensorsReader::read(const SafetensorsEntry &e, float *dst) const {
 void writeSafetensors(const std::string &path,
                       const std::vector<std::pair<std::string, std::string>> &metadata,
                       const std::vector<SafetensorsTensor> &tensors, const char *what) {
-  std::string header = "{\"__metadata__\":{";
-  for (size_t i = 0; i < metadata.size(); ++i)
-    header += std::string(i ? "," : "") + jsonQuote(metadata[i].first) + ":" +
-              jsonQuote(metadata[i].second);
-  header += "}";
+  Json headerJson = Json::object();
+  Json &metadataJson = headerJson["__metadata__"] = Json::object();
+  for (const auto &[key, value] : metadata)
+    metadataJson[key] = value;
   uint64_t offset = 0;
   for (const SafetensorsTensor &t : tensors) {
     uint64_t bytes = uint64_t(t.count) * 4;
-    header += "," + jsonQuote(t.name) + ":{\"dtype\":\"F32\",\"shape\":" + shapeString(t.shape) +
-              ",\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
+    headerJson[t.name] = {
+        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  header += "}";
+  std::string header = headerJson.dump();
   while (header.size() % 8)
     header += ' ';
   // Write a temporary file next to the target, flush it to disk, then rename:
