@@ -43,6 +43,10 @@ int64_t dtypeSize(const std::string &dtype) {
 }
 
 using Entry = SafetensorsEntry;
+namespace key = safetensors_key;
+
+/// `name` in double quotes, as header keys appear in messages.
+std::string quote(const char *name) { return std::string("\"") + name + "\""; }
 
 /// Parses and checks a safetensors header against the data size; string
 /// values of "__metadata__" go to `metadata`.
@@ -59,7 +63,7 @@ std::map<std::string, Entry> parseHeader(const std::string &path, const std::str
   for (const auto &member : root.items()) {
     const std::string &name = member.key();
     const Json &v = member.value();
-    if (name == "__metadata__") {
+    if (name == key::kMetadata) {
       if (v.is_object())
         for (const auto &item : v.items())
           if (item.value().is_string())
@@ -69,15 +73,15 @@ std::map<std::string, Entry> parseHeader(const std::string &path, const std::str
     if (!v.is_object())
       bad("tensor '" + name + "' is not an object");
     Entry e;
-    const Json *dtype = findMember(v, "dtype");
-    const Json *shape = findMember(v, "shape");
-    const Json *offsets = findMember(v, "data_offsets");
+    const Json *dtype = findMember(v, key::kDtype);
+    const Json *shape = findMember(v, key::kShape);
+    const Json *offsets = findMember(v, key::kDataOffsets);
     if (!dtype || !dtype->is_string())
-      bad("tensor '" + name + "' has no string \"dtype\"");
+      bad("tensor '" + name + "' has no string " + quote(key::kDtype));
     if (!shape || !shape->is_array())
-      bad("tensor '" + name + "' has no array \"shape\"");
+      bad("tensor '" + name + "' has no array " + quote(key::kShape));
     if (!offsets || !offsets->is_array() || offsets->size() != 2)
-      bad("tensor '" + name + "' has no \"data_offsets\" [begin, end]");
+      bad("tensor '" + name + "' has no " + quote(key::kDataOffsets) + " [begin, end]");
     e.dtype = dtype->get<std::string>();
     uint64_t count = 1;
     bool overflow = false;
@@ -99,17 +103,17 @@ std::map<std::string, Entry> parseHeader(const std::string &path, const std::str
     }
     e.begin = bounds[0];
     e.end = bounds[1];
+    std::string offsetsText = std::string(key::kDataOffsets) + " [" + std::to_string(e.begin) +
+                              "," + std::to_string(e.end) + "]";
     if (e.begin > e.end)
-      bad("tensor '" + name + "' has data_offsets [" + std::to_string(e.begin) + "," +
-          std::to_string(e.end) + "] with begin > end");
+      bad("tensor '" + name + "' has " + offsetsText + " with begin > end");
     if (e.end > dataSize)
       fail(CNNC_ERROR_FORMAT, "truncated safetensors file '" + path + "': tensor '" + name +
-                                  "' has data_offsets [" + std::to_string(e.begin) + "," +
-                                  std::to_string(e.end) + "] past the end of its " +
+                                  "' has " + offsetsText + " past the end of its " +
                                   std::to_string(dataSize) + " data bytes");
     if (int64_t size = dtypeSize(e.dtype); size && !overflow && count * size != e.end - e.begin)
       bad("tensor '" + name + "' (" + e.dtype + " " + shapeString(e.shape) + ") needs " +
-          std::to_string(count * size) + " bytes but data_offsets span " +
+          std::to_string(count * size) + " bytes but " + key::kDataOffsets + " span " +
           std::to_string(e.end - e.begin));
     entries[name] = std::move(e);
   }
@@ -170,8 +174,9 @@ const SafetensorsEntry &SafetensorsReader::require(const std::string &name,
   if (it == entries.end())
     fail(CNNC_ERROR_PARAMETER, path + ": missing " + what + " '" + name + "'");
   const Entry &e = it->second;
-  if (e.dtype != "F32")
-    fail(CNNC_ERROR_PARAMETER, path + ": " + name + ": expected dtype F32, found " + e.dtype);
+  if (e.dtype != kDtypeF32)
+    fail(CNNC_ERROR_PARAMETER,
+         path + ": " + name + ": expected dtype " + kDtypeF32 + ", found " + e.dtype);
   if (e.shape != shape)
     fail(CNNC_ERROR_PARAMETER, path + ": " + name + ": expected " + shapeString(shape) +
                                    ", found " + shapeString(e.shape));
@@ -188,14 +193,15 @@ void writeSafetensors(const std::string &path,
                       const std::vector<std::pair<std::string, std::string>> &metadata,
                       const std::vector<SafetensorsTensor> &tensors, const char *what) {
   Json headerJson = Json::object();
-  Json &metadataJson = headerJson["__metadata__"] = Json::object();
+  Json &metadataJson = headerJson[key::kMetadata] = Json::object();
   for (const auto &[key, value] : metadata)
     metadataJson[key] = value;
   uint64_t offset = 0;
   for (const SafetensorsTensor &t : tensors) {
     uint64_t bytes = uint64_t(t.count) * 4;
-    headerJson[t.name] = {
-        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    headerJson[t.name] = {{key::kDtype, kDtypeF32},
+                          {key::kShape, t.shape},
+                          {key::kDataOffsets, {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string header = headerJson.dump();
@@ -274,7 +280,7 @@ void saveParameters(const cnnc_model &model, const std::string &path) {
       fail(CNNC_ERROR_PARAMETER, "cannot save parameters: '" + p.name + "' has not been set");
     tensors.push_back({p.name, p.shape, model.storage[p.buffer].get(), p.itemCount});
   }
-  writeSafetensors(path, {{"format", "pt"}}, tensors, "weights");
+  writeSafetensors(path, {{safetensors_key::kFormat, "pt"}}, tensors, "weights");
 }
 
 int requireParameter(const cnnc_model *model, const char *name, size_t count, const char *fn) {
