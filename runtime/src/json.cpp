@@ -1,6 +1,7 @@
 //===- json.cpp - JSON documents of the runtime, read with nlohmann-json --===//
 //
-// The runtime's one entry into nlohmann-json: parse without comments, catch
+// The runtime's one entry into nlohmann-json: parse without comments (and
+// reject a NUL byte, which the library would take for the end), catch
 // the library's exceptions (syntax errors, number overflow) and rethrow them
 // as RuntimeError with the document named, strip the library's
 // "[json.exception...] parse error at line L, column C: " prefix, and keep
@@ -34,6 +35,10 @@ std::string problemOf(const nlohmann::json::exception &e) {
 } // namespace
 
 Json parseJson(std::string_view text, const std::string &what) {
+  // nlohmann-json takes a NUL byte for the end of the input and would accept
+  // whatever follows it.
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos)
+    fail(CNNC_ERROR_FORMAT, "malformed " + what + ": NUL character at byte " + std::to_string(nul));
   try {
     return Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/true,
                        /*ignore_comments=*/false);

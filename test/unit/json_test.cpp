@@ -3,8 +3,9 @@
 // Tests runtime/src/json.h, the runtime's one entry into nlohmann-json:
 // a syntax error or a number overflow becomes RuntimeError(CNNC_ERROR_FORMAT)
 // naming the document and the byte offset (never an nlohmann exception);
-// members keep file order; jsonInteger's rule for integers; hostile nesting
-// is an error or a value, never a crash.
+// a NUL byte is an error, not the end of the text; members keep file order;
+// jsonInteger's rule for integers; hostile nesting is an error or a value,
+// never a crash.
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
@@ -45,6 +46,11 @@ TEST(Json, SyntaxErrorsNameTheDocumentAndTheByte) {
   EXPECT_THAT(errorOf("\"\\ud800\""), HasSubstr("surrogate"));
   EXPECT_THAT(errorOf("\"a\nb\""), HasSubstr("control character"));
   EXPECT_THAT(errorOf("{\"a\" // comment\n: 1}"), HasSubstr("invalid literal"));
+}
+
+TEST(Json, NulByteIsAnErrorNotTheEnd) {
+  EXPECT_EQ(errorOf(std::string("{}\0{\"x\"", 7)),
+            "malformed metadata in 'm.so': NUL character at byte 2");
 }
 
 TEST(Json, NumberOverflowIsAFormatError) {
