@@ -15,35 +15,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-#include <sys/wait.h>
-
 using namespace cnnc::test;
 using Json = nlohmann::ordered_json;
 using ::testing::HasSubstr;
 
 namespace {
 
-/// Runs `cnnrun ARGS` with stderr merged into `err` (a file); returns the exit status.
+/// Runs `cnnrun ARGS`; returns the exit status.
 int cnnrun(const std::string &args, std::string &out, std::string *err = nullptr) {
-  std::string errFile = "/tmp/cnnc-unit-cnnrun-stderr-" + std::to_string(getpid());
-  std::FILE *p = popen((std::string(CNNC_CNNRUN) + " " + args + " 2>" + errFile).c_str(), "r");
-  out.clear();
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-    out.append(buf, n);
-  int status = pclose(p);
-  if (err) {
-    err->clear();
-    if (std::FILE *f = std::fopen(errFile.c_str(), "r")) {
-      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-        err->append(buf, n);
-      std::fclose(f);
-    }
-  }
-  std::remove(errFile.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return runCommand(std::string(CNNC_CNNRUN) + " " + args, out, err);
 }
 
 std::vector<std::string> lines(const std::string &text) {
