@@ -242,8 +242,8 @@ void bench(const Options &options) {
     return;
   }
   std::printf("model %s, %s, batch %lld, median of %lld iterations (%lld warm-up)\n",
-              model.name().c_str(), options.train ? "train step" : "inference", (long long)batch, (long long)options.iters,
-              (long long)options.warmup);
+              model.name().c_str(), options.train ? "train step" : "inference", (long long)batch,
+              (long long)options.iters, (long long)options.warmup);
   std::printf("%-32s %10s %10s\n", "step", "ms", "GFLOP/s");
   for (size_t s = 0; s < steps.size(); ++s) {
     double ms = median(stepMs[s]);
