@@ -52,6 +52,14 @@ Json parseJson(std::string_view text, const std::string &what) {
   }
 }
 
+std::string dumpJson(const Json &value, const std::string &what) {
+  try {
+    return value.dump();
+  } catch (const nlohmann::json::exception &e) {
+    fail(CNNC_ERROR_INVALID_ARGUMENT, "cannot write " + what + ": " + problemOf(e));
+  }
+}
+
 const Json *findMember(const Json &object, std::string_view key) {
   if (!object.is_object())
     return nullptr;

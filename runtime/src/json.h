@@ -5,7 +5,8 @@
 // nlohmann-json into an ordered_json, which keeps object members in file
 // order. parseJson turns every error of the library into the runtime's own
 // RuntimeError(CNNC_ERROR_FORMAT), naming the document and the byte offset,
-// so no nlohmann exception ever reaches the C API. jsonInteger applies the
+// and dumpJson does the same for writing, so no nlohmann exception ever
+// reaches the C API. jsonInteger applies the
 // runtime's one rule for integers (exact int64, also from 1e3 or 2.0).
 //
 //===----------------------------------------------------------------------===//
@@ -29,6 +30,10 @@ using Json = nlohmann::ordered_json;
 /// error throws RuntimeError(CNNC_ERROR_FORMAT) "malformed WHAT: PROBLEM at
 /// byte N", N the 0-based offset where parsing stopped.
 Json parseJson(std::string_view text, const std::string &what);
+
+/// `value` as compact JSON text. A string that is not valid UTF-8 throws
+/// RuntimeError(CNNC_ERROR_INVALID_ARGUMENT) "cannot write WHAT: PROBLEM".
+std::string dumpJson(const Json &value, const std::string &what);
 
 /// The member named `key` of `object`, or null if absent or not an object.
 const Json *findMember(const Json &object, std::string_view key);

@@ -204,7 +204,8 @@ void writeSafetensors(const std::string &path,
                           {key::kDataOffsets, {offset, offset + bytes}}};
     offset += bytes;
   }
-  std::string header = headerJson.dump();
+  std::string header =
+      dumpJson(headerJson, std::string("the header of ") + what + " '" + path + "'");
   while (header.size() % 8)
     header += ' ';
   // Write a temporary file next to the target, flush it to disk, then rename:

@@ -4,11 +4,13 @@
 // files built byte by byte: a round trip, extra and int64 tensors ignored,
 // and each error (missing parameter, shape, dtype, truncation, bad header)
 // with the message it must give. A failed load must change nothing. The
-// writer (safetensors.h) escapes any name and metadata value.
+// writer (safetensors.h) escapes any name and metadata value, and refuses
+// one that is not UTF-8.
 //
 //===----------------------------------------------------------------------===//
 #include "cnnc/runtime.h"
 #include "cnnc/runtime.hpp"
+#include "error.h"
 #include "safetensors.h"
 #include "test_util.h"
 
@@ -184,6 +186,21 @@ TEST(Safetensors, WriterEscapesNamesAndMetadata) {
   std::vector<float> back(2);
   ASSERT_TRUE(reader.read(entry, back.data()));
   EXPECT_EQ(back, values);
+}
+
+TEST(Safetensors, WriterRejectsANameThatIsNotUtf8) {
+  TempDir dir;
+  std::string path = dir.file("bad-name.safetensors");
+  std::vector<float> values = {1.0f};
+  try {
+    cnnc::rt::writeSafetensors(path, {}, {{"bad\xff", {1}, values.data(), 1}}, "weights");
+    ADD_FAILURE() << "no error";
+  } catch (const cnnc::rt::RuntimeError &e) {
+    EXPECT_EQ(e.status, CNNC_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(e.what(), HasSubstr("cannot write the header of weights '" + path + "': "));
+    EXPECT_THAT(e.what(), HasSubstr("UTF-8"));
+  }
+  EXPECT_NE(access(path.c_str(), F_OK), 0); // nothing written
 }
 
 TEST(Safetensors, OffsetsDisagreeWithShape) {
