@@ -22,7 +22,10 @@ using namespace cnnc::rt;
 
 namespace {
 
-const char *const kFormat = "cnnc-checkpoint-1";
+/// The checkpoint's __metadata__: its format and the run state it carries.
+constexpr char kFormat[] = "cnnc-checkpoint-1";
+constexpr char kStepKey[] = "cnnc_step";
+constexpr char kSeedKey[] = "cnnc_seed";
 
 /// Parses a decimal uint64 metadata value, or fails naming the key.
 uint64_t parseCounter(const std::string &path, const char *key, const std::string &text) {
@@ -32,8 +35,9 @@ uint64_t parseCounter(const std::string &path, const char *key, const std::strin
   errno = 0;
   unsigned long long v = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
   if (!digits || errno)
-    fail(CNNC_ERROR_FORMAT, "malformed checkpoint '" + path + "': __metadata__ \"" + key +
-                                "\" is \"" + text + "\", expected a non-negative integer");
+    fail(CNNC_ERROR_FORMAT, "malformed checkpoint '" + path + "': " +
+                                safetensors_key::kMetadata + " \"" + key + "\" is \"" + text +
+                                "\", expected a non-negative integer");
   return v;
 }
 
@@ -49,27 +53,27 @@ void saveCheckpoint(const cnnc_model &model, const std::string &path) {
   for (const TensorDesc &s : model.train.state)
     tensors.push_back({s.name, s.shape, model.storage[s.buffer].get(), s.itemCount});
   writeSafetensors(path,
-                   {{"format", kFormat},
-                    {"cnnc_step", std::to_string(model.stepCount)},
-                    {"cnnc_seed", std::to_string(model.seed)}},
+                   {{safetensors_key::kFormat, kFormat},
+                    {kStepKey, std::to_string(model.stepCount)},
+                    {kSeedKey, std::to_string(model.seed)}},
                    tensors, "checkpoint");
 }
 
 void loadCheckpoint(cnnc_model &model, const std::string &path) {
   SafetensorsReader reader(path, "checkpoint");
-  auto step = reader.metadata.find("cnnc_step");
+  auto step = reader.metadata.find(kStepKey);
   if (step == reader.metadata.end())
-    fail(CNNC_ERROR_FORMAT, "'" + path +
-                                "' is not a cnnc checkpoint: its __metadata__ has no "
-                                "\"cnnc_step\" (a parameters-only file? load it as weights)");
-  auto format = reader.metadata.find("format");
+    fail(CNNC_ERROR_FORMAT, "'" + path + "' is not a cnnc checkpoint: its " +
+                                safetensors_key::kMetadata + " has no \"" + kStepKey +
+                                "\" (a parameters-only file? load it as weights)");
+  auto format = reader.metadata.find(safetensors_key::kFormat);
   if (format != reader.metadata.end() && format->second != kFormat)
     fail(CNNC_ERROR_FORMAT, "checkpoint '" + path + "' has format \"" + format->second +
                                 "\", this runtime reads \"" + kFormat + "\"");
-  uint64_t stepCount = parseCounter(path, "cnnc_step", step->second);
+  uint64_t stepCount = parseCounter(path, kStepKey, step->second);
   uint64_t seed = 0;
-  if (auto it = reader.metadata.find("cnnc_seed"); it != reader.metadata.end())
-    seed = parseCounter(path, "cnnc_seed", it->second);
+  if (auto it = reader.metadata.find(kSeedKey); it != reader.metadata.end())
+    seed = parseCounter(path, kSeedKey, it->second);
 
   // Validate every tensor, then read them all, before changing anything.
   std::vector<const TensorDesc *> tensors;

@@ -1,55 +1,48 @@
-//===- json.h - A small JSON reader for model metadata ----------*- C++ -*-===//
+//===- json.h - JSON documents of the runtime, read with nlohmann-json -*- C++ -*-===//
 //
-// Parses RFC 8259 JSON into a tree of JsonValue: enough for the model
-// metadata (docs/runtime-abi.md) and safetensors headers. Objects keep their
-// members in file order (the metadata lists tensors in graph order). Numbers
-// are kept as double and, when the literal is an integer that fits, as an
-// exact int64. Nesting is limited to 256 levels so hostile input cannot
-// exhaust the stack. Errors throw RuntimeError(CNNC_ERROR_FORMAT) with the
-// byte offset of the problem.
+// The runtime reads two JSON documents: a model.so's metadata
+// (docs/runtime-abi.md) and a safetensors header. Both are parsed by
+// nlohmann-json into an ordered_json, which keeps object members in file
+// order. parseJson turns every error of the library into the runtime's own
+// RuntimeError(CNNC_ERROR_FORMAT), naming the document and the byte offset,
+// and dumpJson does the same for writing, so no nlohmann exception ever
+// reaches the C API. jsonInteger applies the
+// runtime's one rule for integers (exact int64, also from 1e3 or 2.0).
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_RUNTIME_SRC_JSON_H
 #define CNNC_RUNTIME_SRC_JSON_H
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace cnnc::rt {
 
-/// One JSON value; a tagged union kept simple rather than small.
-struct JsonValue {
-  enum class Kind { Null, Bool, Number, String, Array, Object };
-  Kind kind = Kind::Null;
-  bool boolean = false;
-  double number = 0;
-  bool isInteger = false; ///< the literal was an integer that fits in int64
-  int64_t integer = 0;
-  std::string string;
-  std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;
-
-  bool isNull() const { return kind == Kind::Null; }
-  bool isString() const { return kind == Kind::String; }
-  bool isArray() const { return kind == Kind::Array; }
-  bool isObject() const { return kind == Kind::Object; }
-  bool isNumber() const { return kind == Kind::Number; }
-  /// The member named `key` of an object, or null if absent / not an object.
-  const JsonValue *find(std::string_view key) const;
-};
+/// A parsed JSON value; objects keep their members in file order.
+using Json = nlohmann::ordered_json;
 
 /// Parses `text` as one JSON document (surrounding whitespace allowed).
-/// `what` names the document in error messages ("metadata", "safetensors header").
-JsonValue parseJson(std::string_view text, const std::string &what = "JSON");
+/// `what` names the document in errors ("metadata in 'm.so'"): a syntax
+/// error throws RuntimeError(CNNC_ERROR_FORMAT) "malformed WHAT: PROBLEM at
+/// byte N", N the 0-based offset where parsing stopped.
+Json parseJson(std::string_view text, const std::string &what);
 
-/// Returns `s` as a quoted JSON string literal with escapes.
-std::string jsonQuote(std::string_view s);
+/// `value` as compact JSON text. A string that is not valid UTF-8 throws
+/// RuntimeError(CNNC_ERROR_INVALID_ARGUMENT) "cannot write WHAT: PROBLEM".
+std::string dumpJson(const Json &value, const std::string &what);
 
-/// A readable name of a kind, for "expected X, found Y" messages.
-const char *jsonKindName(JsonValue::Kind kind);
+/// The member named `key` of `object`, or null if absent or not an object.
+const Json *findMember(const Json &object, std::string_view key);
+
+/// `value` as an exact int64: an integer literal that fits, or a number
+/// written with a fraction or exponent whose value is an integer of
+/// magnitude below 9e15, exact in a double (1e3, 2.0). Anything else (2.5,
+/// 1e20, 2^63, a string) is nullopt.
+std::optional<int64_t> jsonInteger(const Json &value);
 
 } // namespace cnnc::rt
 

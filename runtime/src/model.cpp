@@ -7,7 +7,8 @@
 // object, into struct cnnc_model. Also the info queries (inputs, outputs,
 // parameters, state, steps). Validation is strict:
 // every index in the metadata is range-checked here so that execution can
-// trust it.
+// trust it. Every metadata key and buffer, optimizer, hyper-parameter and
+// init name comes from cnnc/model_schema.h.
 //
 //===----------------------------------------------------------------------===//
 #include "model.h"
@@ -15,12 +16,19 @@
 #include "error.h"
 #include "json.h"
 
+#include "cnnc/model_schema.h"
+
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <limits>
+#include <string_view>
+#include <utility>
 
 using namespace cnnc::rt;
 
@@ -56,6 +64,46 @@ int findParameter(const cnnc_model &model, const std::string &name) {
 
 namespace {
 
+namespace key = schema::key;
+namespace buffer_kind = schema::buffer_kind;
+
+/// `name` in double quotes, as metadata names appear in messages.
+std::string quote(std::string_view name) { return "\"" + std::string(name) + "\""; }
+
+/// The names in double quotes, the last two joined by "or": "\"a\", \"b\" or \"c\"".
+template <typename Names> std::string oneOf(const Names &names) {
+  std::string s;
+  for (size_t i = 0; i < std::size(names); ++i)
+    s += (i == 0 ? "" : i + 1 == std::size(names) ? " or " : ", ") + quote(names[i]);
+  return s;
+}
+
+/// The metadata path of member `name` of `where` ("train.optimizer.lr"); `name` at the top.
+std::string path(const std::string &where, std::string_view name) {
+  return where.empty() ? std::string(name) : where + "." + std::string(name);
+}
+
+/// The metadata path of element `i` of `where` ("buffers[3]").
+std::string element(const std::string &where, size_t i) {
+  return where + "[" + std::to_string(i) + "]";
+}
+
+/// Each buffer kind and its metadata name.
+constexpr std::pair<BufferKind, std::string_view> kBufferKindNames[] = {
+    {BufferKind::Input, buffer_kind::kInput},   {BufferKind::Param, buffer_kind::kParam},
+    {BufferKind::Derived, buffer_kind::kDerived}, {BufferKind::Temp, buffer_kind::kTemp},
+    {BufferKind::Output, buffer_kind::kOutput}, {BufferKind::State, buffer_kind::kState},
+    {BufferKind::Hyper, buffer_kind::kHyper},   {BufferKind::Labels, buffer_kind::kLabels},
+    {BufferKind::Next, buffer_kind::kNext},
+};
+
+std::string_view kindName(BufferKind kind) {
+  for (const auto &[k, name] : kBufferKindNames)
+    if (k == kind)
+      return name;
+  return "?";
+}
+
 /// Validation helper: every error names the metadata path that is wrong.
 class MetadataReader {
 public:
@@ -65,34 +113,42 @@ public:
     fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + modelPath + "': " + where + ": " + msg);
   }
 
-  const JsonValue &member(const JsonValue &obj, const std::string &where, const char *key) const {
-    const JsonValue *v = obj.find(key);
+  const Json &member(const Json &obj, const std::string &where, std::string_view name) const {
+    const Json *v = findMember(obj, name);
     if (!v)
-      error(where, std::string("missing \"") + key + "\"");
+      error(where.empty() ? "top level" : where, "missing " + quote(name));
     return *v;
   }
 
-  const JsonValue &array(const JsonValue &obj, const std::string &where, const char *key) const {
-    const JsonValue &v = member(obj, where, key);
-    if (!v.isArray())
-      error(where + "." + key, std::string("expected an array, found ") + jsonKindName(v.kind));
+  const Json &array(const Json &obj, const std::string &where, std::string_view name) const {
+    const Json &v = member(obj, where, name);
+    if (!v.is_array())
+      error(path(where, name), std::string("expected an array, found ") + v.type_name());
     return v;
   }
 
-  int64_t integer(const JsonValue &v, const std::string &where) const {
-    if (!v.isNumber() || !v.isInteger)
+  int64_t integer(const Json &v, const std::string &where) const {
+    std::optional<int64_t> i = jsonInteger(v);
+    if (!i)
       error(where, "expected an integer");
-    return v.integer;
+    return *i;
   }
 
-  std::string string(const JsonValue &obj, const std::string &where, const char *key) const {
-    const JsonValue &v = member(obj, where, key);
-    if (!v.isString())
-      error(where + "." + key, std::string("expected a string, found ") + jsonKindName(v.kind));
-    return v.string;
+  std::string string(const Json &obj, const std::string &where, std::string_view name) const {
+    const Json &v = member(obj, where, name);
+    if (!v.is_string())
+      error(path(where, name), std::string("expected a string, found ") + v.type_name());
+    return v.get<std::string>();
   }
 
-  int index(const JsonValue &v, const std::string &where, size_t limit, const char *what) const {
+  /// A JSON number (integer or not).
+  double number(const Json &v, const std::string &where) const {
+    if (!v.is_number())
+      error(where, std::string("expected a number, found ") + v.type_name());
+    return v.get<double>();
+  }
+
+  int index(const Json &v, const std::string &where, size_t limit, const char *what) const {
     int64_t i = integer(v, where);
     if (i < 0 || uint64_t(i) >= limit)
       error(where, std::string(what) + " index " + std::to_string(i) + " out of range [0, " +
@@ -100,93 +156,57 @@ public:
     return int(i);
   }
 
-  std::vector<int64_t> shape(const JsonValue &obj, const std::string &where) const {
-    const JsonValue &v = array(obj, where, "shape");
+  std::vector<int64_t> shape(const Json &obj, const std::string &where) const {
+    const Json &v = array(obj, where, key::kShape);
+    std::string shapePath = path(where, key::kShape);
     std::vector<int64_t> shape;
     int batchDims = 0;
-    for (size_t i = 0; i < v.array.size(); ++i) {
-      int64_t d = integer(v.array[i], where + ".shape[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < v.size(); ++i) {
+      int64_t d = integer(v[i], element(shapePath, i));
       if (d == -1)
         ++batchDims;
       else if (d <= 0)
-        error(where + ".shape", "dimension " + std::to_string(d) + " is not positive or -1");
+        error(shapePath, "dimension " + std::to_string(d) + " is not positive or -1");
       shape.push_back(d);
     }
     if (batchDims > 1)
-      error(where + ".shape", "more than one batch (-1) dimension");
+      error(shapePath, "more than one batch (-1) dimension");
     if (shape.size() > 16)
-      error(where + ".shape", "rank " + std::to_string(shape.size()) + " is too large");
+      error(shapePath, "rank " + std::to_string(shape.size()) + " is too large");
     return shape;
+  }
+
+  BufferKind bufferKind(const Json &obj, const std::string &where) const {
+    std::string name = string(obj, where, key::kKind);
+    for (const auto &[kind, kindName] : kBufferKindNames)
+      if (name == kindName)
+        return kind;
+    error(path(where, key::kKind), "unknown kind " + quote(name));
   }
 
   const std::string &modelPath;
 };
 
-BufferKind parseKind(const MetadataReader &r, const std::string &where, const std::string &s) {
-  if (s == "input")
-    return BufferKind::Input;
-  if (s == "param")
-    return BufferKind::Param;
-  if (s == "derived")
-    return BufferKind::Derived;
-  if (s == "temp")
-    return BufferKind::Temp;
-  if (s == "output")
-    return BufferKind::Output;
-  if (s == "state")
-    return BufferKind::State;
-  if (s == "hyper")
-    return BufferKind::Hyper;
-  if (s == "labels")
-    return BufferKind::Labels;
-  if (s == "next")
-    return BufferKind::Next;
-  r.error(where + ".kind", "unknown kind \"" + s + "\"");
-}
-
-const char *kindName(BufferKind k) {
-  switch (k) {
-  case BufferKind::Input:
-    return "input";
-  case BufferKind::Param:
-    return "param";
-  case BufferKind::Derived:
-    return "derived";
-  case BufferKind::Temp:
-    return "temp";
-  case BufferKind::Output:
-    return "output";
-  case BufferKind::State:
-    return "state";
-  case BufferKind::Hyper:
-    return "hyper";
-  case BufferKind::Labels:
-    return "labels";
-  case BufferKind::Next:
-    return "next";
-  }
-  return "?";
-}
-
-void parseTensors(const MetadataReader &r, const JsonValue &root, const char *key, BufferKind kind,
-                  const std::vector<BufferDesc> &buffers, std::vector<TensorDesc> &out,
-                  const std::string &prefix = "") {
-  const JsonValue &list = r.array(root, prefix, key);
-  for (size_t i = 0; i < list.array.size(); ++i) {
-    std::string where = prefix + (prefix.empty() ? "" : ".") + key + "[" + std::to_string(i) + "]";
-    const JsonValue &t = list.array[i];
-    if (!t.isObject())
+void parseTensors(const MetadataReader &r, const Json &root, std::string_view listKey,
+                  BufferKind kind, const std::vector<BufferDesc> &buffers,
+                  std::vector<TensorDesc> &out, const std::string &prefix = "") {
+  const Json &list = r.array(root, prefix, listKey);
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string where = element(path(prefix, listKey), i);
+    const Json &t = list[i];
+    if (!t.is_object())
       r.error(where, "expected an object");
     TensorDesc d;
-    d.name = r.string(t, where, "name");
+    d.name = r.string(t, where, key::kName);
     d.shape = r.shape(t, where);
-    if (const JsonValue *layout = t.find("layout"); layout && layout->isString())
-      d.layout = layout->string;
-    d.buffer = r.index(r.member(t, where, "buffer"), where + ".buffer", buffers.size(), "buffer");
+    if (const Json *layout = findMember(t, key::kLayout); layout && layout->is_string())
+      d.layout = layout->get<std::string>();
+    d.buffer = r.index(r.member(t, where, key::kBuffer), path(where, key::kBuffer),
+                       buffers.size(), "buffer");
     const BufferDesc &b = buffers[d.buffer];
     if (b.kind != kind)
-      r.error(where, "buffer " + std::to_string(d.buffer) + " has kind \"" + kindName(b.kind) +
-                         "\", expected \"" + kindName(kind) + "\"");
+      r.error(where, "buffer " + std::to_string(d.buffer) + " has kind " + quote(kindName(b.kind)) +
+                         ", expected " + quote(kindName(kind)));
     if (b.shape != d.shape)
       r.error(where, "shape " + shapeString(d.shape) + " differs from its buffer's " +
                          shapeString(b.shape));
@@ -195,70 +215,64 @@ void parseTensors(const MetadataReader &r, const JsonValue &root, const char *ke
     if (b.viewOf >= 0 && kind != BufferKind::Output)
       r.error(where, "an " + std::string(kindName(kind)) + " buffer cannot be a view");
     if ((kind == BufferKind::Param || kind == BufferKind::State) && b.batchDim >= 0)
-      r.error(where,
-              std::string("a ") + kindName(kind) + " buffer cannot have a batch (-1) dimension");
+      r.error(where, "a " + std::string(kindName(kind)) +
+                         " buffer cannot have a batch (-1) dimension");
     for (const TensorDesc &prev : out)
       if (prev.name == d.name)
-        r.error(where, "duplicate name \"" + d.name + "\"");
+        r.error(where, "duplicate name " + quote(d.name));
     d.itemCount = b.itemCount;
     d.batched = b.batchDim >= 0;
     out.push_back(std::move(d));
   }
 }
 
-void parseCalls(const MetadataReader &r, const JsonValue &root, const char *key, bool optional,
-                const cnnc_model &model, std::vector<CallDesc> &out,
+void parseCalls(const MetadataReader &r, const Json &root, std::string_view listKey,
+                bool optional, const cnnc_model &model, std::vector<CallDesc> &out,
                 const std::string &prefix = "") {
-  if (optional && !root.find(key))
+  if (optional && !findMember(root, listKey))
     return;
-  const JsonValue &list = r.array(root, prefix, key);
-  for (size_t i = 0; i < list.array.size(); ++i) {
-    std::string where = prefix + (prefix.empty() ? "" : ".") + key + "[" + std::to_string(i) + "]";
-    const JsonValue &c = list.array[i];
-    if (!c.isObject())
+  const Json &list = r.array(root, prefix, listKey);
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string where = element(path(prefix, listKey), i);
+    const Json &c = list[i];
+    if (!c.is_object())
       r.error(where, "expected an object");
     CallDesc d;
-    d.name = r.string(c, where, "name");
-    d.kernel =
-        r.index(r.member(c, where, "kernel"), where + ".kernel", model.desc->num_kernels, "kernel");
+    d.name = r.string(c, where, key::kName);
+    std::string kernelPath = path(where, key::kKernel);
+    d.kernel = r.index(r.member(c, where, key::kKernel), kernelPath, model.desc->num_kernels,
+                       "kernel");
     if (!model.desc->kernels || !model.desc->kernels[d.kernel])
-      r.error(where + ".kernel", "kernel " + std::to_string(d.kernel) + " is null");
-    const JsonValue &args = r.array(c, where, "args");
-    if (args.array.empty())
-      r.error(where + ".args", "no arguments");
-    for (size_t j = 0; j < args.array.size(); ++j)
-      d.args.push_back(r.index(args.array[j], where + ".args[" + std::to_string(j) + "]",
-                               model.buffers.size(), "buffer"));
-    if (const JsonValue *flops = c.find("flops")) {
-      d.flops = r.integer(*flops, where + ".flops");
+      r.error(kernelPath, "kernel " + std::to_string(d.kernel) + " is null");
+    const Json &args = r.array(c, where, key::kArgs);
+    std::string argsPath = path(where, key::kArgs);
+    if (args.empty())
+      r.error(argsPath, "no arguments");
+    for (size_t j = 0; j < args.size(); ++j)
+      d.args.push_back(r.index(args[j], element(argsPath, j), model.buffers.size(), "buffer"));
+    if (const Json *flops = findMember(c, key::kFlops)) {
+      d.flops = r.integer(*flops, path(where, key::kFlops));
       if (d.flops < 0)
-        r.error(where + ".flops", "negative");
+        r.error(path(where, key::kFlops), "negative");
     }
     out.push_back(std::move(d));
   }
 }
 
-/// A number member of the optimizer or train object (any JSON number).
-double number(const MetadataReader &r, const JsonValue &v, const std::string &where) {
-  if (!v.isNumber())
-    r.error(where, std::string("expected a number, found ") + jsonKindName(v.kind));
-  return v.number;
-}
-
 /// An index of a buffer of `kind` with one element and no batch dimension.
-int scalarBuffer(const MetadataReader &r, const JsonValue &v, const std::string &where,
+int scalarBuffer(const MetadataReader &r, const Json &v, const std::string &where,
                  const cnnc_model &model, const std::vector<BufferKind> &kinds) {
   int b = r.index(v, where, model.buffers.size(), "buffer");
   const BufferDesc &d = model.buffers[b];
   bool kindOk = false;
-  std::string expected;
+  std::vector<std::string_view> expected;
   for (BufferKind k : kinds) {
     kindOk |= d.kind == k;
-    expected += std::string(expected.empty() ? "" : " or ") + "\"" + kindName(k) + "\"";
+    expected.push_back(kindName(k));
   }
   if (!kindOk)
-    r.error(where, "buffer " + std::to_string(b) + " has kind \"" + kindName(d.kind) +
-                       "\", expected " + expected);
+    r.error(where, "buffer " + std::to_string(b) + " has kind " + quote(kindName(d.kind)) +
+                       ", expected " + oneOf(expected));
   if (d.batchDim >= 0 || d.itemCount != 1)
     r.error(where, "buffer " + std::to_string(b) + " has shape " + shapeString(d.shape) +
                        ", expected one element ([1])");
@@ -268,136 +282,153 @@ int scalarBuffer(const MetadataReader &r, const JsonValue &v, const std::string 
 /// The last argument of each call is its output: it must not be a buffer the
 /// runtime or the caller owns the value of.
 void checkCallOutputs(const MetadataReader &r, const cnnc_model &model,
-                      const std::vector<CallDesc> &calls, const char *what, bool allowNext) {
+                      const std::vector<CallDesc> &calls, std::string_view listKey,
+                      bool allowNext) {
   for (const CallDesc &c : calls) {
     BufferKind k = model.buffers[model.buffers[c.args.back()].root].kind;
     if (k == BufferKind::Input || k == BufferKind::Param || k == BufferKind::State ||
         k == BufferKind::Hyper || k == BufferKind::Labels || (k == BufferKind::Next && !allowNext))
-      r.error(std::string("train.") + what + " \"" + c.name + "\"",
-              std::string("writes buffer ") + std::to_string(c.args.back()) + " of kind \"" +
-                  kindName(k) + "\"" +
+      r.error(path(std::string(key::kTrain), listKey) + " " + quote(c.name),
+              "writes buffer " + std::to_string(c.args.back()) + " of kind " +
+                  quote(kindName(k)) +
                   (k == BufferKind::Param || k == BufferKind::State
-                       ? " (updates go to a \"next\" buffer and a swap)"
+                       ? " (updates go to a " + quote(buffer_kind::kNext) + " buffer and a swap)"
                        : ""));
   }
 }
 
-void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) {
-  TrainDesc &train = model.train;
-  if (!t.isObject())
-    r.error("train", std::string("expected an object, found ") + jsonKindName(t.kind));
-  train.present = true;
-  train.loss = r.string(t, "train", "loss");
-  const JsonValue &opt = r.member(t, "train", "optimizer");
-  if (!opt.isObject())
-    r.error("train.optimizer", "expected an object");
-  train.optimizer = r.string(opt, "train.optimizer", "name");
-  if (train.optimizer != "sgd" && train.optimizer != "adam")
-    r.error("train.optimizer.name",
-            "unknown optimizer \"" + train.optimizer + "\" (expected \"sgd\" or \"adam\")");
-  train.lr = number(r, r.member(opt, "train.optimizer", "lr"), "train.optimizer.lr");
-  if (!(train.lr >= 0))
-    r.error("train.optimizer.lr", "negative or not a number");
-  for (const char *key : {"batch", "epochs"})
-    if (const JsonValue *v = t.find(key)) {
-      int64_t n = r.integer(*v, std::string("train.") + key);
+void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
+  namespace optimizer = schema::optimizer;
+  namespace hyper = schema::hyper;
+  namespace init = schema::init;
+  const std::string train = std::string(key::kTrain);
+  TrainDesc &desc = model.train;
+  if (!t.is_object())
+    r.error(train, std::string("expected an object, found ") + t.type_name());
+  desc.present = true;
+  desc.loss = r.string(t, train, key::kLoss);
+  const std::string optimizerPath = path(train, key::kOptimizer);
+  const Json &opt = r.member(t, train, key::kOptimizer);
+  if (!opt.is_object())
+    r.error(optimizerPath, "expected an object");
+  desc.optimizer = r.string(opt, optimizerPath, optimizer::kName);
+  if (std::find(optimizer::kAll.begin(), optimizer::kAll.end(), desc.optimizer) ==
+      optimizer::kAll.end())
+    r.error(path(optimizerPath, optimizer::kName), "unknown optimizer " +
+                                                       quote(desc.optimizer) + " (expected " +
+                                                       oneOf(optimizer::kAll) + ")");
+  const std::string lrPath = path(optimizerPath, optimizer::kLr);
+  desc.lr = r.number(r.member(opt, optimizerPath, optimizer::kLr), lrPath);
+  if (!(desc.lr >= 0))
+    r.error(lrPath, "negative or not a number");
+  for (std::string_view name : {key::kBatch, key::kEpochs})
+    if (const Json *v = findMember(t, name)) {
+      int64_t n = r.integer(*v, path(train, name));
       if (n < 1)
-        r.error(std::string("train.") + key, "must be at least 1, got " + std::to_string(n));
-      (std::string(key) == "batch" ? train.batch : train.epochs) = n;
+        r.error(path(train, name), "must be at least 1, got " + std::to_string(n));
+      (name == key::kBatch ? desc.batch : desc.epochs) = n;
     }
 
   // Buffers the runtime fills or reads.
-  train.labels =
-      r.index(r.member(t, "train", "labels"), "train.labels", model.buffers.size(), "buffer");
-  const BufferDesc &lb = model.buffers[train.labels];
+  const std::string labelsPath = path(train, key::kLabels);
+  desc.labels =
+      r.index(r.member(t, train, key::kLabels), labelsPath, model.buffers.size(), "buffer");
+  const BufferDesc &lb = model.buffers[desc.labels];
   if (lb.kind != BufferKind::Labels || lb.shape != std::vector<int64_t>{-1} || lb.viewOf >= 0)
-    r.error("train.labels", "buffer " + std::to_string(train.labels) + " (kind \"" +
-                                kindName(lb.kind) + "\", shape " + shapeString(lb.shape) +
-                                ") must be a \"labels\" buffer of shape [-1]");
-  const JsonValue &hyper = r.member(t, "train", "hyper");
-  if (!hyper.isObject())
-    r.error("train.hyper", "expected an object");
-  for (const auto &[key, v] : hyper.object) {
-    int *slot = key == "lr"     ? &train.lrBuffer
-                : key == "step" ? &train.stepBuffer
-                : key == "seed" ? &train.seedBuffer
-                                : nullptr;
+    r.error(labelsPath, "buffer " + std::to_string(desc.labels) + " (kind " +
+                            quote(kindName(lb.kind)) + ", shape " + shapeString(lb.shape) +
+                            ") must be a " + quote(buffer_kind::kLabels) +
+                            " buffer of shape [-1]");
+  const std::string hyperPath = path(train, key::kHyper);
+  const Json &hyperObject = r.member(t, train, key::kHyper);
+  if (!hyperObject.is_object())
+    r.error(hyperPath, "expected an object");
+  for (const auto &member : hyperObject.items()) {
+    const std::string &name = member.key();
+    int *slot = name == hyper::kLr     ? &desc.lrBuffer
+                : name == hyper::kStep ? &desc.stepBuffer
+                : name == hyper::kSeed ? &desc.seedBuffer
+                                       : nullptr;
     if (!slot)
-      r.error("train.hyper",
-              "unknown hyper-parameter \"" + key + "\" (expected \"lr\", \"step\" or \"seed\")");
-    *slot = scalarBuffer(r, v, "train.hyper." + key, model, {BufferKind::Hyper});
+      r.error(hyperPath, "unknown hyper-parameter " + quote(name) + " (expected " +
+                             oneOf(hyper::kAll) + ")");
+    *slot = scalarBuffer(r, member.value(), path(hyperPath, name), model, {BufferKind::Hyper});
   }
   std::vector<BufferKind> resultKinds = {BufferKind::Temp, BufferKind::Output};
-  train.lossBuffer =
-      scalarBuffer(r, r.member(t, "train", "loss_buffer"), "train.loss_buffer", model, resultKinds);
-  train.correctBuffer = scalarBuffer(r, r.member(t, "train", "correct_buffer"),
-                                     "train.correct_buffer", model, resultKinds);
+  desc.lossBuffer = scalarBuffer(r, r.member(t, train, key::kLossBuffer),
+                                 path(train, key::kLossBuffer), model, resultKinds);
+  desc.correctBuffer = scalarBuffer(r, r.member(t, train, key::kCorrectBuffer),
+                                    path(train, key::kCorrectBuffer), model, resultKinds);
 
   // Optimizer state, named apart from the parameters.
-  parseTensors(r, t, "state", BufferKind::State, model.buffers, train.state, "train");
-  for (const TensorDesc &s : train.state)
+  parseTensors(r, t, key::kState, BufferKind::State, model.buffers, desc.state, train);
+  for (const TensorDesc &s : desc.state)
     if (findParameter(model, s.name) >= 0)
-      r.error("train.state", "state \"" + s.name + "\" has the name of a parameter");
+      r.error(path(train, key::kState),
+              std::string(key::kState) + " " + quote(s.name) + " has the name of a parameter");
 
   // Initialization: exactly one entry per parameter.
-  const JsonValue &init = r.array(t, "train", "init");
-  train.init.assign(model.parameters.size(), InitDesc());
+  const std::string initPath = path(train, key::kInit);
+  const Json &initList = r.array(t, train, key::kInit);
+  desc.init.assign(model.parameters.size(), InitDesc());
   std::vector<bool> seen(model.parameters.size(), false);
-  for (size_t i = 0; i < init.array.size(); ++i) {
-    std::string where = "train.init[" + std::to_string(i) + "]";
-    const JsonValue &e = init.array[i];
-    if (!e.isObject())
+  for (size_t i = 0; i < initList.size(); ++i) {
+    std::string where = element(initPath, i);
+    const Json &e = initList[i];
+    if (!e.is_object())
       r.error(where, "expected an object");
-    std::string name = r.string(e, where, "name");
+    std::string name = r.string(e, where, key::kName);
     int p = findParameter(model, name);
     if (p < 0)
-      r.error(where, "no parameter named \"" + name + "\"");
+      r.error(where, "no parameter named " + quote(name));
     if (seen[p])
-      r.error(where, "parameter \"" + name + "\" is initialized twice");
+      r.error(where, "parameter " + quote(name) + " is initialized twice");
     seen[p] = true;
     InitDesc d;
     d.parameter = p;
-    std::string kind = r.string(e, where, "kind");
-    if (kind == "uniform") {
+    std::string kind = r.string(e, where, key::kKind);
+    if (kind == init::kUniform) {
       d.uniform = true;
-      d.bound = number(r, r.member(e, where, "bound"), where + ".bound");
+      d.bound = r.number(r.member(e, where, key::kBound), path(where, key::kBound));
       if (!(d.bound >= 0) || d.bound > 1e30)
-        r.error(where + ".bound", "must be a finite non-negative number");
-    } else if (kind == "constant") {
+        r.error(path(where, key::kBound), "must be a finite non-negative number");
+    } else if (kind == init::kConstant) {
       d.uniform = false;
-      d.value = number(r, r.member(e, where, "value"), where + ".value");
+      d.value = r.number(r.member(e, where, key::kValue), path(where, key::kValue));
     } else {
-      r.error(where + ".kind",
-              "unknown kind \"" + kind + "\" (expected \"uniform\" or \"constant\")");
+      r.error(path(where, key::kKind),
+              "unknown kind " + quote(kind) + " (expected " + oneOf(init::kAll) + ")");
     }
-    train.init[p] = d;
+    desc.init[p] = d;
   }
   for (size_t p = 0; p < seen.size(); ++p)
     if (!seen[p])
-      r.error("train.init", "no entry for parameter \"" + model.parameters[p].name + "\"");
+      r.error(initPath, "no entry for parameter " + quote(model.parameters[p].name));
 
-  parseCalls(r, t, "steps", /*optional=*/false, model, train.steps, "train");
-  parseCalls(r, t, "eval_steps", /*optional=*/false, model, train.evalSteps, "train");
-  checkCallOutputs(r, model, train.steps, "steps", /*allowNext=*/true);
-  checkCallOutputs(r, model, train.evalSteps, "eval_steps", /*allowNext=*/false);
+  parseCalls(r, t, key::kSteps, /*optional=*/false, model, desc.steps, train);
+  parseCalls(r, t, key::kEvalSteps, /*optional=*/false, model, desc.evalSteps, train);
+  checkCallOutputs(r, model, desc.steps, key::kSteps, /*allowNext=*/true);
+  checkCallOutputs(r, model, desc.evalSteps, key::kEvalSteps, /*allowNext=*/false);
 
   // Swaps: [param or state, next], same shape, each buffer in at most one pair.
-  const JsonValue &swaps = r.array(t, "train", "swaps");
+  const std::string swapsPath = path(train, key::kSwaps);
+  const Json &swaps = r.array(t, train, key::kSwaps);
   std::vector<bool> swapped(model.buffers.size(), false);
-  for (size_t i = 0; i < swaps.array.size(); ++i) {
-    std::string where = "train.swaps[" + std::to_string(i) + "]";
-    const JsonValue &pair = swaps.array[i];
-    if (!pair.isArray() || pair.array.size() != 2)
+  for (size_t i = 0; i < swaps.size(); ++i) {
+    std::string where = element(swapsPath, i);
+    const Json &pair = swaps[i];
+    if (!pair.is_array() || pair.size() != 2)
       r.error(where, "expected a pair [current, next]");
-    int a = r.index(pair.array[0], where + "[0]", model.buffers.size(), "buffer");
-    int b = r.index(pair.array[1], where + "[1]", model.buffers.size(), "buffer");
+    int a = r.index(pair[0], element(where, 0), model.buffers.size(), "buffer");
+    int b = r.index(pair[1], element(where, 1), model.buffers.size(), "buffer");
     const BufferDesc &da = model.buffers[a], &db = model.buffers[b];
     if (da.kind != BufferKind::Param && da.kind != BufferKind::State)
-      r.error(where, "buffer " + std::to_string(a) + " has kind \"" + kindName(da.kind) +
-                         "\", expected \"param\" or \"state\"");
+      r.error(where, "buffer " + std::to_string(a) + " has kind " + quote(kindName(da.kind)) +
+                         ", expected " +
+                         oneOf(std::array{buffer_kind::kParam, buffer_kind::kState}));
     if (db.kind != BufferKind::Next)
-      r.error(where, "buffer " + std::to_string(b) + " has kind \"" + kindName(db.kind) +
-                         "\", expected \"next\"");
+      r.error(where, "buffer " + std::to_string(b) + " has kind " + quote(kindName(db.kind)) +
+                         ", expected " + quote(buffer_kind::kNext));
     if (da.shape != db.shape)
       r.error(where,
               "shapes " + shapeString(da.shape) + " and " + shapeString(db.shape) + " differ");
@@ -406,26 +437,26 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
         r.error(where, "buffer " + std::to_string(x) + " is in more than one swap");
       swapped[x] = true;
     }
-    train.swaps.push_back({a, b});
+    desc.swaps.push_back({a, b});
   }
+  const std::string buffers = std::string(key::kBuffers);
   for (size_t i = 0; i < model.buffers.size(); ++i) {
     const BufferDesc &d = model.buffers[i];
     if (d.kind == BufferKind::Next && (!swapped[i] || d.viewOf >= 0))
-      r.error("buffers[" + std::to_string(i) + "]",
-              "a \"next\" buffer must be a root buffer in exactly one swap");
-    if (d.kind == BufferKind::Hyper && int(i) != train.lrBuffer && int(i) != train.stepBuffer &&
-        int(i) != train.seedBuffer)
-      r.error("buffers[" + std::to_string(i) + "]",
-              "no entry of train.hyper refers to this buffer");
-    if (d.kind == BufferKind::Labels && int(i) != train.labels)
-      r.error("buffers[" + std::to_string(i) + "]", "a second labels buffer");
+      r.error(element(buffers, i), "a " + quote(buffer_kind::kNext) +
+                                       " buffer must be a root buffer in exactly one swap");
+    if (d.kind == BufferKind::Hyper && int(i) != desc.lrBuffer && int(i) != desc.stepBuffer &&
+        int(i) != desc.seedBuffer)
+      r.error(element(buffers, i), "no entry of " + hyperPath + " refers to this buffer");
+    if (d.kind == BufferKind::Labels && int(i) != desc.labels)
+      r.error(element(buffers, i), "a second " + std::string(buffer_kind::kLabels) + " buffer");
     if (d.kind == BufferKind::State) {
       bool named = false;
-      for (const TensorDesc &s : train.state)
+      for (const TensorDesc &s : desc.state)
         named |= s.buffer == int(i);
       if (!named)
-        r.error("buffers[" + std::to_string(i) + "]",
-                "no entry of the train.state list refers to this buffer");
+        r.error(element(buffers, i),
+                "no entry of the " + path(train, key::kState) + " list refers to this buffer");
     }
   }
 }
@@ -434,44 +465,45 @@ void parseTrain(const MetadataReader &r, const JsonValue &t, cnnc_model &model) 
 
 void parseMetadata(cnnc_model &model, const std::string &json) {
   MetadataReader r(model.path);
-  JsonValue root = parseJson(json, "metadata in '" + model.path + "'");
-  if (!root.isObject())
-    r.error("top level", std::string("expected an object, found ") + jsonKindName(root.kind));
-  if (const JsonValue *v = root.find("abi_version")) {
-    int64_t version = r.integer(*v, "abi_version");
-    if (version != CNNC_MODEL_ABI_VERSION)
+  Json root = parseJson(json, "metadata in '" + model.path + "'");
+  if (!root.is_object())
+    r.error("top level", std::string("expected an object, found ") + root.type_name());
+  if (const Json *v = findMember(root, key::kAbiVersion)) {
+    int64_t version = r.integer(*v, std::string(key::kAbiVersion));
+    if (version != schema::kAbiVersion)
       fail(CNNC_ERROR_ABI, "model '" + model.path + "' metadata has ABI version " +
                                std::to_string(version) + ", this runtime supports version " +
-                               std::to_string(CNNC_MODEL_ABI_VERSION));
+                               std::to_string(schema::kAbiVersion));
   }
-  if (const JsonValue *v = root.find("name"); v && v->isString())
-    model.name = v->string;
-  if (const JsonValue *v = root.find("target"); v && v->isString())
-    model.target = v->string;
+  if (const Json *v = findMember(root, key::kName); v && v->is_string())
+    model.name = v->get<std::string>();
+  if (const Json *v = findMember(root, key::kTarget); v && v->is_string())
+    model.target = v->get<std::string>();
 
   // Buffers first: everything else refers to them.
-  const JsonValue &buffers = r.array(root, "", "buffers");
-  for (size_t i = 0; i < buffers.array.size(); ++i) {
-    std::string where = "buffers[" + std::to_string(i) + "]";
-    const JsonValue &b = buffers.array[i];
-    if (!b.isObject())
+  const std::string buffersPath = std::string(key::kBuffers);
+  const Json &buffers = r.array(root, "", key::kBuffers);
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    std::string where = element(buffersPath, i);
+    const Json &b = buffers[i];
+    if (!b.is_object())
       r.error(where, "expected an object");
     BufferDesc d;
     d.shape = r.shape(b, where);
-    d.kind = parseKind(r, where, r.string(b, where, "kind"));
+    d.kind = r.bufferKind(b, where);
     for (size_t k = 0; k < d.shape.size(); ++k) {
       if (d.shape[k] == -1) {
         d.batchDim = int(k);
         continue;
       }
       if (d.itemCount > std::numeric_limits<int32_t>::max() / d.shape[k])
-        r.error(where + ".shape", "too many elements");
+        r.error(path(where, key::kShape), "too many elements");
       d.itemCount *= d.shape[k];
     }
-    if (const JsonValue *v = b.find("view_of"); v && !v->isNull())
-      d.viewOf = r.index(*v, where + ".view_of", buffers.array.size(), "buffer");
+    if (const Json *v = findMember(b, key::kViewOf); v && !v->is_null())
+      d.viewOf = r.index(*v, path(where, key::kViewOf), buffers.size(), "buffer");
     if (d.viewOf == int(i))
-      r.error(where + ".view_of", "a buffer cannot be a view of itself");
+      r.error(path(where, key::kViewOf), "a buffer cannot be a view of itself");
     model.buffers.push_back(std::move(d));
   }
   // Resolve view chains to their root, rejecting cycles and size mismatches.
@@ -479,34 +511,34 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
     int b = int(i);
     for (size_t hops = 0; model.buffers[b].viewOf >= 0; ++hops) {
       if (hops > model.buffers.size())
-        r.error("buffers[" + std::to_string(i) + "].view_of", "cycle of views");
+        r.error(path(element(buffersPath, i), key::kViewOf), "cycle of views");
       b = model.buffers[b].viewOf;
     }
     BufferDesc &d = model.buffers[i];
     d.root = b;
     const BufferDesc &root = model.buffers[b];
     if (root.itemCount != d.itemCount || (root.batchDim >= 0) != (d.batchDim >= 0))
-      r.error("buffers[" + std::to_string(i) + "].view_of",
+      r.error(path(element(buffersPath, i), key::kViewOf),
               "shape " + shapeString(d.shape) + " has a different element count than " +
                   shapeString(root.shape) + " of buffer " + std::to_string(b));
   }
 
-  parseTensors(r, root, "inputs", BufferKind::Input, model.buffers, model.inputs);
-  parseTensors(r, root, "outputs", BufferKind::Output, model.buffers, model.outputs);
-  parseTensors(r, root, "parameters", BufferKind::Param, model.buffers, model.parameters);
-  parseCalls(r, root, "prepare", /*optional=*/true, model, model.prepare);
-  parseCalls(r, root, "steps", /*optional=*/false, model, model.steps);
+  parseTensors(r, root, key::kInputs, BufferKind::Input, model.buffers, model.inputs);
+  parseTensors(r, root, key::kOutputs, BufferKind::Output, model.buffers, model.outputs);
+  parseTensors(r, root, key::kParameters, BufferKind::Param, model.buffers, model.parameters);
+  parseCalls(r, root, key::kPrepare, /*optional=*/true, model, model.prepare);
+  parseCalls(r, root, key::kSteps, /*optional=*/false, model, model.steps);
 
   // Training first: its loss and correct buffers may be unnamed outputs.
-  if (const JsonValue *t = root.find("train"); t && !t->isNull()) {
+  if (const Json *t = findMember(root, key::kTrain); t && !t->is_null()) {
     parseTrain(r, *t, model);
   } else {
     for (size_t i = 0; i < model.buffers.size(); ++i) {
       BufferKind k = model.buffers[i].kind;
       if (k == BufferKind::State || k == BufferKind::Hyper || k == BufferKind::Labels ||
           k == BufferKind::Next)
-        r.error("buffers[" + std::to_string(i) + "]",
-                std::string("kind \"") + kindName(k) + "\" needs a \"train\" object");
+        r.error(element(buffersPath, i),
+                "kind " + quote(kindName(k)) + " needs a " + quote(key::kTrain) + " object");
     }
   }
 
@@ -523,15 +555,15 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
     for (const TensorDesc &t : *list)
       named |= t.buffer == int(i);
     if (!named)
-      r.error("buffers[" + std::to_string(i) + "]",
-              std::string("no entry of the ") + kindName(k) + " list refers to this buffer");
+      r.error(element(buffersPath, i), "no entry of the " + std::string(kindName(k)) +
+                                           " list refers to this buffer");
   }
   // Calls made before inference must not touch batched buffers.
   for (const CallDesc &c : model.prepare)
     for (int a : c.args)
       if (model.buffers[a].batchDim >= 0)
-        r.error("prepare \"" + c.name + "\"", "uses batched buffer " + std::to_string(a));
-
+        r.error(std::string(key::kPrepare) + " " + quote(c.name),
+                "uses batched buffer " + std::to_string(a));
 }
 
 } // namespace cnnc::rt
@@ -573,18 +605,19 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
                                   (why ? why : "unknown dlopen error") + ")");
     }
     dlerror();
-    void *entry = dlsym(model->library, "cnnc_model_v1");
+    const std::string entryPoint(cnnc::schema::kEntryPoint);
+    void *entry = dlsym(model->library, entryPoint.c_str());
     if (!entry)
-      fail(CNNC_ERROR_ABI,
-           "model '" + p + "' does not export cnnc_model_v1 (not a library built by cnnc?)");
+      fail(CNNC_ERROR_ABI, "model '" + p + "' does not export " + entryPoint +
+                               " (not a library built by cnnc?)");
     auto fn = reinterpret_cast<const cnnc_model_desc *(*)(void)>(entry);
     model->desc = fn();
     if (!model->desc)
-      fail(CNNC_ERROR_ABI, "model '" + p + "': cnnc_model_v1 returned null");
-    if (model->desc->abi_version != CNNC_MODEL_ABI_VERSION)
+      fail(CNNC_ERROR_ABI, "model '" + p + "': " + entryPoint + " returned null");
+    if (model->desc->abi_version != cnnc::schema::kAbiVersion)
       fail(CNNC_ERROR_ABI,
            "model '" + p + "' has ABI version " + std::to_string(model->desc->abi_version) +
-               ", this runtime supports version " + std::to_string(CNNC_MODEL_ABI_VERSION) +
+               ", this runtime supports version " + std::to_string(cnnc::schema::kAbiVersion) +
                " (rebuild the model with a matching cnnc)");
     if (!model->desc->metadata_json)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': metadata_json is null");

@@ -43,67 +43,77 @@ int64_t dtypeSize(const std::string &dtype) {
 }
 
 using Entry = SafetensorsEntry;
+namespace key = safetensors_key;
+
+/// `name` in double quotes, as header keys appear in messages.
+std::string quote(const char *name) { return std::string("\"") + name + "\""; }
 
 /// Parses and checks a safetensors header against the data size; string
 /// values of "__metadata__" go to `metadata`.
 std::map<std::string, Entry> parseHeader(const std::string &path, const std::string &text,
                                          uint64_t dataSize,
                                          std::map<std::string, std::string> &metadata) {
-  JsonValue root = parseJson(text, "safetensors header in '" + path + "'");
+  Json root = parseJson(text, "safetensors header in '" + path + "'");
   auto bad = [&](const std::string &msg) {
     fail(CNNC_ERROR_FORMAT, "malformed safetensors header in '" + path + "': " + msg);
   };
-  if (!root.isObject())
-    bad(std::string("expected an object, found ") + jsonKindName(root.kind));
+  if (!root.is_object())
+    bad(std::string("expected an object, found ") + root.type_name());
   std::map<std::string, Entry> entries;
-  for (const auto &[name, v] : root.object) {
-    if (name == "__metadata__") {
-      if (v.isObject())
-        for (const auto &[key, value] : v.object)
-          if (value.isString())
-            metadata[key] = value.string;
+  for (const auto &member : root.items()) {
+    const std::string &name = member.key();
+    const Json &v = member.value();
+    if (name == key::kMetadata) {
+      if (v.is_object())
+        for (const auto &item : v.items())
+          if (item.value().is_string())
+            metadata[item.key()] = item.value().get<std::string>();
       continue;
     }
-    if (!v.isObject())
+    if (!v.is_object())
       bad("tensor '" + name + "' is not an object");
     Entry e;
-    const JsonValue *dtype = v.find("dtype");
-    const JsonValue *shape = v.find("shape");
-    const JsonValue *offsets = v.find("data_offsets");
-    if (!dtype || !dtype->isString())
-      bad("tensor '" + name + "' has no string \"dtype\"");
-    if (!shape || !shape->isArray())
-      bad("tensor '" + name + "' has no array \"shape\"");
-    if (!offsets || !offsets->isArray() || offsets->array.size() != 2)
-      bad("tensor '" + name + "' has no \"data_offsets\" [begin, end]");
-    e.dtype = dtype->string;
+    const Json *dtype = findMember(v, key::kDtype);
+    const Json *shape = findMember(v, key::kShape);
+    const Json *offsets = findMember(v, key::kDataOffsets);
+    if (!dtype || !dtype->is_string())
+      bad("tensor '" + name + "' has no string " + quote(key::kDtype));
+    if (!shape || !shape->is_array())
+      bad("tensor '" + name + "' has no array " + quote(key::kShape));
+    if (!offsets || !offsets->is_array() || offsets->size() != 2)
+      bad("tensor '" + name + "' has no " + quote(key::kDataOffsets) + " [begin, end]");
+    e.dtype = dtype->get<std::string>();
     uint64_t count = 1;
     bool overflow = false;
-    for (const JsonValue &d : shape->array) {
-      if (!d.isNumber() || !d.isInteger || d.integer < 0)
+    for (const Json &d : *shape) {
+      std::optional<int64_t> extent = jsonInteger(d);
+      if (!extent || *extent < 0)
         bad("tensor '" + name + "' has a shape entry that is not a non-negative integer");
-      e.shape.push_back(d.integer);
-      if (d.integer != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / uint64_t(d.integer))
+      e.shape.push_back(*extent);
+      if (*extent != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / uint64_t(*extent))
         overflow = true;
-      count *= uint64_t(d.integer);
+      count *= uint64_t(*extent);
     }
-    for (int k = 0; k < 2; ++k)
-      if (!offsets->array[k].isNumber() || !offsets->array[k].isInteger ||
-          offsets->array[k].integer < 0)
+    uint64_t bounds[2];
+    for (int k = 0; k < 2; ++k) {
+      std::optional<int64_t> offset = jsonInteger((*offsets)[k]);
+      if (!offset || *offset < 0)
         bad("tensor '" + name + "' has a data offset that is not a non-negative integer");
-    e.begin = uint64_t(offsets->array[0].integer);
-    e.end = uint64_t(offsets->array[1].integer);
+      bounds[k] = uint64_t(*offset);
+    }
+    e.begin = bounds[0];
+    e.end = bounds[1];
+    std::string offsetsText = std::string(key::kDataOffsets) + " [" + std::to_string(e.begin) +
+                              "," + std::to_string(e.end) + "]";
     if (e.begin > e.end)
-      bad("tensor '" + name + "' has data_offsets [" + std::to_string(e.begin) + "," +
-          std::to_string(e.end) + "] with begin > end");
+      bad("tensor '" + name + "' has " + offsetsText + " with begin > end");
     if (e.end > dataSize)
       fail(CNNC_ERROR_FORMAT, "truncated safetensors file '" + path + "': tensor '" + name +
-                                  "' has data_offsets [" + std::to_string(e.begin) + "," +
-                                  std::to_string(e.end) + "] past the end of its " +
+                                  "' has " + offsetsText + " past the end of its " +
                                   std::to_string(dataSize) + " data bytes");
     if (int64_t size = dtypeSize(e.dtype); size && !overflow && count * size != e.end - e.begin)
       bad("tensor '" + name + "' (" + e.dtype + " " + shapeString(e.shape) + ") needs " +
-          std::to_string(count * size) + " bytes but data_offsets span " +
+          std::to_string(count * size) + " bytes but " + key::kDataOffsets + " span " +
           std::to_string(e.end - e.begin));
     entries[name] = std::move(e);
   }
@@ -164,8 +174,9 @@ const SafetensorsEntry &SafetensorsReader::require(const std::string &name,
   if (it == entries.end())
     fail(CNNC_ERROR_PARAMETER, path + ": missing " + what + " '" + name + "'");
   const Entry &e = it->second;
-  if (e.dtype != "F32")
-    fail(CNNC_ERROR_PARAMETER, path + ": " + name + ": expected dtype F32, found " + e.dtype);
+  if (e.dtype != kDtypeF32)
+    fail(CNNC_ERROR_PARAMETER,
+         path + ": " + name + ": expected dtype " + kDtypeF32 + ", found " + e.dtype);
   if (e.shape != shape)
     fail(CNNC_ERROR_PARAMETER, path + ": " + name + ": expected " + shapeString(shape) +
                                    ", found " + shapeString(e.shape));
@@ -181,20 +192,20 @@ bool SafetensorsReader::read(const SafetensorsEntry &e, float *dst) const {
 void writeSafetensors(const std::string &path,
                       const std::vector<std::pair<std::string, std::string>> &metadata,
                       const std::vector<SafetensorsTensor> &tensors, const char *what) {
-  std::string header = "{\"__metadata__\":{";
-  for (size_t i = 0; i < metadata.size(); ++i)
-    header += std::string(i ? "," : "") + jsonQuote(metadata[i].first) + ":" +
-              jsonQuote(metadata[i].second);
-  header += "}";
+  Json headerJson = Json::object();
+  Json &metadataJson = headerJson[key::kMetadata] = Json::object();
+  for (const auto &[key, value] : metadata)
+    metadataJson[key] = value;
   uint64_t offset = 0;
   for (const SafetensorsTensor &t : tensors) {
     uint64_t bytes = uint64_t(t.count) * 4;
-    header += "," + jsonQuote(t.name) + ":{\"dtype\":\"F32\",\"shape\":" + shapeString(t.shape) +
-              ",\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
+    headerJson[t.name] = {{key::kDtype, kDtypeF32},
+                          {key::kShape, t.shape},
+                          {key::kDataOffsets, {offset, offset + bytes}}};
     offset += bytes;
   }
-  header += "}";
+  std::string header =
+      dumpJson(headerJson, std::string("the header of ") + what + " '" + path + "'");
   while (header.size() % 8)
     header += ' ';
   // Write a temporary file next to the target, flush it to disk, then rename:
@@ -270,7 +281,7 @@ void saveParameters(const cnnc_model &model, const std::string &path) {
       fail(CNNC_ERROR_PARAMETER, "cannot save parameters: '" + p.name + "' has not been set");
     tensors.push_back({p.name, p.shape, model.storage[p.buffer].get(), p.itemCount});
   }
-  writeSafetensors(path, {{"format", "pt"}}, tensors, "weights");
+  writeSafetensors(path, {{safetensors_key::kFormat, "pt"}}, tensors, "weights");
 }
 
 int requireParameter(const cnnc_model *model, const char *name, size_t count, const char *fn) {

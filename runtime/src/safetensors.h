@@ -21,6 +21,18 @@
 
 namespace cnnc::rt {
 
+/// The names of the safetensors header that the reader and the writer share.
+namespace safetensors_key {
+inline constexpr char kMetadata[] = "__metadata__"; ///< string-to-string map, not a tensor
+inline constexpr char kDtype[] = "dtype";
+inline constexpr char kShape[] = "shape";
+inline constexpr char kDataOffsets[] = "data_offsets";
+inline constexpr char kFormat[] = "format"; ///< in __metadata__: "pt" or a checkpoint format
+} // namespace safetensors_key
+
+/// The one dtype the runtime reads and writes.
+inline constexpr char kDtypeF32[] = "F32";
+
 /// One tensor of a safetensors header.
 struct SafetensorsEntry {
   std::string dtype;

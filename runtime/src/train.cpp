@@ -15,10 +15,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
-
-#include <chrono>
 #include "model.h"
 
+#include "cnnc/model_schema.h"
+
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -42,7 +43,8 @@ void requireTraining(const cnnc_model *model, const char *fn) {
   if (!model->train.present)
     fail(CNNC_ERROR_INVALID_ARGUMENT,
          std::string(fn) + ": model '" + model->path +
-             "' was compiled without training (its metadata has no \"train\" object)");
+             "' was compiled without training (its metadata has no \"" +
+             std::string(cnnc::schema::key::kTrain) + "\" object)");
 }
 
 /// The number of classes: the width of the model's one batched output, or 0.

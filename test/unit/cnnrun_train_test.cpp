@@ -9,41 +9,21 @@
 // accuracy (and a parameters file's); bad usage gives clear errors.
 //
 //===----------------------------------------------------------------------===//
-#include "json.h"
 #include "test_util.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <cstdio>
-#include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 using namespace cnnc::test;
-using cnnc::rt::JsonValue;
+using Json = nlohmann::ordered_json;
 using ::testing::HasSubstr;
 
 namespace {
 
-/// Runs `cnnrun ARGS` with stderr merged into `err` (a file); returns the exit status.
+/// Runs `cnnrun ARGS`; returns the exit status.
 int cnnrun(const std::string &args, std::string &out, std::string *err = nullptr) {
-  std::string errFile = "/tmp/cnnc-unit-cnnrun-stderr-" + std::to_string(getpid());
-  std::FILE *p = popen((std::string(CNNC_CNNRUN) + " " + args + " 2>" + errFile).c_str(), "r");
-  out.clear();
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-    out.append(buf, n);
-  int status = pclose(p);
-  if (err) {
-    err->clear();
-    if (std::FILE *f = std::fopen(errFile.c_str(), "r")) {
-      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-        err->append(buf, n);
-      std::fclose(f);
-    }
-  }
-  std::remove(errFile.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return runCommand(std::string(CNNC_CNNRUN) + " " + args, out, err);
 }
 
 std::vector<std::string> lines(const std::string &text) {
@@ -79,17 +59,18 @@ TEST_F(CnnrunTrain, JsonLinesPerEpoch) {
   std::vector<std::string> ls = lines(out);
   ASSERT_EQ(ls.size(), 3u) << out;
   for (size_t e = 0; e < ls.size(); ++e) {
-    JsonValue v = cnnc::rt::parseJson(ls[e]);
-    ASSERT_TRUE(v.isObject()) << ls[e];
-    ASSERT_EQ(v.object.size(), 5u) << ls[e];
-    const char *keys[] = {"epoch", "train_loss", "train_acc", "test_acc", "seconds"};
-    for (int k = 0; k < 5; ++k) {
-      EXPECT_EQ(v.object[k].first, keys[k]);
-      EXPECT_TRUE(v.object[k].second.isNumber());
+    Json v = Json::parse(ls[e]);
+    ASSERT_TRUE(v.is_object()) << ls[e];
+    std::vector<std::string> keys;
+    for (const auto &member : v.items()) {
+      keys.push_back(member.key());
+      EXPECT_TRUE(member.value().is_number()) << member.key();
     }
-    EXPECT_EQ(v.find("epoch")->integer, int64_t(e + 1));
+    EXPECT_EQ(keys, (std::vector<std::string>{"epoch", "train_loss", "train_acc", "test_acc",
+                                              "seconds"}));
+    EXPECT_EQ(v["epoch"], int64_t(e + 1));
   }
-  EXPECT_EQ(cnnc::rt::parseJson(ls[2]).find("test_acc")->number, 1.0);
+  EXPECT_EQ(Json::parse(ls[2])["test_acc"], 1.0);
   EXPECT_EQ(err, ""); // stderr is not a terminal: no progress bar
 
   // cnnrun eval on the checkpoint reports the last epoch's test accuracy.
@@ -97,10 +78,10 @@ TEST_F(CnnrunTrain, JsonLinesPerEpoch) {
                    out, &err),
             0)
       << err;
-  JsonValue v = cnnc::rt::parseJson(out);
-  EXPECT_EQ(v.find("test_acc")->number, 1.0);
-  EXPECT_EQ(v.find("count")->integer, 12);
-  EXPECT_TRUE(v.find("test_loss")->isNumber());
+  Json v = Json::parse(out);
+  EXPECT_EQ(v["test_acc"], 1.0);
+  EXPECT_EQ(v["count"], 12);
+  EXPECT_TRUE(v["test_loss"].is_number());
   ASSERT_EQ(cnnrun("eval " + model + " --checkpoint " + ckpt + " --data " + dir.path(), out), 0);
   EXPECT_THAT(out, HasSubstr("test accuracy 100.00% (12/12), loss "));
 }
@@ -159,7 +140,7 @@ TEST_F(CnnrunTrain, EvalOfParametersFileAndErrors) {
                    out, &err),
             0)
       << err;
-  EXPECT_EQ(cnnc::rt::parseJson(out).find("count")->integer, 12);
+  EXPECT_EQ(Json::parse(out)["count"], 12);
 }
 
 } // namespace

@@ -3,11 +3,15 @@
 // Tests cnnc_model_load_parameters / save_parameters on the test model with
 // files built byte by byte: a round trip, extra and int64 tensors ignored,
 // and each error (missing parameter, shape, dtype, truncation, bad header)
-// with the message it must give. A failed load must change nothing.
+// with the message it must give. A failed load must change nothing. The
+// writer (safetensors.h) escapes any name and metadata value, and refuses
+// one that is not UTF-8.
 //
 //===----------------------------------------------------------------------===//
 #include "cnnc/runtime.h"
 #include "cnnc/runtime.hpp"
+#include "error.h"
+#include "safetensors.h"
 #include "test_util.h"
 
 #include <gmock/gmock.h>
@@ -147,6 +151,56 @@ TEST(Safetensors, GarbageHeader) {
   EXPECT_EQ(loadBytes(safetensors("{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[3]}}", ""), msg),
             CNNC_ERROR_FORMAT);
   EXPECT_THAT(msg, HasSubstr("no \"data_offsets\""));
+}
+
+TEST(Safetensors, DeeplyNestedHeaderIsAnError) {
+  std::string msg;
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(loadBytes(safetensors(deep, ""), msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("expected an object, found array"));
+  EXPECT_EQ(loadBytes(safetensors("{\"fc.bias\":" + deep + "}", ""), msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("tensor 'fc.bias' is not an object"));
+  EXPECT_EQ(loadBytes(safetensors(std::string(100000, '{'), ""), msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("malformed safetensors header in '"));
+}
+
+TEST(Safetensors, SyntaxErrorNamesFileAndByte) {
+  std::string msg;
+  EXPECT_EQ(loadBytes(safetensors("{\"fc.bias\":{\"dtype\":\"F32\",}}", ""), msg),
+            CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("malformed safetensors header in '/tmp/"));
+  EXPECT_THAT(msg, HasSubstr("w.safetensors': syntax error"));
+  EXPECT_THAT(msg, HasSubstr("at byte 26")); // the stray '}'
+}
+
+TEST(Safetensors, WriterEscapesNamesAndMetadata) {
+  TempDir dir;
+  std::string path = dir.file("odd.safetensors");
+  std::string name = "odd \"name\"\\\n\t\x01\xc3\xa9";
+  std::vector<float> values = {1.5f, -2.0f};
+  cnnc::rt::writeSafetensors(path, {{"note", "a \"quoted\"\nvalue"}},
+                             {{name, {2}, values.data(), 2}}, "weights");
+  cnnc::rt::SafetensorsReader reader(path, "weights");
+  EXPECT_EQ(reader.metadata.at("note"), "a \"quoted\"\nvalue");
+  const cnnc::rt::SafetensorsEntry &entry = reader.require(name, {2}, "parameter");
+  std::vector<float> back(2);
+  ASSERT_TRUE(reader.read(entry, back.data()));
+  EXPECT_EQ(back, values);
+}
+
+TEST(Safetensors, WriterRejectsANameThatIsNotUtf8) {
+  TempDir dir;
+  std::string path = dir.file("bad-name.safetensors");
+  std::vector<float> values = {1.0f};
+  try {
+    cnnc::rt::writeSafetensors(path, {}, {{"bad\xff", {1}, values.data(), 1}}, "weights");
+    ADD_FAILURE() << "no error";
+  } catch (const cnnc::rt::RuntimeError &e) {
+    EXPECT_EQ(e.status, CNNC_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(e.what(), HasSubstr("cannot write the header of weights '" + path + "': "));
+    EXPECT_THAT(e.what(), HasSubstr("UTF-8"));
+  }
+  EXPECT_NE(access(path.c_str(), F_OK), 0); // nothing written
 }
 
 TEST(Safetensors, OffsetsDisagreeWithShape) {

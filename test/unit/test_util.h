@@ -1,7 +1,8 @@
 //===- test_util.h - Helpers shared by the runtime unit tests ---*- C++ -*-===//
 //
 // Temporary files, raw safetensors and IDX writers (so tests can build
-// malformed files byte by byte, and toy datasets) and the paths of the test model libraries, which
+// malformed files byte by byte, and toy datasets), running a tool (cnnrun)
+// with its output captured, and the paths of the test model libraries, which
 // CMake passes as compile definitions (CNNC_TEST_MODEL and its variants).
 //
 //===----------------------------------------------------------------------===//
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 #include <zlib.h>
@@ -126,6 +128,30 @@ inline void writeToyIdxDataset(TempDir &dir, int trainCount, int testCount) {
              split == 0);
     writeIdx(dir.file(prefix + "-labels-idx1-ubyte" + ext), {uint32_t(n)}, labels, split == 0);
   }
+}
+
+/// Runs the shell command `commandLine`, its stdout into `out` and, if `err`
+/// is given, its stderr into `*err`; returns the exit status (-1 if killed).
+inline int runCommand(const std::string &commandLine, std::string &out,
+                      std::string *err = nullptr) {
+  std::string errFile = "/tmp/cnnc-unit-stderr-" + std::to_string(getpid());
+  std::FILE *p = popen((commandLine + " 2>" + errFile).c_str(), "r");
+  out.clear();
+  char buf[4096];
+  size_t n;
+  while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  int status = p ? pclose(p) : -1;
+  if (err) {
+    err->clear();
+    if (std::FILE *f = std::fopen(errFile.c_str(), "r")) {
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+        err->append(buf, n);
+      std::fclose(f);
+    }
+  }
+  std::remove(errFile.c_str());
+  return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /// The test model's parameters: W (3x4) and b (3).

@@ -6,22 +6,27 @@
 // batch dimension, runs once, writes .npy outputs. bench: fills parameters
 // (unless --weights) and inputs with deterministic pseudo-random values, runs
 // --warmup untimed then --iters timed iterations and reports medians, per
-// step and in total, with GFLOP/s from the metadata's per-item flops.
+// step and in total, with GFLOP/s from the metadata's per-item flops. JSON
+// output names tensors and steps with the metadata's keys (model_schema.h).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "cnnc/model_schema.h"
 #include "cnnc/runtime.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
+#include <string_view>
 
 namespace cnnrun {
 namespace {
 
-std::string quote(const std::string &s) {
+namespace key = cnnc::schema::key;
+
+std::string quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\')
@@ -44,11 +49,16 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+/// `"name":value`, a member of a JSON object.
+std::string jsonMember(std::string_view name, const std::string &value) {
+  return quote(name) + ":" + value;
+}
+
 std::string tensorsJson(const std::vector<cnnc::TensorInfo> &tensors) {
   std::string s = "[";
   for (size_t i = 0; i < tensors.size(); ++i)
-    s += std::string(i ? "," : "") + "{\"name\":" + quote(tensors[i].name) +
-         ",\"shape\":" + shapeString(tensors[i].shape) + "}";
+    s += std::string(i ? "," : "") + "{" + jsonMember(key::kName, quote(tensors[i].name)) + "," +
+         jsonMember(key::kShape, shapeString(tensors[i].shape)) + "}";
   return s + "]";
 }
 
@@ -81,13 +91,15 @@ void info(const Options &options) {
   cnnc::Model model(options.model);
   std::vector<cnnc::StepInfo> steps = model.steps();
   if (options.json) {
-    std::string s = "{\"inputs\":" + tensorsJson(model.inputs()) +
-                    ",\"outputs\":" + tensorsJson(model.outputs()) +
-                    ",\"parameters\":" + tensorsJson(model.parameters()) + ",\"steps\":[";
+    std::string stepsJson = "[";
     for (size_t i = 0; i < steps.size(); ++i)
-      s += std::string(i ? "," : "") + "{\"name\":" + quote(steps[i].name) +
-           ",\"flops\":" + std::to_string(steps[i].flops) + "}";
-    std::printf("%s]}\n", s.c_str());
+      stepsJson += std::string(i ? "," : "") + "{" + jsonMember(key::kName, quote(steps[i].name)) +
+                   "," + jsonMember(key::kFlops, std::to_string(steps[i].flops)) + "}";
+    stepsJson += "]";
+    std::printf("{%s,%s,%s,%s}\n", jsonMember(key::kInputs, tensorsJson(model.inputs())).c_str(),
+                jsonMember(key::kOutputs, tensorsJson(model.outputs())).c_str(),
+                jsonMember(key::kParameters, tensorsJson(model.parameters())).c_str(),
+                jsonMember(key::kSteps, stepsJson).c_str());
     return;
   }
   std::printf("model: %s (target %s)\n", model.name().c_str(), model.target().c_str());
@@ -216,21 +228,22 @@ void bench(const Options &options) {
     totalFlops += double(s.flops);
   double imagesPerS = total > 0 ? batch * 1000.0 / total : 0;
   if (options.json) {
-    std::printf("{\"model\":%s,\"mode\":\"%s\",\"batch\":%lld,\"iters\":%lld,\"steps\":[",
+    std::printf("{\"model\":%s,\"mode\":\"%s\",\"batch\":%lld,\"iters\":%lld,%s:[",
                 quote(model.name()).c_str(), options.train ? "train" : "inference",
-                (long long)batch, (long long)options.iters);
+                (long long)batch, (long long)options.iters, quote(key::kSteps).c_str());
     for (size_t s = 0; s < steps.size(); ++s) {
       double ms = median(stepMs[s]);
-      std::printf("%s{\"name\":%s,\"ms\":%.6g,\"gflops\":%.6g}", s ? "," : "",
-                  quote(steps[s].name).c_str(), ms, gflops(double(steps[s].flops), ms));
+      std::printf("%s{%s,\"ms\":%.6g,\"gflops\":%.6g}", s ? "," : "",
+                  jsonMember(key::kName, quote(steps[s].name)).c_str(), ms,
+                  gflops(double(steps[s].flops), ms));
     }
     std::printf("],\"total\":{\"ms\":%.6g,\"gflops\":%.6g,\"images_per_s\":%.6g}}\n", total,
                 gflops(totalFlops, total), imagesPerS);
     return;
   }
   std::printf("model %s, %s, batch %lld, median of %lld iterations (%lld warm-up)\n",
-              model.name().c_str(), options.train ? "train step" : "inference", (long long)batch, (long long)options.iters,
-              (long long)options.warmup);
+              model.name().c_str(), options.train ? "train step" : "inference", (long long)batch,
+              (long long)options.iters, (long long)options.warmup);
   std::printf("%-32s %10s %10s\n", "step", "ms", "GFLOP/s");
   for (size_t s = 0; s < steps.size(); ++s) {
     double ms = median(stepMs[s]);

@@ -1,112 +1,386 @@
 //===- Options.cpp - The command line of cnnrun ---------------------------===//
 //
-// Parses `cnnrun COMMAND MODEL.so [flags]` into cnnrun::Options. Each flag
-// is accepted only by the commands it applies to; a flag given to the wrong
-// command, a missing value or a malformed number is an error that ends with
-// the usage text.
+// cnnrun's CLI11 application: one subcommand per command, each with only the
+// options that apply to it, so `cnnrun COMMAND --help` lists exactly those
+// and anything else is rejected. An option takes its value as `--name value`
+// or `--name=value`; given twice, the last value wins, except --input and
+// --output, which collect one path per use. Numbers are read here in base
+// 10, with the tool's own messages ("--batch must be at least 1, got 0"). An
+// unknown command or option is reported with the closest known name, or with
+// the commands it belongs to.
 //
 //===----------------------------------------------------------------------===//
-#include "Commands.h"
+#include "Options.h"
 
+#include "cnnc/model_schema.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <stdexcept>
+#include <sstream>
 
 namespace cnnrun {
 namespace {
 
-const char *const kUsage =
-    "usage: cnnrun info MODEL.so [--json]\n"
-    "       cnnrun run MODEL.so --weights W.safetensors --input X.npy [--input ...]\n"
-    "                           --output Y.npy [--output ...]\n"
-    "       cnnrun bench MODEL.so [--batch N] [--weights W.safetensors] [--iters K]\n"
-    "                             [--warmup W] [--train] [--json]\n"
-    "       cnnrun train MODEL.so --data DIR [--epochs N] [--batch B] [--lr X]\n"
-    "                             [--lr-schedule constant|step:E:G|cosine] [--seed S]\n"
-    "                             [--checkpoint PATH] [--resume PATH] [--limit N]\n"
-    "                             [--weights W.safetensors] [--test-limit N] [--json]\n"
-    "       cnnrun eval MODEL.so (--checkpoint PATH | --weights W.safetensors) --data DIR\n"
-    "                            [--batch B] [--test-limit N] [--json]\n";
-
-int64_t parseCount(const std::string &flag, const char *text, int64_t min) {
+/// An integer of at least `min` given to `flag`, or a ValidationError.
+int64_t parseCount(const std::string &flag, const std::string &text, int64_t min) {
   char *end = nullptr;
   errno = 0;
-  long long v = std::strtoll(text, &end, 10);
-  if (errno || end == text || *end)
-    throw std::runtime_error(flag + " expects an integer, got '" + text + "'");
-  if (v < min)
-    throw std::runtime_error(flag + " must be at least " + std::to_string(min) + ", got " + text);
-  return v;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (errno || end == text.c_str() || *end)
+    throw CLI::ValidationError(flag + " expects an integer, got '" + text + "'");
+  if (value < min)
+    throw CLI::ValidationError(flag + " must be at least " + std::to_string(min) + ", got " +
+                               text);
+  return value;
 }
 
-double parseNumber(const std::string &flag, const char *text) {
+/// A finite non-negative number given to `flag`, or a ValidationError.
+double parseNonNegative(const std::string &flag, const std::string &text) {
   char *end = nullptr;
-  double v = std::strtod(text, &end);
-  if (end == text || *end || !std::isfinite(v) || v < 0)
-    throw std::runtime_error(flag + " expects a non-negative number, got '" + text + "'");
-  return v;
+  double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end || !std::isfinite(value) || value < 0)
+    throw CLI::ValidationError(flag + " expects a non-negative number, got '" + text + "'");
+  return value;
+}
+
+/// Adds `--name N`: an integer of at least `min`, stored in `target`.
+void addCount(CLI::App &command, const std::string &flag, int64_t &target, int64_t min,
+              const std::string &help) {
+  command
+      .add_option_function<std::string>(
+          flag, [flag, &target, min](const std::string &text) {
+            target = parseCount(flag, text, min);
+          },
+          help)
+      ->type_name("N");
+}
+
+/// Adds `--name VALUE`: a string stored in `target`.
+CLI::Option *addString(CLI::App &command, const std::string &flag, std::string &target,
+                       const std::string &valueName, const std::string &help) {
+  return command.add_option(flag, target, help)->type_name(valueName);
+}
+
+/// Adds `--name VALUE`, once per value: each use appends one path to `target`
+/// (`--input a b` leaves b unexpected).
+void addPaths(CLI::App &command, const std::string &flag, std::vector<std::string> &target,
+              const std::string &valueName, const std::string &help) {
+  command.add_option(flag, target, help)
+      ->type_name(valueName)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+void addJson(CLI::App &command, Options &o, const std::string &help) {
+  command.add_flag("--json", o.json, help);
+}
+
+void addModel(CLI::App &command, Options &o) {
+  command.add_option("MODEL.so", o.model, "the model library compiled by cnnc")
+      ->required()
+      ->type_name("");
+}
+
+void addInfo(CLI::App &app, Options &o) {
+  CLI::App &c = *app.add_subcommand(
+      "info", "Print the model's inputs, outputs, parameters and steps (FLOP per item), and the "
+              "training defaults of a model compiled with training.");
+  addModel(c, o);
+  addJson(c, o, "print one JSON object: inputs, outputs, parameters (name, shape) and steps "
+                "(name, flops), in metadata order");
+}
+
+void addRun(CLI::App &app, Options &o) {
+  CLI::App &c = *app.add_subcommand(
+      "run", "Run the model once on float32 .npy inputs (batch taken from their shapes) and "
+             "write float32 .npy outputs.");
+  addModel(c, o);
+  addString(c, "--weights", o.weights, "W.safetensors", "the parameters")->required();
+  addPaths(c, "--input", o.inputs, "X.npy",
+           "an input array; once per model input, in model order");
+  addPaths(c, "--output", o.outputs, "Y.npy",
+           "where to write an output; once per model output, in model order");
+}
+
+void addBench(CLI::App &app, Options &o) {
+  CLI::App &c = *app.add_subcommand(
+      "bench", "Time the model: the median time and GFLOP/s of each step and of a whole run.");
+  addModel(c, o);
+  addCount(c, "--batch", o.batch, 1, "batch size (default 1)");
+  addString(c, "--weights", o.weights, "W.safetensors",
+            "the parameters (default: deterministic pseudo-random values)");
+  addCount(c, "--iters", o.iters, 1, "timed iterations (default 20)");
+  addCount(c, "--warmup", o.warmup, 0, "untimed iterations before them (default 3)");
+  c.add_flag("--train", o.train,
+             "time whole train steps (forward, loss, backward, update) instead of inference");
+  addJson(c, o, "print one JSON object: model, mode, batch, iters, steps (name, ms, gflops) and "
+                "total (ms, gflops, images_per_s)");
+}
+
+void addTrain(CLI::App &app, Options &o) {
+  std::string section = std::string(cnnc::schema::key::kTrain) + ": section";
+  CLI::App &c = *app.add_subcommand(
+      "train", "Train on an IDX dataset, evaluating on its test set after each epoch.");
+  addModel(c, o);
+  addString(c, "--data", o.data, "DIR",
+            "the dataset: DIR/train-images-idx3-ubyte[.gz], DIR/train-labels-idx1-ubyte[.gz] "
+            "and the DIR/t10k-* test files")
+      ->required();
+  addCount(c, "--epochs", o.epochs, 1,
+           "epochs (default: from the model's " + section + ", else 1)");
+  addCount(c, "--batch", o.batch, 1,
+           "batch size (default: from the model's " + section + ", else 32)");
+  c.add_option_function<std::string>(
+       "--lr", [&o](const std::string &text) { o.lr = parseNonNegative("--lr", text); },
+       "learning rate (default: the model's optimizer lr)")
+      ->type_name("X");
+  addString(c, "--lr-schedule", o.lrSchedule, "S",
+            "constant, step:E:G (times G every E epochs) or cosine (default constant)");
+  c.add_option_function<std::string>(
+       "--seed",
+       [&o](const std::string &text) {
+         o.seed = uint64_t(parseCount("--seed", text, 0));
+         o.seedGiven = true;
+       },
+       "seed of the initialization and the shuffles (default 0, or the checkpoint's with "
+       "--resume)")
+      ->type_name("N");
+  addString(c, "--checkpoint", o.checkpoint, "PATH", "write a checkpoint after each epoch");
+  addString(c, "--resume", o.resume, "PATH",
+            "continue from a checkpoint written at the end of an epoch");
+  addString(c, "--weights", o.weights, "W.safetensors",
+            "start from these parameters instead of the initialization");
+  addCount(c, "--limit", o.limit, 1, "train on the first N images only");
+  addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
+  addJson(c, o, "print one JSON object per epoch (epoch, train_loss, train_acc, test_acc, "
+                "seconds) and nothing else");
+}
+
+void addEval(CLI::App &app, Options &o) {
+  CLI::App &c = *app.add_subcommand(
+      "eval", "Report the test accuracy (and loss) of a checkpoint or a parameters file: give "
+              "exactly one of --checkpoint and --weights.");
+  addModel(c, o);
+  addString(c, "--checkpoint", o.checkpoint, "PATH", "the checkpoint to evaluate");
+  addString(c, "--weights", o.weights, "W.safetensors",
+            "the parameters file to evaluate (instead of --checkpoint)");
+  addString(c, "--data", o.data, "DIR", "the dataset: DIR/t10k-images-idx3-ubyte[.gz] and "
+                                        "DIR/t10k-labels-idx1-ubyte[.gz]")
+      ->required();
+  addCount(c, "--batch", o.batch, 1, "batch size (default: the model's train batch, else 64)");
+  addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
+  addJson(c, o, "print one JSON object: test_acc, test_loss, correct, count");
+}
+
+/// The number of single-character insertions, deletions and substitutions
+/// that turn `a` into `b`.
+size_t editDistance(const std::string &a, const std::string &b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// " (did you mean 'X'?)" for the candidate closest to `given` if it is
+/// close enough to be a typo of it (a few edits away), or else for the one
+/// candidate that begins `given` or that `given` begins ("--batchsize",
+/// "--test"); otherwise "".
+std::string suggestion(const std::string &given, const std::vector<std::string> &candidates) {
+  const std::string *best = nullptr;
+  size_t bestDistance = std::max<size_t>(2, given.size() / 3) + 1;
+  for (const std::string &candidate : candidates)
+    if (size_t d = editDistance(given, candidate); d < bestDistance) {
+      best = &candidate;
+      bestDistance = d;
+    }
+  if (!best) {
+    auto begins = [](const std::string &s, const std::string &prefix) {
+      return s.size() > prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+    };
+    int prefixMatches = 0;
+    for (const std::string &candidate : candidates)
+      if (begins(given, candidate) || (given.size() > 3 && begins(candidate, given))) {
+        best = &candidate;
+        ++prefixMatches;
+      }
+    if (prefixMatches != 1)
+      best = nullptr;
+  }
+  return best ? " (did you mean '" + *best + "'?)" : "";
+}
+
+/// The names of the commands, in the order of the help.
+std::vector<std::string> commandNames(const CLI::App &app) {
+  std::vector<std::string> names;
+  for (const CLI::App *command : app.get_subcommands({}))
+    names.push_back(command->get_name());
+  return names;
+}
+
+/// The long option names ("--batch") of a command.
+std::vector<std::string> optionNames(const CLI::App &command) {
+  std::vector<std::string> names;
+  for (const CLI::Option *option : command.get_options())
+    for (const std::string &name : option->get_lnames())
+      names.push_back("--" + name);
+  return names;
+}
+
+/// The names joined by ", ", and by `conjunction` ("or", "and") before the last.
+std::string listOf(const std::vector<std::string> &names, const std::string &conjunction) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == names.size() ? " " + conjunction + " " : ", ") + names[i];
+  return s;
+}
+
+/// The message for an argument of `command` that no option or positional took.
+std::string unexpectedArgument(const CLI::App &app, const CLI::App &command,
+                               const std::string &argument) {
+  const std::string &name = command.get_name();
+  bool isOption = argument.size() > 1 && argument[0] == '-' && !std::isdigit(argument[1]) &&
+                  argument != "--";
+  if (!isOption)
+    return "unexpected argument '" + argument + "' for '" + name + "'";
+  std::string flag = argument.substr(0, argument.find('='));
+  std::vector<std::string> owners;
+  for (const CLI::App *other : app.get_subcommands({}))
+    if (other != &command) {
+      std::vector<std::string> names = optionNames(*other);
+      if (std::find(names.begin(), names.end(), flag) != names.end())
+        owners.push_back(other->get_name());
+    }
+  std::string message = "unknown option '" + flag + "' for '" + name + "'";
+  if (!owners.empty())
+    return message + " (it is an option of " + listOf(owners, "and") + ")";
+  return message + suggestion(flag, optionNames(command));
+}
+
+/// A usage error: the message, and where to find the usage.
+CommandLine usageError(const std::string &message, const CLI::App *command) {
+  CommandLine result;
+  result.exitStatus = 1;
+  result.err = "cnnrun: error: " + message + "\n";
+  if (command)
+    result.err += "Run 'cnnrun " + command->get_name() + " --help' for the options of " +
+                  command->get_name() + ".\n";
+  else
+    result.err += "Run 'cnnrun --help' for usage.\n";
+  return result;
+}
+
+/// The usage error for arguments that no command or option took, if any:
+/// reported before CLI11's own errors, since a missing value or required
+/// option is often the consequence of a mistyped one. `args` is the command
+/// line without the program name.
+std::optional<CommandLine> unexpectedArguments(const CLI::App &app, const CLI::App *command,
+                                               const std::vector<std::string> &args) {
+  std::vector<std::string> extra = app.remaining();
+  if (!extra.empty()) {
+    const std::string &first = extra.front();
+    auto firstAt = std::find(args.begin(), args.end(), first);
+    if (command && firstAt > std::find(args.begin(), args.end(), command->get_name()))
+      return usageError("unexpected argument '" + first + "' for '" + command->get_name() + "'",
+                        command); // left over after the command's arguments, as after "--"
+    if (first.rfind("-", 0) == 0)
+      return usageError("unknown option '" + first +
+                            "' before the command (cnnrun COMMAND MODEL.so [OPTIONS])",
+                        nullptr);
+    std::vector<std::string> commands = commandNames(app);
+    return usageError("unknown command '" + first + "'" + suggestion(first, commands) +
+                          "; the commands are " + listOf(commands, "and"),
+                      nullptr);
+  }
+  if (command)
+    if (std::vector<std::string> unused = command->remaining(); !unused.empty())
+      return usageError(unexpectedArgument(app, *command, unused.front()), command);
+  return std::nullopt;
+}
+
+/// CLI11's message for `error`, "--batch needs a value" for a missing value.
+std::string parseErrorMessage(const CLI::ParseError &error) {
+  std::string message = error.what();
+  size_t colon = message.find(": ");
+  if (dynamic_cast<const CLI::ArgumentMismatch *>(&error) && colon != std::string::npos &&
+      message.size() >= 8 && message.compare(message.size() - 8, 8, " missing") == 0)
+    return message.substr(0, colon) + " needs a value";
+  return message;
+}
+
+std::string versionText() {
+  return "cnnrun (cnnc) for models of ABI version " + std::to_string(cnnc::schema::kAbiVersion);
 }
 
 } // namespace
 
-const char *usage() { return kUsage; }
+CommandLine parseCommandLine(int argc, const char *const *argv) {
+  std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  CommandLine result;
+  Options &o = result.options;
+  CLI::App app("cnnrun: inspect, run, time, train and evaluate a model.so compiled by cnnc.",
+               "cnnrun");
+  app.set_version_flag("--version", versionText(), "Print the version and exit");
+  app.require_subcommand(0, 1);
+  app.allow_extras(); // reported below, with suggestions
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  addInfo(app, o);
+  addRun(app, o);
+  addBench(app, o);
+  addTrain(app, o);
+  addEval(app, o);
+  for (CLI::App *command : app.get_subcommands({}))
+    command->allow_extras();
+  // After the subcommands, which would inherit it.
+  app.footer("Run 'cnnrun COMMAND --help' for the options of a command. cnnrun exits with 0 on "
+             "success and 1 on any error, printed as 'cnnrun: error: MESSAGE'.");
 
-Options parseArgs(int argc, char **argv) {
-  Options o;
-  if (argc < 3)
-    throw std::runtime_error(std::string("missing command or model\n") + kUsage);
-  o.command = argv[1];
-  o.model = argv[2];
-  const std::string &c = o.command;
-  bool training = c == "train" || c == "eval";
-  if (c != "info" && c != "run" && c != "bench" && !training)
-    throw std::runtime_error("unknown command '" + c + "'\n" + kUsage);
-  for (int i = 3; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> const char * {
-      if (i + 1 >= argc)
-        throw std::runtime_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--json" && c != "run")
-      o.json = true;
-    else if (a == "--weights")
-      o.weights = value();
-    else if (a == "--input" && c == "run")
-      o.inputs.push_back(value());
-    else if (a == "--output" && c == "run")
-      o.outputs.push_back(value());
-    else if (a == "--batch" && (c == "bench" || training))
-      o.batch = parseCount(a, value(), 1);
-    else if (a == "--iters" && c == "bench")
-      o.iters = parseCount(a, value(), 1);
-    else if (a == "--train" && c == "bench")
-      o.train = true;
-    else if (a == "--warmup" && c == "bench")
-      o.warmup = parseCount(a, value(), 0);
-    else if (a == "--data" && training)
-      o.data = value();
-    else if (a == "--checkpoint" && training)
-      o.checkpoint = value();
-    else if (a == "--test-limit" && training)
-      o.testLimit = parseCount(a, value(), 1);
-    else if (a == "--epochs" && c == "train")
-      o.epochs = parseCount(a, value(), 1);
-    else if (a == "--lr" && c == "train")
-      o.lr = parseNumber(a, value());
-    else if (a == "--lr-schedule" && c == "train")
-      o.lrSchedule = value();
-    else if (a == "--seed" && c == "train")
-      o.seed = uint64_t(parseCount(a, value(), 0)), o.seedGiven = true;
-    else if (a == "--resume" && c == "train")
-      o.resume = value();
-    else if (a == "--limit" && c == "train")
-      o.limit = parseCount(a, value(), 1);
-    else
-      throw std::runtime_error("unknown option '" + a + "' for '" + c + "'\n" + kUsage);
+  auto activeCommand = [&]() -> const CLI::App * {
+    std::vector<CLI::App *> parsed = app.get_subcommands();
+    return parsed.empty() ? nullptr : parsed.front();
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success &e) { // --help or --version: CLI11 writes the text
+    std::ostringstream out, err;
+    result.exitStatus = app.exit(e, out, err);
+    result.out = out.str();
+    return result;
+  } catch (const CLI::ParseError &e) {
+    if (std::optional<CommandLine> unexpected = unexpectedArguments(app, activeCommand(), args))
+      return *unexpected;
+    return usageError(parseErrorMessage(e), activeCommand());
   }
-  return o;
+
+  const CLI::App *command = activeCommand();
+  if (std::optional<CommandLine> unexpected = unexpectedArguments(app, command, args))
+    return *unexpected;
+  if (!command)
+    return usageError("missing command: cnnrun COMMAND MODEL.so [OPTIONS], COMMAND one of " +
+                          listOf(commandNames(app), "or"),
+                      nullptr);
+  o.command = command->get_name();
+  return result;
+}
+
+CommandLine parseCommandLine(const std::vector<std::string> &args) {
+  std::vector<const char *> argv = {"cnnrun"};
+  for (const std::string &arg : args)
+    argv.push_back(arg.c_str());
+  return parseCommandLine(int(argv.size()), argv.data());
 }
 
 } // namespace cnnrun

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "cnnc/model_schema.h"
 #include "cnnc/runtime.hpp"
 
 #include <unistd.h>
@@ -125,9 +126,9 @@ void drawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total, do
 void train(const Options &o) {
   cnnc::Model model(o.model);
   if (!model.hasTraining())
-    throw std::runtime_error("model '" + o.model +
-                             "' was compiled without training (add a train: section to the "
-                             "model file and compile it again)");
+    throw std::runtime_error("model '" + o.model + "' was compiled without training (add a " +
+                             std::string(cnnc::schema::key::kTrain) +
+                             ": section to the model file and compile it again)");
   cnnc::TrainInfo info = model.trainInfo();
   int64_t epochs = o.epochs > 0 ? o.epochs : (info.epochs > 0 ? info.epochs : 1);
   int64_t batch = o.batch > 0 ? o.batch : (info.batch > 0 ? info.batch : 32);

@@ -1,24 +1,26 @@
 //===- cnnrun.cpp - Run, time and train compiled cnnc models --------------===//
 //
-// The cnnrun driver: parses the command line (Options.cpp) and calls one of
-// the commands in Commands.cpp (info, run, bench) or Train.cpp (train,
-// eval). Exit status 0 on success, 1 on any error, reported on stderr as
-// "cnnrun: error: <message>".
+// The cnnrun driver: parses the command line (Options.cpp), prints help,
+// the version or a usage error if that is what it asks for, and otherwise
+// calls one of the commands in Commands.cpp (info, run, bench) or Train.cpp
+// (train, eval). Exit status 0 on success, 1 on any error, reported on
+// stderr as "cnnrun: error: <message>".
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
 #include <cstdio>
-#include <cstring>
 #include <exception>
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))) {
-    std::fputs(cnnrun::usage(), stdout);
-    return 0;
+  cnnrun::CommandLine commandLine = cnnrun::parseCommandLine(argc, argv);
+  if (commandLine.exitStatus) {
+    std::fputs(commandLine.out.c_str(), stdout);
+    std::fputs(commandLine.err.c_str(), stderr);
+    return *commandLine.exitStatus;
   }
+  const cnnrun::Options &o = commandLine.options;
   try {
-    cnnrun::Options o = cnnrun::parseArgs(argc, argv);
     if (o.command == "info")
       cnnrun::info(o);
     else if (o.command == "run")

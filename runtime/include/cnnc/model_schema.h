@@ -19,6 +19,10 @@ namespace cnnc::schema {
 /// The ABI version written into the metadata and the model descriptor.
 inline constexpr unsigned kAbiVersion = CNNC_MODEL_ABI_VERSION;
 
+/// The symbol every model.so exports (declared in model_abi.h); the runtime
+/// looks it up by this name.
+inline constexpr std::string_view kEntryPoint = "cnnc_model_v1";
+
 /// Top-level keys of the metadata object.
 namespace key {
 inline constexpr std::string_view kAbiVersion = "abi_version";
@@ -114,6 +118,7 @@ inline constexpr std::array<std::string_view, 3> kAll = {kLr, kStep, kSeed};
 namespace init {
 inline constexpr std::string_view kUniform = "uniform";   // U(-bound, bound)
 inline constexpr std::string_view kConstant = "constant"; // value
+inline constexpr std::array<std::string_view, 2> kAll = {kUniform, kConstant};
 } // namespace init
 
 /// Names of the train step's extra input and outputs.
