@@ -44,37 +44,34 @@ Extent4D cnnc::halide::extent4D(Value v) {
 
 int cnnc::halide::rankOf(Value v) { return int(cnn::shapeOf(v).size()); }
 
-ConvAttrs cnnc::halide::convAttrs(ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
-                                  ArrayRef<int64_t> dilation, int64_t groups,
-                                  ArrayRef<int64_t> weight) {
+ConvAttrs cnnc::halide::convAttrs(const cnn::Window &w, int64_t groups, int64_t outChannels) {
   ConvAttrs a;
-  a.kernelH = int(weight[2]);
-  a.kernelW = int(weight[3]);
-  a.outChannels = int(weight[0]);
-  a.strideY = int(stride[0]);
-  a.strideX = int(stride[1]);
-  a.dilationY = int(dilation[0]);
-  a.dilationX = int(dilation[1]);
-  a.padTop = int(padding[0]);
-  a.padLeft = int(padding[1]);
-  a.padBottom = int(padding[2]);
-  a.padRight = int(padding[3]);
+  a.kernelH = int(w.kernel[0]);
+  a.kernelW = int(w.kernel[1]);
+  a.outChannels = int(outChannels);
+  a.strideY = int(w.stride[0]);
+  a.strideX = int(w.stride[1]);
+  a.dilationY = int(w.dilation[0]);
+  a.dilationX = int(w.dilation[1]);
+  a.padTop = int(w.padding[0]);
+  a.padLeft = int(w.padding[1]);
+  a.padBottom = int(w.padding[2]);
+  a.padRight = int(w.padding[3]);
   a.groups = int(groups);
   return a;
 }
 
-PoolAttrs cnnc::halide::poolAttrs(PoolKind kind, ArrayRef<int64_t> k, ArrayRef<int64_t> stride,
-                                  ArrayRef<int64_t> pad, bool countIncludePad) {
+PoolAttrs cnnc::halide::poolAttrs(PoolKind kind, const cnn::Window &w, bool countIncludePad) {
   PoolAttrs a;
   a.kind = kind;
-  a.kernelH = int(k[0]);
-  a.kernelW = int(k[1]);
-  a.strideY = int(stride[0]);
-  a.strideX = int(stride[1]);
-  a.padTop = int(pad[0]);
-  a.padLeft = int(pad[1]);
-  a.padBottom = int(pad[2]);
-  a.padRight = int(pad[3]);
+  a.kernelH = int(w.kernel[0]);
+  a.kernelW = int(w.kernel[1]);
+  a.strideY = int(w.stride[0]);
+  a.strideX = int(w.stride[1]);
+  a.padTop = int(w.padding[0]);
+  a.padLeft = int(w.padding[1]);
+  a.padBottom = int(w.padding[2]);
+  a.padRight = int(w.padding[3]);
   a.countIncludePad = countIncludePad;
   return a;
 }

@@ -11,6 +11,7 @@
 #define CNNC_LOWERING_HALIDE_KERNELBUILDER_H
 
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/WindowAttrs.h"
 #include "compiler/Lowering/Halide/HalideLowering.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -54,14 +55,11 @@ private:
 Extent4D extent4D(mlir::Value v);
 /// The rank of a value's type.
 int rankOf(mlir::Value v);
-/// Convolution attributes from an op's attributes and its OIHW weight shape.
-ConvAttrs convAttrs(llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
-                    llvm::ArrayRef<int64_t> dilation, int64_t groups,
-                    llvm::ArrayRef<int64_t> weight);
-/// Pooling attributes of a pooling op or its gradient.
-PoolAttrs poolAttrs(PoolKind kind, llvm::ArrayRef<int64_t> kernel,
-                    llvm::ArrayRef<int64_t> stride, llvm::ArrayRef<int64_t> padding,
-                    bool countIncludePad);
+/// The convolution attributes of a window (cnn::windowOf) with `groups`
+/// groups and `outChannels` output channels.
+ConvAttrs convAttrs(const cnn::Window &window, int64_t groups, int64_t outChannels);
+/// The pooling attributes of a window.
+PoolAttrs poolAttrs(PoolKind kind, const cnn::Window &window, bool countIncludePad);
 
 /// Attaches the lowering of `Op` to the op: `Lower` returns the result's Func.
 template <typename Op, Halide::Func (*Lower)(Op, KernelBuilder &)>

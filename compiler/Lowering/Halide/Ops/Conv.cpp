@@ -14,8 +14,7 @@ using namespace cnnc::halide;
 using cnn::shapeOf;
 
 static Halide::Func lowerConv2D(cnn::Conv2DOp op, KernelBuilder &k) {
-  ConvAttrs a = convAttrs(op.getStride(), op.getPadding(), op.getDilation(), op.getGroups(),
-                          shapeOf(op.getWeight()));
+  ConvAttrs a = convAttrs(*cnn::windowOf(op), op.getGroups(), shapeOf(op.getWeight())[0]);
   ConvStages s = convolution(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getWeight()),
                              k.optional(op.getBias()), a);
   k.kernel.stages.conv = s;
@@ -26,10 +25,10 @@ static Halide::Func lowerConv2D(cnn::Conv2DOp op, KernelBuilder &k) {
 /// groups and weight as given; its bottom/right padding loses the
 /// output_padding (negative values only shift the extents the schedule sees).
 static Halide::Func lowerConvTranspose2D(cnn::ConvTranspose2DOp op, KernelBuilder &k) {
-  ArrayRef<int64_t> pad = op.getPadding(), extra = op.getOutputPadding();
-  int64_t pads[4] = {pad[0], pad[1], pad[2] - extra[0], pad[3] - extra[1]};
-  ConvAttrs a = convAttrs(op.getStride(), pads, op.getDilation(), op.getGroups(),
-                          shapeOf(op.getWeight()));
+  cnn::Window w = *cnn::windowOf(op);
+  for (int i = 0; i < 2; ++i)
+    w.padding[2 + i] -= w.outputPadding[i];
+  ConvAttrs a = convAttrs(w, op.getGroups(), shapeOf(op.getWeight())[0]);
   ConvStages s = convolutionTranspose(k.at(op.getInput()), extent4D(op.getInput()),
                                       k.at(op.getWeight()), k.optional(op.getBias()), a,
                                       extent4D(op.getResult()));
@@ -38,8 +37,7 @@ static Halide::Func lowerConvTranspose2D(cnn::ConvTranspose2DOp op, KernelBuilde
 }
 
 static Halide::Func lowerConv2DGradInput(cnn::Conv2DGradInputOp op, KernelBuilder &k) {
-  ConvAttrs a = convAttrs(op.getStride(), op.getPadding(), op.getDilation(), op.getGroups(),
-                          shapeOf(op.getWeight()));
+  ConvAttrs a = convAttrs(*cnn::windowOf(op), op.getGroups(), shapeOf(op.getWeight())[0]);
   ConvStages s = convolutionGradInput(k.at(op.getGrad()), extent4D(op.getGrad()),
                                       k.at(op.getWeight()), a, extent4D(op.getResult()));
   k.kernel.stages.conv = s;
@@ -48,7 +46,7 @@ static Halide::Func lowerConv2DGradInput(cnn::Conv2DGradInputOp op, KernelBuilde
 
 static Halide::Func lowerConv2DGradWeight(cnn::Conv2DGradWeightOp op, KernelBuilder &k) {
   auto w = shapeOf(op.getResult());
-  ConvAttrs a = convAttrs(op.getStride(), op.getPadding(), op.getDilation(), op.getGroups(), w);
+  ConvAttrs a = convAttrs(*cnn::windowOf(op), op.getGroups(), w[0]);
   // Vectorize over output channels when there are enough of them and
   // enough input channels to run in parallel.
   bool overChannels = a.groups == 1 && w[0] >= k.lanes && w[1] >= 2;

@@ -17,8 +17,7 @@ using cnn::shapeOf;
 template <typename PoolOp>
 static Halide::Func lowerWindowPool(PoolOp op, KernelBuilder &k, PoolKind kind,
                                     bool countIncludePad) {
-  PoolAttrs a =
-      poolAttrs(kind, op.getKernel(), op.getStride(), op.getPadding(), countIncludePad);
+  PoolAttrs a = poolAttrs(kind, *cnn::windowOf(op), countIncludePad);
   PoolStages s = pooling(k.at(op.getInput()), extent4D(op.getInput()), extent4D(op.getResult()), a);
   k.kernel.stages.pool = s;
   return s.pool;
@@ -63,7 +62,7 @@ static Halide::Func lowerKMaxPool(cnn::KMaxPoolOp op, KernelBuilder &k) {
 /// plane for small windows and as a reduction for large ones.
 template <typename PoolGradOp>
 static Halide::Func lowerWinnerPoolGrad(PoolGradOp op, KernelBuilder &k, PoolKind kind) {
-  PoolAttrs a = poolAttrs(kind, op.getKernel(), op.getStride(), op.getPadding(), true);
+  PoolAttrs a = poolAttrs(kind, *cnn::windowOf(op), true);
   Halide::Func winner;
   Halide::Func f = maxPoolGrad(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getGrad()),
                                extent4D(op.getGrad()), a, winner);
@@ -82,13 +81,12 @@ static Halide::Func lowerMinPool2DGrad(cnn::MinPool2DGradOp op, KernelBuilder &k
 }
 
 static Halide::Func lowerAvgPool2DGrad(cnn::AvgPool2DGradOp op, KernelBuilder &k) {
-  PoolAttrs a = poolAttrs(PoolKind::Average, op.getKernel(), op.getStride(), op.getPadding(),
-                          op.getCountIncludePad());
+  PoolAttrs a = poolAttrs(PoolKind::Average, *cnn::windowOf(op), op.getCountIncludePad());
   return avgPoolGrad(k.at(op.getGrad()), extent4D(op.getResult()), extent4D(op.getGrad()), a);
 }
 
 static Halide::Func lowerL2Pool2DGrad(cnn::L2Pool2DGradOp op, KernelBuilder &k) {
-  PoolAttrs a = poolAttrs(PoolKind::L2, op.getKernel(), op.getStride(), op.getPadding(), true);
+  PoolAttrs a = poolAttrs(PoolKind::L2, *cnn::windowOf(op), true);
   return l2PoolGrad(k.at(op.getInput()), extent4D(op.getResult()), k.at(op.getOutput()),
                     k.at(op.getGrad()), extent4D(op.getGrad()), a);
 }
