@@ -11,6 +11,8 @@
 #include "frontends/yaml/ModelFile.h"
 #include "frontends/yaml/LayerOps.h"
 
+#include "cnnc/model_schema.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -22,6 +24,18 @@
 #include <set>
 
 using namespace cnnc::model;
+namespace schema = cnnc::schema;
+namespace opt = cnnc::schema::optimizer;
+namespace losses = cnnc::schema::loss;
+
+/// "a or b" / "a, b or c" of the names in `names`.
+template <size_t N>
+static std::string orList(const std::array<std::string_view, N> &names) {
+  std::string text;
+  for (size_t i = 0; i < N; ++i)
+    text += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(names[i]);
+  return text;
+}
 using llvm::ArrayRef;
 using llvm::StringRef;
 
@@ -595,18 +609,18 @@ static double trainNumber(const YAML::Node &node, const std::string &key, double
 /// Reads one numeric or boolean training setting.
 static TrainSetting trainValue(const std::string &key, const YAML::Node &value) {
   TrainSetting t{key, TrainSetting::Number, "", 0};
-  if (key == "lr" || key == "epsilon")
+  if (key == opt::kLr || key == opt::kEpsilon)
     t.number = trainNumber(value, key, 0, HUGE_VAL, /*minOpen=*/true, false);
-  else if (key == "beta1" || key == "beta2")
+  else if (key == opt::kBeta1 || key == opt::kBeta2)
     t.number = trainNumber(value, key, 0, 0.999999999, false, false);
-  else if (key == "weight_decay" || key == "momentum")
+  else if (key == opt::kWeightDecay || key == opt::kMomentum)
     t.number = trainNumber(value, key, 0, HUGE_VAL, false, false);
-  else if (key == "dampening")
+  else if (key == opt::kDampening)
     t.number = trainNumber(value, key, 0, 1, false, false);
-  else if (key == "batch" || key == "epochs") {
+  else if (key == schema::key::kBatch || key == schema::key::kEpochs) {
     t.kind = TrainSetting::Integer;
     t.number = trainNumber(value, key, 1, 1e9, false, true);
-  } else if (key == "nesterov") {
+  } else if (key == opt::kNesterov) {
     t.kind = TrainSetting::Flag;
     if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false"))
       fail(SourceLoc::of(value), "train 'nesterov': expected true or false, found " + render(value));
@@ -619,20 +633,22 @@ static TrainSetting trainValue(const std::string &key, const YAML::Node &value) 
 static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc keyLoc) {
   expectMap(node, keyLoc, "'train'");
   std::vector<TrainSetting> settings;
-  const std::vector<std::string> topKeys = {"loss", "optimizer", "lr", "batch", "epochs"};
-  std::string optimizer = "adam";
+  const std::vector<std::string> topKeys = {
+      std::string(schema::key::kLoss), std::string(schema::key::kOptimizer), std::string(opt::kLr),
+      std::string(schema::key::kBatch), std::string(schema::key::kEpochs)};
+  std::string optimizer(opt::kAdam);
   YAML::Node optimizerNode;
   for (auto &[key, value] : entries(node)) {
     std::string k = key.Scalar();
-    if (k == "loss") {
+    if (k == schema::key::kLoss) {
       std::string loss = expectScalar(value, SourceLoc::of(key), "train 'loss'");
-      if (loss != "cross_entropy" && loss != "mse")
+      if (loss != losses::kCrossEntropy && loss != losses::kMse)
         fail(SourceLoc::of(value),
-             "train 'loss': expected cross_entropy or mse, found '" + loss + "'");
+             "train 'loss': expected " + orList(losses::kAll) + ", found '" + loss + "'");
       settings.push_back({k, TrainSetting::Text, loss, 0});
-    } else if (k == "optimizer") {
+    } else if (k == schema::key::kOptimizer) {
       optimizerNode = value;
-    } else if (k == "lr" || k == "batch" || k == "epochs") {
+    } else if (k == opt::kLr || k == schema::key::kBatch || k == schema::key::kEpochs) {
       settings.push_back(trainValue(k, value));
     } else {
       fail(SourceLoc::of(key), "unknown key '" + k + "' in 'train'" + suggestion(k, topKeys) +
@@ -644,24 +660,26 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
     std::vector<std::pair<YAML::Node, YAML::Node>> options;
     if (optimizerNode.IsMap()) {
       for (auto &entry : entries(optimizerNode)) {
-        if (entry.first.Scalar() == "name")
+        if (entry.first.Scalar() == opt::kName)
           nameNode = entry.second;
         else
           options.push_back(entry);
       }
       if (nameNode.IsMap())
-        fail(SourceLoc::of(optimizerNode), "train 'optimizer': missing 'name' (adam or sgd)");
+        fail(SourceLoc::of(optimizerNode), "train 'optimizer': missing 'name' (" + orList(opt::kAll) + ")");
     }
     optimizer = expectScalar(nameNode, SourceLoc::of(optimizerNode), "train 'optimizer'");
-    if (optimizer != "adam" && optimizer != "sgd")
+    if (optimizer != opt::kAdam && optimizer != opt::kSgd)
       fail(SourceLoc::of(nameNode),
-           "train 'optimizer': expected adam or sgd, found '" + optimizer + "'");
-    settings.push_back({"optimizer", TrainSetting::Text, optimizer, 0});
-    std::vector<std::string> allowed = {"lr", "weight_decay"};
-    if (optimizer == "adam")
-      allowed.insert(allowed.end(), {"beta1", "beta2", "epsilon"});
+           "train 'optimizer': expected " + orList(opt::kAll) + ", found '" + optimizer + "'");
+    settings.push_back({std::string(schema::key::kOptimizer), TrainSetting::Text, optimizer, 0});
+    std::vector<std::string> allowed = {std::string(opt::kLr), std::string(opt::kWeightDecay)};
+    if (optimizer == opt::kAdam)
+      for (std::string_view k : {opt::kBeta1, opt::kBeta2, opt::kEpsilon})
+        allowed.emplace_back(k);
     else
-      allowed.insert(allowed.end(), {"momentum", "dampening", "nesterov"});
+      for (std::string_view k : {opt::kMomentum, opt::kDampening, opt::kNesterov})
+        allowed.emplace_back(k);
     for (auto &[key, value] : options) {
       std::string k = key.Scalar();
       if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
