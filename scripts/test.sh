@@ -5,7 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh || exit 1
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release || exit 1
+# CI builds with warnings as errors (CNNC_WERROR=ON in .ci/run).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCNNC_WERROR="${CNNC_WERROR:-OFF}" || exit 1
 ninja -C build || exit 1
 log=$(mktemp)
 ctest --test-dir build --output-on-failure -j2 2>&1 | tee "$log"

@@ -291,7 +291,6 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
 /// output channels x all kernel taps (unrolled, in registers) accumulates
 /// over (x, y, n) for one input channel; blocks run in parallel.
 static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
-  auto &v = vars();
   ConvGradWeightStages &s = *k.convGradWeight;
   int outChannels = k.outputExtents[3];
   int taps = s.attrs.kernelW * s.attrs.kernelH;
