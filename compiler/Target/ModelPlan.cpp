@@ -54,7 +54,7 @@ public:
   ModelPlan plan;
 
   int addBuffer(Value v, std::string_view kind, int viewOf = -1) {
-    plan.buffers.push_back({shapeOf(v), kind, viewOf});
+    plan.buffers.push_back({shapeOf(v), std::string(kind), viewOf});
     bufferOf[v] = int(plan.buffers.size()) - 1;
     return bufferOf[v];
   }
