@@ -35,6 +35,7 @@ static Site at(const std::optional<Site> &site, const LayerInfo &layer) {
 llvm::ArrayRef<ActivationInfo> cnnc::frontend::activations() {
   static const ActivationInfo list[] = {
       {Activation::Relu, "relu", false},
+      {Activation::LeakyRelu, "leaky_relu", false, "negative_slope", 0.01},
       {Activation::Sigmoid, "sigmoid", false},
       {Activation::Tanh, "tanh", false},
       {Activation::Softmax, "softmax", true},
@@ -56,10 +57,13 @@ static const ActivationInfo &infoOf(Activation kind) {
   llvm_unreachable("an activation missing from activations()");
 }
 
-Value GraphBuilder::applyActivation(Activation kind, Location loc, Value x) {
+Value GraphBuilder::applyActivation(Activation kind, double parameter, Location loc,
+                                    Value x) {
   switch (kind) {
   case Activation::Relu:
     return b.create<cnn::ReluOp>(loc, x.getType(), x);
+  case Activation::LeakyRelu:
+    return b.create<cnn::LeakyReluOp>(loc, x.getType(), x, b.getF64FloatAttr(parameter));
   case Activation::Sigmoid:
     return b.create<cnn::SigmoidOp>(loc, x.getType(), x);
   case Activation::Tanh:
@@ -71,11 +75,11 @@ Value GraphBuilder::applyActivation(Activation kind, Location loc, Value x) {
 }
 
 Value GraphBuilder::activation(const LayerInfo &layer, Value x,
-                               Activation kind) {
+                               Activation kind, double parameter) {
   if (infoOf(kind).needsFeatures && shapeOf(x).size() != 2)
     return fail(layer.site, "expects [N, F] features (flatten first), found " +
                                 cnn::shapeToString(shapeOf(x)));
-  return applyActivation(kind, opLoc(layer), x);
+  return applyActivation(kind, parameter, opLoc(layer), x);
 }
 
 /// Appends the op of an activation shorthand, named `<layer>.<activation>`.
@@ -91,7 +95,7 @@ Value GraphBuilder::fuseActivation(const LayerInfo &layer, Value y,
                               info.name, cnn::shapeToString(shapeOf(y))));
   Location loc = NameLoc::get(b.getStringAttr(layer.name + "." + info.name),
                               act->site);
-  return applyActivation(act->kind, loc, y);
+  return applyActivation(act->kind, act->parameter, loc, y);
 }
 
 //===----------------------------------------------------------------------===//

@@ -72,12 +72,16 @@ struct Input {
 // Activations
 //===----------------------------------------------------------------------===//
 
-enum class Activation { Relu, Sigmoid, Tanh, Softmax };
+enum class Activation { Relu, LeakyRelu, Sigmoid, Tanh, Softmax };
 
 struct ActivationInfo {
   Activation kind;
   const char *name; ///< the cnn op's name, also the model files' name
   bool needsFeatures; ///< only on [N, F] values
+  /// The attribute of a parameterized activation (leaky_relu's
+  /// negative_slope), or null, and its default (PyTorch's).
+  const char *parameter = nullptr;
+  double defaultParameter = 0;
 };
 
 /// Every activation, in the order messages list them: what a layer's
@@ -90,6 +94,8 @@ const ActivationInfo *findActivation(llvm::StringRef name);
 /// the layer asks for it (the location of that second op).
 struct FusedActivation {
   Activation kind;
+  /// The activation's parameter (its default for the shorthand).
+  double parameter = 0;
   Site site;
 };
 
@@ -256,7 +262,7 @@ public:
                       const DropoutSpec &spec);
   /// An activation as a layer of its own.
   mlir::Value activation(const LayerInfo &layer, mlir::Value input,
-                         Activation kind);
+                         Activation kind, double parameter = 0);
   mlir::Value flatten(const LayerInfo &layer, mlir::Value input);
   /// The element-wise sum of two or more inputs of the same shape.
   mlir::Value add(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
@@ -277,7 +283,7 @@ private:
   /// already defined a parameter of that name.
   mlir::Value param(const LayerInfo &layer, llvm::StringRef suffix,
                     llvm::ArrayRef<int64_t> shape);
-  mlir::Value applyActivation(Activation kind, mlir::Location loc,
+  mlir::Value applyActivation(Activation kind, double parameter, mlir::Location loc,
                               mlir::Value input);
   mlir::Value fuseActivation(const LayerInfo &layer, mlir::Value result,
                              const std::optional<FusedActivation> &act);

@@ -30,7 +30,8 @@ std::optional<FusedActivation> fusedActivation(LayerContext &c) {
   std::string name = c.attrs.getChoice("activation", names);
   if (name.empty())
     return std::nullopt;
-  return FusedActivation{findActivation(name)->kind, c.siteOf("activation")};
+  const ActivationInfo *info = findActivation(name);
+  return FusedActivation{info->kind, info->defaultParameter, c.siteOf("activation")};
 }
 
 /// The `connections:` table of a conv2d, if given.
@@ -168,10 +169,15 @@ Value embedding(LayerContext &c) {
   return c.builder.embedding(c.info, c.input(), s);
 }
 
-/// relu, sigmoid, ...: the activation named like the op.
+/// relu, leaky_relu, sigmoid, ...: the activation named like the op, with
+/// its parameter (any finite number) if it has one.
 Value activationLayer(LayerContext &c) {
-  return c.builder.activation(c.info, c.input(),
-                              findActivation(c.layer.op)->kind);
+  const ActivationInfo *info = findActivation(c.layer.op);
+  double parameter =
+      info->parameter ? c.attrs.getNumber(info->parameter, info->defaultParameter, -HUGE_VAL,
+                                          HUGE_VAL, /*maxOpen=*/true, /*minOpen=*/true)
+                      : 0;
+  return c.builder.activation(c.info, c.input(), info->kind, parameter);
 }
 
 Value concat(LayerContext &c) {
@@ -207,7 +213,10 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
         {"dropout", {"rate"}, 1, false, dropout},
     };
     for (const ActivationInfo &a : activations())
-      ops.push_back({a.name, {}, 1, false, activationLayer});
+      ops.push_back({a.name,
+                     a.parameter ? std::vector<std::string>{a.parameter}
+                                 : std::vector<std::string>{},
+                     1, false, activationLayer});
     std::vector<LayerOp> more = {
         {"flatten", {}, 1, false,
          [](LayerContext &c) { return c.builder.flatten(c.info, c.input()); }},

@@ -205,6 +205,8 @@ class Reference:
                              P(name + ".bias") if l.get("bias", True) else None)
             elif op == "relu":
                 y = torch.relu(a)
+            elif op == "leaky_relu":
+                y = F.leaky_relu(a, l.get("negative_slope", 0.01))
             elif op == "sigmoid":
                 y = torch.sigmoid(a)
             elif op == "tanh":
@@ -312,6 +314,7 @@ class Reference:
                 if act == "softmax":
                     pre_softmax[name] = y
                 y = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+                     "leaky_relu": F.leaky_relu,
                      "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
             vals[name] = y
             prev = y
@@ -587,11 +590,16 @@ def act_cases():
     return [
         merged("act/a_4d", "act", [2, 6, 5], [
             (act, [c0(), dict(name="act", op=act)], []) for act in ("relu", "sigmoid", "tanh")
+        ] + [("leaky_relu", [c0(), dict(name="act", op="leaky_relu", negative_slope=0.2)], []),
+             ("leaky_relu_negative", [c0(), dict(name="act", op="leaky_relu", negative_slope=-0.7)],
+              []),
+             ("leaky_relu_attr", [C("c0", out_channels=3, kernel=3, activation="leaky_relu")], []),
         ] + [("conv_attr", [C("c0", out_channels=3, kernel=3, activation="relu"),
                             C("c1", out_channels=4, kernel=3, padding=1, activation="sigmoid")],
               [])]),
         merged("act/b_dense", "act", [10], [
-            (f"{act}_attr", [D("d1", 13, activation=act)], []) for act in ("relu", "sigmoid", "tanh")
+            (f"{act}_attr", [D("d1", 13, activation=act)], [])
+            for act in ("relu", "leaky_relu", "sigmoid", "tanh")
         ] + [("softmax_mid", [D("d1", 7), dict(name="sm", op="softmax"), D("d2", 4)], []),
              ("softmax_mid_attr", [D("d1", 9, activation="softmax"), D("d2", 4, activation="tanh")],
               [])], spatial=False),

@@ -11,7 +11,7 @@ PyTorch (float64, same float32 parameters and inputs) at max abs error
   pool    max/avg pooling (kernel 2..5, strides, padding, ceil_mode, count_include_pad,
           'same' and asymmetric padding, large windows) and global_avg_pool
   dense   dense layers (in features 1..576, bias or not, fused activations)
-  act     relu/sigmoid/tanh/softmax standalone (4-D and [N,F]), large magnitudes
+  act     relu/leaky_relu/sigmoid/tanh/softmax standalone (4-D and [N,F]), large magnitudes
   graph   add (2/3 inputs), concat (2/3 inputs), flatten, batch_norm (standalone, folded
           after conv and dense), dropout, `output:` naming an inner layer
   fused   conv+relu+maxpool, conv+avgpool, conv+bn+add+relu, dense+relu, dense+softmax, ...
@@ -77,6 +77,7 @@ def apply_activation(y, act):
     if act is None:
         return y
     return {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+            "leaky_relu": F.leaky_relu,  # the shorthand's slope is PyTorch's default, 0.01
             "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
 
 
@@ -189,6 +190,14 @@ class Simple(Layer):
 
     def forward(self, xs, p):
         return self.FUNCS[self.op](xs[0])
+
+
+class LeakyRelu(Layer):
+    op = "leaky_relu"
+
+    def forward(self, xs, p):
+        slope = self.attrs.get("negative_slope")
+        return F.leaky_relu(xs[0], 0.01 if slope is None else slope)
 
 
 class Add(Layer):
@@ -388,6 +397,14 @@ def act_cases(args):
         C.append(chain(f"act.{op}_f37", [37], [Simple("a", op)]))
         C.append(chain(f"act.{op}_after_conv_c3o10_13x13", [3, 13, 13],
                        [Conv("c", 10, 3, padding=1), Simple("a", op)]))
+    C.append(chain("act.leaky_relu_default_c3_13x13", [3, 13, 13], [LeakyRelu("a")]))
+    C.append(chain("act.leaky_relu_0.2_f37", [37], [LeakyRelu("a", negative_slope=0.2)]))
+    C.append(chain("act.leaky_relu_negative_slope_c3_7x7", [3, 7, 7],
+                   [LeakyRelu("a", negative_slope=-1.5)]))
+    C.append(chain("act.leaky_relu_after_conv_c3o10_13x13", [3, 13, 13],
+                   [Conv("c", 10, 3, padding=1, activation="leaky_relu")]))
+    C.append(chain("act.leaky_relu_after_dense_f40", [40],
+                   [Dense("d", 12, activation="leaky_relu")]))
     C.append(chain("act.sigmoid_large_c3_7x7", [3, 7, 7], [Simple("a", "sigmoid")],
                    input_fn=scaled_input(40.0)))
     C.append(chain("act.tanh_large_f100", [100], [Simple("a", "tanh")],

@@ -140,6 +140,10 @@ Halide::Func kmaxPool(Halide::Func input, Extent4D in, int k, KMaxStages &stages
 Halide::Func relu(Halide::Func in, int rank);
 Halide::Func sigmoid(Halide::Func in, int rank);
 Halide::Func tanh(Halide::Func in, int rank);
+/// x where x > 0, negativeSlope·x elsewhere.
+Halide::Func leakyRelu(Halide::Func in, int rank, float negativeSlope);
+/// leaky_relu's gradient from its input: δ where x > 0, negativeSlope·δ elsewhere.
+Halide::Func leakyReluGrad(Halide::Func input, Halide::Func grad, int rank, float negativeSlope);
 Halide::Func add(Halide::Func lhs, Halide::Func rhs, int rank);
 
 /// position_bias: in(x, y, c, n) + bias(x, y, c).

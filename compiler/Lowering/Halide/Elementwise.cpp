@@ -45,6 +45,19 @@ Func tanh(Func in, int rank) {
   return pointwise("tanh", rank, [&](auto &a) { return Halide::tanh(in(a)); });
 }
 
+Func leakyRelu(Func in, int rank, float negativeSlope) {
+  return pointwise("leaky_relu", rank, [&](auto &a) {
+    Expr x = in(a);
+    return select(x > 0.0f, x, negativeSlope * x);
+  });
+}
+
+Func leakyReluGrad(Func input, Func grad, int rank, float negativeSlope) {
+  return pointwise("leaky_relu_grad", rank, [&](auto &a) {
+    return select(input(a) > 0.0f, grad(a), negativeSlope * grad(a));
+  });
+}
+
 Func add(Func lhs, Func rhs, int rank) {
   return pointwise("add", rank, [&](auto &a) { return lhs(a) + rhs(a); });
 }

@@ -370,6 +370,23 @@ def CNN_ReluOp : CNN_UnaryOp<"relu", "rectified linear unit max(x, 0)">;
 def CNN_SigmoidOp : CNN_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
 def CNN_TanhOp : CNN_UnaryOp<"tanh", "hyperbolic tangent">;
 
+def CNN_LeakyReluOp : CNN_Op<"leaky_relu",
+    [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem"]>]> {
+  let summary = "leaky rectified linear unit: x where x > 0, negative_slope·x elsewhere";
+  let description = [{
+    PyTorch's `nn.LeakyReLU` (default slope 0.01), applied element-wise.
+
+    ```mlir
+    %y = cnn.leaky_relu %x {negative_slope = 2.000000e-01 : f64} : tensor<?x32x26x26xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, DefaultValuedAttr<F64Attr, "0.01">:$negative_slope);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 def CNN_DropoutOp : CNN_Op<"dropout",
     [CNN_Differentiable<["buildTrainingForm"]>,
      CNN_Cost<>,
@@ -730,6 +747,17 @@ def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
   }];
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad, StrAttr:$kind);
   let assemblyFormat = "$kind $output `,` $grad attr-dict `:` type($result)";
+}
+
+def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
+    "gradient through leaky_relu: δ where x > 0, negative_slope·δ elsewhere",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let description = [{
+    Computed from the activation's input `x`, so any slope (negative ones
+    too) is exact.
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$negative_slope);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
 }
 
 def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",

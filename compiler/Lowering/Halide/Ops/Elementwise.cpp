@@ -23,6 +23,15 @@ static Halide::Func lowerTanh(cnn::TanhOp op, KernelBuilder &k) {
   return halide::tanh(k.at(op.getInput()), rankOf(op.getResult()));
 }
 
+static Halide::Func lowerLeakyRelu(cnn::LeakyReluOp op, KernelBuilder &k) {
+  return leakyRelu(k.at(op.getInput()), rankOf(op.getResult()),
+                   float(op.getNegativeSlope().convertToDouble()));
+}
+static Halide::Func lowerLeakyReluGrad(cnn::LeakyReluGradOp op, KernelBuilder &k) {
+  return leakyReluGrad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()),
+                       float(op.getNegativeSlope().convertToDouble()));
+}
+
 static Halide::Func lowerSoftmax(cnn::SoftmaxOp op, KernelBuilder &k) {
   SoftmaxStages s = softmax(k.at(op.getInput()), int(shapeOf(op.getResult())[1]));
   k.kernel.stages.softmax = s;
@@ -75,6 +84,8 @@ void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
   attachLowering<cnn::ReluOp, lowerRelu>(ctx);
   attachLowering<cnn::SigmoidOp, lowerSigmoid>(ctx);
   attachLowering<cnn::TanhOp, lowerTanh>(ctx);
+  attachLowering<cnn::LeakyReluOp, lowerLeakyRelu>(ctx);
+  attachLowering<cnn::LeakyReluGradOp, lowerLeakyReluGrad>(ctx);
   attachLowering<cnn::SoftmaxOp, lowerSoftmax>(ctx);
   attachLowering<cnn::AddOp, lowerAdd>(ctx);
   attachLowering<cnn::ConcatOp, lowerConcat>(ctx);

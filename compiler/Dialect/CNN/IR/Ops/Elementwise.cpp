@@ -10,6 +10,9 @@
 #include "compiler/Dialect/CNN/IR/Ops/OpUtils.h"
 
 #include "cnnc/model_schema.h"
+#include "compiler/Dialect/CNN/IR/ShapeInference.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace cnnc::cnn;
@@ -40,6 +43,25 @@ LogicalResult TanhOp::buildGradient(GradientBuilder &g, Value dy) {
 double ReluOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
 double SigmoidOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
 double TanhOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+
+LogicalResult LeakyReluOp::verify() {
+  if (!std::isfinite(getNegativeSlope().convertToDouble()))
+    return emitOpError("negative_slope must be finite");
+  int64_t rank = getType().getRank();
+  if (rank != 2 && rank != 4)
+    return emitOpError("expects an activation [N, F] or [N, C, H, W], found ")
+           << shapeToString(getType().getShape());
+  return success();
+}
+
+/// From the input, so that negative slopes are exact too.
+LogicalResult LeakyReluOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<LeakyReluGradOp>(
+                               getLoc(), dy.getType(), getInput(), dy, getNegativeSlopeAttr()));
+  return success();
+}
+double LeakyReluOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+double LeakyReluGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 
 LogicalResult SoftmaxOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getInput(), g.builder().create<SoftmaxGradOp>(getLoc(), dy.getType(),
