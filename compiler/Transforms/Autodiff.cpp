@@ -51,32 +51,30 @@ struct TrainConfig {
     auto dict = fn->getAttrOfType<DictionaryAttr>("cnn.train");
     bool lrGiven = false;
     if (dict) {
+      // The numeric settings, by the names the model file gives them.
+      const std::pair<std::string_view, double TrainConfig::*> numbers[] = {
+          {opt::kLr, &TrainConfig::lr},
+          {opt::kBeta1, &TrainConfig::beta1},
+          {opt::kBeta2, &TrainConfig::beta2},
+          {opt::kEpsilon, &TrainConfig::epsilon},
+          {opt::kWeightDecay, &TrainConfig::weightDecay},
+          {opt::kMomentum, &TrainConfig::momentum},
+          {opt::kDampening, &TrainConfig::dampening}};
       for (NamedAttribute a : dict) {
         std::string_view key = a.getName().strref();
-        auto number = [&](double &out) {
-          if (auto f = dyn_cast<FloatAttr>(a.getValue()))
-            out = f.getValueAsDouble();
-          else if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
-            out = double(i.getInt());
-        };
-        if (key == schema::key::kLoss)
+        for (auto [name, field] : numbers)
+          if (key == name) {
+            if (auto f = dyn_cast<FloatAttr>(a.getValue()))
+              c.*field = f.getValueAsDouble();
+            else if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+              c.*field = double(i.getInt());
+          }
+        if (key == opt::kLr)
+          lrGiven = true;
+        else if (key == schema::key::kLoss)
           c.loss = cast<StringAttr>(a.getValue()).str();
         else if (key == schema::key::kOptimizer)
           c.optimizer = cast<StringAttr>(a.getValue()).str();
-        else if (key == opt::kLr)
-          number(c.lr), lrGiven = true;
-        else if (key == opt::kBeta1)
-          number(c.beta1);
-        else if (key == opt::kBeta2)
-          number(c.beta2);
-        else if (key == opt::kEpsilon)
-          number(c.epsilon);
-        else if (key == opt::kWeightDecay)
-          number(c.weightDecay);
-        else if (key == opt::kMomentum)
-          number(c.momentum);
-        else if (key == opt::kDampening)
-          number(c.dampening);
         else if (key == opt::kNesterov)
           c.nesterov = cast<BoolAttr>(a.getValue()).getValue();
         else if (key == schema::key::kBatch)

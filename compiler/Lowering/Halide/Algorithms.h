@@ -35,11 +35,15 @@ struct Extent4D {
 /// the window ops read, materialized by their schedules.
 Halide::Func paddedInput(Halide::Func input, Extent4D in, float outside, const char *name);
 
-struct ConvAttrs {
+/// The window a conv or pooling slides over its input (x: width, y: height).
+struct WindowAttrs {
   int kernelW = 1, kernelH = 1;
   int strideX = 1, strideY = 1;
-  int dilationX = 1, dilationY = 1;
   int padLeft = 0, padTop = 0, padRight = 0, padBottom = 0;
+};
+
+struct ConvAttrs : WindowAttrs {
+  int dilationX = 1, dilationY = 1;
   int groups = 1;
   int outChannels = 1;
 };
@@ -89,10 +93,8 @@ DenseStages dense(Halide::Func input, int inFeatures, Halide::Func weight,
 /// Min pools like Max with +inf padding; L2 is sqrt of the window's sum of
 /// squares (zero padding), scheduled like Average.
 enum class PoolKind { Max, Average, Min, L2 };
-struct PoolAttrs {
+struct PoolAttrs : WindowAttrs {
   PoolKind kind = PoolKind::Max;
-  int kernelW = 1, kernelH = 1, strideX = 1, strideY = 1;
-  int padLeft = 0, padTop = 0, padRight = 0, padBottom = 0;
   bool countIncludePad = true;
 };
 /// Windows of at most kSmallPoolWindow taps are written as one unrolled

@@ -44,34 +44,32 @@ Extent4D cnnc::halide::extent4D(Value v) {
 
 int cnnc::halide::rankOf(Value v) { return int(cnn::shapeOf(v).size()); }
 
-ConvAttrs cnnc::halide::convAttrs(const cnn::Window &w, int64_t groups, int64_t outChannels) {
-  ConvAttrs a;
+/// The kernel, stride and padding of `w` in Halide's x (width) / y (height) terms.
+static void copyWindow(const cnn::Window &w, WindowAttrs &a) {
   a.kernelH = int(w.kernel[0]);
   a.kernelW = int(w.kernel[1]);
-  a.outChannels = int(outChannels);
   a.strideY = int(w.stride[0]);
   a.strideX = int(w.stride[1]);
-  a.dilationY = int(w.dilation[0]);
-  a.dilationX = int(w.dilation[1]);
   a.padTop = int(w.padding[0]);
   a.padLeft = int(w.padding[1]);
   a.padBottom = int(w.padding[2]);
   a.padRight = int(w.padding[3]);
+}
+
+ConvAttrs cnnc::halide::convAttrs(const cnn::Window &w, int64_t groups, int64_t outChannels) {
+  ConvAttrs a;
+  copyWindow(w, a);
+  a.dilationY = int(w.dilation[0]);
+  a.dilationX = int(w.dilation[1]);
   a.groups = int(groups);
+  a.outChannels = int(outChannels);
   return a;
 }
 
 PoolAttrs cnnc::halide::poolAttrs(PoolKind kind, const cnn::Window &w, bool countIncludePad) {
   PoolAttrs a;
+  copyWindow(w, a);
   a.kind = kind;
-  a.kernelH = int(w.kernel[0]);
-  a.kernelW = int(w.kernel[1]);
-  a.strideY = int(w.stride[0]);
-  a.strideX = int(w.stride[1]);
-  a.padTop = int(w.padding[0]);
-  a.padLeft = int(w.padding[1]);
-  a.padBottom = int(w.padding[2]);
-  a.padRight = int(w.padding[3]);
   a.countIncludePad = countIncludePad;
   return a;
 }

@@ -61,18 +61,21 @@ ConvAttrs convAttrs(const cnn::Window &window, int64_t groups, int64_t outChanne
 /// The pooling attributes of a window.
 PoolAttrs poolAttrs(PoolKind kind, const cnn::Window &window, bool countIncludePad);
 
-/// Attaches the lowering of `Op` to the op: `Lower` returns the result's Func.
-template <typename Op, Halide::Func (*Lower)(Op, KernelBuilder &)>
-struct Lowering
-    : public cnn::HalideLowerableOpInterface::ExternalModel<Lowering<Op, Lower>, Op> {
+/// The external model of an op whose lowering is the overload
+/// `Halide::Func lower(Op, KernelBuilder &)` (declared in cnnc::halide, in
+/// the op family's file): defines the op's result as the Func it returns.
+template <typename Op>
+struct Lowering : public cnn::HalideLowerableOpInterface::ExternalModel<Lowering<Op>, Op> {
   mlir::LogicalResult lowerToHalide(mlir::Operation *op, KernelBuilder &kernel) const {
-    kernel.define(op->getResult(0), Lower(mlir::cast<Op>(op), kernel));
+    kernel.define(op->getResult(0), lower(mlir::cast<Op>(op), kernel));
     return mlir::success();
   }
 };
-template <typename Op, Halide::Func (*Lower)(Op, KernelBuilder &)>
-void attachLowering(mlir::MLIRContext *ctx) {
-  Op::template attachInterface<Lowering<Op, Lower>>(*ctx);
+
+/// Attaches the lowering of each of `Ops`.
+template <typename... Ops>
+void attachLowerings(mlir::MLIRContext *ctx) {
+  (Ops::template attachInterface<Lowering<Ops>>(*ctx), ...);
 }
 
 // The lowerings of each op family (Ops/*.cpp).

@@ -13,7 +13,10 @@ using namespace cnnc;
 using namespace cnnc::halide;
 using cnn::shapeOf;
 
-static Halide::Func lowerConv2D(cnn::Conv2DOp op, KernelBuilder &k) {
+// The overloads of `lower` that Lowering<Op> finds by argument type.
+namespace cnnc::halide {
+
+static Halide::Func lower(cnn::Conv2DOp op, KernelBuilder &k) {
   ConvAttrs a = convAttrs(*cnn::windowOf(op), op.getGroups(), shapeOf(op.getWeight())[0]);
   ConvStages s = convolution(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getWeight()),
                              k.optional(op.getBias()), a);
@@ -24,7 +27,7 @@ static Halide::Func lowerConv2D(cnn::Conv2DOp op, KernelBuilder &k) {
 /// The forward-view conv2d of a transposed convolution: stride, dilation,
 /// groups and weight as given; its bottom/right padding loses the
 /// output_padding (negative values only shift the extents the schedule sees).
-static Halide::Func lowerConvTranspose2D(cnn::ConvTranspose2DOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::ConvTranspose2DOp op, KernelBuilder &k) {
   cnn::Window w = *cnn::windowOf(op);
   for (int i = 0; i < 2; ++i)
     w.padding[2 + i] -= w.outputPadding[i];
@@ -36,7 +39,7 @@ static Halide::Func lowerConvTranspose2D(cnn::ConvTranspose2DOp op, KernelBuilde
   return s.conv;
 }
 
-static Halide::Func lowerConv2DGradInput(cnn::Conv2DGradInputOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::Conv2DGradInputOp op, KernelBuilder &k) {
   ConvAttrs a = convAttrs(*cnn::windowOf(op), op.getGroups(), shapeOf(op.getWeight())[0]);
   ConvStages s = convolutionGradInput(k.at(op.getGrad()), extent4D(op.getGrad()),
                                       k.at(op.getWeight()), a, extent4D(op.getResult()));
@@ -44,7 +47,7 @@ static Halide::Func lowerConv2DGradInput(cnn::Conv2DGradInputOp op, KernelBuilde
   return s.conv;
 }
 
-static Halide::Func lowerConv2DGradWeight(cnn::Conv2DGradWeightOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::Conv2DGradWeightOp op, KernelBuilder &k) {
   auto w = shapeOf(op.getResult());
   ConvAttrs a = convAttrs(*cnn::windowOf(op), op.getGroups(), w[0]);
   // Vectorize over output channels when there are enough of them and
@@ -67,33 +70,27 @@ static std::vector<std::vector<int>> tableOf(ArrayAttr table) {
   return rows;
 }
 
-static Halide::Func lowerScatterConnections(cnn::ScatterConnectionsOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::ScatterConnectionsOp op, KernelBuilder &k) {
   k.kernel.stages.overParameters = true;
   return scatterConnections(k.at(op.getWeight()), tableOf(op.getConnections()),
                             int(shapeOf(op.getResult())[1]));
 }
 
-static Halide::Func lowerGatherConnections(cnn::GatherConnectionsOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::GatherConnectionsOp op, KernelBuilder &k) {
   k.kernel.stages.overParameters = true;
   return gatherConnections(k.at(op.getGrad()), tableOf(op.getConnections()),
                            int(shapeOf(op.getGrad())[1]));
 }
 
-static Halide::Func lowerPositionBias(cnn::PositionBiasOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::PositionBiasOp op, KernelBuilder &k) {
   return positionBias(k.at(op.getInput()), k.at(op.getBias()));
 }
 
-static Halide::Func lowerReduceOverBatch(cnn::ReduceOverBatchOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::ReduceOverBatchOp op, KernelBuilder &k) {
   return reduceOverBatch(k.at(op.getInput()), rankOf(op.getInput()), k.batch);
 }
+} // namespace cnnc::halide
 
 void cnnc::halide::registerConvLowerings(MLIRContext *ctx) {
-  attachLowering<cnn::Conv2DOp, lowerConv2D>(ctx);
-  attachLowering<cnn::ConvTranspose2DOp, lowerConvTranspose2D>(ctx);
-  attachLowering<cnn::Conv2DGradInputOp, lowerConv2DGradInput>(ctx);
-  attachLowering<cnn::Conv2DGradWeightOp, lowerConv2DGradWeight>(ctx);
-  attachLowering<cnn::ScatterConnectionsOp, lowerScatterConnections>(ctx);
-  attachLowering<cnn::GatherConnectionsOp, lowerGatherConnections>(ctx);
-  attachLowering<cnn::PositionBiasOp, lowerPositionBias>(ctx);
-  attachLowering<cnn::ReduceOverBatchOp, lowerReduceOverBatch>(ctx);
+  attachLowerings<cnn::Conv2DOp, cnn::ConvTranspose2DOp, cnn::Conv2DGradInputOp, cnn::Conv2DGradWeightOp, cnn::ScatterConnectionsOp, cnn::GatherConnectionsOp, cnn::PositionBiasOp, cnn::ReduceOverBatchOp>(ctx);
 }

@@ -12,7 +12,10 @@ using namespace cnnc;
 using namespace cnnc::halide;
 using cnn::shapeOf;
 
-static Halide::Func lowerDense(cnn::DenseOp op, KernelBuilder &k) {
+// The overloads of `lower` that Lowering<Op> finds by argument type.
+namespace cnnc::halide {
+
+static Halide::Func lower(cnn::DenseOp op, KernelBuilder &k) {
   auto w = shapeOf(op.getWeight());
   DenseStages s = dense(k.at(op.getInput()), int(w[1]), k.at(op.getWeight()),
                         k.optional(op.getBias()), int(w[0]), k.lanes);
@@ -20,7 +23,7 @@ static Halide::Func lowerDense(cnn::DenseOp op, KernelBuilder &k) {
   return s.dense;
 }
 
-static Halide::Func lowerDenseGradInput(cnn::DenseGradInputOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::DenseGradInputOp op, KernelBuilder &k) {
   auto w = shapeOf(op.getWeight());
   VectorReduction s =
       denseGradInput(k.at(op.getGrad()), k.at(op.getWeight()), int(w[0]), int(w[1]));
@@ -28,15 +31,14 @@ static Halide::Func lowerDenseGradInput(cnn::DenseGradInputOp op, KernelBuilder 
   return s.func;
 }
 
-static Halide::Func lowerDenseGradWeight(cnn::DenseGradWeightOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::DenseGradWeightOp op, KernelBuilder &k) {
   auto w = shapeOf(op.getResult());
   VectorReduction s = denseGradWeight(k.at(op.getInput()), k.at(op.getGrad()), int(w[1]), k.batch);
   k.kernel.stages.vectorReduction = s;
   return s.func;
 }
+} // namespace cnnc::halide
 
 void cnnc::halide::registerDenseLowerings(MLIRContext *ctx) {
-  attachLowering<cnn::DenseOp, lowerDense>(ctx);
-  attachLowering<cnn::DenseGradInputOp, lowerDenseGradInput>(ctx);
-  attachLowering<cnn::DenseGradWeightOp, lowerDenseGradWeight>(ctx);
+  attachLowerings<cnn::DenseOp, cnn::DenseGradInputOp, cnn::DenseGradWeightOp>(ctx);
 }

@@ -14,34 +14,37 @@ using namespace cnnc;
 using namespace cnnc::halide;
 using cnn::shapeOf;
 
+// The overloads of `lower` that Lowering<Op> finds by argument type.
+namespace cnnc::halide {
+
 static float epsilonOf(FloatAttr epsilon) { return float(epsilon.getValueAsDouble()); }
 
-static Halide::Func lowerBatchNorm(cnn::BatchNormOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::BatchNormOp op, KernelBuilder &k) {
   return batchNorm(k.at(op.getInput()), rankOf(op.getResult()), k.at(op.getWeight()),
                    k.at(op.getBias()), k.at(op.getMean()), k.at(op.getVariance()),
                    epsilonOf(op.getEpsilonAttr()));
 }
 
-static Halide::Func lowerBnFoldWeight(cnn::BnFoldWeightOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::BnFoldWeightOp op, KernelBuilder &k) {
   k.kernel.stages.overParameters = true;
   return bnFoldWeight(k.at(op.getWeight()), rankOf(op.getResult()), k.at(op.getGamma()),
                       k.at(op.getVariance()), epsilonOf(op.getEpsilonAttr()));
 }
 
-static Halide::Func lowerBnFoldBias(cnn::BnFoldBiasOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::BnFoldBiasOp op, KernelBuilder &k) {
   k.kernel.stages.overParameters = true;
   return bnFoldBias(k.at(op.getGamma()), k.at(op.getBeta()), k.at(op.getMean()),
                     k.at(op.getVariance()), k.optional(op.getBias()),
                     epsilonOf(op.getEpsilonAttr()));
 }
 
-static Halide::Func lowerLocalResponseNorm(cnn::LocalResponseNormOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::LocalResponseNormOp op, KernelBuilder &k) {
   return localResponseNorm(k.at(op.getInput()), int(shapeOf(op.getResult())[1]),
                            int(op.getSize()), op.getAlpha().convertToDouble(),
                            op.getBeta().convertToDouble(), op.getK().convertToDouble());
 }
 
-static Halide::Func lowerLocalResponseNormGrad(cnn::LocalResponseNormGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::LocalResponseNormGradOp op, KernelBuilder &k) {
   std::vector<Halide::Func> planes;
   Halide::Func f = localResponseNormGrad(
       k.at(op.getInput()), k.at(op.getGrad()), int(shapeOf(op.getResult())[1]), int(op.getSize()),
@@ -52,34 +55,39 @@ static Halide::Func lowerLocalResponseNormGrad(cnn::LocalResponseNormGradOp op, 
   return f;
 }
 
-static Halide::Func lowerChannelMean(cnn::ChannelMeanOp op, KernelBuilder &k) {
-  Value in = op.getInput();
-  Halide::Func sum;
-  Halide::Func f =
-      channelMean(k.at(in), rankOf(in), halideExtents(in), k.batch, k.lanes, sum);
-  k.channelSum(sum, in);
+/// A per-channel sum over `in` (`reduce(input Func, partial sums)`), its
+/// partial sums recorded for the schedule.
+template <typename Reduce>
+static Halide::Func channelReduction(KernelBuilder &k, Value in, Reduce reduce) {
+  Halide::Func partial;
+  Halide::Func f = reduce(k.at(in), partial);
+  k.channelSum(partial, in);
   return f;
 }
 
-static Halide::Func lowerChannelVariance(cnn::ChannelVarianceOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::ChannelMeanOp op, KernelBuilder &k) {
   Value in = op.getInput();
-  Halide::Func sum;
-  Halide::Func f = channelVariance(k.at(in), k.at(op.getMean()), rankOf(in), halideExtents(in),
-                                   k.batch, op.getUnbiased(), k.lanes, sum);
-  k.channelSum(sum, in);
-  return f;
+  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
+    return channelMean(x, rankOf(in), halideExtents(in), k.batch, k.lanes, partial);
+  });
 }
 
-static Halide::Func lowerReduceToChannels(cnn::ReduceToChannelsOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::ChannelVarianceOp op, KernelBuilder &k) {
   Value in = op.getInput();
-  Halide::Func sum;
-  Halide::Func f =
-      reduceToChannels(k.at(in), rankOf(in), halideExtents(in), k.batch, k.lanes, sum);
-  k.channelSum(sum, in);
-  return f;
+  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
+    return channelVariance(x, k.at(op.getMean()), rankOf(in), halideExtents(in), k.batch,
+                           op.getUnbiased(), k.lanes, partial);
+  });
 }
 
-static Halide::Func lowerBatchNormGradInput(cnn::BatchNormGradInputOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::ReduceToChannelsOp op, KernelBuilder &k) {
+  Value in = op.getInput();
+  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
+    return reduceToChannels(x, rankOf(in), halideExtents(in), k.batch, k.lanes, partial);
+  });
+}
+
+static Halide::Func lower(cnn::BatchNormGradInputOp op, KernelBuilder &k) {
   Value result = op.getResult();
   std::vector<Halide::Func> sums;
   Halide::Func f = batchNormGradInput(k.at(op.getInput()), k.at(op.getGrad()), k.at(op.getGamma()),
@@ -91,31 +99,21 @@ static Halide::Func lowerBatchNormGradInput(cnn::BatchNormGradInputOp op, Kernel
   return f;
 }
 
-static Halide::Func lowerBatchNormGradGamma(cnn::BatchNormGradGammaOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::BatchNormGradGammaOp op, KernelBuilder &k) {
   Value in = op.getInput();
-  Halide::Func sum;
-  Halide::Func f = batchNormGradGamma(k.at(in), k.at(op.getGrad()), k.at(op.getMean()),
-                                      k.at(op.getVariance()), epsilonOf(op.getEpsilonAttr()),
-                                      rankOf(in), halideExtents(in), k.batch, k.lanes, sum);
-  k.channelSum(sum, in);
-  return f;
+  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
+    return batchNormGradGamma(x, k.at(op.getGrad()), k.at(op.getMean()), k.at(op.getVariance()),
+                              epsilonOf(op.getEpsilonAttr()), rankOf(in), halideExtents(in),
+                              k.batch, k.lanes, partial);
+  });
 }
 
-static Halide::Func lowerEma(cnn::EmaOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::EmaOp op, KernelBuilder &k) {
   return ema(k.at(op.getRunning()), k.at(op.getBatch()), rankOf(op.getResult()),
              op.getMomentumAttr().getValueAsDouble());
 }
+} // namespace cnnc::halide
 
 void cnnc::halide::registerNormalizationLowerings(MLIRContext *ctx) {
-  attachLowering<cnn::BatchNormOp, lowerBatchNorm>(ctx);
-  attachLowering<cnn::BnFoldWeightOp, lowerBnFoldWeight>(ctx);
-  attachLowering<cnn::BnFoldBiasOp, lowerBnFoldBias>(ctx);
-  attachLowering<cnn::LocalResponseNormOp, lowerLocalResponseNorm>(ctx);
-  attachLowering<cnn::LocalResponseNormGradOp, lowerLocalResponseNormGrad>(ctx);
-  attachLowering<cnn::ChannelMeanOp, lowerChannelMean>(ctx);
-  attachLowering<cnn::ChannelVarianceOp, lowerChannelVariance>(ctx);
-  attachLowering<cnn::ReduceToChannelsOp, lowerReduceToChannels>(ctx);
-  attachLowering<cnn::BatchNormGradInputOp, lowerBatchNormGradInput>(ctx);
-  attachLowering<cnn::BatchNormGradGammaOp, lowerBatchNormGradGamma>(ctx);
-  attachLowering<cnn::EmaOp, lowerEma>(ctx);
+  attachLowerings<cnn::BatchNormOp, cnn::BnFoldWeightOp, cnn::BnFoldBiasOp, cnn::LocalResponseNormOp, cnn::LocalResponseNormGradOp, cnn::ChannelMeanOp, cnn::ChannelVarianceOp, cnn::ReduceToChannelsOp, cnn::BatchNormGradInputOp, cnn::BatchNormGradGammaOp, cnn::EmaOp>(ctx);
 }

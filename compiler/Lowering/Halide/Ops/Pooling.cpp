@@ -13,6 +13,9 @@ using namespace cnnc;
 using namespace cnnc::halide;
 using cnn::shapeOf;
 
+// The overloads of `lower` that Lowering<Op> finds by argument type.
+namespace cnnc::halide {
+
 /// A windowed pooling of `kind`.
 template <typename PoolOp>
 static Halide::Func lowerWindowPool(PoolOp op, KernelBuilder &k, PoolKind kind,
@@ -23,34 +26,34 @@ static Halide::Func lowerWindowPool(PoolOp op, KernelBuilder &k, PoolKind kind,
   return s.pool;
 }
 
-static Halide::Func lowerMaxPool2D(cnn::MaxPool2DOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::MaxPool2DOp op, KernelBuilder &k) {
   return lowerWindowPool(op, k, PoolKind::Max, true);
 }
-static Halide::Func lowerAvgPool2D(cnn::AvgPool2DOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::AvgPool2DOp op, KernelBuilder &k) {
   return lowerWindowPool(op, k, PoolKind::Average, op.getCountIncludePad());
 }
-static Halide::Func lowerMinPool2D(cnn::MinPool2DOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::MinPool2DOp op, KernelBuilder &k) {
   return lowerWindowPool(op, k, PoolKind::Min, true);
 }
-static Halide::Func lowerL2Pool2D(cnn::L2Pool2DOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::L2Pool2DOp op, KernelBuilder &k) {
   return lowerWindowPool(op, k, PoolKind::L2, true);
 }
 
-static Halide::Func lowerGlobalAvgPool(cnn::GlobalAvgPoolOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::GlobalAvgPoolOp op, KernelBuilder &k) {
   Halide::Func sum;
   Halide::Func f = globalAveragePool(k.at(op.getInput()), extent4D(op.getInput()), sum);
   k.kernel.stages.reductions.push_back(sum);
   return f;
 }
 
-static Halide::Func lowerGlobalMaxPool(cnn::GlobalMaxPoolOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::GlobalMaxPoolOp op, KernelBuilder &k) {
   Halide::Func best;
   Halide::Func f = globalMaxPool(k.at(op.getInput()), extent4D(op.getInput()), best);
   k.kernel.stages.reductions.push_back(best);
   return f;
 }
 
-static Halide::Func lowerKMaxPool(cnn::KMaxPoolOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::KMaxPoolOp op, KernelBuilder &k) {
   KMaxStages s;
   Halide::Func f = kmaxPool(k.at(op.getInput()), extent4D(op.getInput()), int(op.getK()), s);
   k.kernel.stages.kmax = s;
@@ -73,29 +76,29 @@ static Halide::Func lowerWinnerPoolGrad(PoolGradOp op, KernelBuilder &k, PoolKin
   return f;
 }
 
-static Halide::Func lowerMaxPool2DGrad(cnn::MaxPool2DGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::MaxPool2DGradOp op, KernelBuilder &k) {
   return lowerWinnerPoolGrad(op, k, PoolKind::Max);
 }
-static Halide::Func lowerMinPool2DGrad(cnn::MinPool2DGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::MinPool2DGradOp op, KernelBuilder &k) {
   return lowerWinnerPoolGrad(op, k, PoolKind::Min);
 }
 
-static Halide::Func lowerAvgPool2DGrad(cnn::AvgPool2DGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::AvgPool2DGradOp op, KernelBuilder &k) {
   PoolAttrs a = poolAttrs(PoolKind::Average, *cnn::windowOf(op), op.getCountIncludePad());
   return avgPoolGrad(k.at(op.getGrad()), extent4D(op.getResult()), extent4D(op.getGrad()), a);
 }
 
-static Halide::Func lowerL2Pool2DGrad(cnn::L2Pool2DGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::L2Pool2DGradOp op, KernelBuilder &k) {
   PoolAttrs a = poolAttrs(PoolKind::L2, *cnn::windowOf(op), true);
   return l2PoolGrad(k.at(op.getInput()), extent4D(op.getResult()), k.at(op.getOutput()),
                     k.at(op.getGrad()), extent4D(op.getGrad()), a);
 }
 
-static Halide::Func lowerGlobalAvgPoolGrad(cnn::GlobalAvgPoolGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::GlobalAvgPoolGradOp op, KernelBuilder &k) {
   return globalAvgPoolGrad(k.at(op.getGrad()), extent4D(op.getResult()));
 }
 
-static Halide::Func lowerGlobalMaxPoolGrad(cnn::GlobalMaxPoolGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::GlobalMaxPoolGradOp op, KernelBuilder &k) {
   Halide::Func winner;
   Halide::Func f = globalMaxPoolGrad(k.at(op.getInput()), extent4D(op.getInput()),
                                      k.at(op.getGrad()), winner);
@@ -103,27 +106,15 @@ static Halide::Func lowerGlobalMaxPoolGrad(cnn::GlobalMaxPoolGradOp op, KernelBu
   return f;
 }
 
-static Halide::Func lowerKMaxPoolGrad(cnn::KMaxPoolGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::KMaxPoolGradOp op, KernelBuilder &k) {
   KMaxStages s;
   Halide::Func f = kmaxPoolGrad(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getGrad()),
                                 int(op.getK()), s);
   k.kernel.stages.kmax = s;
   return f;
 }
+} // namespace cnnc::halide
 
 void cnnc::halide::registerPoolingLowerings(MLIRContext *ctx) {
-  attachLowering<cnn::MaxPool2DOp, lowerMaxPool2D>(ctx);
-  attachLowering<cnn::AvgPool2DOp, lowerAvgPool2D>(ctx);
-  attachLowering<cnn::MinPool2DOp, lowerMinPool2D>(ctx);
-  attachLowering<cnn::L2Pool2DOp, lowerL2Pool2D>(ctx);
-  attachLowering<cnn::GlobalAvgPoolOp, lowerGlobalAvgPool>(ctx);
-  attachLowering<cnn::GlobalMaxPoolOp, lowerGlobalMaxPool>(ctx);
-  attachLowering<cnn::KMaxPoolOp, lowerKMaxPool>(ctx);
-  attachLowering<cnn::MaxPool2DGradOp, lowerMaxPool2DGrad>(ctx);
-  attachLowering<cnn::MinPool2DGradOp, lowerMinPool2DGrad>(ctx);
-  attachLowering<cnn::AvgPool2DGradOp, lowerAvgPool2DGrad>(ctx);
-  attachLowering<cnn::L2Pool2DGradOp, lowerL2Pool2DGrad>(ctx);
-  attachLowering<cnn::GlobalAvgPoolGradOp, lowerGlobalAvgPoolGrad>(ctx);
-  attachLowering<cnn::GlobalMaxPoolGradOp, lowerGlobalMaxPoolGrad>(ctx);
-  attachLowering<cnn::KMaxPoolGradOp, lowerKMaxPoolGrad>(ctx);
+  attachLowerings<cnn::MaxPool2DOp, cnn::AvgPool2DOp, cnn::MinPool2DOp, cnn::L2Pool2DOp, cnn::GlobalAvgPoolOp, cnn::GlobalMaxPoolOp, cnn::KMaxPoolOp, cnn::MaxPool2DGradOp, cnn::MinPool2DGradOp, cnn::AvgPool2DGradOp, cnn::L2Pool2DGradOp, cnn::GlobalAvgPoolGradOp, cnn::GlobalMaxPoolGradOp, cnn::KMaxPoolGradOp>(ctx);
 }

@@ -12,13 +12,16 @@ using namespace cnnc;
 using namespace cnnc::halide;
 using cnn::shapeOf;
 
+// The overloads of `lower` that Lowering<Op> finds by argument type.
+namespace cnnc::halide {
+
 /// A gather: one row copy per token.
-static Halide::Func lowerEmbedding(cnn::EmbeddingOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::EmbeddingOp op, KernelBuilder &k) {
   k.kernel.stages.embeddingDim = int(shapeOf(op.getWeight())[1]);
   return embedding(k.at(op.getIds()), k.at(op.getWeight()), int(shapeOf(op.getWeight())[0]));
 }
 
-static Halide::Func lowerEmbeddingGradWeight(cnn::EmbeddingGradWeightOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::EmbeddingGradWeightOp op, KernelBuilder &k) {
   auto table = shapeOf(op.getResult());
   auto ids = shapeOf(op.getIds());
   EmbeddingGradStages s = embeddingGradWeight(k.at(op.getIds()), k.at(op.getGrad()), int(ids[1]),
@@ -26,8 +29,8 @@ static Halide::Func lowerEmbeddingGradWeight(cnn::EmbeddingGradWeightOp op, Kern
   k.kernel.stages.embeddingGrad = s;
   return s.table;
 }
+} // namespace cnnc::halide
 
 void cnnc::halide::registerSequenceLowerings(MLIRContext *ctx) {
-  attachLowering<cnn::EmbeddingOp, lowerEmbedding>(ctx);
-  attachLowering<cnn::EmbeddingGradWeightOp, lowerEmbeddingGradWeight>(ctx);
+  attachLowerings<cnn::EmbeddingOp, cnn::EmbeddingGradWeightOp>(ctx);
 }

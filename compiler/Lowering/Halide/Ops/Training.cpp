@@ -12,68 +12,64 @@ using namespace cnnc;
 using namespace cnnc::halide;
 using cnn::shapeOf;
 
+// The overloads of `lower` that Lowering<Op> finds by argument type.
+namespace cnnc::halide {
+
 static int classesOf(Value v) { return int(shapeOf(v)[1]); }
 static double number(FloatAttr a) { return a.getValueAsDouble(); }
 
-static Halide::Func lowerSoftmaxCrossEntropy(cnn::SoftmaxCrossEntropyOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::SoftmaxCrossEntropyOp op, KernelBuilder &k) {
   return softmaxCrossEntropy(k.at(op.getLogits()), k.at(op.getLabels()),
                              classesOf(op.getLogits()), k.batch, k.kernel.stages.reductions);
 }
 
-static Halide::Func lowerSoftmaxCrossEntropyGrad(cnn::SoftmaxCrossEntropyGradOp op,
+static Halide::Func lower(cnn::SoftmaxCrossEntropyGradOp op,
                                                  KernelBuilder &k) {
   return softmaxCrossEntropyGrad(k.at(op.getLogits()), k.at(op.getLabels()),
                                  classesOf(op.getLogits()), k.batch, k.kernel.stages.reductions);
 }
 
-static Halide::Func lowerMseLoss(cnn::MseLossOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::MseLossOp op, KernelBuilder &k) {
   return mseLoss(k.at(op.getOutput()), k.at(op.getLabels()), classesOf(op.getOutput()), k.batch,
                  k.kernel.stages.reductions);
 }
 
-static Halide::Func lowerMseLossGrad(cnn::MseLossGradOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::MseLossGradOp op, KernelBuilder &k) {
   return mseLossGrad(k.at(op.getOutput()), k.at(op.getLabels()), classesOf(op.getOutput()),
                      k.batch);
 }
 
-static Halide::Func lowerCountCorrect(cnn::CountCorrectOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::CountCorrectOp op, KernelBuilder &k) {
   return countCorrect(k.at(op.getScores()), k.at(op.getLabels()), classesOf(op.getScores()),
                       k.batch, k.kernel.stages.reductions);
 }
 
-static Halide::Func lowerSgdMomentum(cnn::SgdMomentumOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::SgdMomentumOp op, KernelBuilder &k) {
   return sgdMomentum(k.at(op.getBuffer()), k.at(op.getGrad()), k.at(op.getParam()),
                      rankOf(op.getResult()), number(op.getMomentumAttr()),
                      number(op.getDampeningAttr()), number(op.getWeightDecayAttr()));
 }
 
-static Halide::Func lowerSgdStep(cnn::SgdStepOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::SgdStepOp op, KernelBuilder &k) {
   return sgdStep(k.at(op.getParam()), k.at(op.getGrad()), k.optional(op.getBuffer()),
                  k.at(op.getLr()), rankOf(op.getResult()), number(op.getMomentumAttr()),
                  number(op.getWeightDecayAttr()), op.getNesterov());
 }
 
-static Halide::Func lowerAdamMoment(cnn::AdamMomentOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::AdamMomentOp op, KernelBuilder &k) {
   return adamMoment(k.at(op.getMoment()), k.at(op.getGrad()), k.at(op.getParam()),
                     rankOf(op.getResult()), number(op.getBetaAttr()),
                     number(op.getWeightDecayAttr()), op.getSquared());
 }
 
-static Halide::Func lowerAdamStep(cnn::AdamStepOp op, KernelBuilder &k) {
+static Halide::Func lower(cnn::AdamStepOp op, KernelBuilder &k) {
   return adamStep(k.at(op.getParam()), k.at(op.getMoment1()), k.at(op.getMoment2()),
                   k.at(op.getLr()), k.at(op.getStep()), rankOf(op.getResult()),
                   number(op.getBeta1Attr()), number(op.getBeta2Attr()),
                   number(op.getEpsilonAttr()), k.kernel.stages.reductions);
 }
+} // namespace cnnc::halide
 
 void cnnc::halide::registerTrainingLowerings(MLIRContext *ctx) {
-  attachLowering<cnn::SoftmaxCrossEntropyOp, lowerSoftmaxCrossEntropy>(ctx);
-  attachLowering<cnn::SoftmaxCrossEntropyGradOp, lowerSoftmaxCrossEntropyGrad>(ctx);
-  attachLowering<cnn::MseLossOp, lowerMseLoss>(ctx);
-  attachLowering<cnn::MseLossGradOp, lowerMseLossGrad>(ctx);
-  attachLowering<cnn::CountCorrectOp, lowerCountCorrect>(ctx);
-  attachLowering<cnn::SgdMomentumOp, lowerSgdMomentum>(ctx);
-  attachLowering<cnn::SgdStepOp, lowerSgdStep>(ctx);
-  attachLowering<cnn::AdamMomentOp, lowerAdamMoment>(ctx);
-  attachLowering<cnn::AdamStepOp, lowerAdamStep>(ctx);
+  attachLowerings<cnn::SoftmaxCrossEntropyOp, cnn::SoftmaxCrossEntropyGradOp, cnn::MseLossOp, cnn::MseLossGradOp, cnn::CountCorrectOp, cnn::SgdMomentumOp, cnn::SgdStepOp, cnn::AdamMomentOp, cnn::AdamStepOp>(ctx);
 }

@@ -27,16 +27,12 @@ LogicalResult Conv2DOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(w, b.create<Conv2DGradWeightOp>(getLoc(), w.getType(), x, dy, getStrideAttr(),
                                                getPaddingAttr(), getDilationAttr(),
                                                getGroupsAttr()));
-  if (Value bias = getBias())
-    g.accumulate(bias, b.create<ReduceToChannelsOp>(getLoc(), bias.getType(), dy));
+  accumulateBiasGradient(g, getLoc(), getBias(), dy);
   return success();
 }
 
-/// Kaiming-uniform with a = sqrt(5): U(±1/sqrt(fan_in)) for weight and bias.
 void Conv2DOp::initializeParameters(ParameterInitializer &init) {
-  double bound = fanInBound(getWeight());
-  init.uniform(getWeight(), bound);
-  init.uniform(getBias(), bound);
+  initializeFromFanIn(init, getWeight(), getBias());
 }
 
 /// A connection table (LeNet-5's C3): each output map multiplies only its
@@ -87,16 +83,13 @@ LogicalResult ConvTranspose2DOp::buildGradient(GradientBuilder &g, Value dy) {
                                        getDilationAttr(), getGroupsAttr()));
   g.accumulate(w, b.create<Conv2DGradWeightOp>(getLoc(), w.getType(), dy, x, getStrideAttr(),
                                                padsAttr, getDilationAttr(), getGroupsAttr()));
-  if (Value bias = getBias())
-    g.accumulate(bias, b.create<ReduceToChannelsOp>(getLoc(), bias.getType(), dy));
+  accumulateBiasGradient(g, getLoc(), getBias(), dy);
   return success();
 }
 
 /// PyTorch's fan-in of a [C, O/groups, kh, kw] weight: O/groups·kh·kw.
 void ConvTranspose2DOp::initializeParameters(ParameterInitializer &init) {
-  double bound = fanInBound(getWeight());
-  init.uniform(getWeight(), bound);
-  init.uniform(getBias(), bound);
+  initializeFromFanIn(init, getWeight(), getBias());
 }
 
 int64_t ConvTranspose2DOp::getWeightCount() { return elementsPerItem(getWeight()); }

@@ -18,16 +18,13 @@ LogicalResult DenseOp::buildGradient(GradientBuilder &g, Value dy) {
   if (g.requiresGrad(x))
     g.accumulate(x, b.create<DenseGradInputOp>(getLoc(), x.getType(), dy, w));
   g.accumulate(w, b.create<DenseGradWeightOp>(getLoc(), w.getType(), x, dy));
-  if (Value bias = getBias())
-    g.accumulate(bias, b.create<ReduceToChannelsOp>(getLoc(), bias.getType(), dy));
+  accumulateBiasGradient(g, getLoc(), getBias(), dy);
   return success();
 }
 
 /// U(±1/sqrt(in_features)) for weight and bias, as nn.Linear.
 void DenseOp::initializeParameters(ParameterInitializer &init) {
-  double bound = fanInBound(getWeight());
-  init.uniform(getWeight(), bound);
-  init.uniform(getBias(), bound);
+  initializeFromFanIn(init, getWeight(), getBias());
 }
 
 int64_t DenseOp::getWeightCount() { return elementsPerItem(getWeight()); }

@@ -49,7 +49,7 @@ LogicalResult BatchNormOp::buildGradient(GradientBuilder &g, Value dy) {
                                                    getEpsilonAttr()));
   g.accumulate(gamma, b.create<BatchNormGradGammaOp>(loc, gamma.getType(), x, dy, mean, var,
                                                      getEpsilonAttr()));
-  g.accumulate(getBias(), b.create<ReduceToChannelsOp>(loc, getBias().getType(), dy));
+  accumulateBiasGradient(g, loc, getBias(), dy);
   return success();
 }
 

@@ -24,6 +24,22 @@ inline double fanInBound(mlir::Value weight) {
   return 1.0 / std::sqrt(double(fanIn));
 }
 
+/// ∂b = Σδ over every dimension but the channels, for a layer's optional bias.
+inline void accumulateBiasGradient(GradientBuilder &g, mlir::Location loc, mlir::Value bias,
+                                   mlir::Value dy) {
+  if (bias)
+    g.accumulate(bias, g.builder().create<ReduceToChannelsOp>(loc, bias.getType(), dy));
+}
+
+/// PyTorch's Kaiming-uniform with a = sqrt(5): U(±1/sqrt(fan_in)) for a
+/// weight and its optional bias.
+inline void initializeFromFanIn(ParameterInitializer &init, mlir::Value weight,
+                                mlir::Value bias) {
+  double bound = fanInBound(weight);
+  init.uniform(weight, bound);
+  init.uniform(bias, bound);
+}
+
 /// The field of the data operand (the first), with `whole` from any operand.
 inline ReceptiveField dataField(llvm::ArrayRef<ReceptiveField> operands) {
   ReceptiveField f = operands.empty() ? ReceptiveField() : operands.front();
