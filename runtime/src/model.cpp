@@ -624,9 +624,9 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     if (model->desc->num_kernels > 0 && !model->desc->kernels)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': kernel table is null");
     parseMetadata(*model, model->desc->metadata_json);
-    // Present in every model.so (Halide's runtime is embedded); used only for GPU buffers.
-    // Halide's default error handler aborts the process; route kernel errors
-    // (e.g. a buffer too small) into the failing call's status instead.
+    // Every model.so embeds Halide's runtime, whose default error handler
+    // aborts the process; route kernel errors (e.g. a buffer too small) into
+    // the failing call's status instead.
     using ErrorHandler = void (*)(void *, const char *);
     if (auto setHandler = reinterpret_cast<ErrorHandler (*)(ErrorHandler)>(
             dlsym(model->library, "halide_set_error_handler")))
