@@ -670,6 +670,7 @@ def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
@@ -683,6 +684,7 @@ def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_GatherConnectionsOp : CNN_PureOp<"gather_connections",
@@ -731,12 +733,14 @@ def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of den
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$weight);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradWeightOp : CNN_PureOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
@@ -770,6 +774,7 @@ def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
@@ -779,12 +784,14 @@ def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    BoolAttr:$count_include_pad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
@@ -950,6 +957,7 @@ def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
   }];
   let arguments = (ins CNN_Tensor:$ids, CNN_Tensor:$grad);
   let assemblyFormat = "$ids `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
@@ -957,6 +965,7 @@ def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
@@ -964,6 +973,7 @@ def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
@@ -972,6 +982,7 @@ def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
@@ -981,6 +992,7 @@ def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $output `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 #endif // CNN_OPS_TD
