@@ -671,6 +671,7 @@ def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
@@ -684,6 +685,7 @@ def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -717,6 +719,7 @@ def CNN_LocalResponseNormGradOp : CNN_PureOp<"local_response_norm_grad",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$size, F64Attr:$alpha,
                    F64Attr:$beta, F64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
@@ -727,6 +730,7 @@ def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
   }];
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input",
@@ -734,12 +738,14 @@ def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of den
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$weight);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradWeightOp : CNN_PureOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -775,6 +781,7 @@ def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
@@ -785,12 +792,14 @@ def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
                    BoolAttr:$count_include_pad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -840,6 +849,7 @@ def CNN_ChannelMeanOp : CNN_PureOp<"channel_mean", "batch mean per channel: [N,C
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
@@ -847,6 +857,7 @@ def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$mean, BoolAttr:$unbiased);
   let assemblyFormat = "$input `,` $mean attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
@@ -858,6 +869,7 @@ def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, CNN_Tensor:$gamma,
                    CNN_Tensor:$mean, CNN_Tensor:$variance, F64Attr:$epsilon);
   let assemblyFormat = "$input `,` $grad `,` $gamma `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel",
@@ -865,12 +877,14 @@ def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, CNN_Tensor:$mean,
                    CNN_Tensor:$variance, F64Attr:$epsilon);
   let assemblyFormat = "$input `,` $grad `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_EmaOp : CNN_PureOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["running", "batch", "result"]>]> {
   let arguments = (ins CNN_Tensor:$running, CNN_Tensor:$batch, F64Attr:$momentum);
   let assemblyFormat = "$running `,` $batch attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxCrossEntropyOp : CNN_PureOp<"softmax_cross_entropy",
@@ -958,6 +972,7 @@ def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
   let arguments = (ins CNN_Tensor:$ids, CNN_Tensor:$grad);
   let assemblyFormat = "$ids `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
@@ -966,6 +981,7 @@ def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
@@ -973,6 +989,7 @@ def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -983,6 +1000,7 @@ def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
@@ -992,6 +1010,7 @@ def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $output `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
