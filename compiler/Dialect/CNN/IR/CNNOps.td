@@ -672,6 +672,7 @@ def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
@@ -685,6 +686,7 @@ def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -720,6 +722,7 @@ def CNN_LocalResponseNormGradOp : CNN_PureOp<"local_response_norm_grad",
                    F64Attr:$beta, F64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
@@ -731,6 +734,7 @@ def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input",
@@ -739,12 +743,14 @@ def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of den
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradWeightOp : CNN_PureOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -757,6 +763,7 @@ def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
   }];
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad, StrAttr:$kind);
   let assemblyFormat = "$kind $output `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
@@ -768,6 +775,7 @@ def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$negative_slope);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
@@ -782,6 +790,7 @@ def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
@@ -793,6 +802,7 @@ def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane",
@@ -801,18 +811,21 @@ def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) br
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["output", "grad", "result"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad);
   let assemblyFormat = "$output `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_SliceChannelsOp : CNN_PureOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)",
     [CNN_Cost<>]> {
   let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ReshapeOp : CNN_PureOp<"reshape", "the same data with another static shape (flatten's gradient); a view",
@@ -837,18 +850,21 @@ def CNN_DropoutTrainOp : CNN_PureOp<"dropout_train",
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$input `,` $seed attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_DropoutGradOp : CNN_PureOp<"dropout_grad", "δ·mask/(1-rate) with dropout_train's mask",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$grad `,` $seed attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ChannelMeanOp : CNN_PureOp<"channel_mean", "batch mean per channel: [N,C,...] -> [C]",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -857,6 +873,7 @@ def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$mean, BoolAttr:$unbiased);
   let assemblyFormat = "$input `,` $mean attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -870,6 +887,7 @@ def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
                    CNN_Tensor:$mean, CNN_Tensor:$variance, F64Attr:$epsilon);
   let assemblyFormat = "$input `,` $grad `,` $gamma `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel",
@@ -878,12 +896,14 @@ def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂
                    CNN_Tensor:$variance, F64Attr:$epsilon);
   let assemblyFormat = "$input `,` $grad `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_EmaOp : CNN_PureOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["running", "batch", "result"]>]> {
   let arguments = (ins CNN_Tensor:$running, CNN_Tensor:$batch, F64Attr:$momentum);
   let assemblyFormat = "$running `,` $batch attr-dict `:` type($result)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -973,6 +993,7 @@ def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
   let assemblyFormat = "$ids `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
@@ -982,6 +1003,7 @@ def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
@@ -989,6 +1011,7 @@ def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -1001,6 +1024,7 @@ def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
@@ -1010,6 +1034,7 @@ def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $output `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
