@@ -673,6 +673,7 @@ def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
@@ -686,6 +687,7 @@ def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -723,6 +725,7 @@ def CNN_LocalResponseNormGradOp : CNN_PureOp<"local_response_norm_grad",
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
@@ -735,6 +738,7 @@ def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input",
@@ -744,12 +748,14 @@ def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of den
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradWeightOp : CNN_PureOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -764,6 +770,7 @@ def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad, StrAttr:$kind);
   let assemblyFormat = "$kind $output `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
@@ -775,6 +782,7 @@ def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$negative_slope);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -791,6 +799,7 @@ def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
@@ -803,12 +812,14 @@ def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -819,12 +830,14 @@ def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad);
   let assemblyFormat = "$output `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_SliceChannelsOp : CNN_PureOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)",
     [CNN_Cost<>]> {
   let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -851,12 +864,14 @@ def CNN_DropoutTrainOp : CNN_PureOp<"dropout_train",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$input `,` $seed attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DropoutGradOp : CNN_PureOp<"dropout_grad", "δ·mask/(1-rate) with dropout_train's mask",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$grad `,` $seed attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -866,6 +881,7 @@ def CNN_ChannelMeanOp : CNN_PureOp<"channel_mean", "batch mean per channel: [N,C
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
@@ -873,6 +889,7 @@ def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$mean, BoolAttr:$unbiased);
   let assemblyFormat = "$input `,` $mean attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -888,6 +905,7 @@ def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
   let assemblyFormat = "$input `,` $grad `,` $gamma `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel",
@@ -897,12 +915,14 @@ def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂
   let assemblyFormat = "$input `,` $grad `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_EmaOp : CNN_PureOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["running", "batch", "result"]>]> {
   let arguments = (ins CNN_Tensor:$running, CNN_Tensor:$batch, F64Attr:$momentum);
   let assemblyFormat = "$running `,` $batch attr-dict `:` type($result)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -915,6 +935,7 @@ def CNN_SoftmaxCrossEntropyOp : CNN_PureOp<"softmax_cross_entropy",
   }];
   let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
@@ -922,24 +943,28 @@ def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_MseLossOp : CNN_PureOp<"mse_loss", "mean over all elements of (y - onehot(label))²",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_MseLossGradOp : CNN_PureOp<"mse_loss_grad", "2 (y - onehot(label)) / (N·K)",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_CountCorrectOp : CNN_PureOp<"count_correct", "number of rows whose argmax equals the label",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$scores, CNN_Tensor:$labels);
   let assemblyFormat = "$scores `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_SgdMomentumOp : CNN_PureOp<"sgd_momentum",
@@ -948,6 +973,7 @@ def CNN_SgdMomentumOp : CNN_PureOp<"sgd_momentum",
   let arguments = (ins CNN_Tensor:$buffer, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$momentum, F64Attr:$dampening, F64Attr:$weight_decay);
   let assemblyFormat = "$buffer `,` $grad `,` $param attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_SgdStepOp : CNN_PureOp<"sgd_step", "p - lr·d (d: the gradient, the momentum buffer, or Nesterov's mix)",
@@ -959,6 +985,7 @@ def CNN_SgdStepOp : CNN_PureOp<"sgd_step", "p - lr·d (d: the gradient, the mome
   let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$grad, Optional<CNN_Tensor>:$buffer,
                    CNN_Tensor:$lr, F64Attr:$momentum, F64Attr:$weight_decay, BoolAttr:$nesterov);
   let assemblyFormat = "$param `,` $grad `,` $lr (`,` $buffer^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
@@ -967,6 +994,7 @@ def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
   let arguments = (ins CNN_Tensor:$moment, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$beta, F64Attr:$weight_decay, BoolAttr:$squared);
   let assemblyFormat = "$moment `,` $grad `,` $param attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_AdamStepOp : CNN_PureOp<"adam_step",
@@ -980,6 +1008,7 @@ def CNN_AdamStepOp : CNN_PureOp<"adam_step",
                    CNN_Tensor:$lr, CNN_Tensor:$step,
                    F64Attr:$beta1, F64Attr:$beta2, F64Attr:$epsilon);
   let assemblyFormat = "$param `,` $moment1 `,` $moment2 `,` $lr `,` $step attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
@@ -994,6 +1023,7 @@ def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
@@ -1004,6 +1034,7 @@ def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
@@ -1011,6 +1042,7 @@ def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -1025,6 +1057,7 @@ def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
@@ -1034,6 +1067,7 @@ def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $output `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
