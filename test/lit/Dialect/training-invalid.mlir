@@ -1,5 +1,5 @@
-// Verifier errors of the losses, the accuracy count and the optimizer
-// updates, one case per split.
+// Verifier errors of the losses, the accuracy count, the optimizer updates
+// and the optimizer state and its assignment, one case per split.
 // RUN: cnnc-opt %s -split-input-file -verify-diagnostics
 
 func.func @f(%z: tensor<?x10x1xf32>, %l: tensor<?xf32>) {
@@ -165,5 +165,55 @@ func.func @f(%p: tensor<4x3xf32>, %s: tensor<1xf32>, %t: tensor<?xf32>) {
 func.func @f(%p: tensor<4x3xf32>, %v: tensor<4x4xf32>, %s: tensor<1xf32>) {
   // expected-error @+1 {{'cnn.adam_step' op expects moment2 to be [4, 3] (the result's shape), found [4, 4]}}
   %0 = cnn.adam_step %p, %p, %v, %s, %s {beta1 = 0.9 : f64, beta2 = 0.999 : f64, epsilon = 1.0e-08 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x4xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{'cnn.state' op needs a non-empty state name}}
+  %0 = cnn.state "" : tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{'cnn.state' op state 'w.exp_avg' must have a static positive shape}}
+  %0 = cnn.state "w.exp_avg" : tensor<?x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%v: tensor<3x4xf32>) {
+  %w = cnn.param "w" : tensor<4x3xf32>
+  // expected-error @+1 {{'cnn.assign' op assigns a value of type 'tensor<3x4xf32>' to 'w' of type 'tensor<4x3xf32>'}}
+  cnn.assign "w", %v : tensor<3x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%v: tensor<4x3xf32>) {
+  %m = cnn.state "w.exp_avg" : tensor<4x4xf32>
+  // expected-error @+1 {{'cnn.assign' op assigns a value of type 'tensor<4x3xf32>' to 'w.exp_avg' of type 'tensor<4x4xf32>'}}
+  cnn.assign "w.exp_avg", %v : tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%v: tensor<4x3xf32>) {
+  // expected-error @+1 {{'cnn.assign' op needs a non-empty target name}}
+  cnn.assign "", %v : tensor<4x3xf32>
+  return
+}
+
+// -----
+
+func.func @f(%v: tensor<?x3xf32>) {
+  // expected-error @+1 {{'cnn.assign' op expects a value with a static positive shape, found 'tensor<?x3xf32>'}}
+  cnn.assign "w", %v : tensor<?x3xf32>
   return
 }

@@ -620,6 +620,7 @@ def CNN_StateOp : CNN_Op<"state", [Pure]> {
   let arguments = (ins StrAttr:$name);
   let results = (outs CNN_Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_HyperOp : CNN_Op<"hyper", [Pure]> {
@@ -647,6 +648,7 @@ def CNN_AssignOp : CNN_Op<"assign"> {
   }];
   let arguments = (ins StrAttr:$target, CNN_Tensor:$value);
   let assemblyFormat = "$target `,` $value attr-dict `:` type($value)";
+  let hasVerifier = 1;
 }
 
 // A pure op with one tensor result and a one-line summary: the gradient,
@@ -674,6 +676,7 @@ def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
@@ -687,6 +690,7 @@ def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -726,6 +730,7 @@ def CNN_LocalResponseNormGradOp : CNN_PureOp<"local_response_norm_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
@@ -739,6 +744,7 @@ def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input",
@@ -749,12 +755,14 @@ def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of den
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradWeightOp : CNN_PureOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -771,6 +779,7 @@ def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
   let assemblyFormat = "$kind $output `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
@@ -782,6 +791,7 @@ def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$negative_slope);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -800,6 +810,7 @@ def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
@@ -809,6 +820,7 @@ def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    BoolAttr:$count_include_pad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -823,6 +835,7 @@ def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) br
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
@@ -831,12 +844,14 @@ def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
   let assemblyFormat = "$output `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_SliceChannelsOp : CNN_PureOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)",
     [CNN_Cost<>]> {
   let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -865,12 +880,14 @@ def CNN_DropoutTrainOp : CNN_PureOp<"dropout_train",
   let assemblyFormat = "$input `,` $seed attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_DropoutGradOp : CNN_PureOp<"dropout_grad", "δ·mask/(1-rate) with dropout_train's mask",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$grad `,` $seed attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
 }
@@ -882,6 +899,7 @@ def CNN_ChannelMeanOp : CNN_PureOp<"channel_mean", "batch mean per channel: [N,C
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
@@ -889,6 +907,7 @@ def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$mean, BoolAttr:$unbiased);
   let assemblyFormat = "$input `,` $mean attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -906,6 +925,7 @@ def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel",
@@ -916,12 +936,14 @@ def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_EmaOp : CNN_PureOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["running", "batch", "result"]>]> {
   let arguments = (ins CNN_Tensor:$running, CNN_Tensor:$batch, F64Attr:$momentum);
   let assemblyFormat = "$running `,` $batch attr-dict `:` type($result)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -936,6 +958,7 @@ def CNN_SoftmaxCrossEntropyOp : CNN_PureOp<"softmax_cross_entropy",
   let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
@@ -944,12 +967,14 @@ def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
   let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_MseLossOp : CNN_PureOp<"mse_loss", "mean over all elements of (y - onehot(label))²",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -958,12 +983,14 @@ def CNN_MseLossGradOp : CNN_PureOp<"mse_loss_grad", "2 (y - onehot(label)) / (N�
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_CountCorrectOp : CNN_PureOp<"count_correct", "number of rows whose argmax equals the label",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$scores, CNN_Tensor:$labels);
   let assemblyFormat = "$scores `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -973,6 +1000,7 @@ def CNN_SgdMomentumOp : CNN_PureOp<"sgd_momentum",
   let arguments = (ins CNN_Tensor:$buffer, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$momentum, F64Attr:$dampening, F64Attr:$weight_decay);
   let assemblyFormat = "$buffer `,` $grad `,` $param attr-dict `:` type($result)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -986,6 +1014,7 @@ def CNN_SgdStepOp : CNN_PureOp<"sgd_step", "p - lr·d (d: the gradient, the mome
                    CNN_Tensor:$lr, F64Attr:$momentum, F64Attr:$weight_decay, BoolAttr:$nesterov);
   let assemblyFormat = "$param `,` $grad `,` $lr (`,` $buffer^)? attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
@@ -994,6 +1023,7 @@ def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
   let arguments = (ins CNN_Tensor:$moment, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$beta, F64Attr:$weight_decay, BoolAttr:$squared);
   let assemblyFormat = "$moment `,` $grad `,` $param attr-dict `:` type($result)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -1008,6 +1038,7 @@ def CNN_AdamStepOp : CNN_PureOp<"adam_step",
                    CNN_Tensor:$lr, CNN_Tensor:$step,
                    F64Attr:$beta1, F64Attr:$beta2, F64Attr:$epsilon);
   let assemblyFormat = "$param `,` $moment1 `,` $moment2 `,` $lr `,` $step attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
 }
 
@@ -1024,6 +1055,7 @@ def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
@@ -1035,6 +1067,7 @@ def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
@@ -1042,6 +1075,7 @@ def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
@@ -1058,6 +1092,7 @@ def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
+  let hasVerifier = 1;
 }
 
 def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
@@ -1067,6 +1102,7 @@ def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $output `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
   let hasVerifier = 1;
