@@ -357,14 +357,59 @@ static LogicalResult verifyRegionOp(Operation *op, ValueRange inputs) {
   return success();
 }
 
+LogicalResult BlockOp::verify() { return verifyRegionOp(*this, getInputs()); }
+LogicalResult GroupOp::verify() { return verifyRegionOp(*this, getInputs()); }
+
+//===----------------------------------------------------------------------===//
+// Train-step state: hyper, state, assign
+//===----------------------------------------------------------------------===//
+
 LogicalResult HyperOp::verify() {
   if (getType().getShape() != ArrayRef<int64_t>{1})
     return emitOpError("hyper-parameter '") << getName() << "' must be tensor<1xf32>";
   return success();
 }
 
-LogicalResult BlockOp::verify() { return verifyRegionOp(*this, getInputs()); }
-LogicalResult GroupOp::verify() { return verifyRegionOp(*this, getInputs()); }
+LogicalResult StateOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a non-empty state name");
+  for (int64_t d : getType().getShape())
+    if (ShapedType::isDynamic(d) || d <= 0)
+      return emitOpError("state '")
+             << getName() << "' must have a static positive shape";
+  return success();
+}
+
+/// The runtime swaps the storage of the target with the value's, so a
+/// cnn.param or cnn.state of that name in the same block must have the
+/// value's type. (A target defined nowhere is reported when the model is
+/// compiled.)
+LogicalResult AssignOp::verify() {
+  if (getTarget().empty())
+    return emitOpError("needs a non-empty target name");
+  Type type = getValue().getType();
+  for (int64_t d : cast<RankedTensorType>(type).getShape())
+    if (ShapedType::isDynamic(d) || d <= 0)
+      return emitOpError("expects a value with a static positive shape, found ")
+             << type;
+  Block *block = (*this)->getBlock();
+  if (!block)
+    return success();
+  for (Operation &op : *block) {
+    StringRef name;
+    if (auto param = dyn_cast<ParamOp>(op))
+      name = param.getName();
+    else if (auto state = dyn_cast<StateOp>(op))
+      name = state.getName();
+    else
+      continue;
+    if (name == getTarget() && op.getResult(0).getType() != type)
+      return emitOpError("assigns a value of type ")
+             << type << " to '" << getTarget() << "' of type "
+             << op.getResult(0).getType();
+  }
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // Sequences and pooling variants: embedding, global_max_pool, kmax_pool,

@@ -620,6 +620,7 @@ def CNN_StateOp : CNN_Op<"state", [Pure]> {
   let arguments = (ins StrAttr:$name);
   let results = (outs CNN_Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_HyperOp : CNN_Op<"hyper", [Pure]> {
@@ -639,7 +640,8 @@ def CNN_AssignOp : CNN_Op<"assign"> {
   let summary = "makes a value the new content of a parameter or state tensor";
   let description = [{
     Ends a train step: after all kernels ran, the parameter or state named
-    `target` holds `value` (the runtime swaps storage, nothing is copied).
+    `target` holds `value` (the runtime swaps storage, nothing is copied), so
+    `value` has the type of that `cnn.param` or `cnn.state`.
 
     ```mlir
     cnn.assign "conv1.weight", %new : tensor<32x1x3x3xf32>
@@ -647,6 +649,7 @@ def CNN_AssignOp : CNN_Op<"assign"> {
   }];
   let arguments = (ins StrAttr:$target, CNN_Tensor:$value);
   let assemblyFormat = "$target `,` $value attr-dict `:` type($value)";
+  let hasVerifier = 1;
 }
 
 // A pure op with one tensor result and a one-line summary: the gradient,
@@ -670,6 +673,7 @@ def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
@@ -683,6 +687,7 @@ def CNN_Conv2DGradWeightOp : CNN_PureOp<"conv2d_grad_weight",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    DenseI64ArrayAttr:$dilation, I64Attr:$groups);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_GatherConnectionsOp : CNN_PureOp<"gather_connections",
@@ -715,6 +720,7 @@ def CNN_LocalResponseNormGradOp : CNN_PureOp<"local_response_norm_grad",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$size, F64Attr:$alpha,
                    F64Attr:$beta, F64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
@@ -725,18 +731,21 @@ def CNN_ReduceToChannelsOp : CNN_PureOp<"reduce_to_channels",
   }];
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradInputOp : CNN_PureOp<"dense_grad_input", "δ W: gradient of dense w.r.t. its input",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$weight);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_DenseGradWeightOp : CNN_PureOp<"dense_grad_weight", "δᵀ x: gradient of dense w.r.t. its weight",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
@@ -747,6 +756,7 @@ def CNN_ActivationGradOp : CNN_PureOp<"activation_grad",
   }];
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad, StrAttr:$kind);
   let assemblyFormat = "$kind $output `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
@@ -758,6 +768,7 @@ def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$negative_slope);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
@@ -765,11 +776,13 @@ def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     Ties go to the first maximum in row-major window order (as PyTorch does);
-    overlapping windows add up.
+    overlapping windows add up. `grad` has the shape of the max_pool2d of
+    `input` with this window, rounded down or (ceil_mode is not kept) up.
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
@@ -779,24 +792,32 @@ def CNN_AvgPool2DGradOp : CNN_PureOp<"avg_pool2d_grad",
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                    BoolAttr:$count_include_pad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalAvgPoolGradOp : CNN_PureOp<"global_avg_pool_grad", "δ / (H·W) broadcast over the plane",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad);
   let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["output", "grad", "result"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$grad);
   let assemblyFormat = "$output `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_SliceChannelsOp : CNN_PureOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)",
     [CNN_Cost<>]> {
+  let description = [{
+    The result has the input's shape but for its `count` channels (dim 1),
+    which lie within the input's.
+  }];
   let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ReshapeOp : CNN_PureOp<"reshape", "the same data with another static shape (flatten's gradient); a view",
@@ -821,18 +842,21 @@ def CNN_DropoutTrainOp : CNN_PureOp<"dropout_train",
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$input `,` $seed attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_DropoutGradOp : CNN_PureOp<"dropout_grad", "δ·mask/(1-rate) with dropout_train's mask",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$seed, F64Attr:$rate, I64Attr:$salt);
   let assemblyFormat = "$grad `,` $seed attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ChannelMeanOp : CNN_PureOp<"channel_mean", "batch mean per channel: [N,C,...] -> [C]",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
@@ -840,6 +864,7 @@ def CNN_ChannelVarianceOp : CNN_PureOp<"channel_variance",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$mean, BoolAttr:$unbiased);
   let assemblyFormat = "$input `,` $mean attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
@@ -851,6 +876,7 @@ def CNN_BatchNormGradInputOp : CNN_PureOp<"batch_norm_grad_input",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, CNN_Tensor:$gamma,
                    CNN_Tensor:$mean, CNN_Tensor:$variance, F64Attr:$epsilon);
   let assemblyFormat = "$input `,` $grad `,` $gamma `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂ per channel",
@@ -858,12 +884,14 @@ def CNN_BatchNormGradGammaOp : CNN_PureOp<"batch_norm_grad_gamma", "Σ δ · x̂
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, CNN_Tensor:$mean,
                    CNN_Tensor:$variance, F64Attr:$epsilon);
   let assemblyFormat = "$input `,` $grad `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_EmaOp : CNN_PureOp<"ema", "(1 - momentum)·running + momentum·batch (running statistics)",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["running", "batch", "result"]>]> {
   let arguments = (ins CNN_Tensor:$running, CNN_Tensor:$batch, F64Attr:$momentum);
   let assemblyFormat = "$running `,` $batch attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxCrossEntropyOp : CNN_PureOp<"softmax_cross_entropy",
@@ -874,6 +902,7 @@ def CNN_SoftmaxCrossEntropyOp : CNN_PureOp<"softmax_cross_entropy",
   }];
   let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
@@ -881,24 +910,28 @@ def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_MseLossOp : CNN_PureOp<"mse_loss", "mean over all elements of (y - onehot(label))²",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_MseLossGradOp : CNN_PureOp<"mse_loss_grad", "2 (y - onehot(label)) / (N·K)",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$output, CNN_Tensor:$labels);
   let assemblyFormat = "$output `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_CountCorrectOp : CNN_PureOp<"count_correct", "number of rows whose argmax equals the label",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$scores, CNN_Tensor:$labels);
   let assemblyFormat = "$scores `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_SgdMomentumOp : CNN_PureOp<"sgd_momentum",
@@ -907,17 +940,20 @@ def CNN_SgdMomentumOp : CNN_PureOp<"sgd_momentum",
   let arguments = (ins CNN_Tensor:$buffer, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$momentum, F64Attr:$dampening, F64Attr:$weight_decay);
   let assemblyFormat = "$buffer `,` $grad `,` $param attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_SgdStepOp : CNN_PureOp<"sgd_step", "p - lr·d (d: the gradient, the momentum buffer, or Nesterov's mix)",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
     Without momentum `d = g + wd·p`; with momentum `d = buf'` or, with Nesterov,
-    `d = g + wd·p + momentum·buf'` (PyTorch's torch.optim.SGD).
+    `d = g + wd·p + momentum·buf'` (PyTorch's torch.optim.SGD). The buffer
+    operand is present exactly when `momentum` is non-zero.
   }];
   let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$grad, Optional<CNN_Tensor>:$buffer,
                    CNN_Tensor:$lr, F64Attr:$momentum, F64Attr:$weight_decay, BoolAttr:$nesterov);
   let assemblyFormat = "$param `,` $grad `,` $lr (`,` $buffer^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
@@ -926,6 +962,7 @@ def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
   let arguments = (ins CNN_Tensor:$moment, CNN_Tensor:$grad, CNN_Tensor:$param,
                    F64Attr:$beta, F64Attr:$weight_decay, BoolAttr:$squared);
   let assemblyFormat = "$moment `,` $grad `,` $param attr-dict `:` type($result)";
+  let hasVerifier = 1;
 }
 
 def CNN_AdamStepOp : CNN_PureOp<"adam_step",
@@ -939,6 +976,7 @@ def CNN_AdamStepOp : CNN_PureOp<"adam_step",
                    CNN_Tensor:$lr, CNN_Tensor:$step,
                    F64Attr:$beta1, F64Attr:$beta2, F64Attr:$epsilon);
   let assemblyFormat = "$param `,` $moment1 `,` $moment2 `,` $lr `,` $step attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
@@ -950,6 +988,7 @@ def CNN_EmbeddingGradWeightOp : CNN_PureOp<"embedding_grad_weight",
   }];
   let arguments = (ins CNN_Tensor:$ids, CNN_Tensor:$grad);
   let assemblyFormat = "$ids `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
@@ -957,6 +996,7 @@ def CNN_GlobalMaxPoolGradOp : CNN_PureOp<"global_max_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
@@ -964,6 +1004,7 @@ def CNN_KMaxPoolGradOp : CNN_PureOp<"kmax_pool_grad",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, I64Attr:$k);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
@@ -972,6 +1013,7 @@ def CNN_MinPool2DGradOp : CNN_PureOp<"min_pool2d_grad",
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
@@ -981,6 +1023,7 @@ def CNN_L2Pool2DGradOp : CNN_PureOp<"l2_pool2d_grad",
                    DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
                    DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input `,` $output `,` $grad attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
 }
 
 #endif // CNN_OPS_TD

@@ -1,12 +1,14 @@
-//===- Conv.cpp - the convolution family: gradients and costs -------------===//
+//===- Conv.cpp - the convolution family: gradients, costs, verifiers -----===//
 //
 // conv2d, conv_transpose2d, the connection-table expansion and the
 // per-position bias: their gradient rules (gather form, no atomics), their
-// parameters' PyTorch-default initialization, and their costs. The ops'
-// Halide algorithms are in compiler/Lowering/Halide/Ops/Conv.cpp.
+// parameters' PyTorch-default initialization, their costs, and the
+// verifiers of the gradient ops. The ops' Halide algorithms are in
+// compiler/Lowering/Halide/Ops/Conv.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Dialect/CNN/IR/Ops/OpUtils.h"
+#include "compiler/Dialect/CNN/IR/WindowAttrs.h"
 
 #include <cmath>
 
@@ -157,3 +159,35 @@ double Conv2DGradWeightOp::getFlopsPerItem() {
 }
 
 double ReduceOverBatchOp::getFlopsPerItem() { return double(elementsPerItem(getInput())); }
+
+/// The gradients of y = conv2d(x, w): `conv` names the convolution in the
+/// op's terms ("conv2d(result, weight)"); x, w, y are its operands' shapes.
+template <typename GradOp>
+static LogicalResult verifyConvGradient(GradOp op, StringRef conv, ArrayRef<int64_t> x,
+                                        ArrayRef<int64_t> w, ArrayRef<int64_t> y) {
+  Window window;
+  if (std::string err = readWindow(op, window); !err.empty())
+    return op.emitOpError(err);
+  if (!staticFrom(w, 0))
+    return op.emitOpError("expects a conv2d weight with a static positive shape, found ")
+           << shapeToString(w);
+  Shape expected;
+  if (std::string err = inferConv2D(x, w, nullptr, 0, window, op.getGroups(), expected);
+      !err.empty())
+    return op.emitOpError("for ") << conv << ": " << err;
+  return expectActivationShape(op, "grad", expected, y, ("the shape of " + conv).str());
+}
+
+/// The result is the input x of a conv2d with this weight, window and
+/// groups, and grad has the shape of conv2d(x, weight).
+LogicalResult Conv2DGradInputOp::verify() {
+  return verifyConvGradient(*this, "conv2d(result, weight)", shapeOf(getResult()),
+                            shapeOf(getWeight()), shapeOf(getGrad()));
+}
+
+/// The result is the weight w of a conv2d with this window and groups, and
+/// grad has the shape of conv2d(input, w).
+LogicalResult Conv2DGradWeightOp::verify() {
+  return verifyConvGradient(*this, "conv2d(input, result)", shapeOf(getInput()),
+                            shapeOf(getResult()), shapeOf(getGrad()));
+}

@@ -4,7 +4,8 @@
 // data: add, concat, flatten and reshape. Activations differentiate from
 // their output (activation_grad), add passes δ to both operands, concat
 // slices it, flatten and reshape view it back, dropout reapplies its mask.
-// The Halide algorithms are in compiler/Lowering/Halide/Ops/Elementwise.cpp.
+// The verifiers of the gradient and training-form ops are at the end. The
+// Halide algorithms are in compiler/Lowering/Halide/Ops/Elementwise.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Dialect/CNN/IR/Ops/OpUtils.h"
@@ -142,3 +143,68 @@ int64_t ReshapeOp::getActivationElements() { return 0; }
 
 double ActivationGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 double SoftmaxGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+
+//===----------------------------------------------------------------------===//
+// Verifiers of the gradient and training-form ops
+//===----------------------------------------------------------------------===//
+
+/// `kind` names the activation whose output it reads (relu, sigmoid, tanh).
+LogicalResult ActivationGradOp::verify() {
+  StringRef kind = getKind();
+  if (kind != "relu" && kind != "sigmoid" && kind != "tanh")
+    return emitOpError("expects kind relu, sigmoid or tanh, found '") << kind << "'";
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult LeakyReluGradOp::verify() {
+  double slope = getNegativeSlope().convertToDouble();
+  if (!std::isfinite(slope))
+    return emitOpError("expects a finite negative_slope, found ") << slope;
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult SoftmaxGradOp::verify() {
+  ArrayRef<int64_t> y = shapeOf(getResult());
+  if (y.size() != 2 || !staticFrom(y, 1))
+    return emitOpError("expects [N, F] with static F, found ") << shapeToString(y);
+  return success();
+}
+
+/// The result is channels [begin, begin + C') of the input: the same rank
+/// and dimensions but for the channels (dim 1).
+LogicalResult SliceChannelsOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput()), y = shapeOf(getResult());
+  if (failed(expectActivation(*this, "input", x)))
+    return failure();
+  Shape expected(x.begin(), x.end());
+  expected[1] = y.size() > 1 ? y[1] : 0;
+  if (y.size() != x.size() || !sameActivationShape(expected, y) || y[1] < 1)
+    return emitOpError("expects the result to have the input's shape ")
+           << shapeToString(x) << " but for the channels, found " << shapeToString(y);
+  int64_t begin = getBegin();
+  if (begin < 0 || begin > x[1] - y[1])
+    return emitOpError("expects channels [begin, begin + ")
+           << y[1] << ") within the input's " << x[1] << " channels, found begin = " << begin;
+  return success();
+}
+
+/// Dropout's training form and its gradient: `value` (the operand NAME)
+/// and the result are the same activation, seed a hyper-parameter [1],
+/// rate in [0, 1).
+static LogicalResult verifyDropout(Operation *op, StringRef name, Value value, Value seed,
+                                   double rate) {
+  if (failed(expectInRange(op, "rate", rate, rate >= 0 && rate < 1, "[0, 1)")) ||
+      failed(expectScalar(op, "seed", shapeOf(seed))) ||
+      failed(expectActivation(op, name, shapeOf(value))))
+    return failure();
+  return expectActivationShape(op, "the result", shapeOf(value), shapeOf(op->getResult(0)),
+                               ("the shape of " + name).str());
+}
+
+LogicalResult DropoutTrainOp::verify() {
+  return verifyDropout(*this, "input", getInput(), getSeed(), getRate().convertToDouble());
+}
+
+LogicalResult DropoutGradOp::verify() {
+  return verifyDropout(*this, "grad", getGrad(), getSeed(), getRate().convertToDouble());
+}

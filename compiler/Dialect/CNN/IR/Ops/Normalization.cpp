@@ -3,11 +3,14 @@
 // Batch normalization (its training form with batch statistics and running
 // statistics updated as PyTorch does, its gradient, the folds into a conv
 // or dense), local response normalization, and the per-channel reductions
-// they and the bias gradients use. The Halide algorithms are in
+// they and the bias gradients use, with the verifiers of the statistics and
+// gradient ops. The Halide algorithms are in
 // compiler/Lowering/Halide/Ops/Normalization.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Dialect/CNN/IR/Ops/OpUtils.h"
+
+#include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
 using namespace cnnc::cnn;
@@ -103,4 +106,101 @@ double BatchNormGradGammaOp::getFlopsPerItem() {
 }
 double LocalResponseNormGradOp::getFlopsPerItem() {
   return pointwiseFlops(*this, 4.0 * double(getSize()) + 8);
+}
+
+//===----------------------------------------------------------------------===//
+// Verifiers of the statistics and gradient ops
+//===----------------------------------------------------------------------===//
+
+/// That `x`, the operand NAME, is [N, C] or [N, C, H, W] (static but for
+/// N), the layouts the per-channel sums read.
+static LogicalResult verifyChannelInput(Operation *op, StringRef name, ArrayRef<int64_t> x) {
+  if ((x.size() == 2 || x.size() == 4) && staticFrom(x, 1))
+    return success();
+  return op->emitOpError("expects ")
+         << name << " to be [N, C] or [N, C, H, W] (static but for N), found " << shapeToString(x);
+}
+
+/// That each of `vectors` (named `names`) is [C], C the channels of `x`.
+static LogicalResult verifyChannelVectors(Operation *op, ArrayRef<int64_t> x,
+                                          ArrayRef<StringRef> names,
+                                          ArrayRef<ArrayRef<int64_t>> vectors) {
+  for (auto [name, v] : llvm::zip_equal(names, vectors))
+    if (failed(expectShape(op, name, {x[1]}, v, "one value per channel")))
+      return failure();
+  return success();
+}
+
+static LogicalResult verifyEpsilon(Operation *op, double epsilon) {
+  return expectInRange(op, "epsilon", epsilon, epsilon > 0 && std::isfinite(epsilon), "(0, inf)");
+}
+
+/// [N, C, ...] -> [C].
+LogicalResult ChannelMeanOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (failed(verifyChannelInput(*this, "input", x)))
+    return failure();
+  return verifyChannelVectors(*this, x, {"the result"}, {shapeOf(getResult())});
+}
+
+/// [N, C, ...] and its mean [C] -> [C].
+LogicalResult ChannelVarianceOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (failed(verifyChannelInput(*this, "input", x)))
+    return failure();
+  return verifyChannelVectors(*this, x, {"mean", "the result"},
+                              {shapeOf(getMean()), shapeOf(getResult())});
+}
+
+/// [N, C, ...] -> [C].
+LogicalResult ReduceToChannelsOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (failed(verifyChannelInput(*this, "input", x)))
+    return failure();
+  return verifyChannelVectors(*this, x, {"the result"}, {shapeOf(getResult())});
+}
+
+/// input, grad and the result [N, C, ...]; gamma, mean, variance [C].
+LogicalResult BatchNormGradInputOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (failed(verifyChannelInput(*this, "input", x)) ||
+      failed(expectActivationShape(*this, "grad", x, shapeOf(getGrad()), "the input's shape")) ||
+      failed(expectActivationShape(*this, "the result", x, shapeOf(getResult()),
+                                   "the input's shape")) ||
+      failed(verifyChannelVectors(*this, x, {"gamma", "mean", "variance"},
+                                  {shapeOf(getGamma()), shapeOf(getMean()),
+                                   shapeOf(getVariance())})))
+    return failure();
+  return verifyEpsilon(*this, getEpsilon().convertToDouble());
+}
+
+/// input and grad [N, C, ...]; mean, variance and the result [C].
+LogicalResult BatchNormGradGammaOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (failed(verifyChannelInput(*this, "input", x)) ||
+      failed(expectActivationShape(*this, "grad", x, shapeOf(getGrad()), "the input's shape")) ||
+      failed(verifyChannelVectors(*this, x, {"mean", "variance", "the result"},
+                                  {shapeOf(getMean()), shapeOf(getVariance()),
+                                   shapeOf(getResult())})))
+    return failure();
+  return verifyEpsilon(*this, getEpsilon().convertToDouble());
+}
+
+/// A running statistic: a static shape, momentum in [0, 1].
+LogicalResult EmaOp::verify() {
+  double momentum = getMomentum().convertToDouble();
+  if (failed(expectInRange(*this, "momentum", momentum, momentum >= 0 && momentum <= 1,
+                           "[0, 1]")))
+    return failure();
+  return expectStaticShape(*this, "the running statistic", shapeOf(getResult()));
+}
+
+/// local_response_norm's constraints on its input and attributes.
+LogicalResult LocalResponseNormGradOp::verify() {
+  std::string err =
+      checkLocalResponseNorm(shapeOf(getInput()), getSize(), getAlpha().convertToDouble(),
+                             getBeta().convertToDouble(), getK().convertToDouble());
+  if (!err.empty())
+    return emitOpError(err);
+  return success();
 }

@@ -1,9 +1,10 @@
-//===- Sequence.cpp - embeddings: gradient and cost -----------------------===//
+//===- Sequence.cpp - embeddings: gradient, cost, verifier ----------------===//
 //
 // The embedding table lookup of sequence models (ids [N, L] -> [N, E, 1, L]);
 // its gradient scatter-adds δ into the table rows of the ids (none flows to
-// the ids). 1-D convolution and pooling are the 2-D ops over a 1 x L plane
-// and need nothing here. The Halide algorithms are in
+// the ids), and its verifier checks the table against the ids and δ. 1-D
+// convolution and pooling are the 2-D ops over a 1 x L plane and need
+// nothing here. The Halide algorithms are in
 // compiler/Lowering/Halide/Ops/Sequence.cpp.
 //
 //===----------------------------------------------------------------------===//
@@ -35,3 +36,14 @@ ReceptiveField EmbeddingOp::getReceptiveField(ArrayRef<ReceptiveField>) {
 }
 
 double EmbeddingGradWeightOp::getFlopsPerItem() { return double(elementsPerItem(getGrad())); }
+
+/// ids [N, L] and grad [N, E, 1, L] = embedding(ids, result), the result
+/// the table [V, E].
+LogicalResult EmbeddingGradWeightOp::verify() {
+  Shape expected;
+  if (std::string err = inferEmbedding(shapeOf(getIds()), shapeOf(getResult()), expected);
+      !err.empty())
+    return emitOpError("for embedding(ids, result): ") << err;
+  return expectActivationShape(*this, "grad", expected, shapeOf(getGrad()),
+                               "the shape of embedding(ids, result)");
+}

@@ -1,12 +1,15 @@
-//===- Training.cpp - losses and optimizer updates: costs -----------------===//
+//===- Training.cpp - losses and optimizer updates: costs, verifiers ------===//
 //
 // The ops the train step appends after the forward pass: the losses and
 // their seeds of the backward pass, the accuracy count, and the SGD and Adam
-// updates. They are not differentiated; only their FLOP counts live here.
+// updates. They are not differentiated; their FLOP counts and verifiers
+// live here.
 // The Halide algorithms are in compiler/Lowering/Halide/Ops/Training.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Dialect/CNN/IR/Ops/OpUtils.h"
+
+#include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
 using namespace cnnc::cnn;
@@ -24,3 +27,128 @@ double SgdMomentumOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
 double SgdStepOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
 double AdamMomentOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
 double AdamStepOp::getFlopsPerItem() { return pointwiseFlops(*this, 6); }
+
+//===----------------------------------------------------------------------===//
+// Verifiers
+//===----------------------------------------------------------------------===//
+
+/// Scores (the operand NAME) [N, K] with static K, labels [N] (class
+/// indices as floats).
+static LogicalResult verifyScoresAndLabels(Operation *op, StringRef name, Value scores,
+                                           Value labels) {
+  ArrayRef<int64_t> z = shapeOf(scores), l = shapeOf(labels);
+  if (z.size() != 2 || !staticFrom(z, 1))
+    return op->emitOpError("expects ")
+           << name << " to be [N, K] with static K, found " << shapeToString(z);
+  return expectActivationShape(op, "labels", {z[0]}, l,
+                               ("one class index per row of " + name).str());
+}
+
+/// A loss or count: one value.
+static LogicalResult verifyScalarResult(Operation *op, StringRef name, Value scores,
+                                        Value labels) {
+  if (failed(verifyScoresAndLabels(op, name, scores, labels)))
+    return failure();
+  return expectScalar(op, "the result", shapeOf(op->getResult(0)));
+}
+
+/// A loss's gradient: the shape of the scores it differentiates.
+static LogicalResult verifyLossGradient(Operation *op, StringRef name, Value scores,
+                                        Value labels) {
+  if (failed(verifyScoresAndLabels(op, name, scores, labels)))
+    return failure();
+  return expectActivationShape(op, "the result", shapeOf(scores), shapeOf(op->getResult(0)),
+                               ("the shape of " + name).str());
+}
+
+LogicalResult SoftmaxCrossEntropyOp::verify() {
+  return verifyScalarResult(*this, "logits", getLogits(), getLabels());
+}
+LogicalResult SoftmaxCrossEntropyGradOp::verify() {
+  return verifyLossGradient(*this, "logits", getLogits(), getLabels());
+}
+LogicalResult MseLossOp::verify() {
+  return verifyScalarResult(*this, "output", getOutput(), getLabels());
+}
+LogicalResult MseLossGradOp::verify() {
+  return verifyLossGradient(*this, "output", getOutput(), getLabels());
+}
+LogicalResult CountCorrectOp::verify() {
+  return verifyScalarResult(*this, "scores", getScores(), getLabels());
+}
+
+/// The updates are element-wise over a parameter: a static shape of rank 1
+/// to 4 (what the Halide algorithms index), shared by all their tensors.
+static LogicalResult verifyParameterUpdate(Operation *op, ArrayRef<StringRef> names,
+                                           ValueRange values) {
+  ArrayRef<int64_t> p = shapeOf(op->getResult(0));
+  if (p.empty() || p.size() > 4 || !staticFrom(p, 0))
+    return op->emitOpError("expects a parameter of rank 1 to 4 with a static positive shape, "
+                           "found ")
+           << shapeToString(p);
+  for (auto [name, v] : llvm::zip_equal(names, values))
+    if (failed(expectShape(op, name, p, shapeOf(v), "the result's shape")))
+      return failure();
+  return success();
+}
+
+static LogicalResult verifyNonNegative(Operation *op, StringRef name, FloatAttr attr) {
+  double value = attr.getValueAsDouble();
+  return expectInRange(op, name, value, value >= 0 && std::isfinite(value), "[0, inf)");
+}
+
+static LogicalResult verifyBeta(Operation *op, StringRef name, FloatAttr attr) {
+  double value = attr.getValueAsDouble();
+  return expectInRange(op, name, value, value >= 0 && value < 1, "[0, 1)");
+}
+
+LogicalResult SgdMomentumOp::verify() {
+  double dampening = getDampening().convertToDouble();
+  if (failed(verifyParameterUpdate(*this, {}, {})) ||
+      failed(verifyNonNegative(*this, "momentum", getMomentumAttr())) ||
+      failed(verifyNonNegative(*this, "weight_decay", getWeightDecayAttr())))
+    return failure();
+  return expectInRange(*this, "dampening", dampening, dampening >= 0 && dampening <= 1,
+                       "[0, 1]");
+}
+
+/// With a non-zero momentum the step reads the momentum buffer
+/// (sgd_momentum's result); without one it has none.
+LogicalResult SgdStepOp::verify() {
+  if (failed(verifyParameterUpdate(*this, {"param", "grad"}, {getParam(), getGrad()})) ||
+      failed(expectScalar(*this, "lr", shapeOf(getLr()))) ||
+      failed(verifyNonNegative(*this, "momentum", getMomentumAttr())) ||
+      failed(verifyNonNegative(*this, "weight_decay", getWeightDecayAttr())))
+    return failure();
+  double momentum = getMomentum().convertToDouble();
+  if (Value buffer = getBuffer()) {
+    if (momentum == 0)
+      return emitOpError("expects no momentum buffer with momentum 0");
+    return expectShape(*this, "buffer", shapeOf(getResult()), shapeOf(buffer),
+                       "the result's shape");
+  }
+  if (momentum != 0)
+    return emitOpError("expects a momentum buffer with momentum ") << momentum;
+  return success();
+}
+
+LogicalResult AdamMomentOp::verify() {
+  if (failed(verifyParameterUpdate(*this, {}, {})) ||
+      failed(verifyBeta(*this, "beta", getBetaAttr())))
+    return failure();
+  return verifyNonNegative(*this, "weight_decay", getWeightDecayAttr());
+}
+
+/// lr and step (the 1-based step number) are hyper-parameters [1].
+LogicalResult AdamStepOp::verify() {
+  double epsilon = getEpsilon().convertToDouble();
+  if (failed(verifyParameterUpdate(*this, {"param", "moment1", "moment2"},
+                                   {getParam(), getMoment1(), getMoment2()})) ||
+      failed(expectScalar(*this, "lr", shapeOf(getLr()))) ||
+      failed(expectScalar(*this, "step", shapeOf(getStep()))) ||
+      failed(verifyBeta(*this, "beta1", getBeta1Attr())) ||
+      failed(verifyBeta(*this, "beta2", getBeta2Attr())))
+    return failure();
+  return expectInRange(*this, "epsilon", epsilon, epsilon > 0 && std::isfinite(epsilon),
+                       "(0, inf)");
+}
