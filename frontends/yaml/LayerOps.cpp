@@ -53,7 +53,7 @@ Value conv2d(LayerContext &c) {
   s.stride = r.getPair("stride", {{1, 1}});
   s.dilation = r.getPair("dilation", {{1, 1}});
   s.groups = r.getInt("groups", 1);
-  s.padding = r.getPadding("padding");
+  s.padding = r.getPadding("padding", 2);
   s.bias = r.getBool("bias", true);
   s.activation = fusedActivation(c);
   s.connections = connectionTable(c);
@@ -70,7 +70,7 @@ Value convTranspose2d(LayerContext &c) {
   s.outputPaddingSite = c.siteOf("output_padding");
   s.dilation = r.getPair("dilation", {{1, 1}});
   s.groups = r.getInt("groups", 1);
-  cnn::Padding padding = r.getPadding("padding");
+  cnn::Padding padding = r.getPadding("padding", 2);
   s.padding = padding.pads;
   s.bias = r.getBool("bias", true);
   s.activation = fusedActivation(c);
@@ -89,7 +89,7 @@ Value conv1d(LayerContext &c) {
   s.stride = r.getInt("stride", 1);
   s.dilation = r.getInt("dilation", 1);
   s.groups = r.getInt("groups", 1);
-  s.padding = r.getPadding1D("padding");
+  s.padding = r.getPadding("padding", 1);
   s.bias = r.getBool("bias", true);
   s.activation = fusedActivation(c);
   return c.builder.conv1d(c.info, c.input(), s);
@@ -101,7 +101,7 @@ Value pool2d(LayerContext &c, PoolKind kind) {
   s.kind = kind;
   s.kernel = r.getPair("kernel", std::nullopt);
   s.stride = r.getPair("stride", s.kernel);
-  s.padding = r.getPadding("padding");
+  s.padding = r.getPadding("padding", 2);
   s.ceilMode = r.getBool("ceil_mode", false);
   if (kind == PoolKind::Average)
     s.countIncludePad = r.getBool("count_include_pad", true);
@@ -114,7 +114,7 @@ Value pool1d(LayerContext &c, PoolKind kind) {
   s.kind = kind;
   s.kernel = r.getInt("kernel", std::nullopt);
   s.stride = r.getInt("stride", s.kernel);
-  s.padding = r.getPadding1D("padding");
+  s.padding = r.getPadding("padding", 1);
   s.ceilMode = r.getBool("ceil_mode", false);
   if (kind == PoolKind::Average)
     s.countIncludePad = r.getBool("count_include_pad", true);

@@ -1009,6 +1009,21 @@ int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt,
   return toInt(resolve(a->value), key, "an integer", min);
 }
 
+AttrReader::Resolved AttrReader::element(const Resolved &list,
+                                         size_t i) const {
+  SourceLoc loc = SourceLoc::of(list.node[i]);
+  return {list.node[i], loc.isValid() ? loc : list.loc};
+}
+
+std::vector<int64_t> AttrReader::toInts(const Resolved &list, StringRef key,
+                                        StringRef expected,
+                                        int64_t min) const {
+  std::vector<int64_t> values;
+  for (size_t i = 0; i < list.node.size(); ++i)
+    values.push_back(toInt(element(list, i), key, expected, min));
+  return values;
+}
+
 std::array<int64_t, 2>
 AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
                     int64_t min) {
@@ -1028,12 +1043,8 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
   if (!v.node.IsSequence() || v.node.size() != 2)
     error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
                                expected, render(v.node)));
-  std::array<int64_t, 2> out;
-  for (int i = 0; i < 2; ++i) {
-    SourceLoc l = SourceLoc::of(v.node[i]);
-    out[i] = toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, min);
-  }
-  return out;
+  std::vector<int64_t> xs = toInts(v, key, expected, min);
+  return {xs[0], xs[1]};
 }
 
 /// The padding modes of SPEC §1 by name (valid, same, full), if `s` is one.
@@ -1047,65 +1058,39 @@ static std::optional<cnnc::cnn::PaddingMode> paddingMode(StringRef s) {
   return std::nullopt;
 }
 
-Padding AttrReader::getPadding(StringRef key) {
+Padding AttrReader::getPadding(StringRef key, int rank) {
   Padding p;
   const Attr *a = layer.find(key);
   if (!a)
     return p;
   Resolved v = resolve(a->value);
-  const char *expected = "an integer, [h, w], [top, left, bottom, right], "
-                         "valid, same or full";
+  const char *expected =
+      rank == 1 ? "an integer, [left, right], valid, same or full"
+                : "an integer, [h, w], [top, left, bottom, right], valid, "
+                  "same or full";
   if (v.node.IsScalar()) {
-    StringRef s = v.node.Scalar();
-    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
+    if (std::optional<cnnc::cnn::PaddingMode> mode =
+            paddingMode(v.node.Scalar())) {
       p.mode = *mode;
       return p;
     }
     int64_t x = toInt(v, key, expected, 0);
-    p.pads = {x, x, x, x};
+    int64_t vertical = rank == 1 ? 0 : x; // a 1-D layer pads left and right
+    p.pads = {vertical, x, vertical, x};
     return p;
   }
-  if (!v.node.IsSequence() || (v.node.size() != 2 && v.node.size() != 4))
+  bool fits = v.node.IsSequence() &&
+              (v.node.size() == 2 || (rank == 2 && v.node.size() == 4));
+  if (!fits)
     error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
                                expected, render(v.node)));
-  std::vector<int64_t> xs;
-  for (size_t i = 0; i < v.node.size(); ++i) {
-    SourceLoc l = SourceLoc::of(v.node[i]);
-    xs.push_back(toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, 0));
-  }
-  if (xs.size() == 2)
+  std::vector<int64_t> xs = toInts(v, key, expected, 0);
+  if (rank == 1)
+    p.pads = {0, xs[0], 0, xs[1]};
+  else if (xs.size() == 2)
     p.pads = {xs[0], xs[1], xs[0], xs[1]};
   else
     p.pads = {xs[0], xs[1], xs[2], xs[3]};
-  return p;
-}
-
-Padding AttrReader::getPadding1D(StringRef key) {
-  Padding p;
-  const Attr *a = layer.find(key);
-  if (!a)
-    return p;
-  Resolved v = resolve(a->value);
-  const char *expected = "an integer, [left, right], valid, same or full";
-  if (v.node.IsScalar()) {
-    StringRef s = v.node.Scalar();
-    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
-      p.mode = *mode;
-      return p;
-    }
-    int64_t x = toInt(v, key, expected, 0);
-    p.pads = {0, x, 0, x};
-    return p;
-  }
-  if (!v.node.IsSequence() || v.node.size() != 2)
-    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
-                               expected, render(v.node)));
-  std::vector<int64_t> xs;
-  for (size_t i = 0; i < 2; ++i) {
-    SourceLoc l = SourceLoc::of(v.node[i]);
-    xs.push_back(toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, 0));
-  }
-  p.pads = {0, xs[0], 0, xs[1]};
   return p;
 }
 
@@ -1164,19 +1149,12 @@ std::vector<AttrReader::IntList> AttrReader::getIntLists(StringRef key) {
     error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
                                expected, render(v.node)));
   for (size_t i = 0; i < v.node.size(); ++i) {
-    const YAML::Node &row = v.node[i];
-    SourceLoc rowLoc = SourceLoc::of(row).isValid() ? SourceLoc::of(row) : v.loc;
-    if (!row.IsSequence())
-      error(rowLoc, llvm::formatv("attribute '{0}': expected {1}, found {2} as "
-                                  "entry {3}",
-                                  key, expected, render(row), i));
-    IntList out{{}, rowLoc};
-    for (size_t j = 0; j < row.size(); ++j) {
-      SourceLoc l = SourceLoc::of(row[j]);
-      out.values.push_back(
-          toInt({row[j], l.isValid() ? l : rowLoc}, key, "an integer", 0));
-    }
-    rows.push_back(std::move(out));
+    Resolved row = element(v, i);
+    if (!row.node.IsSequence())
+      error(row.loc, llvm::formatv("attribute '{0}': expected {1}, found {2} "
+                                   "as entry {3}",
+                                   key, expected, render(row.node), i));
+    rows.push_back({toInts(row, key, "an integer", 0), row.loc});
   }
   return rows;
 }
