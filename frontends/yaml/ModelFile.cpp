@@ -296,15 +296,40 @@ static void checkRefs(const Layer &layer, const BlockDef *block) {
   }
 }
 
-/// Parses a `layers:` list (and `output:`) into a scope: assigns generated
-/// names, rejects duplicates, resolves `inputs:` to earlier layers and checks
-/// op attribute keys. `inputName` is how the scope's input is referred to.
-static Scope parseScope(const YAML::Node &layers, SourceLoc layersKeyLoc,
-                        const YAML::Node &output,
+/// The graph of a model or of a block as written: its `layers:` list, with
+/// where that key is, and its optional `output:`.
+struct ScopeNodes {
+  YAML::Node layers, output;
+  SourceLoc layersKeyLoc;
+  bool hasLayers = false;
+
+  /// Takes the entry `key: value` if it is `layers` or `output`.
+  bool take(const YAML::Node &key, const YAML::Node &value) {
+    if (key.Scalar() == "layers") {
+      layers = value;
+      hasLayers = true;
+      layersKeyLoc = SourceLoc::of(key);
+      return true;
+    }
+    if (key.Scalar() == "output") {
+      output = value;
+      return true;
+    }
+    return false;
+  }
+};
+
+/// Parses the `layers:` list (and `output:`) of `nodes` into a scope: assigns
+/// generated names, rejects duplicates, resolves `inputs:` to earlier layers
+/// and checks op attribute keys. `inputNames` are how the scope's input is
+/// referred to.
+static Scope parseScope(const ScopeNodes &nodes,
                         ArrayRef<std::string> inputNames,
                         const BlockDef *block) {
+  const YAML::Node &layers = nodes.layers, &output = nodes.output;
   if (!layers.IsSequence() || layers.size() == 0)
-    fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers) : layersKeyLoc,
+    fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers)
+                                         : nodes.layersKeyLoc,
          "'layers': expected a non-empty list of layers, found " +
              render(layers));
   Scope scope;
@@ -440,10 +465,10 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
     fail(nameLoc, "invalid block name '" + name +
                       "': expected letters, digits, '_' or '-'");
   expectMap(node, nameLoc, "block '" + name + "'");
-  YAML::Node layers, output;
-  bool hasLayers = false;
-  SourceLoc layersLoc = nameLoc;
+  ScopeNodes body;
   for (auto &[key, value] : entries(node)) {
+    if (body.take(key, value))
+      continue;
     std::string k = key.Scalar();
     if (k == "params") {
       if (value.IsNull())
@@ -485,12 +510,6 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
                                 param.name + "'");
         block.params.push_back(param);
       }
-    } else if (k == "layers") {
-      layers = value;
-      hasLayers = true;
-      layersLoc = SourceLoc::of(key);
-    } else if (k == "output") {
-      output = value;
     } else {
       std::vector<std::string> keys = {"params", "layers", "output"};
       fail(SourceLoc::of(key), "block '" + name + "': unknown key '" + k +
@@ -498,9 +517,9 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
                                    "; expected one of: " + joined(keys));
     }
   }
-  if (!hasLayers)
+  if (!body.hasLayers)
     fail(nameLoc, "block '" + name + "': missing 'layers'");
-  block.body = parseScope(layers, layersLoc, output, {"input"}, &block);
+  block.body = parseScope(body, {"input"}, &block);
   return block;
 }
 
@@ -708,10 +727,12 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
              render(root));
 
   ModelFile model;
-  YAML::Node input, layers, output, blocks;
-  SourceLoc layersLoc;
-  bool hasName = false, hasInput = false, hasLayers = false;
+  YAML::Node input, blocks;
+  ScopeNodes body;
+  bool hasName = false, hasInput = false;
   for (auto &[key, value] : entries(root)) {
+    if (body.take(key, value))
+      continue;
     std::string k = key.Scalar();
     if (k == "name") {
       model.name = expectScalar(value, SourceLoc::of(key), "'name'");
@@ -720,12 +741,6 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
       input = value;
       hasInput = true;
       model.inputLoc = SourceLoc::of(key);
-    } else if (k == "layers") {
-      layers = value;
-      hasLayers = true;
-      layersLoc = SourceLoc::of(key);
-    } else if (k == "output") {
-      output = value;
     } else if (k == "blocks") {
       blocks = value;
     } else if (k == "train") {
@@ -742,7 +757,7 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
     fail({1, 1}, "missing top-level key 'name' (the model's name)");
   if (!hasInput)
     fail({1, 1}, "missing top-level key 'input' ({name: input, shape: [C, H, W]})");
-  if (!hasLayers)
+  if (!body.hasLayers)
     fail({1, 1}, "missing top-level key 'layers' (the list of layers)");
 
   // input: {name: input, shape: [C, H, W]}
@@ -794,7 +809,7 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
   std::vector<std::string> inputNames = {model.inputName};
   if (model.inputName != "input")
     inputNames.push_back("input");
-  model.body = parseScope(layers, layersLoc, output, inputNames, nullptr);
+  model.body = parseScope(body, inputNames, nullptr);
 
   for (auto &entry : model.blocks)
     checkInstances(entry.second.body, model.blocks);
