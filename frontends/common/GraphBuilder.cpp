@@ -111,6 +111,13 @@ Value GraphBuilder::fail(Site site, const std::string &message) {
   return {};
 }
 
+bool GraphBuilder::reported(Site site, const std::string &error) {
+  if (error.empty())
+    return false;
+  reporter.layerError(site, error);
+  return true;
+}
+
 Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
                           ArrayRef<int64_t> shape) {
   std::string name = layer.name + "." + suffix.str();
@@ -137,20 +144,18 @@ Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
 Value GraphBuilder::conv2d(const LayerInfo &layer, Value x,
                            const Conv2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "conv2d input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(in, "conv2d input")))
+    return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
                                   s.dilation, s.padding);
   int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
   cnn::Shape weightShape = {s.outChannels, perGroup, s.kernel[0], s.kernel[1]};
   int64_t biasShape[1] = {s.outChannels};
   cnn::Shape result;
-  if (std::string err = cnn::inferConv2D(in, weightShape,
-                                         s.bias ? biasShape : nullptr, 1, w,
-                                         s.groups, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::inferConv2D(in, weightShape, s.bias ? biasShape : nullptr,
+                                1, w, s.groups, result)))
+    return {};
   Location loc = opLoc(layer);
   Value weight = s.connections ? connectionWeight(layer, loc, in[1], s)
                                : param(layer, "weight", weightShape);
@@ -207,9 +212,9 @@ Value GraphBuilder::connectionWeight(const LayerInfo &layer, Location loc,
 Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
                                     const ConvTranspose2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "conv_transpose2d input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::checkActivation4D(in, "conv_transpose2d input")))
+    return {};
   if (s.groups >= 1 && (s.outChannels % s.groups != 0 || in[1] % s.groups != 0))
     return fail(layer.site,
                 llvm::formatv("groups = {0} must divide the input channels "
@@ -250,8 +255,8 @@ Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
 Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
                            const Conv1DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkSequence(in, "conv1d input"); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkSequence(in, "conv1d input")))
+    return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
                                   {1, s.dilation}, s.padding);
   int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
@@ -259,11 +264,10 @@ Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
   cnn::Shape viewShape = {s.outChannels, perGroup, 1, s.kernel};
   int64_t biasShape[1] = {s.outChannels};
   cnn::Shape result;
-  if (std::string err = cnn::inferConv2D(in, viewShape,
-                                         s.bias ? biasShape : nullptr, 1, w,
-                                         s.groups, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::inferConv2D(in, viewShape, s.bias ? biasShape : nullptr, 1,
+                                w, s.groups, result)))
+    return {};
   // The weight keeps PyTorch's Conv1d layout [O, C/g, k]; the conv reads it
   // through a view [O, C/g, 1, k] that moves no data.
   Location loc = opLoc(layer);
@@ -289,14 +293,13 @@ Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
 Value GraphBuilder::pool2d(const LayerInfo &layer, Value x,
                            const Pool2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "pooling input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(in, "pooling input")))
+    return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1},
                                   s.padding, s.ceilMode);
   cnn::Shape result;
-  if (std::string err = cnn::inferPool2D(in, w, result); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferPool2D(in, w, result)))
+    return {};
   return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
 }
 
@@ -307,14 +310,14 @@ Value GraphBuilder::pool1d(const LayerInfo &layer, Value x,
                      : s.kind == PoolKind::Average ? "avg_pool1d"
                      : s.kind == PoolKind::Min     ? "min_pool1d"
                                                    : "l2_pool1d";
-  if (std::string err = cnn::checkSequence(in, std::string(name) + " input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::checkSequence(in, std::string(name) + " input")))
+    return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
                                   {1, 1}, s.padding, s.ceilMode);
   cnn::Shape result;
-  if (std::string err = cnn::inferPool2D(in, w, result); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferPool2D(in, w, result)))
+    return {};
   return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
 }
 
@@ -345,8 +348,8 @@ Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
                                GlobalPoolKind kind) {
   const char *what = kind == GlobalPoolKind::Average ? "global_avg_pool input"
                                                      : "global_max_pool input";
-  if (std::string err = cnn::checkActivation4D(shapeOf(x), what); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(shapeOf(x), what)))
+    return {};
   if (kind == GlobalPoolKind::Average)
     return b.create<cnn::GlobalAvgPoolOp>(opLoc(layer), x);
   return b.create<cnn::GlobalMaxPoolOp>(opLoc(layer), x);
@@ -355,12 +358,11 @@ Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
 Value GraphBuilder::kmaxPool(const LayerInfo &layer, Value x,
                              const KMaxPoolSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "kmax_pool input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(in, "kmax_pool input")))
+    return {};
   cnn::Shape result;
-  if (std::string err = cnn::inferKMaxPool(in, s.k, result); !err.empty())
-    return fail(at(s.kSite, layer), err);
+  if (reported(at(s.kSite, layer), cnn::inferKMaxPool(in, s.k, result)))
+    return {};
   return b.create<cnn::KMaxPoolOp>(opLoc(layer), x, b.getI64IntegerAttr(s.k));
 }
 
@@ -374,10 +376,10 @@ Value GraphBuilder::dense(const LayerInfo &layer, Value x,
   cnn::Shape weightShape = {s.outFeatures, in.size() == 2 ? in[1] : 1};
   int64_t biasShape[1] = {s.outFeatures};
   cnn::Shape result;
-  if (std::string err = cnn::inferDense(in, weightShape,
-                                        s.bias ? biasShape : nullptr, 1, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::inferDense(in, weightShape, s.bias ? biasShape : nullptr, 1,
+                               result)))
+    return {};
   Location loc = opLoc(layer);
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
@@ -397,8 +399,8 @@ Value GraphBuilder::batchNorm(const LayerInfo &layer, Value x,
   int64_t vec[1] = {channels};
   ArrayRef<int64_t> vectors[4] = {vec, vec, vec, vec};
   cnn::Shape result;
-  if (std::string err = cnn::inferBatchNorm(in, vectors, result); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferBatchNorm(in, vectors, result)))
+    return {};
   Value gamma, beta, mean, var;
   if (!(gamma = param(layer, "weight", vec)) ||
       !(beta = param(layer, "bias", vec)) ||
@@ -418,10 +420,9 @@ Value GraphBuilder::dropout(const LayerInfo &layer, Value x,
 
 Value GraphBuilder::localResponseNorm(const LayerInfo &layer, Value x,
                                       const LocalResponseNormSpec &s) {
-  if (std::string err = cnn::checkLocalResponseNorm(shapeOf(x), s.size,
-                                                    s.alpha, s.beta, s.k);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkLocalResponseNorm(shapeOf(x), s.size,
+                                                       s.alpha, s.beta, s.k)))
+    return {};
   return b.create<cnn::LocalResponseNormOp>(
       opLoc(layer), x.getType(), x, b.getI64IntegerAttr(s.size),
       b.getF64FloatAttr(s.alpha), b.getF64FloatAttr(s.beta),
@@ -430,14 +431,12 @@ Value GraphBuilder::localResponseNorm(const LayerInfo &layer, Value x,
 
 Value GraphBuilder::positionBias(const LayerInfo &layer, Value x) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "position_bias input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(in, "position_bias input")))
+    return {};
   ArrayRef<int64_t> biasShape = in.drop_front();
   cnn::Shape result;
-  if (std::string err = cnn::inferPositionBias(in, biasShape, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferPositionBias(in, biasShape, result)))
+    return {};
   Value bias = param(layer, "bias", biasShape);
   if (!bias)
     return {};
@@ -448,9 +447,9 @@ Value GraphBuilder::embedding(const LayerInfo &layer, Value ids,
                               const EmbeddingSpec &s) {
   cnn::Shape weightShape = {s.numEmbeddings, s.embeddingDim};
   cnn::Shape result;
-  if (std::string err = cnn::inferEmbedding(shapeOf(ids), weightShape, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::inferEmbedding(shapeOf(ids), weightShape, result)))
+    return {};
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
     return {};
@@ -459,8 +458,8 @@ Value GraphBuilder::embedding(const LayerInfo &layer, Value ids,
 
 Value GraphBuilder::flatten(const LayerInfo &layer, Value x) {
   cnn::Shape result;
-  if (std::string err = cnn::inferFlatten(shapeOf(x), result); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferFlatten(shapeOf(x), result)))
+    return {};
   return b.create<cnn::FlattenOp>(opLoc(layer), x);
 }
 

@@ -279,6 +279,9 @@ private:
   mlir::Location opLoc(const LayerInfo &layer);
   /// Reports `message` at `site` and returns a null Value.
   mlir::Value fail(Site site, const std::string &message);
+  /// Reports `error` at `site` unless it is empty (a shape function's "no
+  /// error"); true if it did.
+  bool reported(Site site, const std::string &error);
   /// The parameter `<layer>.<suffix>`; null (reported) when another layer
   /// already defined a parameter of that name.
   mlir::Value param(const LayerInfo &layer, llvm::StringRef suffix,
