@@ -141,6 +141,50 @@ Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
 // Convolutions
 //===----------------------------------------------------------------------===//
 
+/// The input channels per group of a convolution; all of them when `groups`
+/// is not positive (the shape functions report that).
+static int64_t perGroup(int64_t channels, int64_t groups) {
+  return groups > 0 ? channels / groups : channels;
+}
+
+/// Checks the shapes of a convolution over window `w` with the weight
+/// `weightShape` as its op reads it, and the bias [O] if it has one.
+static std::string inferConv(ArrayRef<int64_t> in,
+                             ArrayRef<int64_t> weightShape, const ConvSpec &s,
+                             const cnn::Window &w, bool transposed) {
+  int64_t biasShape[1] = {s.outChannels};
+  const int64_t *bias = s.bias ? biasShape : nullptr;
+  cnn::Shape result;
+  return transposed ? cnn::inferConvTranspose2D(in, weightShape, bias, 1, w,
+                                                s.groups, result)
+                    : cnn::inferConv2D(in, weightShape, bias, 1, w, s.groups,
+                                       result);
+}
+
+/// The rest of a checked convolution, once its weight is built (as its op
+/// reads it): the bias `<layer>.bias` [O] if it has one, the conv2d or
+/// conv_transpose2d op over window `w`, and the activation shorthand.
+Value GraphBuilder::convOp(const LayerInfo &layer, Value x, Value weight,
+                           const ConvSpec &s, const cnn::Window &w,
+                           bool transposed) {
+  Value bias;
+  if (s.bias && !(bias = param(layer, "bias", {s.outChannels})))
+    return {};
+  auto stride = b.getDenseI64ArrayAttr(w.stride);
+  auto padding = b.getDenseI64ArrayAttr(w.padding);
+  auto dilation = b.getDenseI64ArrayAttr(w.dilation);
+  auto groups = b.getI64IntegerAttr(s.groups);
+  Value y;
+  if (transposed)
+    y = b.create<cnn::ConvTranspose2DOp>(
+        opLoc(layer), x, weight, bias, stride, padding,
+        b.getDenseI64ArrayAttr(w.outputPadding), dilation, groups);
+  else
+    y = b.create<cnn::Conv2DOp>(opLoc(layer), x, weight, bias, stride,
+                                padding, dilation, groups);
+  return fuseActivation(layer, y, s.activation);
+}
+
 Value GraphBuilder::conv2d(const LayerInfo &layer, Value x,
                            const Conv2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
@@ -148,34 +192,23 @@ Value GraphBuilder::conv2d(const LayerInfo &layer, Value x,
     return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
                                   s.dilation, s.padding);
-  int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
-  cnn::Shape weightShape = {s.outChannels, perGroup, s.kernel[0], s.kernel[1]};
-  int64_t biasShape[1] = {s.outChannels};
-  cnn::Shape result;
+  cnn::Shape weightShape = {s.outChannels, perGroup(in[1], s.groups),
+                            s.kernel[0], s.kernel[1]};
   if (reported(layer.site,
-               cnn::inferConv2D(in, weightShape, s.bias ? biasShape : nullptr,
-                                1, w, s.groups, result)))
+               inferConv(in, weightShape, s, w, /*transposed=*/false)))
     return {};
-  Location loc = opLoc(layer);
-  Value weight = s.connections ? connectionWeight(layer, loc, in[1], s)
+  Value weight = s.connections ? connectionWeight(layer, in[1], s)
                                : param(layer, "weight", weightShape);
   if (!weight)
     return {};
-  Value bias;
-  if (s.bias && !(bias = param(layer, "bias", biasShape)))
-    return {};
-  Value y = b.create<cnn::Conv2DOp>(
-      loc, x, weight, bias, b.getDenseI64ArrayAttr(w.stride),
-      b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
-      b.getI64IntegerAttr(s.groups));
-  return fuseActivation(layer, y, s.activation);
+  return convOp(layer, x, weight, s, w, /*transposed=*/false);
 }
 
 /// The dense [O, C, kh, kw] weight of a conv2d with a connection table: the
 /// compact parameter `<layer>.weight` [K, kh, kw] (K = the number of
 /// connections) through cnn.scatter_connections. The table is checked
 /// first; an error points at the offending row.
-Value GraphBuilder::connectionWeight(const LayerInfo &layer, Location loc,
+Value GraphBuilder::connectionWeight(const LayerInfo &layer,
                                      int64_t inChannels, const Conv2DSpec &s) {
   const ConnectionTable &table = *s.connections;
   Site tableSite = at(table.site, layer);
@@ -205,7 +238,7 @@ Value GraphBuilder::connectionWeight(const LayerInfo &layer, Location loc,
     return {};
   cnn::Shape dense = {s.outChannels, inChannels, s.kernel[0], s.kernel[1]};
   return b.create<cnn::ScatterConnectionsOp>(
-      loc, cnn::tensorType(b.getContext(), dense), compact,
+      opLoc(layer), cnn::tensorType(b.getContext(), dense), compact,
       b.getArrayAttr(attrs));
 }
 
@@ -225,30 +258,17 @@ Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
                                   s.dilation, padding);
   w.outputPadding = s.outputPadding;
-  int64_t perGroup = s.groups > 0 ? s.outChannels / s.groups : s.outChannels;
-  cnn::Shape weightShape = {in[1], perGroup, s.kernel[0], s.kernel[1]};
-  int64_t biasShape[1] = {s.outChannels};
-  cnn::Shape result;
-  if (std::string err = cnn::inferConvTranspose2D(
-          in, weightShape, s.bias ? biasShape : nullptr, 1, w, s.groups,
-          result);
+  cnn::Shape weightShape = {in[1], perGroup(s.outChannels, s.groups),
+                            s.kernel[0], s.kernel[1]};
+  if (std::string err = inferConv(in, weightShape, s, w, /*transposed=*/true);
       !err.empty())
     return fail(err.find("output_padding") == 0 ? at(s.outputPaddingSite, layer)
                                                 : layer.site,
                 err);
-  Location loc = opLoc(layer);
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
     return {};
-  Value bias;
-  if (s.bias && !(bias = param(layer, "bias", biasShape)))
-    return {};
-  Value y = b.create<cnn::ConvTranspose2DOp>(
-      loc, x, weight, bias, b.getDenseI64ArrayAttr(w.stride),
-      b.getDenseI64ArrayAttr(w.padding),
-      b.getDenseI64ArrayAttr(w.outputPadding),
-      b.getDenseI64ArrayAttr(w.dilation), b.getI64IntegerAttr(s.groups));
-  return fuseActivation(layer, y, s.activation);
+  return convOp(layer, x, weight, s, w, /*transposed=*/true);
 }
 
 // 1-D layers are the 2-D ops over the 1 x L plane of a sequence [N, C, 1, L].
@@ -259,48 +279,62 @@ Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
     return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
                                   {1, s.dilation}, s.padding);
-  int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
-  cnn::Shape weightShape = {s.outChannels, perGroup, s.kernel};
-  cnn::Shape viewShape = {s.outChannels, perGroup, 1, s.kernel};
-  int64_t biasShape[1] = {s.outChannels};
-  cnn::Shape result;
+  int64_t group = perGroup(in[1], s.groups);
+  cnn::Shape viewShape = {s.outChannels, group, 1, s.kernel};
   if (reported(layer.site,
-               cnn::inferConv2D(in, viewShape, s.bias ? biasShape : nullptr, 1,
-                                w, s.groups, result)))
+               inferConv(in, viewShape, s, w, /*transposed=*/false)))
     return {};
   // The weight keeps PyTorch's Conv1d layout [O, C/g, k]; the conv reads it
   // through a view [O, C/g, 1, k] that moves no data.
-  Location loc = opLoc(layer);
-  Value weight = param(layer, "weight", weightShape);
+  Value weight = param(layer, "weight", {s.outChannels, group, s.kernel});
   if (!weight)
     return {};
   Value view = b.create<cnn::ReshapeOp>(
-      loc, cnn::tensorType(b.getContext(), viewShape), weight);
-  Value bias;
-  if (s.bias && !(bias = param(layer, "bias", biasShape)))
-    return {};
-  Value y = b.create<cnn::Conv2DOp>(
-      loc, x, view, bias, b.getDenseI64ArrayAttr(w.stride),
-      b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
-      b.getI64IntegerAttr(s.groups));
-  return fuseActivation(layer, y, s.activation);
+      opLoc(layer), cnn::tensorType(b.getContext(), viewShape), weight);
+  return convOp(layer, x, view, s, w, /*transposed=*/false);
 }
 
 //===----------------------------------------------------------------------===//
 // Pooling
 //===----------------------------------------------------------------------===//
 
+/// A pooling layer over window `w`, once its input is checked.
+Value GraphBuilder::pool(const LayerInfo &layer, Value x, const PoolSpec &s,
+                         const cnn::Window &w) {
+  cnn::Shape result;
+  if (reported(layer.site, cnn::inferPool2D(shapeOf(x), w, result)))
+    return {};
+  Location loc = opLoc(layer);
+  auto kernel = b.getDenseI64ArrayAttr(w.kernel);
+  auto stride = b.getDenseI64ArrayAttr(w.stride);
+  auto padding = b.getDenseI64ArrayAttr(w.padding);
+  auto ceilMode = b.getBoolAttr(w.ceilMode);
+  switch (s.kind) {
+  case PoolKind::Max:
+    return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding,
+                                      ceilMode);
+  case PoolKind::Average:
+    return b.create<cnn::AvgPool2DOp>(loc, x, kernel, stride, padding,
+                                      ceilMode,
+                                      b.getBoolAttr(s.countIncludePad));
+  case PoolKind::Min:
+    return b.create<cnn::MinPool2DOp>(loc, x, kernel, stride, padding,
+                                      ceilMode);
+  case PoolKind::L2:
+    return b.create<cnn::L2Pool2DOp>(loc, x, kernel, stride, padding,
+                                     ceilMode);
+  }
+  llvm_unreachable("unknown pooling kind");
+}
+
 Value GraphBuilder::pool2d(const LayerInfo &layer, Value x,
                            const Pool2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
   if (reported(layer.site, cnn::checkActivation4D(in, "pooling input")))
     return {};
-  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1},
-                                  s.padding, s.ceilMode);
-  cnn::Shape result;
-  if (reported(layer.site, cnn::inferPool2D(in, w, result)))
-    return {};
-  return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
+  return pool(layer, x, s,
+              cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1},
+                              s.padding, s.ceilMode));
 }
 
 Value GraphBuilder::pool1d(const LayerInfo &layer, Value x,
@@ -313,35 +347,9 @@ Value GraphBuilder::pool1d(const LayerInfo &layer, Value x,
   if (reported(layer.site,
                cnn::checkSequence(in, std::string(name) + " input")))
     return {};
-  cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
-                                  {1, 1}, s.padding, s.ceilMode);
-  cnn::Shape result;
-  if (reported(layer.site, cnn::inferPool2D(in, w, result)))
-    return {};
-  return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
-}
-
-Value GraphBuilder::createPool(Location loc, Value x, PoolKind kind,
-                               const cnn::Window &w, bool countIncludePad) {
-  auto kernel = b.getDenseI64ArrayAttr(w.kernel);
-  auto stride = b.getDenseI64ArrayAttr(w.stride);
-  auto padding = b.getDenseI64ArrayAttr(w.padding);
-  auto ceilMode = b.getBoolAttr(w.ceilMode);
-  switch (kind) {
-  case PoolKind::Max:
-    return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding,
-                                      ceilMode);
-  case PoolKind::Average:
-    return b.create<cnn::AvgPool2DOp>(loc, x, kernel, stride, padding,
-                                      ceilMode, b.getBoolAttr(countIncludePad));
-  case PoolKind::Min:
-    return b.create<cnn::MinPool2DOp>(loc, x, kernel, stride, padding,
-                                      ceilMode);
-  case PoolKind::L2:
-    return b.create<cnn::L2Pool2DOp>(loc, x, kernel, stride, padding,
-                                     ceilMode);
-  }
-  llvm_unreachable("unknown pooling kind");
+  return pool(layer, x, s,
+              cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
+                              {1, 1}, s.padding, s.ceilMode));
 }
 
 Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
