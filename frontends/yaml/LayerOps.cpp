@@ -125,11 +125,13 @@ Spec readPool(LayerContext &c, PoolKind kind) {
   return s;
 }
 
-Value pool2d(LayerContext &c, PoolKind kind) {
+template <PoolKind kind>
+Value pool2d(LayerContext &c) {
   return c.builder.pool2d(c.info, c.input(), readPool<Pool2DSpec>(c, kind));
 }
 
-Value pool1d(LayerContext &c, PoolKind kind) {
+template <PoolKind kind>
+Value pool1d(LayerContext &c) {
   return c.builder.pool1d(c.info, c.input(), readPool<Pool1DSpec>(c, kind));
 }
 
@@ -202,19 +204,19 @@ Value concat(LayerContext &c) {
 
 const std::vector<LayerOp> &cnnc::model::layerOps() {
   static const std::vector<LayerOp> ops = [] {
+    const std::vector<std::string> conv = {"out_channels", "kernel", "stride",
+                                           "padding", "dilation", "groups",
+                                           "bias", "activation"};
+    std::vector<std::string> convWithTable = conv;
+    convWithTable.push_back("connections");
     const std::vector<std::string> pool = {"kernel", "stride", "padding",
                                            "ceil_mode"};
     const std::vector<std::string> avgPool = {"kernel", "stride", "padding",
                                               "ceil_mode", "count_include_pad"};
     std::vector<LayerOp> ops = {
-        {"conv2d",
-         {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-          "bias", "activation", "connections"},
-         1, false, conv2d},
-        {"max_pool2d", pool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::Max); }},
-        {"avg_pool2d", avgPool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::Average); }},
+        {"conv2d", convWithTable, 1, false, conv2d},
+        {"max_pool2d", pool, 1, false, pool2d<PoolKind::Max>},
+        {"avg_pool2d", avgPool, 1, false, pool2d<PoolKind::Average>},
         {"global_avg_pool", {}, 1, false,
          [](LayerContext &c) {
            return c.builder.globalPool(c.info, c.input(),
@@ -246,23 +248,16 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
         {"local_response_norm", {"size", "alpha", "beta", "k"}, 1, false,
          localResponseNorm},
         {"embedding", {"num_embeddings", "embedding_dim"}, 1, false, embedding},
-        {"conv1d",
-         {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-          "bias", "activation"},
-         1, false, conv1d},
-        {"max_pool1d", pool, 1, false,
-         [](LayerContext &c) { return pool1d(c, PoolKind::Max); }},
-        {"avg_pool1d", avgPool, 1, false,
-         [](LayerContext &c) { return pool1d(c, PoolKind::Average); }},
+        {"conv1d", conv, 1, false, conv1d},
+        {"max_pool1d", pool, 1, false, pool1d<PoolKind::Max>},
+        {"avg_pool1d", avgPool, 1, false, pool1d<PoolKind::Average>},
         {"global_max_pool", {}, 1, false,
          [](LayerContext &c) {
            return c.builder.globalPool(c.info, c.input(), GlobalPoolKind::Max);
          }},
         {"kmax_pool", {"k"}, 1, false, kmaxPool},
-        {"min_pool2d", pool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::Min); }},
-        {"l2_pool2d", pool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::L2); }},
+        {"min_pool2d", pool, 1, false, pool2d<PoolKind::Min>},
+        {"l2_pool2d", pool, 1, false, pool2d<PoolKind::L2>},
     };
     ops.insert(ops.end(), more.begin(), more.end());
     return ops;
