@@ -111,6 +111,13 @@ Value GraphBuilder::fail(Site site, const std::string &message) {
   return {};
 }
 
+bool GraphBuilder::reported(Site site, const std::string &error) {
+  if (error.empty())
+    return false;
+  reporter.layerError(site, error);
+  return true;
+}
+
 Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
                           ArrayRef<int64_t> shape) {
   std::string name = layer.name + "." + suffix.str();
@@ -134,43 +141,74 @@ Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
 // Convolutions
 //===----------------------------------------------------------------------===//
 
+/// The input channels per group of a convolution; all of them when `groups`
+/// is not positive (the shape functions report that).
+static int64_t perGroup(int64_t channels, int64_t groups) {
+  return groups > 0 ? channels / groups : channels;
+}
+
+/// Checks the shapes of a convolution over window `w` with the weight
+/// `weightShape` as its op reads it, and the bias [O] if it has one.
+static std::string inferConv(ArrayRef<int64_t> in,
+                             ArrayRef<int64_t> weightShape, const ConvSpec &s,
+                             const cnn::Window &w, bool transposed) {
+  int64_t biasShape[1] = {s.outChannels};
+  const int64_t *bias = s.bias ? biasShape : nullptr;
+  cnn::Shape result;
+  return transposed ? cnn::inferConvTranspose2D(in, weightShape, bias, 1, w,
+                                                s.groups, result)
+                    : cnn::inferConv2D(in, weightShape, bias, 1, w, s.groups,
+                                       result);
+}
+
+/// The rest of a checked convolution, once its weight is built (as its op
+/// reads it): the bias `<layer>.bias` [O] if it has one, the conv2d or
+/// conv_transpose2d op over window `w`, and the activation shorthand.
+Value GraphBuilder::convOp(const LayerInfo &layer, Value x, Value weight,
+                           const ConvSpec &s, const cnn::Window &w,
+                           bool transposed) {
+  Value bias;
+  if (s.bias && !(bias = param(layer, "bias", {s.outChannels})))
+    return {};
+  auto stride = b.getDenseI64ArrayAttr(w.stride);
+  auto padding = b.getDenseI64ArrayAttr(w.padding);
+  auto dilation = b.getDenseI64ArrayAttr(w.dilation);
+  auto groups = b.getI64IntegerAttr(s.groups);
+  Value y;
+  if (transposed)
+    y = b.create<cnn::ConvTranspose2DOp>(
+        opLoc(layer), x, weight, bias, stride, padding,
+        b.getDenseI64ArrayAttr(w.outputPadding), dilation, groups);
+  else
+    y = b.create<cnn::Conv2DOp>(opLoc(layer), x, weight, bias, stride,
+                                padding, dilation, groups);
+  return fuseActivation(layer, y, s.activation);
+}
+
 Value GraphBuilder::conv2d(const LayerInfo &layer, Value x,
                            const Conv2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "conv2d input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(in, "conv2d input")))
+    return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
                                   s.dilation, s.padding);
-  int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
-  cnn::Shape weightShape = {s.outChannels, perGroup, s.kernel[0], s.kernel[1]};
-  int64_t biasShape[1] = {s.outChannels};
-  cnn::Shape result;
-  if (std::string err = cnn::inferConv2D(in, weightShape,
-                                         s.bias ? biasShape : nullptr, 1, w,
-                                         s.groups, result);
-      !err.empty())
-    return fail(layer.site, err);
-  Location loc = opLoc(layer);
-  Value weight = s.connections ? connectionWeight(layer, loc, in[1], s)
+  cnn::Shape weightShape = {s.outChannels, perGroup(in[1], s.groups),
+                            s.kernel[0], s.kernel[1]};
+  if (reported(layer.site,
+               inferConv(in, weightShape, s, w, /*transposed=*/false)))
+    return {};
+  Value weight = s.connections ? connectionWeight(layer, in[1], s)
                                : param(layer, "weight", weightShape);
   if (!weight)
     return {};
-  Value bias;
-  if (s.bias && !(bias = param(layer, "bias", biasShape)))
-    return {};
-  Value y = b.create<cnn::Conv2DOp>(
-      loc, x, weight, bias, b.getDenseI64ArrayAttr(w.stride),
-      b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
-      b.getI64IntegerAttr(s.groups));
-  return fuseActivation(layer, y, s.activation);
+  return convOp(layer, x, weight, s, w, /*transposed=*/false);
 }
 
 /// The dense [O, C, kh, kw] weight of a conv2d with a connection table: the
 /// compact parameter `<layer>.weight` [K, kh, kw] (K = the number of
 /// connections) through cnn.scatter_connections. The table is checked
 /// first; an error points at the offending row.
-Value GraphBuilder::connectionWeight(const LayerInfo &layer, Location loc,
+Value GraphBuilder::connectionWeight(const LayerInfo &layer,
                                      int64_t inChannels, const Conv2DSpec &s) {
   const ConnectionTable &table = *s.connections;
   Site tableSite = at(table.site, layer);
@@ -200,16 +238,16 @@ Value GraphBuilder::connectionWeight(const LayerInfo &layer, Location loc,
     return {};
   cnn::Shape dense = {s.outChannels, inChannels, s.kernel[0], s.kernel[1]};
   return b.create<cnn::ScatterConnectionsOp>(
-      loc, cnn::tensorType(b.getContext(), dense), compact,
+      opLoc(layer), cnn::tensorType(b.getContext(), dense), compact,
       b.getArrayAttr(attrs));
 }
 
 Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
                                     const ConvTranspose2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "conv_transpose2d input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::checkActivation4D(in, "conv_transpose2d input")))
+    return {};
   if (s.groups >= 1 && (s.outChannels % s.groups != 0 || in[1] % s.groups != 0))
     return fail(layer.site,
                 llvm::formatv("groups = {0} must divide the input channels "
@@ -220,117 +258,65 @@ Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
                                   s.dilation, padding);
   w.outputPadding = s.outputPadding;
-  int64_t perGroup = s.groups > 0 ? s.outChannels / s.groups : s.outChannels;
-  cnn::Shape weightShape = {in[1], perGroup, s.kernel[0], s.kernel[1]};
-  int64_t biasShape[1] = {s.outChannels};
-  cnn::Shape result;
-  if (std::string err = cnn::inferConvTranspose2D(
-          in, weightShape, s.bias ? biasShape : nullptr, 1, w, s.groups,
-          result);
+  cnn::Shape weightShape = {in[1], perGroup(s.outChannels, s.groups),
+                            s.kernel[0], s.kernel[1]};
+  if (std::string err = inferConv(in, weightShape, s, w, /*transposed=*/true);
       !err.empty())
     return fail(err.find("output_padding") == 0 ? at(s.outputPaddingSite, layer)
                                                 : layer.site,
                 err);
-  Location loc = opLoc(layer);
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
     return {};
-  Value bias;
-  if (s.bias && !(bias = param(layer, "bias", biasShape)))
-    return {};
-  Value y = b.create<cnn::ConvTranspose2DOp>(
-      loc, x, weight, bias, b.getDenseI64ArrayAttr(w.stride),
-      b.getDenseI64ArrayAttr(w.padding),
-      b.getDenseI64ArrayAttr(w.outputPadding),
-      b.getDenseI64ArrayAttr(w.dilation), b.getI64IntegerAttr(s.groups));
-  return fuseActivation(layer, y, s.activation);
+  return convOp(layer, x, weight, s, w, /*transposed=*/true);
 }
 
 // 1-D layers are the 2-D ops over the 1 x L plane of a sequence [N, C, 1, L].
 Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
                            const Conv1DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkSequence(in, "conv1d input"); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkSequence(in, "conv1d input")))
+    return {};
   cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
                                   {1, s.dilation}, s.padding);
-  int64_t perGroup = s.groups > 0 ? in[1] / s.groups : in[1];
-  cnn::Shape weightShape = {s.outChannels, perGroup, s.kernel};
-  cnn::Shape viewShape = {s.outChannels, perGroup, 1, s.kernel};
-  int64_t biasShape[1] = {s.outChannels};
-  cnn::Shape result;
-  if (std::string err = cnn::inferConv2D(in, viewShape,
-                                         s.bias ? biasShape : nullptr, 1, w,
-                                         s.groups, result);
-      !err.empty())
-    return fail(layer.site, err);
+  int64_t group = perGroup(in[1], s.groups);
+  cnn::Shape viewShape = {s.outChannels, group, 1, s.kernel};
+  if (reported(layer.site,
+               inferConv(in, viewShape, s, w, /*transposed=*/false)))
+    return {};
   // The weight keeps PyTorch's Conv1d layout [O, C/g, k]; the conv reads it
   // through a view [O, C/g, 1, k] that moves no data.
-  Location loc = opLoc(layer);
-  Value weight = param(layer, "weight", weightShape);
+  Value weight = param(layer, "weight", {s.outChannels, group, s.kernel});
   if (!weight)
     return {};
   Value view = b.create<cnn::ReshapeOp>(
-      loc, cnn::tensorType(b.getContext(), viewShape), weight);
-  Value bias;
-  if (s.bias && !(bias = param(layer, "bias", biasShape)))
-    return {};
-  Value y = b.create<cnn::Conv2DOp>(
-      loc, x, view, bias, b.getDenseI64ArrayAttr(w.stride),
-      b.getDenseI64ArrayAttr(w.padding), b.getDenseI64ArrayAttr(w.dilation),
-      b.getI64IntegerAttr(s.groups));
-  return fuseActivation(layer, y, s.activation);
+      opLoc(layer), cnn::tensorType(b.getContext(), viewShape), weight);
+  return convOp(layer, x, view, s, w, /*transposed=*/false);
 }
 
 //===----------------------------------------------------------------------===//
 // Pooling
 //===----------------------------------------------------------------------===//
 
-Value GraphBuilder::pool2d(const LayerInfo &layer, Value x,
-                           const Pool2DSpec &s) {
-  ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "pooling input");
-      !err.empty())
-    return fail(layer.site, err);
-  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1},
-                                  s.padding, s.ceilMode);
+/// A pooling layer over window `w`, once its input is checked.
+Value GraphBuilder::pool(const LayerInfo &layer, Value x, const PoolSpec &s,
+                         const cnn::Window &w) {
   cnn::Shape result;
-  if (std::string err = cnn::inferPool2D(in, w, result); !err.empty())
-    return fail(layer.site, err);
-  return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
-}
-
-Value GraphBuilder::pool1d(const LayerInfo &layer, Value x,
-                           const Pool1DSpec &s) {
-  ArrayRef<int64_t> in = shapeOf(x);
-  const char *name = s.kind == PoolKind::Max       ? "max_pool1d"
-                     : s.kind == PoolKind::Average ? "avg_pool1d"
-                     : s.kind == PoolKind::Min     ? "min_pool1d"
-                                                   : "l2_pool1d";
-  if (std::string err = cnn::checkSequence(in, std::string(name) + " input");
-      !err.empty())
-    return fail(layer.site, err);
-  cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
-                                  {1, 1}, s.padding, s.ceilMode);
-  cnn::Shape result;
-  if (std::string err = cnn::inferPool2D(in, w, result); !err.empty())
-    return fail(layer.site, err);
-  return createPool(opLoc(layer), x, s.kind, w, s.countIncludePad);
-}
-
-Value GraphBuilder::createPool(Location loc, Value x, PoolKind kind,
-                               const cnn::Window &w, bool countIncludePad) {
+  if (reported(layer.site, cnn::inferPool2D(shapeOf(x), w, result)))
+    return {};
+  Location loc = opLoc(layer);
   auto kernel = b.getDenseI64ArrayAttr(w.kernel);
   auto stride = b.getDenseI64ArrayAttr(w.stride);
   auto padding = b.getDenseI64ArrayAttr(w.padding);
   auto ceilMode = b.getBoolAttr(w.ceilMode);
-  switch (kind) {
+  switch (s.kind) {
   case PoolKind::Max:
     return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding,
                                       ceilMode);
   case PoolKind::Average:
     return b.create<cnn::AvgPool2DOp>(loc, x, kernel, stride, padding,
-                                      ceilMode, b.getBoolAttr(countIncludePad));
+                                      ceilMode,
+                                      b.getBoolAttr(s.countIncludePad));
   case PoolKind::Min:
     return b.create<cnn::MinPool2DOp>(loc, x, kernel, stride, padding,
                                       ceilMode);
@@ -341,12 +327,37 @@ Value GraphBuilder::createPool(Location loc, Value x, PoolKind kind,
   llvm_unreachable("unknown pooling kind");
 }
 
+Value GraphBuilder::pool2d(const LayerInfo &layer, Value x,
+                           const Pool2DSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  if (reported(layer.site, cnn::checkActivation4D(in, "pooling input")))
+    return {};
+  return pool(layer, x, s,
+              cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1},
+                              s.padding, s.ceilMode));
+}
+
+Value GraphBuilder::pool1d(const LayerInfo &layer, Value x,
+                           const Pool1DSpec &s) {
+  ArrayRef<int64_t> in = shapeOf(x);
+  const char *name = s.kind == PoolKind::Max       ? "max_pool1d"
+                     : s.kind == PoolKind::Average ? "avg_pool1d"
+                     : s.kind == PoolKind::Min     ? "min_pool1d"
+                                                   : "l2_pool1d";
+  if (reported(layer.site,
+               cnn::checkSequence(in, std::string(name) + " input")))
+    return {};
+  return pool(layer, x, s,
+              cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
+                              {1, 1}, s.padding, s.ceilMode));
+}
+
 Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
                                GlobalPoolKind kind) {
   const char *what = kind == GlobalPoolKind::Average ? "global_avg_pool input"
                                                      : "global_max_pool input";
-  if (std::string err = cnn::checkActivation4D(shapeOf(x), what); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(shapeOf(x), what)))
+    return {};
   if (kind == GlobalPoolKind::Average)
     return b.create<cnn::GlobalAvgPoolOp>(opLoc(layer), x);
   return b.create<cnn::GlobalMaxPoolOp>(opLoc(layer), x);
@@ -355,12 +366,11 @@ Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
 Value GraphBuilder::kmaxPool(const LayerInfo &layer, Value x,
                              const KMaxPoolSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "kmax_pool input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(in, "kmax_pool input")))
+    return {};
   cnn::Shape result;
-  if (std::string err = cnn::inferKMaxPool(in, s.k, result); !err.empty())
-    return fail(at(s.kSite, layer), err);
+  if (reported(at(s.kSite, layer), cnn::inferKMaxPool(in, s.k, result)))
+    return {};
   return b.create<cnn::KMaxPoolOp>(opLoc(layer), x, b.getI64IntegerAttr(s.k));
 }
 
@@ -374,10 +384,10 @@ Value GraphBuilder::dense(const LayerInfo &layer, Value x,
   cnn::Shape weightShape = {s.outFeatures, in.size() == 2 ? in[1] : 1};
   int64_t biasShape[1] = {s.outFeatures};
   cnn::Shape result;
-  if (std::string err = cnn::inferDense(in, weightShape,
-                                        s.bias ? biasShape : nullptr, 1, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::inferDense(in, weightShape, s.bias ? biasShape : nullptr, 1,
+                               result)))
+    return {};
   Location loc = opLoc(layer);
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
@@ -397,8 +407,8 @@ Value GraphBuilder::batchNorm(const LayerInfo &layer, Value x,
   int64_t vec[1] = {channels};
   ArrayRef<int64_t> vectors[4] = {vec, vec, vec, vec};
   cnn::Shape result;
-  if (std::string err = cnn::inferBatchNorm(in, vectors, result); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferBatchNorm(in, vectors, result)))
+    return {};
   Value gamma, beta, mean, var;
   if (!(gamma = param(layer, "weight", vec)) ||
       !(beta = param(layer, "bias", vec)) ||
@@ -418,10 +428,9 @@ Value GraphBuilder::dropout(const LayerInfo &layer, Value x,
 
 Value GraphBuilder::localResponseNorm(const LayerInfo &layer, Value x,
                                       const LocalResponseNormSpec &s) {
-  if (std::string err = cnn::checkLocalResponseNorm(shapeOf(x), s.size,
-                                                    s.alpha, s.beta, s.k);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkLocalResponseNorm(shapeOf(x), s.size,
+                                                       s.alpha, s.beta, s.k)))
+    return {};
   return b.create<cnn::LocalResponseNormOp>(
       opLoc(layer), x.getType(), x, b.getI64IntegerAttr(s.size),
       b.getF64FloatAttr(s.alpha), b.getF64FloatAttr(s.beta),
@@ -430,14 +439,12 @@ Value GraphBuilder::localResponseNorm(const LayerInfo &layer, Value x,
 
 Value GraphBuilder::positionBias(const LayerInfo &layer, Value x) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (std::string err = cnn::checkActivation4D(in, "position_bias input");
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::checkActivation4D(in, "position_bias input")))
+    return {};
   ArrayRef<int64_t> biasShape = in.drop_front();
   cnn::Shape result;
-  if (std::string err = cnn::inferPositionBias(in, biasShape, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferPositionBias(in, biasShape, result)))
+    return {};
   Value bias = param(layer, "bias", biasShape);
   if (!bias)
     return {};
@@ -448,9 +455,9 @@ Value GraphBuilder::embedding(const LayerInfo &layer, Value ids,
                               const EmbeddingSpec &s) {
   cnn::Shape weightShape = {s.numEmbeddings, s.embeddingDim};
   cnn::Shape result;
-  if (std::string err = cnn::inferEmbedding(shapeOf(ids), weightShape, result);
-      !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site,
+               cnn::inferEmbedding(shapeOf(ids), weightShape, result)))
+    return {};
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
     return {};
@@ -459,8 +466,8 @@ Value GraphBuilder::embedding(const LayerInfo &layer, Value ids,
 
 Value GraphBuilder::flatten(const LayerInfo &layer, Value x) {
   cnn::Shape result;
-  if (std::string err = cnn::inferFlatten(shapeOf(x), result); !err.empty())
-    return fail(layer.site, err);
+  if (reported(layer.site, cnn::inferFlatten(shapeOf(x), result)))
+    return {};
   return b.create<cnn::FlattenOp>(opLoc(layer), x);
 }
 

@@ -1,9 +1,10 @@
 //===- GraphBuilder.h - typed layer specs -> cnn ops ------------*- C++ -*-===//
 //
 // The part of a frontend that does not depend on the model format: one spec
-// struct per layer kind (conv2d, pooling, dense, batch norm, ...) and a
-// GraphBuilder that turns a spec and its input values into cnn ops. It
-// creates the layer's parameters with PyTorch's state_dict names
+// struct per layer kind (conv2d, pooling, dense, batch norm, ...; the
+// convolutions share ConvSpec, the poolings PoolSpec) and a GraphBuilder
+// that turns a spec and its input values into cnn ops. It creates the
+// layer's parameters with PyTorch's state_dict names
 // (`<layer>.weight`, `.bias`, `.running_mean`, ...), applies an
 // `activation` shorthand as a second op named `<layer>.<activation>`,
 // resolves padding modes and checks every shape with the dialect's shape
@@ -114,71 +115,69 @@ struct ConnectionTable {
   std::optional<Site> site;
 };
 
+/// What every convolution has besides its window: the output channels, how
+/// many groups split the input channels, the parameter `<layer>.bias` [O]
+/// (if `bias`) and the activation shorthand.
+struct ConvSpec {
+  int64_t outChannels = 1;
+  int64_t groups = 1;
+  bool bias = true;
+  std::optional<FusedActivation> activation;
+};
+
 /// conv2d (nn.Conv2d). With `connections` (LeNet-5's C3) the parameter
 /// `<layer>.weight` holds one kh x kw kernel per connection, [K, kh, kw],
 /// expanded to the dense weight by cnn.scatter_connections.
-struct Conv2DSpec {
-  int64_t outChannels = 1;
+struct Conv2DSpec : ConvSpec {
   std::array<int64_t, 2> kernel = {1, 1};
   std::array<int64_t, 2> stride = {1, 1};
   std::array<int64_t, 2> dilation = {1, 1};
-  int64_t groups = 1;
   cnn::Padding padding;
-  bool bias = true;
-  std::optional<FusedActivation> activation;
   std::optional<ConnectionTable> connections;
 };
 
 /// conv_transpose2d (nn.ConvTranspose2d): `padding` is removed from the
 /// output, `outputPadding` added at its bottom/right.
-struct ConvTranspose2DSpec {
-  int64_t outChannels = 1;
+struct ConvTranspose2DSpec : ConvSpec {
   std::array<int64_t, 2> kernel = {1, 1};
   std::array<int64_t, 2> stride = {1, 1};
+  std::array<int64_t, 2> dilation = {1, 1};
+  std::array<int64_t, 4> padding = {0, 0, 0, 0}; ///< top, left, bottom, right
   std::array<int64_t, 2> outputPadding = {0, 0};
   std::optional<Site> outputPaddingSite;
-  std::array<int64_t, 2> dilation = {1, 1};
-  int64_t groups = 1;
-  std::array<int64_t, 4> padding = {0, 0, 0, 0}; ///< top, left, bottom, right
-  bool bias = true;
-  std::optional<FusedActivation> activation;
 };
 
 /// conv1d (nn.Conv1d) over a sequence [N, C, 1, L]: a conv2d with a 1 x k
 /// window whose weight keeps the layout [O, C/groups, k]. `padding` gives
 /// left and right as pads[1] and pads[3].
-struct Conv1DSpec {
-  int64_t outChannels = 1;
+struct Conv1DSpec : ConvSpec {
   int64_t kernel = 1;
   int64_t stride = 1;
   int64_t dilation = 1;
-  int64_t groups = 1;
   cnn::Padding padding;
-  bool bias = true;
-  std::optional<FusedActivation> activation;
 };
 
 enum class PoolKind { Max, Average, Min, L2 };
 
-/// max/avg/min/l2 pooling over 2-D windows.
-struct Pool2DSpec {
+/// What every pooling layer has besides its kernel and stride.
+struct PoolSpec {
   PoolKind kind = PoolKind::Max;
-  std::array<int64_t, 2> kernel = {1, 1};
-  std::array<int64_t, 2> stride = {1, 1};
   cnn::Padding padding;
   bool ceilMode = false;
   bool countIncludePad = true; ///< average pooling only
 };
 
+/// max/avg/min/l2 pooling over 2-D windows.
+struct Pool2DSpec : PoolSpec {
+  std::array<int64_t, 2> kernel = {1, 1};
+  std::array<int64_t, 2> stride = {1, 1};
+};
+
 /// Pooling over a sequence [N, C, 1, L] with 1 x k windows; `padding` as
 /// for Conv1DSpec.
-struct Pool1DSpec {
-  PoolKind kind = PoolKind::Max;
+struct Pool1DSpec : PoolSpec {
   int64_t kernel = 1;
   int64_t stride = 1;
-  cnn::Padding padding;
-  bool ceilMode = false;
-  bool countIncludePad = true; ///< average pooling only
 };
 
 /// dense (nn.Linear) on [N, F].
@@ -279,6 +278,9 @@ private:
   mlir::Location opLoc(const LayerInfo &layer);
   /// Reports `message` at `site` and returns a null Value.
   mlir::Value fail(Site site, const std::string &message);
+  /// Reports `error` at `site` unless it is empty (a shape function's "no
+  /// error"); true if it did.
+  bool reported(Site site, const std::string &error);
   /// The parameter `<layer>.<suffix>`; null (reported) when another layer
   /// already defined a parameter of that name.
   mlir::Value param(const LayerInfo &layer, llvm::StringRef suffix,
@@ -287,11 +289,16 @@ private:
                               mlir::Value input);
   mlir::Value fuseActivation(const LayerInfo &layer, mlir::Value result,
                              const std::optional<FusedActivation> &act);
-  /// The pooling op of `kind` over window `w`.
-  mlir::Value createPool(mlir::Location loc, mlir::Value input, PoolKind kind,
-                         const cnn::Window &w, bool countIncludePad);
-  mlir::Value connectionWeight(const LayerInfo &layer, mlir::Location loc,
-                               int64_t inChannels, const Conv2DSpec &spec);
+  /// What every convolution ends with, after its shape checks: its bias,
+  /// its conv2d or conv_transpose2d op reading `weight`, its activation.
+  mlir::Value convOp(const LayerInfo &layer, mlir::Value input,
+                     mlir::Value weight, const ConvSpec &spec,
+                     const cnn::Window &w, bool transposed);
+  mlir::Value connectionWeight(const LayerInfo &layer, int64_t inChannels,
+                               const Conv2DSpec &spec);
+  /// The pooling op of `spec.kind` over window `w`, after its shape check.
+  mlir::Value pool(const LayerInfo &layer, mlir::Value input,
+                   const PoolSpec &spec, const cnn::Window &w);
 
   mlir::OpBuilder &b;
   Reporter &reporter;

@@ -2,7 +2,8 @@
 //
 // Implements LayerOps.h: one row per `op:` name, and for each a reader that
 // takes the layer's attributes (with their defaults, through AttrReader)
-// into a GraphBuilder spec and builds it. Attribute errors are reported
+// into a GraphBuilder spec and builds it; the convolutions share one reader,
+// the 1-D and 2-D poolings another. Attribute errors are reported
 // here by AttrReader; shape errors by the builder, at the sites given here.
 // The activation ops come from the builder's list of activations, so a new
 // activation needs no row of its own.
@@ -14,6 +15,7 @@
 #include "frontends/common/GraphBuilder.h"
 
 #include <cmath>
+#include <type_traits>
 
 using namespace cnnc::model;
 using namespace cnnc::frontend;
@@ -45,80 +47,92 @@ std::optional<ConnectionTable> connectionTable(LayerContext &c) {
   return table;
 }
 
-Value conv2d(LayerContext &c) {
+/// Reads a window size into `size`: an integer, or on a 2-D layer (`size`
+/// a pair) also [h, w]. What `size` holds is the default, unless `required`.
+/// These overloads let one reader serve 1-D and 2-D layers.
+void readSize(AttrReader &r, llvm::StringRef key, int64_t &size,
+              bool required = false) {
+  size = r.getInt(key, required ? std::nullopt : std::optional(size));
+}
+void readSize(AttrReader &r, llvm::StringRef key,
+              std::array<int64_t, 2> &size, bool required = false) {
+  size = r.getPair(key, required ? std::nullopt : std::optional(size));
+}
+
+/// 1 for a spec of a 1-D layer (integer sizes), 2 for a 2-D one.
+template <typename Spec>
+constexpr int rankOf = std::is_same_v<decltype(Spec::kernel), int64_t> ? 1 : 2;
+
+/// Reads the attributes of conv2d, conv_transpose2d or conv1d into `s`, in
+/// this order (the first wrong one is the one reported). Returns the
+/// padding, which conv_transpose2d checks before keeping it.
+template <typename Spec>
+cnn::Padding readConv(LayerContext &c, Spec &s) {
   AttrReader &r = c.attrs;
-  Conv2DSpec s;
   s.outChannels = r.getInt("out_channels", std::nullopt);
-  s.kernel = r.getPair("kernel", std::nullopt);
-  s.stride = r.getPair("stride", {{1, 1}});
-  s.dilation = r.getPair("dilation", {{1, 1}});
+  readSize(r, "kernel", s.kernel, /*required=*/true);
+  readSize(r, "stride", s.stride);
+  if constexpr (std::is_same_v<Spec, ConvTranspose2DSpec>) {
+    s.outputPadding = r.getPair("output_padding", s.outputPadding, /*min=*/0);
+    s.outputPaddingSite = c.siteOf("output_padding");
+  }
+  readSize(r, "dilation", s.dilation);
   s.groups = r.getInt("groups", 1);
-  s.padding = r.getPadding("padding");
+  cnn::Padding padding = r.getPadding("padding", rankOf<Spec>);
   s.bias = r.getBool("bias", true);
   s.activation = fusedActivation(c);
+  return padding;
+}
+
+Value conv2d(LayerContext &c) {
+  Conv2DSpec s;
+  s.padding = readConv(c, s);
   s.connections = connectionTable(c);
   return c.builder.conv2d(c.info, c.input(), s);
 }
 
 Value convTranspose2d(LayerContext &c) {
-  AttrReader &r = c.attrs;
   ConvTranspose2DSpec s;
-  s.outChannels = r.getInt("out_channels", std::nullopt);
-  s.kernel = r.getPair("kernel", std::nullopt);
-  s.stride = r.getPair("stride", {{1, 1}});
-  s.outputPadding = r.getPair("output_padding", {{0, 0}}, 0);
-  s.outputPaddingSite = c.siteOf("output_padding");
-  s.dilation = r.getPair("dilation", {{1, 1}});
-  s.groups = r.getInt("groups", 1);
-  cnn::Padding padding = r.getPadding("padding");
-  s.padding = padding.pads;
-  s.bias = r.getBool("bias", true);
-  s.activation = fusedActivation(c);
+  cnn::Padding padding = readConv(c, s);
   if (padding.mode != cnn::PaddingMode::Explicit)
-    r.error(r.locOf("padding"),
-            "attribute 'padding': expected an integer, [h, w] or [top, left, "
-            "bottom, right] (the modes valid/same/full are for conv2d)");
+    c.attrs.error(c.attrs.locOf("padding"),
+                  "attribute 'padding': expected an integer, [h, w] or [top, "
+                  "left, bottom, right] (the modes valid/same/full are for "
+                  "conv2d)");
+  s.padding = padding.pads;
   return c.builder.convTranspose2d(c.info, c.input(), s);
 }
 
 Value conv1d(LayerContext &c) {
-  AttrReader &r = c.attrs;
   Conv1DSpec s;
-  s.outChannels = r.getInt("out_channels", std::nullopt);
-  s.kernel = r.getInt("kernel", std::nullopt);
-  s.stride = r.getInt("stride", 1);
-  s.dilation = r.getInt("dilation", 1);
-  s.groups = r.getInt("groups", 1);
-  s.padding = r.getPadding1D("padding");
-  s.bias = r.getBool("bias", true);
-  s.activation = fusedActivation(c);
+  s.padding = readConv(c, s);
   return c.builder.conv1d(c.info, c.input(), s);
 }
 
-Value pool2d(LayerContext &c, PoolKind kind) {
+/// Reads the attributes of a pooling layer of `kind`, in this order.
+template <typename Spec>
+Spec readPool(LayerContext &c, PoolKind kind) {
   AttrReader &r = c.attrs;
-  Pool2DSpec s;
+  Spec s;
   s.kind = kind;
-  s.kernel = r.getPair("kernel", std::nullopt);
-  s.stride = r.getPair("stride", s.kernel);
-  s.padding = r.getPadding("padding");
+  readSize(r, "kernel", s.kernel, /*required=*/true);
+  s.stride = s.kernel; // PyTorch's default
+  readSize(r, "stride", s.stride);
+  s.padding = r.getPadding("padding", rankOf<Spec>);
   s.ceilMode = r.getBool("ceil_mode", false);
   if (kind == PoolKind::Average)
     s.countIncludePad = r.getBool("count_include_pad", true);
-  return c.builder.pool2d(c.info, c.input(), s);
+  return s;
 }
 
-Value pool1d(LayerContext &c, PoolKind kind) {
-  AttrReader &r = c.attrs;
-  Pool1DSpec s;
-  s.kind = kind;
-  s.kernel = r.getInt("kernel", std::nullopt);
-  s.stride = r.getInt("stride", s.kernel);
-  s.padding = r.getPadding1D("padding");
-  s.ceilMode = r.getBool("ceil_mode", false);
-  if (kind == PoolKind::Average)
-    s.countIncludePad = r.getBool("count_include_pad", true);
-  return c.builder.pool1d(c.info, c.input(), s);
+template <PoolKind kind>
+Value pool2d(LayerContext &c) {
+  return c.builder.pool2d(c.info, c.input(), readPool<Pool2DSpec>(c, kind));
+}
+
+template <PoolKind kind>
+Value pool1d(LayerContext &c) {
+  return c.builder.pool1d(c.info, c.input(), readPool<Pool1DSpec>(c, kind));
 }
 
 Value kmaxPool(LayerContext &c) {
@@ -190,19 +204,19 @@ Value concat(LayerContext &c) {
 
 const std::vector<LayerOp> &cnnc::model::layerOps() {
   static const std::vector<LayerOp> ops = [] {
+    const std::vector<std::string> conv = {"out_channels", "kernel", "stride",
+                                           "padding", "dilation", "groups",
+                                           "bias", "activation"};
+    std::vector<std::string> convWithTable = conv;
+    convWithTable.push_back("connections");
     const std::vector<std::string> pool = {"kernel", "stride", "padding",
                                            "ceil_mode"};
     const std::vector<std::string> avgPool = {"kernel", "stride", "padding",
                                               "ceil_mode", "count_include_pad"};
     std::vector<LayerOp> ops = {
-        {"conv2d",
-         {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-          "bias", "activation", "connections"},
-         1, false, conv2d},
-        {"max_pool2d", pool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::Max); }},
-        {"avg_pool2d", avgPool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::Average); }},
+        {"conv2d", convWithTable, 1, false, conv2d},
+        {"max_pool2d", pool, 1, false, pool2d<PoolKind::Max>},
+        {"avg_pool2d", avgPool, 1, false, pool2d<PoolKind::Average>},
         {"global_avg_pool", {}, 1, false,
          [](LayerContext &c) {
            return c.builder.globalPool(c.info, c.input(),
@@ -234,23 +248,16 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
         {"local_response_norm", {"size", "alpha", "beta", "k"}, 1, false,
          localResponseNorm},
         {"embedding", {"num_embeddings", "embedding_dim"}, 1, false, embedding},
-        {"conv1d",
-         {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-          "bias", "activation"},
-         1, false, conv1d},
-        {"max_pool1d", pool, 1, false,
-         [](LayerContext &c) { return pool1d(c, PoolKind::Max); }},
-        {"avg_pool1d", avgPool, 1, false,
-         [](LayerContext &c) { return pool1d(c, PoolKind::Average); }},
+        {"conv1d", conv, 1, false, conv1d},
+        {"max_pool1d", pool, 1, false, pool1d<PoolKind::Max>},
+        {"avg_pool1d", avgPool, 1, false, pool1d<PoolKind::Average>},
         {"global_max_pool", {}, 1, false,
          [](LayerContext &c) {
            return c.builder.globalPool(c.info, c.input(), GlobalPoolKind::Max);
          }},
         {"kmax_pool", {"k"}, 1, false, kmaxPool},
-        {"min_pool2d", pool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::Min); }},
-        {"l2_pool2d", pool, 1, false,
-         [](LayerContext &c) { return pool2d(c, PoolKind::L2); }},
+        {"min_pool2d", pool, 1, false, pool2d<PoolKind::Min>},
+        {"l2_pool2d", pool, 1, false, pool2d<PoolKind::L2>},
     };
     ops.insert(ops.end(), more.begin(), more.end());
     return ops;

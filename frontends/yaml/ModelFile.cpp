@@ -296,15 +296,40 @@ static void checkRefs(const Layer &layer, const BlockDef *block) {
   }
 }
 
-/// Parses a `layers:` list (and `output:`) into a scope: assigns generated
-/// names, rejects duplicates, resolves `inputs:` to earlier layers and checks
-/// op attribute keys. `inputName` is how the scope's input is referred to.
-static Scope parseScope(const YAML::Node &layers, SourceLoc layersKeyLoc,
-                        const YAML::Node &output,
+/// The graph of a model or of a block as written: its `layers:` list, with
+/// where that key is, and its optional `output:`.
+struct ScopeNodes {
+  YAML::Node layers, output;
+  SourceLoc layersKeyLoc;
+  bool hasLayers = false;
+
+  /// Takes the entry `key: value` if it is `layers` or `output`.
+  bool take(const YAML::Node &key, const YAML::Node &value) {
+    if (key.Scalar() == "layers") {
+      layers = value;
+      hasLayers = true;
+      layersKeyLoc = SourceLoc::of(key);
+      return true;
+    }
+    if (key.Scalar() == "output") {
+      output = value;
+      return true;
+    }
+    return false;
+  }
+};
+
+/// Parses the `layers:` list (and `output:`) of `nodes` into a scope: assigns
+/// generated names, rejects duplicates, resolves `inputs:` to earlier layers
+/// and checks op attribute keys. `inputNames` are how the scope's input is
+/// referred to.
+static Scope parseScope(const ScopeNodes &nodes,
                         ArrayRef<std::string> inputNames,
                         const BlockDef *block) {
+  const YAML::Node &layers = nodes.layers, &output = nodes.output;
   if (!layers.IsSequence() || layers.size() == 0)
-    fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers) : layersKeyLoc,
+    fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers)
+                                         : nodes.layersKeyLoc,
          "'layers': expected a non-empty list of layers, found " +
              render(layers));
   Scope scope;
@@ -440,10 +465,10 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
     fail(nameLoc, "invalid block name '" + name +
                       "': expected letters, digits, '_' or '-'");
   expectMap(node, nameLoc, "block '" + name + "'");
-  YAML::Node layers, output;
-  bool hasLayers = false;
-  SourceLoc layersLoc = nameLoc;
+  ScopeNodes body;
   for (auto &[key, value] : entries(node)) {
+    if (body.take(key, value))
+      continue;
     std::string k = key.Scalar();
     if (k == "params") {
       if (value.IsNull())
@@ -485,12 +510,6 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
                                 param.name + "'");
         block.params.push_back(param);
       }
-    } else if (k == "layers") {
-      layers = value;
-      hasLayers = true;
-      layersLoc = SourceLoc::of(key);
-    } else if (k == "output") {
-      output = value;
     } else {
       std::vector<std::string> keys = {"params", "layers", "output"};
       fail(SourceLoc::of(key), "block '" + name + "': unknown key '" + k +
@@ -498,9 +517,9 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
                                    "; expected one of: " + joined(keys));
     }
   }
-  if (!hasLayers)
+  if (!body.hasLayers)
     fail(nameLoc, "block '" + name + "': missing 'layers'");
-  block.body = parseScope(layers, layersLoc, output, {"input"}, &block);
+  block.body = parseScope(body, {"input"}, &block);
   return block;
 }
 
@@ -708,10 +727,12 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
              render(root));
 
   ModelFile model;
-  YAML::Node input, layers, output, blocks;
-  SourceLoc layersLoc;
-  bool hasName = false, hasInput = false, hasLayers = false;
+  YAML::Node input, blocks;
+  ScopeNodes body;
+  bool hasName = false, hasInput = false;
   for (auto &[key, value] : entries(root)) {
+    if (body.take(key, value))
+      continue;
     std::string k = key.Scalar();
     if (k == "name") {
       model.name = expectScalar(value, SourceLoc::of(key), "'name'");
@@ -720,12 +741,6 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
       input = value;
       hasInput = true;
       model.inputLoc = SourceLoc::of(key);
-    } else if (k == "layers") {
-      layers = value;
-      hasLayers = true;
-      layersLoc = SourceLoc::of(key);
-    } else if (k == "output") {
-      output = value;
     } else if (k == "blocks") {
       blocks = value;
     } else if (k == "train") {
@@ -742,7 +757,7 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
     fail({1, 1}, "missing top-level key 'name' (the model's name)");
   if (!hasInput)
     fail({1, 1}, "missing top-level key 'input' ({name: input, shape: [C, H, W]})");
-  if (!hasLayers)
+  if (!body.hasLayers)
     fail({1, 1}, "missing top-level key 'layers' (the list of layers)");
 
   // input: {name: input, shape: [C, H, W]}
@@ -794,7 +809,7 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
   std::vector<std::string> inputNames = {model.inputName};
   if (model.inputName != "input")
     inputNames.push_back("input");
-  model.body = parseScope(layers, layersLoc, output, inputNames, nullptr);
+  model.body = parseScope(body, inputNames, nullptr);
 
   for (auto &entry : model.blocks)
     checkInstances(entry.second.body, model.blocks);
@@ -1009,6 +1024,21 @@ int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt,
   return toInt(resolve(a->value), key, "an integer", min);
 }
 
+AttrReader::Resolved AttrReader::element(const Resolved &list,
+                                         size_t i) const {
+  SourceLoc loc = SourceLoc::of(list.node[i]);
+  return {list.node[i], loc.isValid() ? loc : list.loc};
+}
+
+std::vector<int64_t> AttrReader::toInts(const Resolved &list, StringRef key,
+                                        StringRef expected,
+                                        int64_t min) const {
+  std::vector<int64_t> values;
+  for (size_t i = 0; i < list.node.size(); ++i)
+    values.push_back(toInt(element(list, i), key, expected, min));
+  return values;
+}
+
 std::array<int64_t, 2>
 AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
                     int64_t min) {
@@ -1028,12 +1058,8 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
   if (!v.node.IsSequence() || v.node.size() != 2)
     error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
                                expected, render(v.node)));
-  std::array<int64_t, 2> out;
-  for (int i = 0; i < 2; ++i) {
-    SourceLoc l = SourceLoc::of(v.node[i]);
-    out[i] = toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, min);
-  }
-  return out;
+  std::vector<int64_t> xs = toInts(v, key, expected, min);
+  return {xs[0], xs[1]};
 }
 
 /// The padding modes of SPEC §1 by name (valid, same, full), if `s` is one.
@@ -1047,65 +1073,39 @@ static std::optional<cnnc::cnn::PaddingMode> paddingMode(StringRef s) {
   return std::nullopt;
 }
 
-Padding AttrReader::getPadding(StringRef key) {
+Padding AttrReader::getPadding(StringRef key, int rank) {
   Padding p;
   const Attr *a = layer.find(key);
   if (!a)
     return p;
   Resolved v = resolve(a->value);
-  const char *expected = "an integer, [h, w], [top, left, bottom, right], "
-                         "valid, same or full";
+  const char *expected =
+      rank == 1 ? "an integer, [left, right], valid, same or full"
+                : "an integer, [h, w], [top, left, bottom, right], valid, "
+                  "same or full";
   if (v.node.IsScalar()) {
-    StringRef s = v.node.Scalar();
-    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
+    if (std::optional<cnnc::cnn::PaddingMode> mode =
+            paddingMode(v.node.Scalar())) {
       p.mode = *mode;
       return p;
     }
     int64_t x = toInt(v, key, expected, 0);
-    p.pads = {x, x, x, x};
+    int64_t vertical = rank == 1 ? 0 : x; // a 1-D layer pads left and right
+    p.pads = {vertical, x, vertical, x};
     return p;
   }
-  if (!v.node.IsSequence() || (v.node.size() != 2 && v.node.size() != 4))
+  bool fits = v.node.IsSequence() &&
+              (v.node.size() == 2 || (rank == 2 && v.node.size() == 4));
+  if (!fits)
     error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
                                expected, render(v.node)));
-  std::vector<int64_t> xs;
-  for (size_t i = 0; i < v.node.size(); ++i) {
-    SourceLoc l = SourceLoc::of(v.node[i]);
-    xs.push_back(toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, 0));
-  }
-  if (xs.size() == 2)
+  std::vector<int64_t> xs = toInts(v, key, expected, 0);
+  if (rank == 1)
+    p.pads = {0, xs[0], 0, xs[1]};
+  else if (xs.size() == 2)
     p.pads = {xs[0], xs[1], xs[0], xs[1]};
   else
     p.pads = {xs[0], xs[1], xs[2], xs[3]};
-  return p;
-}
-
-Padding AttrReader::getPadding1D(StringRef key) {
-  Padding p;
-  const Attr *a = layer.find(key);
-  if (!a)
-    return p;
-  Resolved v = resolve(a->value);
-  const char *expected = "an integer, [left, right], valid, same or full";
-  if (v.node.IsScalar()) {
-    StringRef s = v.node.Scalar();
-    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(s)) {
-      p.mode = *mode;
-      return p;
-    }
-    int64_t x = toInt(v, key, expected, 0);
-    p.pads = {0, x, 0, x};
-    return p;
-  }
-  if (!v.node.IsSequence() || v.node.size() != 2)
-    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
-                               expected, render(v.node)));
-  std::vector<int64_t> xs;
-  for (size_t i = 0; i < 2; ++i) {
-    SourceLoc l = SourceLoc::of(v.node[i]);
-    xs.push_back(toInt({v.node[i], l.isValid() ? l : v.loc}, key, expected, 0));
-  }
-  p.pads = {0, xs[0], 0, xs[1]};
   return p;
 }
 
@@ -1164,19 +1164,12 @@ std::vector<AttrReader::IntList> AttrReader::getIntLists(StringRef key) {
     error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
                                expected, render(v.node)));
   for (size_t i = 0; i < v.node.size(); ++i) {
-    const YAML::Node &row = v.node[i];
-    SourceLoc rowLoc = SourceLoc::of(row).isValid() ? SourceLoc::of(row) : v.loc;
-    if (!row.IsSequence())
-      error(rowLoc, llvm::formatv("attribute '{0}': expected {1}, found {2} as "
-                                  "entry {3}",
-                                  key, expected, render(row), i));
-    IntList out{{}, rowLoc};
-    for (size_t j = 0; j < row.size(); ++j) {
-      SourceLoc l = SourceLoc::of(row[j]);
-      out.values.push_back(
-          toInt({row[j], l.isValid() ? l : rowLoc}, key, "an integer", 0));
-    }
-    rows.push_back(std::move(out));
+    Resolved row = element(v, i);
+    if (!row.node.IsSequence())
+      error(row.loc, llvm::formatv("attribute '{0}': expected {1}, found {2} "
+                                   "as entry {3}",
+                                   key, expected, render(row.node), i));
+    rows.push_back({toInts(row, key, "an integer", 0), row.loc});
   }
   return rows;
 }

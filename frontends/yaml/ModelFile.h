@@ -160,11 +160,11 @@ public:
   std::array<int64_t, 2> getPair(llvm::StringRef key,
                                  std::optional<std::array<int64_t, 2>> dflt,
                                  int64_t min = 1);
-  /// An integer, [h, w], [top, left, bottom, right], valid, same or full.
-  Padding getPadding(llvm::StringRef key);
-  /// The padding of a 1-D op: an integer, [left, right], valid, same or
-  /// full; as [top, left, bottom, right] with top = bottom = 0.
-  Padding getPadding1D(llvm::StringRef key);
+  /// The padding of a layer over `rank` spatial dimensions: for rank 2 an
+  /// integer, [h, w], [top, left, bottom, right], valid, same or full; for
+  /// rank 1 an integer, [left, right], valid, same or full, as
+  /// [top, left, bottom, right] with top = bottom = 0.
+  Padding getPadding(llvm::StringRef key, int rank);
   bool getBool(llvm::StringRef key, bool dflt);
   /// A number in [min, max) (`maxOpen`) or [min, max].
   double getNumber(llvm::StringRef key, double dflt, double min, double max,
@@ -195,8 +195,13 @@ private:
     SourceLoc loc;
   };
   Resolved resolve(const YAML::Node &node) const;
+  /// Entry `i` of a list, where it is written or else where the list is.
+  Resolved element(const Resolved &list, size_t i) const;
   int64_t toInt(const Resolved &value, llvm::StringRef key,
                 llvm::StringRef expected, int64_t min) const;
+  /// Every entry of a list through toInt.
+  std::vector<int64_t> toInts(const Resolved &list, llvm::StringRef key,
+                              llvm::StringRef expected, int64_t min) const;
 
   const Layer &layer;
   const Env &env;

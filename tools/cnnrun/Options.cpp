@@ -80,26 +80,14 @@ void addJson(CLI::App &command, Options &o, const std::string &help) {
   command.add_flag("--json", o.json, help);
 }
 
-void addModel(CLI::App &command, Options &o) {
-  command.add_option("MODEL.so", o.model, "the model library compiled by cnnc")
-      ->required()
-      ->type_name("");
-}
+// The options of each command, after the MODEL.so that all of them take.
 
-void addInfo(CLI::App &app, Options &o) {
-  CLI::App &c = *app.add_subcommand(
-      "info", "Print the model's inputs, outputs, parameters and steps (FLOP per item), and the "
-              "training defaults of a model compiled with training.");
-  addModel(c, o);
+void infoOptions(CLI::App &c, Options &o) {
   addJson(c, o, "print one JSON object: inputs, outputs, parameters (name, shape) and steps "
                 "(name, flops), in metadata order");
 }
 
-void addRun(CLI::App &app, Options &o) {
-  CLI::App &c = *app.add_subcommand(
-      "run", "Run the model once on float32 .npy inputs (batch taken from their shapes) and "
-             "write float32 .npy outputs.");
-  addModel(c, o);
+void runOptions(CLI::App &c, Options &o) {
   addString(c, "--weights", o.weights, "W.safetensors", "the parameters")->required();
   addPaths(c, "--input", o.inputs, "X.npy",
            "an input array; once per model input, in model order");
@@ -107,10 +95,7 @@ void addRun(CLI::App &app, Options &o) {
            "where to write an output; once per model output, in model order");
 }
 
-void addBench(CLI::App &app, Options &o) {
-  CLI::App &c = *app.add_subcommand(
-      "bench", "Time the model: the median time and GFLOP/s of each step and of a whole run.");
-  addModel(c, o);
+void benchOptions(CLI::App &c, Options &o) {
   addCount(c, "--batch", o.batch, 1, "batch size (default 1)");
   addString(c, "--weights", o.weights, "W.safetensors",
             "the parameters (default: deterministic pseudo-random values)");
@@ -122,11 +107,8 @@ void addBench(CLI::App &app, Options &o) {
                 "total (ms, gflops, images_per_s)");
 }
 
-void addTrain(CLI::App &app, Options &o) {
+void trainOptions(CLI::App &c, Options &o) {
   std::string section = std::string(cnnc::schema::key::kTrain) + ": section";
-  CLI::App &c = *app.add_subcommand(
-      "train", "Train on an IDX dataset, evaluating on its test set after each epoch.");
-  addModel(c, o);
   addString(c, "--data", o.data, "DIR",
             "the dataset: DIR/train-images-idx3-ubyte[.gz], DIR/train-labels-idx1-ubyte[.gz] "
             "and the DIR/t10k-* test files")
@@ -161,11 +143,7 @@ void addTrain(CLI::App &app, Options &o) {
                 "seconds) and nothing else");
 }
 
-void addEval(CLI::App &app, Options &o) {
-  CLI::App &c = *app.add_subcommand(
-      "eval", "Report the test accuracy (and loss) of a checkpoint or a parameters file: give "
-              "exactly one of --checkpoint and --weights.");
-  addModel(c, o);
+void evalOptions(CLI::App &c, Options &o) {
   addString(c, "--checkpoint", o.checkpoint, "PATH", "the checkpoint to evaluate");
   addString(c, "--weights", o.weights, "W.safetensors",
             "the parameters file to evaluate (instead of --checkpoint)");
@@ -175,6 +153,44 @@ void addEval(CLI::App &app, Options &o) {
   addCount(c, "--batch", o.batch, 1, "batch size (default: the model's train batch, else 64)");
   addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
   addJson(c, o, "print one JSON object: test_acc, test_loss, correct, count");
+}
+
+/// A command: its name and description for the help, and its options.
+struct Command {
+  const char *name;
+  const char *description;
+  void (*addOptions)(CLI::App &command, Options &o);
+};
+
+/// The commands, in the order of the help.
+const Command commands[] = {
+    {"info",
+     "Print the model's inputs, outputs, parameters and steps (FLOP per item), and the "
+     "training defaults of a model compiled with training.",
+     infoOptions},
+    {"run",
+     "Run the model once on float32 .npy inputs (batch taken from their shapes) and write "
+     "float32 .npy outputs.",
+     runOptions},
+    {"bench", "Time the model: the median time and GFLOP/s of each step and of a whole run.",
+     benchOptions},
+    {"train", "Train on an IDX dataset, evaluating on its test set after each epoch.",
+     trainOptions},
+    {"eval",
+     "Report the test accuracy (and loss) of a checkpoint or a parameters file: give exactly "
+     "one of --checkpoint and --weights.",
+     evalOptions},
+};
+
+/// Adds every command: its MODEL.so argument, then its options.
+void addCommands(CLI::App &app, Options &o) {
+  for (const Command &command : commands) {
+    CLI::App &c = *app.add_subcommand(command.name, command.description);
+    c.add_option("MODEL.so", o.model, "the model library compiled by cnnc")
+        ->required()
+        ->type_name("");
+    command.addOptions(c, o);
+  }
 }
 
 /// The number of single-character insertions, deletions and substitutions
@@ -337,11 +353,7 @@ CommandLine parseCommandLine(int argc, const char *const *argv) {
   app.require_subcommand(0, 1);
   app.allow_extras(); // reported below, with suggestions
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  addInfo(app, o);
-  addRun(app, o);
-  addBench(app, o);
-  addTrain(app, o);
-  addEval(app, o);
+  addCommands(app, o);
   for (CLI::App *command : app.get_subcommands({}))
     command->allow_extras();
   // After the subcommands, which would inherit it.

@@ -14,39 +14,26 @@
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 #include "compiler/Dialect/CNN/IR/Window.h"
 
+#include "llvm/ADT/STLExtras.h"
+
 #include <optional>
 #include <string>
-#include <type_traits>
+#include <utility>
 
 namespace cnnc::cnn {
 
 namespace window_detail {
-template <typename T, typename = void>
-struct HasKernel : std::false_type {};
+// The getters that some windowed ops and adaptors lack, for llvm::is_detected.
 template <typename T>
-struct HasKernel<T, std::void_t<decltype(std::declval<T &>().getKernel())>>
-    : std::true_type {};
-template <typename T, typename = void>
-struct HasDilation : std::false_type {};
+using GetKernel = decltype(std::declval<T &>().getKernel());
 template <typename T>
-struct HasDilation<T, std::void_t<decltype(std::declval<T &>().getDilation())>>
-    : std::true_type {};
-template <typename T, typename = void>
-struct HasOutputPadding : std::false_type {};
+using GetWeight = decltype(std::declval<T &>().getWeight());
 template <typename T>
-struct HasOutputPadding<
-    T, std::void_t<decltype(std::declval<T &>().getOutputPadding())>>
-    : std::true_type {};
-template <typename T, typename = void>
-struct HasCeilMode : std::false_type {};
+using GetDilation = decltype(std::declval<T &>().getDilation());
 template <typename T>
-struct HasCeilMode<T, std::void_t<decltype(std::declval<T &>().getCeilMode())>>
-    : std::true_type {};
-template <typename T, typename = void>
-struct HasWeight : std::false_type {};
+using GetOutputPadding = decltype(std::declval<T &>().getOutputPadding());
 template <typename T>
-struct HasWeight<T, std::void_t<decltype(std::declval<T &>().getWeight())>>
-    : std::true_type {};
+using GetCeilMode = decltype(std::declval<T &>().getCeilMode());
 
 /// Copies `values` into `out`, or says that the attribute `name` has the
 /// wrong number of values.
@@ -80,25 +67,25 @@ template <typename OpOrAdaptor>
 std::string readWindow(OpOrAdaptor op, Window &window) {
   using namespace window_detail;
   std::string err;
-  if constexpr (HasKernel<OpOrAdaptor>::value)
+  if constexpr (llvm::is_detected<GetKernel, OpOrAdaptor>::value)
     err = copyValues(op.getKernel(), "kernel", window.kernel);
-  else if constexpr (HasWeight<OpOrAdaptor>::value)
+  else if constexpr (llvm::is_detected<GetWeight, OpOrAdaptor>::value)
     kernelOf(op.getWeight().getType(), window.kernel);
   else
     kernelOf(op.getResult().getType(), window.kernel);
   if (err.empty())
     err = copyValues(op.getStride(), "stride", window.stride);
-  if constexpr (HasDilation<OpOrAdaptor>::value)
+  if constexpr (llvm::is_detected<GetDilation, OpOrAdaptor>::value)
     if (err.empty())
       err = copyValues(op.getDilation(), "dilation", window.dilation);
-  if constexpr (HasOutputPadding<OpOrAdaptor>::value)
+  if constexpr (llvm::is_detected<GetOutputPadding, OpOrAdaptor>::value)
     if (err.empty())
       err = copyValues(op.getOutputPadding(), "output_padding",
                        window.outputPadding);
   if (err.empty())
     err = copyValues(op.getPadding(), "padding [top, left, bottom, right]",
                      window.padding);
-  if constexpr (HasCeilMode<OpOrAdaptor>::value)
+  if constexpr (llvm::is_detected<GetCeilMode, OpOrAdaptor>::value)
     window.ceilMode = op.getCeilMode();
   return err;
 }
