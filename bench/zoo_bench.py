@@ -42,7 +42,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def alphago_policy():
-    """SPEC §4: 5x5 conv (k = 192), 11 x 3x3 conv, 1x1 conv + per-position bias, softmax."""
+    """The AlphaGo policy network: 5x5 conv (k = 192), 11 x 3x3 conv, 1x1 conv + per-position bias, softmax."""
     class Policy(nn.Module):
         def __init__(self, k=192):
             super().__init__()

@@ -1,4 +1,4 @@
-//===- Statistics.cpp - per-layer complexity of a model (SPEC §5) ---------===//
+//===- Statistics.cpp - per-layer complexity of a model ---------===//
 //
 // One row per op that computes something from the model's input (parameters
 // and what is computed from parameters only, such as a connection table's

@@ -1,4 +1,4 @@
-//===- Statistics.h - per-layer complexity of a model (SPEC §5) -*- C++ -*-===//
+//===- Statistics.h - per-layer complexity of a model -*- C++ -*-===//
 //
 // `cnnc --stats` walks the inference function after block expansion and
 // reports, per layer and in total, the quantities of the course notes'

@@ -5,7 +5,7 @@
 // the pipeline instead (compiler/Pipeline/Pipeline.h lists them). Errors are
 // printed as `file:line:col: error: ...` with the source line and a caret;
 // the exit code is 0 on success and 1 on any error. `--stats` prints the
-// complexity report of SPEC §5 instead of compiling.
+// complexity report of the course notes instead of compiling.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Analysis/Statistics.h"
@@ -53,7 +53,7 @@ static cl::opt<bool> timeReport("time-report",
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  // --stats (SPEC §5 report) and --json are taken out before LLVM parses the
+  // --stats (report) and --json are taken out before LLVM parses the
   // command line: LLVM registers its own -stats option.
   bool stats = false, statsJson = false;
   std::vector<char *> args;
@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
   mlir::registerMLIRContextCLOptions();
   cl::ParseCommandLineOptions(argc, argv,
                               "cnnc: compile a CNN model into model.so\n\n"
-                              "  --stats [--json]  print the per-layer complexity report (SPEC §5)\n");
+                              "  --stats [--json]  print the per-layer complexity report\n");
 
   std::optional<cnnc::Stage> stage = cnnc::parseStage(emit);
   if (!stage) {

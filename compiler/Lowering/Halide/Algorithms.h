@@ -195,7 +195,7 @@ Halide::Func bnFoldBias(Halide::Func gamma, Halide::Func beta, Halide::Func mean
 std::vector<Halide::Var> argsOf(int rank);
 
 /// conv2d_grad_input as a stride-1 convolution of the zero-upsampled,
-/// padded δ with the flipped, channel-transposed kernel (SPEC §3); the
+/// padded δ with the flipped, channel-transposed kernel; the
 /// returned stages are scheduled like a forward convolution. `padded` is
 /// the upsampled δ. `inputExtent` is the forward input's extent.
 ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent,

@@ -1,7 +1,7 @@
 //===- Convolution.cpp - Halide algorithm of conv2d -----------------------===//
 //
 // Cross-correlation with stride, dilation, asymmetric zero padding and
-// groups (SPEC §1). Padding is a separate Func so the schedule can
+// groups. Padding is a separate Func so the schedule can
 // materialize it once and keep bounds checks out of the inner loop. The
 // transposed convolution reuses the input gradient's algorithm; connection
 // tables expand a compact weight through an index table embedded in the
@@ -67,7 +67,7 @@ ConvStages convolution(Func input, Extent4D in, Func weight,
 
 ConvStages convolutionTranspose(Func input, Extent4D in, Func weight, std::optional<Func> bias,
                                 const ConvAttrs &forward, Extent4D out) {
-  // SPEC §1: a = Wᵀz is the input gradient of the conv z = W ⋆ a.
+  // a = Wᵀz is the input gradient of the conv z = W ⋆ a.
   return convolutionGradInput(input, in, weight, forward, out, bias);
 }
 

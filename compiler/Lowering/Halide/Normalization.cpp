@@ -1,6 +1,6 @@
 //===- Normalization.cpp - Halide algorithm of local response norm --------===//
 //
-// torch.nn.LocalResponseNorm (AlexNet, SPEC §2) and its gradient. The
+// torch.nn.LocalResponseNorm (AlexNet) and its gradient. The
 // window over channels c' ∈ [c - size/2, c + (size-1)/2] is an unrolled sum
 // (size is a small static integer); channels outside [0, C) count as zero.
 // x^-beta uses square roots for AlexNet's beta = 0.75 (and 0.5, 1), so the

@@ -51,7 +51,7 @@ def CNN_Conv2DOp : CNN_Op<"conv2d",
   let summary = "2-D cross-correlation with stride, padding, dilation, groups";
   let description = [{
     `y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] * x[n, g*C/G + c, i*sh + u*dh - pt, j*sw + v*dw - pl]`
-    (no kernel flip, SPEC §1). `padding` is `[top, left, bottom, right]`; the
+    (no kernel flip). `padding` is `[top, left, bottom, right]`; the
     frontend resolves the modes valid/same/full into it. The weight is `OIHW`
     with `I = C / groups`; the bias is optional.
 
@@ -88,7 +88,7 @@ def CNN_DenseOp : CNN_Op<"dense",
 
 //===----------------------------------------------------------------------===//
 // Convolution family: transposed convolution, connection tables, per-position
-// bias (SPEC §1)
+// bias
 //===----------------------------------------------------------------------===//
 
 def CNN_ConvTranspose2DOp : CNN_Op<"conv_transpose2d",
@@ -99,7 +99,7 @@ def CNN_ConvTranspose2DOp : CNN_Op<"conv_transpose2d",
   let summary = "transposed (fractionally strided) 2-D convolution, a = Wᵀ z";
   let description = [{
     PyTorch's `nn.ConvTranspose2d`: the input gradient of a conv2d with the
-    same weight and attributes (SPEC §1: a wide convolution of the
+    same weight and attributes (a wide convolution of the
     zero-interleaved input with rot180(W)), plus a bias:
     `y[n,o,i,j] = b[o] + Σ_{c,u,v} w[c,o',u,v] · x[n,c,(i+pt-u·dh)/sh,(j+pl-v·dw)/sw]`
     over the exact, in-range divisions, `c` in `o`'s group, `o' = o mod (O/groups)`.
@@ -134,7 +134,7 @@ def CNN_ScatterConnectionsOp : CNN_Op<"scatter_connections",
      Pure]> {
   let summary = "expands a compact connection-table weight [K, kh, kw] to a dense OIHW one";
   let description = [{
-    LeNet-5's layer C3 (SPEC §1): output map `o` reads only the input maps
+    LeNet-5's layer C3: output map `o` reads only the input maps
     listed in `connections[o]`. The parameter holds one `kh × kw` kernel per
     connection, in table order (K = number of connections), so the layer has
     `K·kh·kw + O` parameters; this op places them into a dense
@@ -159,7 +159,7 @@ def CNN_PositionBiasOp : CNN_Op<"position_bias",
      InferTypeOpAdaptor]> {
   let summary = "adds a learnable bias per channel and position: y = x + b[c, h, w]";
   let description = [{
-    The AlphaGo policy network's last layer (SPEC §1: "a different bias for
+    The AlphaGo policy network's last layer ("a different bias for
     each position"). Input `[N, C, H, W]`, bias `[C, H, W]`.
 
     ```mlir
@@ -666,7 +666,7 @@ def CNN_Conv2DGradInputOp : CNN_PureOp<"conv2d_grad_input",
   let description = [{
     `dx[n,c,i,j] = Σ_{o,u,v} w[o,c,u,v] · δ[n,o,(i+pt-u·dh)/sh,(j+pl-v·dw)/sw]`
     over the positions where the division is exact and in range — for
-    stride 1 the wide (full) convolution of δ with the flipped kernel (SPEC §3).
+    stride 1 the wide (full) convolution of δ with the flipped kernel.
     The result type gives the input's shape.
   }];
   let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$weight,

@@ -20,7 +20,7 @@
 namespace cnnc::cnn {
 
 /// How a layer gives its padding: explicit sizes, or a mode resolved against
-/// the input (SPEC §1): `valid` pads nothing ("narrow"), `full` pads the
+/// the input: `valid` pads nothing ("narrow"), `full` pads the
 /// dilated kernel size - 1 on every side ("wide"), `same` keeps
 /// ceil(input / stride) outputs, the odd pixel going to the bottom/right.
 enum class PaddingMode { Explicit, Valid, Same, Full };
