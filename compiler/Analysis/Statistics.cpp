@@ -117,8 +117,8 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
     return success();
   }
   char line[256];
-  std::snprintf(line, sizeof line, "%-24s %-16s %-14s %12s %12s %15s %12s %8s %7s\n", "layer",
-                "op", "output", "params", "weights", "mult-adds", "activations", "field", "time");
+  std::snprintf(line, sizeof line, "%-24s %-16s %-14s %12s %12s %15s %12s %8s %7s\n", "layer", "op",
+                "output", "params", "weights", "mult-adds", "activations", "field", "time");
   os << line;
   for (const LayerStats &s : layers) {
     std::snprintf(line, sizeof line, "%-24s %-16s %-14s %12lld %12lld %15lld %12lld %8s %6.1f%%\n",
@@ -128,8 +128,7 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
     os << line;
   }
   std::snprintf(line, sizeof line, "%-24s %-16s %-14s %12lld %12lld %15lld %12lld\n", "total", "",
-                "", (long long)params, (long long)weights, (long long)macs,
-                (long long)activations);
+                "", (long long)params, (long long)weights, (long long)macs, (long long)activations);
   os << line;
   os << "time (multiply-adds per image): " << macs << "\n"
      << "space (weights + feature maps, floats): " << weights + activations << "\n";

@@ -3,10 +3,9 @@
 // `cnnc --stats` walks the inference function after block expansion and
 // reports, per layer and in total, the quantities of the course notes'
 // complexity analysis: output shape, parameters (as PyTorch's parameters()
-// counts them: biases included, batch-norm running statistics not), weights (Σ K²·C_in·C_out, the notes' space term),
-// multiply-adds per image (the notes' time term), activation memory (the
-// output feature maps, Σ M²·C), the receptive field and each layer's share
-// of the multiply-adds.
+// counts them: biases included, batch-norm running statistics not), weights (Σ K²·C_in·C_out, the
+// notes' space term), multiply-adds per image (the notes' time term), activation memory (the output
+// feature maps, Σ M²·C), the receptive field and each layer's share of the multiply-adds.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_ANALYSIS_STATISTICS_H

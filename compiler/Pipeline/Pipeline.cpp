@@ -28,13 +28,20 @@ std::optional<Stage> cnnc::parseStage(llvm::StringRef name) {
 
 llvm::StringRef cnnc::stageName(Stage stage) {
   switch (stage) {
-  case Stage::Import: return "mlir";
-  case Stage::Expanded: return "mlir-expanded";
-  case Stage::Train: return "mlir-train";
-  case Stage::Optimized: return "mlir-optimized";
-  case Stage::Fused: return "mlir-fused";
-  case Stage::Halide: return "halide";
-  case Stage::Library: return "so";
+  case Stage::Import:
+    return "mlir";
+  case Stage::Expanded:
+    return "mlir-expanded";
+  case Stage::Train:
+    return "mlir-train";
+  case Stage::Optimized:
+    return "mlir-optimized";
+  case Stage::Fused:
+    return "mlir-fused";
+  case Stage::Halide:
+    return "halide";
+  case Stage::Library:
+    return "so";
   }
   return "";
 }

@@ -34,9 +34,8 @@ llvm::StringRef stageName(Stage stage);
 /// Runs the graph passes that take the module from `Stage::Import` to
 /// `until` (at most Stage::Fused). Without `training` the Train stage builds
 /// nothing. Calls `afterStage` after each stage.
-mlir::LogicalResult
-runGraphPipeline(mlir::ModuleOp module, Stage until, bool training,
-                 llvm::function_ref<void(Stage)> afterStage = nullptr);
+mlir::LogicalResult runGraphPipeline(mlir::ModuleOp module, Stage until, bool training,
+                                     llvm::function_ref<void(Stage)> afterStage = nullptr);
 
 } // namespace cnnc
 

@@ -52,16 +52,15 @@ static Region estimatesFor(const std::vector<int> &extents, int batch) {
   return region;
 }
 
-void autoSchedule(KernelStages &k, const std::string &scheduler,
-                  const Target &target, int batch) {
+void autoSchedule(KernelStages &k, const std::string &scheduler, const Target &target, int batch) {
   for (size_t i = 0; i < k.inputs.size(); ++i)
     k.inputs[i].set_estimates(estimatesFor(k.inputExtents[i], batch));
   k.output.set_estimates(estimatesFor(k.outputExtents, batch));
   for (size_t i = 0; i < k.extraOutputs.size(); ++i)
     k.extraOutputs[i].set_estimates(estimatesFor(k.extraOutputExtents[i], batch));
   int threads = std::max(1u, std::thread::hardware_concurrency());
-  Pipeline(outputsOf(k)).auto_schedule(scheduler, target,
-                                   MachineParams(threads, 32 * 1024 * 1024, 40));
+  Pipeline(outputsOf(k))
+      .auto_schedule(scheduler, target, MachineParams(threads, 32 * 1024 * 1024, 40));
 }
 
 } // namespace cnnc::halide

@@ -70,8 +70,7 @@ static void computeRootByPlanes(Func f) {
 }
 
 /// Materializes a padded input per (channel, image) slice inside `consumer`.
-static void schedulePadding(Func padded, Func consumer, Var at, int paddedWidth,
-                            int lanes) {
+static void schedulePadding(Func padded, Func consumer, Var at, int paddedWidth, int lanes) {
   if (!padded.defined())
     return;
   auto &v = vars();
@@ -89,8 +88,12 @@ struct ConvGeometry {
 
 static ConvGeometry geometryOf(const KernelStages &k) {
   bool pooled = k.pool.has_value();
-  return {k.outputExtents[0], k.outputExtents[1], k.outputExtents[2], pooled,
-          pooled ? k.pool->attrs.strideX : 1, pooled ? k.pool->attrs.strideY : 1};
+  return {k.outputExtents[0],
+          k.outputExtents[1],
+          k.outputExtents[2],
+          pooled,
+          pooled ? k.pool->attrs.strideX : 1,
+          pooled ? k.pool->attrs.strideY : 1};
 }
 
 /// True when vectors of pixels along a conv row would waste more than a
@@ -132,7 +135,12 @@ static void scheduleConvOverChannels(KernelStages &k, int lanes) {
       .unroll(xi)
       .unroll(yi)
       .parallel(co);
-  s.conv.compute_at(out, xo).reorder(v.c, v.x, v.y).vectorize(v.c, lanes).unroll(v.c).unroll(v.x).unroll(v.y);
+  s.conv.compute_at(out, xo)
+      .reorder(v.c, v.x, v.y)
+      .vectorize(v.c, lanes)
+      .unroll(v.c)
+      .unroll(v.x)
+      .unroll(v.y);
   Stage update = s.conv.update();
   update.reorder(v.c, v.x, v.y, s.r.x, s.r.y, s.r.z)
       .vectorize(v.c, lanes)
@@ -217,7 +225,11 @@ static void scheduleDense(KernelStages &k, int lanes) {
   }
   int blockO = std::min(s.outFeatures, kDenseBlockO);
   Var fo("fo"), fi("fi"), tile("tile");
-  blocked.split(v.f, fo, fi, blockO).reorder(fi, fo, v.n).unroll(fi).fuse(fo, v.n, tile).parallel(tile);
+  blocked.split(v.f, fo, fi, blockO)
+      .reorder(fi, fo, v.n)
+      .unroll(fi)
+      .fuse(fo, v.n, tile)
+      .parallel(tile);
   if (!s.partial.defined())
     return;
   // partial(v, o, n) for one block of outputs: blockO vector accumulators.
@@ -273,8 +285,7 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
   }
   if (k.pool) {
     PoolStages &p = *k.pool;
-    schedulePadding(p.padded, out, outer, p.input.w + p.attrs.padLeft + p.attrs.padRight,
-                    lanes);
+    schedulePadding(p.padded, out, outer, p.input.w + p.attrs.padLeft + p.attrs.padRight, lanes);
     Func reduction = p.sum.defined() ? p.sum : p.pool;
     if (p.r.defined()) {
       reduction.compute_at(out, outer);
@@ -463,7 +474,8 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
   for (auto &[partial, partialLanes] : k.channelSums) {
     Var lane = partial.args()[0], channel = partial.args()[1];
     partial.compute_root().parallel(channel);
-    partial.update().reorder(lane, RVar(partial.update().get_schedule().rvars()[0].var))
+    partial.update()
+        .reorder(lane, RVar(partial.update().get_schedule().rvars()[0].var))
         .parallel(channel);
     if (partialLanes > 1) {
       partial.vectorize(lane);

@@ -66,8 +66,8 @@ void scheduleForCpu(KernelStages &kernel, const Halide::Target &target);
 
 /// Applies a Halide autoscheduler ("Adams2019", "Mullapudi2016", "Li2018")
 /// after giving every input and output its size estimate (batch: `batch`).
-void autoSchedule(KernelStages &kernel, const std::string &scheduler,
-                  const Halide::Target &target, int batch);
+void autoSchedule(KernelStages &kernel, const std::string &scheduler, const Halide::Target &target,
+                  int batch);
 
 /// Loads the plugin of a Halide autoscheduler; returns "" or an error.
 std::string loadAutoscheduler(const std::string &scheduler);

@@ -82,8 +82,7 @@ std::string cnnc::validateOptions(const CompileOptions &options) {
 }
 
 /// Lowers and schedules one planned kernel.
-static FailureOr<LoweredKernel> buildKernel(PlannedKernel &planned,
-                                            const CompileOptions &options,
+static FailureOr<LoweredKernel> buildKernel(PlannedKernel &planned, const CompileOptions &options,
                                             const Halide::Target &target) {
   int lanes = target.natural_vector_size<float>();
   FailureOr<LoweredKernel> kernel = lowerToHalide(planned.op, planned.inputs, lanes);
@@ -142,8 +141,7 @@ struct ScratchDir {
   }
 };
 
-LogicalResult cnnc::emitHalideStatements(ModuleOp module,
-                                         const CompileOptions &options,
+LogicalResult cnnc::emitHalideStatements(ModuleOp module, const CompileOptions &options,
                                          llvm::raw_ostream &os) {
   FailureOr<ModelPlan> plan = planModel(module);
   if (failed(plan))
@@ -227,8 +225,7 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0)
     return module.emitError("linking ")
-           << output << " failed (" << *program << " exited with " << rc << ") "
-           << message;
+           << output << " failed (" << *program << " exited with " << rc << ") " << message;
   return success();
 }
 
@@ -249,8 +246,7 @@ struct StepTimer {
 /// Gives kernels with equal fingerprints (and the same kind of schedule) the
 /// symbol of the first of them; returns the indices of those first kernels,
 /// the only ones to compile. Their flop counts are copied after lowering.
-static std::vector<size_t> shareIdenticalKernels(ModelPlan &plan,
-                                                 const CompileOptions &options) {
+static std::vector<size_t> shareIdenticalKernels(ModelPlan &plan, const CompileOptions &options) {
   std::string scheduler;
   bool autoSchedule = isAutoSchedule(options, &scheduler);
   std::map<std::string, size_t> firstWith;
@@ -321,9 +317,8 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
     // falls back to cnnc's own schedule, with a warning.
     if (isAutoSchedule(options, &scheduler) && planned.phase == Phase::Inference) {
       planned.op->emitWarning("the ")
-          << scheduler << " schedule of '" << planned.label
-          << "' does not compile (" << llvm::StringRef(errors[i]).trim()
-          << "); using cnnc's CPU schedule for it";
+          << scheduler << " schedule of '" << planned.label << "' does not compile ("
+          << llvm::StringRef(errors[i]).trim() << "); using cnnc's CPU schedule for it";
       CompileOptions cpu = options;
       cpu.schedule = "cpu";
       FailureOr<LoweredKernel> kernel = buildKernel(planned, cpu, target);

@@ -29,13 +29,11 @@ struct CompileOptions {
 std::string validateOptions(const CompileOptions &options);
 
 /// Prints the lowered Halide statement of every kernel of a fused module.
-mlir::LogicalResult emitHalideStatements(mlir::ModuleOp module,
-                                         const CompileOptions &options,
+mlir::LogicalResult emitHalideStatements(mlir::ModuleOp module, const CompileOptions &options,
                                          llvm::raw_ostream &os);
 
 /// Compiles a fused module into the shared library `outputPath`.
-mlir::LogicalResult compileModelLibrary(mlir::ModuleOp module,
-                                        const CompileOptions &options,
+mlir::LogicalResult compileModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                                         const std::string &outputPath);
 
 } // namespace cnnc

@@ -87,7 +87,8 @@ public:
       bool isLabels = phase != Phase::Inference && i + 1 == fn.getNumArguments();
       std::string fallback = fn.getNumArguments() == 1 ? "input" : "input" + std::to_string(i);
       if (isLabels)
-        plan.training->labels = namedBuffer(arg, std::string(schema::step_io::kLabels), buffer_kind::kLabels, nullptr);
+        plan.training->labels =
+            namedBuffer(arg, std::string(schema::step_io::kLabels), buffer_kind::kLabels, nullptr);
       else
         namedBuffer(arg, nameAttr(fn, i, false, fallback), buffer_kind::kInput, &plan.inputs);
     }
@@ -135,7 +136,8 @@ public:
         kernel.args.push_back(bufferOf.lookup(in));
       // Outputs come last, one buffer per result.
       for (Value result : op.getResults()) {
-        kernel.args.push_back(addBuffer(result, kernel.prepare ? buffer_kind::kDerived : buffer_kind::kTemp));
+        kernel.args.push_back(
+            addBuffer(result, kernel.prepare ? buffer_kind::kDerived : buffer_kind::kTemp));
         producer[kernel.args.back()] = int(plan.kernels.size());
       }
       kernel.symbol = "cnnc_k" + std::to_string(plan.kernels.size());
@@ -208,8 +210,8 @@ public:
         plan.training->init.push_back({p.name, std::string(schema::init::kConstant), 0});
         continue;
       }
-      plan.training->init.push_back({p.name, cast<StringAttr>(entry[0]).str(),
-                                     cast<FloatAttr>(entry[1]).getValueAsDouble()});
+      plan.training->init.push_back(
+          {p.name, cast<StringAttr>(entry[0]).str(), cast<FloatAttr>(entry[1]).getValueAsDouble()});
     }
   }
 
@@ -312,10 +314,11 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
         auto config = [&](StringRef key) { return t.config.get(key); };
         StringRef loss = cast<StringAttr>(config(schema::key::kLoss)).strref();
         j.attribute(schema::key::kLoss, loss == StringRef(schema::loss::kCrossEntropy)
-                                             ? StringRef(schema::loss::kSoftmaxCrossEntropy)
-                                             : loss);
+                                            ? StringRef(schema::loss::kSoftmaxCrossEntropy)
+                                            : loss);
         j.attributeObject(schema::key::kOptimizer, [&] {
-          j.attribute(schema::optimizer::kName, cast<StringAttr>(config(schema::key::kOptimizer)).strref());
+          j.attribute(schema::optimizer::kName,
+                      cast<StringAttr>(config(schema::key::kOptimizer)).strref());
           for (NamedAttribute a : t.config) {
             if (auto f = dyn_cast<FloatAttr>(a.getValue()))
               j.attribute(a.getName().strref(), f.getValueAsDouble());
@@ -338,7 +341,9 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
             j.object([&] {
               j.attribute(schema::key::kName, i.name);
               j.attribute(schema::key::kKind, i.kind);
-              j.attribute(i.kind == schema::init::kUniform ? schema::key::kBound : schema::key::kValue, i.value);
+              j.attribute(i.kind == schema::init::kUniform ? schema::key::kBound
+                                                           : schema::key::kValue,
+                          i.value);
             });
         });
         kernelList(schema::key::kSteps, false, Phase::Train);
@@ -367,8 +372,8 @@ std::string cnnc::kernelFingerprint(const PlannedKernel &kernel) {
   SmallVector<Type> inputTypes;
   for (Value v : kernel.inputs)
     inputTypes.push_back(v.getType());
-  auto fn = builder.create<func::FuncOp>(
-      loc, "kernel", builder.getFunctionType(inputTypes, op->getResultTypes()));
+  auto fn = builder.create<func::FuncOp>(loc, "kernel",
+                                         builder.getFunctionType(inputTypes, op->getResultTypes()));
   Block *entry = fn.addEntryBlock();
   IRMapping mapping;
   for (auto [value, argument] : llvm::zip(kernel.inputs, entry->getArguments()))

@@ -32,14 +32,14 @@ struct PlannedBuffer {
 enum class Phase { Inference, Train, Eval };
 
 struct PlannedKernel {
-  mlir::Operation *op;              ///< cnn.group or a single compute op
-  std::vector<mlir::Value> inputs;  ///< external inputs in argument order
-  std::string symbol;               ///< C name of the Halide pipeline
-  std::string label;                ///< layer names, for profiles
-  std::vector<int> args;            ///< buffer indices, outputs last
-  bool prepare = false;             ///< parameters only: run at load time
+  mlir::Operation *op;             ///< cnn.group or a single compute op
+  std::vector<mlir::Value> inputs; ///< external inputs in argument order
+  std::string symbol;              ///< C name of the Halide pipeline
+  std::string label;               ///< layer names, for profiles
+  std::vector<int> args;           ///< buffer indices, outputs last
+  bool prepare = false;            ///< parameters only: run at load time
   Phase phase = Phase::Inference;
-  double flops = 0;                 ///< filled in after lowering
+  double flops = 0; ///< filled in after lowering
   /// The kernel whose compiled code this one calls (same fingerprint), or -1.
   int sharedWith = -1;
 };

@@ -114,9 +114,7 @@ struct TrainConfig {
   }
 };
 
-static RankedTensorType scalarType(MLIRContext *ctx) {
-  return cnn::tensorType(ctx, {1});
-}
+static RankedTensorType scalarType(MLIRContext *ctx) { return cnn::tensorType(ctx, {1}); }
 
 static RankedTensorType labelsType(MLIRContext *ctx) {
   return cnn::tensorType(ctx, {ShapedType::kDynamic});
@@ -126,8 +124,7 @@ static RankedTensorType labelsType(MLIRContext *ctx) {
 class StepBuilder : public cnn::GradientBuilder {
 public:
   StepBuilder(func::FuncOp inference, const TrainConfig &config, bool training)
-      : inference(inference), config(config), training(training),
-        b(inference.getContext()) {}
+      : inference(inference), config(config), training(training), b(inference.getContext()) {}
 
   FailureOr<func::FuncOp> build() {
     MLIRContext *ctx = inference.getContext();
@@ -144,7 +141,8 @@ public:
     for (unsigned i = 0; i < inference.getNumArguments(); ++i)
       if (auto n = inference.getArgAttr(i, "cnn.name"))
         fn.setArgAttr(i, "cnn.name", n);
-    fn.setArgAttr(inference.getNumArguments(), "cnn.name", b.getStringAttr(schema::step_io::kLabels));
+    fn.setArgAttr(inference.getNumArguments(), "cnn.name",
+                  b.getStringAttr(schema::step_io::kLabels));
     fn.setResultAttr(0, "cnn.name", b.getStringAttr(schema::step_io::kLoss));
     fn.setResultAttr(1, "cnn.name", b.getStringAttr(schema::step_io::kCorrect));
     Block *body = fn.addEntryBlock();
@@ -161,8 +159,7 @@ public:
     Value output = map.lookup(ret.getOperand(0));
     auto outputType = cast<RankedTensorType>(output.getType());
     if (outputType.getRank() != 2)
-      return ret.emitError("training needs an output of shape [N, classes], found ")
-             << outputType;
+      return ret.emitError("training needs an output of shape [N, classes], found ") << outputType;
     // Cross-entropy on a final softmax is computed from its logits (fused,
     // numerically stable); the softmax is then not differentiated.
     Value scores = output;
@@ -173,8 +170,8 @@ public:
     Value loss, seed;
     if (config.loss == loss::kCrossEntropy) {
       loss = b.create<cnn::SoftmaxCrossEntropyOp>(lossLoc, scalarType(ctx), scores, labels);
-      seed = training ? b.create<cnn::SoftmaxCrossEntropyGradOp>(lossLoc, scores.getType(),
-                                                                 scores, labels)
+      seed = training ? b.create<cnn::SoftmaxCrossEntropyGradOp>(lossLoc, scores.getType(), scores,
+                                                                 labels)
                       : Value();
     } else {
       loss = b.create<cnn::MseLossOp>(lossLoc, scalarType(ctx), output, labels);
@@ -182,8 +179,8 @@ public:
                       : Value();
       scores = output;
     }
-    Value correct = b.create<cnn::CountCorrectOp>(
-        NameLoc::get(b.getStringAttr("accuracy"), loc), scalarType(ctx), scores, labels);
+    Value correct = b.create<cnn::CountCorrectOp>(NameLoc::get(b.getStringAttr("accuracy"), loc),
+                                                  scalarType(ctx), scores, labels);
     if (training) {
       adjoint[scores] = seed;
       if (failed(backward()) || failed(optimize()))
@@ -200,7 +197,8 @@ private:
     for (Operation &op : inference.getBody().front().without_terminator()) {
       if (isa<cnn::BlockOp>(op))
         return op.emitError("expand blocks (cnnc-expand-blocks) before cnnc-autodiff");
-      if (auto differentiable = dyn_cast<cnn::DifferentiableOpInterface>(op); training && differentiable)
+      if (auto differentiable = dyn_cast<cnn::DifferentiableOpInterface>(op);
+          training && differentiable)
         if (Value y = differentiable.buildTrainingForm(*this)) {
           map.map(op.getResult(0), y);
           forward.push_back(y.getDefiningOp());
@@ -299,13 +297,12 @@ private:
         Value m2 = b.create<cnn::AdamMomentOp>(loc, type, m, g, p, b.getF64FloatAttr(config.beta1),
                                                b.getF64FloatAttr(config.weightDecay),
                                                b.getBoolAttr(false));
-        Value v2 = b.create<cnn::AdamMomentOp>(loc, type, v, g, p, b.getF64FloatAttr(config.beta2),
-                                               b.getF64FloatAttr(config.weightDecay),
-                                               b.getBoolAttr(true));
-        Value p2 = b.create<cnn::AdamStepOp>(loc, type, p, m2, v2, lr, hyper(schema::hyper::kStep),
-                                             b.getF64FloatAttr(config.beta1),
-                                             b.getF64FloatAttr(config.beta2),
-                                             b.getF64FloatAttr(config.epsilon));
+        Value v2 =
+            b.create<cnn::AdamMomentOp>(loc, type, v, g, p, b.getF64FloatAttr(config.beta2),
+                                        b.getF64FloatAttr(config.weightDecay), b.getBoolAttr(true));
+        Value p2 = b.create<cnn::AdamStepOp>(
+            loc, type, p, m2, v2, lr, hyper(schema::hyper::kStep), b.getF64FloatAttr(config.beta1),
+            b.getF64FloatAttr(config.beta2), b.getF64FloatAttr(config.epsilon));
         assign(p, p2);
         assign(m, m2);
         assign(v, v2);
@@ -314,16 +311,14 @@ private:
       Value buffer;
       if (config.momentum != 0) {
         Value old = state(opt::kMomentumBuffer);
-        buffer = b.create<cnn::SgdMomentumOp>(loc, type, old, g, p,
-                                              b.getF64FloatAttr(config.momentum),
-                                              b.getF64FloatAttr(config.dampening),
-                                              b.getF64FloatAttr(config.weightDecay));
+        buffer = b.create<cnn::SgdMomentumOp>(
+            loc, type, old, g, p, b.getF64FloatAttr(config.momentum),
+            b.getF64FloatAttr(config.dampening), b.getF64FloatAttr(config.weightDecay));
         assign(old, buffer);
       }
-      Value p2 = b.create<cnn::SgdStepOp>(loc, type, p, g, buffer, lr,
-                                          b.getF64FloatAttr(config.momentum),
-                                          b.getF64FloatAttr(config.weightDecay),
-                                          b.getBoolAttr(config.nesterov));
+      Value p2 = b.create<cnn::SgdStepOp>(
+          loc, type, p, g, buffer, lr, b.getF64FloatAttr(config.momentum),
+          b.getF64FloatAttr(config.weightDecay), b.getBoolAttr(config.nesterov));
       assign(p, p2);
     }
     return success();

@@ -22,8 +22,7 @@ namespace {
 struct ExpandBlocks : cnnc::impl::ExpandBlocksBase<ExpandBlocks> {
   void runOnOperation() override {
     SmallVector<cnn::BlockOp> worklist;
-    getOperation().walk<WalkOrder::PreOrder>(
-        [&](cnn::BlockOp op) { worklist.push_back(op); });
+    getOperation().walk<WalkOrder::PreOrder>([&](cnn::BlockOp op) { worklist.push_back(op); });
     // Outer blocks come first in pre-order; inlining one moves its nested
     // blocks (still in the worklist) into the parent, where they expand next.
     for (cnn::BlockOp block : worklist)
@@ -37,8 +36,7 @@ struct ExpandBlocks : cnnc::impl::ExpandBlocksBase<ExpandBlocks> {
       arg.replaceAllUsesWith(input);
     block.replaceAllUsesWith(yield.getValues());
     yield.erase();
-    block->getBlock()->getOperations().splice(Block::iterator(block),
-                                              body.getOperations());
+    block->getBlock()->getOperations().splice(Block::iterator(block), body.getOperations());
     block.erase();
   }
 };

@@ -24,15 +24,13 @@ using namespace cnnc;
 namespace {
 /// Builds w' and b' for a batch norm applied to a layer with weight `weight`
 /// and optional `bias`.
-static std::pair<Value, Value> foldedParameters(PatternRewriter &rewriter,
-                                                cnn::BatchNormOp bn,
+static std::pair<Value, Value> foldedParameters(PatternRewriter &rewriter, cnn::BatchNormOp bn,
                                                 Value weight, Value bias) {
   Location loc = bn.getLoc();
-  Value w = rewriter.create<cnn::BnFoldWeightOp>(
-      loc, weight, bn.getWeight(), bn.getVariance(), bn.getEpsilonAttr());
-  Value b = rewriter.create<cnn::BnFoldBiasOp>(
-      loc, bn.getWeight(), bn.getBias(), bn.getMean(), bn.getVariance(), bias,
-      bn.getEpsilonAttr());
+  Value w = rewriter.create<cnn::BnFoldWeightOp>(loc, weight, bn.getWeight(), bn.getVariance(),
+                                                 bn.getEpsilonAttr());
+  Value b = rewriter.create<cnn::BnFoldBiasOp>(loc, bn.getWeight(), bn.getBias(), bn.getMean(),
+                                               bn.getVariance(), bias, bn.getEpsilonAttr());
   return {w, b};
 }
 
@@ -45,8 +43,7 @@ static bool hasParameterStatistics(cnn::BatchNormOp bn) {
 
 struct FoldIntoConv : OpRewritePattern<cnn::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(cnn::BatchNormOp bn,
-                                PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(cnn::BatchNormOp bn, PatternRewriter &rewriter) const override {
     if (!hasParameterStatistics(bn))
       return rewriter.notifyMatchFailure(bn, "statistics are not parameters");
     auto conv = bn.getInput().getDefiningOp<cnn::Conv2DOp>();
@@ -55,8 +52,7 @@ struct FoldIntoConv : OpRewritePattern<cnn::BatchNormOp> {
     auto [w, b] = foldedParameters(rewriter, bn, conv.getWeight(), conv.getBias());
     auto folded = rewriter.create<cnn::Conv2DOp>(
         rewriter.getFusedLoc({conv.getLoc(), bn.getLoc()}), conv.getInput(), w, b,
-        conv.getStrideAttr(), conv.getPaddingAttr(), conv.getDilationAttr(),
-        conv.getGroupsAttr());
+        conv.getStrideAttr(), conv.getPaddingAttr(), conv.getDilationAttr(), conv.getGroupsAttr());
     rewriter.replaceOp(bn, folded);
     rewriter.eraseOp(conv);
     return success();
@@ -65,17 +61,15 @@ struct FoldIntoConv : OpRewritePattern<cnn::BatchNormOp> {
 
 struct FoldIntoDense : OpRewritePattern<cnn::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(cnn::BatchNormOp bn,
-                                PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(cnn::BatchNormOp bn, PatternRewriter &rewriter) const override {
     if (!hasParameterStatistics(bn))
       return rewriter.notifyMatchFailure(bn, "statistics are not parameters");
     auto dense = bn.getInput().getDefiningOp<cnn::DenseOp>();
     if (!dense || !dense->hasOneUse())
       return rewriter.notifyMatchFailure(bn, "input is not a single-use dense");
-    auto [w, b] =
-        foldedParameters(rewriter, bn, dense.getWeight(), dense.getBias());
-    auto folded = rewriter.create<cnn::DenseOp>(
-        rewriter.getFusedLoc({dense.getLoc(), bn.getLoc()}), dense.getInput(), w, b);
+    auto [w, b] = foldedParameters(rewriter, bn, dense.getWeight(), dense.getBias());
+    auto folded = rewriter.create<cnn::DenseOp>(rewriter.getFusedLoc({dense.getLoc(), bn.getLoc()}),
+                                                dense.getInput(), w, b);
     rewriter.replaceOp(bn, folded);
     rewriter.eraseOp(dense);
     return success();

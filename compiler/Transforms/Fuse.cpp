@@ -33,11 +33,9 @@ namespace {
 /// Position of an op kind in the chain; a chain's stages strictly increase.
 enum Stage { Anchor = 0, Residual = 1, Activation = 2, Tail = 3, NotFusable = 99 };
 
-static bool isNonOverlappingPool(ArrayRef<int64_t> kernel,
-                                 ArrayRef<int64_t> stride,
+static bool isNonOverlappingPool(ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
                                  ArrayRef<int64_t> padding, bool ceilMode) {
-  return kernel == stride && llvm::all_of(padding, [](int64_t p) { return p == 0; }) &&
-         !ceilMode;
+  return kernel == stride && llvm::all_of(padding, [](int64_t p) { return p == 0; }) && !ceilMode;
 }
 
 /// Backward ops whose result is δ of an activation's output: the
@@ -79,8 +77,7 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
   void runOnOperation() override {
     SmallVector<Operation *> anchors;
     getOperation().walk([&](Operation *op) {
-      if ((isa<cnn::Conv2DOp, cnn::ConvTranspose2DOp, cnn::DenseOp>(op) ||
-           isBackwardAnchor(op)) &&
+      if ((isa<cnn::Conv2DOp, cnn::ConvTranspose2DOp, cnn::DenseOp>(op) || isBackwardAnchor(op)) &&
           !op->getParentOfType<cnn::GroupOp>())
         anchors.push_back(op);
     });
@@ -111,8 +108,7 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
     while (chain.back()->hasOneUse()) {
       Operation *user = *chain.back()->user_begin();
       int next = stageOf(user, chain.back()->getResult(0), anchor);
-      if (next == NotFusable || next <= stage ||
-          user->getBlock() != anchor->getBlock())
+      if (next == NotFusable || next <= stage || user->getBlock() != anchor->getBlock())
         break;
       // Every value of the chain has one use, the next op, so an add's
       // other operand always comes from outside the chain.
@@ -142,9 +138,8 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
     // value; an optimizer update: the new parameter and state values).
     SmallVector<Value> results;
     for (Operation *op : chain)
-      if (op == chain.back() || llvm::any_of(op->getUsers(), [&](Operation *user) {
-            return !inChain.contains(user);
-          }))
+      if (op == chain.back() ||
+          llvm::any_of(op->getUsers(), [&](Operation *user) { return !inChain.contains(user); }))
         results.push_back(op->getResult(0));
     Operation *last = chain.back();
     OpBuilder b(last);
@@ -161,9 +156,8 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
       yielded.push_back(mapping.lookup(r));
     b.create<cnn::YieldOp>(last->getLoc(), yielded);
     for (auto [r, groupResult] : llvm::zip(results, group.getResults()))
-      r.replaceUsesWithIf(groupResult, [&](OpOperand &use) {
-        return !inChain.contains(use.getOwner());
-      });
+      r.replaceUsesWithIf(groupResult,
+                          [&](OpOperand &use) { return !inChain.contains(use.getOwner()); });
     // A result-less user placed before the group (cnn.assign of a new
     // optimizer state, emitted before the step that completes the update)
     // moves after it, so the group dominates all its uses.

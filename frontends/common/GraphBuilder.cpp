@@ -19,9 +19,7 @@ using namespace cnnc::frontend;
 namespace cnn = cnnc::cnn;
 
 /// The static shape of a value (with the dynamic batch).
-static ArrayRef<int64_t> shapeOf(Value v) {
-  return cast<RankedTensorType>(v.getType()).getShape();
-}
+static ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
 
 /// `site` if given, else the layer's.
 static Site at(const std::optional<Site> &site, const LayerInfo &layer) {
@@ -57,8 +55,7 @@ static const ActivationInfo &infoOf(Activation kind) {
   llvm_unreachable("an activation missing from activations()");
 }
 
-Value GraphBuilder::applyActivation(Activation kind, double parameter, Location loc,
-                                    Value x) {
+Value GraphBuilder::applyActivation(Activation kind, double parameter, Location loc, Value x) {
   switch (kind) {
   case Activation::Relu:
     return b.create<cnn::ReluOp>(loc, x.getType(), x);
@@ -74,11 +71,10 @@ Value GraphBuilder::applyActivation(Activation kind, double parameter, Location 
   llvm_unreachable("unknown activation");
 }
 
-Value GraphBuilder::activation(const LayerInfo &layer, Value x,
-                               Activation kind, double parameter) {
+Value GraphBuilder::activation(const LayerInfo &layer, Value x, Activation kind, double parameter) {
   if (infoOf(kind).needsFeatures && shapeOf(x).size() != 2)
-    return fail(layer.site, "expects [N, F] features (flatten first), found " +
-                                cnn::shapeToString(shapeOf(x)));
+    return fail(layer.site,
+                "expects [N, F] features (flatten first), found " + cnn::shapeToString(shapeOf(x)));
   return applyActivation(kind, parameter, opLoc(layer), x);
 }
 
@@ -89,12 +85,10 @@ Value GraphBuilder::fuseActivation(const LayerInfo &layer, Value y,
     return y;
   const ActivationInfo &info = infoOf(act->kind);
   if (info.needsFeatures && shapeOf(y).size() != 2)
-    return fail(act->site,
-                llvm::formatv("activation '{0}' expects [N, F] features (use "
-                              "it on dense, or flatten first), found {1}",
-                              info.name, cnn::shapeToString(shapeOf(y))));
-  Location loc = NameLoc::get(b.getStringAttr(layer.name + "." + info.name),
-                              act->site);
+    return fail(act->site, llvm::formatv("activation '{0}' expects [N, F] features (use "
+                                         "it on dense, or flatten first), found {1}",
+                                         info.name, cnn::shapeToString(shapeOf(y))));
+  Location loc = NameLoc::get(b.getStringAttr(layer.name + "." + info.name), act->site);
   return applyActivation(act->kind, act->parameter, loc, y);
 }
 
@@ -118,13 +112,11 @@ bool GraphBuilder::reported(Site site, const std::string &error) {
   return true;
 }
 
-Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
-                          ArrayRef<int64_t> shape) {
+Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix, ArrayRef<int64_t> shape) {
   std::string name = layer.name + "." + suffix.str();
   auto [it, inserted] = params.emplace(name, layer.site);
   if (!inserted) {
-    std::pair<Site, std::string> note = {it->second,
-                                         "first defined by this layer"};
+    std::pair<Site, std::string> note = {it->second, "first defined by this layer"};
     reporter.modelError(layer.site,
                         "parameter '" + name +
                             "' is defined twice: two layers have the same "
@@ -132,8 +124,7 @@ Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix,
                         note);
     return {};
   }
-  return b.create<cnn::ParamOp>(opLoc(layer),
-                                cnn::tensorType(b.getContext(), shape),
+  return b.create<cnn::ParamOp>(opLoc(layer), cnn::tensorType(b.getContext(), shape),
                                 b.getStringAttr(name));
 }
 
@@ -149,24 +140,20 @@ static int64_t perGroup(int64_t channels, int64_t groups) {
 
 /// Checks the shapes of a convolution over window `w` with the weight
 /// `weightShape` as its op reads it, and the bias [O] if it has one.
-static std::string inferConv(ArrayRef<int64_t> in,
-                             ArrayRef<int64_t> weightShape, const ConvSpec &s,
+static std::string inferConv(ArrayRef<int64_t> in, ArrayRef<int64_t> weightShape, const ConvSpec &s,
                              const cnn::Window &w, bool transposed) {
   int64_t biasShape[1] = {s.outChannels};
   const int64_t *bias = s.bias ? biasShape : nullptr;
   cnn::Shape result;
-  return transposed ? cnn::inferConvTranspose2D(in, weightShape, bias, 1, w,
-                                                s.groups, result)
-                    : cnn::inferConv2D(in, weightShape, bias, 1, w, s.groups,
-                                       result);
+  return transposed ? cnn::inferConvTranspose2D(in, weightShape, bias, 1, w, s.groups, result)
+                    : cnn::inferConv2D(in, weightShape, bias, 1, w, s.groups, result);
 }
 
 /// The rest of a checked convolution, once its weight is built (as its op
 /// reads it): the bias `<layer>.bias` [O] if it has one, the conv2d or
 /// conv_transpose2d op over window `w`, and the activation shorthand.
-Value GraphBuilder::convOp(const LayerInfo &layer, Value x, Value weight,
-                           const ConvSpec &s, const cnn::Window &w,
-                           bool transposed) {
+Value GraphBuilder::convOp(const LayerInfo &layer, Value x, Value weight, const ConvSpec &s,
+                           const cnn::Window &w, bool transposed) {
   Value bias;
   if (s.bias && !(bias = param(layer, "bias", {s.outChannels})))
     return {};
@@ -176,29 +163,23 @@ Value GraphBuilder::convOp(const LayerInfo &layer, Value x, Value weight,
   auto groups = b.getI64IntegerAttr(s.groups);
   Value y;
   if (transposed)
-    y = b.create<cnn::ConvTranspose2DOp>(
-        opLoc(layer), x, weight, bias, stride, padding,
-        b.getDenseI64ArrayAttr(w.outputPadding), dilation, groups);
+    y = b.create<cnn::ConvTranspose2DOp>(opLoc(layer), x, weight, bias, stride, padding,
+                                         b.getDenseI64ArrayAttr(w.outputPadding), dilation, groups);
   else
-    y = b.create<cnn::Conv2DOp>(opLoc(layer), x, weight, bias, stride,
-                                padding, dilation, groups);
+    y = b.create<cnn::Conv2DOp>(opLoc(layer), x, weight, bias, stride, padding, dilation, groups);
   return fuseActivation(layer, y, s.activation);
 }
 
-Value GraphBuilder::conv2d(const LayerInfo &layer, Value x,
-                           const Conv2DSpec &s) {
+Value GraphBuilder::conv2d(const LayerInfo &layer, Value x, const Conv2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
   if (reported(layer.site, cnn::checkActivation4D(in, "conv2d input")))
     return {};
-  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
-                                  s.dilation, s.padding);
-  cnn::Shape weightShape = {s.outChannels, perGroup(in[1], s.groups),
-                            s.kernel[0], s.kernel[1]};
-  if (reported(layer.site,
-               inferConv(in, weightShape, s, w, /*transposed=*/false)))
+  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, s.dilation, s.padding);
+  cnn::Shape weightShape = {s.outChannels, perGroup(in[1], s.groups), s.kernel[0], s.kernel[1]};
+  if (reported(layer.site, inferConv(in, weightShape, s, w, /*transposed=*/false)))
     return {};
-  Value weight = s.connections ? connectionWeight(layer, in[1], s)
-                               : param(layer, "weight", weightShape);
+  Value weight =
+      s.connections ? connectionWeight(layer, in[1], s) : param(layer, "weight", weightShape);
   if (!weight)
     return {};
   return convOp(layer, x, weight, s, w, /*transposed=*/false);
@@ -208,24 +189,22 @@ Value GraphBuilder::conv2d(const LayerInfo &layer, Value x,
 /// compact parameter `<layer>.weight` [K, kh, kw] (K = the number of
 /// connections) through cnn.scatter_connections. The table is checked
 /// first; an error points at the offending row.
-Value GraphBuilder::connectionWeight(const LayerInfo &layer,
-                                     int64_t inChannels, const Conv2DSpec &s) {
+Value GraphBuilder::connectionWeight(const LayerInfo &layer, int64_t inChannels,
+                                     const Conv2DSpec &s) {
   const ConnectionTable &table = *s.connections;
   Site tableSite = at(table.site, layer);
   if (s.groups != 1)
-    return fail(tableSite,
-                llvm::formatv("'connections' replaces 'groups' (a grouped "
-                              "convolution is a special connection table); "
-                              "found groups = {0}",
-                              s.groups));
+    return fail(tableSite, llvm::formatv("'connections' replaces 'groups' (a grouped "
+                                         "convolution is a special connection table); "
+                                         "found groups = {0}",
+                                         s.groups));
   SmallVector<ArrayRef<int64_t>> rows;
   for (const ConnectionTable::Row &row : table.rows)
     rows.push_back(row.channels);
   int64_t connections;
   int badRow;
-  if (std::string err = cnn::checkConnectionTable(rows, inChannels,
-                                                  s.outChannels, connections,
-                                                  badRow);
+  if (std::string err =
+          cnn::checkConnectionTable(rows, inChannels, s.outChannels, connections, badRow);
       !err.empty())
     return fail(badRow >= 0 ? table.rows[badRow].site : tableSite,
                 "attribute 'connections': " + err);
@@ -237,34 +216,25 @@ Value GraphBuilder::connectionWeight(const LayerInfo &layer,
   if (!compact)
     return {};
   cnn::Shape dense = {s.outChannels, inChannels, s.kernel[0], s.kernel[1]};
-  return b.create<cnn::ScatterConnectionsOp>(
-      opLoc(layer), cnn::tensorType(b.getContext(), dense), compact,
-      b.getArrayAttr(attrs));
+  return b.create<cnn::ScatterConnectionsOp>(opLoc(layer), cnn::tensorType(b.getContext(), dense),
+                                             compact, b.getArrayAttr(attrs));
 }
 
-Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
-                                    const ConvTranspose2DSpec &s) {
+Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x, const ConvTranspose2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  if (reported(layer.site,
-               cnn::checkActivation4D(in, "conv_transpose2d input")))
+  if (reported(layer.site, cnn::checkActivation4D(in, "conv_transpose2d input")))
     return {};
   if (s.groups >= 1 && (s.outChannels % s.groups != 0 || in[1] % s.groups != 0))
-    return fail(layer.site,
-                llvm::formatv("groups = {0} must divide the input channels "
-                              "({1}) and out_channels ({2})",
-                              s.groups, in[1], s.outChannels));
+    return fail(layer.site, llvm::formatv("groups = {0} must divide the input channels "
+                                          "({1}) and out_channels ({2})",
+                                          s.groups, in[1], s.outChannels));
   cnn::Padding padding;
   padding.pads = s.padding;
-  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride,
-                                  s.dilation, padding);
+  cnn::Window w = cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, s.dilation, padding);
   w.outputPadding = s.outputPadding;
-  cnn::Shape weightShape = {in[1], perGroup(s.outChannels, s.groups),
-                            s.kernel[0], s.kernel[1]};
-  if (std::string err = inferConv(in, weightShape, s, w, /*transposed=*/true);
-      !err.empty())
-    return fail(err.find("output_padding") == 0 ? at(s.outputPaddingSite, layer)
-                                                : layer.site,
-                err);
+  cnn::Shape weightShape = {in[1], perGroup(s.outChannels, s.groups), s.kernel[0], s.kernel[1]};
+  if (std::string err = inferConv(in, weightShape, s, w, /*transposed=*/true); !err.empty())
+    return fail(err.find("output_padding") == 0 ? at(s.outputPaddingSite, layer) : layer.site, err);
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
     return {};
@@ -272,25 +242,23 @@ Value GraphBuilder::convTranspose2d(const LayerInfo &layer, Value x,
 }
 
 // 1-D layers are the 2-D ops over the 1 x L plane of a sequence [N, C, 1, L].
-Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
-                           const Conv1DSpec &s) {
+Value GraphBuilder::conv1d(const LayerInfo &layer, Value x, const Conv1DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
   if (reported(layer.site, cnn::checkSequence(in, "conv1d input")))
     return {};
-  cnn::Window w = cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
-                                  {1, s.dilation}, s.padding);
+  cnn::Window w =
+      cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride}, {1, s.dilation}, s.padding);
   int64_t group = perGroup(in[1], s.groups);
   cnn::Shape viewShape = {s.outChannels, group, 1, s.kernel};
-  if (reported(layer.site,
-               inferConv(in, viewShape, s, w, /*transposed=*/false)))
+  if (reported(layer.site, inferConv(in, viewShape, s, w, /*transposed=*/false)))
     return {};
   // The weight keeps PyTorch's Conv1d layout [O, C/g, k]; the conv reads it
   // through a view [O, C/g, 1, k] that moves no data.
   Value weight = param(layer, "weight", {s.outChannels, group, s.kernel});
   if (!weight)
     return {};
-  Value view = b.create<cnn::ReshapeOp>(
-      opLoc(layer), cnn::tensorType(b.getContext(), viewShape), weight);
+  Value view =
+      b.create<cnn::ReshapeOp>(opLoc(layer), cnn::tensorType(b.getContext(), viewShape), weight);
   return convOp(layer, x, view, s, w, /*transposed=*/false);
 }
 
@@ -299,8 +267,7 @@ Value GraphBuilder::conv1d(const LayerInfo &layer, Value x,
 //===----------------------------------------------------------------------===//
 
 /// A pooling layer over window `w`, once its input is checked.
-Value GraphBuilder::pool(const LayerInfo &layer, Value x, const PoolSpec &s,
-                         const cnn::Window &w) {
+Value GraphBuilder::pool(const LayerInfo &layer, Value x, const PoolSpec &s, const cnn::Window &w) {
   cnn::Shape result;
   if (reported(layer.site, cnn::inferPool2D(shapeOf(x), w, result)))
     return {};
@@ -311,51 +278,42 @@ Value GraphBuilder::pool(const LayerInfo &layer, Value x, const PoolSpec &s,
   auto ceilMode = b.getBoolAttr(w.ceilMode);
   switch (s.kind) {
   case PoolKind::Max:
-    return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding,
-                                      ceilMode);
+    return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding, ceilMode);
   case PoolKind::Average:
-    return b.create<cnn::AvgPool2DOp>(loc, x, kernel, stride, padding,
-                                      ceilMode,
+    return b.create<cnn::AvgPool2DOp>(loc, x, kernel, stride, padding, ceilMode,
                                       b.getBoolAttr(s.countIncludePad));
   case PoolKind::Min:
-    return b.create<cnn::MinPool2DOp>(loc, x, kernel, stride, padding,
-                                      ceilMode);
+    return b.create<cnn::MinPool2DOp>(loc, x, kernel, stride, padding, ceilMode);
   case PoolKind::L2:
-    return b.create<cnn::L2Pool2DOp>(loc, x, kernel, stride, padding,
-                                     ceilMode);
+    return b.create<cnn::L2Pool2DOp>(loc, x, kernel, stride, padding, ceilMode);
   }
   llvm_unreachable("unknown pooling kind");
 }
 
-Value GraphBuilder::pool2d(const LayerInfo &layer, Value x,
-                           const Pool2DSpec &s) {
+Value GraphBuilder::pool2d(const LayerInfo &layer, Value x, const Pool2DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
   if (reported(layer.site, cnn::checkActivation4D(in, "pooling input")))
     return {};
   return pool(layer, x, s,
-              cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1},
-                              s.padding, s.ceilMode));
+              cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1}, s.padding, s.ceilMode));
 }
 
-Value GraphBuilder::pool1d(const LayerInfo &layer, Value x,
-                           const Pool1DSpec &s) {
+Value GraphBuilder::pool1d(const LayerInfo &layer, Value x, const Pool1DSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
   const char *name = s.kind == PoolKind::Max       ? "max_pool1d"
                      : s.kind == PoolKind::Average ? "avg_pool1d"
                      : s.kind == PoolKind::Min     ? "min_pool1d"
                                                    : "l2_pool1d";
-  if (reported(layer.site,
-               cnn::checkSequence(in, std::string(name) + " input")))
+  if (reported(layer.site, cnn::checkSequence(in, std::string(name) + " input")))
     return {};
-  return pool(layer, x, s,
-              cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride},
-                              {1, 1}, s.padding, s.ceilMode));
+  return pool(
+      layer, x, s,
+      cnn::makeWindow({in[2], in[3]}, {1, s.kernel}, {1, s.stride}, {1, 1}, s.padding, s.ceilMode));
 }
 
-Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
-                               GlobalPoolKind kind) {
-  const char *what = kind == GlobalPoolKind::Average ? "global_avg_pool input"
-                                                     : "global_max_pool input";
+Value GraphBuilder::globalPool(const LayerInfo &layer, Value x, GlobalPoolKind kind) {
+  const char *what =
+      kind == GlobalPoolKind::Average ? "global_avg_pool input" : "global_max_pool input";
   if (reported(layer.site, cnn::checkActivation4D(shapeOf(x), what)))
     return {};
   if (kind == GlobalPoolKind::Average)
@@ -363,8 +321,7 @@ Value GraphBuilder::globalPool(const LayerInfo &layer, Value x,
   return b.create<cnn::GlobalMaxPoolOp>(opLoc(layer), x);
 }
 
-Value GraphBuilder::kmaxPool(const LayerInfo &layer, Value x,
-                             const KMaxPoolSpec &s) {
+Value GraphBuilder::kmaxPool(const LayerInfo &layer, Value x, const KMaxPoolSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
   if (reported(layer.site, cnn::checkActivation4D(in, "kmax_pool input")))
     return {};
@@ -378,15 +335,13 @@ Value GraphBuilder::kmaxPool(const LayerInfo &layer, Value x,
 // Dense, normalization, element-wise
 //===----------------------------------------------------------------------===//
 
-Value GraphBuilder::dense(const LayerInfo &layer, Value x,
-                          const DenseSpec &s) {
+Value GraphBuilder::dense(const LayerInfo &layer, Value x, const DenseSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
   cnn::Shape weightShape = {s.outFeatures, in.size() == 2 ? in[1] : 1};
   int64_t biasShape[1] = {s.outFeatures};
   cnn::Shape result;
   if (reported(layer.site,
-               cnn::inferDense(in, weightShape, s.bias ? biasShape : nullptr, 1,
-                               result)))
+               cnn::inferDense(in, weightShape, s.bias ? biasShape : nullptr, 1, result)))
     return {};
   Location loc = opLoc(layer);
   Value weight = param(layer, "weight", weightShape);
@@ -399,42 +354,33 @@ Value GraphBuilder::dense(const LayerInfo &layer, Value x,
   return fuseActivation(layer, y, s.activation);
 }
 
-Value GraphBuilder::batchNorm(const LayerInfo &layer, Value x,
-                              const BatchNormSpec &s) {
+Value GraphBuilder::batchNorm(const LayerInfo &layer, Value x, const BatchNormSpec &s) {
   ArrayRef<int64_t> in = shapeOf(x);
-  int64_t channels =
-      (in.size() == 2 || in.size() == 4) ? in[1] : ShapedType::kDynamic;
+  int64_t channels = (in.size() == 2 || in.size() == 4) ? in[1] : ShapedType::kDynamic;
   int64_t vec[1] = {channels};
   ArrayRef<int64_t> vectors[4] = {vec, vec, vec, vec};
   cnn::Shape result;
   if (reported(layer.site, cnn::inferBatchNorm(in, vectors, result)))
     return {};
   Value gamma, beta, mean, var;
-  if (!(gamma = param(layer, "weight", vec)) ||
-      !(beta = param(layer, "bias", vec)) ||
-      !(mean = param(layer, "running_mean", vec)) ||
-      !(var = param(layer, "running_var", vec)))
+  if (!(gamma = param(layer, "weight", vec)) || !(beta = param(layer, "bias", vec)) ||
+      !(mean = param(layer, "running_mean", vec)) || !(var = param(layer, "running_var", vec)))
     return {};
   return b.create<cnn::BatchNormOp>(opLoc(layer), x, gamma, beta, mean, var,
-                                    b.getF64FloatAttr(s.epsilon),
-                                    b.getF64FloatAttr(s.momentum));
+                                    b.getF64FloatAttr(s.epsilon), b.getF64FloatAttr(s.momentum));
 }
 
-Value GraphBuilder::dropout(const LayerInfo &layer, Value x,
-                            const DropoutSpec &s) {
-  return b.create<cnn::DropoutOp>(opLoc(layer), x.getType(), x,
-                                  b.getF64FloatAttr(s.rate));
+Value GraphBuilder::dropout(const LayerInfo &layer, Value x, const DropoutSpec &s) {
+  return b.create<cnn::DropoutOp>(opLoc(layer), x.getType(), x, b.getF64FloatAttr(s.rate));
 }
 
 Value GraphBuilder::localResponseNorm(const LayerInfo &layer, Value x,
                                       const LocalResponseNormSpec &s) {
-  if (reported(layer.site, cnn::checkLocalResponseNorm(shapeOf(x), s.size,
-                                                       s.alpha, s.beta, s.k)))
+  if (reported(layer.site, cnn::checkLocalResponseNorm(shapeOf(x), s.size, s.alpha, s.beta, s.k)))
     return {};
-  return b.create<cnn::LocalResponseNormOp>(
-      opLoc(layer), x.getType(), x, b.getI64IntegerAttr(s.size),
-      b.getF64FloatAttr(s.alpha), b.getF64FloatAttr(s.beta),
-      b.getF64FloatAttr(s.k));
+  return b.create<cnn::LocalResponseNormOp>(opLoc(layer), x.getType(), x,
+                                            b.getI64IntegerAttr(s.size), b.getF64FloatAttr(s.alpha),
+                                            b.getF64FloatAttr(s.beta), b.getF64FloatAttr(s.k));
 }
 
 Value GraphBuilder::positionBias(const LayerInfo &layer, Value x) {
@@ -451,12 +397,10 @@ Value GraphBuilder::positionBias(const LayerInfo &layer, Value x) {
   return b.create<cnn::PositionBiasOp>(opLoc(layer), x, bias);
 }
 
-Value GraphBuilder::embedding(const LayerInfo &layer, Value ids,
-                              const EmbeddingSpec &s) {
+Value GraphBuilder::embedding(const LayerInfo &layer, Value ids, const EmbeddingSpec &s) {
   cnn::Shape weightShape = {s.numEmbeddings, s.embeddingDim};
   cnn::Shape result;
-  if (reported(layer.site,
-               cnn::inferEmbedding(shapeOf(ids), weightShape, result)))
+  if (reported(layer.site, cnn::inferEmbedding(shapeOf(ids), weightShape, result)))
     return {};
   Value weight = param(layer, "weight", weightShape);
   if (!weight)
@@ -479,12 +423,10 @@ Value GraphBuilder::add(const LayerInfo &layer, ArrayRef<Input> ins) {
   ArrayRef<int64_t> first = shapeOf(ins[0].value);
   for (size_t i = 1; i < ins.size(); ++i)
     if (shapeOf(ins[i].value) != first)
-      return fail(ins[i].site,
-                  llvm::formatv("inputs must have the same shape, found '{0}' "
-                                "{1} and '{2}' {3}",
-                                ins[0].name, cnn::shapeToString(first),
-                                ins[i].name,
-                                cnn::shapeToString(shapeOf(ins[i].value))));
+      return fail(ins[i].site, llvm::formatv("inputs must have the same shape, found '{0}' "
+                                             "{1} and '{2}' {3}",
+                                             ins[0].name, cnn::shapeToString(first), ins[i].name,
+                                             cnn::shapeToString(shapeOf(ins[i].value))));
   Location loc = opLoc(layer);
   Value sum = ins[0].value;
   for (size_t i = 1; i < ins.size(); ++i)
@@ -492,8 +434,7 @@ Value GraphBuilder::add(const LayerInfo &layer, ArrayRef<Input> ins) {
   return sum;
 }
 
-Value GraphBuilder::concat(const LayerInfo &layer, ArrayRef<Input> ins,
-                           const ConcatSpec &s) {
+Value GraphBuilder::concat(const LayerInfo &layer, ArrayRef<Input> ins, const ConcatSpec &s) {
   SmallVector<ArrayRef<int64_t>> shapes;
   SmallVector<Value> values;
   for (const Input &in : ins) {
@@ -506,11 +447,10 @@ Value GraphBuilder::concat(const LayerInfo &layer, ArrayRef<Input> ins,
     for (size_t i = 1; i < ins.size(); ++i) {
       cnn::Shape pair;
       if (!cnn::inferConcat({shapes[0], shapes[i]}, pair).empty())
-        return fail(ins[i].site,
-                    llvm::formatv("inputs must agree on all dimensions but "
-                                  "channels, found '{0}' {1} and '{2}' {3}",
-                                  ins[0].name, cnn::shapeToString(shapes[0]),
-                                  ins[i].name, cnn::shapeToString(shapes[i])));
+        return fail(ins[i].site, llvm::formatv("inputs must agree on all dimensions but "
+                                               "channels, found '{0}' {1} and '{2}' {3}",
+                                               ins[0].name, cnn::shapeToString(shapes[0]),
+                                               ins[i].name, cnn::shapeToString(shapes[i])));
     }
     return fail(at(s.inputsSite, layer), err);
   }

@@ -49,9 +49,8 @@ public:
   /// value), at `site`; the frontend adds which layer it is.
   virtual void layerError(Site site, const std::string &message) = 0;
   /// An error about the model as a whole, reported as is, with notes.
-  virtual void modelError(
-      Site site, const std::string &message,
-      llvm::ArrayRef<std::pair<Site, std::string>> notes) = 0;
+  virtual void modelError(Site site, const std::string &message,
+                          llvm::ArrayRef<std::pair<Site, std::string>> notes) = 0;
 };
 
 /// The layer being built: its full name (its parameters' prefix and the
@@ -77,7 +76,7 @@ enum class Activation { Relu, LeakyRelu, Sigmoid, Tanh, Softmax };
 
 struct ActivationInfo {
   Activation kind;
-  const char *name; ///< the cnn op's name, also the model files' name
+  const char *name;   ///< the cnn op's name, also the model files' name
   bool needsFeatures; ///< only on [N, F] values
   /// The attribute of a parameterized activation (leaky_relu's
   /// negative_slope), or null, and its default (PyTorch's).
@@ -236,43 +235,31 @@ struct ConcatSpec {
 /// once it has reported an error.
 class GraphBuilder {
 public:
-  GraphBuilder(mlir::OpBuilder &builder, Reporter &reporter)
-      : b(builder), reporter(reporter) {}
+  GraphBuilder(mlir::OpBuilder &builder, Reporter &reporter) : b(builder), reporter(reporter) {}
 
-  mlir::Value conv2d(const LayerInfo &layer, mlir::Value input,
-                     const Conv2DSpec &spec);
+  mlir::Value conv2d(const LayerInfo &layer, mlir::Value input, const Conv2DSpec &spec);
   mlir::Value convTranspose2d(const LayerInfo &layer, mlir::Value input,
                               const ConvTranspose2DSpec &spec);
-  mlir::Value conv1d(const LayerInfo &layer, mlir::Value input,
-                     const Conv1DSpec &spec);
-  mlir::Value pool2d(const LayerInfo &layer, mlir::Value input,
-                     const Pool2DSpec &spec);
-  mlir::Value pool1d(const LayerInfo &layer, mlir::Value input,
-                     const Pool1DSpec &spec);
-  mlir::Value globalPool(const LayerInfo &layer, mlir::Value input,
-                         GlobalPoolKind kind);
-  mlir::Value kmaxPool(const LayerInfo &layer, mlir::Value input,
-                       const KMaxPoolSpec &spec);
-  mlir::Value dense(const LayerInfo &layer, mlir::Value input,
-                    const DenseSpec &spec);
-  mlir::Value batchNorm(const LayerInfo &layer, mlir::Value input,
-                        const BatchNormSpec &spec);
-  mlir::Value dropout(const LayerInfo &layer, mlir::Value input,
-                      const DropoutSpec &spec);
+  mlir::Value conv1d(const LayerInfo &layer, mlir::Value input, const Conv1DSpec &spec);
+  mlir::Value pool2d(const LayerInfo &layer, mlir::Value input, const Pool2DSpec &spec);
+  mlir::Value pool1d(const LayerInfo &layer, mlir::Value input, const Pool1DSpec &spec);
+  mlir::Value globalPool(const LayerInfo &layer, mlir::Value input, GlobalPoolKind kind);
+  mlir::Value kmaxPool(const LayerInfo &layer, mlir::Value input, const KMaxPoolSpec &spec);
+  mlir::Value dense(const LayerInfo &layer, mlir::Value input, const DenseSpec &spec);
+  mlir::Value batchNorm(const LayerInfo &layer, mlir::Value input, const BatchNormSpec &spec);
+  mlir::Value dropout(const LayerInfo &layer, mlir::Value input, const DropoutSpec &spec);
   /// An activation as a layer of its own.
-  mlir::Value activation(const LayerInfo &layer, mlir::Value input,
-                         Activation kind, double parameter = 0);
+  mlir::Value activation(const LayerInfo &layer, mlir::Value input, Activation kind,
+                         double parameter = 0);
   mlir::Value flatten(const LayerInfo &layer, mlir::Value input);
   /// The element-wise sum of two or more inputs of the same shape.
   mlir::Value add(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
-  mlir::Value concat(const LayerInfo &layer, llvm::ArrayRef<Input> inputs,
-                     const ConcatSpec &spec);
+  mlir::Value concat(const LayerInfo &layer, llvm::ArrayRef<Input> inputs, const ConcatSpec &spec);
   /// A learnable bias per channel and position, `<layer>.bias` [C, H, W].
   mlir::Value positionBias(const LayerInfo &layer, mlir::Value input);
   mlir::Value localResponseNorm(const LayerInfo &layer, mlir::Value input,
                                 const LocalResponseNormSpec &spec);
-  mlir::Value embedding(const LayerInfo &layer, mlir::Value ids,
-                        const EmbeddingSpec &spec);
+  mlir::Value embedding(const LayerInfo &layer, mlir::Value ids, const EmbeddingSpec &spec);
 
 private:
   mlir::Location opLoc(const LayerInfo &layer);
@@ -283,22 +270,19 @@ private:
   bool reported(Site site, const std::string &error);
   /// The parameter `<layer>.<suffix>`; null (reported) when another layer
   /// already defined a parameter of that name.
-  mlir::Value param(const LayerInfo &layer, llvm::StringRef suffix,
-                    llvm::ArrayRef<int64_t> shape);
+  mlir::Value param(const LayerInfo &layer, llvm::StringRef suffix, llvm::ArrayRef<int64_t> shape);
   mlir::Value applyActivation(Activation kind, double parameter, mlir::Location loc,
                               mlir::Value input);
   mlir::Value fuseActivation(const LayerInfo &layer, mlir::Value result,
                              const std::optional<FusedActivation> &act);
   /// What every convolution ends with, after its shape checks: its bias,
   /// its conv2d or conv_transpose2d op reading `weight`, its activation.
-  mlir::Value convOp(const LayerInfo &layer, mlir::Value input,
-                     mlir::Value weight, const ConvSpec &spec,
-                     const cnn::Window &w, bool transposed);
-  mlir::Value connectionWeight(const LayerInfo &layer, int64_t inChannels,
-                               const Conv2DSpec &spec);
+  mlir::Value convOp(const LayerInfo &layer, mlir::Value input, mlir::Value weight,
+                     const ConvSpec &spec, const cnn::Window &w, bool transposed);
+  mlir::Value connectionWeight(const LayerInfo &layer, int64_t inChannels, const Conv2DSpec &spec);
   /// The pooling op of `spec.kind` over window `w`, after its shape check.
-  mlir::Value pool(const LayerInfo &layer, mlir::Value input,
-                   const PoolSpec &spec, const cnn::Window &w);
+  mlir::Value pool(const LayerInfo &layer, mlir::Value input, const PoolSpec &spec,
+                   const cnn::Window &w);
 
   mlir::OpBuilder &b;
   Reporter &reporter;

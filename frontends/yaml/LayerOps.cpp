@@ -50,12 +50,11 @@ std::optional<ConnectionTable> connectionTable(LayerContext &c) {
 /// Reads a window size into `size`: an integer, or on a 2-D layer (`size`
 /// a pair) also [h, w]. What `size` holds is the default, unless `required`.
 /// These overloads let one reader serve 1-D and 2-D layers.
-void readSize(AttrReader &r, llvm::StringRef key, int64_t &size,
-              bool required = false) {
+void readSize(AttrReader &r, llvm::StringRef key, int64_t &size, bool required = false) {
   size = r.getInt(key, required ? std::nullopt : std::optional(size));
 }
-void readSize(AttrReader &r, llvm::StringRef key,
-              std::array<int64_t, 2> &size, bool required = false) {
+void readSize(AttrReader &r, llvm::StringRef key, std::array<int64_t, 2> &size,
+              bool required = false) {
   size = r.getPair(key, required ? std::nullopt : std::optional(size));
 }
 
@@ -66,8 +65,7 @@ constexpr int rankOf = std::is_same_v<decltype(Spec::kernel), int64_t> ? 1 : 2;
 /// Reads the attributes of conv2d, conv_transpose2d or conv1d into `s`, in
 /// this order (the first wrong one is the one reported). Returns the
 /// padding, which conv_transpose2d checks before keeping it.
-template <typename Spec>
-cnn::Padding readConv(LayerContext &c, Spec &s) {
+template <typename Spec> cnn::Padding readConv(LayerContext &c, Spec &s) {
   AttrReader &r = c.attrs;
   s.outChannels = r.getInt("out_channels", std::nullopt);
   readSize(r, "kernel", s.kernel, /*required=*/true);
@@ -110,8 +108,7 @@ Value conv1d(LayerContext &c) {
 }
 
 /// Reads the attributes of a pooling layer of `kind`, in this order.
-template <typename Spec>
-Spec readPool(LayerContext &c, PoolKind kind) {
+template <typename Spec> Spec readPool(LayerContext &c, PoolKind kind) {
   AttrReader &r = c.attrs;
   Spec s;
   s.kind = kind;
@@ -125,13 +122,11 @@ Spec readPool(LayerContext &c, PoolKind kind) {
   return s;
 }
 
-template <PoolKind kind>
-Value pool2d(LayerContext &c) {
+template <PoolKind kind> Value pool2d(LayerContext &c) {
   return c.builder.pool2d(c.info, c.input(), readPool<Pool2DSpec>(c, kind));
 }
 
-template <PoolKind kind>
-Value pool1d(LayerContext &c) {
+template <PoolKind kind> Value pool1d(LayerContext &c) {
   return c.builder.pool1d(c.info, c.input(), readPool<Pool1DSpec>(c, kind));
 }
 
@@ -187,10 +182,10 @@ Value embedding(LayerContext &c) {
 /// its parameter (any finite number) if it has one.
 Value activationLayer(LayerContext &c) {
   const ActivationInfo *info = findActivation(c.layer.op);
-  double parameter =
-      info->parameter ? c.attrs.getNumber(info->parameter, info->defaultParameter, -HUGE_VAL,
-                                          HUGE_VAL, /*maxOpen=*/true, /*minOpen=*/true)
-                      : 0;
+  double parameter = info->parameter
+                         ? c.attrs.getNumber(info->parameter, info->defaultParameter, -HUGE_VAL,
+                                             HUGE_VAL, /*maxOpen=*/true, /*minOpen=*/true)
+                         : 0;
   return c.builder.activation(c.info, c.input(), info->kind, parameter);
 }
 
@@ -204,54 +199,60 @@ Value concat(LayerContext &c) {
 
 const std::vector<LayerOp> &cnnc::model::layerOps() {
   static const std::vector<LayerOp> ops = [] {
-    const std::vector<std::string> conv = {"out_channels", "kernel", "stride",
-                                           "padding", "dilation", "groups",
-                                           "bias", "activation"};
+    const std::vector<std::string> conv = {"out_channels", "kernel", "stride", "padding",
+                                           "dilation",     "groups", "bias",   "activation"};
     std::vector<std::string> convWithTable = conv;
     convWithTable.push_back("connections");
-    const std::vector<std::string> pool = {"kernel", "stride", "padding",
-                                           "ceil_mode"};
-    const std::vector<std::string> avgPool = {"kernel", "stride", "padding",
-                                              "ceil_mode", "count_include_pad"};
+    const std::vector<std::string> pool = {"kernel", "stride", "padding", "ceil_mode"};
+    const std::vector<std::string> avgPool = {"kernel", "stride", "padding", "ceil_mode",
+                                              "count_include_pad"};
     std::vector<LayerOp> ops = {
         {"conv2d", convWithTable, 1, false, conv2d},
         {"max_pool2d", pool, 1, false, pool2d<PoolKind::Max>},
         {"avg_pool2d", avgPool, 1, false, pool2d<PoolKind::Average>},
-        {"global_avg_pool", {}, 1, false,
+        {"global_avg_pool",
+         {},
+         1,
+         false,
          [](LayerContext &c) {
-           return c.builder.globalPool(c.info, c.input(),
-                                       GlobalPoolKind::Average);
+           return c.builder.globalPool(c.info, c.input(), GlobalPoolKind::Average);
          }},
         {"dense", {"out_features", "bias", "activation"}, 1, false, dense},
         {"batch_norm", {"epsilon", "momentum"}, 1, false, batchNorm},
         {"dropout", {"rate"}, 1, false, dropout},
     };
     for (const ActivationInfo &a : activations())
-      ops.push_back({a.name,
-                     a.parameter ? std::vector<std::string>{a.parameter}
-                                 : std::vector<std::string>{},
-                     1, false, activationLayer});
+      ops.push_back(
+          {a.name, a.parameter ? std::vector<std::string>{a.parameter} : std::vector<std::string>{},
+           1, false, activationLayer});
     std::vector<LayerOp> more = {
-        {"flatten", {}, 1, false,
+        {"flatten",
+         {},
+         1,
+         false,
          [](LayerContext &c) { return c.builder.flatten(c.info, c.input()); }},
-        {"add", {}, 2, true,
-         [](LayerContext &c) { return c.builder.add(c.info, c.inputs); }},
+        {"add", {}, 2, true, [](LayerContext &c) { return c.builder.add(c.info, c.inputs); }},
         {"concat", {}, 2, true, concat},
         {"conv_transpose2d",
-         {"out_channels", "kernel", "stride", "padding", "output_padding",
-          "dilation", "groups", "bias", "activation"},
-         1, false, convTranspose2d},
-        {"position_bias", {}, 1, false,
-         [](LayerContext &c) {
-           return c.builder.positionBias(c.info, c.input());
-         }},
-        {"local_response_norm", {"size", "alpha", "beta", "k"}, 1, false,
-         localResponseNorm},
+         {"out_channels", "kernel", "stride", "padding", "output_padding", "dilation", "groups",
+          "bias", "activation"},
+         1,
+         false,
+         convTranspose2d},
+        {"position_bias",
+         {},
+         1,
+         false,
+         [](LayerContext &c) { return c.builder.positionBias(c.info, c.input()); }},
+        {"local_response_norm", {"size", "alpha", "beta", "k"}, 1, false, localResponseNorm},
         {"embedding", {"num_embeddings", "embedding_dim"}, 1, false, embedding},
         {"conv1d", conv, 1, false, conv1d},
         {"max_pool1d", pool, 1, false, pool1d<PoolKind::Max>},
         {"avg_pool1d", avgPool, 1, false, pool1d<PoolKind::Average>},
-        {"global_max_pool", {}, 1, false,
+        {"global_max_pool",
+         {},
+         1,
+         false,
          [](LayerContext &c) {
            return c.builder.globalPool(c.info, c.input(), GlobalPoolKind::Max);
          }},

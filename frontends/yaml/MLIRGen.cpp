@@ -95,10 +95,18 @@ public:
     for (const TrainSetting &t : model.train) {
       Attribute value;
       switch (t.kind) {
-      case TrainSetting::Text: value = b.getStringAttr(t.text); break;
-      case TrainSetting::Number: value = b.getF64FloatAttr(t.number); break;
-      case TrainSetting::Integer: value = b.getI64IntegerAttr(int64_t(t.number)); break;
-      case TrainSetting::Flag: value = b.getBoolAttr(t.number != 0); break;
+      case TrainSetting::Text:
+        value = b.getStringAttr(t.text);
+        break;
+      case TrainSetting::Number:
+        value = b.getF64FloatAttr(t.number);
+        break;
+      case TrainSetting::Integer:
+        value = b.getI64IntegerAttr(int64_t(t.number));
+        break;
+      case TrainSetting::Flag:
+        value = b.getBoolAttr(t.number != 0);
+        break;
       }
       entries.push_back(b.getNamedAttr(t.key, value));
     }
@@ -115,18 +123,15 @@ public:
     if (model.inputShape.size() == 2)
       inShape.insert(inShape.begin() + 2, 1);
     Type inType = cnn::tensorType(ctx, inShape);
-    auto func = b.create<func::FuncOp>(
-        layerLoc(model.name, {1, 1}), model.name,
-        b.getFunctionType({inType}, {}));
+    auto func = b.create<func::FuncOp>(layerLoc(model.name, {1, 1}), model.name,
+                                       b.getFunctionType({inType}, {}));
     Block *entry = b.createBlock(&func.getBody());
-    Value input =
-        entry->addArgument(inType, layerLoc(model.inputName, model.inputLoc));
+    Value input = entry->addArgument(inType, layerLoc(model.inputName, model.inputLoc));
     func.setArgAttr(0, "cnn.name", b.getStringAttr(model.inputName));
 
     Value out = genScope(model.body, input, "", Env());
-    SourceLoc outLoc = model.body.output >= 0
-                           ? model.body.layers[model.body.output].loc
-                           : model.inputLoc;
+    SourceLoc outLoc =
+        model.body.output >= 0 ? model.body.layers[model.body.output].loc : model.inputLoc;
     b.create<func::ReturnOp>(fileLoc(outLoc), out);
     func.setType(b.getFunctionType({inType}, {out.getType()}));
     func.setResultAttr(0, "cnn.name", b.getStringAttr("output"));
@@ -146,16 +151,14 @@ private:
   }
 
   /// Emits the layers of `scope` reading `input`; returns its output value.
-  Value genScope(const Scope &scope, Value input, const std::string &prefix,
-                 const Env &env) {
+  Value genScope(const Scope &scope, Value input, const std::string &prefix, const Env &env) {
     std::vector<Value> outs(scope.layers.size());
     for (size_t i = 0; i < scope.layers.size(); ++i) {
       const Layer &layer = scope.layers[i];
       SmallVector<Value> ins;
       for (const InputRef &ref : layer.inputs)
         ins.push_back(ref.index < 0 ? input : outs[ref.index]);
-      std::string fullName =
-          prefix.empty() ? layer.name : prefix + "." + layer.name;
+      std::string fullName = prefix.empty() ? layer.name : prefix + "." + layer.name;
       outs[i] = layer.op.empty() ? genInstance(layer, ins[0], fullName, env)
                                  : genOp(layer, ins, fullName, env);
     }
@@ -163,8 +166,8 @@ private:
   }
 
   /// Builds one layer through its row of the op table.
-  Value genOp(const Layer &layer, ArrayRef<Value> ins,
-              const std::string &fullName, const Env &env) {
+  Value genOp(const Layer &layer, ArrayRef<Value> ins, const std::string &fullName,
+              const Env &env) {
     AttrReader r(layer, env, fullName);
     LayerContext context(layer, r, graph, ctx, file);
     for (auto [value, ref] : llvm::zip(ins, layer.inputs))
@@ -176,16 +179,14 @@ private:
   }
 
   /// Emits a block instance (or `repeat: N` of them, named `<name>.0` ...).
-  Value genInstance(const Layer &layer, Value input,
-                    const std::string &fullName, const Env &env) {
+  Value genInstance(const Layer &layer, Value input, const std::string &fullName, const Env &env) {
     const BlockDef &def = model.blocks.at(layer.block);
     AttrReader r(layer, env, fullName);
     int64_t repeat = layer.find("repeat") ? r.getInt("repeat", 1, 1) : 0;
 
     Env inner;
     for (const BlockParam &p : def.params) {
-      auto arg = llvm::find_if(layer.args,
-                               [&](const Attr &a) { return a.key == p.name; });
+      auto arg = llvm::find_if(layer.args, [&](const Attr &a) { return a.key == p.name; });
       if (arg != layer.args.end()) {
         Binding bound = resolveValue(arg->value, env);
         if (!bound.loc.isValid())
@@ -198,13 +199,12 @@ private:
 
     Value x = input;
     for (int64_t i = 0; i < std::max<int64_t>(repeat, 1); ++i) {
-      std::string instance =
-          repeat ? fullName + "." + std::to_string(i) : fullName;
+      std::string instance = repeat ? fullName + "." + std::to_string(i) : fullName;
       try {
         x = genBlockOp(def, layer, x, instance, inner);
       } catch (ModelError &e) {
-        e.notes.push_back({layer.loc, "in instance '" + instance +
-                                          "' of block '" + def.name + "'"});
+        e.notes.push_back(
+            {layer.loc, "in instance '" + instance + "' of block '" + def.name + "'"});
         throw;
       }
     }
@@ -223,10 +223,8 @@ private:
       out = genScope(def.body, arg, instance, env);
       b.create<cnn::YieldOp>(loc, ValueRange{out});
     }
-    auto op = b.create<cnn::BlockOp>(loc, TypeRange{out.getType()},
-                                     ValueRange{input},
-                                     b.getStringAttr(instance),
-                                     b.getStringAttr(def.name));
+    auto op = b.create<cnn::BlockOp>(loc, TypeRange{out.getType()}, ValueRange{input},
+                                     b.getStringAttr(instance), b.getStringAttr(def.name));
     op.getBody().push_back(body.release());
     return op->getResult(0);
   }
@@ -241,8 +239,7 @@ private:
 
 } // namespace
 
-OwningOpRef<ModuleOp> cnnc::model::genModule(const ModelFile &model,
-                                             MLIRContext *context,
+OwningOpRef<ModuleOp> cnnc::model::genModule(const ModelFile &model, MLIRContext *context,
                                              StringRef fileName) {
   return MLIRGen(model, context, fileName).run();
 }

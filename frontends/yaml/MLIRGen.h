@@ -29,9 +29,8 @@ class LayerContext {
   llvm::StringRef file;
 
 public:
-  LayerContext(const Layer &layer, AttrReader &attrs,
-               frontend::GraphBuilder &builder, mlir::MLIRContext *context,
-               llvm::StringRef file)
+  LayerContext(const Layer &layer, AttrReader &attrs, frontend::GraphBuilder &builder,
+               mlir::MLIRContext *context, llvm::StringRef file)
       : context(context), file(file), layer(layer), attrs(attrs),
         builder(builder), info{attrs.name(), site(layer.loc)} {}
 
@@ -45,15 +44,12 @@ public:
   /// `loc` as a site (file:line:col); the layer's where `loc` is unknown.
   frontend::Site site(SourceLoc loc) const;
   /// Where the attribute `key` is written (its value), or the layer.
-  frontend::Site siteOf(llvm::StringRef key) const {
-    return site(attrs.locOf(key));
-  }
+  frontend::Site siteOf(llvm::StringRef key) const { return site(attrs.locOf(key)); }
 };
 
 /// Builds the module of `model`, whose ops are located in `fileName`.
 /// Throws ModelError on a shape error or a parameter name clash.
-mlir::OwningOpRef<mlir::ModuleOp> genModule(const ModelFile &model,
-                                            mlir::MLIRContext *context,
+mlir::OwningOpRef<mlir::ModuleOp> genModule(const ModelFile &model, mlir::MLIRContext *context,
                                             llvm::StringRef fileName);
 
 } // namespace cnnc::model

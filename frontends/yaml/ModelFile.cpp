@@ -29,8 +29,7 @@ namespace opt = cnnc::schema::optimizer;
 namespace losses = cnnc::schema::loss;
 
 /// "a or b" / "a, b or c" of the names in `names`.
-template <size_t N>
-static std::string orList(const std::array<std::string_view, N> &names) {
+template <size_t N> static std::string orList(const std::array<std::string_view, N> &names) {
   std::string text;
   for (size_t i = 0; i < N; ++i)
     text += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(names[i]);
@@ -68,8 +67,7 @@ std::string cnnc::model::render(const YAML::Node &node) {
   if (node.IsSequence()) {
     s = "[";
     for (size_t i = 0; i < node.size(); ++i)
-      s += (i ? ", " : "") +
-           (node[i].IsScalar() ? node[i].Scalar() : render(node[i]));
+      s += (i ? ", " : "") + (node[i].IsScalar() ? node[i].Scalar() : render(node[i]));
     return s + "]";
   }
   s = "{";
@@ -82,9 +80,7 @@ std::string cnnc::model::render(const YAML::Node &node) {
 }
 
 /// "a, b, c".
-static std::string joined(ArrayRef<std::string> names) {
-  return llvm::join(names, ", ");
-}
+static std::string joined(ArrayRef<std::string> names) { return llvm::join(names, ", "); }
 
 /// " (did you mean 'x'?)" when one of `candidates` is close to `word`.
 static std::string suggestion(StringRef word, ArrayRef<std::string> candidates) {
@@ -105,19 +101,16 @@ static std::string suggestion(StringRef word, ArrayRef<std::string> candidates) 
 //===----------------------------------------------------------------------===//
 
 /// The key/value pairs of a map, failing on a non-scalar or duplicate key.
-static std::vector<std::pair<YAML::Node, YAML::Node>>
-entries(const YAML::Node &map) {
+static std::vector<std::pair<YAML::Node, YAML::Node>> entries(const YAML::Node &map) {
   std::vector<std::pair<YAML::Node, YAML::Node>> out;
   std::map<std::string, SourceLoc> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
     YAML::Node key = it->first;
     if (!key.IsScalar())
-      fail(SourceLoc::of(key),
-           "expected a scalar key, found " + render(key));
+      fail(SourceLoc::of(key), "expected a scalar key, found " + render(key));
     auto [pos, inserted] = seen.emplace(key.Scalar(), SourceLoc::of(key));
     if (!inserted) {
-      ModelError err{SourceLoc::of(key),
-                     "duplicate key '" + key.Scalar() + "'", {}};
+      ModelError err{SourceLoc::of(key), "duplicate key '" + key.Scalar() + "'", {}};
       err.notes.push_back({pos->second, "first given here"});
       throw err;
     }
@@ -127,19 +120,15 @@ entries(const YAML::Node &map) {
 }
 
 /// True for a node that was written and is not null (`~` or empty).
-static bool isPresent(const YAML::Node &node) {
-  return node.IsDefined() && !node.IsNull();
-}
+static bool isPresent(const YAML::Node &node) { return node.IsDefined() && !node.IsNull(); }
 
-static void expectMap(const YAML::Node &node, SourceLoc loc,
-                      const std::string &what) {
+static void expectMap(const YAML::Node &node, SourceLoc loc, const std::string &what) {
   if (!node.IsMap())
     fail(SourceLoc::of(node).isValid() ? SourceLoc::of(node) : loc,
          what + ": expected a map, found " + render(node));
 }
 
-static std::string expectScalar(const YAML::Node &node, SourceLoc loc,
-                                const std::string &what) {
+static std::string expectScalar(const YAML::Node &node, SourceLoc loc, const std::string &what) {
   if (!node.IsScalar() || node.Scalar().empty())
     fail(SourceLoc::of(node).isValid() ? SourceLoc::of(node) : loc,
          what + ": expected a name, found " + render(node));
@@ -212,8 +201,7 @@ static Layer parseLayer(const YAML::Node &node, size_t index) {
         layer.inputs.push_back({value.Scalar(), valueLoc});
       } else if (value.IsSequence() && value.size() > 0) {
         for (const YAML::Node &in : value)
-          layer.inputs.push_back(
-              {expectScalar(in, valueLoc, "'inputs'"), SourceLoc::of(in)});
+          layer.inputs.push_back({expectScalar(in, valueLoc, "'inputs'"), SourceLoc::of(in)});
       } else {
         fail(valueLoc, "'inputs': expected a layer name or a list of layer "
                        "names, found " +
@@ -230,19 +218,18 @@ static Layer parseLayer(const YAML::Node &node, size_t index) {
                          "both 'op: " +
                              layer.op + "' and 'block: " + layer.block + "'");
   if (layer.op.empty() && layer.block.empty())
-    fail(layer.loc, llvm::formatv("layer #{0}: missing 'op' (or 'block')",
-                                  index + 1));
+    fail(layer.loc, llvm::formatv("layer #{0}: missing 'op' (or 'block')", index + 1));
   if (!layer.op.empty()) {
     // For ops, everything that is not structural is an op attribute.
     if (const Attr *repeat = layer.find("repeat"))
       fail(repeat->keyLoc, "'repeat' applies to block instances only, not to "
-                           "op '" + layer.op + "'");
+                           "op '" +
+                               layer.op + "'");
     layer.attrs = std::move(layer.args);
     layer.args.clear();
     if (!findLayerOp(layer.op)) {
       std::vector<std::string> names = opNames();
-      fail(layer.opLoc, "unknown op '" + layer.op + "'" +
-                            suggestion(layer.op, names) +
+      fail(layer.opLoc, "unknown op '" + layer.op + "'" + suggestion(layer.op, names) +
                             "; known ops: " + joined(names));
     }
   }
@@ -283,16 +270,17 @@ static void checkRefs(const Layer &layer, const BlockDef *block) {
     collectRefs(a.value, refs);
   for (auto &[name, loc] : refs) {
     if (!block)
-      fail(loc, "'$" + name + "': block parameters can only be used inside a "
-                              "block definition (blocks:)");
+      fail(loc, "'$" + name +
+                    "': block parameters can only be used inside a "
+                    "block definition (blocks:)");
     std::vector<std::string> params;
     for (const BlockParam &p : block->params)
       params.push_back(p.name);
     if (!llvm::is_contained(params, name))
-      fail(loc, "unknown parameter '$" + name + "' in block '" + block->name +
-                    "'" + suggestion(name, params) +
-                    (params.empty() ? "; it has no parameters"
-                                    : "; its parameters: " + joined(params)));
+      fail(loc,
+           "unknown parameter '$" + name + "' in block '" + block->name + "'" +
+               suggestion(name, params) +
+               (params.empty() ? "; it has no parameters" : "; its parameters: " + joined(params)));
   }
 }
 
@@ -323,15 +311,12 @@ struct ScopeNodes {
 /// generated names, rejects duplicates, resolves `inputs:` to earlier layers
 /// and checks op attribute keys. `inputNames` are how the scope's input is
 /// referred to.
-static Scope parseScope(const ScopeNodes &nodes,
-                        ArrayRef<std::string> inputNames,
+static Scope parseScope(const ScopeNodes &nodes, ArrayRef<std::string> inputNames,
                         const BlockDef *block) {
   const YAML::Node &layers = nodes.layers, &output = nodes.output;
   if (!layers.IsSequence() || layers.size() == 0)
-    fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers)
-                                         : nodes.layersKeyLoc,
-         "'layers': expected a non-empty list of layers, found " +
-             render(layers));
+    fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers) : nodes.layersKeyLoc,
+         "'layers': expected a non-empty list of layers, found " + render(layers));
   Scope scope;
   for (size_t i = 0; i < layers.size(); ++i)
     scope.layers.push_back(parseLayer(layers[i], i));
@@ -343,14 +328,12 @@ static Scope parseScope(const ScopeNodes &nodes,
     if (layer.name.empty())
       continue;
     if (llvm::is_contained(inputNames, layer.name))
-      fail(layer.nameLoc, "layer name '" + layer.name +
-                              "' is taken by the input; choose another name");
+      fail(layer.nameLoc,
+           "layer name '" + layer.name + "' is taken by the input; choose another name");
     auto [pos, inserted] = index.emplace(layer.name, (int)i);
     if (!inserted) {
-      ModelError err{layer.nameLoc,
-                     "duplicate layer name '" + layer.name + "'", {}};
-      err.notes.push_back(
-          {scope.layers[pos->second].nameLoc, "first used here"});
+      ModelError err{layer.nameLoc, "duplicate layer name '" + layer.name + "'", {}};
+      err.notes.push_back({scope.layers[pos->second].nameLoc, "first used here"});
       throw err;
     }
   }
@@ -375,20 +358,17 @@ static Scope parseScope(const ScopeNodes &nodes,
     if (const LayerOp *row = findLayerOp(layer.op)) {
       for (const Attr &a : layer.attrs)
         if (!llvm::is_contained(row->attrs, a.key))
-          fail(a.keyLoc,
-               layer.describe() + ": unknown attribute '" + a.key + "'" +
-                   suggestion(a.key, row->attrs) +
-                   (row->attrs.empty()
-                        ? "; " + layer.op + " takes no attributes"
-                        : "; expected one of: " + joined(row->attrs)));
+          fail(a.keyLoc, layer.describe() + ": unknown attribute '" + a.key + "'" +
+                             suggestion(a.key, row->attrs) +
+                             (row->attrs.empty() ? "; " + layer.op + " takes no attributes"
+                                                 : "; expected one of: " + joined(row->attrs)));
     }
     checkRefs(layer, block);
 
     // Inputs: earlier layers of this scope, or the scope's input.
     if (!layer.explicitInputs) {
-      layer.inputs.push_back({i == 0 ? inputNames[0]
-                                     : scope.layers[i - 1].name,
-                              layer.loc, (int)i - 1});
+      layer.inputs.push_back(
+          {i == 0 ? inputNames[0] : scope.layers[i - 1].name, layer.loc, (int)i - 1});
     } else {
       for (InputRef &ref : layer.inputs) {
         if (llvm::is_contained(inputNames, ref.name)) {
@@ -397,21 +377,17 @@ static Scope parseScope(const ScopeNodes &nodes,
         }
         auto it = index.find(ref.name);
         if (it == index.end()) {
-          std::vector<std::string> known(inputNames.begin(),
-                                         inputNames.begin() + 1);
+          std::vector<std::string> known(inputNames.begin(), inputNames.begin() + 1);
           for (size_t j = 0; j < i; ++j)
             known.push_back(scope.layers[j].name);
-          fail(ref.loc, layer.describe() + ": unknown input '" + ref.name +
-                            "'" + suggestion(ref.name, known) +
-                            "; expected the input or an earlier layer: " +
-                            joined(known));
+          fail(ref.loc, layer.describe() + ": unknown input '" + ref.name + "'" +
+                            suggestion(ref.name, known) +
+                            "; expected the input or an earlier layer: " + joined(known));
         }
         if (it->second >= (int)i)
           fail(ref.loc,
-               layer.describe() + ": cycle or forward reference: input '" +
-                   ref.name + "' is " +
-                   (it->second == (int)i ? "this layer itself"
-                                         : "defined after this layer") +
+               layer.describe() + ": cycle or forward reference: input '" + ref.name + "' is " +
+                   (it->second == (int)i ? "this layer itself" : "defined after this layer") +
                    "; a layer may only read the input or earlier layers");
         ref.index = it->second;
       }
@@ -425,11 +401,9 @@ static Scope parseScope(const ScopeNodes &nodes,
     size_t n = layer.inputs.size();
     if (n < minInputs || (!variadic && n > minInputs))
       fail(layer.explicitInputs ? layer.inputsLoc : layer.loc,
-           llvm::formatv("{0}: expected {1}{2} input{3}{4}, found {5}",
-                         layer.describe(), variadic ? "at least " : "",
-                         minInputs, minInputs == 1 ? "" : "s",
-                         layer.explicitInputs ? "" : " (name them with 'inputs: [a, b]')",
-                         n));
+           llvm::formatv("{0}: expected {1}{2} input{3}{4}, found {5}", layer.describe(),
+                         variadic ? "at least " : "", minInputs, minInputs == 1 ? "" : "s",
+                         layer.explicitInputs ? "" : " (name them with 'inputs: [a, b]')", n));
   }
 
   scope.output = (int)scope.layers.size() - 1;
@@ -456,14 +430,12 @@ static Scope parseScope(const ScopeNodes &nodes,
 // Blocks
 //===----------------------------------------------------------------------===//
 
-static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
-                           const YAML::Node &node) {
+static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc, const YAML::Node &node) {
   BlockDef block;
   block.name = name;
   block.loc = nameLoc;
   if (!isValidName(name, /*allowDots=*/false))
-    fail(nameLoc, "invalid block name '" + name +
-                      "': expected letters, digits, '_' or '-'");
+    fail(nameLoc, "invalid block name '" + name + "': expected letters, digits, '_' or '-'");
   expectMap(node, nameLoc, "block '" + name + "'");
   ScopeNodes body;
   for (auto &[key, value] : entries(node)) {
@@ -475,8 +447,9 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
         continue;
       if (!value.IsSequence())
         fail(SourceLoc::of(value),
-             "block '" + name + "': 'params' expected a list of parameter "
-             "names, each optionally with a default ({stride: 1}), found " +
+             "block '" + name +
+                 "': 'params' expected a list of parameter "
+                 "names, each optionally with a default ({stride: 1}), found " +
                  render(value));
       for (const YAML::Node &p : value) {
         BlockParam param;
@@ -491,8 +464,7 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
           std::vector<std::pair<std::string, SourceLoc>> refs;
           collectRefs(it->second, refs);
           if (!refs.empty())
-            fail(refs[0].second, "block '" + name + "': the default of '" +
-                                     param.name +
+            fail(refs[0].second, "block '" + name + "': the default of '" + param.name +
                                      "' cannot refer to other parameters");
         } else {
           fail(SourceLoc::of(p), "block '" + name +
@@ -502,19 +474,17 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
         }
         if (!isValidName(param.name, /*allowDots=*/false) ||
             param.name.find('-') != std::string::npos)
-          fail(param.loc, "invalid parameter name '" + param.name +
-                              "': expected letters, digits or '_'");
+          fail(param.loc,
+               "invalid parameter name '" + param.name + "': expected letters, digits or '_'");
         for (const BlockParam &other : block.params)
           if (other.name == param.name)
-            fail(param.loc, "block '" + name + "': duplicate parameter '" +
-                                param.name + "'");
+            fail(param.loc, "block '" + name + "': duplicate parameter '" + param.name + "'");
         block.params.push_back(param);
       }
     } else {
       std::vector<std::string> keys = {"params", "layers", "output"};
-      fail(SourceLoc::of(key), "block '" + name + "': unknown key '" + k +
-                                   "'" + suggestion(k, keys) +
-                                   "; expected one of: " + joined(keys));
+      fail(SourceLoc::of(key), "block '" + name + "': unknown key '" + k + "'" +
+                                   suggestion(k, keys) + "; expected one of: " + joined(keys));
     }
   }
   if (!body.hasLayers)
@@ -524,8 +494,7 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc,
 }
 
 /// Checks every block instance in `scope` against the block definitions.
-static void checkInstances(const Scope &scope,
-                           const std::map<std::string, BlockDef> &blocks) {
+static void checkInstances(const Scope &scope, const std::map<std::string, BlockDef> &blocks) {
   for (const Layer &layer : scope.layers) {
     if (layer.block.empty())
       continue;
@@ -534,11 +503,9 @@ static void checkInstances(const Scope &scope,
       std::vector<std::string> names;
       for (auto &entry : blocks)
         names.push_back(entry.first);
-      fail(layer.blockLoc,
-           "unknown block '" + layer.block + "'" +
-               suggestion(layer.block, names) +
-               (names.empty() ? "; the model defines no blocks (blocks:)"
-                              : "; defined blocks: " + joined(names)));
+      fail(layer.blockLoc, "unknown block '" + layer.block + "'" + suggestion(layer.block, names) +
+                               (names.empty() ? "; the model defines no blocks (blocks:)"
+                                              : "; defined blocks: " + joined(names)));
     }
     const BlockDef &def = it->second;
     std::vector<std::string> params;
@@ -547,18 +514,15 @@ static void checkInstances(const Scope &scope,
     for (const Attr &arg : layer.args)
       if (!llvm::is_contained(params, arg.key))
         fail(arg.keyLoc,
-             layer.describe() + ": block '" + def.name +
-                 "' has no parameter '" + arg.key + "'" +
+             layer.describe() + ": block '" + def.name + "' has no parameter '" + arg.key + "'" +
                  suggestion(arg.key, params) +
-                 (params.empty() ? "; it takes none"
-                                 : "; its parameters: " + joined(params)));
+                 (params.empty() ? "; it takes none" : "; its parameters: " + joined(params)));
     for (const BlockParam &p : def.params) {
-      bool given = llvm::any_of(
-          layer.args, [&](const Attr &a) { return a.key == p.name; });
+      bool given = llvm::any_of(layer.args, [&](const Attr &a) { return a.key == p.name; });
       if (!given && !isPresent(p.defaultValue)) {
         ModelError err{layer.loc,
-                       layer.describe() + ": missing parameter '" + p.name +
-                           "' of block '" + def.name + "'",
+                       layer.describe() + ": missing parameter '" + p.name + "' of block '" +
+                           def.name + "'",
                        {}};
         err.notes.push_back({p.loc, "parameter declared here"});
         throw err;
@@ -577,8 +541,7 @@ static void checkRecursion(const std::map<std::string, BlockDef> &blocks) {
         continue;
       int s = state[layer.block];
       if (s == 1)
-        fail(layer.blockLoc, "block '" + def.name + "' instantiates block '" +
-                                 layer.block +
+        fail(layer.blockLoc, "block '" + def.name + "' instantiates block '" + layer.block +
                                  "', which is being defined: blocks cannot "
                                  "be recursive");
       if (s == 0)
@@ -596,8 +559,8 @@ static void checkRecursion(const std::map<std::string, BlockDef> &blocks) {
 //===----------------------------------------------------------------------===//
 
 /// A number from a scalar node, within [min, max] (open ends as flagged).
-static double trainNumber(const YAML::Node &node, const std::string &key, double min,
-                          double max, bool minOpen, bool integer) {
+static double trainNumber(const YAML::Node &node, const std::string &key, double min, double max,
+                          bool minOpen, bool integer) {
   double value = 0;
   bool ok = node.IsScalar();
   if (ok) {
@@ -642,7 +605,8 @@ static TrainSetting trainValue(const std::string &key, const YAML::Node &value) 
   } else if (key == opt::kNesterov) {
     t.kind = TrainSetting::Flag;
     if (!value.IsScalar() || (value.Scalar() != "true" && value.Scalar() != "false"))
-      fail(SourceLoc::of(value), "train 'nesterov': expected true or false, found " + render(value));
+      fail(SourceLoc::of(value),
+           "train 'nesterov': expected true or false, found " + render(value));
     t.number = value.Scalar() == "true";
   }
   return t;
@@ -685,7 +649,8 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
           options.push_back(entry);
       }
       if (nameNode.IsMap())
-        fail(SourceLoc::of(optimizerNode), "train 'optimizer': missing 'name' (" + orList(opt::kAll) + ")");
+        fail(SourceLoc::of(optimizerNode),
+             "train 'optimizer': missing 'name' (" + orList(opt::kAll) + ")");
     }
     optimizer = expectScalar(nameNode, SourceLoc::of(optimizerNode), "train 'optimizer'");
     if (optimizer != opt::kAdam && optimizer != opt::kSgd)
@@ -707,7 +672,8 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
                                      joined(allowed));
       if (std::any_of(settings.begin(), settings.end(),
                       [&](const TrainSetting &t) { return t.key == k; }))
-        fail(SourceLoc::of(key), "train '" + k + "' is given twice (in 'train' and in 'optimizer')");
+        fail(SourceLoc::of(key),
+             "train '" + k + "' is given twice (in 'train' and in 'optimizer')");
       settings.push_back(trainValue(k, value));
     }
   }
@@ -723,8 +689,7 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
   }
   if (!root.IsMap())
     fail(SourceLoc::of(root).isValid() ? SourceLoc::of(root) : SourceLoc{1, 1},
-         "expected a model (a map with name, input and layers), found " +
-             render(root));
+         "expected a model (a map with name, input and layers), found " + render(root));
 
   ModelFile model;
   YAML::Node input, blocks;
@@ -746,10 +711,8 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
     } else if (k == "train") {
       model.train = parseTrain(value, SourceLoc::of(key));
     } else {
-      std::vector<std::string> keys = {"name",   "input",  "layers",
-                                       "output", "blocks", "train"};
-      fail(SourceLoc::of(key), "unknown top-level key '" + k + "'" +
-                                   suggestion(k, keys) +
+      std::vector<std::string> keys = {"name", "input", "layers", "output", "blocks", "train"};
+      fail(SourceLoc::of(key), "unknown top-level key '" + k + "'" + suggestion(k, keys) +
                                    "; expected one of: " + joined(keys));
     }
   }
@@ -769,14 +732,13 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
     if (k == "name") {
       model.inputName = expectScalar(value, SourceLoc::of(key), "input 'name'");
       if (!isValidName(model.inputName, /*allowDots=*/false))
-        fail(SourceLoc::of(value), "invalid input name '" + model.inputName +
-                                       "': expected letters, digits, '_' or '-'");
+        fail(SourceLoc::of(value),
+             "invalid input name '" + model.inputName + "': expected letters, digits, '_' or '-'");
     } else if (k == "shape") {
       shape = value;
       hasShape = true;
     } else {
-      fail(SourceLoc::of(key), "input: unknown key '" + k + "'" +
-                                   suggestion(k, {"name", "shape"}) +
+      fail(SourceLoc::of(key), "input: unknown key '" + k + "'" + suggestion(k, {"name", "shape"}) +
                                    "; expected name or shape");
     }
   }
@@ -802,8 +764,7 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
   if (isPresent(blocks)) {
     expectMap(blocks, SourceLoc::of(blocks), "'blocks'");
     for (auto &[key, value] : entries(blocks))
-      model.blocks.emplace(key.Scalar(),
-                           parseBlock(key.Scalar(), SourceLoc::of(key), value));
+      model.blocks.emplace(key.Scalar(), parseBlock(key.Scalar(), SourceLoc::of(key), value));
   }
 
   std::vector<std::string> inputNames = {model.inputName};
@@ -826,8 +787,7 @@ namespace {
 /// Evaluates `1 + $w * 2` style integer expressions over bound parameters.
 class ExprEval {
 public:
-  ExprEval(StringRef text, SourceLoc loc, const Env &env)
-      : text(text), loc(loc), env(env) {}
+  ExprEval(StringRef text, SourceLoc loc, const Env &env) : text(text), loc(loc), env(env) {}
 
   int64_t run() {
     int64_t v = expr();
@@ -907,9 +867,8 @@ private:
       const YAML::Node &value = it->second.value;
       if (!value.IsScalar() || StringRef(value.Scalar()).getAsInteger(10, v)) {
         ModelError err{it->second.loc,
-                       "parameter '$" + name + "' is used in the expression '" +
-                           text.str() + "': expected an integer, found " +
-                           render(value),
+                       "parameter '$" + name + "' is used in the expression '" + text.str() +
+                           "': expected an integer, found " + render(value),
                        {}};
         err.notes.push_back({loc, "used here"});
         throw err;
@@ -941,8 +900,7 @@ private:
 static bool isPlainRef(StringRef s) {
   if (s.size() < 2 || s[0] != '$')
     return false;
-  return llvm::all_of(s.drop_front(),
-                      [](char c) { return llvm::isAlnum(c) || c == '_'; });
+  return llvm::all_of(s.drop_front(), [](char c) { return llvm::isAlnum(c) || c == '_'; });
 }
 
 static bool hasRefs(const YAML::Node &node) {
@@ -980,17 +938,14 @@ Binding cnnc::model::resolveValue(const YAML::Node &node, const Env &env) {
 //===----------------------------------------------------------------------===//
 
 void AttrReader::error(SourceLoc loc, const std::string &message) const {
-  std::string what =
-      layer.op.empty()
-          ? "block '" + layer.block + "' instance '" + fullName + "'"
-          : layer.op + " '" + fullName + "'";
+  std::string what = layer.op.empty() ? "block '" + layer.block + "' instance '" + fullName + "'"
+                                      : layer.op + " '" + fullName + "'";
   fail(loc.isValid() ? loc : layer.loc, what + ": " + message);
 }
 
 SourceLoc AttrReader::locOf(StringRef key) const {
   if (const Attr *a = layer.find(key))
-    return SourceLoc::of(a->value).isValid() ? SourceLoc::of(a->value)
-                                             : a->keyLoc;
+    return SourceLoc::of(a->value).isValid() ? SourceLoc::of(a->value) : a->keyLoc;
   return layer.loc;
 }
 
@@ -999,13 +954,12 @@ AttrReader::Resolved AttrReader::resolve(const YAML::Node &node) const {
   return {b.value, b.loc.isValid() ? b.loc : SourceLoc::of(node)};
 }
 
-int64_t AttrReader::toInt(const Resolved &value, StringRef key,
-                          StringRef expected, int64_t min) const {
+int64_t AttrReader::toInt(const Resolved &value, StringRef key, StringRef expected,
+                          int64_t min) const {
   int64_t v;
-  if (!value.node.IsScalar() ||
-      StringRef(value.node.Scalar()).trim().getAsInteger(10, v))
-    error(value.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}",
-                                   key, expected, render(value.node)));
+  if (!value.node.IsScalar() || StringRef(value.node.Scalar()).trim().getAsInteger(10, v))
+    error(value.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key, expected,
+                                   render(value.node)));
   if (v < min)
     error(value.loc, llvm::formatv("attribute '{0}': expected an integer >= "
                                    "{1}, found {2}",
@@ -1013,8 +967,7 @@ int64_t AttrReader::toInt(const Resolved &value, StringRef key,
   return v;
 }
 
-int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt,
-                           int64_t min) {
+int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt, int64_t min) {
   const Attr *a = layer.find(key);
   if (!a) {
     if (!dflt)
@@ -1024,14 +977,12 @@ int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt,
   return toInt(resolve(a->value), key, "an integer", min);
 }
 
-AttrReader::Resolved AttrReader::element(const Resolved &list,
-                                         size_t i) const {
+AttrReader::Resolved AttrReader::element(const Resolved &list, size_t i) const {
   SourceLoc loc = SourceLoc::of(list.node[i]);
   return {list.node[i], loc.isValid() ? loc : list.loc};
 }
 
-std::vector<int64_t> AttrReader::toInts(const Resolved &list, StringRef key,
-                                        StringRef expected,
+std::vector<int64_t> AttrReader::toInts(const Resolved &list, StringRef key, StringRef expected,
                                         int64_t min) const {
   std::vector<int64_t> values;
   for (size_t i = 0; i < list.node.size(); ++i)
@@ -1040,13 +991,11 @@ std::vector<int64_t> AttrReader::toInts(const Resolved &list, StringRef key,
 }
 
 std::array<int64_t, 2>
-AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
-                    int64_t min) {
+AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt, int64_t min) {
   const Attr *a = layer.find(key);
   if (!a) {
     if (!dflt)
-      error(layer.loc, "missing attribute '" + key.str() +
-                           "' (an integer or [height, width])");
+      error(layer.loc, "missing attribute '" + key.str() + "' (an integer or [height, width])");
     return *dflt;
   }
   Resolved v = resolve(a->value);
@@ -1056,8 +1005,8 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt,
     return {x, x};
   }
   if (!v.node.IsSequence() || v.node.size() != 2)
-    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
-                               expected, render(v.node)));
+    error(v.loc,
+          llvm::formatv("attribute '{0}': expected {1}, found {2}", key, expected, render(v.node)));
   std::vector<int64_t> xs = toInts(v, key, expected, min);
   return {xs[0], xs[1]};
 }
@@ -1079,13 +1028,11 @@ Padding AttrReader::getPadding(StringRef key, int rank) {
   if (!a)
     return p;
   Resolved v = resolve(a->value);
-  const char *expected =
-      rank == 1 ? "an integer, [left, right], valid, same or full"
-                : "an integer, [h, w], [top, left, bottom, right], valid, "
-                  "same or full";
+  const char *expected = rank == 1 ? "an integer, [left, right], valid, same or full"
+                                   : "an integer, [h, w], [top, left, bottom, right], valid, "
+                                     "same or full";
   if (v.node.IsScalar()) {
-    if (std::optional<cnnc::cnn::PaddingMode> mode =
-            paddingMode(v.node.Scalar())) {
+    if (std::optional<cnnc::cnn::PaddingMode> mode = paddingMode(v.node.Scalar())) {
       p.mode = *mode;
       return p;
     }
@@ -1094,11 +1041,10 @@ Padding AttrReader::getPadding(StringRef key, int rank) {
     p.pads = {vertical, x, vertical, x};
     return p;
   }
-  bool fits = v.node.IsSequence() &&
-              (v.node.size() == 2 || (rank == 2 && v.node.size() == 4));
+  bool fits = v.node.IsSequence() && (v.node.size() == 2 || (rank == 2 && v.node.size() == 4));
   if (!fits)
-    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
-                               expected, render(v.node)));
+    error(v.loc,
+          llvm::formatv("attribute '{0}': expected {1}, found {2}", key, expected, render(v.node)));
   std::vector<int64_t> xs = toInts(v, key, expected, 0);
   if (rank == 1)
     p.pads = {0, xs[0], 0, xs[1]};
@@ -1121,23 +1067,21 @@ bool AttrReader::getBool(StringRef key, bool dflt) {
     if (s == "false" || s == "False")
       return false;
   }
-  error(v.loc, llvm::formatv("attribute '{0}': expected true or false, found {1}",
-                             key, render(v.node)));
+  error(v.loc,
+        llvm::formatv("attribute '{0}': expected true or false, found {1}", key, render(v.node)));
 }
 
-double AttrReader::getNumber(StringRef key, double dflt, double min, double max,
-                             bool maxOpen, bool minOpen) {
+double AttrReader::getNumber(StringRef key, double dflt, double min, double max, bool maxOpen,
+                             bool minOpen) {
   const Attr *a = layer.find(key);
   if (!a)
     return dflt;
   Resolved v = resolve(a->value);
   double x;
-  if (!v.node.IsScalar() || StringRef(v.node.Scalar()).trim().getAsDouble(x) ||
-      !std::isfinite(x))
-    error(v.loc, llvm::formatv("attribute '{0}': expected a number, found {1}",
-                               key, render(v.node)));
-  if (x < min || (minOpen && x == min) || x > max || (maxOpen && x == max))
-  {
+  if (!v.node.IsScalar() || StringRef(v.node.Scalar()).trim().getAsDouble(x) || !std::isfinite(x))
+    error(v.loc,
+          llvm::formatv("attribute '{0}': expected a number, found {1}", key, render(v.node)));
+  if (x < min || (minOpen && x == min) || x > max || (maxOpen && x == max)) {
     auto num = [](double d) {
       if (std::isinf(d))
         return std::string("inf");
@@ -1147,8 +1091,8 @@ double AttrReader::getNumber(StringRef key, double dflt, double min, double max,
     };
     error(v.loc, llvm::formatv("attribute '{0}': expected a number in {1}{2}, "
                                "{3}{4}, found {5}",
-                               key, minOpen ? "(" : "[", num(min), num(max),
-                               maxOpen ? ")" : "]", v.node.Scalar()));
+                               key, minOpen ? "(" : "[", num(min), num(max), maxOpen ? ")" : "]",
+                               v.node.Scalar()));
   }
   return x;
 }
@@ -1161,8 +1105,8 @@ std::vector<AttrReader::IntList> AttrReader::getIntLists(StringRef key) {
   Resolved v = resolve(a->value);
   const char *expected = "a list of lists of integers";
   if (!v.node.IsSequence() || v.node.size() == 0)
-    error(v.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key,
-                               expected, render(v.node)));
+    error(v.loc,
+          llvm::formatv("attribute '{0}': expected {1}, found {2}", key, expected, render(v.node)));
   for (size_t i = 0; i < v.node.size(); ++i) {
     Resolved row = element(v, i);
     if (!row.node.IsSequence())
@@ -1182,6 +1126,6 @@ std::string AttrReader::getChoice(StringRef key, ArrayRef<StringRef> choices) {
   if (v.node.IsScalar() && llvm::is_contained(choices, v.node.Scalar()))
     return v.node.Scalar();
   std::vector<std::string> names(choices.begin(), choices.end());
-  error(v.loc, llvm::formatv("attribute '{0}': expected one of {1}, found {2}",
-                             key, joined(names), render(v.node)));
+  error(v.loc, llvm::formatv("attribute '{0}': expected one of {1}, found {2}", key, joined(names),
+                             render(v.node)));
 }

@@ -70,19 +70,19 @@ struct InputRef {
 
 /// One entry of a `layers:` list: a primitive op or a block instance.
 struct Layer {
-  std::string name;          ///< local name (explicit or generated)
+  std::string name; ///< local name (explicit or generated)
   bool generatedName = false;
-  SourceLoc nameLoc;         ///< the `name:` value, or the layer
-  SourceLoc loc;             ///< the layer's map node
-  std::string op;            ///< the op, or empty for a block instance
+  SourceLoc nameLoc; ///< the `name:` value, or the layer
+  SourceLoc loc;     ///< the layer's map node
+  std::string op;    ///< the op, or empty for a block instance
   SourceLoc opLoc;
-  std::string block;         ///< the instantiated block, or empty
+  std::string block; ///< the instantiated block, or empty
   SourceLoc blockLoc;
   std::vector<InputRef> inputs; ///< resolved; the previous layer by default
   bool explicitInputs = false;
   SourceLoc inputsLoc;
-  std::vector<Attr> attrs;   ///< op attributes (`repeat` for an instance)
-  std::vector<Attr> args;    ///< arguments of a block instance
+  std::vector<Attr> attrs; ///< op attributes (`repeat` for an instance)
+  std::vector<Attr> args;  ///< arguments of a block instance
 
   /// The attribute called `key`, or null.
   const Attr *find(llvm::StringRef key) const;
@@ -117,7 +117,7 @@ struct TrainSetting {
   std::string key; ///< loss, optimizer, lr, beta1, beta2, epsilon, weight_decay,
                    ///< momentum, dampening, nesterov, batch, epochs
   Kind kind = Number;
-  std::string text; ///< Text: the loss or optimizer name
+  std::string text;  ///< Text: the loss or optimizer name
   double number = 0; ///< Number, Integer, Flag (0 / 1)
 };
 
@@ -154,11 +154,9 @@ public:
       : layer(layer), env(env), fullName(std::move(fullName)) {}
 
   /// An integer >= `min`; `dflt` when absent (missing and no default: error).
-  int64_t getInt(llvm::StringRef key, std::optional<int64_t> dflt,
-                 int64_t min = 1);
+  int64_t getInt(llvm::StringRef key, std::optional<int64_t> dflt, int64_t min = 1);
   /// An integer or a list of 2 integers, each >= `min`.
-  std::array<int64_t, 2> getPair(llvm::StringRef key,
-                                 std::optional<std::array<int64_t, 2>> dflt,
+  std::array<int64_t, 2> getPair(llvm::StringRef key, std::optional<std::array<int64_t, 2>> dflt,
                                  int64_t min = 1);
   /// The padding of a layer over `rank` spatial dimensions: for rank 2 an
   /// integer, [h, w], [top, left, bottom, right], valid, same or full; for
@@ -167,8 +165,8 @@ public:
   Padding getPadding(llvm::StringRef key, int rank);
   bool getBool(llvm::StringRef key, bool dflt);
   /// A number in [min, max) (`maxOpen`) or [min, max].
-  double getNumber(llvm::StringRef key, double dflt, double min, double max,
-                   bool maxOpen, bool minOpen = false);
+  double getNumber(llvm::StringRef key, double dflt, double min, double max, bool maxOpen,
+                   bool minOpen = false);
   /// A list of lists of integers >= 0 (a connection table), each row with
   /// where it is written; empty when absent.
   struct IntList {
@@ -177,8 +175,7 @@ public:
   };
   std::vector<IntList> getIntLists(llvm::StringRef key);
   /// One of `choices`, or "" when absent.
-  std::string getChoice(llvm::StringRef key,
-                        llvm::ArrayRef<llvm::StringRef> choices);
+  std::string getChoice(llvm::StringRef key, llvm::ArrayRef<llvm::StringRef> choices);
   /// Where the attribute is written (its value), or the layer.
   SourceLoc locOf(llvm::StringRef key) const;
 
@@ -197,11 +194,11 @@ private:
   Resolved resolve(const YAML::Node &node) const;
   /// Entry `i` of a list, where it is written or else where the list is.
   Resolved element(const Resolved &list, size_t i) const;
-  int64_t toInt(const Resolved &value, llvm::StringRef key,
-                llvm::StringRef expected, int64_t min) const;
+  int64_t toInt(const Resolved &value, llvm::StringRef key, llvm::StringRef expected,
+                int64_t min) const;
   /// Every entry of a list through toInt.
-  std::vector<int64_t> toInts(const Resolved &list, llvm::StringRef key,
-                              llvm::StringRef expected, int64_t min) const;
+  std::vector<int64_t> toInts(const Resolved &list, llvm::StringRef key, llvm::StringRef expected,
+                              int64_t min) const;
 
   const Layer &layer;
   const Env &env;

@@ -18,11 +18,9 @@
 
 using namespace mlir;
 
-OwningOpRef<ModuleOp> cnnc::importYamlModel(llvm::SourceMgr &sourceMgr,
-                                            MLIRContext *context) {
+OwningOpRef<ModuleOp> cnnc::importYamlModel(llvm::SourceMgr &sourceMgr, MLIRContext *context) {
   context->loadDialect<cnn::CNNDialect, func::FuncDialect>();
-  const llvm::MemoryBuffer *buffer =
-      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  const llvm::MemoryBuffer *buffer = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
   std::string file = buffer->getBufferIdentifier().str();
   auto loc = [&](model::SourceLoc l) -> Location {
     if (!l.isValid())

@@ -35,8 +35,8 @@ uint64_t parseCounter(const std::string &path, const char *key, const std::strin
   errno = 0;
   unsigned long long v = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
   if (!digits || errno)
-    fail(CNNC_ERROR_FORMAT, "malformed checkpoint '" + path + "': " +
-                                safetensors_key::kMetadata + " \"" + key + "\" is \"" + text +
+    fail(CNNC_ERROR_FORMAT, "malformed checkpoint '" + path + "': " + safetensors_key::kMetadata +
+                                " \"" + key + "\" is \"" + text +
                                 "\", expected a non-negative integer");
   return v;
 }

@@ -12,9 +12,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "model.h"
-#include "scratch.h"
 #include "error.h"
 #include "json.h"
+#include "scratch.h"
 
 #include "cnnc/model_schema.h"
 
@@ -90,10 +90,10 @@ std::string element(const std::string &where, size_t i) {
 
 /// Each buffer kind and its metadata name.
 constexpr std::pair<BufferKind, std::string_view> kBufferKindNames[] = {
-    {BufferKind::Input, buffer_kind::kInput},   {BufferKind::Param, buffer_kind::kParam},
+    {BufferKind::Input, buffer_kind::kInput},     {BufferKind::Param, buffer_kind::kParam},
     {BufferKind::Derived, buffer_kind::kDerived}, {BufferKind::Temp, buffer_kind::kTemp},
-    {BufferKind::Output, buffer_kind::kOutput}, {BufferKind::State, buffer_kind::kState},
-    {BufferKind::Hyper, buffer_kind::kHyper},   {BufferKind::Labels, buffer_kind::kLabels},
+    {BufferKind::Output, buffer_kind::kOutput},   {BufferKind::State, buffer_kind::kState},
+    {BufferKind::Hyper, buffer_kind::kHyper},     {BufferKind::Labels, buffer_kind::kLabels},
     {BufferKind::Next, buffer_kind::kNext},
 };
 
@@ -201,8 +201,8 @@ void parseTensors(const MetadataReader &r, const Json &root, std::string_view li
     d.shape = r.shape(t, where);
     if (const Json *layout = findMember(t, key::kLayout); layout && layout->is_string())
       d.layout = layout->get<std::string>();
-    d.buffer = r.index(r.member(t, where, key::kBuffer), path(where, key::kBuffer),
-                       buffers.size(), "buffer");
+    d.buffer = r.index(r.member(t, where, key::kBuffer), path(where, key::kBuffer), buffers.size(),
+                       "buffer");
     const BufferDesc &b = buffers[d.buffer];
     if (b.kind != kind)
       r.error(where, "buffer " + std::to_string(d.buffer) + " has kind " + quote(kindName(b.kind)) +
@@ -215,8 +215,8 @@ void parseTensors(const MetadataReader &r, const Json &root, std::string_view li
     if (b.viewOf >= 0 && kind != BufferKind::Output)
       r.error(where, "an " + std::string(kindName(kind)) + " buffer cannot be a view");
     if ((kind == BufferKind::Param || kind == BufferKind::State) && b.batchDim >= 0)
-      r.error(where, "a " + std::string(kindName(kind)) +
-                         " buffer cannot have a batch (-1) dimension");
+      r.error(where,
+              "a " + std::string(kindName(kind)) + " buffer cannot have a batch (-1) dimension");
     for (const TensorDesc &prev : out)
       if (prev.name == d.name)
         r.error(where, "duplicate name " + quote(d.name));
@@ -226,8 +226,8 @@ void parseTensors(const MetadataReader &r, const Json &root, std::string_view li
   }
 }
 
-void parseCalls(const MetadataReader &r, const Json &root, std::string_view listKey,
-                bool optional, const cnnc_model &model, std::vector<CallDesc> &out,
+void parseCalls(const MetadataReader &r, const Json &root, std::string_view listKey, bool optional,
+                const cnnc_model &model, std::vector<CallDesc> &out,
                 const std::string &prefix = "") {
   if (optional && !findMember(root, listKey))
     return;
@@ -240,8 +240,8 @@ void parseCalls(const MetadataReader &r, const Json &root, std::string_view list
     CallDesc d;
     d.name = r.string(c, where, key::kName);
     std::string kernelPath = path(where, key::kKernel);
-    d.kernel = r.index(r.member(c, where, key::kKernel), kernelPath, model.desc->num_kernels,
-                       "kernel");
+    d.kernel =
+        r.index(r.member(c, where, key::kKernel), kernelPath, model.desc->num_kernels, "kernel");
     if (!model.desc->kernels || !model.desc->kernels[d.kernel])
       r.error(kernelPath, "kernel " + std::to_string(d.kernel) + " is null");
     const Json &args = r.array(c, where, key::kArgs);
@@ -289,8 +289,7 @@ void checkCallOutputs(const MetadataReader &r, const cnnc_model &model,
     if (k == BufferKind::Input || k == BufferKind::Param || k == BufferKind::State ||
         k == BufferKind::Hyper || k == BufferKind::Labels || (k == BufferKind::Next && !allowNext))
       r.error(path(std::string(key::kTrain), listKey) + " " + quote(c.name),
-              "writes buffer " + std::to_string(c.args.back()) + " of kind " +
-                  quote(kindName(k)) +
+              "writes buffer " + std::to_string(c.args.back()) + " of kind " + quote(kindName(k)) +
                   (k == BufferKind::Param || k == BufferKind::State
                        ? " (updates go to a " + quote(buffer_kind::kNext) + " buffer and a swap)"
                        : ""));
@@ -314,9 +313,9 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
   desc.optimizer = r.string(opt, optimizerPath, optimizer::kName);
   if (std::find(optimizer::kAll.begin(), optimizer::kAll.end(), desc.optimizer) ==
       optimizer::kAll.end())
-    r.error(path(optimizerPath, optimizer::kName), "unknown optimizer " +
-                                                       quote(desc.optimizer) + " (expected " +
-                                                       oneOf(optimizer::kAll) + ")");
+    r.error(path(optimizerPath, optimizer::kName), "unknown optimizer " + quote(desc.optimizer) +
+                                                       " (expected " + oneOf(optimizer::kAll) +
+                                                       ")");
   const std::string lrPath = path(optimizerPath, optimizer::kLr);
   desc.lr = r.number(r.member(opt, optimizerPath, optimizer::kLr), lrPath);
   if (!(desc.lr >= 0))
@@ -337,8 +336,7 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
   if (lb.kind != BufferKind::Labels || lb.shape != std::vector<int64_t>{-1} || lb.viewOf >= 0)
     r.error(labelsPath, "buffer " + std::to_string(desc.labels) + " (kind " +
                             quote(kindName(lb.kind)) + ", shape " + shapeString(lb.shape) +
-                            ") must be a " + quote(buffer_kind::kLabels) +
-                            " buffer of shape [-1]");
+                            ") must be a " + quote(buffer_kind::kLabels) + " buffer of shape [-1]");
   const std::string hyperPath = path(train, key::kHyper);
   const Json &hyperObject = r.member(t, train, key::kHyper);
   if (!hyperObject.is_object())
@@ -350,8 +348,8 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
                 : name == hyper::kSeed ? &desc.seedBuffer
                                        : nullptr;
     if (!slot)
-      r.error(hyperPath, "unknown hyper-parameter " + quote(name) + " (expected " +
-                             oneOf(hyper::kAll) + ")");
+      r.error(hyperPath,
+              "unknown hyper-parameter " + quote(name) + " (expected " + oneOf(hyper::kAll) + ")");
     *slot = scalarBuffer(r, member.value(), path(hyperPath, name), model, {BufferKind::Hyper});
   }
   std::vector<BufferKind> resultKinds = {BufferKind::Temp, BufferKind::Output};
@@ -555,8 +553,8 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
     for (const TensorDesc &t : *list)
       named |= t.buffer == int(i);
     if (!named)
-      r.error(element(buffersPath, i), "no entry of the " + std::string(kindName(k)) +
-                                           " list refers to this buffer");
+      r.error(element(buffersPath, i),
+              "no entry of the " + std::string(kindName(k)) + " list refers to this buffer");
   }
   // Calls made before inference must not touch batched buffers.
   for (const CallDesc &c : model.prepare)
@@ -608,8 +606,8 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     const std::string entryPoint(cnnc::schema::kEntryPoint);
     void *entry = dlsym(model->library, entryPoint.c_str());
     if (!entry)
-      fail(CNNC_ERROR_ABI, "model '" + p + "' does not export " + entryPoint +
-                               " (not a library built by cnnc?)");
+      fail(CNNC_ERROR_ABI,
+           "model '" + p + "' does not export " + entryPoint + " (not a library built by cnnc?)");
     auto fn = reinterpret_cast<const cnnc_model_desc *(*)(void)>(entry);
     model->desc = fn();
     if (!model->desc)
@@ -634,8 +632,8 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     // Scratch memory of the kernels is recycled instead of mmapped per call.
     using Malloc = void *(*)(void *, size_t);
     using Free = void (*)(void *, void *);
-    auto setMalloc = reinterpret_cast<Malloc (*)(Malloc)>(
-        dlsym(model->library, "halide_set_custom_malloc"));
+    auto setMalloc =
+        reinterpret_cast<Malloc (*)(Malloc)>(dlsym(model->library, "halide_set_custom_malloc"));
     auto setFree =
         reinterpret_cast<Free (*)(Free)>(dlsym(model->library, "halide_set_custom_free"));
     if (setMalloc && setFree) {

@@ -202,9 +202,9 @@ void trainStep(cnnc_model *model, int64_t batch, const float *const *inputs, con
       auto start = std::chrono::steady_clock::now();
       callKernel(*model, model->train.steps[i], "train step");
       if (stepMs)
-        stepMs[i] = std::chrono::duration<double, std::milli>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
+        stepMs[i] =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
     }
   }
   for (const auto &[current, next] : model->train.swaps)
@@ -224,9 +224,8 @@ extern "C" cnnc_status cnnc_model_train_step(cnnc_model *model, int64_t batch,
 }
 
 extern "C" cnnc_status cnnc_model_train_step_timed(cnnc_model *model, int64_t batch,
-                                                   const float *const *inputs,
-                                                   const float *labels, float lr,
-                                                   float *out_loss, float *out_correct,
+                                                   const float *const *inputs, const float *labels,
+                                                   float lr, float *out_loss, float *out_correct,
                                                    double *out_step_ms) {
   return guard([&] {
     if (!out_step_ms)

@@ -77,8 +77,8 @@ TEST(CnnrunOptions, InvocationsInTheRepositoryParseAsBefore) {
   EXPECT_EQ(run.inputs, (std::vector<std::string>{"in0.npy", "in1.npy"}));
   EXPECT_EQ(run.outputs, (std::vector<std::string>{"out.npy"}));
 
-  Options bench = parsed({"bench", "m.so", "--batch", "32", "--iters", "50", "--warmup", "1",
-                          "--json", "--train"});
+  Options bench = parsed(
+      {"bench", "m.so", "--batch", "32", "--iters", "50", "--warmup", "1", "--json", "--train"});
   EXPECT_EQ(bench.batch, 32);
   EXPECT_EQ(bench.iters, 50);
   EXPECT_EQ(bench.warmup, 1);
@@ -99,16 +99,16 @@ TEST(CnnrunOptions, InvocationsInTheRepositoryParseAsBefore) {
   EXPECT_EQ(train.checkpoint, "ckpt.st");
   EXPECT_TRUE(train.json);
 
-  Options resume = parsed({"train", "m.so", "--epochs", "2", "--resume", "half.st",
-                           "--checkpoint", "resumed.st", "--data", "/data", "--limit", "320",
-                           "--lr-schedule", "step:1:0.5", "--lr", "0.5", "--weights", "w.st"});
+  Options resume = parsed({"train", "m.so", "--epochs", "2", "--resume", "half.st", "--checkpoint",
+                           "resumed.st", "--data", "/data", "--limit", "320", "--lr-schedule",
+                           "step:1:0.5", "--lr", "0.5", "--weights", "w.st"});
   EXPECT_EQ(resume.resume, "half.st");
   EXPECT_EQ(resume.lrSchedule, "step:1:0.5");
   EXPECT_EQ(resume.lr, 0.5);
   EXPECT_EQ(resume.weights, "w.st");
 
-  Options eval = parsed({"eval", "m.so", "--checkpoint", "c.st", "--data", "/data",
-                         "--test-limit", "500", "--json", "--batch", "16"});
+  Options eval = parsed({"eval", "m.so", "--checkpoint", "c.st", "--data", "/data", "--test-limit",
+                         "500", "--json", "--batch", "16"});
   EXPECT_EQ(eval.command, "eval");
   EXPECT_EQ(eval.checkpoint, "c.st");
   EXPECT_EQ(eval.testLimit, 500);
@@ -132,9 +132,9 @@ TEST(CnnrunOptions, CommandHelpNamesItsOptions) {
   EXPECT_EQ(train.exitStatus, 0);
   EXPECT_EQ(train.err, "");
   EXPECT_THAT(train.out, HasSubstr("Usage: cnnrun train [OPTIONS] MODEL.so"));
-  for (const char *flag : {"--data DIR", "--epochs N", "--batch N", "--lr X", "--lr-schedule S",
-                           "--seed N", "--checkpoint PATH", "--resume PATH", "--weights",
-                           "--limit N", "--test-limit N", "--json"})
+  for (const char *flag :
+       {"--data DIR", "--epochs N", "--batch N", "--lr X", "--lr-schedule S", "--seed N",
+        "--checkpoint PATH", "--resume PATH", "--weights", "--limit N", "--test-limit N", "--json"})
     EXPECT_THAT(train.out, HasSubstr(flag));
   EXPECT_THAT(train.out, Not(HasSubstr("--iters")));
 
@@ -247,9 +247,8 @@ TEST(CnnrunBinary, UsageErrorGoesToStderrWithStatusOne) {
   EXPECT_EQ(out, "");
   EXPECT_THAT(err, HasSubstr("cnnrun: error: unknown option '--batchsize' for 'bench' (did you "
                              "mean '--batch'?)"));
-  EXPECT_EQ(cnnrun(std::string("bench ") + CNNC_TEST_MODEL + " --batch=3 --iters=1 --json", out,
-                   err),
-            0)
+  EXPECT_EQ(
+      cnnrun(std::string("bench ") + CNNC_TEST_MODEL + " --batch=3 --iters=1 --json", out, err), 0)
       << err;
   EXPECT_THAT(out, HasSubstr("\"batch\":3,\"iters\":1"));
 }

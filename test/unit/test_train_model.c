@@ -8,13 +8,12 @@
  * hyper buffers lr/step/seed, a labels buffer, `next` buffers the update
  * kernels write and the swaps that make them current, eval steps, an init
  * list, loss and correct buffers of kind "output" that no entry of
- * "outputs" names (as cnnc emits them), and an inference `prepare` kernel (an identity "fold" of the bias
- * into a derived buffer) that must re-run after every train step. The kernels
- * are plain C over halide_buffer_t and check float32 type, rank and dense
- * strides (returning -100 - arg on a mismatch). The momentum kernel records
- * the step and seed hyper values it saw, the apply kernel the lr, in exported
- * globals the tests read. Variant CNNC_TEST_BAD_TRAIN: a swap pairs buffers
- * of different shapes. */
+ * "outputs" names (as cnnc emits them), and an inference `prepare` kernel (an identity "fold" of
+ * the bias into a derived buffer) that must re-run after every train step. The kernels are plain C
+ * over halide_buffer_t and check float32 type, rank and dense strides (returning -100 - arg on a
+ * mismatch). The momentum kernel records the step and seed hyper values it saw, the apply kernel
+ * the lr, in exported globals the tests read. Variant CNNC_TEST_BAD_TRAIN: a swap pairs buffers of
+ * different shapes. */
 #include "cnnc/model_abi.h"
 
 #include <HalideRuntime.h>
@@ -235,28 +234,28 @@ static const char metadata[] =
     "    {\"name\": \"fc.weight\", \"shape\": [3, 4], \"layout\": \"OI\", \"buffer\": 1},\n"
     "    {\"name\": \"fc.bias\", \"shape\": [3], \"layout\": \"C\", \"buffer\": 2}],\n"
     "  \"buffers\": [\n"
-    "    {\"shape\": [-1, 1, 2, 2], \"kind\": \"input\"},\n"      /* 0 */
-    "    {\"shape\": [3, 4], \"kind\": \"param\"},\n"             /* 1 */
-    "    {\"shape\": [3], \"kind\": \"param\"},\n"                /* 2 */
+    "    {\"shape\": [-1, 1, 2, 2], \"kind\": \"input\"},\n"          /* 0 */
+    "    {\"shape\": [3, 4], \"kind\": \"param\"},\n"                 /* 1 */
+    "    {\"shape\": [3], \"kind\": \"param\"},\n"                    /* 2 */
     "    {\"shape\": [-1, 4], \"kind\": \"temp\", \"view_of\": 0},\n" /* 3 */
-    "    {\"shape\": [-1, 3], \"kind\": \"output\"},\n"           /* 4 */
-    "    {\"shape\": [3], \"kind\": \"derived\"},\n"              /* 5 */
-    "    {\"shape\": [-1], \"kind\": \"labels\"},\n"              /* 6 */
-    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                /* 7 lr */
-    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                /* 8 step */
-    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                /* 9 seed */
-    "    {\"shape\": [1], \"kind\": \"output\"},\n"               /* 10 loss */
-    "    {\"shape\": [1], \"kind\": \"output\"},\n"               /* 11 correct */
-    "    {\"shape\": [-1, 3], \"kind\": \"temp\"},\n"             /* 12 logits */
-    "    {\"shape\": [-1, 3], \"kind\": \"temp\"},\n"             /* 13 dlogits */
-    "    {\"shape\": [3, 4], \"kind\": \"temp\"},\n"              /* 14 dW */
-    "    {\"shape\": [3], \"kind\": \"temp\"},\n"                 /* 15 db */
-    "    {\"shape\": [3, 4], \"kind\": \"state\"},\n"             /* 16 */
-    "    {\"shape\": [3], \"kind\": \"state\"},\n"                /* 17 */
-    "    {\"shape\": [3, 4], \"kind\": \"next\"},\n"              /* 18 */
-    "    {\"shape\": [3], \"kind\": \"next\"},\n"                 /* 19 */
-    "    {\"shape\": [3, 4], \"kind\": \"next\"},\n"              /* 20 */
-    "    {\"shape\": [3], \"kind\": \"next\"}],\n"                /* 21 */
+    "    {\"shape\": [-1, 3], \"kind\": \"output\"},\n"               /* 4 */
+    "    {\"shape\": [3], \"kind\": \"derived\"},\n"                  /* 5 */
+    "    {\"shape\": [-1], \"kind\": \"labels\"},\n"                  /* 6 */
+    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                    /* 7 lr */
+    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                    /* 8 step */
+    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                    /* 9 seed */
+    "    {\"shape\": [1], \"kind\": \"output\"},\n"                   /* 10 loss */
+    "    {\"shape\": [1], \"kind\": \"output\"},\n"                   /* 11 correct */
+    "    {\"shape\": [-1, 3], \"kind\": \"temp\"},\n"                 /* 12 logits */
+    "    {\"shape\": [-1, 3], \"kind\": \"temp\"},\n"                 /* 13 dlogits */
+    "    {\"shape\": [3, 4], \"kind\": \"temp\"},\n"                  /* 14 dW */
+    "    {\"shape\": [3], \"kind\": \"temp\"},\n"                     /* 15 db */
+    "    {\"shape\": [3, 4], \"kind\": \"state\"},\n"                 /* 16 */
+    "    {\"shape\": [3], \"kind\": \"state\"},\n"                    /* 17 */
+    "    {\"shape\": [3, 4], \"kind\": \"next\"},\n"                  /* 18 */
+    "    {\"shape\": [3], \"kind\": \"next\"},\n"                     /* 19 */
+    "    {\"shape\": [3, 4], \"kind\": \"next\"},\n"                  /* 20 */
+    "    {\"shape\": [3], \"kind\": \"next\"}],\n"                    /* 21 */
     "  \"prepare\": [{\"kernel\": 0, \"name\": \"fold\", \"args\": [2, 5]}],\n"
     "  \"steps\": [{\"kernel\": 1, \"name\": \"fc\", \"args\": [3, 1, 5, 4], \"flops\": 24}],\n"
     "  \"train\": {\n"
@@ -295,8 +294,8 @@ static const char metadata[] =
     "  }\n"
     "}\n";
 
-static const cnnc_kernel_fn kernels[] = {fold,    dense,   xent,     correct, dlogits,
-                                         dweight, dbias,   momentum, apply};
+static const cnnc_kernel_fn kernels[] = {fold,    dense, xent,     correct, dlogits,
+                                         dweight, dbias, momentum, apply};
 static const char *const kernel_names[] = {"fold",    "dense", "xent",     "correct", "dlogits",
                                            "dweight", "dbias", "momentum", "apply"};
 

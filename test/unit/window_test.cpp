@@ -16,9 +16,8 @@ namespace {
 
 using Pads = std::array<int64_t, 4>;
 
-Window window(PaddingMode mode, std::array<int64_t, 2> input,
-              std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-              std::array<int64_t, 2> dilation = {1, 1}) {
+Window window(PaddingMode mode, std::array<int64_t, 2> input, std::array<int64_t, 2> kernel,
+              std::array<int64_t, 2> stride, std::array<int64_t, 2> dilation = {1, 1}) {
   Padding padding;
   padding.mode = mode;
   padding.pads = {9, 9, 9, 9}; // ignored by every mode but Explicit
@@ -26,8 +25,7 @@ Window window(PaddingMode mode, std::array<int64_t, 2> input,
 }
 
 TEST(Window, ValidPadsNothing) {
-  EXPECT_EQ(window(PaddingMode::Valid, {8, 8}, {3, 3}, {1, 1}).padding,
-            (Pads{0, 0, 0, 0}));
+  EXPECT_EQ(window(PaddingMode::Valid, {8, 8}, {3, 3}, {1, 1}).padding, (Pads{0, 0, 0, 0}));
 }
 
 TEST(Window, FullPadsTheDilatedKernelLessOne) {
@@ -42,8 +40,8 @@ TEST(Window, SameKeepsCeilInputOverStrideOddPixelLast) {
   EXPECT_EQ(w.padding, (Pads{0, 1, 1, 2}));
   for (int i = 0; i < 2; ++i) {
     int64_t in = i == 0 ? 9 : 10;
-    EXPECT_EQ(windowOutputSize(in, w.kernel[i], w.stride[i], w.dilation[i],
-                               w.padding[i], w.padding[i + 2], false),
+    EXPECT_EQ(windowOutputSize(in, w.kernel[i], w.stride[i], w.dilation[i], w.padding[i],
+                               w.padding[i + 2], false),
               (in + w.stride[i] - 1) / w.stride[i]);
   }
 }

@@ -20,8 +20,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/Format.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -32,22 +32,29 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.yaml|model.mlir>"),
                                       cl::Required);
-static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: model.so, or stdout with --emit)"),
-                                       cl::value_desc("path"), cl::init(""));
-static cl::opt<std::string> emit("emit",
+static cl::opt<std::string>
+    outputFile("o", cl::desc("Output file (default: model.so, or stdout with --emit)"),
+               cl::value_desc("path"), cl::init(""));
+static cl::opt<std::string> emit(
+    "emit",
     cl::desc("Stage to print: mlir | mlir-expanded | mlir-train | mlir-optimized | mlir-fused | "
              "halide | so (default)"),
     cl::init("so"));
-static cl::opt<bool> inferenceOnly("inference-only",
-    cl::desc("Build no train/eval step (smaller, faster to compile)"), cl::init(false));
-static cl::opt<std::string> target("target",
-    cl::desc("Halide target string (default: host; e.g. x86-64-linux-avx2-fma-f16c-sse41)"),
-    cl::init("host"));
-static cl::opt<std::string> schedule("schedule",
-    cl::desc("cpu (hand schedules) | auto:Adams2019 | auto:Mullapudi2016 | auto:Li2018"),
-    cl::init("cpu"));
+static cl::opt<bool>
+    inferenceOnly("inference-only",
+                  cl::desc("Build no train/eval step (smaller, faster to compile)"),
+                  cl::init(false));
+static cl::opt<std::string>
+    target("target",
+           cl::desc("Halide target string (default: host; e.g. x86-64-linux-avx2-fma-f16c-sse41)"),
+           cl::init("host"));
+static cl::opt<std::string>
+    schedule("schedule",
+             cl::desc("cpu (hand schedules) | auto:Adams2019 | auto:Mullapudi2016 | auto:Li2018"),
+             cl::init("cpu"));
 
-static cl::opt<bool> timeReport("time-report",
+static cl::opt<bool> timeReport(
+    "time-report",
     cl::desc("Print the time of each compilation step and how many kernels were compiled"),
     cl::init(false));
 
@@ -135,8 +142,8 @@ int main(int argc, char **argv) {
       if (s == *stage)
         module->print(out->os());
     };
-    if (failed(cnnc::runGraphPipeline(*module, std::min(*stage, cnnc::Stage::Fused),
-                                      !inferenceOnly, print)))
+    if (failed(cnnc::runGraphPipeline(*module, std::min(*stage, cnnc::Stage::Fused), !inferenceOnly,
+                                      print)))
       return 1;
     if (*stage == cnnc::Stage::Halide &&
         failed(cnnc::emitHalideStatements(*module, options, out->os())))

@@ -34,8 +34,7 @@ int64_t parseCount(const std::string &flag, const std::string &text, int64_t min
   if (errno || end == text.c_str() || *end)
     throw CLI::ValidationError(flag + " expects an integer, got '" + text + "'");
   if (value < min)
-    throw CLI::ValidationError(flag + " must be at least " + std::to_string(min) + ", got " +
-                               text);
+    throw CLI::ValidationError(flag + " must be at least " + std::to_string(min) + ", got " + text);
   return value;
 }
 
@@ -53,9 +52,8 @@ void addCount(CLI::App &command, const std::string &flag, int64_t &target, int64
               const std::string &help) {
   command
       .add_option_function<std::string>(
-          flag, [flag, &target, min](const std::string &text) {
-            target = parseCount(flag, text, min);
-          },
+          flag,
+          [flag, &target, min](const std::string &text) { target = parseCount(flag, text, min); },
           help)
       ->type_name("N");
 }
@@ -83,14 +81,14 @@ void addJson(CLI::App &command, Options &o, const std::string &help) {
 // The options of each command, after the MODEL.so that all of them take.
 
 void infoOptions(CLI::App &c, Options &o) {
-  addJson(c, o, "print one JSON object: inputs, outputs, parameters (name, shape) and steps "
-                "(name, flops), in metadata order");
+  addJson(c, o,
+          "print one JSON object: inputs, outputs, parameters (name, shape) and steps "
+          "(name, flops), in metadata order");
 }
 
 void runOptions(CLI::App &c, Options &o) {
   addString(c, "--weights", o.weights, "W.safetensors", "the parameters")->required();
-  addPaths(c, "--input", o.inputs, "X.npy",
-           "an input array; once per model input, in model order");
+  addPaths(c, "--input", o.inputs, "X.npy", "an input array; once per model input, in model order");
   addPaths(c, "--output", o.outputs, "Y.npy",
            "where to write an output; once per model output, in model order");
 }
@@ -103,8 +101,9 @@ void benchOptions(CLI::App &c, Options &o) {
   addCount(c, "--warmup", o.warmup, 0, "untimed iterations before them (default 3)");
   c.add_flag("--train", o.train,
              "time whole train steps (forward, loss, backward, update) instead of inference");
-  addJson(c, o, "print one JSON object: model, mode, batch, iters, steps (name, ms, gflops) and "
-                "total (ms, gflops, images_per_s)");
+  addJson(c, o,
+          "print one JSON object: model, mode, batch, iters, steps (name, ms, gflops) and "
+          "total (ms, gflops, images_per_s)");
 }
 
 void trainOptions(CLI::App &c, Options &o) {
@@ -139,16 +138,18 @@ void trainOptions(CLI::App &c, Options &o) {
             "start from these parameters instead of the initialization");
   addCount(c, "--limit", o.limit, 1, "train on the first N images only");
   addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
-  addJson(c, o, "print one JSON object per epoch (epoch, train_loss, train_acc, test_acc, "
-                "seconds) and nothing else");
+  addJson(c, o,
+          "print one JSON object per epoch (epoch, train_loss, train_acc, test_acc, "
+          "seconds) and nothing else");
 }
 
 void evalOptions(CLI::App &c, Options &o) {
   addString(c, "--checkpoint", o.checkpoint, "PATH", "the checkpoint to evaluate");
   addString(c, "--weights", o.weights, "W.safetensors",
             "the parameters file to evaluate (instead of --checkpoint)");
-  addString(c, "--data", o.data, "DIR", "the dataset: DIR/t10k-images-idx3-ubyte[.gz] and "
-                                        "DIR/t10k-labels-idx1-ubyte[.gz]")
+  addString(c, "--data", o.data, "DIR",
+            "the dataset: DIR/t10k-images-idx3-ubyte[.gz] and "
+            "DIR/t10k-labels-idx1-ubyte[.gz]")
       ->required();
   addCount(c, "--batch", o.batch, 1, "batch size (default: the model's train batch, else 64)");
   addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
@@ -268,8 +269,8 @@ std::string listOf(const std::vector<std::string> &names, const std::string &con
 std::string unexpectedArgument(const CLI::App &app, const CLI::App &command,
                                const std::string &argument) {
   const std::string &name = command.get_name();
-  bool isOption = argument.size() > 1 && argument[0] == '-' && !std::isdigit(argument[1]) &&
-                  argument != "--";
+  bool isOption =
+      argument.size() > 1 && argument[0] == '-' && !std::isdigit(argument[1]) && argument != "--";
   if (!isOption)
     return "unexpected argument '" + argument + "' for '" + name + "'";
   std::string flag = argument.substr(0, argument.find('='));

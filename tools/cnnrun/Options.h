@@ -41,10 +41,10 @@ struct Options {
 
 /// The outcome of parsing a command line.
 struct CommandLine {
-  Options options;             ///< the command to run, when exitStatus is empty
+  Options options;               ///< the command to run, when exitStatus is empty
   std::optional<int> exitStatus; ///< set when cnnrun should print and stop instead
-  std::string out;             ///< for stdout: help or version text
-  std::string err;             ///< for stderr: "cnnrun: error: ..." and a pointer to --help
+  std::string out;               ///< for stdout: help or version text
+  std::string err;               ///< for stderr: "cnnrun: error: ..." and a pointer to --help
 };
 
 /// Parses `cnnrun COMMAND MODEL.so [OPTIONS]` (argv[0] is the program).

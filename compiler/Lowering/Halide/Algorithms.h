@@ -50,12 +50,12 @@ struct ConvAttrs : WindowAttrs {
 
 /// conv2d: `conv(x, y, co, n) = bias(co) + Σ w(kx, ky, ci, co) * in(...)`.
 struct ConvStages {
-  Halide::Func padded;   ///< zero-padded input (undefined when no padding)
+  Halide::Func padded; ///< zero-padded input (undefined when no padding)
   /// The kernel as the reduction reads it, weights(kx, ky, ci, co): inlined,
   /// or materialized with co innermost by a channel-vectorized schedule.
   Halide::Func weights;
-  Halide::Func conv;     ///< the reduction; init = bias
-  Halide::RDom r;        ///< (kx, ky, ci)
+  Halide::Func conv; ///< the reduction; init = bias
+  Halide::RDom r;    ///< (kx, ky, ci)
   ConvAttrs attrs;
   Extent4D input, output;
 };
@@ -71,8 +71,8 @@ ConvStages convolutionTranspose(Halide::Func input, Extent4D in, Halide::Func we
 
 /// scatter_connections: the dense weight (kx, ky, ci, co) of a connection
 /// table (`table[co]` lists the ci read), from the compact (kx, ky, k).
-Halide::Func scatterConnections(Halide::Func compact,
-                                const std::vector<std::vector<int>> &table, int inChannels);
+Halide::Func scatterConnections(Halide::Func compact, const std::vector<std::vector<int>> &table,
+                                int inChannels);
 /// gather_connections: compact (kx, ky, k) = dense (kx, ky, ci, co) of the k-th connection.
 Halide::Func gatherConnections(Halide::Func dense, const std::vector<std::vector<int>> &table,
                                int inChannels);
@@ -105,12 +105,11 @@ struct PoolStages {
   Halide::Func padded; ///< input with -inf / 0 outside (undefined when unpadded)
   Halide::Func sum;    ///< large average windows only: the window sums
   Halide::Func pool;
-  Halide::RDom r;      ///< large windows only: (kx, ky)
+  Halide::RDom r; ///< large windows only: (kx, ky)
   PoolAttrs attrs;
   Extent4D input, output;
 };
-PoolStages pooling(Halide::Func input, Extent4D in, Extent4D out,
-                   const PoolAttrs &attrs);
+PoolStages pooling(Halide::Func input, Extent4D in, Extent4D out, const PoolAttrs &attrs);
 
 /// global_avg_pool: (x, y, c, n) -> (0, 0, c, n); `sum` receives the
 /// reduction Func (sum over the plane) for the schedule.
@@ -155,8 +154,8 @@ Halide::Func positionBias(Halide::Func in, Halide::Func bias);
 Halide::Func reduceOverBatch(Halide::Func in, int rank, Halide::Expr batch);
 
 /// local_response_norm over the channels of (x, y, c, n) with `channels` channels.
-Halide::Func localResponseNorm(Halide::Func in, int channels, int size, double alpha,
-                               double beta, double k);
+Halide::Func localResponseNorm(Halide::Func in, int channels, int size, double alpha, double beta,
+                               double k);
 /// Its input gradient; `planes` receives the per-plane Funcs computed at
 /// the root (the window sums D and δ·x·D^(-beta-1)).
 Halide::Func localResponseNormGrad(Halide::Func in, Halide::Func grad, int channels, int size,
@@ -164,9 +163,8 @@ Halide::Func localResponseNormGrad(Halide::Func in, Halide::Func grad, int chann
                                    std::vector<Halide::Func> &planes);
 
 /// batch_norm (inference) over channel dim 1 of a rank-4 or rank-2 value.
-Halide::Func batchNorm(Halide::Func in, int rank, Halide::Func gamma,
-                       Halide::Func beta, Halide::Func mean,
-                       Halide::Func variance, float epsilon);
+Halide::Func batchNorm(Halide::Func in, int rank, Halide::Func gamma, Halide::Func beta,
+                       Halide::Func mean, Halide::Func variance, float epsilon);
 
 /// softmax over f of (f, n); `features` is the static extent of f.
 struct SoftmaxStages {
@@ -175,16 +173,15 @@ struct SoftmaxStages {
 SoftmaxStages softmax(Halide::Func in, int features);
 
 /// concat along channels of 4-D or 2-D values with the given channel counts.
-Halide::Func concat(const std::vector<Halide::Func> &inputs,
-                    const std::vector<int> &channels, int rank);
+Halide::Func concat(const std::vector<Halide::Func> &inputs, const std::vector<int> &channels,
+                    int rank);
 
 /// Batch-norm folding (parameters only): scale the outermost dimension of a
 /// weight of rank `rank` by gamma / sqrt(variance + epsilon), and the bias.
-Halide::Func bnFoldWeight(Halide::Func weight, int rank, Halide::Func gamma,
-                          Halide::Func variance, float epsilon);
+Halide::Func bnFoldWeight(Halide::Func weight, int rank, Halide::Func gamma, Halide::Func variance,
+                          float epsilon);
 Halide::Func bnFoldBias(Halide::Func gamma, Halide::Func beta, Halide::Func mean,
-                        Halide::Func variance, std::optional<Halide::Func> bias,
-                        float epsilon);
+                        Halide::Func variance, std::optional<Halide::Func> bias, float epsilon);
 
 //===----------------------------------------------------------------------===//
 // Training: gradients, statistics, losses, optimizers
@@ -198,9 +195,8 @@ std::vector<Halide::Var> argsOf(int rank);
 /// padded δ with the flipped, channel-transposed kernel; the
 /// returned stages are scheduled like a forward convolution. `padded` is
 /// the upsampled δ. `inputExtent` is the forward input's extent.
-ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent,
-                                Halide::Func weight, const ConvAttrs &forward,
-                                Extent4D inputExtent,
+ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent, Halide::Func weight,
+                                const ConvAttrs &forward, Extent4D inputExtent,
                                 std::optional<Halide::Func> bias = std::nullopt);
 
 /// conv2d_grad_weight: dW(kx, ky, ci, o) = Σ_{n,y,x} δ(x, y, o, n) · in(...).
@@ -254,8 +250,8 @@ Halide::Func maxPoolGrad(Halide::Func input, Extent4D in, Halide::Func grad, Ext
 /// min_pool2d's gradient is maxPoolGrad with attrs.kind == PoolKind::Min
 /// (δ to the first minimum). L2 pooling's: x · Σ δ/y over the windows
 /// containing x, skipping windows with y = 0.
-Halide::Func l2PoolGrad(Halide::Func input, Extent4D in, Halide::Func output,
-                        Halide::Func grad, Extent4D out, const PoolAttrs &attrs);
+Halide::Func l2PoolGrad(Halide::Func input, Extent4D in, Halide::Func output, Halide::Func grad,
+                        Extent4D out, const PoolAttrs &attrs);
 /// global_max_pool's gradient: δ to the first maximum of each plane;
 /// `winner(c, n)` (row-major position) is the reduction for the schedule.
 Halide::Func globalMaxPoolGrad(Halide::Func input, Extent4D in, Halide::Func grad,
@@ -272,8 +268,8 @@ struct EmbeddingGradStages {
   Halide::RDom r;
   int dim = 1;
 };
-EmbeddingGradStages embeddingGradWeight(Halide::Func ids, Halide::Func grad, int length,
-                                        int vocab, int dim, Halide::Expr batch);
+EmbeddingGradStages embeddingGradWeight(Halide::Func ids, Halide::Func grad, int length, int vocab,
+                                        int dim, Halide::Expr batch);
 /// Average pooling's gradient: δ / count spread over each window.
 Halide::Func avgPoolGrad(Halide::Func grad, Extent4D in, Extent4D out, const PoolAttrs &attrs);
 Halide::Func globalAvgPoolGrad(Halide::Func grad, Extent4D in);
@@ -288,13 +284,13 @@ Halide::Func dropout(Halide::Func in, int rank, Halide::Func seed, double rate, 
 Halide::Func channelMean(Halide::Func in, int rank, const std::vector<int> &extents,
                          Halide::Expr batch, int lanes, Halide::Func &partial);
 Halide::Func channelVariance(Halide::Func in, Halide::Func mean, int rank,
-                             const std::vector<int> &extents, Halide::Expr batch,
-                             bool unbiased, int lanes, Halide::Func &partial);
+                             const std::vector<int> &extents, Halide::Expr batch, bool unbiased,
+                             int lanes, Halide::Func &partial);
 /// Training batch norm's input gradient; `partials` receives its two reductions.
 Halide::Func batchNormGradInput(Halide::Func in, Halide::Func grad, Halide::Func gamma,
-                                Halide::Func mean, Halide::Func variance, float epsilon,
-                                int rank, const std::vector<int> &extents, Halide::Expr batch,
-                                int lanes, std::vector<Halide::Func> &partials);
+                                Halide::Func mean, Halide::Func variance, float epsilon, int rank,
+                                const std::vector<int> &extents, Halide::Expr batch, int lanes,
+                                std::vector<Halide::Func> &partials);
 Halide::Func batchNormGradGamma(Halide::Func in, Halide::Func grad, Halide::Func mean,
                                 Halide::Func variance, float epsilon, int rank,
                                 const std::vector<int> &extents, Halide::Expr batch, int lanes,
@@ -308,18 +304,16 @@ Halide::Func softmaxCrossEntropyGrad(Halide::Func logits, Halide::Func labels, i
                                      Halide::Expr batch, std::vector<Halide::Func> &reductions);
 Halide::Func mseLoss(Halide::Func output, Halide::Func labels, int classes, Halide::Expr batch,
                      std::vector<Halide::Func> &reductions);
-Halide::Func mseLossGrad(Halide::Func output, Halide::Func labels, int classes,
-                         Halide::Expr batch);
-Halide::Func countCorrect(Halide::Func scores, Halide::Func labels, int classes,
-                          Halide::Expr batch, std::vector<Halide::Func> &reductions);
+Halide::Func mseLossGrad(Halide::Func output, Halide::Func labels, int classes, Halide::Expr batch);
+Halide::Func countCorrect(Halide::Func scores, Halide::Func labels, int classes, Halide::Expr batch,
+                          std::vector<Halide::Func> &reductions);
 
 /// Optimizer updates over parameter-shaped values of rank `rank`.
 Halide::Func ema(Halide::Func running, Halide::Func batch, int rank, double momentum);
 Halide::Func sgdMomentum(Halide::Func buffer, Halide::Func grad, Halide::Func param, int rank,
                          double momentum, double dampening, double weightDecay);
 Halide::Func sgdStep(Halide::Func param, Halide::Func grad, std::optional<Halide::Func> buffer,
-                     Halide::Func lr, int rank, double momentum, double weightDecay,
-                     bool nesterov);
+                     Halide::Func lr, int rank, double momentum, double weightDecay, bool nesterov);
 Halide::Func adamMoment(Halide::Func moment, Halide::Func grad, Halide::Func param, int rank,
                         double beta, double weightDecay, bool squared);
 /// `scalars` receives the per-call step size and bias correction (0-D Funcs).

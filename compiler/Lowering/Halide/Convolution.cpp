@@ -24,18 +24,16 @@ Func paddedInput(Func input, Extent4D in, float outside, const char *name) {
   Func padded(name);
   Expr inside = v.x >= 0 && v.x < in.w && v.y >= 0 && v.y < in.h;
   padded(v.x, v.y, v.c, v.n) =
-      select(inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n),
-             outside);
+      select(inside, input(clamp(v.x, 0, in.w - 1), clamp(v.y, 0, in.h - 1), v.c, v.n), outside);
   return padded;
 }
 
-static int windowOutput(int in, int kernel, int stride, int dilation, int pad0,
-                        int pad1) {
+static int windowOutput(int in, int kernel, int stride, int dilation, int pad0, int pad1) {
   return (in + pad0 + pad1 - dilation * (kernel - 1) - 1) / stride + 1;
 }
 
-ConvStages convolution(Func input, Extent4D in, Func weight,
-                       std::optional<Func> bias, const ConvAttrs &a) {
+ConvStages convolution(Func input, Extent4D in, Func weight, std::optional<Func> bias,
+                       const ConvAttrs &a) {
   auto &v = vars();
   ConvStages s;
   s.attrs = a;
@@ -71,8 +69,7 @@ ConvStages convolutionTranspose(Func input, Extent4D in, Func weight, std::optio
   return convolutionGradInput(input, in, weight, forward, out, bias);
 }
 
-Func scatterConnections(Func compact, const std::vector<std::vector<int>> &table,
-                        int inChannels) {
+Func scatterConnections(Func compact, const std::vector<std::vector<int>> &table, int inChannels) {
   // index(ci, co): the compact kernel of connection (co, ci), or -1.
   int outChannels = int(table.size());
   Buffer<int32_t> index(inChannels, outChannels, "connection_index");

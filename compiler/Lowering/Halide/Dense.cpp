@@ -12,8 +12,8 @@ using namespace Halide;
 
 namespace cnnc::halide {
 
-DenseStages dense(Func input, int inFeatures, Func weight,
-                  std::optional<Func> bias, int outFeatures, int lanes) {
+DenseStages dense(Func input, int inFeatures, Func weight, std::optional<Func> bias,
+                  int outFeatures, int lanes) {
   auto &v = vars();
   DenseStages s;
   s.inFeatures = inFeatures;
@@ -24,8 +24,7 @@ DenseStages dense(Func input, int inFeatures, Func weight,
   if (vectorPart > 0) {
     s.partial(v.v, v.f, v.n) = 0.0f;
     s.r = RDom(0, vectorPart / lanes, "r");
-    s.partial(v.v, v.f, v.n) +=
-        weight(s.r * lanes + v.v, v.f) * input(s.r * lanes + v.v, v.n);
+    s.partial(v.v, v.f, v.n) += weight(s.r * lanes + v.v, v.f) * input(s.r * lanes + v.v, v.n);
   }
   Expr total = bias ? (*bias)(v.f) : Expr(0.0f);
   if (vectorPart > 0)

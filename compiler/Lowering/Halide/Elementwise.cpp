@@ -37,8 +37,7 @@ Func relu(Func in, int rank) {
 }
 
 Func sigmoid(Func in, int rank) {
-  return pointwise("sigmoid", rank,
-                   [&](auto &a) { return 1.0f / (1.0f + exp(-in(a))); });
+  return pointwise("sigmoid", rank, [&](auto &a) { return 1.0f / (1.0f + exp(-in(a))); });
 }
 
 Func tanh(Func in, int rank) {
@@ -62,11 +61,10 @@ Func add(Func lhs, Func rhs, int rank) {
   return pointwise("add", rank, [&](auto &a) { return lhs(a) + rhs(a); });
 }
 
-Func batchNorm(Func in, int rank, Func gamma, Func beta, Func mean,
-               Func variance, float epsilon) {
+Func batchNorm(Func in, int rank, Func gamma, Func beta, Func mean, Func variance, float epsilon) {
   Var ch = channelOf(rank);
   return pointwise("batch_norm", rank, [&](auto &a) {
-    return (in(a) - mean(ch)) * (gamma(ch) / sqrt(variance(ch) + epsilon)) + beta(ch);
+    return (in(a)-mean(ch)) * (gamma(ch) / sqrt(variance(ch) + epsilon)) + beta(ch);
   });
 }
 
@@ -82,8 +80,7 @@ SoftmaxStages softmax(Func in, int features) {
   return s;
 }
 
-Func concat(const std::vector<Func> &inputs, const std::vector<int> &channels,
-            int rank) {
+Func concat(const std::vector<Func> &inputs, const std::vector<int> &channels, int rank) {
   std::vector<Var> args = argsOf(rank);
   int channelDim = rank == 4 ? 2 : 0;
   Var ch = args[channelDim];
@@ -114,8 +111,8 @@ Func bnFoldWeight(Func weight, int rank, Func gamma, Func variance, float epsilo
   return f;
 }
 
-Func bnFoldBias(Func gamma, Func beta, Func mean, Func variance,
-                std::optional<Func> bias, float epsilon) {
+Func bnFoldBias(Func gamma, Func beta, Func mean, Func variance, std::optional<Func> bias,
+                float epsilon) {
   Var o("o");
   Func f("bn_fold_bias");
   Expr b = bias ? (*bias)(o) : Expr(0.0f);

@@ -14,9 +14,8 @@ using namespace Halide;
 
 namespace cnnc::halide {
 
-ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
-                                const ConvAttrs &f, Extent4D inputExtent,
-                                std::optional<Func> bias) {
+ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight, const ConvAttrs &f,
+                                Extent4D inputExtent, std::optional<Func> bias) {
   auto &v = vars();
   ConvStages s;
   // δ upsampled by the stride (zeros between) and zero outside: a stride-1
@@ -28,11 +27,10 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
     inside = inside && v.x % f.strideX == 0;
   if (f.strideY > 1)
     inside = inside && v.y % f.strideY == 0;
-  s.padded(v.x, v.y, v.c, v.n) =
-      select(inside,
-             grad(clamp(v.x / f.strideX, 0, gradExtent.w - 1),
-                  clamp(v.y / f.strideY, 0, gradExtent.h - 1), v.c, v.n),
-             0.0f);
+  s.padded(v.x, v.y, v.c, v.n) = select(inside,
+                                        grad(clamp(v.x / f.strideX, 0, gradExtent.w - 1),
+                                             clamp(v.y / f.strideY, 0, gradExtent.h - 1), v.c, v.n),
+                                        0.0f);
   ConvAttrs a;
   a.kernelW = f.kernelW;
   a.kernelH = f.kernelH;
@@ -45,8 +43,7 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
   a.groups = f.groups;
   a.outChannels = inputExtent.c;
   s.attrs = a;
-  s.input = {(gradExtent.w - 1) * f.strideX + 1, (gradExtent.h - 1) * f.strideY + 1,
-             gradExtent.c};
+  s.input = {(gradExtent.w - 1) * f.strideX + 1, (gradExtent.h - 1) * f.strideY + 1, gradExtent.c};
   s.output = inputExtent;
   int outPerGroup = f.outChannels / f.groups, inPerGroup = inputExtent.c / f.groups;
   // rot180(W), with input and output channels exchanged within each group.
@@ -60,8 +57,7 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight,
   s.conv(v.x, v.y, v.c, v.n) = bias ? (*bias)(v.c) : Expr(0.0f);
   s.conv(v.x, v.y, v.c, v.n) +=
       s.weights(s.r.x, s.r.y, s.r.z, v.c) *
-      s.padded(v.x + s.r.x * a.dilationX - a.padLeft, v.y + s.r.y * a.dilationY - a.padTop, o,
-               v.n);
+      s.padded(v.x + s.r.x * a.dilationX - a.padLeft, v.y + s.r.y * a.dilationY - a.padTop, o, v.n);
   return s;
 }
 
@@ -104,11 +100,10 @@ ConvGradWeightStages convolutionGradWeight(Func input, Extent4D in, Func grad, E
   Expr x = s.r.x * width + v.v;
   s.partial = Func("grad_weight_partial");
   s.partial(v.v, kx, ky, ci, o) = 0.0f;
-  s.partial(v.v, kx, ky, ci, o) +=
-      s.gradPadded(x, s.r.y, o, s.r.z) *
-      s.inputPadded(x * f.strideX + kx * f.dilationX - f.padLeft,
-                    s.r.y * f.strideY + ky * f.dilationY - f.padTop,
-                    (o / outPerGroup) * inPerGroup + ci, s.r.z);
+  s.partial(v.v, kx, ky, ci, o) += s.gradPadded(x, s.r.y, o, s.r.z) *
+                                   s.inputPadded(x * f.strideX + kx * f.dilationX - f.padLeft,
+                                                 s.r.y * f.strideY + ky * f.dilationY - f.padTop,
+                                                 (o / outPerGroup) * inPerGroup + ci, s.r.z);
   Expr total = s.partial(0, kx, ky, ci, o);
   for (int lane = 1; lane < width; ++lane)
     total += s.partial(lane, kx, ky, ci, o);
@@ -144,8 +139,8 @@ VectorReduction denseGradWeight(Func input, Func grad, int inFeatures, Expr batc
 /// (x clamped and masked past the row), so the inner loop is one vector add;
 /// `partial(v, c)` is returned for the schedule and the result adds its lanes.
 static Func perChannelSum(const std::function<Expr(Expr, Expr, Var, Expr)> &value, int rank,
-                          const std::vector<int> &extents, Expr batch, int lanes,
-                          const char *name, Func &partial) {
+                          const std::vector<int> &extents, Expr batch, int lanes, const char *name,
+                          Func &partial) {
   Var c("ch"), lane("lane");
   Func sum(name);
   partial = Func(std::string(name) + "_partial");
@@ -179,8 +174,8 @@ static Expr perChannelCount(int rank, const std::vector<int> &extents, Expr batc
   return cast<float>(rank == 4 ? batch * extents[0] * extents[1] : batch);
 }
 
-Func reduceToChannels(Func in, int rank, const std::vector<int> &extents, Expr batch,
-                      int lanes, Func &partial) {
+Func reduceToChannels(Func in, int rank, const std::vector<int> &extents, Expr batch, int lanes,
+                      Func &partial) {
   return perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); },
                        rank, extents, batch, lanes, "reduce_to_channels", partial);
 }
@@ -235,8 +230,8 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
     winner(v.x, v.y, v.c, v.n) = index;
   } else {
     RDom r(0, a.kernelW, 0, a.kernelH, "r");
-    Expr value = padded(v.x * a.strideX + r.x - a.padLeft, v.y * a.strideY + r.y - a.padTop,
-                        v.c, v.n);
+    Expr value =
+        padded(v.x * a.strideX + r.x - a.padLeft, v.y * a.strideY + r.y - a.padTop, v.c, v.n);
     Tuple best = isMin ? argmin(r, value) : argmax(r, value);
     winner(v.x, v.y, v.c, v.n) = best[1] * a.kernelW + best[0];
   }
@@ -264,8 +259,7 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
   return f;
 }
 
-Func l2PoolGrad(Func input, Extent4D in, Func output, Func grad, Extent4D out,
-                const PoolAttrs &a) {
+Func l2PoolGrad(Func input, Extent4D in, Func output, Func grad, Extent4D out, const PoolAttrs &a) {
   auto &v = vars();
   // ∂y/∂x = x / y for each window containing x; a window with y = 0 (all
   // zeros) passes nothing, where PyTorch's sqrt would give NaN.
@@ -291,8 +285,7 @@ Func globalMaxPoolGrad(Func input, Extent4D in, Func grad, Func &winner) {
   Tuple best = argmax(r, input(r.x, r.y, v.c, v.n));
   winner(v.c, v.n) = best[1] * in.w + best[0];
   Func f("global_max_pool_grad");
-  f(v.x, v.y, v.c, v.n) =
-      select(v.y * in.w + v.x == winner(v.c, v.n), grad(0, 0, v.c, v.n), 0.0f);
+  f(v.x, v.y, v.c, v.n) = select(v.y * in.w + v.x == winner(v.c, v.n), grad(0, 0, v.c, v.n), 0.0f);
   return f;
 }
 
@@ -370,17 +363,16 @@ Func dropout(Func in, int rank, Func seed, double rate, int salt) {
 
 Func channelMean(Func in, int rank, const std::vector<int> &extents, Expr batch, int lanes,
                  Func &partial) {
-  Func sum = perChannelSum(
-      [&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); }, rank, extents,
-      batch, lanes, "channel_sum", partial);
+  Func sum = perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); },
+                           rank, extents, batch, lanes, "channel_sum", partial);
   Var c("ch");
   Func f("channel_mean");
   f(c) = sum(c) / perChannelCount(rank, extents, batch);
   return f;
 }
 
-Func channelVariance(Func in, Func mean, int rank, const std::vector<int> &extents,
-                     Expr batch, bool unbiased, int lanes, Func &partial) {
+Func channelVariance(Func in, Func mean, int rank, const std::vector<int> &extents, Expr batch,
+                     bool unbiased, int lanes, Func &partial) {
   Func sum = perChannelSum(
       [&](Expr x, Expr y, Var c, Expr n) {
         Expr d = at(in, rank, x, y, c, n) - mean(c);
@@ -394,21 +386,20 @@ Func channelVariance(Func in, Func mean, int rank, const std::vector<int> &exten
   return f;
 }
 
-Func batchNormGradInput(Func in, Func grad, Func gamma, Func mean, Func variance,
-                        float epsilon, int rank, const std::vector<int> &extents, Expr batch,
-                        int lanes, std::vector<Func> &partials) {
+Func batchNormGradInput(Func in, Func grad, Func gamma, Func mean, Func variance, float epsilon,
+                        int rank, const std::vector<int> &extents, Expr batch, int lanes,
+                        std::vector<Func> &partials) {
   auto normalized = [&](Expr x, Expr y, Expr c, Expr n) {
     return (at(in, rank, x, y, c, n) - mean(c)) / sqrt(variance(c) + epsilon);
   };
   Func partialGrad, partialDot;
-  Func sumGrad = perChannelSum(
-      [&](Expr x, Expr y, Var c, Expr n) { return at(grad, rank, x, y, c, n); }, rank, extents,
-      batch, lanes, "bn_grad_sum", partialGrad);
-  Func sumGradNormalized = perChannelSum(
-      [&](Expr x, Expr y, Var c, Expr n) {
-        return at(grad, rank, x, y, c, n) * normalized(x, y, c, n);
-      },
-      rank, extents, batch, lanes, "bn_grad_dot", partialDot);
+  Func sumGrad =
+      perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(grad, rank, x, y, c, n); }, rank,
+                    extents, batch, lanes, "bn_grad_sum", partialGrad);
+  Func sumGradNormalized =
+      perChannelSum([&](Expr x, Expr y, Var c,
+                        Expr n) { return at(grad, rank, x, y, c, n) * normalized(x, y, c, n); },
+                    rank, extents, batch, lanes, "bn_grad_dot", partialDot);
   partials = {partialGrad, partialDot};
   Expr count = perChannelCount(rank, extents, batch);
   std::vector<Var> a = argsOf(rank);

@@ -102,8 +102,7 @@ void cnnc::registerHalideLowerings(DialectRegistry &registry) {
   });
 }
 
-FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inputs,
-                                             int lanes) {
+FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inputs, int lanes) {
   KernelBuilder b(lanes);
   std::vector<Halide::ImageParam> params;
   for (auto [i, v] : llvm::enumerate(inputs)) {

@@ -28,8 +28,7 @@ struct LoweredKernel {
 /// inputs are `inputs`, in that order. `lanes` is the target's f32 vector
 /// width. Emits a diagnostic on `op` and fails for an op it cannot lower.
 mlir::FailureOr<LoweredKernel> lowerToHalide(mlir::Operation *op,
-                                             llvm::ArrayRef<mlir::Value> inputs,
-                                             int lanes);
+                                             llvm::ArrayRef<mlir::Value> inputs, int lanes);
 
 /// Attaches the Halide lowering of every cnn op (HalideLowerableOpInterface)
 /// when the cnn dialect is loaded into a context with `registry`.

@@ -73,8 +73,7 @@ struct Lowering : public cnn::HalideLowerableOpInterface::ExternalModel<Lowering
 };
 
 /// Attaches the lowering of each of `Ops`.
-template <typename... Ops>
-void attachLowerings(mlir::MLIRContext *ctx) {
+template <typename... Ops> void attachLowerings(mlir::MLIRContext *ctx) {
   (Ops::template attachInterface<Lowering<Ops>>(*ctx), ...);
 }
 

@@ -56,8 +56,8 @@ Func localResponseNorm(Func in, int channels, int size, double alpha, double bet
   return f;
 }
 
-Func localResponseNormGrad(Func in, Func grad, int channels, int size, double alpha,
-                           double beta, double k, std::vector<Func> &planes) {
+Func localResponseNormGrad(Func in, Func grad, int channels, int size, double alpha, double beta,
+                           double k, std::vector<Func> &planes) {
   auto &v = vars();
   // y_c = x_c D_c^-β, so dx_j = δ_j D_j^-β - (2αβ/size) x_j Σ_{c ∋ j} δ_c x_c D_c^(-β-1)
   // where c ∋ j means j is in c's window: c ∈ [j - (size-1)/2, j + size/2].
@@ -68,10 +68,9 @@ Func localResponseNormGrad(Func in, Func grad, int channels, int size, double al
       grad(v.x, v.y, v.c, v.n) * in(v.x, v.y, v.c, v.n) * powNegative(dc, beta) / dc;
   planes = {d, t};
   Func f("local_response_norm_grad");
-  f(v.x, v.y, v.c, v.n) =
-      grad(v.x, v.y, v.c, v.n) * powNegative(dc, beta) -
-      float(2.0 * alpha * beta / size) * in(v.x, v.y, v.c, v.n) *
-          channelWindow(t, channels, -((size - 1) / 2), size / 2);
+  f(v.x, v.y, v.c, v.n) = grad(v.x, v.y, v.c, v.n) * powNegative(dc, beta) -
+                          float(2.0 * alpha * beta / size) * in(v.x, v.y, v.c, v.n) *
+                              channelWindow(t, channels, -((size - 1) / 2), size / 2);
   return f;
 }
 

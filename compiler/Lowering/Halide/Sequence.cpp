@@ -79,8 +79,8 @@ Func kmaxPoolGrad(Func input, Extent4D in, Func grad, int k, KMaxStages &s) {
   kmaxSelect(input, in, k, s);
   Expr p = v.y * in.w + v.x;
   Func f("kmax_pool_grad");
-  f(v.x, v.y, v.c, v.n) = select(s.rank(p, v.c, v.n) < k,
-                                 grad(clamp(s.pos(p, v.c, v.n), 0, k - 1), 0, v.c, v.n), 0.0f);
+  f(v.x, v.y, v.c, v.n) =
+      select(s.rank(p, v.c, v.n) < k, grad(clamp(s.pos(p, v.c, v.n), 0, k - 1), 0, v.c, v.n), 0.0f);
   return f;
 }
 

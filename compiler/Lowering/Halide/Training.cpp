@@ -18,8 +18,7 @@ static Expr labelOf(Func labels, Expr n, int classes) {
 }
 
 /// Per row: the maximum logit and log Σ exp(z - max).
-static std::pair<Func, Func> rowLogSumExp(Func logits, int classes,
-                                          std::vector<Func> &reductions) {
+static std::pair<Func, Func> rowLogSumExp(Func logits, int classes, std::vector<Func> &reductions) {
   auto &v = vars();
   RDom r(0, classes, "r");
   Func rowMax("row_max"), rowSum("row_sum_exp");
@@ -108,16 +107,17 @@ static Expr decayed(Func grad, Func param, const std::vector<Var> &a, double wei
   return weightDecay != 0 ? grad(a) + float(weightDecay) * param(a) : grad(a);
 }
 
-Func sgdMomentum(Func buffer, Func grad, Func param, int rank, double momentum,
-                 double dampening, double weightDecay) {
+Func sgdMomentum(Func buffer, Func grad, Func param, int rank, double momentum, double dampening,
+                 double weightDecay) {
   std::vector<Var> a = argsOf(rank);
   Func f("sgd_momentum");
-  f(a) = float(momentum) * buffer(a) + float(1.0 - dampening) * decayed(grad, param, a, weightDecay);
+  f(a) =
+      float(momentum) * buffer(a) + float(1.0 - dampening) * decayed(grad, param, a, weightDecay);
   return f;
 }
 
-Func sgdStep(Func param, Func grad, std::optional<Func> buffer, Func lr, int rank,
-             double momentum, double weightDecay, bool nesterov) {
+Func sgdStep(Func param, Func grad, std::optional<Func> buffer, Func lr, int rank, double momentum,
+             double weightDecay, bool nesterov) {
   std::vector<Var> a = argsOf(rank);
   Expr d = decayed(grad, param, a, weightDecay);
   if (buffer)
@@ -136,8 +136,8 @@ Func adamMoment(Func moment, Func grad, Func param, int rank, double beta, doubl
   return f;
 }
 
-Func adamStep(Func param, Func m, Func v, Func lr, Func step, int rank, double beta1,
-              double beta2, double epsilon, std::vector<Func> &scalars) {
+Func adamStep(Func param, Func m, Func v, Func lr, Func step, int rank, double beta1, double beta2,
+              double epsilon, std::vector<Func> &scalars) {
   std::vector<Var> a = argsOf(rank);
   // The step size and bias correction of this step, once per kernel call.
   Expr t = step(0);

@@ -24,8 +24,8 @@ extern "C" {
 typedef int (*cnnc_kernel_fn)(void **args);
 
 typedef struct cnnc_model_desc {
-  uint32_t abi_version;          /* == CNNC_MODEL_ABI_VERSION */
-  const char *metadata_json;     /* NUL-terminated, docs/runtime-abi.md */
+  uint32_t abi_version;      /* == CNNC_MODEL_ABI_VERSION */
+  const char *metadata_json; /* NUL-terminated, docs/runtime-abi.md */
   uint32_t num_kernels;
   const cnnc_kernel_fn *kernels; /* indexed by "kernel" in the metadata */
   const char *const *kernel_names;

@@ -176,8 +176,8 @@ public:
     checkCounts(inputs.size(), cnnc_model_num_tensors(get(), CNNC_ROLE_INPUT));
     stepMs.assign(cnnc_model_num_train_steps(get()), 0.0);
     StepResult r;
-    check(cnnc_model_train_step_timed(get(), batch, inputs.data(), labels, lr, &r.loss,
-                                      &r.correct, stepMs.data()));
+    check(cnnc_model_train_step_timed(get(), batch, inputs.data(), labels, lr, &r.loss, &r.correct,
+                                      stepMs.data()));
     return r;
   }
   /// The kernels of one train step in execution order.

@@ -24,8 +24,7 @@
 
 namespace cnnc::cnn {
 /// The type of an activation or parameter: a ranked f32 tensor.
-mlir::RankedTensorType tensorType(mlir::MLIRContext *ctx,
-                                  llvm::ArrayRef<int64_t> shape);
+mlir::RankedTensorType tensorType(mlir::MLIRContext *ctx, llvm::ArrayRef<int64_t> shape);
 
 /// The layer name(s) of an op, from the NameLoc the frontend attaches
 /// ('+'-joined when a rewrite fused several layers into a FusedLoc), or the

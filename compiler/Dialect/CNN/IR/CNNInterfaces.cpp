@@ -89,9 +89,7 @@ void ParameterInitializer::set(Value value, StringRef kind, double number) {
         b.getArrayAttr({b.getStringAttr(kind), b.getF64FloatAttr(number)});
 }
 
-void ParameterInitializer::uniform(Value value, double bound) {
-  set(value, "uniform", bound);
-}
+void ParameterInitializer::uniform(Value value, double bound) { set(value, "uniform", bound); }
 
 void ParameterInitializer::constant(Value value, double v) { set(value, "constant", v); }
 

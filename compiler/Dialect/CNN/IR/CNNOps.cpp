@@ -25,8 +25,7 @@ void CNNDialect::initialize() {
       >();
 }
 
-RankedTensorType cnnc::cnn::tensorType(MLIRContext *ctx,
-                                       llvm::ArrayRef<int64_t> shape) {
+RankedTensorType cnnc::cnn::tensorType(MLIRContext *ctx, llvm::ArrayRef<int64_t> shape) {
   return RankedTensorType::get(shape, Float32Type::get(ctx));
 }
 
@@ -50,9 +49,8 @@ static LogicalResult report(std::optional<Location> loc, const std::string &err)
   return failure();
 }
 
-static LogicalResult
-inferred(MLIRContext *ctx, std::optional<Location> loc, const std::string &err,
-         const Shape &shape, SmallVectorImpl<Type> &inferredReturnTypes) {
+static LogicalResult inferred(MLIRContext *ctx, std::optional<Location> loc, const std::string &err,
+                              const Shape &shape, SmallVectorImpl<Type> &inferredReturnTypes) {
   if (failed(report(loc, err)))
     return failure();
   inferredReturnTypes.push_back(tensorType(ctx, shape));
@@ -68,8 +66,7 @@ LogicalResult ParamOp::verify() {
     return emitOpError("needs a non-empty parameter name");
   for (int64_t d : getType().getShape())
     if (ShapedType::isDynamic(d) || d <= 0)
-      return emitOpError("parameter '")
-             << getName() << "' must have a static positive shape";
+      return emitOpError("parameter '") << getName() << "' must have a static positive shape";
   return success();
 }
 
@@ -77,10 +74,8 @@ LogicalResult ParamOp::verify() {
 // conv2d, dense, pooling
 //===----------------------------------------------------------------------===//
 
-LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &results) {
+LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                         Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Window w;
   std::string err = readWindow(adaptor, w);
   if (failed(report(loc, err)))
@@ -90,28 +85,24 @@ LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx,
   if (adaptor.getBias())
     bias = shapeOf(adaptor.getBias());
   err = inferConv2D(shapeOf(adaptor.getInput()), shapeOf(adaptor.getWeight()),
-                    adaptor.getBias() ? bias.data() : nullptr, bias.size(), w,
-                    adaptor.getGroups(), shape);
+                    adaptor.getBias() ? bias.data() : nullptr, bias.size(), w, adaptor.getGroups(),
+                    shape);
   return inferred(ctx, loc, err, shape, results);
 }
 
-LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx,
-                                        std::optional<Location> loc,
-                                        Adaptor adaptor,
-                                        SmallVectorImpl<Type> &results) {
+LogicalResult DenseOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                        Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Shape shape;
   ArrayRef<int64_t> bias;
   if (adaptor.getBias())
     bias = shapeOf(adaptor.getBias());
-  std::string err =
-      inferDense(shapeOf(adaptor.getInput()), shapeOf(adaptor.getWeight()),
-                 adaptor.getBias() ? bias.data() : nullptr, bias.size(), shape);
+  std::string err = inferDense(shapeOf(adaptor.getInput()), shapeOf(adaptor.getWeight()),
+                               adaptor.getBias() ? bias.data() : nullptr, bias.size(), shape);
   return inferred(ctx, loc, err, shape, results);
 }
 
 template <typename Adaptor>
-static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
-                               Adaptor adaptor,
+static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
                                SmallVectorImpl<Type> &results) {
   Window w;
   std::string err = readWindow(adaptor, w);
@@ -122,24 +113,18 @@ static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
   return inferred(ctx, loc, err, shape, results);
 }
 
-LogicalResult MaxPool2DOp::inferReturnTypes(MLIRContext *ctx,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &results) {
+LogicalResult MaxPool2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   return inferPool(ctx, loc, adaptor, results);
 }
 
-LogicalResult AvgPool2DOp::inferReturnTypes(MLIRContext *ctx,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &results) {
+LogicalResult AvgPool2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   return inferPool(ctx, loc, adaptor, results);
 }
 
-LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx,
-                                                std::optional<Location> loc,
-                                                Adaptor adaptor,
-                                                SmallVectorImpl<Type> &results) {
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                Adaptor adaptor, SmallVectorImpl<Type> &results) {
   ArrayRef<int64_t> in = shapeOf(adaptor.getInput());
   std::string err = checkActivation4D(in, "global_avg_pool input");
   Shape shape;
@@ -152,9 +137,8 @@ LogicalResult GlobalAvgPoolOp::inferReturnTypes(MLIRContext *ctx,
 // conv_transpose2d, connection tables, position_bias, local_response_norm
 //===----------------------------------------------------------------------===//
 
-LogicalResult ConvTranspose2DOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &results) {
+LogicalResult ConvTranspose2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                  Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Window w;
   std::string err = readWindow(adaptor, w);
   if (failed(report(loc, err)))
@@ -163,10 +147,9 @@ LogicalResult ConvTranspose2DOp::inferReturnTypes(
   ArrayRef<int64_t> bias;
   if (adaptor.getBias())
     bias = shapeOf(adaptor.getBias());
-  err = inferConvTranspose2D(shapeOf(adaptor.getInput()),
-                             shapeOf(adaptor.getWeight()),
-                             adaptor.getBias() ? bias.data() : nullptr,
-                             bias.size(), w, adaptor.getGroups(), shape);
+  err = inferConvTranspose2D(shapeOf(adaptor.getInput()), shapeOf(adaptor.getWeight()),
+                             adaptor.getBias() ? bias.data() : nullptr, bias.size(), w,
+                             adaptor.getGroups(), shape);
   return inferred(ctx, loc, err, shape, results);
 }
 
@@ -179,29 +162,26 @@ static SmallVector<ArrayRef<int64_t>> tableRows(ArrayAttr table) {
 }
 
 LogicalResult ScatterConnectionsOp::verify() {
-  std::string err = checkScatterConnections(
-      shapeOf(getWeight()), getType().getShape(), tableRows(getConnections()));
+  std::string err = checkScatterConnections(shapeOf(getWeight()), getType().getShape(),
+                                            tableRows(getConnections()));
   if (!err.empty())
     return emitOpError(err);
   return success();
 }
 
 LogicalResult GatherConnectionsOp::verify() {
-  std::string err =
-      checkScatterConnections(cast<RankedTensorType>(getType()).getShape(),
-                              shapeOf(getGrad()), tableRows(getConnections()));
+  std::string err = checkScatterConnections(cast<RankedTensorType>(getType()).getShape(),
+                                            shapeOf(getGrad()), tableRows(getConnections()));
   if (!err.empty())
     return emitOpError(err);
   return success();
 }
 
-LogicalResult PositionBiasOp::inferReturnTypes(MLIRContext *ctx,
-                                               std::optional<Location> loc,
-                                               Adaptor adaptor,
-                                               SmallVectorImpl<Type> &results) {
+LogicalResult PositionBiasOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                               Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Shape shape;
-  std::string err = inferPositionBias(shapeOf(adaptor.getInput()),
-                                      shapeOf(adaptor.getBias()), shape);
+  std::string err =
+      inferPositionBias(shapeOf(adaptor.getInput()), shapeOf(adaptor.getBias()), shape);
   return inferred(ctx, loc, err, shape, results);
 }
 
@@ -216,9 +196,9 @@ LogicalResult ReduceOverBatchOp::verify() {
 }
 
 LogicalResult LocalResponseNormOp::verify() {
-  std::string err = checkLocalResponseNorm(
-      getType().getShape(), getSize(), getAlpha().convertToDouble(),
-      getBeta().convertToDouble(), getK().convertToDouble());
+  std::string err =
+      checkLocalResponseNorm(getType().getShape(), getSize(), getAlpha().convertToDouble(),
+                             getBeta().convertToDouble(), getK().convertToDouble());
   if (!err.empty())
     return emitOpError(err);
   return success();
@@ -261,24 +241,19 @@ LogicalResult SoftmaxOp::verify() {
 // Batch norm and its folded forms
 //===----------------------------------------------------------------------===//
 
-LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &results) {
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Shape shape;
-  ArrayRef<int64_t> vectors[] = {
-      shapeOf(adaptor.getWeight()), shapeOf(adaptor.getBias()),
-      shapeOf(adaptor.getMean()), shapeOf(adaptor.getVariance())};
+  ArrayRef<int64_t> vectors[] = {shapeOf(adaptor.getWeight()), shapeOf(adaptor.getBias()),
+                                 shapeOf(adaptor.getMean()), shapeOf(adaptor.getVariance())};
   std::string err = inferBatchNorm(shapeOf(adaptor.getInput()), vectors, shape);
   if (err.empty() && adaptor.getEpsilon().convertToDouble() <= 0)
     err = "batch_norm epsilon must be positive";
   return inferred(ctx, loc, err, shape, results);
 }
 
-LogicalResult BnFoldWeightOp::inferReturnTypes(MLIRContext *ctx,
-                                               std::optional<Location> loc,
-                                               Adaptor adaptor,
-                                               SmallVectorImpl<Type> &results) {
+LogicalResult BnFoldWeightOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                               Adaptor adaptor, SmallVectorImpl<Type> &results) {
   ArrayRef<int64_t> w = shapeOf(adaptor.getWeight());
   std::string err;
   if (w.empty() || shapeOf(adaptor.getGamma()) != ArrayRef<int64_t>{w[0]} ||
@@ -289,14 +264,11 @@ LogicalResult BnFoldWeightOp::inferReturnTypes(MLIRContext *ctx,
   return inferred(ctx, loc, err, Shape(w.begin(), w.end()), results);
 }
 
-LogicalResult BnFoldBiasOp::inferReturnTypes(MLIRContext *ctx,
-                                             std::optional<Location> loc,
-                                             Adaptor adaptor,
-                                             SmallVectorImpl<Type> &results) {
+LogicalResult BnFoldBiasOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                             Adaptor adaptor, SmallVectorImpl<Type> &results) {
   ArrayRef<int64_t> g = shapeOf(adaptor.getGamma());
   std::string err;
-  bool ok = g.size() == 1 && shapeOf(adaptor.getBeta()) == g &&
-            shapeOf(adaptor.getMean()) == g &&
+  bool ok = g.size() == 1 && shapeOf(adaptor.getBeta()) == g && shapeOf(adaptor.getMean()) == g &&
             shapeOf(adaptor.getVariance()) == g &&
             (!adaptor.getBias() || shapeOf(adaptor.getBias()) == g);
   if (!ok)
@@ -308,10 +280,8 @@ LogicalResult BnFoldBiasOp::inferReturnTypes(MLIRContext *ctx,
 // concat, flatten
 //===----------------------------------------------------------------------===//
 
-LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &results) {
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                         Adaptor adaptor, SmallVectorImpl<Type> &results) {
   SmallVector<ArrayRef<int64_t>> shapes;
   for (Value v : adaptor.getInputs())
     shapes.push_back(shapeOf(v));
@@ -320,10 +290,8 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx,
   return inferred(ctx, loc, err, shape, results);
 }
 
-LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx,
-                                          std::optional<Location> loc,
-                                          Adaptor adaptor,
-                                          SmallVectorImpl<Type> &results) {
+LogicalResult FlattenOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                          Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Shape shape;
   std::string err = inferFlatten(shapeOf(adaptor.getInput()), shape);
   return inferred(ctx, loc, err, shape, results);
@@ -375,8 +343,7 @@ LogicalResult StateOp::verify() {
     return emitOpError("needs a non-empty state name");
   for (int64_t d : getType().getShape())
     if (ShapedType::isDynamic(d) || d <= 0)
-      return emitOpError("state '")
-             << getName() << "' must have a static positive shape";
+      return emitOpError("state '") << getName() << "' must have a static positive shape";
   return success();
 }
 
@@ -390,8 +357,7 @@ LogicalResult AssignOp::verify() {
   Type type = getValue().getType();
   for (int64_t d : cast<RankedTensorType>(type).getShape())
     if (ShapedType::isDynamic(d) || d <= 0)
-      return emitOpError("expects a value with a static positive shape, found ")
-             << type;
+      return emitOpError("expects a value with a static positive shape, found ") << type;
   Block *block = (*this)->getBlock();
   if (!block)
     return success();
@@ -405,8 +371,7 @@ LogicalResult AssignOp::verify() {
       continue;
     if (name == getTarget() && op.getResult(0).getType() != type)
       return emitOpError("assigns a value of type ")
-             << type << " to '" << getTarget() << "' of type "
-             << op.getResult(0).getType();
+             << type << " to '" << getTarget() << "' of type " << op.getResult(0).getType();
   }
   return success();
 }
@@ -416,20 +381,15 @@ LogicalResult AssignOp::verify() {
 // min_pool2d, l2_pool2d, reshape
 //===----------------------------------------------------------------------===//
 
-LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *ctx,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &results) {
+LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Shape shape;
-  std::string err = inferEmbedding(shapeOf(adaptor.getIds()),
-                                   shapeOf(adaptor.getWeight()), shape);
+  std::string err = inferEmbedding(shapeOf(adaptor.getIds()), shapeOf(adaptor.getWeight()), shape);
   return inferred(ctx, loc, err, shape, results);
 }
 
-LogicalResult GlobalMaxPoolOp::inferReturnTypes(MLIRContext *ctx,
-                                                std::optional<Location> loc,
-                                                Adaptor adaptor,
-                                                SmallVectorImpl<Type> &results) {
+LogicalResult GlobalMaxPoolOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                Adaptor adaptor, SmallVectorImpl<Type> &results) {
   ArrayRef<int64_t> in = shapeOf(adaptor.getInput());
   std::string err = checkActivation4D(in, "global_max_pool input");
   Shape shape;
@@ -438,33 +398,25 @@ LogicalResult GlobalMaxPoolOp::inferReturnTypes(MLIRContext *ctx,
   return inferred(ctx, loc, err, shape, results);
 }
 
-LogicalResult KMaxPoolOp::inferReturnTypes(MLIRContext *ctx,
-                                           std::optional<Location> loc,
-                                           Adaptor adaptor,
-                                           SmallVectorImpl<Type> &results) {
+LogicalResult KMaxPoolOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                           Adaptor adaptor, SmallVectorImpl<Type> &results) {
   Shape shape;
-  std::string err =
-      inferKMaxPool(shapeOf(adaptor.getInput()), adaptor.getK(), shape);
+  std::string err = inferKMaxPool(shapeOf(adaptor.getInput()), adaptor.getK(), shape);
   return inferred(ctx, loc, err, shape, results);
 }
 
-LogicalResult MinPool2DOp::inferReturnTypes(MLIRContext *ctx,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &results) {
+LogicalResult MinPool2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                            Adaptor adaptor, SmallVectorImpl<Type> &results) {
   return inferPool(ctx, loc, adaptor, results);
 }
 
-LogicalResult L2Pool2DOp::inferReturnTypes(MLIRContext *ctx,
-                                           std::optional<Location> loc,
-                                           Adaptor adaptor,
-                                           SmallVectorImpl<Type> &results) {
+LogicalResult L2Pool2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                           Adaptor adaptor, SmallVectorImpl<Type> &results) {
   return inferPool(ctx, loc, adaptor, results);
 }
 
 LogicalResult ReshapeOp::verify() {
-  std::string err = checkReshape(getInput().getType().getShape(),
-                                 getType().getShape());
+  std::string err = checkReshape(getInput().getType().getShape(), getType().getShape());
   if (!err.empty())
     return emitOpError(err);
   return success();
@@ -482,9 +434,8 @@ std::optional<Window> cnnc::cnn::windowOf(Operation *op) {
     assert(err.empty() && "windowOf on an op that does not verify");
   };
   llvm::TypeSwitch<Operation *>(op)
-      .Case<Conv2DOp, ConvTranspose2DOp, Conv2DGradInputOp,
-            Conv2DGradWeightOp, MaxPool2DOp, AvgPool2DOp, MinPool2DOp,
-            L2Pool2DOp, MaxPool2DGradOp, AvgPool2DGradOp, MinPool2DGradOp,
+      .Case<Conv2DOp, ConvTranspose2DOp, Conv2DGradInputOp, Conv2DGradWeightOp, MaxPool2DOp,
+            AvgPool2DOp, MinPool2DOp, L2Pool2DOp, MaxPool2DGradOp, AvgPool2DGradOp, MinPool2DGradOp,
             L2Pool2DGradOp>(read);
   return window;
 }

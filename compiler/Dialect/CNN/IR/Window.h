@@ -38,7 +38,7 @@ struct Window {
   std::array<int64_t, 2> stride = {1, 1};
   std::array<int64_t, 2> dilation = {1, 1};
   std::array<int64_t, 4> padding = {0, 0, 0, 0}; ///< top, left, bottom, right
-  bool ceilMode = false; ///< pooling: round the output size up
+  bool ceilMode = false;                         ///< pooling: round the output size up
   /// conv_transpose2d: rows / columns added at the bottom / right of the
   /// output (smaller than the stride).
   std::array<int64_t, 2> outputPadding = {0, 0};
@@ -49,10 +49,8 @@ struct Window {
 
 /// The window of `kernel` x `dilation` sliding with `stride` over an input
 /// of spatial size `input` ([H, W]), with `padding` resolved to sizes.
-inline Window makeWindow(std::array<int64_t, 2> input,
-                         std::array<int64_t, 2> kernel,
-                         std::array<int64_t, 2> stride,
-                         std::array<int64_t, 2> dilation,
+inline Window makeWindow(std::array<int64_t, 2> input, std::array<int64_t, 2> kernel,
+                         std::array<int64_t, 2> stride, std::array<int64_t, 2> dilation,
                          const Padding &padding, bool ceilMode = false) {
   Window w;
   w.kernel = kernel;
@@ -73,8 +71,7 @@ inline Window makeWindow(std::array<int64_t, 2> input,
       break;
     case PaddingMode::Same: {
       int64_t out = (input[i] + stride[i] - 1) / stride[i];
-      int64_t total =
-          std::max<int64_t>((out - 1) * stride[i] + span - input[i], 0);
+      int64_t total = std::max<int64_t>((out - 1) * stride[i] + span - input[i], 0);
       w.padding[i] = total / 2;
       w.padding[i + 2] = total - total / 2;
       break;
@@ -87,9 +84,8 @@ inline Window makeWindow(std::array<int64_t, 2> input,
 /// Output size of one dimension of a window op; <= 0 when the window does
 /// not fit. PyTorch's floor rule, or with `ceilMode` its ceil rule (the last
 /// window must start inside the input or its left padding).
-inline int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride,
-                                int64_t dilation, int64_t padBegin,
-                                int64_t padEnd, bool ceilMode) {
+inline int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                                int64_t padBegin, int64_t padEnd, bool ceilMode) {
   int64_t span = dilation * (kernel - 1) + 1;
   int64_t room = in + padBegin + padEnd - span;
   if (room < 0)

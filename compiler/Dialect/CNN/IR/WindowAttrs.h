@@ -24,16 +24,11 @@ namespace cnnc::cnn {
 
 namespace window_detail {
 // The getters that some windowed ops and adaptors lack, for llvm::is_detected.
-template <typename T>
-using GetKernel = decltype(std::declval<T &>().getKernel());
-template <typename T>
-using GetWeight = decltype(std::declval<T &>().getWeight());
-template <typename T>
-using GetDilation = decltype(std::declval<T &>().getDilation());
-template <typename T>
-using GetOutputPadding = decltype(std::declval<T &>().getOutputPadding());
-template <typename T>
-using GetCeilMode = decltype(std::declval<T &>().getCeilMode());
+template <typename T> using GetKernel = decltype(std::declval<T &>().getKernel());
+template <typename T> using GetWeight = decltype(std::declval<T &>().getWeight());
+template <typename T> using GetDilation = decltype(std::declval<T &>().getDilation());
+template <typename T> using GetOutputPadding = decltype(std::declval<T &>().getOutputPadding());
+template <typename T> using GetCeilMode = decltype(std::declval<T &>().getCeilMode());
 
 /// Copies `values` into `out`, or says that the attribute `name` has the
 /// wrong number of values.
@@ -63,8 +58,7 @@ inline void kernelOf(mlir::Type type, std::array<int64_t, 2> &kernel) {
 /// defaults (dilation 1, no ceil mode, no output padding). Returns an error
 /// when a list attribute has the wrong number of values, checked in the
 /// order kernel, stride, dilation, output_padding, padding.
-template <typename OpOrAdaptor>
-std::string readWindow(OpOrAdaptor op, Window &window) {
+template <typename OpOrAdaptor> std::string readWindow(OpOrAdaptor op, Window &window) {
   using namespace window_detail;
   std::string err;
   if constexpr (llvm::is_detected<GetKernel, OpOrAdaptor>::value)
@@ -80,11 +74,9 @@ std::string readWindow(OpOrAdaptor op, Window &window) {
       err = copyValues(op.getDilation(), "dilation", window.dilation);
   if constexpr (llvm::is_detected<GetOutputPadding, OpOrAdaptor>::value)
     if (err.empty())
-      err = copyValues(op.getOutputPadding(), "output_padding",
-                       window.outputPadding);
+      err = copyValues(op.getOutputPadding(), "output_padding", window.outputPadding);
   if (err.empty())
-    err = copyValues(op.getPadding(), "padding [top, left, bottom, right]",
-                     window.padding);
+    err = copyValues(op.getPadding(), "padding [top, left, bottom, right]", window.padding);
   if constexpr (llvm::is_detected<GetCeilMode, OpOrAdaptor>::value)
     window.ceilMode = op.getCeilMode();
   return err;

@@ -32,9 +32,9 @@ static Halide::Func lower(cnn::ConvTranspose2DOp op, KernelBuilder &k) {
   for (int i = 0; i < 2; ++i)
     w.padding[2 + i] -= w.outputPadding[i];
   ConvAttrs a = convAttrs(w, op.getGroups(), shapeOf(op.getWeight())[0]);
-  ConvStages s = convolutionTranspose(k.at(op.getInput()), extent4D(op.getInput()),
-                                      k.at(op.getWeight()), k.optional(op.getBias()), a,
-                                      extent4D(op.getResult()));
+  ConvStages s =
+      convolutionTranspose(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getWeight()),
+                           k.optional(op.getBias()), a, extent4D(op.getResult()));
   k.kernel.stages.conv = s;
   return s.conv;
 }
@@ -53,9 +53,9 @@ static Halide::Func lower(cnn::Conv2DGradWeightOp op, KernelBuilder &k) {
   // Vectorize over output channels when there are enough of them and
   // enough input channels to run in parallel.
   bool overChannels = a.groups == 1 && w[0] >= k.lanes && w[1] >= 2;
-  ConvGradWeightStages s = convolutionGradWeight(
-      k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getGrad()), extent4D(op.getGrad()), a,
-      int(w[1]), k.batch, k.lanes, overChannels);
+  ConvGradWeightStages s =
+      convolutionGradWeight(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getGrad()),
+                            extent4D(op.getGrad()), a, int(w[1]), k.batch, k.lanes, overChannels);
   k.kernel.stages.convGradWeight = s;
   return s.result;
 }
@@ -92,5 +92,7 @@ static Halide::Func lower(cnn::ReduceOverBatchOp op, KernelBuilder &k) {
 } // namespace cnnc::halide
 
 void cnnc::halide::registerConvLowerings(MLIRContext *ctx) {
-  attachLowerings<cnn::Conv2DOp, cnn::ConvTranspose2DOp, cnn::Conv2DGradInputOp, cnn::Conv2DGradWeightOp, cnn::ScatterConnectionsOp, cnn::GatherConnectionsOp, cnn::PositionBiasOp, cnn::ReduceOverBatchOp>(ctx);
+  attachLowerings<cnn::Conv2DOp, cnn::ConvTranspose2DOp, cnn::Conv2DGradInputOp,
+                  cnn::Conv2DGradWeightOp, cnn::ScatterConnectionsOp, cnn::GatherConnectionsOp,
+                  cnn::PositionBiasOp, cnn::ReduceOverBatchOp>(ctx);
 }

@@ -77,13 +77,16 @@ static Halide::Func lower(cnn::ActivationGradOp op, KernelBuilder &k) {
 
 static Halide::Func lower(cnn::SoftmaxGradOp op, KernelBuilder &k) {
   Halide::Func dot;
-  Halide::Func f = softmaxGrad(k.at(op.getOutput()), k.at(op.getGrad()),
-                               int(shapeOf(op.getResult())[1]), dot);
+  Halide::Func f =
+      softmaxGrad(k.at(op.getOutput()), k.at(op.getGrad()), int(shapeOf(op.getResult())[1]), dot);
   k.kernel.stages.reductions.push_back(dot);
   return f;
 }
 } // namespace cnnc::halide
 
 void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
-  attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp, cnn::SoftmaxOp, cnn::AddOp, cnn::ConcatOp, cnn::SliceChannelsOp, cnn::DropoutTrainOp, cnn::DropoutGradOp, cnn::ActivationGradOp, cnn::SoftmaxGradOp>(ctx);
+  attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp,
+                  cnn::SoftmaxOp, cnn::AddOp, cnn::ConcatOp, cnn::SliceChannelsOp,
+                  cnn::DropoutTrainOp, cnn::DropoutGradOp, cnn::ActivationGradOp,
+                  cnn::SoftmaxGradOp>(ctx);
 }

@@ -39,17 +39,17 @@ static Halide::Func lower(cnn::BnFoldBiasOp op, KernelBuilder &k) {
 }
 
 static Halide::Func lower(cnn::LocalResponseNormOp op, KernelBuilder &k) {
-  return localResponseNorm(k.at(op.getInput()), int(shapeOf(op.getResult())[1]),
-                           int(op.getSize()), op.getAlpha().convertToDouble(),
-                           op.getBeta().convertToDouble(), op.getK().convertToDouble());
+  return localResponseNorm(k.at(op.getInput()), int(shapeOf(op.getResult())[1]), int(op.getSize()),
+                           op.getAlpha().convertToDouble(), op.getBeta().convertToDouble(),
+                           op.getK().convertToDouble());
 }
 
 static Halide::Func lower(cnn::LocalResponseNormGradOp op, KernelBuilder &k) {
   std::vector<Halide::Func> planes;
   Halide::Func f = localResponseNormGrad(
       k.at(op.getInput()), k.at(op.getGrad()), int(shapeOf(op.getResult())[1]), int(op.getSize()),
-      op.getAlpha().convertToDouble(), op.getBeta().convertToDouble(),
-      op.getK().convertToDouble(), planes);
+      op.getAlpha().convertToDouble(), op.getBeta().convertToDouble(), op.getK().convertToDouble(),
+      planes);
   for (Halide::Func &plane : planes)
     k.kernel.stages.rootPlanes.push_back({plane, int(shapeOf(op.getResult())[3])});
   return f;
@@ -90,10 +90,10 @@ static Halide::Func lower(cnn::ReduceToChannelsOp op, KernelBuilder &k) {
 static Halide::Func lower(cnn::BatchNormGradInputOp op, KernelBuilder &k) {
   Value result = op.getResult();
   std::vector<Halide::Func> sums;
-  Halide::Func f = batchNormGradInput(k.at(op.getInput()), k.at(op.getGrad()), k.at(op.getGamma()),
-                                      k.at(op.getMean()), k.at(op.getVariance()),
-                                      epsilonOf(op.getEpsilonAttr()), rankOf(result),
-                                      halideExtents(result), k.batch, k.lanes, sums);
+  Halide::Func f =
+      batchNormGradInput(k.at(op.getInput()), k.at(op.getGrad()), k.at(op.getGamma()),
+                         k.at(op.getMean()), k.at(op.getVariance()), epsilonOf(op.getEpsilonAttr()),
+                         rankOf(result), halideExtents(result), k.batch, k.lanes, sums);
   for (Halide::Func &sum : sums)
     k.channelSum(sum, result);
   return f;
@@ -115,5 +115,8 @@ static Halide::Func lower(cnn::EmaOp op, KernelBuilder &k) {
 } // namespace cnnc::halide
 
 void cnnc::halide::registerNormalizationLowerings(MLIRContext *ctx) {
-  attachLowerings<cnn::BatchNormOp, cnn::BnFoldWeightOp, cnn::BnFoldBiasOp, cnn::LocalResponseNormOp, cnn::LocalResponseNormGradOp, cnn::ChannelMeanOp, cnn::ChannelVarianceOp, cnn::ReduceToChannelsOp, cnn::BatchNormGradInputOp, cnn::BatchNormGradGammaOp, cnn::EmaOp>(ctx);
+  attachLowerings<cnn::BatchNormOp, cnn::BnFoldWeightOp, cnn::BnFoldBiasOp,
+                  cnn::LocalResponseNormOp, cnn::LocalResponseNormGradOp, cnn::ChannelMeanOp,
+                  cnn::ChannelVarianceOp, cnn::ReduceToChannelsOp, cnn::BatchNormGradInputOp,
+                  cnn::BatchNormGradGammaOp, cnn::EmaOp>(ctx);
 }

@@ -100,8 +100,8 @@ static Halide::Func lower(cnn::GlobalAvgPoolGradOp op, KernelBuilder &k) {
 
 static Halide::Func lower(cnn::GlobalMaxPoolGradOp op, KernelBuilder &k) {
   Halide::Func winner;
-  Halide::Func f = globalMaxPoolGrad(k.at(op.getInput()), extent4D(op.getInput()),
-                                     k.at(op.getGrad()), winner);
+  Halide::Func f =
+      globalMaxPoolGrad(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getGrad()), winner);
   k.kernel.stages.reductions.push_back(winner);
   return f;
 }
@@ -116,5 +116,8 @@ static Halide::Func lower(cnn::KMaxPoolGradOp op, KernelBuilder &k) {
 } // namespace cnnc::halide
 
 void cnnc::halide::registerPoolingLowerings(MLIRContext *ctx) {
-  attachLowerings<cnn::MaxPool2DOp, cnn::AvgPool2DOp, cnn::MinPool2DOp, cnn::L2Pool2DOp, cnn::GlobalAvgPoolOp, cnn::GlobalMaxPoolOp, cnn::KMaxPoolOp, cnn::MaxPool2DGradOp, cnn::MinPool2DGradOp, cnn::AvgPool2DGradOp, cnn::L2Pool2DGradOp, cnn::GlobalAvgPoolGradOp, cnn::GlobalMaxPoolGradOp, cnn::KMaxPoolGradOp>(ctx);
+  attachLowerings<cnn::MaxPool2DOp, cnn::AvgPool2DOp, cnn::MinPool2DOp, cnn::L2Pool2DOp,
+                  cnn::GlobalAvgPoolOp, cnn::GlobalMaxPoolOp, cnn::KMaxPoolOp, cnn::MaxPool2DGradOp,
+                  cnn::MinPool2DGradOp, cnn::AvgPool2DGradOp, cnn::L2Pool2DGradOp,
+                  cnn::GlobalAvgPoolGradOp, cnn::GlobalMaxPoolGradOp, cnn::KMaxPoolGradOp>(ctx);
 }

@@ -19,12 +19,11 @@ static int classesOf(Value v) { return int(shapeOf(v)[1]); }
 static double number(FloatAttr a) { return a.getValueAsDouble(); }
 
 static Halide::Func lower(cnn::SoftmaxCrossEntropyOp op, KernelBuilder &k) {
-  return softmaxCrossEntropy(k.at(op.getLogits()), k.at(op.getLabels()),
-                             classesOf(op.getLogits()), k.batch, k.kernel.stages.reductions);
+  return softmaxCrossEntropy(k.at(op.getLogits()), k.at(op.getLabels()), classesOf(op.getLogits()),
+                             k.batch, k.kernel.stages.reductions);
 }
 
-static Halide::Func lower(cnn::SoftmaxCrossEntropyGradOp op,
-                                                 KernelBuilder &k) {
+static Halide::Func lower(cnn::SoftmaxCrossEntropyGradOp op, KernelBuilder &k) {
   return softmaxCrossEntropyGrad(k.at(op.getLogits()), k.at(op.getLabels()),
                                  classesOf(op.getLogits()), k.batch, k.kernel.stages.reductions);
 }
@@ -65,11 +64,13 @@ static Halide::Func lower(cnn::AdamMomentOp op, KernelBuilder &k) {
 static Halide::Func lower(cnn::AdamStepOp op, KernelBuilder &k) {
   return adamStep(k.at(op.getParam()), k.at(op.getMoment1()), k.at(op.getMoment2()),
                   k.at(op.getLr()), k.at(op.getStep()), rankOf(op.getResult()),
-                  number(op.getBeta1Attr()), number(op.getBeta2Attr()),
-                  number(op.getEpsilonAttr()), k.kernel.stages.reductions);
+                  number(op.getBeta1Attr()), number(op.getBeta2Attr()), number(op.getEpsilonAttr()),
+                  k.kernel.stages.reductions);
 }
 } // namespace cnnc::halide
 
 void cnnc::halide::registerTrainingLowerings(MLIRContext *ctx) {
-  attachLowerings<cnn::SoftmaxCrossEntropyOp, cnn::SoftmaxCrossEntropyGradOp, cnn::MseLossOp, cnn::MseLossGradOp, cnn::CountCorrectOp, cnn::SgdMomentumOp, cnn::SgdStepOp, cnn::AdamMomentOp, cnn::AdamStepOp>(ctx);
+  attachLowerings<cnn::SoftmaxCrossEntropyOp, cnn::SoftmaxCrossEntropyGradOp, cnn::MseLossOp,
+                  cnn::MseLossGradOp, cnn::CountCorrectOp, cnn::SgdMomentumOp, cnn::SgdStepOp,
+                  cnn::AdamMomentOp, cnn::AdamStepOp>(ctx);
 }

@@ -23,12 +23,12 @@ LogicalResult Conv2DOp::buildGradient(GradientBuilder &g, Value dy) {
   OpBuilder &b = g.builder();
   Value x = getInput(), w = getWeight();
   if (g.requiresGrad(x))
-    g.accumulate(x, b.create<Conv2DGradInputOp>(getLoc(), x.getType(), dy, w, getStrideAttr(),
-                                                 getPaddingAttr(), getDilationAttr(),
-                                                 getGroupsAttr()));
-  g.accumulate(w, b.create<Conv2DGradWeightOp>(getLoc(), w.getType(), x, dy, getStrideAttr(),
-                                               getPaddingAttr(), getDilationAttr(),
-                                               getGroupsAttr()));
+    g.accumulate(x,
+                 b.create<Conv2DGradInputOp>(getLoc(), x.getType(), dy, w, getStrideAttr(),
+                                             getPaddingAttr(), getDilationAttr(), getGroupsAttr()));
+  g.accumulate(w,
+               b.create<Conv2DGradWeightOp>(getLoc(), w.getType(), x, dy, getStrideAttr(),
+                                            getPaddingAttr(), getDilationAttr(), getGroupsAttr()));
   accumulateBiasGradient(g, getLoc(), getBias(), dy);
   return success();
 }
@@ -120,16 +120,15 @@ ReceptiveField ConvTranspose2DOp::getReceptiveField(ArrayRef<ReceptiveField> ope
 //===----------------------------------------------------------------------===//
 
 LogicalResult ScatterConnectionsOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getWeight(), g.builder().create<GatherConnectionsOp>(
-                                getLoc(), getWeight().getType(), dy, getConnectionsAttr()));
+  g.accumulate(getWeight(), g.builder().create<GatherConnectionsOp>(getLoc(), getWeight().getType(),
+                                                                    dy, getConnectionsAttr()));
   return success();
 }
 
 /// The mean fan-in of an output channel: K/O·kh·kw.
 void ScatterConnectionsOp::initializeParameters(ParameterInitializer &init) {
   double outputs = double(getConnections().size());
-  init.uniform(getWeight(),
-               1.0 / std::sqrt(double(elementsPerItem(getWeight())) / outputs));
+  init.uniform(getWeight(), 1.0 / std::sqrt(double(elementsPerItem(getWeight())) / outputs));
 }
 
 LogicalResult PositionBiasOp::buildGradient(GradientBuilder &g, Value dy) {

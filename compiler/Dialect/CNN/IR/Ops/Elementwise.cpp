@@ -57,16 +57,16 @@ LogicalResult LeakyReluOp::verify() {
 
 /// From the input, so that negative slopes are exact too.
 LogicalResult LeakyReluOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<LeakyReluGradOp>(
-                               getLoc(), dy.getType(), getInput(), dy, getNegativeSlopeAttr()));
+  g.accumulate(getInput(), g.builder().create<LeakyReluGradOp>(getLoc(), dy.getType(), getInput(),
+                                                               dy, getNegativeSlopeAttr()));
   return success();
 }
 double LeakyReluOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 double LeakyReluGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 
 LogicalResult SoftmaxOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<SoftmaxGradOp>(getLoc(), dy.getType(),
-                                                             getResult(), dy));
+  g.accumulate(getInput(),
+               g.builder().create<SoftmaxGradOp>(getLoc(), dy.getType(), getResult(), dy));
   return success();
 }
 double SoftmaxOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
@@ -90,8 +90,8 @@ LogicalResult DropoutOp::buildGradient(GradientBuilder &g, Value dy) {
 }
 
 LogicalResult DropoutTrainOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<DropoutGradOp>(
-                               getLoc(), dy.getType(), dy, getSeed(), getRateAttr(), getSaltAttr()));
+  g.accumulate(getInput(), g.builder().create<DropoutGradOp>(getLoc(), dy.getType(), dy, getSeed(),
+                                                             getRateAttr(), getSaltAttr()));
   return success();
 }
 double DropoutTrainOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
@@ -112,8 +112,8 @@ LogicalResult ConcatOp::buildGradient(GradientBuilder &g, Value dy) {
   int64_t begin = 0;
   for (Value in : getInputs()) {
     if (g.requiresGrad(in))
-      g.accumulate(in, g.builder().create<SliceChannelsOp>(
-                           getLoc(), in.getType(), dy, g.builder().getI64IntegerAttr(begin)));
+      g.accumulate(in, g.builder().create<SliceChannelsOp>(getLoc(), in.getType(), dy,
+                                                           g.builder().getI64IntegerAttr(begin)));
     begin += shapeOf(in)[1];
   }
   return success();

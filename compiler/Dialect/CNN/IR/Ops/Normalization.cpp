@@ -29,8 +29,8 @@ Value BatchNormOp::buildTrainingForm(GradientBuilder &g) {
   Value gamma = g.lookup(getWeight()), beta = g.lookup(getBias());
   Value mean = b.create<ChannelMeanOp>(loc, vectorType, x);
   Value var = b.create<ChannelVarianceOp>(loc, vectorType, x, mean, b.getBoolAttr(false));
-  Value y = b.create<BatchNormOp>(loc, x, gamma, beta, mean, var, getEpsilonAttr(),
-                                  getMomentumAttr());
+  Value y =
+      b.create<BatchNormOp>(loc, x, gamma, beta, mean, var, getEpsilonAttr(), getMomentumAttr());
   Value unbiased = b.create<ChannelVarianceOp>(loc, vectorType, x, mean, b.getBoolAttr(true));
   for (auto [running, batch] : {std::pair{getMean(), mean}, std::pair{getVariance(), unbiased}}) {
     Value current = g.lookup(running);
@@ -101,9 +101,7 @@ double ChannelVarianceOp::getFlopsPerItem() { return 3.0 * double(elementsPerIte
 double ReduceToChannelsOp::getFlopsPerItem() { return double(elementsPerItem(getInput())); }
 double EmaOp::getFlopsPerItem() { return pointwiseFlops(*this, 3); }
 double BatchNormGradInputOp::getFlopsPerItem() { return pointwiseFlops(*this, 10); }
-double BatchNormGradGammaOp::getFlopsPerItem() {
-  return 4.0 * double(elementsPerItem(getInput()));
-}
+double BatchNormGradGammaOp::getFlopsPerItem() { return 4.0 * double(elementsPerItem(getInput())); }
 double LocalResponseNormGradOp::getFlopsPerItem() {
   return pointwiseFlops(*this, 4.0 * double(getSize()) + 8);
 }
@@ -167,9 +165,9 @@ LogicalResult BatchNormGradInputOp::verify() {
       failed(expectActivationShape(*this, "grad", x, shapeOf(getGrad()), "the input's shape")) ||
       failed(expectActivationShape(*this, "the result", x, shapeOf(getResult()),
                                    "the input's shape")) ||
-      failed(verifyChannelVectors(*this, x, {"gamma", "mean", "variance"},
-                                  {shapeOf(getGamma()), shapeOf(getMean()),
-                                   shapeOf(getVariance())})))
+      failed(
+          verifyChannelVectors(*this, x, {"gamma", "mean", "variance"},
+                               {shapeOf(getGamma()), shapeOf(getMean()), shapeOf(getVariance())})))
     return failure();
   return verifyEpsilon(*this, getEpsilon().convertToDouble());
 }
@@ -179,9 +177,9 @@ LogicalResult BatchNormGradGammaOp::verify() {
   ArrayRef<int64_t> x = shapeOf(getInput());
   if (failed(verifyChannelInput(*this, "input", x)) ||
       failed(expectActivationShape(*this, "grad", x, shapeOf(getGrad()), "the input's shape")) ||
-      failed(verifyChannelVectors(*this, x, {"mean", "variance", "the result"},
-                                  {shapeOf(getMean()), shapeOf(getVariance()),
-                                   shapeOf(getResult())})))
+      failed(
+          verifyChannelVectors(*this, x, {"mean", "variance", "the result"},
+                               {shapeOf(getMean()), shapeOf(getVariance()), shapeOf(getResult())})))
     return failure();
   return verifyEpsilon(*this, getEpsilon().convertToDouble());
 }
@@ -189,8 +187,7 @@ LogicalResult BatchNormGradGammaOp::verify() {
 /// A running statistic: a static shape, momentum in [0, 1].
 LogicalResult EmaOp::verify() {
   double momentum = getMomentum().convertToDouble();
-  if (failed(expectInRange(*this, "momentum", momentum, momentum >= 0 && momentum <= 1,
-                           "[0, 1]")))
+  if (failed(expectInRange(*this, "momentum", momentum, momentum >= 0 && momentum <= 1, "[0, 1]")))
     return failure();
   return expectStaticShape(*this, "the running statistic", shapeOf(getResult()));
 }

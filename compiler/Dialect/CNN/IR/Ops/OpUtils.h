@@ -38,8 +38,7 @@ inline void accumulateBiasGradient(GradientBuilder &g, mlir::Location loc, mlir:
 
 /// PyTorch's Kaiming-uniform with a = sqrt(5): U(±1/sqrt(fan_in)) for a
 /// weight and its optional bias.
-inline void initializeFromFanIn(ParameterInitializer &init, mlir::Value weight,
-                                mlir::Value bias) {
+inline void initializeFromFanIn(ParameterInitializer &init, mlir::Value weight, mlir::Value bias) {
   double bound = fanInBound(weight);
   init.uniform(weight, bound);
   init.uniform(bias, bound);

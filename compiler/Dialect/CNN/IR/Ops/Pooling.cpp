@@ -15,8 +15,7 @@ using namespace mlir;
 using namespace cnnc::cnn;
 
 /// FLOPs of a windowed pooling: one per window tap of each output.
-template <typename PoolOp>
-static double windowFlops(PoolOp op) {
+template <typename PoolOp> static double windowFlops(PoolOp op) {
   ArrayRef<int64_t> k = op.getKernel();
   return double(elementsPerItem(op.getResult())) * double(k[0] * k[1]);
 }
@@ -27,9 +26,9 @@ static ReceptiveField windowField(PoolOp op, ArrayRef<ReceptiveField> operands) 
 }
 
 LogicalResult MaxPool2DOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<MaxPool2DGradOp>(
-                               getLoc(), getInput().getType(), getInput(), dy, getKernelAttr(),
-                               getStrideAttr(), getPaddingAttr()));
+  g.accumulate(getInput(), g.builder().create<MaxPool2DGradOp>(getLoc(), getInput().getType(),
+                                                               getInput(), dy, getKernelAttr(),
+                                                               getStrideAttr(), getPaddingAttr()));
   return success();
 }
 double MaxPool2DOp::getFlopsPerItem() { return windowFlops(*this); }
@@ -39,8 +38,8 @@ ReceptiveField MaxPool2DOp::getReceptiveField(ArrayRef<ReceptiveField> operands)
 
 LogicalResult AvgPool2DOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getInput(), g.builder().create<AvgPool2DGradOp>(
-                               getLoc(), getInput().getType(), dy, getKernelAttr(),
-                               getStrideAttr(), getPaddingAttr(), getCountIncludePadAttr()));
+                               getLoc(), getInput().getType(), dy, getKernelAttr(), getStrideAttr(),
+                               getPaddingAttr(), getCountIncludePadAttr()));
   return success();
 }
 double AvgPool2DOp::getFlopsPerItem() { return windowFlops(*this); }
@@ -49,9 +48,9 @@ ReceptiveField AvgPool2DOp::getReceptiveField(ArrayRef<ReceptiveField> operands)
 }
 
 LogicalResult MinPool2DOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<MinPool2DGradOp>(
-                               getLoc(), getInput().getType(), getInput(), dy, getKernelAttr(),
-                               getStrideAttr(), getPaddingAttr()));
+  g.accumulate(getInput(), g.builder().create<MinPool2DGradOp>(getLoc(), getInput().getType(),
+                                                               getInput(), dy, getKernelAttr(),
+                                                               getStrideAttr(), getPaddingAttr()));
   return success();
 }
 double MinPool2DOp::getFlopsPerItem() { return windowFlops(*this); }
@@ -81,8 +80,8 @@ ReceptiveField GlobalAvgPoolOp::getReceptiveField(ArrayRef<ReceptiveField>) {
 }
 
 LogicalResult GlobalMaxPoolOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<GlobalMaxPoolGradOp>(
-                               getLoc(), getInput().getType(), getInput(), dy));
+  g.accumulate(getInput(), g.builder().create<GlobalMaxPoolGradOp>(getLoc(), getInput().getType(),
+                                                                   getInput(), dy));
   return success();
 }
 double GlobalMaxPoolOp::getFlopsPerItem() { return double(elementsPerItem(getInput())); }
@@ -98,8 +97,8 @@ static double kmaxFlops(Value input) {
 }
 
 LogicalResult KMaxPoolOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<KMaxPoolGradOp>(
-                               getLoc(), getInput().getType(), getInput(), dy, getKAttr()));
+  g.accumulate(getInput(), g.builder().create<KMaxPoolGradOp>(getLoc(), getInput().getType(),
+                                                              getInput(), dy, getKAttr()));
   return success();
 }
 double KMaxPoolOp::getFlopsPerItem() { return kmaxFlops(getInput()); }
@@ -112,8 +111,7 @@ ReceptiveField KMaxPoolOp::getReceptiveField(ArrayRef<ReceptiveField>) {
 //===----------------------------------------------------------------------===//
 
 /// One per window tap of each δ element.
-template <typename PoolGradOp>
-static double windowGradFlops(PoolGradOp op, double perTap) {
+template <typename PoolGradOp> static double windowGradFlops(PoolGradOp op, double perTap) {
   ArrayRef<int64_t> k = op.getKernel();
   return perTap * double(elementsPerItem(op.getGrad())) * double(k[0] * k[1]);
 }

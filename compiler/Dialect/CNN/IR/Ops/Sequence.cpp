@@ -31,9 +31,7 @@ void EmbeddingOp::initializeParameters(ParameterInitializer &init) {
 int64_t EmbeddingOp::getWeightCount() { return elementsPerItem(getWeight()); }
 
 /// Each position sees its own token.
-ReceptiveField EmbeddingOp::getReceptiveField(ArrayRef<ReceptiveField>) {
-  return ReceptiveField();
-}
+ReceptiveField EmbeddingOp::getReceptiveField(ArrayRef<ReceptiveField>) { return ReceptiveField(); }
 
 double EmbeddingGradWeightOp::getFlopsPerItem() { return double(elementsPerItem(getGrad())); }
 

@@ -45,16 +45,14 @@ static LogicalResult verifyScoresAndLabels(Operation *op, StringRef name, Value 
 }
 
 /// A loss or count: one value.
-static LogicalResult verifyScalarResult(Operation *op, StringRef name, Value scores,
-                                        Value labels) {
+static LogicalResult verifyScalarResult(Operation *op, StringRef name, Value scores, Value labels) {
   if (failed(verifyScoresAndLabels(op, name, scores, labels)))
     return failure();
   return expectScalar(op, "the result", shapeOf(op->getResult(0)));
 }
 
 /// A loss's gradient: the shape of the scores it differentiates.
-static LogicalResult verifyLossGradient(Operation *op, StringRef name, Value scores,
-                                        Value labels) {
+static LogicalResult verifyLossGradient(Operation *op, StringRef name, Value scores, Value labels) {
   if (failed(verifyScoresAndLabels(op, name, scores, labels)))
     return failure();
   return expectActivationShape(op, "the result", shapeOf(scores), shapeOf(op->getResult(0)),
@@ -108,8 +106,7 @@ LogicalResult SgdMomentumOp::verify() {
       failed(verifyNonNegative(*this, "momentum", getMomentumAttr())) ||
       failed(verifyNonNegative(*this, "weight_decay", getWeightDecayAttr())))
     return failure();
-  return expectInRange(*this, "dampening", dampening, dampening >= 0 && dampening <= 1,
-                       "[0, 1]");
+  return expectInRange(*this, "dampening", dampening, dampening >= 0 && dampening <= 1, "[0, 1]");
 }
 
 /// With a non-zero momentum the step reads the momentum buffer
