@@ -10,10 +10,11 @@ and inputs. A case passes when
 at every batch size tried (batch 1 and batch 7 by default, both on ONE compiled model.so).
 
 What it assumes: /usr/bin/python3 with Debian's torch 1.13 and numpy (no safetensors package:
-the writer is here); the tools `cnnc` and `cnnrun` in the build's bin directory, found from the
-command line (--bin-dir), the environment (CNNC_BIN_DIR) or <source>/build/bin; parameters are
-named and laid out like a PyTorch state_dict (conv OIHW, dense [out, in], batch norm
-weight/bias/running_mean/running_var); the model's input is float32 NCHW (or [N, F]).
+tools/py/safetensors_io.py writes the parameters); the tools `cnnc` and `cnnrun` in the build's
+bin directory, found from the command line (--bin-dir), the environment (CNNC_BIN_DIR) or
+<source>/build/bin; parameters are named and laid out like a PyTorch state_dict (conv OIHW,
+dense [out, in], batch norm weight/bias/running_mean/running_var); the model's input is
+float32 NCHW (or [N, F]).
 Everything is seeded: a case's data depends only on its name.
 """
 
@@ -21,8 +22,8 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -31,43 +32,18 @@ import zlib
 import numpy as np
 import torch
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "py"))
+import safetensors_io  # noqa: E402
+
 torch.set_num_threads(1)
 
 RTOL = 1e-4
 BATCHES = (1, 7)
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
 # --------------------------------------------------------------------------- files
-
-_ST_DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64",
-              np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
-
-
-def write_safetensors(path, tensors):
-    """Writes {name: array or torch tensor} as a safetensors file (in the given order)."""
-    header, blobs, offset = {}, [], 0
-    for name, value in tensors.items():
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-        arr = np.ascontiguousarray(value)
-        if arr.dtype not in _ST_DTYPES:
-            raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _ST_DTYPES[arr.dtype], "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"format": "pt"}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # pad the header to 8 bytes, like the reference writer
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
 
 def write_npy(path, array):
     np.save(path, np.ascontiguousarray(np.asarray(array, dtype="<f4")))
@@ -257,7 +233,7 @@ class Runner:
             so, ctime = self.tools.compile(case.yaml, workdir, case.cnnc_args)
             self.compile_times[case.name] = ctime
             weights = os.path.join(workdir, "weights.safetensors")
-            write_safetensors(weights, case.params)
+            safetensors_io.save(case.params, weights)
             p64 = {k: v.double() if v.is_floating_point() else v for k, v in case.params.items()}
             gen = torch.Generator().manual_seed(seed_of(case.name) ^ 0x5A5A)
             for b in case.batches:
