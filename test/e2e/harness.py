@@ -19,7 +19,9 @@ Everything is seeded: a case's data depends only on its name.
 """
 
 import argparse
+import collections
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -143,6 +145,7 @@ def _run_tool(args):
 # --------------------------------------------------------------------------- data
 
 def seed_of(name):
+    """The seed of everything random in a case: a function of its name only."""
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
@@ -174,30 +177,53 @@ def randomize_module(module, gen):
 
 # --------------------------------------------------------------------------- comparison
 
-def compare(case, got, ref, batch):
-    """Returns (ok, max_err, tol, message)."""
-    ref = np.asarray(ref, dtype=np.float64)
-    got = np.asarray(got)
+class Comparison(collections.namedtuple("Comparison", "ok err scale message")):
+    """The outcome of compare(): ok, the max abs error (inf for a shape mismatch or a
+    non-finite value), scale = max(1, max|ref|) (0 for a shape mismatch) and, when not ok,
+    a message saying where and by how much (without the caller's name of the tensor)."""
+
+    @property
+    def tol(self):
+        return RTOL * self.scale
+
+    @property
+    def rel(self):
+        """The error relative to max(1, max|ref|)."""
+        return self.err / self.scale if self.scale else math.inf
+
+
+def perturb_reference(ref):
+    """--perturb-reference: a float64 copy of ref with 2e-4 * max(1, max|ref|) (twice the
+    tolerance) added to its middle element; a test run this way must fail."""
+    ref = np.array(ref, dtype=np.float64)
+    if ref.size:
+        ref.flat[ref.size // 2] += 2 * RTOL * max(1.0, float(np.max(np.abs(ref))))
+    return ref
+
+
+def compare(got, ref, perturb=False):
+    """The criterion of every e2e test: max |got - ref| <= RTOL * max(1, max|ref|), with
+    non-finite values in got failing. perturb: compare with perturb_reference(ref)."""
+    ref = perturb_reference(ref) if perturb else np.asarray(ref, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
     if got.shape != ref.shape:
-        return False, float("inf"), 0.0, (f"{case} [batch {batch}]: shape mismatch: cnnc "
-                                          f"{list(got.shape)} vs PyTorch {list(ref.shape)}")
+        return Comparison(False, math.inf, 0.0, f"shape mismatch: cnnc {list(got.shape)} vs "
+                                                f"reference {list(ref.shape)}")
     if got.size == 0:
-        return True, 0.0, RTOL, ""
-    scale = max(1.0, float(np.max(np.abs(ref))))
-    tol = RTOL * scale
-    diff = np.abs(got.astype(np.float64) - ref)
-    if not np.all(np.isfinite(got)):
-        err = float("inf")
-    else:
-        err = float(np.max(diff))
-    if err <= tol:
-        return True, err, tol, ""
-    bad = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(diff), diff, np.inf))), diff.shape)
-    n_bad = int(np.sum(~(diff <= tol)))
-    return False, err, tol, (
-        f"{case} [batch {batch}]: max abs error {err:.3e} > tolerance {tol:.3e} "
-        f"(shape {list(ref.shape)}, max|ref| {scale:.3g}, {n_bad}/{ref.size} elements off; "
-        f"worst at {list(map(int, bad))}: cnnc {float(got[bad]):.6g} vs PyTorch {float(ref[bad]):.6g})")
+        return Comparison(True, 0.0, 1.0, "")
+    amax = float(np.max(np.abs(ref)))
+    scale = max(1.0, amax)
+    diff = np.abs(got - ref)
+    err = float(np.max(diff)) if np.all(np.isfinite(got)) else math.inf
+    if err <= RTOL * scale:
+        return Comparison(True, err, scale, "")
+    d = np.where(np.isfinite(diff), diff, np.inf)
+    worst = np.unravel_index(int(np.argmax(d)), d.shape)
+    n_bad = int(np.sum(~(diff <= RTOL * scale)))
+    return Comparison(False, err, scale, (
+        f"max abs error {err:.3e} > tolerance {RTOL * scale:.3e} (shape {list(ref.shape)}, "
+        f"max|ref| {amax:.3g}, {n_bad}/{ref.size} elements off; worst at "
+        f"{list(map(int, worst))}: cnnc {got[worst]:.7g} vs reference {ref[worst]:.7g})"))
 
 
 # --------------------------------------------------------------------------- a case
@@ -245,11 +271,11 @@ class Runner:
                 with torch.no_grad():
                     ref = case.ref([x.double()], p64)
                 got = self.tools.run(so, weights, [x.numpy()], workdir, f"b{b}")
-                good, err, tol, msg = compare(case.name, got, ref.numpy(), b)
-                worst, worst_tol = max(worst, err), max(worst_tol, tol)
-                if not good:
+                c = compare(got, ref.numpy())
+                worst, worst_tol = max(worst, c.err), max(worst_tol, c.tol)
+                if not c.ok:
                     ok = False
-                    msgs.append(msg)
+                    msgs.append(f"{case.name} [batch {b}]: {c.message}")
         except CaseError as e:
             ok, worst = False, float("inf")
             msgs.append(f"{case.name}: {e}")

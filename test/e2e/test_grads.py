@@ -42,20 +42,18 @@ import sys
 import tempfile
 import time
 import traceback
-import zlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import _yaml_value, pair, resolve_padding  # noqa: E402
+from harness import _yaml_value, compare, pair, resolve_padding, seed_of  # noqa: E402
 
 torch.set_num_threads(1)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
-RTOL = 1e-4
 
 
 # --------------------------------------------------------------------------- YAML
@@ -346,32 +344,6 @@ def reference_step(ref, x32, labels, params32, loss="cross_entropy", masks=None)
 
 
 # --------------------------------------------------------------------------- comparison
-
-def compare(what, got, ref, perturb=False):
-    """(ok, relative error, message). Relative error = max abs error / max(1, max|ref|)."""
-    ref = np.asarray(ref, dtype=np.float64)
-    if perturb and ref.size:
-        ref = ref.copy()
-        ref.flat[ref.size // 2] += 2e-4 * max(1.0, float(np.max(np.abs(ref))))
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != ref.shape:
-        return False, math.inf, f"{what}: shape {list(got.shape)} vs reference {list(ref.shape)}"
-    if got.size == 0:
-        return True, 0.0, ""
-    scale = max(1.0, float(np.max(np.abs(ref))))
-    diff = np.abs(got - ref)
-    err = float(np.max(diff)) if np.all(np.isfinite(got)) else math.inf
-    rel = err / scale
-    if err <= RTOL * scale:
-        return True, rel, ""
-    d = np.where(np.isfinite(diff), diff, np.inf)
-    worst = np.unravel_index(int(np.argmax(d)), d.shape)
-    n_bad = int(np.sum(~(diff <= RTOL * scale)))
-    return False, rel, (f"{what}: max abs error {err:.3e} > {RTOL * scale:.3e} (shape "
-                        f"{list(ref.shape)}, max|ref| {scale:.3g}, {n_bad}/{ref.size} off; worst "
-                        f"at {list(map(int, worst))}: cnnc {got[worst]:.7g} vs reference "
-                        f"{ref[worst]:.7g})")
-
 
 def finite_difference_check(ref, x32, labels, params32, names, grads, max_elems=60, eps=1e-6):
     """Central differences in float64 for (up to max_elems elements of) each named parameter;
@@ -830,7 +802,7 @@ def infer_dropout_masks(grad_d1, batch, features):
 
 def run_case(rt, case, so, args, log):
     ok, worst = True, {}
-    gen = torch.Generator().manual_seed(zlib.crc32(case.name.encode()) & 0x7FFFFFFF)
+    gen = torch.Generator().manual_seed(seed_of(case.name))
     ref = Reference(case.layers, case.output)
     params = {}
     probe = torch.zeros([1] + case.input_shape, dtype=torch.float64)
@@ -869,12 +841,12 @@ def run_case(rt, case, so, args, log):
                 checks.append((f"grad {k}", got[k], rgrads[k].numpy()))
         checks.append(("loss", np.array([loss]), np.array([rloss])))
         for what, g, r in checks:
-            good, rel, msg = compare(f"[batch {batch}] {what}", g, r, args.perturb_reference)
+            c = compare(g, r, args.perturb_reference)
             key = what.split(" ")[-1] if what.startswith("grad") else what.split(" ")[0]
-            worst[key] = max(worst.get(key, 0.0), rel)
-            if not good:
+            worst[key] = max(worst.get(key, 0.0), c.rel)
+            if not c.ok:
                 ok = False
-                log("  " + msg)
+                log(f"  [batch {batch}] {what}: {c.message}")
         if correct != rcorrect:
             ok = False
             log(f"  [batch {batch}] correct count: cnnc {correct} vs reference {rcorrect}")
@@ -884,13 +856,12 @@ def run_case(rt, case, so, args, log):
                 ok = False
                 log(f"  [batch {batch}] " + m)
             for name, (fdv, idx, rel_t) in fd.items():
-                good, rel, msg = compare(f"[batch {batch}] grad {name} vs finite differences",
-                                         got[name].reshape(-1)[idx], fdv, args.perturb_reference)
-                worst[f"fd:{name}"] = max(worst.get(f"fd:{name}", 0.0), rel)
+                c = compare(got[name].reshape(-1)[idx], fdv, args.perturb_reference)
+                worst[f"fd:{name}"] = max(worst.get(f"fd:{name}", 0.0), c.rel)
                 worst[f"torch-vs-fd:{name}"] = max(worst.get(f"torch-vs-fd:{name}", 0.0), rel_t)
-                if not good:
+                if not c.ok:
                     ok = False
-                    log("  " + msg)
+                    log(f"  [batch {batch}] grad {name} vs finite differences: {c.message}")
     if case.dropout and kept_n:
         rate = next(l["rate"] for l in case.layers if l.get("name") == case.dropout)
         frac = kept_total / kept_n

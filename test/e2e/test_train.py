@@ -54,10 +54,10 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_grads as tg  # noqa: E402  (the PyTorch interpreter of YAML layer lists)
+from harness import RTOL  # noqa: E402
 
 torch.set_num_threads(1)
 
-RTOL = 1e-4
 FASHION = "/usr/share/datasets/fashion-mnist"
 
 

@@ -109,7 +109,6 @@ import tempfile
 import shutil
 import time
 import traceback
-import zlib
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
@@ -117,8 +116,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "py"))
-
-RTOL = 1e-4
+from harness import RTOL, compare, perturb_reference, seed_of  # noqa: E402
 
 
 # --------------------------------------------------------------------------- registry
@@ -252,10 +250,6 @@ REGISTRY = [
 
 # --------------------------------------------------------------------------- helpers
 
-def seed_of(name):
-    return zlib.crc32(("zoo." + name).encode()) & 0x7FFFFFFF
-
-
 def randomize(twin, gen):
     """Seeded parameters (see the module docstring); returns the twin."""
     import torch
@@ -357,41 +351,6 @@ def gradient_yaml(text):
                 has_dropout = True
     doc["train"] = {"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 1.0}}
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=1000), has_dropout
-
-
-def perturb_reference(ref):
-    """--perturb-reference: ref with 2e-4 * max(1, max|ref|) added to its middle element."""
-    import numpy as np
-    ref = np.array(ref, dtype=np.float64)
-    if ref.size:
-        ref.flat[ref.size // 2] += 2e-4 * max(1.0, float(np.max(np.abs(ref))))
-    return ref
-
-
-def compare(got, ref, perturb=False):
-    """(ok, error relative to max(1, max|ref|), max|ref|, message)."""
-    import numpy as np
-    ref = np.asarray(ref, dtype=np.float64)
-    if perturb:
-        ref = perturb_reference(ref)
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != ref.shape:
-        return False, math.inf, 0.0, f"shape {list(got.shape)} vs reference {list(ref.shape)}"
-    if got.size == 0:
-        return True, 0.0, 0.0, ""
-    amax = float(np.max(np.abs(ref)))
-    scale = max(1.0, amax)
-    diff = np.abs(got - ref)
-    err = float(np.max(diff)) if np.all(np.isfinite(got)) else math.inf
-    if err <= RTOL * scale:
-        return True, err / scale, amax, ""
-    d = np.where(np.isfinite(diff), diff, np.inf)
-    worst = np.unravel_index(int(np.argmax(d)), d.shape)
-    n_bad = int(np.sum(~(diff <= RTOL * scale)))
-    return False, err / scale, amax, (
-        f"max abs error {err:.3e} > {RTOL * scale:.3e} (shape {list(ref.shape)}, max|ref| "
-        f"{amax:.3g}, {n_bad}/{ref.size} off; worst at {list(map(int, worst))}: cnnc "
-        f"{got[worst]:.7g} vs reference {ref[worst]:.7g})")
 
 
 def compile_model(cnnc, src, so, extra=()):
@@ -739,10 +698,10 @@ def kink_self_test(log):
     got = {n: g.numpy().copy() for n, g in zip(names, torch.autograd.grad(net(flip), params))}
     errors = []
     silent = lambda s: None
-    if all(compare(got[n], ref[n])[0] for n in names):
+    if all(compare(got[n], ref[n]).ok for n in names):
         errors.append("the planted flips do not change the gradient")
     adj, _ = resolve_kinks(kinks, names, got, ref, False, silent)
-    bad = [n for n in names if not compare(got[n], adj[n])[0]]
+    bad = [n for n in names if not compare(got[n], adj[n]).ok]
     if bad:
         errors.append(f"resolution does not explain the planted flips ({', '.join(bad)})")
     for n in names:
@@ -750,7 +709,7 @@ def kink_self_test(log):
         wrong[n] = got[n].copy()
         wrong[n].flat[wrong[n].size // 2] += 2e-4 * max(1.0, float(np.max(np.abs(ref[n]))))
         adj, _ = resolve_kinks(kinks, names, wrong, ref, False, silent)
-        if all(compare(wrong[m], adj[m])[0] for m in names):
+        if all(compare(wrong[m], adj[m]).ok for m in names):
             errors.append(f"a 2e-4 error on one element of {n} passes after resolution")
     relu, pool = kinks.counts()
     log(f"kink self-test: {relu} ReLU + {pool} pool candidates; "
@@ -812,13 +771,13 @@ class Checker:
         self.worst = {}  # kind -> (relative error, tensor name)
 
     def check(self, kind, what, got, ref):
-        good, rel, amax, msg = compare(got, ref, self.perturb)
-        if rel >= self.worst.get(kind, (-1.0, ""))[0]:
-            self.worst[kind] = (rel, what)
-        if not good:
+        c = compare(got, ref, self.perturb)
+        if c.rel >= self.worst.get(kind, (-1.0, ""))[0]:
+            self.worst[kind] = (c.rel, what)
+        if not c.ok:
             self.ok = False
-            self.log(f"  FAIL {kind} {what}: {msg}")
-        return good
+            self.log(f"  FAIL {kind} {what}: {c.message}")
+        return c.ok
 
     def fail(self, msg):
         self.ok = False
@@ -857,7 +816,7 @@ def run_model(entry, args, rt, log):
 
         # ---- twin and parameters
         t_run = time.time()
-        seed = seed_of(entry.name)
+        seed = seed_of("zoo." + entry.name)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         twin = randomize(entry.twin(), gen).eval()
