@@ -69,13 +69,16 @@ def _yaml_value(v):
     raise TypeError(f"cannot write {v!r} as YAML")
 
 
-def model_yaml(name, input_shape, layers, output=None):
-    """A model file from a list of layer dicts (one flow-style map per line)."""
+def model_yaml(name, input_shape, layers, output=None, train=None):
+    """A model file from a list of layer dicts (one flow-style map per line), with a
+    `train:` section if train (a dict) is given."""
     lines = [f"name: {name}", f"input: {{name: input, shape: {_yaml_value(list(input_shape))}}}"]
     if output:
         lines.append(f"output: {output}")
     lines.append("layers:")
     lines += [f"  - {_yaml_value(layer)}" for layer in layers]
+    if train:
+        lines.append(f"train: {_yaml_value(train)}")
     return "\n".join(lines) + "\n"
 
 
@@ -99,12 +102,7 @@ class Tools:
         else:
             src = yaml_text_or_path
         so = os.path.join(workdir, stem + ".so")
-        t0 = time.time()
-        p = _run_tool([self.cnnc, src, "-o", so, *extra_args])
-        dt = time.time() - t0
-        if p.returncode != 0:
-            raise CaseError(f"cnnc failed (exit {p.returncode}) on {src}:\n{p.stdout}{p.stderr}")
-        return so, dt
+        return so, run_cnnc(self.cnnc, src, so, extra_args)
 
     def info(self, so):
         p = _run_tool([self.cnnrun, "info", so, "--json"])
@@ -127,19 +125,41 @@ class Tools:
         return np.load(out)
 
 
-class CaseError(Exception):
-    pass
+class CaseError(RuntimeError):
+    """A tool failed; the message holds its output."""
 
 
 def _run_tool(args):
-    """subprocess.run, retrying for up to ~60 s while the tool is being relinked."""
-    for attempt in range(30):
-        try:
-            return subprocess.run(args, capture_output=True, text=True)
-        except (PermissionError, FileNotFoundError, OSError) as e:
-            if attempt == 29:
-                raise CaseError(f"cannot execute {args[0]}: {e}")
-            time.sleep(2)
+    """Runs a tool once, capturing its output as text."""
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+def run_cnnc(cnnc, src, so, extra=()):
+    """Compiles the model file src into so (`cnnc src -o so extra...`); returns the seconds it
+    took. Raises CaseError with cnnc's output when it fails."""
+    t0 = time.time()
+    p = _run_tool([cnnc, src, "-o", so, *extra])
+    if p.returncode != 0:
+        opts = f" with {' '.join(extra)}" if extra else ""
+        raise CaseError(f"cnnc failed (exit {p.returncode}) on {src}{opts}:\n{p.stdout}{p.stderr}")
+    return time.time() - t0
+
+
+def compile_text(cnnc, text, stem, extra=()):
+    """Writes the model text to <stem>.yaml and compiles it to <stem>.so: (so path, seconds)."""
+    with open(stem + ".yaml", "w") as f:
+        f.write(text)
+    return stem + ".so", run_cnnc(cnnc, stem + ".yaml", stem + ".so", extra)
+
+
+def load_runtime(args):
+    """tools/py/cnnc_runtime.py (of --source-dir) with the C runtime loaded from --runtime-lib
+    (default <bin-dir>/../lib/libcnnc_runtime.so)."""
+    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
+    import cnnc_runtime
+    cnnc_runtime.load_library(args.runtime_lib or os.path.join(args.bin_dir, "..", "lib",
+                                                               "libcnnc_runtime.so"))
+    return cnnc_runtime
 
 
 # --------------------------------------------------------------------------- data
@@ -313,11 +333,20 @@ class Runner:
         return 1 if failed or n == 0 else 0
 
 
-def arg_parser(description):
-    ap = argparse.ArgumentParser(description=description)
+def tool_args(ap, runtime_lib=False):
+    """Adds the options every e2e script shares: --bin-dir (cnnc, cnnrun), --source-dir and,
+    for the scripts that drive the C runtime, --runtime-lib; defaults from the environment."""
     ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
                                                         os.path.join(SOURCE_DIR, "build", "bin")))
     ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
+    if runtime_lib:
+        ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"),
+                        help="libcnnc_runtime.so (default <bin-dir>/../lib)")
+    return ap
+
+
+def arg_parser(description):
+    ap = tool_args(argparse.ArgumentParser(description=description))
     ap.add_argument("--group", action="append", default=[],
                     help="run only these groups (repeatable); default: all")
     ap.add_argument("-k", dest="pattern", default=None, help="run only cases whose name contains this")

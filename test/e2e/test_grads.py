@@ -37,7 +37,6 @@ import concurrent.futures
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,34 +47,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import _yaml_value, compare, pair, resolve_padding, seed_of  # noqa: E402
+import harness  # noqa: E402
+from harness import compare, model_yaml, pair, resolve_padding, seed_of  # noqa: E402
 
 torch.set_num_threads(1)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-
-def model_yaml(name, input_shape, layers, train, output=None):
-    lines = [f"name: {name}", f"input: {{name: input, shape: {_yaml_value(list(input_shape))}}}"]
-    if output:
-        lines.append(f"output: {output}")
-    lines.append("layers:")
-    lines += [f"  - {_yaml_value(layer)}" for layer in layers]
-    lines.append(f"train: {_yaml_value(train)}")
-    return "\n".join(lines) + "\n"
-
-
-SGD1 = {"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 1.0}}
-
 
 # --------------------------------------------------------------------------- reference
-
-
 
 def make_param(gen, kind, shape, fan_in=1):
     """Seeded float32 parameter values (a little larger than PyTorch's defaults)."""
@@ -403,7 +381,7 @@ class GradCase:
     def yaml(self):
         train = {"loss": self.loss, "optimizer": {"name": "sgd", "lr": 1.0}}
         return model_yaml(self.name.replace("/", "_").replace(".", "_"), self.input_shape,
-                          self.layers, train, self.output)
+                          self.layers, self.output, train)
 
 
 def merged(name, group, input_shape, branches, classes=5, batches=(1, 3), spatial=True):
@@ -770,26 +748,6 @@ GROUPS = {"conv": conv_cases, "pool": pool_cases, "dense": dense_cases, "act": a
 
 # --------------------------------------------------------------------------- running
 
-def find_runtime(args):
-    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
-    import cnnc_runtime
-    lib = args.runtime_lib or os.path.join(args.bin_dir, "..", "lib", "libcnnc_runtime.so")
-    cnnc_runtime.load_library(lib)
-    return cnnc_runtime
-
-
-def compile_model(cnnc, yaml_text, workdir):
-    src = os.path.join(workdir, "model.yaml")
-    with open(src, "w") as f:
-        f.write(yaml_text)
-    so = os.path.join(workdir, "model.so")
-    t0 = time.time()
-    p = subprocess.run([cnnc, src, "-o", so], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"cnnc failed (exit {p.returncode}):\n{p.stdout}{p.stderr}")
-    return so, time.time() - t0
-
-
 def infer_dropout_masks(grad_d1, batch, features):
     """grad_d1: [hidden, features] gradient of d1.weight; item n owns feature block n."""
     blk = features // batch
@@ -911,11 +869,8 @@ def run_case_isolated(rt, case, so, args, log):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="cnnc gradient checks against PyTorch autograd")
-    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
-                                                        os.path.join(SOURCE_DIR, "build", "bin")))
-    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
-    ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"))
+    ap = harness.tool_args(argparse.ArgumentParser(
+        description="cnnc gradient checks against PyTorch autograd"), runtime_lib=True)
     ap.add_argument("--group", action="append", default=[])
     ap.add_argument("-k", dest="pattern", default=None)
     ap.add_argument("--keep", action="store_true")
@@ -933,7 +888,7 @@ def main():
         for c in cases:
             print(c.name)
         return 0
-    rt = find_runtime(args)
+    rt = harness.load_runtime(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     root = tempfile.mkdtemp(prefix="cnnc_grads_")
     t_start = time.time()
@@ -941,7 +896,7 @@ def main():
     def build(case):
         workdir = os.path.join(root, case.name.replace("/", "_"))
         os.makedirs(workdir)
-        return compile_model(cnnc, case.yaml(), workdir)
+        return harness.compile_text(cnnc, case.yaml(), os.path.join(workdir, "model"))
 
     results, by_op = [], {}
 

@@ -103,7 +103,6 @@ import argparse
 import copy
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import shutil
@@ -112,11 +111,9 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "py"))
-from harness import RTOL, compare, perturb_reference, seed_of  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (and tools/py: reference_models, safetensors_io, cnnc_runtime)
+from harness import RTOL, compare, perturb_reference, run_cnnc, seed_of  # noqa: E402
 
 
 # --------------------------------------------------------------------------- registry
@@ -351,15 +348,6 @@ def gradient_yaml(text):
                 has_dropout = True
     doc["train"] = {"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 1.0}}
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=1000), has_dropout
-
-
-def compile_model(cnnc, src, so, extra=()):
-    t0 = time.time()
-    p = subprocess.run([cnnc, src, "-o", so, *extra], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"cnnc {' '.join(extra)} failed on {src} (exit {p.returncode}):\n"
-                           f"{p.stdout}{p.stderr}")
-    return time.time() - t0
 
 
 # --------------------------------------------------------------------------- kinks
@@ -806,13 +794,13 @@ def run_model(entry, args, rt, log):
         with open(gsrc, "w") as f:
             f.write(gtext)
         so_grad = os.path.join(workdir, "grad.so")
-        times["compile"] = compile_model(cnnc, gsrc, so_grad)
+        times["compile"] = run_cnnc(cnnc, gsrc, so_grad)
         so_orig = None
         if has_dropout:  # the model file as written (dropout on)
             so_orig = os.path.join(workdir, "model.so")
             extra = () if entry.train_steps else ("--inference-only",)
             times["compile_original" + ("" if entry.train_steps else "_inference")] = \
-                compile_model(cnnc, src, so_orig, extra)
+                run_cnnc(cnnc, src, so_orig, extra)
 
         # ---- twin and parameters
         t_run = time.time()
@@ -970,11 +958,8 @@ def run_model(entry, args, rt, log):
 # --------------------------------------------------------------------------- main
 
 def main():
-    ap = argparse.ArgumentParser(description="cnnc architecture zoo vs PyTorch / torchvision")
-    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
-                                                        os.path.join(SOURCE_DIR, "build", "bin")))
-    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
-    ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"))
+    ap = harness.tool_args(argparse.ArgumentParser(
+        description="cnnc architecture zoo vs PyTorch / torchvision"), runtime_lib=True)
     ap.add_argument("--model", action="append", default=[], help="registry name (repeatable)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
@@ -991,11 +976,7 @@ def main():
             raise SystemExit(f"unknown model {n!r}; known: {', '.join(by_name)}")
     entries = [by_name[n] for n in args.model] if args.model else REGISTRY
 
-    import torch
-    torch.set_num_threads(1)
-    import cnnc_runtime as rt
-    rt.load_library(args.runtime_lib or os.path.join(args.bin_dir, "..", "lib",
-                                                     "libcnnc_runtime.so"))
+    rt = harness.load_runtime(args)
     failed = []
     if any(e.resolve_kinks for e in entries) and kink_self_test(print):
         failed.append("kink-self-test")
