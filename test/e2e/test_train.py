@@ -35,12 +35,10 @@ Run: /usr/bin/python3 test/e2e/test_train.py [--bin-dir build/bin] [-k name] [--
 
 import argparse
 import concurrent.futures
-import gzip
 import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -56,10 +54,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_grads as tg  # noqa: E402  (the PyTorch interpreter of YAML layer lists)
 import harness  # noqa: E402
 from harness import RTOL  # noqa: E402
+from idx import FASHION_MNIST, read_idx  # noqa: E402  (tools/py, on the path through harness)
 
 torch.set_num_threads(1)
 
-FASHION = "/usr/share/datasets/fashion-mnist"
 
 
 class Checker:
@@ -106,19 +104,9 @@ class Checker:
 
 # --------------------------------------------------------------------------- data
 
-def load_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    zero, dtype, rank = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    shape = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
-
-
 def fashion(data_dir, count):
-    x = load_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz"))[:count]
-    y = load_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz"))[:count]
+    x = read_idx("train-images-idx3-ubyte.gz", data_dir)[:count]
+    y = read_idx("train-labels-idx1-ubyte.gz", data_dir)[:count]
     return (x.astype(np.float32) / 255.0).reshape(count, 1, 28, 28), y.astype(np.int64)
 
 
@@ -408,7 +396,7 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
 def main():
     ap = harness.tool_args(argparse.ArgumentParser(
         description="cnnc training tests against torch.optim"), runtime_lib=True)
-    ap.add_argument("--data", default=os.environ.get("CNNC_FASHION_MNIST", FASHION))
+    ap.add_argument("--data", default=os.environ.get("CNNC_FASHION_MNIST", FASHION_MNIST))
     ap.add_argument("-k", dest="pattern", default=None, help="run only tests whose name has this")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
