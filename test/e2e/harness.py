@@ -164,9 +164,33 @@ def load_runtime(args):
 
 # --------------------------------------------------------------------------- data
 
+# The activations a layer may fuse (`activation:`), as PyTorch computes them; softmax is over
+# the channel / feature axis.
+ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+               "softmax": lambda t: torch.softmax(t, dim=1)}
+
+
 def seed_of(name):
     """The seed of everything random in a case: a function of its name only."""
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def pixel_input(gen, shape):
+    """Pixel-like inputs: uniform in [0, 1), like (Fashion-)MNIST images scaled to [0, 1]."""
+    return torch.rand(shape, generator=gen)
+
+
+def token_ids(vocab, outside=0):
+    """Inputs of a text model: integer token ids in [-outside, vocab + outside) as float32,
+    with repeats (ids outside [0, vocab) are clamped by the embedding)."""
+    return lambda gen, shape: torch.randint(-outside, vocab + outside, shape,
+                                            generator=gen).float()
+
+
+def sequence_input(scale=1.0):
+    """Inputs [N, C, 1, L] (N(0, scale^2)) for a model whose input shape is the sequence
+    [C, L], which cnnc holds as [N, C, 1, L]."""
+    return lambda gen, shape: (torch.randn(shape, generator=gen) * scale).unsqueeze(2)
 
 
 def randomize_batch_norm(gen, c):

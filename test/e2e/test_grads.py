@@ -48,7 +48,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import compare, model_yaml, pair, resolve_padding, seed_of  # noqa: E402
+from harness import (ACTIVATIONS, compare, model_yaml, pair, resolve_padding,  # noqa: E402
+                     seed_of, sequence_input, token_ids)
 
 torch.set_num_threads(1)
 
@@ -287,8 +288,7 @@ class Reference:
             if act:
                 if act == "softmax":
                     pre_softmax[name] = y
-                y = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-                     "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
+                y = ACTIVATIONS[act](y)
             vals[name] = y
             prev = y
         out = vals[self.output]
@@ -366,7 +366,7 @@ class GradCase:
     layers:     YAML layer maps (the last one's output has `classes` columns)
     batches:    batch sizes tried, each with fresh parameters on one compiled model
     fd:         parameter names whose torch gradient is also checked by finite differences
-    input_fn:   (gen, shape, batch) -> float32 input (default randn)
+    input_fn:   (gen, [batch] + input_shape) -> float32 input (default randn)
     dropout:    name of a dropout layer whose mask is recovered from d1.weight's gradient
     branches:   for a merged case, the single-branch cases it was built from (rerun one by
                 one when the merged model fails, to say which op is wrong)
@@ -590,9 +590,9 @@ def graph_cases():
 
 
 def dropout_cases():
-    def input_fn(gen, shape, batch):
+    def input_fn(gen, shape):
         # Item n is nonzero only on feature block n, so d1.weight's gradient reveals its mask.
-        f = shape[1]
+        batch, f = shape[0], shape[1]
         blk = f // batch
         x = torch.zeros(shape)
         for n in range(batch):
@@ -605,18 +605,6 @@ def dropout_cases():
                  input_fn=input_fn, dropout="drop", batches=(1, 3))
         for r in (0.5, 0.2)
     ]
-
-
-def sequence_input(gen, shape, batch):
-    """[b, C, 1, L] for a model whose input is the sequence [C, L]."""
-    return torch.randn(shape, generator=gen).unsqueeze(2)
-
-
-def token_ids(vocab, outside=0):
-    """Token ids as float32, with repeats (the table gradient must add them up); ids
-    outside [0, vocab) are clamped."""
-    return lambda gen, shape, batch: torch.randint(-outside, vocab + outside, shape,
-                                                   generator=gen).float()
 
 
 def seq_cases():
@@ -649,7 +637,7 @@ def seq_cases():
         ("gmp", [C1("c0", 3, 3), dict(name="g", op="global_max_pool")], []),
     ])
     for c in [seq] + seq.branches:
-        c.input_fn = sequence_input
+        c.input_fn = sequence_input()
     # k-max over a 2-D plane (row-major) and global max pooling of an image.
     cases += [seq, merged("seq_planes", "seq", [1, 5, 6], [
         pool_branch("kmax2d", 3, dict(op="kmax_pool", k=7)),
@@ -776,7 +764,7 @@ def run_case(rt, case, so, args, log):
     kept_total, kept_n = 0.0, 0
     for batch in case.batches:
         if case.input_fn:
-            x = case.input_fn(gen, [batch] + case.input_shape, batch).float()
+            x = case.input_fn(gen, [batch] + case.input_shape).float()
         else:
             x = torch.randn([batch] + case.input_shape, generator=gen).float()
         labels = torch.randint(0, classes, (batch,), generator=gen)

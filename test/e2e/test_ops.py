@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 
 import harness
-from harness import Case, model_yaml, pair, resolve_padding, seed_of
+from harness import (ACTIVATIONS, Case, model_yaml, pair, resolve_padding, seed_of,
+                     sequence_input, token_ids)
 
 
 # --------------------------------------------------------------------------- layer DSL
@@ -74,10 +75,7 @@ class Layer:
 
 
 def apply_activation(y, act):
-    if act is None:
-        return y
-    return {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-            "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
+    return y if act is None else ACTIVATIONS[act](y)
 
 
 class Conv(Layer):
@@ -179,9 +177,7 @@ class BatchNorm(Layer):
 
 
 class Simple(Layer):
-    FUNCS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-             "softmax": lambda t: torch.softmax(t, dim=1),
-             "flatten": lambda t: t.flatten(1), "dropout": lambda t: t}
+    FUNCS = dict(ACTIVATIONS, flatten=lambda t: t.flatten(1), dropout=lambda t: t)
 
     def __init__(self, name, op, **kw):
         super().__init__(name, **kw)
@@ -546,17 +542,6 @@ def as_sequence(x):
     """[N, C, 1, L] -> [N, C, L]."""
     assert x.dim() == 4 and x.shape[2] == 1, f"not a sequence: {list(x.shape)}"
     return x[:, :, 0, :]
-
-
-def sequence_input(scale=1.0):
-    """Inputs [b, C, 1, L] for a model whose input shape is [C, L]."""
-    return lambda gen, shape: (torch.randn(shape, generator=gen) * scale).unsqueeze(2)
-
-
-def token_ids(vocab, outside=0):
-    """Integer token ids in [-outside, vocab + outside) as float32 (out-of-range ids clamp)."""
-    return lambda gen, shape: torch.randint(-outside, vocab + outside, shape,
-                                            generator=gen).float()
 
 
 class Embedding(Layer):

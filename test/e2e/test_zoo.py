@@ -113,7 +113,8 @@ from typing import Callable, Optional, Union
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402  (and tools/py: reference_models, safetensors_io, cnnc_runtime)
-from harness import RTOL, compare, perturb_reference, run_cnnc, seed_of  # noqa: E402
+from harness import (RTOL, compare, perturb_reference, pixel_input, run_cnnc,  # noqa: E402
+                     seed_of, token_ids)
 
 
 # --------------------------------------------------------------------------- registry
@@ -188,25 +189,13 @@ def vgg_rename(convs_per_stage):
     return table
 
 
-def fmnist_input(gen, shape):  # pixel-like values in [0, 1], like Fashion-MNIST
-    import torch
-    return torch.rand(shape, generator=gen)
-
-
-def token_ids(vocab):  # token ids of a text model, as float32 (repeats included)
-    def make(gen, shape):
-        import torch
-        return torch.randint(0, vocab, shape, generator=gen).float()
-    return make
-
-
 REGISTRY = [
     ZooModel("lenet5", "models/lenet5.yaml", _test_models("LeNet5"), [1, 28, 28], 10,
-             source="d2l LeNet-5 (sigmoid, max pool, 28x28)", input_fn=fmnist_input,
+             source="d2l LeNet-5 (sigmoid, max pool, 28x28)", input_fn=pixel_input,
              train_steps=6, train_lr=0.2),
     ZooModel("alexnet_fmnist", "models/alexnet_fmnist.yaml", _ref("AlexNetFMnist"),
              [1, 224, 224], 10, source="d2l / course notes AlexNet for Fashion-MNIST",
-             input_fn=fmnist_input, train_steps=4, train_lr=0.001, train_batch=4),
+             input_fn=pixel_input, train_steps=4, train_lr=0.001, train_batch=4),
     ZooModel("alexnet", "models/alexnet.yaml", _tv("alexnet"), [3, 224, 224], 1000,
              source="torchvision.models.alexnet"),
     ZooModel("vgg11", "models/vgg11.yaml", _tv("vgg11"), [3, 224, 224], 1000,
@@ -215,7 +204,7 @@ REGISTRY = [
              rename=vgg_rename(VGG_CFG["vgg16"]), resolve_kinks=True,
              source="torchvision.models.vgg16"),
     ZooModel("nin", "models/nin.yaml", _ref("NiN"), [1, 224, 224], 10,
-             source="d2l Network in Network for Fashion-MNIST", input_fn=fmnist_input,
+             source="d2l Network in Network for Fashion-MNIST", input_fn=pixel_input,
              resolve_kinks=True, train_steps=5, train_lr=0.02, train_batch=4),
     ZooModel("googlenet", "models/googlenet.yaml",
              _tv("googlenet", aux_logits=False, transform_input=False, init_weights=True),
@@ -237,10 +226,10 @@ REGISTRY = [
              input_fn=token_ids(5000), train_steps=5, train_lr=0.001),
     ZooModel("lenet5_original", "models/lenet5_original.yaml", _ref("LeNet5Original"),
              [1, 32, 32], 10, source="LeCun et al. 1998 LeNet-5 (tanh, average pooling, C3 "
-             "connection table)", input_fn=fmnist_input, train_steps=6, train_lr=0.1),
+             "connection table)", input_fn=pixel_input, train_steps=6, train_lr=0.1),
     ZooModel("alphago_policy", "models/alphago_policy.yaml", _ref("AlphaGoPolicy"),
              [48, 19, 19], 361, source="Silver et al. 2016 AlphaGo SL policy network (k = 192)",
-             output="softmax", input_fn=fmnist_input, train_steps=4, train_lr=0.001,
+             output="softmax", input_fn=pixel_input, train_steps=4, train_lr=0.001,
              train_batch=4),
 ]
 
