@@ -75,6 +75,10 @@ def make_param(gen, kind, shape, fan_in=1):
     raise ValueError(kind)
 
 
+def _f64(t):
+    return t if t.dtype == torch.float64 else t.double()
+
+
 class Reference:
     """Runs a list of YAML layer maps in PyTorch (float64). Parameters are created on the
     first call (from `gen`), named like cnnc names them (<layer>.weight, ...)."""
@@ -95,13 +99,21 @@ class Reference:
             self.order.append(name)
         return params[name]
 
+    def _weight_bias(self, params, gen, l, shape, fan_in, outputs):
+        """Layer l's <name>.weight of `shape` and, unless `bias: false`, its <name>.bias of
+        [outputs] (created when missing), as float64; the bias is None without one."""
+        w = self._param(params, gen, l["name"] + ".weight", "weight", shape, fan_in)
+        b = (self._param(params, gen, l["name"] + ".bias", "bias", (outputs,), fan_in)
+             if l.get("bias", True) else None)
+        return _f64(w), None if b is None else _f64(b)
+
     def forward(self, x, params, gen=None, training=True, masks=None, stats=None,
                 return_logits=False):
         """x: float64 tensor. params: dict name -> tensor (float64 leaf tensors for autograd;
         created as float32 from `gen` when missing). stats: dict receiving updated running
         statistics (batch norm, training). masks: dict layer name -> dropout mask (0/1).
         Returns the output (and the pre-softmax logits if asked)."""
-        P = lambda n: params[n].double() if params[n].dtype != torch.float64 else params[n]
+        P = lambda n: _f64(params[n])
         vals = {"input": x}
         prev = x
         pre_softmax = {}
@@ -119,11 +131,8 @@ class Reference:
                 kh, kw = pair(l["kernel"])
                 o = l["out_channels"]
                 fan = sum(len(r) for r in table) * kh * kw // o
-                self._param(params, gen, name + ".weight", "weight",
-                            (sum(len(r) for r in table), kh, kw), fan)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), fan)
-                compact = P(name + ".weight")
+                compact, bias = self._weight_bias(params, gen, l, (sum(len(r) for r in table),
+                                                                   kh, kw), fan, o)
                 dense, k = [], 0
                 for r in table:
                     row = [compact.new_zeros((kh, kw))] * a.shape[1]
@@ -133,21 +142,16 @@ class Reference:
                     dense.append(torch.stack(row))
                 t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"], l.get("stride", 1),
                                               1, a.shape[2:])
-                y = F.conv2d(F.pad(a, (le, r, t, b)), torch.stack(dense),
-                             P(name + ".bias") if l.get("bias", True) else None,
+                y = F.conv2d(F.pad(a, (le, r, t, b)), torch.stack(dense), bias,
                              stride=pair(l.get("stride", 1)))
             elif op == "conv_transpose2d":
                 cin = a.shape[1]
                 g = l.get("groups", 1)
                 kh, kw = pair(l["kernel"])
                 o = l["out_channels"]
-                self._param(params, gen, name + ".weight", "weight", (cin, o // g, kh, kw),
-                            cin // g * kh * kw)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * kh * kw)
-                y = F.conv_transpose2d(a, P(name + ".weight"),
-                                       P(name + ".bias") if l.get("bias", True) else None,
-                                       stride=pair(l.get("stride", 1)),
+                weight, bias = self._weight_bias(params, gen, l, (cin, o // g, kh, kw),
+                                                 cin // g * kh * kw, o)
+                y = F.conv_transpose2d(a, weight, bias, stride=pair(l.get("stride", 1)),
                                        padding=pair(l.get("padding", 0)),
                                        output_padding=pair(l.get("output_padding", 0)),
                                        groups=g, dilation=pair(l.get("dilation", 1)))
@@ -162,30 +166,18 @@ class Reference:
                 g = l.get("groups", 1)
                 kh, kw = pair(l["kernel"])
                 o = l["out_channels"]
-                self._param(params, gen, name + ".weight", "weight", (o, cin // g, kh, kw),
-                            cin // g * kh * kw)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * kh * kw)
+                weight, bias = self._weight_bias(params, gen, l, (o, cin // g, kh, kw),
+                                                 cin // g * kh * kw, o)
                 t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"], l.get("stride", 1),
                                               l.get("dilation", 1), a.shape[2:])
-                y = F.conv2d(F.pad(a, (le, r, t, b)), P(name + ".weight"),
-                             P(name + ".bias") if l.get("bias", True) else None,
-                             stride=pair(l.get("stride", 1)), dilation=pair(l.get("dilation", 1)),
-                             groups=g)
+                y = F.conv2d(F.pad(a, (le, r, t, b)), weight, bias, stride=pair(l.get("stride", 1)),
+                             dilation=pair(l.get("dilation", 1)), groups=g)
             elif op == "dense":
                 fin = a.shape[1]
                 o = l["out_features"]
-                self._param(params, gen, name + ".weight", "weight", (o, fin), fin)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), fin)
-                y = F.linear(a, P(name + ".weight"),
-                             P(name + ".bias") if l.get("bias", True) else None)
-            elif op == "relu":
-                y = torch.relu(a)
-            elif op == "sigmoid":
-                y = torch.sigmoid(a)
-            elif op == "tanh":
-                y = torch.tanh(a)
+                y = F.linear(a, *self._weight_bias(params, gen, l, (o, fin), fin, o))
+            elif op in ("relu", "sigmoid", "tanh"):
+                y = ACTIVATIONS[op](a)
             elif op == "softmax":
                 pre_softmax[name] = a
                 y = torch.softmax(a, dim=1)
@@ -214,17 +206,14 @@ class Reference:
                 seq = a[:, :, 0, :]  # [N, C, 1, L] -> [N, C, L]
                 cin, g, k = seq.shape[1], l.get("groups", 1), l["kernel"]
                 o = l["out_channels"]
-                self._param(params, gen, name + ".weight", "weight", (o, cin // g, k), cin // g * k)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * k)
+                weight, bias = self._weight_bias(params, gen, l, (o, cin // g, k), cin // g * k, o)
                 s_, d = l.get("stride", 1), l.get("dilation", 1)
                 _, le, _, r = resolve_padding(l.get("padding", 0), (1, k), (1, s_), (1, d),
                                               (1, seq.shape[2]))
                 if isinstance(l.get("padding"), list):
                     le, r = l["padding"]
-                y = F.conv1d(F.pad(seq, (le, r)), P(name + ".weight"),
-                             P(name + ".bias") if l.get("bias", True) else None,
-                             stride=s_, dilation=d, groups=g).unsqueeze(2)
+                y = F.conv1d(F.pad(seq, (le, r)), weight, bias, stride=s_, dilation=d,
+                             groups=g).unsqueeze(2)
             elif op in ("max_pool1d", "avg_pool1d"):
                 seq = a[:, :, 0, :]
                 k, s_, p_ = l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)

@@ -66,6 +66,14 @@ class Layer:
     def params(self, xs, gen):
         return {}
 
+    def weight_and_bias(self, gen, shape, fan_in, outputs):
+        """<name>.weight of `shape`, uniform in +-1.7/sqrt(fan_in), then (unless `bias:
+        false`) <name>.bias of [outputs], uniform in +-0.5."""
+        p = {f"{self.name}.weight": uniform(gen, shape, 1.7 / math.sqrt(fan_in))}
+        if self.attrs.get("bias", True):
+            p[f"{self.name}.bias"] = uniform(gen, (outputs,), 0.5)
+        return p
+
     def forward(self, xs, p):
         raise NotImplementedError
 
@@ -89,12 +97,8 @@ class Conv(Layer):
         c = xs[0].shape[1]
         g = a.get("groups") or 1
         kh, kw = pair(a["kernel"])
-        fan_in = c // g * kh * kw
-        p = {f"{self.name}.weight": uniform(gen, (a["out_channels"], c // g, kh, kw),
-                                            1.7 / math.sqrt(fan_in))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+        o = a["out_channels"]
+        return self.weight_and_bias(gen, (o, c // g, kh, kw), c // g * kh * kw, o)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -150,12 +154,8 @@ class Dense(Layer):
         super().__init__(name, out_features=out_features, **kw)
 
     def params(self, xs, gen):
-        n_in = xs[0].shape[1]
-        p = {f"{self.name}.weight": uniform(gen, (self.attrs["out_features"], n_in),
-                                            1.7 / math.sqrt(n_in))}
-        if self.attrs.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (self.attrs["out_features"],), 0.5)
-        return p
+        n_in, o = xs[0].shape[1], self.attrs["out_features"]
+        return self.weight_and_bias(gen, (o, n_in), n_in, o)
 
     def forward(self, xs, p):
         y = F.linear(xs[0], p[f"{self.name}.weight"], p.get(f"{self.name}.bias"))
@@ -571,12 +571,8 @@ class Conv1d(Layer):
         a = self.attrs
         c = xs[0].shape[1]
         g = a.get("groups") or 1
-        fan_in = c // g * a["kernel"]
-        p = {f"{self.name}.weight": uniform(gen, (a["out_channels"], c // g, a["kernel"]),
-                                            1.7 / math.sqrt(fan_in))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+        o, k = a["out_channels"], a["kernel"]
+        return self.weight_and_bias(gen, (o, c // g, k), c // g * k, o)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -798,11 +794,8 @@ class ConvTranspose(Layer):
         c = xs[0].shape[1]
         g = a.get("groups") or 1
         kh, kw = pair(a["kernel"])
-        p = {f"{self.name}.weight": uniform(gen, (c, a["out_channels"] // g, kh, kw),
-                                            1.7 / math.sqrt(c // g * kh * kw))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+        o = a["out_channels"]
+        return self.weight_and_bias(gen, (c, o // g, kh, kw), c // g * kh * kw, o)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -832,10 +825,7 @@ class ConvTable(Conv):
         a = self.attrs
         kh, kw = pair(a["kernel"])
         k = sum(len(r) for r in a["connections"])
-        p = {f"{self.name}.weight": uniform(gen, (k, kh, kw), 1.7 / math.sqrt(3 * kh * kw))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+        return self.weight_and_bias(gen, (k, kh, kw), 3 * kh * kw, a["out_channels"])
 
     def forward(self, xs, p):
         dense = dense_from_connections(p[f"{self.name}.weight"], self.attrs["connections"],
