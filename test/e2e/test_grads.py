@@ -144,34 +144,29 @@ class Reference:
                                               1, a.shape[2:])
                 y = F.conv2d(F.pad(a, (le, r, t, b)), torch.stack(dense), bias,
                              stride=pair(l.get("stride", 1)))
-            elif op == "conv_transpose2d":
-                cin = a.shape[1]
-                g = l.get("groups", 1)
-                kh, kw = pair(l["kernel"])
-                o = l["out_channels"]
-                weight, bias = self._weight_bias(params, gen, l, (cin, o // g, kh, kw),
-                                                 cin // g * kh * kw, o)
-                y = F.conv_transpose2d(a, weight, bias, stride=pair(l.get("stride", 1)),
-                                       padding=pair(l.get("padding", 0)),
-                                       output_padding=pair(l.get("output_padding", 0)),
-                                       groups=g, dilation=pair(l.get("dilation", 1)))
             elif op == "position_bias":
                 self._param(params, gen, name + ".bias", "bias", tuple(a.shape[1:]))
                 y = a + P(name + ".bias")
             elif op == "local_response_norm":
                 y = F.local_response_norm(a, l["size"], alpha=l.get("alpha", 1e-4),
                                           beta=l.get("beta", 0.75), k=l.get("k", 1.0))
-            elif op == "conv2d":
-                cin = a.shape[1]
-                g = l.get("groups", 1)
+            elif op in ("conv2d", "conv_transpose2d"):
+                cin, g, o = a.shape[1], l.get("groups", 1), l["out_channels"]
                 kh, kw = pair(l["kernel"])
-                o = l["out_channels"]
-                weight, bias = self._weight_bias(params, gen, l, (o, cin // g, kh, kw),
-                                                 cin // g * kh * kw, o)
-                t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"], l.get("stride", 1),
-                                              l.get("dilation", 1), a.shape[2:])
-                y = F.conv2d(F.pad(a, (le, r, t, b)), weight, bias, stride=pair(l.get("stride", 1)),
-                             dilation=pair(l.get("dilation", 1)), groups=g)
+                shape = (o, cin // g, kh, kw) if op == "conv2d" else (cin, o // g, kh, kw)
+                weight, bias = self._weight_bias(params, gen, l, shape, cin // g * kh * kw, o)
+                stride, dilation = pair(l.get("stride", 1)), pair(l.get("dilation", 1))
+                if op == "conv_transpose2d":
+                    y = F.conv_transpose2d(a, weight, bias, stride=stride,
+                                           padding=pair(l.get("padding", 0)),
+                                           output_padding=pair(l.get("output_padding", 0)),
+                                           groups=g, dilation=dilation)
+                else:
+                    t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"],
+                                                  l.get("stride", 1), l.get("dilation", 1),
+                                                  a.shape[2:])
+                    y = F.conv2d(F.pad(a, (le, r, t, b)), weight, bias, stride=stride,
+                                 dilation=dilation, groups=g)
             elif op == "dense":
                 fin = a.shape[1]
                 o = l["out_features"]

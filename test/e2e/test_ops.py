@@ -98,7 +98,11 @@ class Conv(Layer):
         g = a.get("groups") or 1
         kh, kw = pair(a["kernel"])
         o = a["out_channels"]
-        return self.weight_and_bias(gen, (o, c // g, kh, kw), c // g * kh * kw, o)
+        return self.weight_and_bias(gen, self.weight_shape(c, o, g, kh, kw), c // g * kh * kw, o)
+
+    @staticmethod
+    def weight_shape(c, o, g, kh, kw):
+        return (o, c // g, kh, kw)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -783,19 +787,14 @@ def poolx_cases(args):
 # --------------------------------------------------------------------------- convx
 # Transposed convolution, LeNet-5 connection tables, per-position bias, local response norm.
 
-class ConvTranspose(Layer):
+class ConvTranspose(Conv):
+    """conv_transpose2d: Conv's attributes and parameters, with PyTorch's [C, O/g, kh, kw]
+    weight."""
     op = "conv_transpose2d"
 
-    def __init__(self, name, out_channels, kernel, **kw):
-        super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
-
-    def params(self, xs, gen):
-        a = self.attrs
-        c = xs[0].shape[1]
-        g = a.get("groups") or 1
-        kh, kw = pair(a["kernel"])
-        o = a["out_channels"]
-        return self.weight_and_bias(gen, (c, o // g, kh, kw), c // g * kh * kw, o)
+    @staticmethod
+    def weight_shape(c, o, g, kh, kw):
+        return (c, o // g, kh, kw)
 
     def forward(self, xs, p):
         a = self.attrs
