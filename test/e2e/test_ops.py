@@ -116,18 +116,24 @@ class Conv(Layer):
 
 
 class Pool(Layer):
+    """max_pool2d and avg_pool2d."""
+
     def __init__(self, name, op, kernel, **kw):
         super().__init__(name, kernel=kernel, **kw)
         self.op = op
 
-    def forward(self, xs, p):
+    def window(self, x):
+        """(kernel, stride, ceil_mode, (top, left, bottom, right) padding) on the input x."""
         a = self.attrs
-        x = xs[0]
         k = pair(a["kernel"])
         s = pair(a.get("stride") or a["kernel"])
-        ceil = bool(a.get("ceil_mode"))
-        cip = a.get("count_include_pad", True)
-        t, l, b, r = resolve_padding(a.get("padding"), k, s, 1, x.shape[2:])
+        return k, s, bool(a.get("ceil_mode")), resolve_padding(a.get("padding"), k, s, 1,
+                                                               x.shape[2:])
+
+    def forward(self, xs, p):
+        x = xs[0]
+        k, s, ceil, (t, l, b, r) = self.window(x)
+        cip = self.attrs.get("count_include_pad", True)
         if t == b and l == r and t <= k[0] // 2 and l <= k[1] // 2:
             # PyTorch's own semantics (ceil_mode, count_include_pad) with symmetric padding.
             if self.op == "max_pool2d":
@@ -727,20 +733,12 @@ def seq_cases(args):
 
 # --------------------------------------------------------------------------- pooling variants
 
-class PoolX(Layer):
+class PoolX(Pool):
     """min_pool2d and l2_pool2d (same attributes as max_pool2d)."""
 
-    def __init__(self, name, op, kernel, **kw):
-        super().__init__(name, kernel=kernel, **kw)
-        self.op = op
-
     def forward(self, xs, p):
-        a = self.attrs
         x = xs[0]
-        k = pair(a["kernel"])
-        s = pair(a.get("stride") or a["kernel"])
-        ceil = bool(a.get("ceil_mode"))
-        t, l, b, r = resolve_padding(a.get("padding"), k, s, 1, x.shape[2:])
+        k, s, ceil, (t, l, b, r) = self.window(x)
         plain = (t, l, b, r) == (0, 0, 0, 0) and not ceil
         if self.op == "min_pool2d":
             if t == b and l == r:
