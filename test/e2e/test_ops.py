@@ -87,22 +87,24 @@ def apply_activation(y, act):
 
 
 class Conv(Layer):
+    """conv2d; the base of the other convolutions (same attributes and parameters)."""
     op = "conv2d"
 
     def __init__(self, name, out_channels, kernel, **kw):
         super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
 
+    def kernel_size(self):
+        return pair(self.attrs["kernel"])
+
+    def weight_shape(self, c, o, g):
+        """PyTorch's weight layout for c inputs, o outputs and g groups."""
+        return (o, c // g) + self.kernel_size()
+
     def params(self, xs, gen):
         a = self.attrs
-        c = xs[0].shape[1]
-        g = a.get("groups") or 1
-        kh, kw = pair(a["kernel"])
-        o = a["out_channels"]
-        return self.weight_and_bias(gen, self.weight_shape(c, o, g, kh, kw), c // g * kh * kw, o)
-
-    @staticmethod
-    def weight_shape(c, o, g, kh, kw):
-        return (o, c // g, kh, kw)
+        c, g, o = xs[0].shape[1], a.get("groups") or 1, a["out_channels"]
+        return self.weight_and_bias(gen, self.weight_shape(c, o, g),
+                                    c // g * math.prod(self.kernel_size()), o)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -571,18 +573,11 @@ class Embedding(Layer):
         return y.permute(0, 2, 1).unsqueeze(2)
 
 
-class Conv1d(Layer):
+class Conv1d(Conv):
     op = "conv1d"
 
-    def __init__(self, name, out_channels, kernel, **kw):
-        super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
-
-    def params(self, xs, gen):
-        a = self.attrs
-        c = xs[0].shape[1]
-        g = a.get("groups") or 1
-        o, k = a["out_channels"], a["kernel"]
-        return self.weight_and_bias(gen, (o, c // g, k), c // g * k, o)
+    def kernel_size(self):
+        return (self.attrs["kernel"],)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -790,9 +785,8 @@ class ConvTranspose(Conv):
     weight."""
     op = "conv_transpose2d"
 
-    @staticmethod
-    def weight_shape(c, o, g, kh, kw):
-        return (c, o // g, kh, kw)
+    def weight_shape(self, c, o, g):
+        return (c, o // g) + self.kernel_size()
 
     def forward(self, xs, p):
         a = self.attrs
