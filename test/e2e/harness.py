@@ -1,13 +1,20 @@
 """Shared helpers of the cnnc end-to-end (numerical) tests.
 
-What it does: writes parameters as safetensors and inputs as .npy, compiles a YAML model with
-`cnnc` into a temporary directory, runs the resulting model.so with `cnnrun run`, and compares
-the output with a PyTorch reference computed in float64 from the very same float32 parameters
-and inputs. A case passes when
+What it does (Case, Runner, main_for: the driver of test_ops.py and test_models.py): writes
+parameters as safetensors and inputs as .npy, compiles a YAML model with `cnnc` into a
+temporary directory, runs the resulting model.so with `cnnrun run`, and compares the output
+with a PyTorch reference computed in float64 from the very same float32 parameters and
+inputs. A case passes when
 
     max |cnnc - reference| <= 1e-4 * max(1, max |reference|)
 
 at every batch size tried (batch 1 and batch 7 by default, both on ONE compiled model.so).
+
+It is also the one home of what the other e2e scripts (test_grads, test_train, test_zoo)
+share: that criterion (compare, RTOL, perturb_reference for --perturb-reference), seeds
+(seed_of), input makers (pixel_input, token_ids, sequence_input), the activations
+(ACTIVATIONS), model text (model_yaml), the common options (tool_args), running cnnc
+(run_cnnc, compile_text) and loading the C runtime (load_runtime).
 
 What it assumes: /usr/bin/python3 with Debian's torch 1.13 and numpy (no safetensors package:
 tools/py/safetensors_io.py writes the parameters); the tools `cnnc` and `cnnrun` in the build's
