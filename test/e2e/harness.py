@@ -1,28 +1,38 @@
 """Shared helpers of the cnnc end-to-end (numerical) tests.
 
-What it does: writes parameters as safetensors and inputs as .npy, compiles a YAML model with
-`cnnc` into a temporary directory, runs the resulting model.so with `cnnrun run`, and compares
-the output with a PyTorch reference computed in float64 from the very same float32 parameters
-and inputs. A case passes when
+What it does (Case, Runner, main_for: the driver of test_ops.py and test_models.py): writes
+parameters as safetensors and inputs as .npy, compiles a YAML model with `cnnc` into a
+temporary directory, runs the resulting model.so with `cnnrun run`, and compares the output
+with a PyTorch reference computed in float64 from the very same float32 parameters and
+inputs. A case passes when
 
     max |cnnc - reference| <= 1e-4 * max(1, max |reference|)
 
 at every batch size tried (batch 1 and batch 7 by default, both on ONE compiled model.so).
 
+It is also the one home of what the other e2e scripts (test_grads, test_train, test_zoo)
+share: that criterion (compare, RTOL, perturb_reference for --perturb-reference), seeds
+(seed_of), input makers (pixel_input, token_ids, sequence_input), the activations
+(ACTIVATIONS), model text (model_yaml), the common options (tool_args), running cnnc
+(run_cnnc, compile_text) and loading the C runtime (load_runtime).
+
 What it assumes: /usr/bin/python3 with Debian's torch 1.13 and numpy (no safetensors package:
-the writer is here); the tools `cnnc` and `cnnrun` in the build's bin directory, found from the
-command line (--bin-dir), the environment (CNNC_BIN_DIR) or <source>/build/bin; parameters are
-named and laid out like a PyTorch state_dict (conv OIHW, dense [out, in], batch norm
-weight/bias/running_mean/running_var); the model's input is float32 NCHW (or [N, F]).
+tools/py/safetensors_io.py writes the parameters); the tools `cnnc` and `cnnrun` in the build's
+bin directory, found from the command line (--bin-dir), the environment (CNNC_BIN_DIR) or
+<source>/build/bin; parameters are named and laid out like a PyTorch state_dict (conv OIHW,
+dense [out, in], batch norm weight/bias/running_mean/running_var); the model's input is
+float32 NCHW (or [N, F]).
 Everything is seeded: a case's data depends only on its name.
 """
 
 import argparse
+import collections
 import json
+import math
 import os
 import shutil
-import struct
 import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -31,43 +41,18 @@ import zlib
 import numpy as np
 import torch
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "py"))
+import safetensors_io  # noqa: E402
+
 torch.set_num_threads(1)
 
 RTOL = 1e-4
 BATCHES = (1, 7)
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
 # --------------------------------------------------------------------------- files
-
-_ST_DTYPES = {np.dtype("float32"): "F32", np.dtype("float64"): "F64",
-              np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
-
-
-def write_safetensors(path, tensors):
-    """Writes {name: array or torch tensor} as a safetensors file (in the given order)."""
-    header, blobs, offset = {}, [], 0
-    for name, value in tensors.items():
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-        arr = np.ascontiguousarray(value)
-        if arr.dtype not in _ST_DTYPES:
-            raise TypeError(f"{name}: unsupported dtype {arr.dtype}")
-        data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _ST_DTYPES[arr.dtype], "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"format": "pt"}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # pad the header to 8 bytes, like the reference writer
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
 
 def write_npy(path, array):
     np.save(path, np.ascontiguousarray(np.asarray(array, dtype="<f4")))
@@ -91,13 +76,16 @@ def _yaml_value(v):
     raise TypeError(f"cannot write {v!r} as YAML")
 
 
-def model_yaml(name, input_shape, layers, output=None):
-    """A model file from a list of layer dicts (one flow-style map per line)."""
+def model_yaml(name, input_shape, layers, output=None, train=None):
+    """A model file from a list of layer dicts (one flow-style map per line), with a
+    `train:` section if train (a dict) is given."""
     lines = [f"name: {name}", f"input: {{name: input, shape: {_yaml_value(list(input_shape))}}}"]
     if output:
         lines.append(f"output: {output}")
     lines.append("layers:")
     lines += [f"  - {_yaml_value(layer)}" for layer in layers]
+    if train:
+        lines.append(f"train: {_yaml_value(train)}")
     return "\n".join(lines) + "\n"
 
 
@@ -121,12 +109,7 @@ class Tools:
         else:
             src = yaml_text_or_path
         so = os.path.join(workdir, stem + ".so")
-        t0 = time.time()
-        p = _run_tool([self.cnnc, src, "-o", so, *extra_args])
-        dt = time.time() - t0
-        if p.returncode != 0:
-            raise CaseError(f"cnnc failed (exit {p.returncode}) on {src}:\n{p.stdout}{p.stderr}")
-        return so, dt
+        return so, run_cnnc(self.cnnc, src, so, extra_args)
 
     def info(self, so):
         p = _run_tool([self.cnnrun, "info", so, "--json"])
@@ -149,25 +132,74 @@ class Tools:
         return np.load(out)
 
 
-class CaseError(Exception):
-    pass
+class CaseError(RuntimeError):
+    """A tool failed; the message holds its output."""
 
 
 def _run_tool(args):
-    """subprocess.run, retrying for up to ~60 s while the tool is being relinked."""
-    for attempt in range(30):
-        try:
-            return subprocess.run(args, capture_output=True, text=True)
-        except (PermissionError, FileNotFoundError, OSError) as e:
-            if attempt == 29:
-                raise CaseError(f"cannot execute {args[0]}: {e}")
-            time.sleep(2)
+    """Runs a tool once, capturing its output as text."""
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+def run_cnnc(cnnc, src, so, extra=()):
+    """Compiles the model file src into so (`cnnc src -o so extra...`); returns the seconds it
+    took. Raises CaseError with cnnc's output when it fails."""
+    t0 = time.time()
+    p = _run_tool([cnnc, src, "-o", so, *extra])
+    if p.returncode != 0:
+        opts = f" with {' '.join(extra)}" if extra else ""
+        raise CaseError(f"cnnc failed (exit {p.returncode}) on {src}{opts}:\n{p.stdout}{p.stderr}")
+    return time.time() - t0
+
+
+def compile_text(cnnc, text, stem, extra=()):
+    """Writes the model text to <stem>.yaml and compiles it to <stem>.so: (so path, seconds)."""
+    with open(stem + ".yaml", "w") as f:
+        f.write(text)
+    return stem + ".so", run_cnnc(cnnc, stem + ".yaml", stem + ".so", extra)
+
+
+def load_runtime(args):
+    """tools/py/cnnc_runtime.py (of --source-dir) with the C runtime loaded from --runtime-lib
+    (default <bin-dir>/../lib/libcnnc_runtime.so)."""
+    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
+    import cnnc_runtime
+    cnnc_runtime.load_library(args.runtime_lib or os.path.join(args.bin_dir, "..", "lib",
+                                                               "libcnnc_runtime.so"))
+    return cnnc_runtime
 
 
 # --------------------------------------------------------------------------- data
 
+# The activations a layer may fuse (`activation:`), as PyTorch computes them; softmax is over
+# the channel / feature axis.
+ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+               # the `activation:` shorthand's slope is PyTorch's default, 0.01
+               "leaky_relu": torch.nn.functional.leaky_relu,
+               "softmax": lambda t: torch.softmax(t, dim=1)}
+
+
 def seed_of(name):
+    """The seed of everything random in a case: a function of its name only."""
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def pixel_input(gen, shape):
+    """Pixel-like inputs: uniform in [0, 1), like (Fashion-)MNIST images scaled to [0, 1]."""
+    return torch.rand(shape, generator=gen)
+
+
+def token_ids(vocab, outside=0):
+    """Inputs of a text model: integer token ids in [-outside, vocab + outside) as float32,
+    with repeats (ids outside [0, vocab) are clamped by the embedding)."""
+    return lambda gen, shape: torch.randint(-outside, vocab + outside, shape,
+                                            generator=gen).float()
+
+
+def sequence_input(scale=1.0):
+    """Inputs [N, C, 1, L] (N(0, scale^2)) for a model whose input shape is the sequence
+    [C, L], which cnnc holds as [N, C, 1, L]."""
+    return lambda gen, shape: (torch.randn(shape, generator=gen) * scale).unsqueeze(2)
 
 
 def randomize_batch_norm(gen, c):
@@ -198,30 +230,53 @@ def randomize_module(module, gen):
 
 # --------------------------------------------------------------------------- comparison
 
-def compare(case, got, ref, batch):
-    """Returns (ok, max_err, tol, message)."""
-    ref = np.asarray(ref, dtype=np.float64)
-    got = np.asarray(got)
+class Comparison(collections.namedtuple("Comparison", "ok err scale message")):
+    """The outcome of compare(): ok, the max abs error (inf for a shape mismatch or a
+    non-finite value), scale = max(1, max|ref|) (0 for a shape mismatch) and, when not ok,
+    a message saying where and by how much (without the caller's name of the tensor)."""
+
+    @property
+    def tol(self):
+        return RTOL * self.scale
+
+    @property
+    def rel(self):
+        """The error relative to max(1, max|ref|)."""
+        return self.err / self.scale if self.scale else math.inf
+
+
+def perturb_reference(ref):
+    """--perturb-reference: a float64 copy of ref with 2e-4 * max(1, max|ref|) (twice the
+    tolerance) added to its middle element; a test run this way must fail."""
+    ref = np.array(ref, dtype=np.float64)
+    if ref.size:
+        ref.flat[ref.size // 2] += 2 * RTOL * max(1.0, float(np.max(np.abs(ref))))
+    return ref
+
+
+def compare(got, ref, perturb=False):
+    """The criterion of every e2e test: max |got - ref| <= RTOL * max(1, max|ref|), with
+    non-finite values in got failing. perturb: compare with perturb_reference(ref)."""
+    ref = perturb_reference(ref) if perturb else np.asarray(ref, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
     if got.shape != ref.shape:
-        return False, float("inf"), 0.0, (f"{case} [batch {batch}]: shape mismatch: cnnc "
-                                          f"{list(got.shape)} vs PyTorch {list(ref.shape)}")
+        return Comparison(False, math.inf, 0.0, f"shape mismatch: cnnc {list(got.shape)} vs "
+                                                f"reference {list(ref.shape)}")
     if got.size == 0:
-        return True, 0.0, RTOL, ""
-    scale = max(1.0, float(np.max(np.abs(ref))))
-    tol = RTOL * scale
-    diff = np.abs(got.astype(np.float64) - ref)
-    if not np.all(np.isfinite(got)):
-        err = float("inf")
-    else:
-        err = float(np.max(diff))
-    if err <= tol:
-        return True, err, tol, ""
-    bad = np.unravel_index(int(np.nanargmax(np.where(np.isfinite(diff), diff, np.inf))), diff.shape)
-    n_bad = int(np.sum(~(diff <= tol)))
-    return False, err, tol, (
-        f"{case} [batch {batch}]: max abs error {err:.3e} > tolerance {tol:.3e} "
-        f"(shape {list(ref.shape)}, max|ref| {scale:.3g}, {n_bad}/{ref.size} elements off; "
-        f"worst at {list(map(int, bad))}: cnnc {float(got[bad]):.6g} vs PyTorch {float(ref[bad]):.6g})")
+        return Comparison(True, 0.0, 1.0, "")
+    amax = float(np.max(np.abs(ref)))
+    scale = max(1.0, amax)
+    diff = np.abs(got - ref)
+    err = float(np.max(diff)) if np.all(np.isfinite(got)) else math.inf
+    if err <= RTOL * scale:
+        return Comparison(True, err, scale, "")
+    d = np.where(np.isfinite(diff), diff, np.inf)
+    worst = np.unravel_index(int(np.argmax(d)), d.shape)
+    n_bad = int(np.sum(~(diff <= RTOL * scale)))
+    return Comparison(False, err, scale, (
+        f"max abs error {err:.3e} > tolerance {RTOL * scale:.3e} (shape {list(ref.shape)}, "
+        f"max|ref| {amax:.3g}, {n_bad}/{ref.size} elements off; worst at "
+        f"{list(map(int, worst))}: cnnc {got[worst]:.7g} vs reference {ref[worst]:.7g})"))
 
 
 # --------------------------------------------------------------------------- a case
@@ -257,7 +312,7 @@ class Runner:
             so, ctime = self.tools.compile(case.yaml, workdir, case.cnnc_args)
             self.compile_times[case.name] = ctime
             weights = os.path.join(workdir, "weights.safetensors")
-            write_safetensors(weights, case.params)
+            safetensors_io.save(case.params, weights)
             p64 = {k: v.double() if v.is_floating_point() else v for k, v in case.params.items()}
             gen = torch.Generator().manual_seed(seed_of(case.name) ^ 0x5A5A)
             for b in case.batches:
@@ -269,11 +324,11 @@ class Runner:
                 with torch.no_grad():
                     ref = case.ref([x.double()], p64)
                 got = self.tools.run(so, weights, [x.numpy()], workdir, f"b{b}")
-                good, err, tol, msg = compare(case.name, got, ref.numpy(), b)
-                worst, worst_tol = max(worst, err), max(worst_tol, tol)
-                if not good:
+                c = compare(got, ref.numpy())
+                worst, worst_tol = max(worst, c.err), max(worst_tol, c.tol)
+                if not c.ok:
                     ok = False
-                    msgs.append(msg)
+                    msgs.append(f"{case.name} [batch {b}]: {c.message}")
         except CaseError as e:
             ok, worst = False, float("inf")
             msgs.append(f"{case.name}: {e}")
@@ -311,11 +366,20 @@ class Runner:
         return 1 if failed or n == 0 else 0
 
 
-def arg_parser(description):
-    ap = argparse.ArgumentParser(description=description)
+def tool_args(ap, runtime_lib=False):
+    """Adds the options every e2e script shares: --bin-dir (cnnc, cnnrun), --source-dir and,
+    for the scripts that drive the C runtime, --runtime-lib; defaults from the environment."""
     ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
                                                         os.path.join(SOURCE_DIR, "build", "bin")))
     ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
+    if runtime_lib:
+        ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"),
+                        help="libcnnc_runtime.so (default <bin-dir>/../lib)")
+    return ap
+
+
+def arg_parser(description):
+    ap = tool_args(argparse.ArgumentParser(description=description))
     ap.add_argument("--group", action="append", default=[],
                     help="run only these groups (repeatable); default: all")
     ap.add_argument("-k", dest="pattern", default=None, help="run only cases whose name contains this")

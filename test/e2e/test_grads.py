@@ -37,47 +37,24 @@ import concurrent.futures
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import zlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import _yaml_value, pair, resolve_padding  # noqa: E402
+import harness  # noqa: E402
+from harness import (ACTIVATIONS, compare, model_yaml, pair, resolve_padding,  # noqa: E402
+                     seed_of, sequence_input, token_ids)
 
 torch.set_num_threads(1)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
-RTOL = 1e-4
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-
-def model_yaml(name, input_shape, layers, train, output=None):
-    lines = [f"name: {name}", f"input: {{name: input, shape: {_yaml_value(list(input_shape))}}}"]
-    if output:
-        lines.append(f"output: {output}")
-    lines.append("layers:")
-    lines += [f"  - {_yaml_value(layer)}" for layer in layers]
-    lines.append(f"train: {_yaml_value(train)}")
-    return "\n".join(lines) + "\n"
-
-
-SGD1 = {"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 1.0}}
-
 
 # --------------------------------------------------------------------------- reference
-
-
 
 def make_param(gen, kind, shape, fan_in=1):
     """Seeded float32 parameter values (a little larger than PyTorch's defaults)."""
@@ -96,6 +73,10 @@ def make_param(gen, kind, shape, fan_in=1):
     if kind == "embedding":  # nn.Embedding's N(0, 1)
         return torch.randn(shape, generator=gen)
     raise ValueError(kind)
+
+
+def _f64(t):
+    return t if t.dtype == torch.float64 else t.double()
 
 
 class Reference:
@@ -118,13 +99,21 @@ class Reference:
             self.order.append(name)
         return params[name]
 
+    def _weight_bias(self, params, gen, l, shape, fan_in, outputs):
+        """Layer l's <name>.weight of `shape` and, unless `bias: false`, its <name>.bias of
+        [outputs] (created when missing), as float64; the bias is None without one."""
+        w = self._param(params, gen, l["name"] + ".weight", "weight", shape, fan_in)
+        b = (self._param(params, gen, l["name"] + ".bias", "bias", (outputs,), fan_in)
+             if l.get("bias", True) else None)
+        return _f64(w), None if b is None else _f64(b)
+
     def forward(self, x, params, gen=None, training=True, masks=None, stats=None,
                 return_logits=False):
         """x: float64 tensor. params: dict name -> tensor (float64 leaf tensors for autograd;
         created as float32 from `gen` when missing). stats: dict receiving updated running
         statistics (batch norm, training). masks: dict layer name -> dropout mask (0/1).
         Returns the output (and the pre-softmax logits if asked)."""
-        P = lambda n: params[n].double() if params[n].dtype != torch.float64 else params[n]
+        P = lambda n: _f64(params[n])
         vals = {"input": x}
         prev = x
         pre_softmax = {}
@@ -142,11 +131,8 @@ class Reference:
                 kh, kw = pair(l["kernel"])
                 o = l["out_channels"]
                 fan = sum(len(r) for r in table) * kh * kw // o
-                self._param(params, gen, name + ".weight", "weight",
-                            (sum(len(r) for r in table), kh, kw), fan)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), fan)
-                compact = P(name + ".weight")
+                compact, bias = self._weight_bias(params, gen, l, (sum(len(r) for r in table),
+                                                                   kh, kw), fan, o)
                 dense, k = [], 0
                 for r in table:
                     row = [compact.new_zeros((kh, kw))] * a.shape[1]
@@ -156,61 +142,39 @@ class Reference:
                     dense.append(torch.stack(row))
                 t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"], l.get("stride", 1),
                                               1, a.shape[2:])
-                y = F.conv2d(F.pad(a, (le, r, t, b)), torch.stack(dense),
-                             P(name + ".bias") if l.get("bias", True) else None,
+                y = F.conv2d(F.pad(a, (le, r, t, b)), torch.stack(dense), bias,
                              stride=pair(l.get("stride", 1)))
-            elif op == "conv_transpose2d":
-                cin = a.shape[1]
-                g = l.get("groups", 1)
-                kh, kw = pair(l["kernel"])
-                o = l["out_channels"]
-                self._param(params, gen, name + ".weight", "weight", (cin, o // g, kh, kw),
-                            cin // g * kh * kw)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * kh * kw)
-                y = F.conv_transpose2d(a, P(name + ".weight"),
-                                       P(name + ".bias") if l.get("bias", True) else None,
-                                       stride=pair(l.get("stride", 1)),
-                                       padding=pair(l.get("padding", 0)),
-                                       output_padding=pair(l.get("output_padding", 0)),
-                                       groups=g, dilation=pair(l.get("dilation", 1)))
             elif op == "position_bias":
                 self._param(params, gen, name + ".bias", "bias", tuple(a.shape[1:]))
                 y = a + P(name + ".bias")
             elif op == "local_response_norm":
                 y = F.local_response_norm(a, l["size"], alpha=l.get("alpha", 1e-4),
                                           beta=l.get("beta", 0.75), k=l.get("k", 1.0))
-            elif op == "conv2d":
-                cin = a.shape[1]
-                g = l.get("groups", 1)
+            elif op in ("conv2d", "conv_transpose2d"):
+                cin, g, o = a.shape[1], l.get("groups", 1), l["out_channels"]
                 kh, kw = pair(l["kernel"])
-                o = l["out_channels"]
-                self._param(params, gen, name + ".weight", "weight", (o, cin // g, kh, kw),
-                            cin // g * kh * kw)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * kh * kw)
-                t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"], l.get("stride", 1),
-                                              l.get("dilation", 1), a.shape[2:])
-                y = F.conv2d(F.pad(a, (le, r, t, b)), P(name + ".weight"),
-                             P(name + ".bias") if l.get("bias", True) else None,
-                             stride=pair(l.get("stride", 1)), dilation=pair(l.get("dilation", 1)),
-                             groups=g)
+                shape = (o, cin // g, kh, kw) if op == "conv2d" else (cin, o // g, kh, kw)
+                weight, bias = self._weight_bias(params, gen, l, shape, cin // g * kh * kw, o)
+                stride, dilation = pair(l.get("stride", 1)), pair(l.get("dilation", 1))
+                if op == "conv_transpose2d":
+                    y = F.conv_transpose2d(a, weight, bias, stride=stride,
+                                           padding=pair(l.get("padding", 0)),
+                                           output_padding=pair(l.get("output_padding", 0)),
+                                           groups=g, dilation=dilation)
+                else:
+                    t, le, b, r = resolve_padding(l.get("padding", 0), l["kernel"],
+                                                  l.get("stride", 1), l.get("dilation", 1),
+                                                  a.shape[2:])
+                    y = F.conv2d(F.pad(a, (le, r, t, b)), weight, bias, stride=stride,
+                                 dilation=dilation, groups=g)
             elif op == "dense":
                 fin = a.shape[1]
                 o = l["out_features"]
-                self._param(params, gen, name + ".weight", "weight", (o, fin), fin)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), fin)
-                y = F.linear(a, P(name + ".weight"),
-                             P(name + ".bias") if l.get("bias", True) else None)
-            elif op == "relu":
-                y = torch.relu(a)
+                y = F.linear(a, *self._weight_bias(params, gen, l, (o, fin), fin, o))
+            elif op in ("relu", "sigmoid", "tanh"):
+                y = ACTIVATIONS[op](a)
             elif op == "leaky_relu":
                 y = F.leaky_relu(a, l.get("negative_slope", 0.01))
-            elif op == "sigmoid":
-                y = torch.sigmoid(a)
-            elif op == "tanh":
-                y = torch.tanh(a)
             elif op == "softmax":
                 pre_softmax[name] = a
                 y = torch.softmax(a, dim=1)
@@ -239,17 +203,14 @@ class Reference:
                 seq = a[:, :, 0, :]  # [N, C, 1, L] -> [N, C, L]
                 cin, g, k = seq.shape[1], l.get("groups", 1), l["kernel"]
                 o = l["out_channels"]
-                self._param(params, gen, name + ".weight", "weight", (o, cin // g, k), cin // g * k)
-                if l.get("bias", True):
-                    self._param(params, gen, name + ".bias", "bias", (o,), cin // g * k)
+                weight, bias = self._weight_bias(params, gen, l, (o, cin // g, k), cin // g * k, o)
                 s_, d = l.get("stride", 1), l.get("dilation", 1)
                 _, le, _, r = resolve_padding(l.get("padding", 0), (1, k), (1, s_), (1, d),
                                               (1, seq.shape[2]))
                 if isinstance(l.get("padding"), list):
                     le, r = l["padding"]
-                y = F.conv1d(F.pad(seq, (le, r)), P(name + ".weight"),
-                             P(name + ".bias") if l.get("bias", True) else None,
-                             stride=s_, dilation=d, groups=g).unsqueeze(2)
+                y = F.conv1d(F.pad(seq, (le, r)), weight, bias, stride=s_, dilation=d,
+                             groups=g).unsqueeze(2)
             elif op in ("max_pool1d", "avg_pool1d"):
                 seq = a[:, :, 0, :]
                 k, s_, p_ = l["kernel"], l.get("stride", l["kernel"]), l.get("padding", 0)
@@ -313,9 +274,7 @@ class Reference:
             if act:
                 if act == "softmax":
                     pre_softmax[name] = y
-                y = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-                     "leaky_relu": F.leaky_relu,
-                     "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
+                y = ACTIVATIONS[act](y)
             vals[name] = y
             prev = y
         out = vals[self.output]
@@ -349,32 +308,6 @@ def reference_step(ref, x32, labels, params32, loss="cross_entropy", masks=None)
 
 
 # --------------------------------------------------------------------------- comparison
-
-def compare(what, got, ref, perturb=False):
-    """(ok, relative error, message). Relative error = max abs error / max(1, max|ref|)."""
-    ref = np.asarray(ref, dtype=np.float64)
-    if perturb and ref.size:
-        ref = ref.copy()
-        ref.flat[ref.size // 2] += 2e-4 * max(1.0, float(np.max(np.abs(ref))))
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != ref.shape:
-        return False, math.inf, f"{what}: shape {list(got.shape)} vs reference {list(ref.shape)}"
-    if got.size == 0:
-        return True, 0.0, ""
-    scale = max(1.0, float(np.max(np.abs(ref))))
-    diff = np.abs(got - ref)
-    err = float(np.max(diff)) if np.all(np.isfinite(got)) else math.inf
-    rel = err / scale
-    if err <= RTOL * scale:
-        return True, rel, ""
-    d = np.where(np.isfinite(diff), diff, np.inf)
-    worst = np.unravel_index(int(np.argmax(d)), d.shape)
-    n_bad = int(np.sum(~(diff <= RTOL * scale)))
-    return False, rel, (f"{what}: max abs error {err:.3e} > {RTOL * scale:.3e} (shape "
-                        f"{list(ref.shape)}, max|ref| {scale:.3g}, {n_bad}/{ref.size} off; worst "
-                        f"at {list(map(int, worst))}: cnnc {got[worst]:.7g} vs reference "
-                        f"{ref[worst]:.7g})")
-
 
 def finite_difference_check(ref, x32, labels, params32, names, grads, max_elems=60, eps=1e-6):
     """Central differences in float64 for (up to max_elems elements of) each named parameter;
@@ -419,7 +352,7 @@ class GradCase:
     layers:     YAML layer maps (the last one's output has `classes` columns)
     batches:    batch sizes tried, each with fresh parameters on one compiled model
     fd:         parameter names whose torch gradient is also checked by finite differences
-    input_fn:   (gen, shape, batch) -> float32 input (default randn)
+    input_fn:   (gen, [batch] + input_shape) -> float32 input (default randn)
     dropout:    name of a dropout layer whose mask is recovered from d1.weight's gradient
     branches:   for a merged case, the single-branch cases it was built from (rerun one by
                 one when the merged model fails, to say which op is wrong)
@@ -434,7 +367,7 @@ class GradCase:
     def yaml(self):
         train = {"loss": self.loss, "optimizer": {"name": "sgd", "lr": 1.0}}
         return model_yaml(self.name.replace("/", "_").replace(".", "_"), self.input_shape,
-                          self.layers, train, self.output)
+                          self.layers, self.output, train)
 
 
 def merged(name, group, input_shape, branches, classes=5, batches=(1, 3), spatial=True):
@@ -648,9 +581,9 @@ def graph_cases():
 
 
 def dropout_cases():
-    def input_fn(gen, shape, batch):
+    def input_fn(gen, shape):
         # Item n is nonzero only on feature block n, so d1.weight's gradient reveals its mask.
-        f = shape[1]
+        batch, f = shape[0], shape[1]
         blk = f // batch
         x = torch.zeros(shape)
         for n in range(batch):
@@ -663,18 +596,6 @@ def dropout_cases():
                  input_fn=input_fn, dropout="drop", batches=(1, 3))
         for r in (0.5, 0.2)
     ]
-
-
-def sequence_input(gen, shape, batch):
-    """[b, C, 1, L] for a model whose input is the sequence [C, L]."""
-    return torch.randn(shape, generator=gen).unsqueeze(2)
-
-
-def token_ids(vocab, outside=0):
-    """Token ids as float32, with repeats (the table gradient must add them up); ids
-    outside [0, vocab) are clamped."""
-    return lambda gen, shape, batch: torch.randint(-outside, vocab + outside, shape,
-                                                   generator=gen).float()
 
 
 def seq_cases():
@@ -707,7 +628,7 @@ def seq_cases():
         ("gmp", [C1("c0", 3, 3), dict(name="g", op="global_max_pool")], []),
     ])
     for c in [seq] + seq.branches:
-        c.input_fn = sequence_input
+        c.input_fn = sequence_input()
     # k-max over a 2-D plane (row-major) and global max pooling of an image.
     cases += [seq, merged("seq_planes", "seq", [1, 5, 6], [
         pool_branch("kmax2d", 3, dict(op="kmax_pool", k=7)),
@@ -806,26 +727,6 @@ GROUPS = {"conv": conv_cases, "pool": pool_cases, "dense": dense_cases, "act": a
 
 # --------------------------------------------------------------------------- running
 
-def find_runtime(args):
-    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
-    import cnnc_runtime
-    lib = args.runtime_lib or os.path.join(args.bin_dir, "..", "lib", "libcnnc_runtime.so")
-    cnnc_runtime.load_library(lib)
-    return cnnc_runtime
-
-
-def compile_model(cnnc, yaml_text, workdir):
-    src = os.path.join(workdir, "model.yaml")
-    with open(src, "w") as f:
-        f.write(yaml_text)
-    so = os.path.join(workdir, "model.so")
-    t0 = time.time()
-    p = subprocess.run([cnnc, src, "-o", so], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"cnnc failed (exit {p.returncode}):\n{p.stdout}{p.stderr}")
-    return so, time.time() - t0
-
-
 def infer_dropout_masks(grad_d1, batch, features):
     """grad_d1: [hidden, features] gradient of d1.weight; item n owns feature block n."""
     blk = features // batch
@@ -838,7 +739,7 @@ def infer_dropout_masks(grad_d1, batch, features):
 
 def run_case(rt, case, so, args, log):
     ok, worst = True, {}
-    gen = torch.Generator().manual_seed(zlib.crc32(case.name.encode()) & 0x7FFFFFFF)
+    gen = torch.Generator().manual_seed(seed_of(case.name))
     ref = Reference(case.layers, case.output)
     params = {}
     probe = torch.zeros([1] + case.input_shape, dtype=torch.float64)
@@ -854,7 +755,7 @@ def run_case(rt, case, so, args, log):
     kept_total, kept_n = 0.0, 0
     for batch in case.batches:
         if case.input_fn:
-            x = case.input_fn(gen, [batch] + case.input_shape, batch).float()
+            x = case.input_fn(gen, [batch] + case.input_shape).float()
         else:
             x = torch.randn([batch] + case.input_shape, generator=gen).float()
         labels = torch.randint(0, classes, (batch,), generator=gen)
@@ -877,12 +778,12 @@ def run_case(rt, case, so, args, log):
                 checks.append((f"grad {k}", got[k], rgrads[k].numpy()))
         checks.append(("loss", np.array([loss]), np.array([rloss])))
         for what, g, r in checks:
-            good, rel, msg = compare(f"[batch {batch}] {what}", g, r, args.perturb_reference)
+            c = compare(g, r, args.perturb_reference)
             key = what.split(" ")[-1] if what.startswith("grad") else what.split(" ")[0]
-            worst[key] = max(worst.get(key, 0.0), rel)
-            if not good:
+            worst[key] = max(worst.get(key, 0.0), c.rel)
+            if not c.ok:
                 ok = False
-                log("  " + msg)
+                log(f"  [batch {batch}] {what}: {c.message}")
         if correct != rcorrect:
             ok = False
             log(f"  [batch {batch}] correct count: cnnc {correct} vs reference {rcorrect}")
@@ -892,13 +793,12 @@ def run_case(rt, case, so, args, log):
                 ok = False
                 log(f"  [batch {batch}] " + m)
             for name, (fdv, idx, rel_t) in fd.items():
-                good, rel, msg = compare(f"[batch {batch}] grad {name} vs finite differences",
-                                         got[name].reshape(-1)[idx], fdv, args.perturb_reference)
-                worst[f"fd:{name}"] = max(worst.get(f"fd:{name}", 0.0), rel)
+                c = compare(got[name].reshape(-1)[idx], fdv, args.perturb_reference)
+                worst[f"fd:{name}"] = max(worst.get(f"fd:{name}", 0.0), c.rel)
                 worst[f"torch-vs-fd:{name}"] = max(worst.get(f"torch-vs-fd:{name}", 0.0), rel_t)
-                if not good:
+                if not c.ok:
                     ok = False
-                    log("  " + msg)
+                    log(f"  [batch {batch}] grad {name} vs finite differences: {c.message}")
     if case.dropout and kept_n:
         rate = next(l["rate"] for l in case.layers if l.get("name") == case.dropout)
         frac = kept_total / kept_n
@@ -948,11 +848,8 @@ def run_case_isolated(rt, case, so, args, log):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="cnnc gradient checks against PyTorch autograd")
-    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
-                                                        os.path.join(SOURCE_DIR, "build", "bin")))
-    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
-    ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"))
+    ap = harness.tool_args(argparse.ArgumentParser(
+        description="cnnc gradient checks against PyTorch autograd"), runtime_lib=True)
     ap.add_argument("--group", action="append", default=[])
     ap.add_argument("-k", dest="pattern", default=None)
     ap.add_argument("--keep", action="store_true")
@@ -970,7 +867,7 @@ def main():
         for c in cases:
             print(c.name)
         return 0
-    rt = find_runtime(args)
+    rt = harness.load_runtime(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     root = tempfile.mkdtemp(prefix="cnnc_grads_")
     t_start = time.time()
@@ -978,7 +875,7 @@ def main():
     def build(case):
         workdir = os.path.join(root, case.name.replace("/", "_"))
         os.makedirs(workdir)
-        return compile_model(cnnc, case.yaml(), workdir)
+        return harness.compile_text(cnnc, case.yaml(), os.path.join(workdir, "model"))
 
     results, by_op = [], {}
 

@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import harness
-from harness import Case, seed_of
+from harness import Case, pixel_input, seed_of
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "py"))
 from reference_models import MnistCnn as MnistCNN  # noqa: E402  (shared with bench/ and examples/)
@@ -135,18 +135,14 @@ def model_case(args, name, yaml_file, twin_class, input_shape, cnnc_args=(), inp
     return Case(name, text, input_shape, params, ref, cnnc_args=cnnc_args, input_fn=input_fn)
 
 
-def mnist_input(gen, shape):  # pixel-like values in [0, 1]
-    return torch.rand(shape, generator=gen)
-
-
 def mnist_cases(args):
     return [model_case(args, "model.mnist_cnn", "mnist_cnn.yaml", MnistCNN, [1, 28, 28],
-                       input_fn=mnist_input)]
+                       input_fn=pixel_input)]
 
 
 def lenet_cases(args):
     return [model_case(args, "model.lenet5", "lenet5.yaml", LeNet5, [1, 28, 28],
-                       input_fn=mnist_input)]
+                       input_fn=pixel_input)]
 
 
 def resnet_cases(args):
@@ -161,13 +157,13 @@ def inception_cases(args):
 def target_cases(args):
     return [model_case(args, "model.mnist_cnn.avx2", "mnist_cnn.yaml", MnistCNN, [1, 28, 28],
                        cnnc_args=["--target=x86-64-linux-avx2-fma-f16c-sse41"],
-                       input_fn=mnist_input)]
+                       input_fn=pixel_input)]
 
 
 def autosched_cases(args):
     return [model_case(args, f"model.mnist_cnn.{s}", "mnist_cnn.yaml", MnistCNN, [1, 28, 28],
                        cnnc_args=[f"--schedule=auto:{s}", "--inference-only"],
-                       input_fn=mnist_input)
+                       input_fn=pixel_input)
             for s in ("Adams2019", "Mullapudi2016", "Li2018")]
 
 

@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 
 import harness
-from harness import Case, model_yaml, pair, resolve_padding, seed_of
+from harness import (ACTIVATIONS, Case, model_yaml, pair, resolve_padding, seed_of,
+                     sequence_input, token_ids)
 
 
 # --------------------------------------------------------------------------- layer DSL
@@ -65,6 +66,14 @@ class Layer:
     def params(self, xs, gen):
         return {}
 
+    def weight_and_bias(self, gen, shape, fan_in, outputs):
+        """<name>.weight of `shape`, uniform in +-1.7/sqrt(fan_in), then (unless `bias:
+        false`) <name>.bias of [outputs], uniform in +-0.5."""
+        p = {f"{self.name}.weight": uniform(gen, shape, 1.7 / math.sqrt(fan_in))}
+        if self.attrs.get("bias", True):
+            p[f"{self.name}.bias"] = uniform(gen, (outputs,), 0.5)
+        return p
+
     def forward(self, xs, p):
         raise NotImplementedError
 
@@ -74,30 +83,28 @@ class Layer:
 
 
 def apply_activation(y, act):
-    if act is None:
-        return y
-    return {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-            "leaky_relu": F.leaky_relu,  # the shorthand's slope is PyTorch's default, 0.01
-            "softmax": lambda t: torch.softmax(t, dim=1)}[act](y)
+    return y if act is None else ACTIVATIONS[act](y)
 
 
 class Conv(Layer):
+    """conv2d; the base of the other convolutions (same attributes and parameters)."""
     op = "conv2d"
 
     def __init__(self, name, out_channels, kernel, **kw):
         super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
 
+    def kernel_size(self):
+        return pair(self.attrs["kernel"])
+
+    def weight_shape(self, c, o, g):
+        """PyTorch's weight layout for c inputs, o outputs and g groups."""
+        return (o, c // g) + self.kernel_size()
+
     def params(self, xs, gen):
         a = self.attrs
-        c = xs[0].shape[1]
-        g = a.get("groups") or 1
-        kh, kw = pair(a["kernel"])
-        fan_in = c // g * kh * kw
-        p = {f"{self.name}.weight": uniform(gen, (a["out_channels"], c // g, kh, kw),
-                                            1.7 / math.sqrt(fan_in))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+        c, g, o = xs[0].shape[1], a.get("groups") or 1, a["out_channels"]
+        return self.weight_and_bias(gen, self.weight_shape(c, o, g),
+                                    c // g * math.prod(self.kernel_size()), o)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -111,18 +118,24 @@ class Conv(Layer):
 
 
 class Pool(Layer):
+    """max_pool2d and avg_pool2d."""
+
     def __init__(self, name, op, kernel, **kw):
         super().__init__(name, kernel=kernel, **kw)
         self.op = op
 
-    def forward(self, xs, p):
+    def window(self, x):
+        """(kernel, stride, ceil_mode, (top, left, bottom, right) padding) on the input x."""
         a = self.attrs
-        x = xs[0]
         k = pair(a["kernel"])
         s = pair(a.get("stride") or a["kernel"])
-        ceil = bool(a.get("ceil_mode"))
-        cip = a.get("count_include_pad", True)
-        t, l, b, r = resolve_padding(a.get("padding"), k, s, 1, x.shape[2:])
+        return k, s, bool(a.get("ceil_mode")), resolve_padding(a.get("padding"), k, s, 1,
+                                                               x.shape[2:])
+
+    def forward(self, xs, p):
+        x = xs[0]
+        k, s, ceil, (t, l, b, r) = self.window(x)
+        cip = self.attrs.get("count_include_pad", True)
         if t == b and l == r and t <= k[0] // 2 and l <= k[1] // 2:
             # PyTorch's own semantics (ceil_mode, count_include_pad) with symmetric padding.
             if self.op == "max_pool2d":
@@ -153,12 +166,8 @@ class Dense(Layer):
         super().__init__(name, out_features=out_features, **kw)
 
     def params(self, xs, gen):
-        n_in = xs[0].shape[1]
-        p = {f"{self.name}.weight": uniform(gen, (self.attrs["out_features"], n_in),
-                                            1.7 / math.sqrt(n_in))}
-        if self.attrs.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (self.attrs["out_features"],), 0.5)
-        return p
+        n_in, o = xs[0].shape[1], self.attrs["out_features"]
+        return self.weight_and_bias(gen, (o, n_in), n_in, o)
 
     def forward(self, xs, p):
         y = F.linear(xs[0], p[f"{self.name}.weight"], p.get(f"{self.name}.bias"))
@@ -180,9 +189,7 @@ class BatchNorm(Layer):
 
 
 class Simple(Layer):
-    FUNCS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-             "softmax": lambda t: torch.softmax(t, dim=1),
-             "flatten": lambda t: t.flatten(1), "dropout": lambda t: t}
+    FUNCS = dict(ACTIVATIONS, flatten=lambda t: t.flatten(1), dropout=lambda t: t)
 
     def __init__(self, name, op, **kw):
         super().__init__(name, **kw)
@@ -565,17 +572,6 @@ def as_sequence(x):
     return x[:, :, 0, :]
 
 
-def sequence_input(scale=1.0):
-    """Inputs [b, C, 1, L] for a model whose input shape is [C, L]."""
-    return lambda gen, shape: (torch.randn(shape, generator=gen) * scale).unsqueeze(2)
-
-
-def token_ids(vocab, outside=0):
-    """Integer token ids in [-outside, vocab + outside) as float32 (out-of-range ids clamp)."""
-    return lambda gen, shape: torch.randint(-outside, vocab + outside, shape,
-                                            generator=gen).float()
-
-
 class Embedding(Layer):
     op = "embedding"
 
@@ -593,22 +589,11 @@ class Embedding(Layer):
         return y.permute(0, 2, 1).unsqueeze(2)
 
 
-class Conv1d(Layer):
+class Conv1d(Conv):
     op = "conv1d"
 
-    def __init__(self, name, out_channels, kernel, **kw):
-        super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
-
-    def params(self, xs, gen):
-        a = self.attrs
-        c = xs[0].shape[1]
-        g = a.get("groups") or 1
-        fan_in = c // g * a["kernel"]
-        p = {f"{self.name}.weight": uniform(gen, (a["out_channels"], c // g, a["kernel"]),
-                                            1.7 / math.sqrt(fan_in))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+    def kernel_size(self):
+        return (self.attrs["kernel"],)
 
     def forward(self, xs, p):
         a = self.attrs
@@ -759,20 +744,12 @@ def seq_cases(args):
 
 # --------------------------------------------------------------------------- pooling variants
 
-class PoolX(Layer):
+class PoolX(Pool):
     """min_pool2d and l2_pool2d (same attributes as max_pool2d)."""
 
-    def __init__(self, name, op, kernel, **kw):
-        super().__init__(name, kernel=kernel, **kw)
-        self.op = op
-
     def forward(self, xs, p):
-        a = self.attrs
         x = xs[0]
-        k = pair(a["kernel"])
-        s = pair(a.get("stride") or a["kernel"])
-        ceil = bool(a.get("ceil_mode"))
-        t, l, b, r = resolve_padding(a.get("padding"), k, s, 1, x.shape[2:])
+        k, s, ceil, (t, l, b, r) = self.window(x)
         plain = (t, l, b, r) == (0, 0, 0, 0) and not ceil
         if self.op == "min_pool2d":
             if t == b and l == r:
@@ -819,22 +796,13 @@ def poolx_cases(args):
 # --------------------------------------------------------------------------- convx
 # Transposed convolution, LeNet-5 connection tables, per-position bias, local response norm.
 
-class ConvTranspose(Layer):
+class ConvTranspose(Conv):
+    """conv_transpose2d: Conv's attributes and parameters, with PyTorch's [C, O/g, kh, kw]
+    weight."""
     op = "conv_transpose2d"
 
-    def __init__(self, name, out_channels, kernel, **kw):
-        super().__init__(name, out_channels=out_channels, kernel=kernel, **kw)
-
-    def params(self, xs, gen):
-        a = self.attrs
-        c = xs[0].shape[1]
-        g = a.get("groups") or 1
-        kh, kw = pair(a["kernel"])
-        p = {f"{self.name}.weight": uniform(gen, (c, a["out_channels"] // g, kh, kw),
-                                            1.7 / math.sqrt(c // g * kh * kw))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+    def weight_shape(self, c, o, g):
+        return (c, o // g) + self.kernel_size()
 
     def forward(self, xs, p):
         a = self.attrs
@@ -864,10 +832,7 @@ class ConvTable(Conv):
         a = self.attrs
         kh, kw = pair(a["kernel"])
         k = sum(len(r) for r in a["connections"])
-        p = {f"{self.name}.weight": uniform(gen, (k, kh, kw), 1.7 / math.sqrt(3 * kh * kw))}
-        if a.get("bias", True):
-            p[f"{self.name}.bias"] = uniform(gen, (a["out_channels"],), 0.5)
-        return p
+        return self.weight_and_bias(gen, (k, kh, kw), 3 * kh * kw, a["out_channels"])
 
     def forward(self, xs, p):
         dense = dense_from_connections(p[f"{self.name}.weight"], self.attrs["connections"],

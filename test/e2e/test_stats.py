@@ -2,7 +2,7 @@
 """cnnc --stats against PyTorch: for every model of models/ that has a PyTorch
 twin in test_models.py or in test_zoo.py's REGISTRY (the architecture zoo:
 torchvision models and tools/py/reference_models.py twins), the total
-parameter count of `cnnc --stats --json` equals sum(p.numel() for p in twin.parameters()) (SPEC §5; batch-norm running
+parameter count of `cnnc --stats --json` equals sum(p.numel() for p in twin.parameters()) (batch-norm running
 statistics are buffers in PyTorch and are not counted), and the multiply-adds
 of conv and dense layers equal a count made from the twin's modules with
 forward hooks (Conv1d/Conv2d: output elements x kernel x in/groups; Linear:

@@ -35,12 +35,10 @@ Run: /usr/bin/python3 test/e2e/test_train.py [--bin-dir build/bin] [-k name] [--
 
 import argparse
 import concurrent.futures
-import gzip
 import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -54,11 +52,12 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_grads as tg  # noqa: E402  (the PyTorch interpreter of YAML layer lists)
+import harness  # noqa: E402
+from harness import RTOL  # noqa: E402
+from idx import FASHION_MNIST, read_idx  # noqa: E402  (tools/py, on the path through harness)
 
 torch.set_num_threads(1)
 
-RTOL = 1e-4
-FASHION = "/usr/share/datasets/fashion-mnist"
 
 
 class Checker:
@@ -105,19 +104,9 @@ class Checker:
 
 # --------------------------------------------------------------------------- data
 
-def load_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    zero, dtype, rank = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    shape = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
-
-
 def fashion(data_dir, count):
-    x = load_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz"))[:count]
-    y = load_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz"))[:count]
+    x = read_idx("train-images-idx3-ubyte.gz", data_dir)[:count]
+    y = read_idx("train-labels-idx1-ubyte.gz", data_dir)[:count]
     return (x.astype(np.float32) / 255.0).reshape(count, 1, 28, 28), y.astype(np.int64)
 
 
@@ -128,14 +117,6 @@ def run_tool(args, check=True):
     if check and p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed (exit {p.returncode}):\n{p.stdout}{p.stderr}")
     return p
-
-
-def compile_yaml(cnnc, text, path):
-    with open(path + ".yaml", "w") as f:
-        f.write(text)
-    t0 = time.time()
-    run_tool([cnnc, path + ".yaml", "-o", path + ".so"])
-    return path + ".so", time.time() - t0
 
 
 def with_train(model_doc, train):
@@ -413,19 +394,16 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
 # --------------------------------------------------------------------------- main
 
 def main():
-    ap = argparse.ArgumentParser(description="cnnc training tests against torch.optim")
-    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
-                                                        os.path.join(tg.SOURCE_DIR, "build", "bin")))
-    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", tg.SOURCE_DIR))
-    ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"))
-    ap.add_argument("--data", default=os.environ.get("CNNC_FASHION_MNIST", FASHION))
+    ap = harness.tool_args(argparse.ArgumentParser(
+        description="cnnc training tests against torch.optim"), runtime_lib=True)
+    ap.add_argument("--data", default=os.environ.get("CNNC_FASHION_MNIST", FASHION_MNIST))
     ap.add_argument("-k", dest="pattern", default=None, help="run only tests whose name has this")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--perturb-reference", action="store_true")
     args = ap.parse_args()
     t_start = time.time()
-    rt = tg.find_runtime(args)
+    rt = harness.load_runtime(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     cnnrun = os.path.join(args.bin_dir, "cnnrun")
     workdir = tempfile.mkdtemp(prefix="cnnc_train_")
@@ -442,13 +420,12 @@ def main():
             lambda so, label=label, spec=spec: optimizer_test(chk, rt, f"optim.{label}", so,
                                                               mnist["layers"], spec, x, y))
     for label, layers in MSE_MODELS.items():
-        jobs[label] = (tg.model_yaml(label.replace(".", "_"), [12], layers,
-                                     {"loss": "mse", "optimizer": {"name": "sgd", "lr": 0.5}}),
+        jobs[label] = (harness.model_yaml(label.replace(".", "_"), [12], layers, train={
+                           "loss": "mse", "optimizer": {"name": "sgd", "lr": 0.5}}),
                        lambda so, label=label, layers=layers: mse_test(chk, rt, label, so, layers))
     jobs["run"] = (None, lambda so: cnnrun_test(chk, rt, cnnrun, so, args.data, workdir))
-    jobs["resume"] = (tg.model_yaml("resume", [1, 28, 28], RESUME_LAYERS,
-                                    {"loss": "cross_entropy", "optimizer": {"name": "adam",
-                                                                             "lr": 0.001}}),
+    jobs["resume"] = (harness.model_yaml("resume", [1, 28, 28], RESUME_LAYERS, train={
+                          "loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 0.001}}),
                       lambda so: resume_test(chk, rt, cnnrun, so, x, y, workdir, args.data))
     selected = [n for n in jobs if not args.pattern or args.pattern in n]
     # `run` trains the Adam mnist model (the model file's own train: section).
@@ -460,7 +437,7 @@ def main():
 
     def build(name):
         text = jobs[name][0]
-        return compile_yaml(cnnc, text, os.path.join(workdir, name.replace(".", "_")))
+        return harness.compile_text(cnnc, text, os.path.join(workdir, name.replace(".", "_")))
 
     to_build = [n for n in selected if jobs[n][0] is not None]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

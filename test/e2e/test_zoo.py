@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""The architecture zoo (SPEC §4) against PyTorch / torchvision: every model of models/ listed
-in REGISTRY below is compiled by cnnc WITH its train step and checked, at batch 2, against its
+"""The architecture zoo against PyTorch / torchvision: every model of models/ listed in
+REGISTRY below is compiled by cnnc WITH its train step and checked, at batch 2, against its
 PyTorch twin (a torchvision model built with weights=None, or a twin of
 tools/py/reference_models.py) on the very same float32 parameters and inputs:
 
@@ -18,7 +18,26 @@ tools/py/reference_models.py) on the very same float32 parameters and inputs:
  5. for the rows with train_steps > 0 (the small models): that many train steps on one fixed
     batch, with the model's own settings (its dropout included), must lower the loss.
 
-Tolerance, per tensor: max |cnnc - reference| <= 1e-4 * max(1, max |reference|).
+Tolerance, per tensor: max |cnnc - reference| <= 1e-4 * max(1, max |reference|)
+(harness.compare, as in every e2e test).
+
+Input size: a row without grad_input runs every step at its model's input size. A row with
+grad_input (vgg11 and vgg16 at 3x64x64, googlenet at 3x96x96) checks the model file as
+written, compiled --inference-only, at its own 3x224x224 input by steps 1-3 (names, shapes,
+forward), and runs steps 1-4 on a copy of the file whose input shape is grad_input: the same
+layers with the same attributes, on smaller feature maps. Where the flattened last feature map
+feeds the first dense layer (vgg), that layer's input size, and so the shape of its weight,
+follows the input; the twin is fitted the same way (fit_twin = flat_classifier:
+torchvision's AdaptiveAvgPool2d, the identity at 224x224 and absent from the model files, is
+dropped, and the first Linear takes the smaller feature count, with fresh seeded values).
+The sizes keep what the 224x224 input exercises: every pool of vgg divides evenly as at 224,
+googlenet's ceil-mode pools overhang as at 224. googlenet runs at 96x96 (3x3 positions in its
+last stage), not 64x64: there float32 PyTorch itself misses the tolerance on every seed tried
+(2e-4 .. 1.3e-3 x max(1,|ref|)), at 96x96 it stays within 1e-5 once kinks are resolved. At
+224x224 the float64 autograd reference, its kink search and the train step made these rows
+the longest of the suite (vgg16 about 16 minutes and 8 GB, googlenet 8 to 10 minutes); the
+other 224x224 rows spend most of their time compiling the train step, which a smaller input
+barely shortens. docs/models.md has the times.
 
 Conditioning: the gradient of a ReLU / max-pool network is discontinuous where a ReLU input
 is 0 or two values of a pooling window tie. On a deep 224x224 model at a random point some of
@@ -70,7 +89,7 @@ dropout layers have rate 0 (and the twin's nn.Dropout modules get p = 0); dropou
 forward / backward / scaling is checked by test_grads.py (group dropout). The model file as
 written is still compiled and run: for a model with dropout the unmodified file is compiled
 too (with its train step if the row has train_steps, else --inference-only, which is faster)
-and step 3 (and 5) runs on it as well.
+and step 3 (and 5) runs on it as well (for a row with grad_input: at its own input size).
 
 Parameters: seeded from the model's name; conv / dense weights are He-uniform
 (+-sqrt(6 / fan_in), so activations neither vanish nor explode through deep ReLU stacks such
@@ -85,7 +104,9 @@ cast inside forward if it needs integer ids) and returns the LOGITS (for a model
 softmax, set output="softmax": the reference applies it), then append a ZooModel row to
 REGISTRY (name, yaml, twin factory, input_shape, classes; rename for state_dict names that
 differ - a dict {twin name: cnnc name} or a function returning the cnnc name or None to drop
-the entry; input_fn for non-Gaussian inputs; train_steps/train_lr for a small model) and add
+the entry; input_fn for non-Gaussian inputs; train_steps/train_lr for a small model;
+grad_input, and fit_twin if the twin's shapes depend on the input size, for a large model
+whose float64 train-step reference at full size is expensive) and add
 its name to the e2e.zoo list of test/e2e/CMakeLists.txt (one ctest test per model,
 e2e.zoo.<name>), and a row to docs/models.md. test_stats.py picks the row up automatically
 (its parameter count must equal the twin's). Twins must use nn.Dropout modules (not
@@ -103,22 +124,18 @@ import argparse
 import copy
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import shutil
 import time
 import traceback
-import zlib
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "py"))
-
-RTOL = 1e-4
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (and tools/py: reference_models, safetensors_io, cnnc_runtime)
+from harness import (RTOL, compare, perturb_reference, pixel_input, run_cnnc,  # noqa: E402
+                     seed_of, token_ids)
 
 
 # --------------------------------------------------------------------------- registry
@@ -141,6 +158,13 @@ class ZooModel:
     batch: int = 2
     pin_relus: bool = False         # pin every ReLU's pattern before the gradient check (below)
     resolve_kinks: bool = False     # admissible-subgradient gradient check (below)
+    grad_input: Optional[list] = None  # the train step's input shape if smaller (below)
+    fit_twin: Optional[Callable] = None  # (twin, grad_input, gen) -> twin at that input
+
+    def __post_init__(self):
+        if self.grad_input and self.train_steps:
+            raise ValueError(f"{self.name}: train_steps run at the model's own input size; "
+                             "they do not go with grad_input")
 
     def cnnc_name(self, twin_name):
         """The cnnc parameter name of a twin state_dict entry (None: not a cnnc parameter)."""
@@ -193,39 +217,43 @@ def vgg_rename(convs_per_stage):
     return table
 
 
-def fmnist_input(gen, shape):  # pixel-like values in [0, 1], like Fashion-MNIST
+def flat_classifier(twin, input_shape, gen):
+    """torchvision AlexNet / VGG fitted to another input size as their model files are: the
+    files leave out AdaptiveAvgPool2d (the identity on the 6x6 / 7x7 maps of a 224x224 input)
+    and flatten the last feature map as it is, so the twin's avgpool becomes the identity and
+    its first dense layer takes that many features (He-uniform values from gen, like
+    randomize; every other parameter is kept)."""
     import torch
-    return torch.rand(shape, generator=gen)
-
-
-def token_ids(vocab):  # token ids of a text model, as float32 (repeats included)
-    def make(gen, shape):
-        import torch
-        return torch.randint(0, vocab, shape, generator=gen).float()
-    return make
+    import torch.nn as nn
+    twin.avgpool = nn.Identity()
+    with torch.no_grad():
+        features = twin.features(torch.zeros([1] + list(input_shape))).numel()
+    i = next(i for i, m in enumerate(twin.classifier) if isinstance(m, nn.Linear))
+    twin.classifier[i] = randomize(nn.Linear(features, twin.classifier[i].out_features), gen)
+    return twin
 
 
 REGISTRY = [
     ZooModel("lenet5", "models/lenet5.yaml", _test_models("LeNet5"), [1, 28, 28], 10,
-             source="d2l LeNet-5 (sigmoid, max pool, 28x28)", input_fn=fmnist_input,
+             source="d2l LeNet-5 (sigmoid, max pool, 28x28)", input_fn=pixel_input,
              train_steps=6, train_lr=0.2),
     ZooModel("alexnet_fmnist", "models/alexnet_fmnist.yaml", _ref("AlexNetFMnist"),
              [1, 224, 224], 10, source="d2l / course notes AlexNet for Fashion-MNIST",
-             input_fn=fmnist_input, train_steps=4, train_lr=0.001, train_batch=4),
+             input_fn=pixel_input, train_steps=4, train_lr=0.001, train_batch=4),
     ZooModel("alexnet", "models/alexnet.yaml", _tv("alexnet"), [3, 224, 224], 1000,
              source="torchvision.models.alexnet"),
     ZooModel("vgg11", "models/vgg11.yaml", _tv("vgg11"), [3, 224, 224], 1000,
-             rename=vgg_rename(VGG_CFG["vgg11"]), source="torchvision.models.vgg11"),
+             rename=vgg_rename(VGG_CFG["vgg11"]), grad_input=[3, 64, 64],
+             fit_twin=flat_classifier, source="torchvision.models.vgg11"),
     ZooModel("vgg16", "models/vgg16.yaml", _tv("vgg16"), [3, 224, 224], 1000,
-             rename=vgg_rename(VGG_CFG["vgg16"]), resolve_kinks=True,
-             source="torchvision.models.vgg16"),
+             rename=vgg_rename(VGG_CFG["vgg16"]), resolve_kinks=True, grad_input=[3, 64, 64],
+             fit_twin=flat_classifier, source="torchvision.models.vgg16"),
     ZooModel("nin", "models/nin.yaml", _ref("NiN"), [1, 224, 224], 10,
-             source="d2l Network in Network for Fashion-MNIST", input_fn=fmnist_input,
+             source="d2l Network in Network for Fashion-MNIST", input_fn=pixel_input,
              resolve_kinks=True, train_steps=5, train_lr=0.02, train_batch=4),
     ZooModel("googlenet", "models/googlenet.yaml",
              _tv("googlenet", aux_logits=False, transform_input=False, init_weights=True),
-             [3, 224, 224], 1000,
-             pin_relus=True, resolve_kinks=True,
+             [3, 224, 224], 1000, pin_relus=True, resolve_kinks=True, grad_input=[3, 96, 96],
              source="torchvision.models.googlenet(aux_logits=False, transform_input=False)"),
     ZooModel("inception_v3_fragment", "models/inception_v3_fragment.yaml",
              _ref("InceptionV3Fragment"), [3, 35, 35], 10,
@@ -242,19 +270,15 @@ REGISTRY = [
              input_fn=token_ids(5000), train_steps=5, train_lr=0.001),
     ZooModel("lenet5_original", "models/lenet5_original.yaml", _ref("LeNet5Original"),
              [1, 32, 32], 10, source="LeCun et al. 1998 LeNet-5 (tanh, average pooling, C3 "
-             "connection table)", input_fn=fmnist_input, train_steps=6, train_lr=0.1),
+             "connection table)", input_fn=pixel_input, train_steps=6, train_lr=0.1),
     ZooModel("alphago_policy", "models/alphago_policy.yaml", _ref("AlphaGoPolicy"),
              [48, 19, 19], 361, source="Silver et al. 2016 AlphaGo SL policy network (k = 192)",
-             output="softmax", input_fn=fmnist_input, train_steps=4, train_lr=0.001,
+             output="softmax", input_fn=pixel_input, train_steps=4, train_lr=0.001,
              train_batch=4),
 ]
 
 
 # --------------------------------------------------------------------------- helpers
-
-def seed_of(name):
-    return zlib.crc32(("zoo." + name).encode()) & 0x7FFFFFFF
-
 
 def randomize(twin, gen):
     """Seeded parameters (see the module docstring); returns the twin."""
@@ -343,11 +367,13 @@ def dropout_off(twin):
     return twin
 
 
-def gradient_yaml(text):
-    """The model file with train: plain SGD lr 1 and every dropout rate 0.
-    Returns (yaml text, whether the model has dropout)."""
+def gradient_yaml(text, input_shape=None):
+    """The model file with train: plain SGD lr 1, every dropout rate 0 and, if given, the
+    input shape input_shape. Returns (yaml text, whether the model has dropout)."""
     import yaml
     doc = yaml.safe_load(text)
+    if input_shape:
+        doc["input"]["shape"] = list(input_shape)
     has_dropout = False
     lists = [doc.get("layers", [])] + [b.get("layers", []) for b in (doc.get("blocks") or {}).values()]
     for layers in lists:
@@ -357,50 +383,6 @@ def gradient_yaml(text):
                 has_dropout = True
     doc["train"] = {"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 1.0}}
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=1000), has_dropout
-
-
-def perturb_reference(ref):
-    """--perturb-reference: ref with 2e-4 * max(1, max|ref|) added to its middle element."""
-    import numpy as np
-    ref = np.array(ref, dtype=np.float64)
-    if ref.size:
-        ref.flat[ref.size // 2] += 2e-4 * max(1.0, float(np.max(np.abs(ref))))
-    return ref
-
-
-def compare(got, ref, perturb=False):
-    """(ok, error relative to max(1, max|ref|), max|ref|, message)."""
-    import numpy as np
-    ref = np.asarray(ref, dtype=np.float64)
-    if perturb:
-        ref = perturb_reference(ref)
-    got = np.asarray(got, dtype=np.float64)
-    if got.shape != ref.shape:
-        return False, math.inf, 0.0, f"shape {list(got.shape)} vs reference {list(ref.shape)}"
-    if got.size == 0:
-        return True, 0.0, 0.0, ""
-    amax = float(np.max(np.abs(ref)))
-    scale = max(1.0, amax)
-    diff = np.abs(got - ref)
-    err = float(np.max(diff)) if np.all(np.isfinite(got)) else math.inf
-    if err <= RTOL * scale:
-        return True, err / scale, amax, ""
-    d = np.where(np.isfinite(diff), diff, np.inf)
-    worst = np.unravel_index(int(np.argmax(d)), d.shape)
-    n_bad = int(np.sum(~(diff <= RTOL * scale)))
-    return False, err / scale, amax, (
-        f"max abs error {err:.3e} > {RTOL * scale:.3e} (shape {list(ref.shape)}, max|ref| "
-        f"{amax:.3g}, {n_bad}/{ref.size} off; worst at {list(map(int, worst))}: cnnc "
-        f"{got[worst]:.7g} vs reference {ref[worst]:.7g})")
-
-
-def compile_model(cnnc, src, so, extra=()):
-    t0 = time.time()
-    p = subprocess.run([cnnc, src, "-o", so, *extra], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"cnnc {' '.join(extra)} failed on {src} (exit {p.returncode}):\n"
-                           f"{p.stdout}{p.stderr}")
-    return time.time() - t0
 
 
 # --------------------------------------------------------------------------- kinks
@@ -739,10 +721,10 @@ def kink_self_test(log):
     got = {n: g.numpy().copy() for n, g in zip(names, torch.autograd.grad(net(flip), params))}
     errors = []
     silent = lambda s: None
-    if all(compare(got[n], ref[n])[0] for n in names):
+    if all(compare(got[n], ref[n]).ok for n in names):
         errors.append("the planted flips do not change the gradient")
     adj, _ = resolve_kinks(kinks, names, got, ref, False, silent)
-    bad = [n for n in names if not compare(got[n], adj[n])[0]]
+    bad = [n for n in names if not compare(got[n], adj[n]).ok]
     if bad:
         errors.append(f"resolution does not explain the planted flips ({', '.join(bad)})")
     for n in names:
@@ -750,7 +732,7 @@ def kink_self_test(log):
         wrong[n] = got[n].copy()
         wrong[n].flat[wrong[n].size // 2] += 2e-4 * max(1.0, float(np.max(np.abs(ref[n]))))
         adj, _ = resolve_kinks(kinks, names, wrong, ref, False, silent)
-        if all(compare(wrong[m], adj[m])[0] for m in names):
+        if all(compare(wrong[m], adj[m]).ok for m in names):
             errors.append(f"a 2e-4 error on one element of {n} passes after resolution")
     relu, pool = kinks.counts()
     log(f"kink self-test: {relu} ReLU + {pool} pool candidates; "
@@ -812,17 +794,73 @@ class Checker:
         self.worst = {}  # kind -> (relative error, tensor name)
 
     def check(self, kind, what, got, ref):
-        good, rel, amax, msg = compare(got, ref, self.perturb)
-        if rel >= self.worst.get(kind, (-1.0, ""))[0]:
-            self.worst[kind] = (rel, what)
-        if not good:
+        c = compare(got, ref, self.perturb)
+        if c.rel >= self.worst.get(kind, (-1.0, ""))[0]:
+            self.worst[kind] = (c.rel, what)
+        if not c.ok:
             self.ok = False
-            self.log(f"  FAIL {kind} {what}: {msg}")
-        return good
+            self.log(f"  FAIL {kind} {what}: {c.message}")
+        return c.ok
 
     def fail(self, msg):
         self.ok = False
         self.log("  FAIL " + msg)
+
+
+def draw_input(entry, gen, batch, shape):
+    """A float32 input batch [batch] + shape: the row's input_fn, else N(0, 1)."""
+    import torch
+    return (entry.input_fn(gen, [batch] + list(shape)) if entry.input_fn
+            else torch.randn([batch] + list(shape), generator=gen)).float()
+
+
+def twin_parameters(entry, twin, chk):
+    """The twin's state_dict under cnnc's names, as float32 (two entries mapping to one name
+    fail)."""
+    params = {}
+    for k, v in twin.state_dict().items():
+        c = entry.cnnc_name(k)
+        if c is not None:
+            if c in params:
+                chk.fail(f"two twin entries map to the cnnc name {c}")
+            params[c] = v.detach().float().contiguous()
+    return params
+
+
+def forward_reference(entry, twin, x):
+    """The twin's output on x in float64, evaluation mode (softmax applied if the model's
+    output is softmax), as numpy."""
+    import torch
+    twin64 = copy.deepcopy(twin).double().eval()
+    with torch.no_grad():
+        ref = twin64(x.double())
+        if entry.output == "softmax":
+            ref = torch.softmax(ref, dim=1)
+    return ref.numpy()
+
+
+def load_checked(rt, chk, so, params, st):
+    """The compiled model so with the parameters of the safetensors file st loaded, if its
+    parameter names and shapes are exactly those of params; else None (the check failed)."""
+    model = rt.Model(so)
+    names = set(model.parameters)
+    if names != set(params):
+        only_c = sorted(names - set(params))
+        only_t = sorted(set(params) - names)
+        chk.fail(f"parameter names differ: only in cnnc {only_c[:8]}"
+                 f"{'...' if len(only_c) > 8 else ''} ({len(only_c)}); only in the twin "
+                 f"(after renaming) {only_t[:8]}{'...' if len(only_t) > 8 else ''} "
+                 f"({len(only_t)})")
+        model.close()
+        return None
+    for k in names:
+        if tuple(model.parameters[k]["shape"]) != tuple(params[k].shape):
+            chk.fail(f"{k}: cnnc shape {list(model.parameters[k]['shape'])} vs twin "
+                     f"{list(params[k].shape)}")
+            model.close()
+            return None
+    model.load_parameters(st)
+    return model
 
 
 def run_model(entry, args, rt, log):
@@ -842,25 +880,44 @@ def run_model(entry, args, rt, log):
     workdir = tempfile.mkdtemp(prefix=f"cnnc_zoo_{entry.name}_")
     try:
         cnnc = os.path.join(args.bin_dir, "cnnc")
-        gtext, has_dropout = gradient_yaml(text)
+        gtext, has_dropout = gradient_yaml(text, entry.grad_input)
         gsrc = os.path.join(workdir, "grad.yaml")
         with open(gsrc, "w") as f:
             f.write(gtext)
         so_grad = os.path.join(workdir, "grad.so")
-        times["compile"] = compile_model(cnnc, gsrc, so_grad)
+        times["compile"] = run_cnnc(cnnc, gsrc, so_grad)
         so_orig = None
-        if has_dropout:  # the model file as written (dropout on)
+        if has_dropout or entry.grad_input:  # the model file as written (dropout on)
             so_orig = os.path.join(workdir, "model.so")
             extra = () if entry.train_steps else ("--inference-only",)
             times["compile_original" + ("" if entry.train_steps else "_inference")] = \
-                compile_model(cnnc, src, so_orig, extra)
+                run_cnnc(cnnc, src, so_orig, extra)
 
         # ---- twin and parameters
         t_run = time.time()
-        seed = seed_of(entry.name)
+        seed = seed_of("zoo." + entry.name)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         twin = randomize(entry.twin(), gen).eval()
+        input_shape = entry.input_shape
+        if entry.grad_input:
+            # The model file as written at its own input size: parameter names and shapes,
+            # and the forward pass. The rest runs on the copy with input grad_input.
+            x = draw_input(entry, gen, entry.batch, input_shape)
+            params = twin_parameters(entry, twin, chk)
+            st = os.path.join(workdir, "params_full.safetensors")
+            safetensors_io.save(params, st)
+            model = load_checked(rt, chk, so_orig, params, st)
+            if model is not None:
+                chk.check("forward", f"output of the model file as written ("
+                          f"{'x'.join(map(str, input_shape))}, batch {entry.batch})",
+                          model.run(x.numpy()), forward_reference(entry, twin, x))
+                model.close()
+            del params, model
+            os.remove(st)
+            input_shape = entry.grad_input
+            if entry.fit_twin:
+                twin = entry.fit_twin(twin, input_shape, gen).eval()
         pristine = copy.deepcopy(twin) if entry.pin_relus else None
 
         # The batch, and the float64 reference of the train step on it. Without
@@ -870,8 +927,7 @@ def run_model(entry, args, rt, log):
         # With resolve_kinks the first draw is kept: such kinks are recorded and resolved.
         kinks = None
         for draw in range(1, MAX_DRAWS + 1):
-            x = (entry.input_fn(gen, [entry.batch] + entry.input_shape) if entry.input_fn
-                 else torch.randn([entry.batch] + entry.input_shape, generator=gen)).float()
+            x = draw_input(entry, gen, entry.batch, input_shape)
             labels = torch.randint(0, entry.classes, (entry.batch,), generator=gen)
             if pristine is not None:
                 twin = pin_relu_patterns(copy.deepcopy(pristine), x, gen)
@@ -887,13 +943,7 @@ def run_model(entry, args, rt, log):
             log(f"  batch draw {draw} is ill-conditioned: float32 PyTorch is off by "
                 f"{bad[0]:.2e} x max(1,|ref|) on {bad[1]}" + ("; redrawn" if draw < MAX_DRAWS
                                                            else "; kept"))
-        params = {}
-        for k, v in twin.state_dict().items():
-            c = entry.cnnc_name(k)
-            if c is not None:
-                if c in params:
-                    chk.fail(f"two twin entries map to the cnnc name {c}")
-                params[c] = v.detach().float().contiguous()
+        params = twin_parameters(entry, twin, chk)
         st = os.path.join(workdir, "params.safetensors")
         safetensors_io.save(params, st)
         # float32 PyTorch's own error per tensor, printed next to cnnc's when a check fails.
@@ -902,37 +952,16 @@ def run_model(entry, args, rt, log):
         del ref32
 
         def load(so):
-            model = rt.Model(so)
-            names = set(model.parameters)
-            if names != set(params):
-                only_c = sorted(names - set(params))
-                only_t = sorted(set(params) - names)
-                chk.fail(f"parameter names differ: only in cnnc {only_c[:8]}"
-                         f"{'...' if len(only_c) > 8 else ''} ({len(only_c)}); only in the twin "
-                         f"(after renaming) {only_t[:8]}{'...' if len(only_t) > 8 else ''} "
-                         f"({len(only_t)})")
-                return None
-            for k in names:
-                if tuple(model.parameters[k]["shape"]) != tuple(params[k].shape):
-                    chk.fail(f"{k}: cnnc shape {list(model.parameters[k]['shape'])} vs twin "
-                             f"{list(params[k].shape)}")
-                    return None
-            model.load_parameters(st)
-            return model
+            return load_checked(rt, chk, so, params, st)
 
         # ---- forward, evaluation mode
-        twin64 = copy.deepcopy(twin).double().eval()
-        with torch.no_grad():
-            ref = twin64(x.double())
-            if entry.output == "softmax":
-                ref = torch.softmax(ref, dim=1)
-        ref = ref.numpy()
-        del twin64
+        ref = forward_reference(entry, twin, x)
         model = load(so_grad)
         if model is None:
             return chk, times
-        chk.check("forward", f"output (batch {entry.batch})", model.run(x.numpy()), ref)
-        if so_orig:
+        where = f"{'x'.join(map(str, input_shape))}, " if entry.grad_input else ""
+        chk.check("forward", f"output ({where}batch {entry.batch})", model.run(x.numpy()), ref)
+        if so_orig and not entry.grad_input:
             morig = load(so_orig)
             if morig is not None:
                 chk.check("forward", f"output of the model file as written (batch "
@@ -985,11 +1014,9 @@ def run_model(entry, args, rt, log):
                                      if entry.cnnc_name(k) is not None}, st_train)
                 model.load_parameters(st_train)
             if model is not None:
-                xb = (entry.input_fn(gen, [entry.train_batch] + entry.input_shape)
-                      if entry.input_fn else
-                      torch.randn([entry.train_batch] + entry.input_shape, generator=gen))
+                xb = draw_input(entry, gen, entry.train_batch, entry.input_shape)
                 yb = torch.randint(0, entry.classes, (entry.train_batch,), generator=gen)
-                xb, yb = xb.float().numpy(), yb.numpy().astype(np.float32)
+                xb, yb = xb.numpy(), yb.numpy().astype(np.float32)
                 losses = [model.train_step(xb, yb, lr=entry.train_lr)[0]
                           for _ in range(entry.train_steps)]
                 model.close()
@@ -1011,11 +1038,8 @@ def run_model(entry, args, rt, log):
 # --------------------------------------------------------------------------- main
 
 def main():
-    ap = argparse.ArgumentParser(description="cnnc architecture zoo vs PyTorch / torchvision")
-    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
-                                                        os.path.join(SOURCE_DIR, "build", "bin")))
-    ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
-    ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"))
+    ap = harness.tool_args(argparse.ArgumentParser(
+        description="cnnc architecture zoo vs PyTorch / torchvision"), runtime_lib=True)
     ap.add_argument("--model", action="append", default=[], help="registry name (repeatable)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
@@ -1032,11 +1056,7 @@ def main():
             raise SystemExit(f"unknown model {n!r}; known: {', '.join(by_name)}")
     entries = [by_name[n] for n in args.model] if args.model else REGISTRY
 
-    import torch
-    torch.set_num_threads(1)
-    import cnnc_runtime as rt
-    rt.load_library(args.runtime_lib or os.path.join(args.bin_dir, "..", "lib",
-                                                     "libcnnc_runtime.so"))
+    rt = harness.load_runtime(args)
     failed = []
     if any(e.resolve_kinks for e in entries) and kink_self_test(print):
         failed.append("kink-self-test")

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 
 class MnistCnn(nn.Module):
-    """models/mnist_cnn.yaml: the Keras MNIST network of SPEC §3."""
+    """models/mnist_cnn.yaml: the Keras MNIST network of the course notes."""
 
     def __init__(self):
         super().__init__()
@@ -129,7 +129,7 @@ LENET5_C3_TABLE = [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 0], [5, 0,
 
 
 class ConnectionConv2d(nn.Module):
-    """conv2d whose output map o reads only the input maps connections[o] (SPEC §1, LeNet-5's
+    """conv2d whose output map o reads only the input maps connections[o] (LeNet-5's
     C3; cnnc's `connections:`). The weight holds one kernel per connection in table order,
     [K, kh, kw], so the layer has K*kh*kw + O parameters; it is scattered into a dense OIHW
     weight (zeros elsewhere) for F.conv2d."""
