@@ -65,11 +65,18 @@ static Halide::Func channelReduction(KernelBuilder &k, Value in, Reduce reduce) 
   return f;
 }
 
-static Halide::Func lower(cnn::ChannelMeanOp op, KernelBuilder &k) {
-  Value in = op.getInput();
+/// A sum of `in` per channel with the algorithm `sum` (channelMean,
+/// reduceToChannels), which share their parameters.
+using ChannelSum = Halide::Func (*)(Halide::Func, int, const std::vector<int> &, Halide::Expr, int,
+                                    Halide::Func &);
+static Halide::Func sumToChannels(KernelBuilder &k, Value in, ChannelSum sum) {
   return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
-    return channelMean(x, rankOf(in), halideExtents(in), k.batch, k.lanes, partial);
+    return sum(x, rankOf(in), halideExtents(in), k.batch, k.lanes, partial);
   });
+}
+
+static Halide::Func lower(cnn::ChannelMeanOp op, KernelBuilder &k) {
+  return sumToChannels(k, op.getInput(), channelMean);
 }
 
 static Halide::Func lower(cnn::ChannelVarianceOp op, KernelBuilder &k) {
@@ -81,10 +88,7 @@ static Halide::Func lower(cnn::ChannelVarianceOp op, KernelBuilder &k) {
 }
 
 static Halide::Func lower(cnn::ReduceToChannelsOp op, KernelBuilder &k) {
-  Value in = op.getInput();
-  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
-    return reduceToChannels(x, rankOf(in), halideExtents(in), k.batch, k.lanes, partial);
-  });
+  return sumToChannels(k, op.getInput(), reduceToChannels);
 }
 
 static Halide::Func lower(cnn::BatchNormGradInputOp op, KernelBuilder &k) {

@@ -133,12 +133,16 @@ static LogicalResult verifyEpsilon(Operation *op, double epsilon) {
   return expectInRange(op, "epsilon", epsilon, epsilon > 0 && std::isfinite(epsilon), "(0, inf)");
 }
 
-/// [N, C, ...] -> [C].
-LogicalResult ChannelMeanOp::verify() {
-  ArrayRef<int64_t> x = shapeOf(getInput());
-  if (failed(verifyChannelInput(*this, "input", x)))
+/// A sum per channel: [N, C, ...] -> [C].
+static LogicalResult verifySumToChannels(Operation *op, Value input, Value result) {
+  ArrayRef<int64_t> x = shapeOf(input);
+  if (failed(verifyChannelInput(op, "input", x)))
     return failure();
-  return verifyChannelVectors(*this, x, {"the result"}, {shapeOf(getResult())});
+  return verifyChannelVectors(op, x, {"the result"}, {shapeOf(result)});
+}
+
+LogicalResult ChannelMeanOp::verify() {
+  return verifySumToChannels(*this, getInput(), getResult());
 }
 
 /// [N, C, ...] and its mean [C] -> [C].
@@ -150,12 +154,8 @@ LogicalResult ChannelVarianceOp::verify() {
                               {shapeOf(getMean()), shapeOf(getResult())});
 }
 
-/// [N, C, ...] -> [C].
 LogicalResult ReduceToChannelsOp::verify() {
-  ArrayRef<int64_t> x = shapeOf(getInput());
-  if (failed(verifyChannelInput(*this, "input", x)))
-    return failure();
-  return verifyChannelVectors(*this, x, {"the result"}, {shapeOf(getResult())});
+  return verifySumToChannels(*this, getInput(), getResult());
 }
 
 /// input, grad and the result [N, C, ...]; gamma, mean, variance [C].
