@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Zoo benchmark (issue 4): cnnc against PyTorch on ResNet-18, GoogLeNet, VGG-11 and the
+"""Zoo benchmark: cnnc against PyTorch on ResNet-18, GoogLeNet, VGG-11 and the
 AlphaGo policy network, side by side in one run.
 
 For each model: `cnnc models/<m>.yaml` (with the train step; the compile time is
