@@ -11,6 +11,7 @@ PKGS=(
   libyaml-cpp-dev libgtest-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   python3 python3-torch python3-torchvision python3-numpy
   libopenblas0-openmp dataset-fashion-mnist
+  pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/ModelCompiler.h"
 #include "compiler/Lowering/Halide/HalideLowering.h"
+#include "compiler/Schedule/Scheduler.h"
 #include "compiler/Target/ModelPlan.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -55,57 +56,66 @@ static Halide::Target targetOf(const CompileOptions &options) {
   return host;
 }
 
-static bool isAutoSchedule(const CompileOptions &options, std::string *name) {
-  llvm::StringRef s(options.schedule);
-  if (!s.consume_front("auto:"))
-    return false;
-  *name = s.str();
-  return true;
+/// The device API a GPU target's kernels run on, or "" for a CPU target.
+static std::string deviceApiOf(const Halide::Target &target) {
+  if (target.has_feature(Halide::Target::CUDA))
+    return "cuda";
+  if (target.has_feature(Halide::Target::OpenCL))
+    return "opencl";
+  return "";
 }
 
 std::string cnnc::validateOptions(const CompileOptions &options) {
   if (options.target != "host" && !Halide::Target::validate_target_string(options.target))
     return "invalid --target '" + options.target +
-           "' (expected a Halide target string such as host or "
+           "' (expected a Halide target string such as host, host-cuda, host-opencl or "
            "x86-64-linux-avx2-fma-f16c-sse41)";
   Halide::Target t = targetOf(options);
-  if (t.has_gpu_feature())
+  if (t.has_gpu_feature() && deviceApiOf(t).empty())
     return "--target '" + options.target +
-           "' asks for a GPU; cnnc's GPU schedules are not available yet";
-  std::string scheduler;
-  if (isAutoSchedule(options, &scheduler))
-    return halide::loadAutoscheduler(scheduler);
-  if (options.schedule != "cpu")
-    return "invalid --schedule '" + options.schedule +
-           "' (expected cpu, auto:Adams2019, auto:Mullapudi2016 or auto:Li2018)";
-  return "";
+           "' asks for a GPU API cnnc does not support (use cuda or opencl)";
+  std::string error;
+  halide::makeScheduler(options.schedule, t, error);
+  return error;
 }
 
-/// Lowers and schedules one planned kernel.
-static FailureOr<LoweredKernel> buildKernel(PlannedKernel &planned, const CompileOptions &options,
-                                            const Halide::Target &target) {
-  int lanes = target.natural_vector_size<float>();
+static halide::KernelPhase kernelPhase(const PlannedKernel &planned,
+                                       const halide::KernelStages &stages) {
+  if (stages.overParameters)
+    return halide::KernelPhase::Parameters;
+  return planned.phase == Phase::Inference ? halide::KernelPhase::Inference
+                                           : halide::KernelPhase::Training;
+}
+
+/// Lowers and schedules one planned kernel; `summary` receives the
+/// scheduler's account of its choices.
+static FailureOr<LoweredKernel> buildKernel(PlannedKernel &planned, halide::Scheduler &scheduler,
+                                            std::string *summary = nullptr) {
+  int lanes = scheduler.target().natural_vector_size<float>();
   FailureOr<LoweredKernel> kernel = lowerToHalide(planned.op, planned.inputs, lanes);
   if (failed(kernel))
     return failure();
-  std::string scheduler;
   try {
-    // Autoschedulers get the inference kernels, with a batch estimate of 1
-    // (a larger one lets them split the batch, which then fails on smaller
-    // batches at run time); the train and eval steps
-    // keep the hand schedules (Adams2019 alone would take many minutes on a
-    // backward pass, and those kernels are not what --schedule compares).
-    if (isAutoSchedule(options, &scheduler) && !kernel->stages.overParameters &&
-        planned.phase == Phase::Inference)
-      halide::autoSchedule(kernel->stages, scheduler, target, /*batch=*/1);
-    else
-      halide::scheduleForCpu(kernel->stages, target);
+    std::string chosen = scheduler.schedule(kernel->stages, kernelPhase(planned, kernel->stages));
+    if (summary)
+      *summary = chosen;
   } catch (const Halide::Error &e) {
     return planned.op->emitError("scheduling kernel '")
            << planned.label << "' failed: " << e.what();
   }
   planned.flops = kernel->flops;
   return kernel;
+}
+
+/// The scheduler of the options (validated before).
+static std::unique_ptr<halide::Scheduler> schedulerOf(const CompileOptions &options,
+                                                      const Halide::Target &target) {
+  std::string error;
+  std::unique_ptr<halide::Scheduler> scheduler =
+      halide::makeScheduler(options.schedule, target, error);
+  if (!scheduler)
+    llvm::report_fatal_error(llvm::Twine("invalid compile options: ") + error);
+  return scheduler;
 }
 
 static std::vector<Halide::Argument> argumentsOf(const LoweredKernel &kernel) {
@@ -147,11 +157,13 @@ LogicalResult cnnc::emitHalideStatements(ModuleOp module, const CompileOptions &
   if (failed(plan))
     return failure();
   Halide::Target target = targetOf(options);
+  std::unique_ptr<halide::Scheduler> scheduler = schedulerOf(options, target);
   ScratchDir dir;
   if (llvm::sys::fs::createUniqueDirectory("cnnc", dir.path))
     return module.emitError("cannot create a temporary directory");
   for (PlannedKernel &planned : plan->kernels) {
-    FailureOr<LoweredKernel> kernel = buildKernel(planned, options, target);
+    std::string summary;
+    FailureOr<LoweredKernel> kernel = buildKernel(planned, *scheduler, &summary);
     if (failed(kernel))
       return failure();
     std::string path = dir.file(planned.symbol + ".stmt");
@@ -167,6 +179,7 @@ LogicalResult cnnc::emitHalideStatements(ModuleOp module, const CompileOptions &
       return module.emitError("cannot read ") << path;
     os << "// kernel " << planned.symbol << " (" << planned.label << ")"
        << (planned.prepare ? " [prepare]" : "") << "\n"
+       << "// schedule: " << summary << "\n"
        << (*text)->getBuffer() << "\n";
   }
   return success();
@@ -247,8 +260,7 @@ struct StepTimer {
 /// symbol of the first of them; returns the indices of those first kernels,
 /// the only ones to compile. Their flop counts are copied after lowering.
 static std::vector<size_t> shareIdenticalKernels(ModelPlan &plan, const CompileOptions &options) {
-  std::string scheduler;
-  bool autoSchedule = isAutoSchedule(options, &scheduler);
+  bool autoSchedule = halide::isAutoScheduleOption(options.schedule);
   std::map<std::string, size_t> firstWith;
   std::vector<size_t> distinct;
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
@@ -274,6 +286,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
     return failure();
   Halide::Target target = targetOf(options);
   Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime);
+  std::unique_ptr<halide::Scheduler> scheduler = schedulerOf(options, target);
   ScratchDir dir;
   if (llvm::sys::fs::createUniqueDirectory("cnnc", dir.path))
     return module.emitError("cannot create a temporary directory");
@@ -290,7 +303,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   std::vector<std::string> objects;
   for (size_t k : distinct) {
     PlannedKernel &planned = plan->kernels[k];
-    FailureOr<LoweredKernel> kernel = buildKernel(planned, options, target);
+    FailureOr<LoweredKernel> kernel = buildKernel(planned, *scheduler);
     if (failed(kernel))
       return failure();
     kernels.push_back(std::move(*kernel));
@@ -307,7 +320,6 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
         compileObject(kernels[i], plan->kernels[distinct[i]].symbol, objects[i], kernelTarget);
   });
   unsigned threads = llvm::parallel::strategy.compute_thread_count();
-  std::string scheduler;
   for (size_t i = 0; i < kernels.size(); ++i) {
     if (errors[i].empty())
       continue;
@@ -315,13 +327,13 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
     // An autoscheduler can produce a schedule Halide cannot compile (Li2018
     // on a dense+softmax group: "Atomic predicated store"); that kernel
     // falls back to cnnc's own schedule, with a warning.
-    if (isAutoSchedule(options, &scheduler) && planned.phase == Phase::Inference) {
+    if (halide::isAutoScheduleOption(options.schedule) && planned.phase == Phase::Inference) {
       planned.op->emitWarning("the ")
-          << scheduler << " schedule of '" << planned.label << "' does not compile ("
-          << llvm::StringRef(errors[i]).trim() << "); using cnnc's CPU schedule for it";
-      CompileOptions cpu = options;
-      cpu.schedule = "cpu";
-      FailureOr<LoweredKernel> kernel = buildKernel(planned, cpu, target);
+          << options.schedule << " schedule of '" << planned.label << "' does not compile ("
+          << llvm::StringRef(errors[i]).trim() << "); using cnnc's own schedule for it";
+      CompileOptions hand = options;
+      hand.schedule = "default";
+      FailureOr<LoweredKernel> kernel = buildKernel(planned, *schedulerOf(hand, target));
       if (failed(kernel))
         return failure();
       errors[i] = compileObject(*kernel, planned.symbol, objects[i], kernelTarget);
@@ -343,7 +355,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   std::string gluePath = dir.file("model_glue.c");
   {
     std::ofstream glue(gluePath);
-    glue << glueSource(*plan, plan->metadataJson(target.to_string()));
+    glue << glueSource(*plan, plan->metadataJson(target.to_string(), deviceApiOf(target)));
     if (!glue)
       return module.emitError("cannot write ") << gluePath;
   }

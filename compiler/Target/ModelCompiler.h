@@ -18,8 +18,9 @@ namespace cnnc {
 struct CompileOptions {
   /// A Halide target string; "host" is the machine cnnc runs on.
   std::string target = "host";
-  /// "cpu" (hand schedules) or "auto:<Adams2019|Mullapudi2016|Li2018>".
-  std::string schedule = "cpu";
+  /// "default" (the target's hand schedules), "cpu", "gpu" or
+  /// "auto:<Adams2019|Mullapudi2016|Li2018>".
+  std::string schedule = "default";
   /// Where to print kernel counts and the time of each back-end step
   /// (`cnnc --time-report`); null for silence.
   llvm::raw_ostream *report = nullptr;

@@ -250,7 +250,8 @@ FailureOr<ModelPlan> cnnc::planModel(ModuleOp module) {
   return std::move(planner.plan);
 }
 
-std::string ModelPlan::metadataJson(const std::string &target) const {
+std::string ModelPlan::metadataJson(const std::string &target,
+                                    const std::string &deviceApi) const {
   std::string text;
   llvm::raw_string_ostream os(text);
   llvm::json::OStream j(os);
@@ -294,6 +295,8 @@ std::string ModelPlan::metadataJson(const std::string &target) const {
     j.attribute(schema::key::kAbiVersion, int64_t(schema::kAbiVersion));
     j.attribute(schema::key::kName, name);
     j.attribute(schema::key::kTarget, target);
+    if (!deviceApi.empty())
+      j.attribute(schema::key::kDeviceApi, deviceApi);
     namedList(schema::key::kInputs, inputs, false);
     namedList(schema::key::kOutputs, outputs, false);
     namedList(schema::key::kParameters, parameters, true);

@@ -72,8 +72,9 @@ struct ModelPlan {
   std::vector<NamedBuffer> inputs, outputs, parameters;
   std::optional<TrainingPlan> training;
 
-  /// Metadata JSON (docs/runtime-abi.md) for the given target string.
-  std::string metadataJson(const std::string &target) const;
+  /// Metadata JSON (docs/runtime-abi.md) for the given target string and
+  /// device API ("cuda", "opencl", or "" for a CPU model).
+  std::string metadataJson(const std::string &target, const std::string &deviceApi) const;
 };
 
 /// A text that is equal for two kernels exactly when they compute the same

@@ -46,12 +46,14 @@ static cl::opt<bool>
                   cl::init(false));
 static cl::opt<std::string>
     target("target",
-           cl::desc("Halide target string (default: host; e.g. x86-64-linux-avx2-fma-f16c-sse41)"),
+           cl::desc("Halide target string (default: host; e.g. host-cuda, host-opencl, "
+                    "x86-64-linux-avx2-fma-f16c-sse41)"),
            cl::init("host"));
 static cl::opt<std::string>
     schedule("schedule",
-             cl::desc("cpu (hand schedules) | auto:Adams2019 | auto:Mullapudi2016 | auto:Li2018"),
-             cl::init("cpu"));
+             cl::desc("default (the target's hand schedules) | cpu | gpu | auto:Adams2019 | "
+                      "auto:Mullapudi2016 | auto:Li2018 (CPU or GPU)"),
+             cl::init("default"));
 
 static cl::opt<bool> timeReport(
     "time-report",

@@ -10,7 +10,7 @@
 #ifndef CNNC_LOWERING_HALIDE_HALIDELOWERING_H
 #define CNNC_LOWERING_HALIDE_HALIDELOWERING_H
 
-#include "compiler/Schedule/KernelStages.h"
+#include "compiler/Lowering/Halide/KernelStages.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/Operation.h"

@@ -28,6 +28,8 @@ namespace key {
 inline constexpr std::string_view kAbiVersion = "abi_version";
 inline constexpr std::string_view kName = "name";
 inline constexpr std::string_view kTarget = "target";
+/// "cuda" or "opencl" for a model whose kernels run on a GPU; absent for CPU models.
+inline constexpr std::string_view kDeviceApi = "device_api";
 inline constexpr std::string_view kInputs = "inputs";
 inline constexpr std::string_view kOutputs = "outputs";
 inline constexpr std::string_view kParameters = "parameters";

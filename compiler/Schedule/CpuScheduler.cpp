@@ -1,4 +1,4 @@
-//===- CpuSchedule.cpp - hand-written SIMD schedules for x86 CPUs ---------===//
+//===- CpuScheduler.cpp - hand-written SIMD schedules for x86 CPUs --------===//
 //
 // One schedule per op family, chosen by the kernel's anchor. Shapes are
 // static (only the batch varies), so tile sizes are picked from the actual
@@ -16,7 +16,9 @@
 // current figures.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/Schedule/KernelStages.h"
+#include "compiler/Schedule/Scheduler.h"
+
+#include <sstream>
 
 using namespace Halide;
 
@@ -112,7 +114,7 @@ static bool vectorsOverRowsWaste(const ConvGeometry &g, int lanes) {
 /// channel innermost so each tap is one vector load, and each input pixel
 /// is broadcast. Threads take channel tiles, each looping over the images,
 /// so a tile's weights are copied once per call (by that thread).
-static void scheduleConvOverChannels(KernelStages &k, int lanes) {
+static std::string scheduleConvOverChannels(KernelStages &k, int lanes) {
   auto &v = vars();
   ConvStages &s = *k.conv;
   Func out = k.output;
@@ -160,9 +162,13 @@ static void scheduleConvOverChannels(KernelStages &k, int lanes) {
       .vectorize(w[3], lanes);
   if (s.padded.defined())
     computeRootByPlanes(s.padded);
+  std::ostringstream summary;
+  summary << "conv over channels: block " << blockX << "x" << blockY << " pixels x " << blockC
+          << " channels (" << vectors << " vectors)";
+  return summary.str();
 }
 
-static void scheduleConv(KernelStages &k, int lanes) {
+static std::string scheduleConv(KernelStages &k, int lanes) {
   auto &v = vars();
   ConvStages &s = *k.conv;
   Func out = k.output;
@@ -207,6 +213,10 @@ static void scheduleConv(KernelStages &k, int lanes) {
     computeRootByPlanes(s.padded);
     vectorizeFitting(s.padded, v.x, s.input.w + s.attrs.padLeft + s.attrs.padRight, lanes);
   }
+  std::ostringstream summary;
+  summary << "conv over pixels: block " << blockX << "x" << blockY << " pixels x " << blockC
+          << " channels";
+  return summary.str();
 }
 
 static void scheduleDense(KernelStages &k, int lanes) {
@@ -430,14 +440,22 @@ static void scheduleEmbeddingGrad(KernelStages &k, int lanes) {
       .parallel(eo);
 }
 
-std::vector<Func> outputsOf(const KernelStages &k) {
-  std::vector<Func> outputs = k.extraOutputs;
-  outputs.push_back(k.output);
-  return outputs;
+namespace {
+
+class CpuScheduler : public Scheduler {
+public:
+  explicit CpuScheduler(const Target &target) : Scheduler(target) {}
+  std::string schedule(KernelStages &kernel, KernelPhase phase) override;
+};
+
+} // namespace
+
+std::unique_ptr<Scheduler> makeCpuScheduler(const Target &target) {
+  return std::make_unique<CpuScheduler>(target);
 }
 
-void scheduleForCpu(KernelStages &k, const Target &target) {
-  int lanes = target.natural_vector_size<float>();
+std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
+  int lanes = target().natural_vector_size<float>();
   // Further outputs (new optimizer state): element-wise, each on its own.
   for (size_t i = 0; i < k.extraOutputs.size(); ++i) {
     KernelStages extra;
@@ -448,7 +466,7 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
   if (k.overParameters) {
     // Run once per parameter load: vectorized, serial.
     vectorizeFitting(k.output, k.output.args()[0], k.outputExtents[0], lanes);
-    return;
+    return "cpu parameters: vectorized, serial";
   }
   // Small reductions (statistics, losses, per-window winners) are computed
   // once, before the loops that read them, in parallel over their outermost
@@ -485,24 +503,38 @@ void scheduleForCpu(KernelStages &k, const Target &target) {
   // Conv rows shorter than a vector, with a vector's worth of channels:
   // vectorize over the channels.
   bool narrow = k.conv && vectorsOverRowsWaste(geometryOf(k), lanes);
+  std::string prefix = "cpu " + std::to_string(lanes) + " lanes: ";
   if (narrow && geometryOf(k).outC >= lanes)
-    scheduleConvOverChannels(k, lanes);
-  else if (k.conv)
-    scheduleConv(k, lanes);
-  else if (k.dense)
+    return prefix + scheduleConvOverChannels(k, lanes);
+  if (k.conv)
+    return prefix + scheduleConv(k, lanes);
+  if (k.dense) {
     scheduleDense(k, lanes);
-  else if (k.convGradWeight)
+    return prefix + "dense, blocks of " + std::to_string(std::min(k.dense->outFeatures, kDenseBlockO)) + " outputs";
+  }
+  if (k.convGradWeight) {
     scheduleConvGradWeight(k, lanes);
-  else if (k.vectorReduction)
+    return prefix + (k.convGradWeight->overChannels ? "conv weight gradient over channels"
+                                                    : "conv weight gradient over pixels");
+  }
+  if (k.vectorReduction) {
     scheduleVectorReduction(k, lanes);
-  else if (k.kmax)
+    return prefix + "vector reduction";
+  }
+  if (k.kmax) {
     scheduleKMax(k, lanes);
-  else if (k.embeddingGrad)
+    return prefix + "k-max per plane";
+  }
+  if (k.embeddingGrad) {
     scheduleEmbeddingGrad(k, lanes);
-  else if (k.embeddingDim > 0)
+    return prefix + "embedding gradient";
+  }
+  if (k.embeddingDim > 0) {
     scheduleEmbedding(k, lanes);
-  else
-    scheduleDataParallel(k, lanes);
+    return prefix + "embedding rows";
+  }
+  scheduleDataParallel(k, lanes);
+  return prefix + "data parallel";
 }
 
 } // namespace cnnc::halide

@@ -1,13 +1,14 @@
 //===- KernelStages.h - what a schedule needs to know of a kernel -*- C++ -*-===//
 //
-// The lowering fills one KernelStages per kernel: the Funcs of its anchor op
-// (conv, dense, pooling, softmax, ...) and the kernel's output Func. The
-// schedules in this folder read it; they are the only code that calls
-// split / vectorize / parallel / compute_at.
+// The lowering's record of one kernel: the Funcs of its anchor op (conv,
+// dense, pooling, softmax, ...), its inputs and its output Func, with their
+// static extents. The lowering fills it; the schedulers of compiler/Schedule
+// read it and are the only code that calls split / vectorize / gpu_tile /
+// compute_at.
 //
 //===----------------------------------------------------------------------===//
-#ifndef CNNC_SCHEDULE_KERNELSTAGES_H
-#define CNNC_SCHEDULE_KERNELSTAGES_H
+#ifndef CNNC_LOWERING_HALIDE_KERNELSTAGES_H
+#define CNNC_LOWERING_HALIDE_KERNELSTAGES_H
 
 #include "compiler/Lowering/Halide/Algorithms.h"
 
@@ -59,18 +60,11 @@ struct KernelStages {
 
 /// Every output of the kernel, `output` last (the order of the pipeline's
 /// output buffers: results of a group in yield order).
-std::vector<Halide::Func> outputsOf(const KernelStages &kernel);
-
-/// Applies cnnc's hand-written CPU schedule for `target`.
-void scheduleForCpu(KernelStages &kernel, const Halide::Target &target);
-
-/// Applies a Halide autoscheduler ("Adams2019", "Mullapudi2016", "Li2018")
-/// after giving every input and output its size estimate (batch: `batch`).
-void autoSchedule(KernelStages &kernel, const std::string &scheduler, const Halide::Target &target,
-                  int batch);
-
-/// Loads the plugin of a Halide autoscheduler; returns "" or an error.
-std::string loadAutoscheduler(const std::string &scheduler);
+inline std::vector<Halide::Func> outputsOf(const KernelStages &kernel) {
+  std::vector<Halide::Func> outputs = kernel.extraOutputs;
+  outputs.push_back(kernel.output);
+  return outputs;
+}
 
 } // namespace cnnc::halide
 
