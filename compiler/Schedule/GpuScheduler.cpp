@@ -27,6 +27,14 @@ namespace cnnc::halide {
 
 /// Threads per block of a data-parallel stage.
 constexpr int kThreadsPerBlock = 256;
+/// Output-channel threads per convolution block (one warp).
+constexpr int kConvThreads = 32;
+/// Largest conv register block per thread (accumulators).
+constexpr int kConvAccumulators = 36;
+/// Input channels per staged chunk of a convolution's reduction.
+constexpr int kConvChunk = 16;
+/// Largest staged weight tile of a convolution, in floats (shared memory).
+constexpr int kConvWeightTile = 8192;
 
 namespace {
 
@@ -130,14 +138,148 @@ static std::vector<Func> rootStages(const KernelStages &k) {
   return roots;
 }
 
+/// The largest divisor of n that is at most `cap` (at least 1).
+static int largestDivisorAtMost(int n, int cap) {
+  for (int d = std::min(n, cap); d > 1; --d)
+    if (n % d == 0)
+      return d;
+  return 1;
+}
+
+/// Fuses the given dimensions of a Func's pure stage (innermost first) and
+/// spreads them over `threads` GPU threads, each looping over its share:
+/// how a block loads a tile into shared memory, consecutive threads on
+/// consecutive elements.
+static void loadCooperatively(Func tile, const std::vector<Var> &dims, int threads) {
+  Var flat = dims[0];
+  for (size_t i = 1; i < dims.size(); ++i) {
+    Var fused(flat.name() + "_" + dims[i].name());
+    tile.fuse(flat, dims[i], fused);
+    flat = fused;
+  }
+  Var outer(flat.name() + "_o"), lane(flat.name() + "_t");
+  tile.split(flat, outer, lane, threads, TailStrategy::GuardWithIf).reorder(lane, outer).gpu_threads(lane);
+}
+
+/// Convolution (forward, input gradient, transposed): one thread block per
+/// tile of blockX x blockY output pixels x `threads` output channels of one
+/// image; each thread owns one output channel and keeps the tile's pixels
+/// for it in registers (blockX x blockY accumulators, unrolled, with the
+/// conv taps). The reduction over input channels is chunked: per chunk the
+/// block stages the input window and the weights it needs in shared memory
+/// (weights stored with the output channel innermost, so the threads of a
+/// warp read consecutive words), then every thread accumulates from them.
+/// A fused pooling is the block's output: the conv tile covers its windows.
+/// Grouped convolutions compute one output per thread.
+static std::string scheduleConv(KernelStages &k, const Target &target) {
+  auto &v = vars();
+  ConvStages &s = *k.conv;
+  Func out = k.output;
+  int outW = k.outputExtents[0], outH = k.outputExtents[1], outC = k.outputExtents[2];
+  bool pooled = k.pool.has_value();
+  if (s.attrs.groups > 1) {
+    dataParallelAtRoot(out);
+    return "conv, grouped: one output per thread";
+  }
+  // The conv region one output tile needs along a dimension.
+  auto convSpan = [&](int block, bool alongX) {
+    if (!pooled)
+      return block;
+    const PoolAttrs &p = k.pool->attrs;
+    int stride = alongX ? p.strideX : p.strideY, window = alongX ? p.kernelW : p.kernelH;
+    return (block - 1) * stride + window;
+  };
+  int blockX = std::min(4, outW), blockY = std::min(4, outH);
+  while (convSpan(blockX, true) * convSpan(blockY, false) > kConvAccumulators &&
+         (blockX > 1 || blockY > 1)) {
+    if (blockX >= blockY)
+      blockX = (blockX + 1) / 2;
+    else
+      blockY = (blockY + 1) / 2;
+  }
+  int threads = outC <= kConvThreads ? outC : largestDivisorAtMost(outC, kConvThreads);
+  if (threads < 8 && outC > kConvThreads)
+    threads = kConvThreads;
+  int taps = s.attrs.kernelW * s.attrs.kernelH;
+  int inChannels = s.r.z.extent().as<Internal::IntImm>()
+                       ? int(s.r.z.extent().as<Internal::IntImm>()->value)
+                       : 1;
+  int chunk = largestDivisorAtMost(inChannels, kConvChunk);
+  while (chunk > 1 && taps * chunk * threads > kConvWeightTile)
+    chunk = largestDivisorAtMost(inChannels, chunk - 1);
+
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), tile("tile");
+  TailStrategy channelTail = outC % threads ? TailStrategy::GuardWithIf : TailStrategy::Auto;
+  out.compute_root()
+      .split(v.x, xo, xi, blockX)
+      .split(v.y, yo, yi, blockY)
+      .split(v.c, co, ci, threads, channelTail)
+      .reorder(xi, yi, ci, xo, yo, co, v.n)
+      .unroll(xi)
+      .unroll(yi)
+      .fuse(co, v.n, tile)
+      .gpu_blocks(xo, yo, tile)
+      .gpu_threads(ci);
+  if (pooled && k.pool->r.defined())
+    (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, ci);
+
+  // The accumulators: each thread's slice lives in its registers.
+  s.conv.compute_at(out, xo)
+      .store_in(MemoryType::Register)
+      .reorder(v.c, v.x, v.y, v.n)
+      .gpu_threads(v.c)
+      .unroll(v.x)
+      .unroll(v.y);
+  RVar rzo("rzo"), rzi("rzi");
+  Stage update = s.conv.update();
+  update.split(s.r.z, rzo, rzi, chunk)
+      .reorder(v.c, v.x, v.y, s.r.x, s.r.y, rzi, v.n, rzo)
+      .gpu_threads(v.c)
+      .unroll(v.x)
+      .unroll(v.y);
+  // Unrolled taps let the compiler reuse each staged input value across the
+  // taps and pixels that read it. OpenCL keeps the tap loops: PoCL, the CPU
+  // OpenCL that runs the GPU schedules in testing, takes minutes to build
+  // unrolled kernels, and the loops compute the same sums.
+  bool unrollTaps = taps <= 25 && target.has_feature(Target::CUDA);
+  if (unrollTaps)
+    update.unroll(s.r.x).unroll(s.r.y);
+
+  // Per chunk of input channels: the input window and the weights, staged
+  // in shared memory by all threads of the block.
+  Func inputTile = s.source.in(s.conv);
+  std::vector<Var> in = inputTile.args();
+  inputTile.compute_at(s.conv, rzo).store_in(MemoryType::GPUShared);
+  loadCooperatively(inputTile, {in[0], in[1], in[2]}, threads);
+  Func weightTile = s.weights;
+  std::vector<Var> w = weightTile.args(); // (kx, ky, ci, co)
+  weightTile.compute_at(s.conv, rzo)
+      .store_in(MemoryType::GPUShared)
+      .reorder_storage(w[3], w[0], w[1], w[2]);
+  loadCooperatively(weightTile, {w[0], w[1], w[2], w[3]}, threads);
+
+  std::ostringstream summary;
+  summary << "conv: block " << blockX << "x" << blockY << " pixels x " << threads
+          << " channels, register block " << convSpan(blockX, true) << "x"
+          << convSpan(blockY, false) << " per thread" << (unrollTaps ? " (taps unrolled)" : "")
+          << ", input channels in chunks of " << chunk << " staged in shared memory";
+  return summary.str();
+}
+
 std::string GpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
   std::vector<Func> roots = rootStages(k);
   for (const Func &f : roots)
     dataParallelAtRoot(f);
-  for (const Func &out : outputsOf(k))
-    dataParallelAtRoot(out);
   std::ostringstream summary;
-  summary << "gpu: data parallel, " << kThreadsPerBlock << " threads per block";
+  summary << "gpu ";
+  for (const Func &extra : k.extraOutputs)
+    dataParallelAtRoot(extra);
+  if (k.conv) {
+    summary << scheduleConv(k, target());
+    return summary.str();
+  }
+  dataParallelAtRoot(k.output);
+  summary << "data parallel, " << kThreadsPerBlock << " threads per block";
   return summary.str();
 }
 

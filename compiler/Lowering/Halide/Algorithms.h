@@ -51,6 +51,8 @@ struct ConvAttrs : WindowAttrs {
 /// conv2d: `conv(x, y, co, n) = bias(co) + Σ w(kx, ky, ci, co) * in(...)`.
 struct ConvStages {
   Halide::Func padded; ///< zero-padded input (undefined when no padding)
+  /// What the reduction reads its input from: `padded`, or the input itself.
+  Halide::Func source;
   /// The kernel as the reduction reads it, weights(kx, ky, ci, co): inlined,
   /// or materialized with co innermost by a channel-vectorized schedule.
   Halide::Func weights;
