@@ -27,15 +27,10 @@ namespace cnnc::halide {
 
 /// Threads per block of a data-parallel stage.
 constexpr int kThreadsPerBlock = 256;
-/// Output-channel threads per convolution block (one warp).
-constexpr int kConvThreads = 32;
+/// Threads per convolution block (at most).
+constexpr int kConvThreadsPerBlock = 128;
 /// Largest conv register block per thread (accumulators).
-constexpr int kConvAccumulators = 36;
-/// Input channels per staged chunk of a convolution's reduction.
-constexpr int kConvChunk = 16;
-/// Largest staged weight tile of a convolution, in floats (shared memory).
-constexpr int kConvWeightTile = 8192;
-
+constexpr int kConvAccumulators = 32;
 namespace {
 
 class GpuScheduler : public Scheduler {
@@ -146,31 +141,26 @@ static int largestDivisorAtMost(int n, int cap) {
   return 1;
 }
 
-/// Fuses the given dimensions of a Func's pure stage (innermost first) and
-/// spreads them over `threads` GPU threads, each looping over its share:
-/// how a block loads a tile into shared memory, consecutive threads on
-/// consecutive elements.
-static void loadCooperatively(Func tile, const std::vector<Var> &dims, int threads) {
-  Var flat = dims[0];
-  for (size_t i = 1; i < dims.size(); ++i) {
-    Var fused(flat.name() + "_" + dims[i].name());
-    tile.fuse(flat, dims[i], fused);
-    flat = fused;
-  }
-  Var outer(flat.name() + "_o"), lane(flat.name() + "_t");
-  tile.split(flat, outer, lane, threads, TailStrategy::GuardWithIf).reorder(lane, outer).gpu_threads(lane);
-}
-
-/// Convolution (forward, input gradient, transposed): one thread block per
-/// tile of blockX x blockY output pixels x `threads` output channels of one
-/// image; each thread owns one output channel and keeps the tile's pixels
-/// for it in registers (blockX x blockY accumulators, unrolled, with the
-/// conv taps). The reduction over input channels is chunked: per chunk the
-/// block stages the input window and the weights it needs in shared memory
-/// (weights stored with the output channel innermost, so the threads of a
-/// warp read consecutive words), then every thread accumulates from them.
-/// A fused pooling is the block's output: the conv tile covers its windows.
+/// Convolution (forward, input gradient, transposed). Each thread owns a
+/// register block of the output: up to 4 pixels along x × 2 rows × 4
+/// output channels, computed with every pure loop unrolled so its
+/// accumulators stay in registers for the whole reduction (the input
+/// channels are the loop). Per input channel the thread first loads what
+/// the block needs into registers (`in()`: the input window and the
+/// weights of its channels), so each value is read once and reused across
+/// the taps and pixels that need it. Threads of a block (up to 128) cover
+/// neighbouring blocks along x, then y, then channels, so a warp reads
+/// neighbouring input rows (coalesced, shared through the L1 cache). A
+/// fused pooling is the thread's output: the register block covers its
+/// windows. On CUDA the taps are unrolled too; on OpenCL they stay loops,
+/// because PoCL, the CPU OpenCL that runs the GPU schedules in testing,
+/// takes minutes to build the unrolled kernels (the sums are the same).
 /// Grouped convolutions compute one output per thread.
+///
+/// Why not accumulate per block and stage the operands in shared memory:
+/// in Halide 14 that needs the accumulators stored at the block level,
+/// which stay in registers only through `gpu_lanes` (CUDA only), and then
+/// every accumulator update is its own lane loop followed by a barrier.
 static std::string scheduleConv(KernelStages &k, const Target &target) {
   auto &v = vars();
   ConvStages &s = *k.conv;
@@ -181,7 +171,7 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
     dataParallelAtRoot(out);
     return "conv, grouped: one output per thread";
   }
-  // The conv region one output tile needs along a dimension.
+  // The conv region one output block needs along a dimension.
   auto convSpan = [&](int block, bool alongX) {
     if (!pooled)
       return block;
@@ -189,80 +179,77 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
     int stride = alongX ? p.strideX : p.strideY, window = alongX ? p.kernelW : p.kernelH;
     return (block - 1) * stride + window;
   };
-  int blockX = std::min(4, outW), blockY = std::min(4, outH);
-  while (convSpan(blockX, true) * convSpan(blockY, false) > kConvAccumulators &&
-         (blockX > 1 || blockY > 1)) {
-    if (blockX >= blockY)
+  int blockX = std::min(4, outW), blockY = std::min(2, outH), blockC = std::min(4, outC);
+  while (convSpan(blockX, true) * convSpan(blockY, false) * blockC > kConvAccumulators) {
+    if (blockC > 1)
+      blockC /= 2;
+    else if (blockY > 1)
+      blockY = 1;
+    else if (blockX > 1)
       blockX = (blockX + 1) / 2;
     else
-      blockY = (blockY + 1) / 2;
+      break;
   }
-  int threads = outC <= kConvThreads ? outC : largestDivisorAtMost(outC, kConvThreads);
-  if (threads < 8 && outC > kConvThreads)
-    threads = kConvThreads;
+  auto ceilDiv = [](int a, int b) { return (a + b - 1) / b; };
+  int threadsX = std::min(8, ceilDiv(outW, blockX));
+  int threadsY = std::min(4, ceilDiv(outH, blockY));
+  int threadsC =
+      std::max(1, std::min(kConvThreadsPerBlock / (threadsX * threadsY), ceilDiv(outC, blockC)));
   int taps = s.attrs.kernelW * s.attrs.kernelH;
-  int inChannels = s.r.z.extent().as<Internal::IntImm>()
-                       ? int(s.r.z.extent().as<Internal::IntImm>()->value)
-                       : 1;
-  int chunk = largestDivisorAtMost(inChannels, kConvChunk);
-  while (chunk > 1 && taps * chunk * threads > kConvWeightTile)
-    chunk = largestDivisorAtMost(inChannels, chunk - 1);
+  bool unrollTaps = taps <= 25 && target.has_feature(Target::CUDA);
 
-  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci"), tile("tile");
-  TailStrategy channelTail = outC % threads ? TailStrategy::GuardWithIf : TailStrategy::Auto;
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci");
+  Var bx("bx"), tx("tx"), by("by"), ty("ty"), bc("bc"), tc("tc"), tile("tile");
+  const TailStrategy guard = TailStrategy::GuardWithIf;
   out.compute_root()
       .split(v.x, xo, xi, blockX)
       .split(v.y, yo, yi, blockY)
-      .split(v.c, co, ci, threads, channelTail)
-      .reorder(xi, yi, ci, xo, yo, co, v.n)
+      .split(v.c, co, ci, blockC)
+      .split(xo, bx, tx, threadsX, guard)
+      .split(yo, by, ty, threadsY, guard)
+      .split(co, bc, tc, threadsC, guard)
+      .reorder(xi, yi, ci, tx, ty, tc, bx, by, bc, v.n)
       .unroll(xi)
       .unroll(yi)
-      .fuse(co, v.n, tile)
-      .gpu_blocks(xo, yo, tile)
-      .gpu_threads(ci);
+      .unroll(ci)
+      .fuse(bc, v.n, tile)
+      .gpu_blocks(bx, by, tile)
+      .gpu_threads(tx, ty, tc);
   if (pooled && k.pool->r.defined())
-    (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, ci);
+    (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, tx);
 
-  // The accumulators: each thread's slice lives in its registers.
-  s.conv.compute_at(out, xo)
+  // The register block: accumulated over the input channels.
+  s.conv.compute_at(out, tx)
       .store_in(MemoryType::Register)
-      .reorder(v.c, v.x, v.y, v.n)
-      .gpu_threads(v.c)
+      .reorder(v.x, v.y, v.c, v.n)
       .unroll(v.x)
-      .unroll(v.y);
-  RVar rzo("rzo"), rzi("rzi");
+      .unroll(v.y)
+      .unroll(v.c);
   Stage update = s.conv.update();
-  update.split(s.r.z, rzo, rzi, chunk)
-      .reorder(v.c, v.x, v.y, s.r.x, s.r.y, rzi, v.n, rzo)
-      .gpu_threads(v.c)
-      .unroll(v.x)
-      .unroll(v.y);
-  // Unrolled taps let the compiler reuse each staged input value across the
-  // taps and pixels that read it. OpenCL keeps the tap loops: PoCL, the CPU
-  // OpenCL that runs the GPU schedules in testing, takes minutes to build
-  // unrolled kernels, and the loops compute the same sums.
-  bool unrollTaps = taps <= 25 && target.has_feature(Target::CUDA);
+  update.reorder(v.x, v.y, v.c, s.r.x, s.r.y, v.n, s.r.z).unroll(v.x).unroll(v.y).unroll(v.c);
   if (unrollTaps)
     update.unroll(s.r.x).unroll(s.r.y);
 
-  // Per chunk of input channels: the input window and the weights, staged
-  // in shared memory by all threads of the block.
-  Func inputTile = s.source.in(s.conv);
-  std::vector<Var> in = inputTile.args();
-  inputTile.compute_at(s.conv, rzo).store_in(MemoryType::GPUShared);
-  loadCooperatively(inputTile, {in[0], in[1], in[2]}, threads);
+  // Per input channel, the block's input window and weights in registers.
+  Func inputWindow = s.source.in(s.conv);
+  std::vector<Var> in = inputWindow.args();
+  inputWindow.compute_at(s.conv, s.r.z).store_in(MemoryType::Register);
   Func weightTile = s.weights;
   std::vector<Var> w = weightTile.args(); // (kx, ky, ci, co)
-  weightTile.compute_at(s.conv, rzo)
-      .store_in(MemoryType::GPUShared)
-      .reorder_storage(w[3], w[0], w[1], w[2]);
-  loadCooperatively(weightTile, {w[0], w[1], w[2], w[3]}, threads);
+  weightTile.compute_at(s.conv, s.r.z).store_in(MemoryType::Register);
+  if (unrollTaps) {
+    inputWindow.unroll(in[0]).unroll(in[1]);
+    weightTile.unroll(w[0]).unroll(w[1]).unroll(w[3]);
+  }
 
   std::ostringstream summary;
-  summary << "conv: block " << blockX << "x" << blockY << " pixels x " << threads
-          << " channels, register block " << convSpan(blockX, true) << "x"
-          << convSpan(blockY, false) << " per thread" << (unrollTaps ? " (taps unrolled)" : "")
-          << ", input channels in chunks of " << chunk << " staged in shared memory";
+  summary << "conv: register block " << blockX << "x" << blockY << " pixels x " << blockC
+          << " channels per thread";
+  if (pooled)
+    summary << " (conv " << convSpan(blockX, true) << "x" << convSpan(blockY, false) << ")";
+  summary << ", threads " << threadsX << "x" << threadsY << "x" << threadsC
+          << " per block, operands in registers per input channel"
+          << (unrollTaps ? ", taps unrolled" : "");
   return summary.str();
 }
 
