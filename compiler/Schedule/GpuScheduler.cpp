@@ -103,7 +103,8 @@ static std::vector<Func> rootStages(const KernelStages &k) {
     roots.push_back(k.dense->partial);
   if (k.pool) {
     roots.push_back(k.pool->padded);
-    if (k.pool->r.defined())
+    // After a conv, a large pooling window is reduced inside the conv's threads.
+    if (k.pool->r.defined() && !k.conv)
       roots.push_back(k.pool->sum.defined() ? k.pool->sum : k.pool->pool);
   }
   if (k.softmax) {
