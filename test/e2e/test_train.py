@@ -403,6 +403,7 @@ def main():
     ap.add_argument("--perturb-reference", action="store_true")
     args = ap.parse_args()
     t_start = time.time()
+    harness.skip_without_device(args.target)
     rt = harness.load_runtime(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     cnnrun = os.path.join(args.bin_dir, "cnnrun")
@@ -437,7 +438,8 @@ def main():
 
     def build(name):
         text = jobs[name][0]
-        return harness.compile_text(cnnc, text, os.path.join(workdir, name.replace(".", "_")))
+        return harness.compile_text(cnnc, text, os.path.join(workdir, name.replace(".", "_")),
+                                    target=args.target)
 
     to_build = [n for n in selected if jobs[n][0] is not None]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
