@@ -508,7 +508,7 @@ def main_for(cases_by_group, description, title):
     runner = Runner(tools, keep=args.keep)
     for c in selected:
         runner.run_case(c)
-    return runner.summary(title)
+    return runner.summary(f"{title} (--target={args.target})")
 
 
 # --------------------------------------------------------------------------- shapes
