@@ -194,8 +194,13 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
   auto ceilDiv = [](int a, int b) { return (a + b - 1) / b; };
   int threadsX = std::min(8, ceilDiv(outW, blockX));
   int threadsY = std::min(4, ceilDiv(outH, blockY));
-  int threadsC =
-      std::max(1, std::min(kConvThreadsPerBlock / (threadsX * threadsY), ceilDiv(outC, blockC)));
+  // Channel threads: a divisor of the channel blocks if one comes close to
+  // filling the block, so no thread idles.
+  int channelBlocks = ceilDiv(outC, blockC);
+  int threadsC = std::max(1, std::min(kConvThreadsPerBlock / (threadsX * threadsY), channelBlocks));
+  int divisor = largestDivisorAtMost(channelBlocks, threadsC);
+  if (2 * divisor >= threadsC)
+    threadsC = divisor;
   int taps = s.attrs.kernelW * s.attrs.kernelH;
   bool unrollTaps = taps <= 25 && target.has_feature(Target::CUDA);
 
