@@ -219,6 +219,9 @@ static std::string scheduleConv(KernelStages &k, int lanes) {
   return summary.str();
 }
 
+/// Dense: blocks of kDenseBlockO outputs in parallel. The dot products of a
+/// block are split into `lanes` partial sums (one vector accumulator per
+/// output, the input features the loop), then summed across the lanes.
 static void scheduleDense(KernelStages &k, int lanes) {
   auto &v = vars();
   DenseStages &s = *k.dense;
@@ -226,8 +229,8 @@ static void scheduleDense(KernelStages &k, int lanes) {
   // dense layer at the root and the softmax per row.
   Func blocked = k.output;
   if (k.softmax) {
-    s.dense.compute_root();
-    blocked = s.dense;
+    blocked = s.dense.in();
+    blocked.compute_root();
     k.softmax->maximum.compute_at(k.output, v.n);
     k.softmax->sum.compute_at(k.output, v.n);
     k.output.parallel(v.n);
@@ -240,11 +243,27 @@ static void scheduleDense(KernelStages &k, int lanes) {
       .unroll(fi)
       .fuse(fo, v.n, tile)
       .parallel(tile);
-  if (!s.partial.defined())
+  s.dense.compute_at(blocked, tile).unroll(v.f);
+  if (s.inFeatures < lanes) {
+    // Fewer inputs than a vector: one unrolled expression per output.
+    s.dense.update().reorder(s.r.x, v.f).unroll(s.r.x).unroll(v.f);
     return;
-  // partial(v, o, n) for one block of outputs: blockO vector accumulators.
-  s.partial.compute_at(blocked, tile).vectorize(v.v).unroll(v.f);
-  s.partial.update().reorder(v.v, v.f, s.r).vectorize(v.v).unroll(v.f);
+  }
+  // partial(o, n, lane) for one block of outputs: blockO vector accumulators
+  // over the input features, the last vector masked past their end.
+  Var lane("lane");
+  RVar vectors("vectors"), inVector("in_vector");
+  Func partial = s.dense.update()
+                     .split(s.r.x, vectors, inVector, lanes, TailStrategy::GuardWithIf)
+                     .rfactor(inVector, lane);
+  partial.compute_at(blocked, tile)
+      .reorder_storage(lane, v.f, v.n)
+      .reorder(lane, v.f, v.n)
+      .vectorize(lane)
+      .unroll(v.f);
+  partial.update().reorder(lane, v.f, vectors).vectorize(lane).unroll(v.f);
+  // The lanes of each output added as one vector (a horizontal sum).
+  s.dense.update().reorder(inVector, v.f).atomic().vectorize(inVector).unroll(v.f);
 }
 
 /// The number of elements of a static shape (the batch, -1, counts as 1).

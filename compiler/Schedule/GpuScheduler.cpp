@@ -96,8 +96,6 @@ static std::vector<Func> rootStages(const KernelStages &k) {
   std::vector<Func> roots;
   if (k.conv)
     roots.push_back(k.conv->padded);
-  if (k.dense)
-    roots.push_back(k.dense->partial);
   if (k.pool) {
     roots.push_back(k.pool->padded);
     if (k.pool->r.defined())

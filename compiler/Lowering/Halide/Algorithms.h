@@ -77,18 +77,15 @@ Halide::Func scatterConnections(Halide::Func compact, const std::vector<std::vec
 Halide::Func gatherConnections(Halide::Func dense, const std::vector<std::vector<int>> &table,
                                int inChannels);
 
-/// dense: `dense(o, n) = bias(o) + Σ_i w(i, o) * in(i, n)`, with the
-/// reduction over i split into vector-wide partial sums (`partial`, the only
-/// reduction, its inner loop a vector FMA) and a pure `dense` that adds the
-/// lanes and the in % lanes tail as unrolled expressions.
+/// dense: `dense(o, n) = bias(o) + Σ_i w(i, o) * in(i, n)`, one reduction
+/// over the input features `r` (contiguous in both operands).
 struct DenseStages {
-  Halide::Func partial; ///< partial(v, o, n): lane v of the dot product
-  Halide::Func dense;   ///< pure
-  Halide::RDom r;       ///< over in / lanes vector steps (when partial is defined)
-  int inFeatures = 0, outFeatures = 0, lanes = 1;
+  Halide::Func dense; ///< init = bias, update over r
+  Halide::RDom r;     ///< the input features
+  int inFeatures = 0, outFeatures = 0;
 };
 DenseStages dense(Halide::Func input, int inFeatures, Halide::Func weight,
-                  std::optional<Halide::Func> bias, int outFeatures, int lanes);
+                  std::optional<Halide::Func> bias, int outFeatures);
 
 /// Min pools like Max with +inf padding; L2 is sqrt of the window's sum of
 /// squares (zero padding), scheduled like Average.
