@@ -459,6 +459,33 @@ static void scheduleEmbeddingGrad(KernelStages &k, int lanes) {
       .parallel(eo);
 }
 
+/// A per-channel sum, computed once at the root. Over (x, y, n) there is a
+/// partial sum per column x (rfactor), vectorized over the columns (whole
+/// vectors: the summand is zero past the row), parallel over channels with
+/// the (y, n) reduction inside; the columns are added once per channel.
+/// Over the batch alone ([N, C] values) each channel is one serial sum.
+static void scheduleChannelSum(ChannelSum &s, int lanes) {
+  Var c = s.sum.args()[0];
+  s.sum.compute_root();
+  if (s.r.dimensions() == 1) {
+    s.sum.parallel(c);
+    s.sum.update().parallel(c);
+    return;
+  }
+  Var x("x"), xo("xo"), xi("xi");
+  Func columns = s.sum.update().rfactor(s.r.x, x);
+  columns.compute_root()
+      .reorder_storage(x, c)
+      .reorder(x, c)
+      .vectorize(x, lanes, TailStrategy::RoundUp)
+      .parallel(c);
+  columns.update()
+      .split(x, xo, xi, lanes, TailStrategy::RoundUp)
+      .reorder(xi, xo, s.r.y, s.r.z, c)
+      .vectorize(xi)
+      .parallel(c);
+}
+
 namespace {
 
 class CpuScheduler : public Scheduler {
@@ -506,19 +533,8 @@ std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
     plane.compute_root().fuse(args[2], args[3], fused).parallel(fused);
     vectorizeFitting(plane, args[0], width, lanes);
   }
-  // Per-channel sums: the lanes of the partial sums vectorized, parallel
-  // over channels, the (x, y, n) reduction inside.
-  for (auto &[partial, partialLanes] : k.channelSums) {
-    Var lane = partial.args()[0], channel = partial.args()[1];
-    partial.compute_root().parallel(channel);
-    partial.update()
-        .reorder(lane, RVar(partial.update().get_schedule().rvars()[0].var))
-        .parallel(channel);
-    if (partialLanes > 1) {
-      partial.vectorize(lane);
-      partial.update().vectorize(lane);
-    }
-  }
+  for (ChannelSum &sum : k.channelSums)
+    scheduleChannelSum(sum, lanes);
   // Conv rows shorter than a vector, with a vector's worth of channels:
   // vectorize over the channels.
   bool narrow = k.conv && vectorsOverRowsWaste(geometryOf(k), lanes);

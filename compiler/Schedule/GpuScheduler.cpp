@@ -123,8 +123,8 @@ static std::vector<Func> rootStages(const KernelStages &k) {
     roots.push_back(r);
   for (const auto &[plane, width] : k.rootPlanes)
     roots.push_back(plane);
-  for (const auto &[partial, lanes] : k.channelSums)
-    roots.push_back(partial);
+  for (const ChannelSum &sum : k.channelSums)
+    roots.push_back(sum.sum);
   return roots;
 }
 

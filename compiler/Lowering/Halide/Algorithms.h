@@ -229,11 +229,19 @@ VectorReduction denseGradInput(Halide::Func grad, Halide::Func weight, int outFe
 VectorReduction denseGradWeight(Halide::Func input, Halide::Func grad, int inFeatures,
                                 Halide::Expr batch);
 
+/// A sum per channel, `sum(c) = Σ value(x, y, c, n)` over `r` = (x, y, n)
+/// for a rank-4 value (the value read as zero past the end of a row, so a
+/// schedule may sum whole vectors of a row), `Σ value(c, n)` over `r` = (n)
+/// for a rank-2 one.
+struct ChannelSum {
+  Halide::Func sum;
+  Halide::RDom r;
+};
+
 /// Σ over every dimension but the channels (dim 1 in NCHW / [N, C]) of a
-/// rank-4 or rank-2 value. Per-channel sums keep `lanes` partial sums along
-/// x; `partial(lane, c)` receives that reduction for the schedule.
+/// rank-4 or rank-2 value; `sum` receives the reduction for the schedule.
 Halide::Func reduceToChannels(Halide::Func in, int rank, const std::vector<int> &extents,
-                              Halide::Expr batch, int lanes, Halide::Func &partial);
+                              Halide::Expr batch, ChannelSum &sum);
 
 /// Gradient through relu / sigmoid / tanh from the activation's output.
 Halide::Func activationGrad(const std::string &kind, Halide::Func output, Halide::Func grad,
@@ -277,21 +285,23 @@ Halide::Func sliceChannels(Halide::Func in, int rank, int begin);
 /// x·mask/(1-rate) with mask = hash(seed, salt, coordinates) >= rate.
 Halide::Func dropout(Halide::Func in, int rank, Halide::Func seed, double rate, int salt);
 
-/// Batch statistics per channel of a rank-4 or rank-2 value.
+/// Batch statistics per channel of a rank-4 or rank-2 value; `sum`
+/// receives the per-channel sum for the schedule.
 Halide::Func channelMean(Halide::Func in, int rank, const std::vector<int> &extents,
-                         Halide::Expr batch, int lanes, Halide::Func &partial);
+                         Halide::Expr batch, ChannelSum &sum);
 Halide::Func channelVariance(Halide::Func in, Halide::Func mean, int rank,
                              const std::vector<int> &extents, Halide::Expr batch, bool unbiased,
-                             int lanes, Halide::Func &partial);
-/// Training batch norm's input gradient; `partials` receives its two reductions.
+                             ChannelSum &sum);
+/// Training batch norm's input gradient; `sums` receives its two reductions.
 Halide::Func batchNormGradInput(Halide::Func in, Halide::Func grad, Halide::Func gamma,
                                 Halide::Func mean, Halide::Func variance, float epsilon, int rank,
-                                const std::vector<int> &extents, Halide::Expr batch, int lanes,
-                                std::vector<Halide::Func> &partials);
+                                const std::vector<int> &extents, Halide::Expr batch,
+                                std::vector<ChannelSum> &sums);
+/// γ's gradient, itself a per-channel sum (`sum` is the result).
 Halide::Func batchNormGradGamma(Halide::Func in, Halide::Func grad, Halide::Func mean,
                                 Halide::Func variance, float epsilon, int rank,
-                                const std::vector<int> &extents, Halide::Expr batch, int lanes,
-                                Halide::Func &partial);
+                                const std::vector<int> &extents, Halide::Expr batch,
+                                ChannelSum &sum);
 
 /// Losses over logits/outputs (f, n) and labels (n) holding class indices;
 /// results over a single element (0). `reductions` receives their sums.

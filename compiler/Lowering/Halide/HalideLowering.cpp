@@ -86,10 +86,6 @@ LogicalResult KernelBuilder::lower(Operation *op) {
   return success();
 }
 
-void KernelBuilder::channelSum(Halide::Func partial, Value value) {
-  kernel.stages.channelSums.push_back({partial, rankOf(value) == 4 ? lanes : 1});
-}
-
 void cnnc::registerHalideLowerings(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, cnn::CNNDialect *) {
     registerConvLowerings(ctx);

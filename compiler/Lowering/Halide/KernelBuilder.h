@@ -37,9 +37,6 @@ public:
   /// FLOPs; a diagnostic on the op if it has no algorithm.
   mlir::LogicalResult lower(mlir::Operation *op);
 
-  /// Records the partial sums of a per-channel sum over `value`.
-  void channelSum(Halide::Func partial, mlir::Value value);
-
   /// What the schedule needs (filled by the lowerings) and the FLOP count.
   LoweredKernel kernel;
   /// The target's f32 vector width.
