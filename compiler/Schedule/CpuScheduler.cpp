@@ -327,7 +327,18 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
   }
 }
 
-/// conv2d_grad_weight over output channels: a block of 1-2 vectors of
+/// True when conv2d_grad_weight is vectorized over output channels: an
+/// ungrouped layer with a vector's worth of output channels and at least two
+/// input channels to run in parallel.
+static bool convGradWeightOverChannels(const KernelStages &k, int lanes) {
+  return k.convGradWeight->attrs.groups == 1 && k.outputExtents[3] >= lanes &&
+         k.outputExtents[2] >= 2;
+}
+
+/// conv2d_grad_weight over output channels: δ is first copied with the
+/// output channel innermost, and the gradient is stored (o, kx, ky, ci), so
+/// a vector of output channels is one load and each input pixel a
+/// broadcast: no lanes wasted on narrow rows. A block of 1-2 vectors of
 /// output channels x all kernel taps (unrolled, in registers) accumulates
 /// over (x, y, n) for one input channel; blocks run in parallel.
 static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
@@ -335,12 +346,14 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
   int outChannels = k.outputExtents[3];
   int taps = s.attrs.kernelW * s.attrs.kernelH;
   int vectors = outChannels >= 2 * lanes && taps <= 12 ? 2 : 1;
-  std::vector<Var> a = s.partial.args(); // (o, kx, ky, ci)
-  Var o = a[0], kx = a[1], ky = a[2], ci = a[3];
+  std::vector<Var> a = s.gradWeight.args(); // (kx, ky, ci, o)
+  Var kx = a[0], ky = a[1], ci = a[2], o = a[3];
   Var oo("oo"), oi("oi"), task("task");
-  s.partial.compute_root();
-  s.partial.vectorize(o, lanes);
-  Stage update = s.partial.update();
+  s.gradWeight.compute_root()
+      .reorder_storage(o, kx, ky, ci)
+      .reorder(o, kx, ky, ci)
+      .vectorize(o, lanes);
+  Stage update = s.gradWeight.update();
   update.split(o, oo, oi, vectors * lanes)
       .reorder(oi, kx, ky, s.r.x, s.r.y, s.r.z, ci, oo)
       .vectorize(oi, lanes)
@@ -349,19 +362,24 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
       .parallel(task);
   if (taps <= 25)
     update.unroll(kx).unroll(ky);
-  computeRootByPlanes(s.gradPadded);
+  std::vector<Var> g = s.gradCopy.args(); // (x, y, o, n)
+  Var plane("plane");
+  s.gradCopy.compute_root()
+      .reorder_storage(g[2], g[0], g[1], g[3])
+      .reorder(g[2], g[0], g[1], g[3])
+      .fuse(g[1], g[3], plane)
+      .parallel(plane);
   computeRootByPlanes(s.inputPadded);
   k.output.compute_root();
 }
 
-/// conv2d_grad_weight: per output channel, `lanes` partial sums for each of
-/// the kernel taps (unrolled, kept in registers) over the rows of δ and the
-/// batch; the input and δ are zero-extended once beforehand.
-static void scheduleConvGradWeight(KernelStages &k, int lanes) {
-  auto &v = vars();
+/// conv2d_grad_weight over pixels: per output channel, a partial sum per
+/// column of δ (rfactor over x), vectors of columns for each of the kernel
+/// taps (unrolled, kept in registers) accumulated over the rows and the
+/// batch, then the columns summed. The input's padding is materialized once
+/// beforehand; δ stays inline (zero past its rows, read as masked vectors).
+static void scheduleConvGradWeightOverPixels(KernelStages &k, int lanes) {
   ConvGradWeightStages &s = *k.convGradWeight;
-  if (s.overChannels)
-    return scheduleConvGradWeightOverChannels(k, lanes);
   Func out = k.output;
   std::vector<Var> args = out.args(); // (kx, ky, ci, o)
   int outChannels = k.outputExtents[3];
@@ -370,17 +388,27 @@ static void scheduleConvGradWeight(KernelStages &k, int lanes) {
   int blockO = taps <= 12 && outChannels >= 2 ? 2 : 1;
   Var oo("oo"), oi("oi");
   out.compute_root().split(args[3], oo, oi, blockO).parallel(oo);
-  Var kx = s.partial.args()[1], ky = s.partial.args()[2], ci = s.partial.args()[3],
-      o = s.partial.args()[4];
-  s.partial.compute_at(out, oo).vectorize(v.v);
+  // Vector width: at most the rows of δ (rounded up to a power of two).
+  int width = 1;
+  while (width < s.grad.w && width < lanes)
+    width *= 2;
+  std::vector<Var> a = s.gradWeight.args();
+  Var kx = a[0], ky = a[1], ci = a[2], o = a[3];
+  Var x("x"), xo("xo"), xi("xi");
+  Func columns = s.gradWeight.update().rfactor(s.r.x, x);
+  columns.compute_at(out, oo)
+      .reorder_storage(x, kx, ky, ci, o)
+      .reorder(x, kx, ky, ci, o)
+      .vectorize(x, width, TailStrategy::RoundUp);
   // The accumulators (taps x output channels of the block) stay in
-  // registers over the whole (x, y, n) reduction of one input channel.
-  Stage update = s.partial.update();
-  update.reorder(v.v, kx, ky, o, s.r.x, s.r.y, s.r.z, ci).vectorize(v.v);
+  // registers over the whole (y, n) reduction of one vector of columns.
+  Stage update = columns.update();
+  update.split(x, xo, xi, width, TailStrategy::RoundUp)
+      .reorder(xi, kx, ky, o, s.r.y, s.r.z, xo, ci)
+      .vectorize(xi);
   if (taps <= 25)
     update.unroll(kx).unroll(ky).unroll(o);
-  // δ's zero extension stays inline (a masked load); the input's padding is
-  // materialized, as it is read at every tap.
+  s.gradWeight.compute_at(out, oo);
   computeRootByPlanes(s.inputPadded);
 }
 
@@ -548,9 +576,12 @@ std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
     return prefix + "dense, blocks of " + std::to_string(std::min(k.dense->outFeatures, kDenseBlockO)) + " outputs";
   }
   if (k.convGradWeight) {
-    scheduleConvGradWeight(k, lanes);
-    return prefix + (k.convGradWeight->overChannels ? "conv weight gradient over channels"
-                                                    : "conv weight gradient over pixels");
+    if (convGradWeightOverChannels(k, lanes)) {
+      scheduleConvGradWeightOverChannels(k, lanes);
+      return prefix + "conv weight gradient over channels";
+    }
+    scheduleConvGradWeightOverPixels(k, lanes);
+    return prefix + "conv weight gradient over pixels";
   }
   if (k.vectorReduction) {
     scheduleVectorReduction(k, lanes);

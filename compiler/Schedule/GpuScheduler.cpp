@@ -107,8 +107,7 @@ static std::vector<Func> rootStages(const KernelStages &k) {
   }
   if (k.convGradWeight) {
     roots.push_back(k.convGradWeight->inputPadded);
-    roots.push_back(k.convGradWeight->gradPadded);
-    roots.push_back(k.convGradWeight->partial);
+    roots.push_back(k.convGradWeight->gradWeight);
   }
   if (k.vectorReduction)
     roots.push_back(k.vectorReduction->func);

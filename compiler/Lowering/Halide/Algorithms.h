@@ -196,24 +196,24 @@ ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent, Halide::
                                 const ConvAttrs &forward, Extent4D inputExtent,
                                 std::optional<Halide::Func> bias = std::nullopt);
 
-/// conv2d_grad_weight: dW(kx, ky, ci, o) = Σ_{n,y,x} δ(x, y, o, n) · in(...).
-/// The sum over x is split into `lanes` partial sums over a zero-extended
-/// δ (`gradPadded`, width a multiple of `lanes`), summed at the end.
+/// conv2d_grad_weight: dW(kx, ky, ci, o) = Σ_{n,y,x} δ(x, y, o, n) · in(...),
+/// one reduction over the pixels of δ and the batch.
 struct ConvGradWeightStages {
-  Halide::Func inputPadded, gradPadded, partial, result;
-  Halide::RDom r; ///< (x vector step, y, n); (x, y, n) over channels
-  int lanes = 1;
+  /// The input, zero outside its extent (read at every tap).
+  Halide::Func inputPadded;
+  /// δ as a pure copy, gradCopy(x, y, o, n), zero past the end of a row (so a
+  /// schedule may sum whole vectors of a row): inlined, or materialized by a
+  /// schedule in the layout it reads (e.g. output channels innermost).
+  Halide::Func gradCopy;
+  Halide::Func gradWeight; ///< (kx, ky, ci, o); init = 0, update over r
+  Halide::RDom r;          ///< (x, y, n) over δ
   ConvAttrs attrs;
-  /// The variant for ungrouped layers with many output channels: δ is first
-  /// transposed to (o, x, y, n) (`gradPadded`) and `partial(o, kx, ky, ci)`
-  /// sums δ · input with o contiguous, so a vector of output channels is
-  /// one load and each input pixel a broadcast — no lanes wasted on narrow rows.
-  bool overChannels = false;
+  Extent4D input, grad; ///< the forward input's and δ's extents
 };
 ConvGradWeightStages convolutionGradWeight(Halide::Func input, Extent4D inputExtent,
                                            Halide::Func grad, Extent4D gradExtent,
                                            const ConvAttrs &forward, int inChannelsPerGroup,
-                                           Halide::Expr batch, int lanes, bool overChannels);
+                                           Halide::Expr batch);
 
 /// A reduction whose pure dimension 0 is contiguous and vectorizable, with
 /// the reduction domain `r` (dense gradients).

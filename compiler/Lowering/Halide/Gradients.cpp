@@ -62,53 +62,25 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight, con
 }
 
 ConvGradWeightStages convolutionGradWeight(Func input, Extent4D in, Func grad, Extent4D g,
-                                           const ConvAttrs &f, int inPerGroup, Expr batch,
-                                           int lanes, bool overChannels) {
+                                           const ConvAttrs &f, int inPerGroup, Expr batch) {
   auto &v = vars();
   ConvGradWeightStages s;
   s.attrs = f;
-  s.overChannels = overChannels;
-  if (overChannels) {
-    Var o("o"), kx("kx"), ky("ky"), ci("ci");
-    s.gradPadded = Func("grad_transposed");
-    s.gradPadded(o, v.x, v.y, v.n) = grad(v.x, v.y, o, v.n);
-    s.inputPadded = paddedInput(input, in, 0.0f, "input_padded");
-    s.r = RDom(0, g.w, 0, g.h, 0, batch, "r");
-    s.partial = Func("grad_weight_by_channel");
-    s.partial(o, kx, ky, ci) = 0.0f;
-    s.partial(o, kx, ky, ci) +=
-        s.gradPadded(o, s.r.x, s.r.y, s.r.z) *
-        s.inputPadded(s.r.x * f.strideX + kx * f.dilationX - f.padLeft,
-                      s.r.y * f.strideY + ky * f.dilationY - f.padTop, ci, s.r.z);
-    s.result = Func("conv_grad_weight");
-    s.result(kx, ky, ci, o) = s.partial(o, kx, ky, ci);
-    return s;
-  }
-  // Vector width: at most the rows of δ (rounded up to a power of two).
-  int width = 1;
-  while (width < g.w && width < lanes)
-    width *= 2;
-  s.lanes = width;
-  int steps = (g.w + width - 1) / width;
-  s.gradPadded = Func("grad_extended");
-  s.gradPadded(v.x, v.y, v.c, v.n) =
-      select(v.x < g.w, grad(min(v.x, g.w - 1), v.y, v.c, v.n), 0.0f);
+  s.input = in;
+  s.grad = g;
   s.inputPadded = paddedInput(input, in, 0.0f, "input_padded");
+  // δ zero past the end of its rows, so a schedule may sum whole vectors of a row.
+  s.gradCopy = Func("grad_copy");
+  s.gradCopy(v.x, v.y, v.c, v.n) = select(v.x < g.w, grad(min(v.x, g.w - 1), v.y, v.c, v.n), 0.0f);
   int outPerGroup = f.outChannels / f.groups;
   Var kx("kx"), ky("ky"), ci("ci"), o("o");
-  s.r = RDom(0, steps, 0, g.h, 0, batch, "r");
-  Expr x = s.r.x * width + v.v;
-  s.partial = Func("grad_weight_partial");
-  s.partial(v.v, kx, ky, ci, o) = 0.0f;
-  s.partial(v.v, kx, ky, ci, o) += s.gradPadded(x, s.r.y, o, s.r.z) *
-                                   s.inputPadded(x * f.strideX + kx * f.dilationX - f.padLeft,
-                                                 s.r.y * f.strideY + ky * f.dilationY - f.padTop,
-                                                 (o / outPerGroup) * inPerGroup + ci, s.r.z);
-  Expr total = s.partial(0, kx, ky, ci, o);
-  for (int lane = 1; lane < width; ++lane)
-    total += s.partial(lane, kx, ky, ci, o);
-  s.result = Func("conv_grad_weight");
-  s.result(kx, ky, ci, o) = total;
+  s.r = RDom(0, g.w, 0, g.h, 0, batch, "r");
+  s.gradWeight = Func("conv_grad_weight");
+  s.gradWeight(kx, ky, ci, o) = 0.0f;
+  s.gradWeight(kx, ky, ci, o) += s.gradCopy(s.r.x, s.r.y, o, s.r.z) *
+                                 s.inputPadded(s.r.x * f.strideX + kx * f.dilationX - f.padLeft,
+                                               s.r.y * f.strideY + ky * f.dilationY - f.padTop,
+                                               (o / outPerGroup) * inPerGroup + ci, s.r.z);
   return s;
 }
 
