@@ -21,7 +21,6 @@ namespace cnnc::halide {
 struct Vars {
   Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"}; // 4-D: W, H, C, N
   Halide::Var f{"f"};                         // 2-D: (f, n)
-  Halide::Var v{"v"};                         // vector lane of a split reduction
 };
 Vars &vars();
 

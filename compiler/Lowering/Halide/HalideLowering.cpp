@@ -98,8 +98,8 @@ void cnnc::registerHalideLowerings(DialectRegistry &registry) {
   });
 }
 
-FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inputs, int lanes) {
-  KernelBuilder b(lanes);
+FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inputs) {
+  KernelBuilder b;
   std::vector<Halide::ImageParam> params;
   for (auto [i, v] : llvm::enumerate(inputs)) {
     std::vector<int> extents = halideExtents(v);

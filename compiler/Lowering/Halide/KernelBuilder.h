@@ -20,8 +20,6 @@ namespace cnnc::halide {
 
 class KernelBuilder {
 public:
-  KernelBuilder(int lanes) : lanes(lanes) {}
-
   /// The Func of a value of this kernel.
   Halide::Func at(mlir::Value v) const { return env.lookup(v); }
   /// The Func of an optional operand (none for a null value).
@@ -39,8 +37,6 @@ public:
 
   /// What the schedule needs (filled by the lowerings) and the FLOP count.
   LoweredKernel kernel;
-  /// The target's f32 vector width.
-  int lanes;
   /// The run-time batch size: the outer extent of a batched input.
   Halide::Expr batch;
 
