@@ -219,6 +219,9 @@ static std::string scheduleConv(KernelStages &k, int lanes) {
   return summary.str();
 }
 
+/// Dense: blocks of kDenseBlockO outputs in parallel. The dot products of a
+/// block are split into `lanes` partial sums (one vector accumulator per
+/// output, the input features the loop), then summed across the lanes.
 static void scheduleDense(KernelStages &k, int lanes) {
   auto &v = vars();
   DenseStages &s = *k.dense;
@@ -226,8 +229,8 @@ static void scheduleDense(KernelStages &k, int lanes) {
   // dense layer at the root and the softmax per row.
   Func blocked = k.output;
   if (k.softmax) {
-    s.dense.compute_root();
-    blocked = s.dense;
+    blocked = s.dense.in();
+    blocked.compute_root();
     k.softmax->maximum.compute_at(k.output, v.n);
     k.softmax->sum.compute_at(k.output, v.n);
     k.output.parallel(v.n);
@@ -240,11 +243,27 @@ static void scheduleDense(KernelStages &k, int lanes) {
       .unroll(fi)
       .fuse(fo, v.n, tile)
       .parallel(tile);
-  if (!s.partial.defined())
+  s.dense.compute_at(blocked, tile).unroll(v.f);
+  if (s.inFeatures < lanes) {
+    // Fewer inputs than a vector: one unrolled expression per output.
+    s.dense.update().reorder(s.r.x, v.f).unroll(s.r.x).unroll(v.f);
     return;
-  // partial(v, o, n) for one block of outputs: blockO vector accumulators.
-  s.partial.compute_at(blocked, tile).vectorize(v.v).unroll(v.f);
-  s.partial.update().reorder(v.v, v.f, s.r).vectorize(v.v).unroll(v.f);
+  }
+  // partial(o, n, lane) for one block of outputs: blockO vector accumulators
+  // over the input features, the last vector masked past their end.
+  Var lane("lane");
+  RVar vectors("vectors"), inVector("in_vector");
+  Func partial = s.dense.update()
+                     .split(s.r.x, vectors, inVector, lanes, TailStrategy::GuardWithIf)
+                     .rfactor(inVector, lane);
+  partial.compute_at(blocked, tile)
+      .reorder_storage(lane, v.f, v.n)
+      .reorder(lane, v.f, v.n)
+      .vectorize(lane)
+      .unroll(v.f);
+  partial.update().reorder(lane, v.f, vectors).vectorize(lane).unroll(v.f);
+  // The lanes of each output added as one vector (a horizontal sum).
+  s.dense.update().reorder(inVector, v.f).atomic().vectorize(inVector).unroll(v.f);
 }
 
 /// The number of elements of a static shape (the batch, -1, counts as 1).
@@ -308,7 +327,18 @@ static void scheduleDataParallel(KernelStages &k, int lanes) {
   }
 }
 
-/// conv2d_grad_weight over output channels: a block of 1-2 vectors of
+/// True when conv2d_grad_weight is vectorized over output channels: an
+/// ungrouped layer with a vector's worth of output channels and at least two
+/// input channels to run in parallel.
+static bool convGradWeightOverChannels(const KernelStages &k, int lanes) {
+  return k.convGradWeight->attrs.groups == 1 && k.outputExtents[3] >= lanes &&
+         k.outputExtents[2] >= 2;
+}
+
+/// conv2d_grad_weight over output channels: δ is first copied with the
+/// output channel innermost, and the gradient is stored (o, kx, ky, ci), so
+/// a vector of output channels is one load and each input pixel a
+/// broadcast: no lanes wasted on narrow rows. A block of 1-2 vectors of
 /// output channels x all kernel taps (unrolled, in registers) accumulates
 /// over (x, y, n) for one input channel; blocks run in parallel.
 static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
@@ -316,12 +346,14 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
   int outChannels = k.outputExtents[3];
   int taps = s.attrs.kernelW * s.attrs.kernelH;
   int vectors = outChannels >= 2 * lanes && taps <= 12 ? 2 : 1;
-  std::vector<Var> a = s.partial.args(); // (o, kx, ky, ci)
-  Var o = a[0], kx = a[1], ky = a[2], ci = a[3];
+  std::vector<Var> a = s.gradWeight.args(); // (kx, ky, ci, o)
+  Var kx = a[0], ky = a[1], ci = a[2], o = a[3];
   Var oo("oo"), oi("oi"), task("task");
-  s.partial.compute_root();
-  s.partial.vectorize(o, lanes);
-  Stage update = s.partial.update();
+  s.gradWeight.compute_root()
+      .reorder_storage(o, kx, ky, ci)
+      .reorder(o, kx, ky, ci)
+      .vectorize(o, lanes);
+  Stage update = s.gradWeight.update();
   update.split(o, oo, oi, vectors * lanes)
       .reorder(oi, kx, ky, s.r.x, s.r.y, s.r.z, ci, oo)
       .vectorize(oi, lanes)
@@ -330,19 +362,24 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
       .parallel(task);
   if (taps <= 25)
     update.unroll(kx).unroll(ky);
-  computeRootByPlanes(s.gradPadded);
+  std::vector<Var> g = s.gradCopy.args(); // (x, y, o, n)
+  Var plane("plane");
+  s.gradCopy.compute_root()
+      .reorder_storage(g[2], g[0], g[1], g[3])
+      .reorder(g[2], g[0], g[1], g[3])
+      .fuse(g[1], g[3], plane)
+      .parallel(plane);
   computeRootByPlanes(s.inputPadded);
   k.output.compute_root();
 }
 
-/// conv2d_grad_weight: per output channel, `lanes` partial sums for each of
-/// the kernel taps (unrolled, kept in registers) over the rows of δ and the
-/// batch; the input and δ are zero-extended once beforehand.
-static void scheduleConvGradWeight(KernelStages &k, int lanes) {
-  auto &v = vars();
+/// conv2d_grad_weight over pixels: per output channel, a partial sum per
+/// column of δ (rfactor over x), vectors of columns for each of the kernel
+/// taps (unrolled, kept in registers) accumulated over the rows and the
+/// batch, then the columns summed. The input's padding is materialized once
+/// beforehand; δ stays inline (zero past its rows, read as masked vectors).
+static void scheduleConvGradWeightOverPixels(KernelStages &k, int lanes) {
   ConvGradWeightStages &s = *k.convGradWeight;
-  if (s.overChannels)
-    return scheduleConvGradWeightOverChannels(k, lanes);
   Func out = k.output;
   std::vector<Var> args = out.args(); // (kx, ky, ci, o)
   int outChannels = k.outputExtents[3];
@@ -351,17 +388,27 @@ static void scheduleConvGradWeight(KernelStages &k, int lanes) {
   int blockO = taps <= 12 && outChannels >= 2 ? 2 : 1;
   Var oo("oo"), oi("oi");
   out.compute_root().split(args[3], oo, oi, blockO).parallel(oo);
-  Var kx = s.partial.args()[1], ky = s.partial.args()[2], ci = s.partial.args()[3],
-      o = s.partial.args()[4];
-  s.partial.compute_at(out, oo).vectorize(v.v);
+  // Vector width: at most the rows of δ (rounded up to a power of two).
+  int width = 1;
+  while (width < s.grad.w && width < lanes)
+    width *= 2;
+  std::vector<Var> a = s.gradWeight.args();
+  Var kx = a[0], ky = a[1], ci = a[2], o = a[3];
+  Var x("x"), xo("xo"), xi("xi");
+  Func columns = s.gradWeight.update().rfactor(s.r.x, x);
+  columns.compute_at(out, oo)
+      .reorder_storage(x, kx, ky, ci, o)
+      .reorder(x, kx, ky, ci, o)
+      .vectorize(x, width, TailStrategy::RoundUp);
   // The accumulators (taps x output channels of the block) stay in
-  // registers over the whole (x, y, n) reduction of one input channel.
-  Stage update = s.partial.update();
-  update.reorder(v.v, kx, ky, o, s.r.x, s.r.y, s.r.z, ci).vectorize(v.v);
+  // registers over the whole (y, n) reduction of one vector of columns.
+  Stage update = columns.update();
+  update.split(x, xo, xi, width, TailStrategy::RoundUp)
+      .reorder(xi, kx, ky, o, s.r.y, s.r.z, xo, ci)
+      .vectorize(xi);
   if (taps <= 25)
     update.unroll(kx).unroll(ky).unroll(o);
-  // δ's zero extension stays inline (a masked load); the input's padding is
-  // materialized, as it is read at every tap.
+  s.gradWeight.compute_at(out, oo);
   computeRootByPlanes(s.inputPadded);
 }
 
@@ -440,6 +487,33 @@ static void scheduleEmbeddingGrad(KernelStages &k, int lanes) {
       .parallel(eo);
 }
 
+/// A per-channel sum, computed once at the root. Over (x, y, n) there is a
+/// partial sum per column x (rfactor), vectorized over the columns (whole
+/// vectors: the summand is zero past the row), parallel over channels with
+/// the (y, n) reduction inside; the columns are added once per channel.
+/// Over the batch alone ([N, C] values) each channel is one serial sum.
+static void scheduleChannelSum(ChannelSum &s, int lanes) {
+  Var c = s.sum.args()[0];
+  s.sum.compute_root();
+  if (s.r.dimensions() == 1) {
+    s.sum.parallel(c);
+    s.sum.update().parallel(c);
+    return;
+  }
+  Var x("x"), xo("xo"), xi("xi");
+  Func columns = s.sum.update().rfactor(s.r.x, x);
+  columns.compute_root()
+      .reorder_storage(x, c)
+      .reorder(x, c)
+      .vectorize(x, lanes, TailStrategy::RoundUp)
+      .parallel(c);
+  columns.update()
+      .split(x, xo, xi, lanes, TailStrategy::RoundUp)
+      .reorder(xi, xo, s.r.y, s.r.z, c)
+      .vectorize(xi)
+      .parallel(c);
+}
+
 namespace {
 
 class CpuScheduler : public Scheduler {
@@ -487,19 +561,8 @@ std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
     plane.compute_root().fuse(args[2], args[3], fused).parallel(fused);
     vectorizeFitting(plane, args[0], width, lanes);
   }
-  // Per-channel sums: the lanes of the partial sums vectorized, parallel
-  // over channels, the (x, y, n) reduction inside.
-  for (auto &[partial, partialLanes] : k.channelSums) {
-    Var lane = partial.args()[0], channel = partial.args()[1];
-    partial.compute_root().parallel(channel);
-    partial.update()
-        .reorder(lane, RVar(partial.update().get_schedule().rvars()[0].var))
-        .parallel(channel);
-    if (partialLanes > 1) {
-      partial.vectorize(lane);
-      partial.update().vectorize(lane);
-    }
-  }
+  for (ChannelSum &sum : k.channelSums)
+    scheduleChannelSum(sum, lanes);
   // Conv rows shorter than a vector, with a vector's worth of channels:
   // vectorize over the channels.
   bool narrow = k.conv && vectorsOverRowsWaste(geometryOf(k), lanes);
@@ -513,9 +576,12 @@ std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
     return prefix + "dense, blocks of " + std::to_string(std::min(k.dense->outFeatures, kDenseBlockO)) + " outputs";
   }
   if (k.convGradWeight) {
-    scheduleConvGradWeight(k, lanes);
-    return prefix + (k.convGradWeight->overChannels ? "conv weight gradient over channels"
-                                                    : "conv weight gradient over pixels");
+    if (convGradWeightOverChannels(k, lanes)) {
+      scheduleConvGradWeightOverChannels(k, lanes);
+      return prefix + "conv weight gradient over channels";
+    }
+    scheduleConvGradWeightOverPixels(k, lanes);
+    return prefix + "conv weight gradient over pixels";
   }
   if (k.vectorReduction) {
     scheduleVectorReduction(k, lanes);

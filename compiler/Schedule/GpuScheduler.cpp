@@ -99,8 +99,6 @@ static std::vector<Func> rootStages(const KernelStages &k) {
   std::vector<Func> roots;
   if (k.conv)
     roots.push_back(k.conv->padded);
-  if (k.dense)
-    roots.push_back(k.dense->partial);
   if (k.pool) {
     roots.push_back(k.pool->padded);
     // After a conv, a large pooling window is reduced inside the conv's threads.
@@ -113,8 +111,7 @@ static std::vector<Func> rootStages(const KernelStages &k) {
   }
   if (k.convGradWeight) {
     roots.push_back(k.convGradWeight->inputPadded);
-    roots.push_back(k.convGradWeight->gradPadded);
-    roots.push_back(k.convGradWeight->partial);
+    roots.push_back(k.convGradWeight->gradWeight);
   }
   if (k.vectorReduction)
     roots.push_back(k.vectorReduction->func);
@@ -129,8 +126,8 @@ static std::vector<Func> rootStages(const KernelStages &k) {
     roots.push_back(r);
   for (const auto &[plane, width] : k.rootPlanes)
     roots.push_back(plane);
-  for (const auto &[partial, lanes] : k.channelSums)
-    roots.push_back(partial);
+  for (const ChannelSum &sum : k.channelSums)
+    roots.push_back(sum.sum);
   return roots;
 }
 

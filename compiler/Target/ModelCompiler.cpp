@@ -91,8 +91,7 @@ static halide::KernelPhase kernelPhase(const PlannedKernel &planned,
 /// scheduler's account of its choices.
 static FailureOr<LoweredKernel> buildKernel(PlannedKernel &planned, halide::Scheduler &scheduler,
                                             std::string *summary = nullptr) {
-  int lanes = scheduler.target().natural_vector_size<float>();
-  FailureOr<LoweredKernel> kernel = lowerToHalide(planned.op, planned.inputs, lanes);
+  FailureOr<LoweredKernel> kernel = lowerToHalide(planned.op, planned.inputs);
   if (failed(kernel))
     return failure();
   try {

@@ -21,7 +21,6 @@ namespace cnnc::halide {
 struct Vars {
   Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"}; // 4-D: W, H, C, N
   Halide::Var f{"f"};                         // 2-D: (f, n)
-  Halide::Var v{"v"};                         // vector lane of a split reduction
 };
 Vars &vars();
 
@@ -79,18 +78,15 @@ Halide::Func scatterConnections(Halide::Func compact, const std::vector<std::vec
 Halide::Func gatherConnections(Halide::Func dense, const std::vector<std::vector<int>> &table,
                                int inChannels);
 
-/// dense: `dense(o, n) = bias(o) + Σ_i w(i, o) * in(i, n)`, with the
-/// reduction over i split into vector-wide partial sums (`partial`, the only
-/// reduction, its inner loop a vector FMA) and a pure `dense` that adds the
-/// lanes and the in % lanes tail as unrolled expressions.
+/// dense: `dense(o, n) = bias(o) + Σ_i w(i, o) * in(i, n)`, one reduction
+/// over the input features `r` (contiguous in both operands).
 struct DenseStages {
-  Halide::Func partial; ///< partial(v, o, n): lane v of the dot product
-  Halide::Func dense;   ///< pure
-  Halide::RDom r;       ///< over in / lanes vector steps (when partial is defined)
-  int inFeatures = 0, outFeatures = 0, lanes = 1;
+  Halide::Func dense; ///< init = bias, update over r
+  Halide::RDom r;     ///< the input features
+  int inFeatures = 0, outFeatures = 0;
 };
 DenseStages dense(Halide::Func input, int inFeatures, Halide::Func weight,
-                  std::optional<Halide::Func> bias, int outFeatures, int lanes);
+                  std::optional<Halide::Func> bias, int outFeatures);
 
 /// Min pools like Max with +inf padding; L2 is sqrt of the window's sum of
 /// squares (zero padding), scheduled like Average.
@@ -201,24 +197,24 @@ ConvStages convolutionGradInput(Halide::Func grad, Extent4D gradExtent, Halide::
                                 const ConvAttrs &forward, Extent4D inputExtent,
                                 std::optional<Halide::Func> bias = std::nullopt);
 
-/// conv2d_grad_weight: dW(kx, ky, ci, o) = Σ_{n,y,x} δ(x, y, o, n) · in(...).
-/// The sum over x is split into `lanes` partial sums over a zero-extended
-/// δ (`gradPadded`, width a multiple of `lanes`), summed at the end.
+/// conv2d_grad_weight: dW(kx, ky, ci, o) = Σ_{n,y,x} δ(x, y, o, n) · in(...),
+/// one reduction over the pixels of δ and the batch.
 struct ConvGradWeightStages {
-  Halide::Func inputPadded, gradPadded, partial, result;
-  Halide::RDom r; ///< (x vector step, y, n); (x, y, n) over channels
-  int lanes = 1;
+  /// The input, zero outside its extent (read at every tap).
+  Halide::Func inputPadded;
+  /// δ as a pure copy, gradCopy(x, y, o, n), zero past the end of a row (so a
+  /// schedule may sum whole vectors of a row): inlined, or materialized by a
+  /// schedule in the layout it reads (e.g. output channels innermost).
+  Halide::Func gradCopy;
+  Halide::Func gradWeight; ///< (kx, ky, ci, o); init = 0, update over r
+  Halide::RDom r;          ///< (x, y, n) over δ
   ConvAttrs attrs;
-  /// The variant for ungrouped layers with many output channels: δ is first
-  /// transposed to (o, x, y, n) (`gradPadded`) and `partial(o, kx, ky, ci)`
-  /// sums δ · input with o contiguous, so a vector of output channels is
-  /// one load and each input pixel a broadcast — no lanes wasted on narrow rows.
-  bool overChannels = false;
+  Extent4D input, grad; ///< the forward input's and δ's extents
 };
 ConvGradWeightStages convolutionGradWeight(Halide::Func input, Extent4D inputExtent,
                                            Halide::Func grad, Extent4D gradExtent,
                                            const ConvAttrs &forward, int inChannelsPerGroup,
-                                           Halide::Expr batch, int lanes, bool overChannels);
+                                           Halide::Expr batch);
 
 /// A reduction whose pure dimension 0 is contiguous and vectorizable, with
 /// the reduction domain `r` (dense gradients).
@@ -234,11 +230,19 @@ VectorReduction denseGradInput(Halide::Func grad, Halide::Func weight, int outFe
 VectorReduction denseGradWeight(Halide::Func input, Halide::Func grad, int inFeatures,
                                 Halide::Expr batch);
 
+/// A sum per channel, `sum(c) = Σ value(x, y, c, n)` over `r` = (x, y, n)
+/// for a rank-4 value (the value read as zero past the end of a row, so a
+/// schedule may sum whole vectors of a row), `Σ value(c, n)` over `r` = (n)
+/// for a rank-2 one.
+struct ChannelSum {
+  Halide::Func sum;
+  Halide::RDom r;
+};
+
 /// Σ over every dimension but the channels (dim 1 in NCHW / [N, C]) of a
-/// rank-4 or rank-2 value. Per-channel sums keep `lanes` partial sums along
-/// x; `partial(lane, c)` receives that reduction for the schedule.
+/// rank-4 or rank-2 value; `sum` receives the reduction for the schedule.
 Halide::Func reduceToChannels(Halide::Func in, int rank, const std::vector<int> &extents,
-                              Halide::Expr batch, int lanes, Halide::Func &partial);
+                              Halide::Expr batch, ChannelSum &sum);
 
 /// Gradient through relu / sigmoid / tanh from the activation's output.
 Halide::Func activationGrad(const std::string &kind, Halide::Func output, Halide::Func grad,
@@ -282,21 +286,23 @@ Halide::Func sliceChannels(Halide::Func in, int rank, int begin);
 /// x·mask/(1-rate) with mask = hash(seed, salt, coordinates) >= rate.
 Halide::Func dropout(Halide::Func in, int rank, Halide::Func seed, double rate, int salt);
 
-/// Batch statistics per channel of a rank-4 or rank-2 value.
+/// Batch statistics per channel of a rank-4 or rank-2 value; `sum`
+/// receives the per-channel sum for the schedule.
 Halide::Func channelMean(Halide::Func in, int rank, const std::vector<int> &extents,
-                         Halide::Expr batch, int lanes, Halide::Func &partial);
+                         Halide::Expr batch, ChannelSum &sum);
 Halide::Func channelVariance(Halide::Func in, Halide::Func mean, int rank,
                              const std::vector<int> &extents, Halide::Expr batch, bool unbiased,
-                             int lanes, Halide::Func &partial);
-/// Training batch norm's input gradient; `partials` receives its two reductions.
+                             ChannelSum &sum);
+/// Training batch norm's input gradient; `sums` receives its two reductions.
 Halide::Func batchNormGradInput(Halide::Func in, Halide::Func grad, Halide::Func gamma,
                                 Halide::Func mean, Halide::Func variance, float epsilon, int rank,
-                                const std::vector<int> &extents, Halide::Expr batch, int lanes,
-                                std::vector<Halide::Func> &partials);
+                                const std::vector<int> &extents, Halide::Expr batch,
+                                std::vector<ChannelSum> &sums);
+/// γ's gradient, itself a per-channel sum (`sum` is the result).
 Halide::Func batchNormGradGamma(Halide::Func in, Halide::Func grad, Halide::Func mean,
                                 Halide::Func variance, float epsilon, int rank,
-                                const std::vector<int> &extents, Halide::Expr batch, int lanes,
-                                Halide::Func &partial);
+                                const std::vector<int> &extents, Halide::Expr batch,
+                                ChannelSum &sum);
 
 /// Losses over logits/outputs (f, n) and labels (n) holding class indices;
 /// results over a single element (0). `reductions` receives their sums.

@@ -63,53 +63,25 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight, con
 }
 
 ConvGradWeightStages convolutionGradWeight(Func input, Extent4D in, Func grad, Extent4D g,
-                                           const ConvAttrs &f, int inPerGroup, Expr batch,
-                                           int lanes, bool overChannels) {
+                                           const ConvAttrs &f, int inPerGroup, Expr batch) {
   auto &v = vars();
   ConvGradWeightStages s;
   s.attrs = f;
-  s.overChannels = overChannels;
-  if (overChannels) {
-    Var o("o"), kx("kx"), ky("ky"), ci("ci");
-    s.gradPadded = Func("grad_transposed");
-    s.gradPadded(o, v.x, v.y, v.n) = grad(v.x, v.y, o, v.n);
-    s.inputPadded = paddedInput(input, in, 0.0f, "input_padded");
-    s.r = RDom(0, g.w, 0, g.h, 0, batch, "r");
-    s.partial = Func("grad_weight_by_channel");
-    s.partial(o, kx, ky, ci) = 0.0f;
-    s.partial(o, kx, ky, ci) +=
-        s.gradPadded(o, s.r.x, s.r.y, s.r.z) *
-        s.inputPadded(s.r.x * f.strideX + kx * f.dilationX - f.padLeft,
-                      s.r.y * f.strideY + ky * f.dilationY - f.padTop, ci, s.r.z);
-    s.result = Func("conv_grad_weight");
-    s.result(kx, ky, ci, o) = s.partial(o, kx, ky, ci);
-    return s;
-  }
-  // Vector width: at most the rows of δ (rounded up to a power of two).
-  int width = 1;
-  while (width < g.w && width < lanes)
-    width *= 2;
-  s.lanes = width;
-  int steps = (g.w + width - 1) / width;
-  s.gradPadded = Func("grad_extended");
-  s.gradPadded(v.x, v.y, v.c, v.n) =
-      select(v.x < g.w, grad(min(v.x, g.w - 1), v.y, v.c, v.n), 0.0f);
+  s.input = in;
+  s.grad = g;
   s.inputPadded = paddedInput(input, in, 0.0f, "input_padded");
+  // δ zero past the end of its rows, so a schedule may sum whole vectors of a row.
+  s.gradCopy = Func("grad_copy");
+  s.gradCopy(v.x, v.y, v.c, v.n) = select(v.x < g.w, grad(min(v.x, g.w - 1), v.y, v.c, v.n), 0.0f);
   int outPerGroup = f.outChannels / f.groups;
   Var kx("kx"), ky("ky"), ci("ci"), o("o");
-  s.r = RDom(0, steps, 0, g.h, 0, batch, "r");
-  Expr x = s.r.x * width + v.v;
-  s.partial = Func("grad_weight_partial");
-  s.partial(v.v, kx, ky, ci, o) = 0.0f;
-  s.partial(v.v, kx, ky, ci, o) += s.gradPadded(x, s.r.y, o, s.r.z) *
-                                   s.inputPadded(x * f.strideX + kx * f.dilationX - f.padLeft,
-                                                 s.r.y * f.strideY + ky * f.dilationY - f.padTop,
-                                                 (o / outPerGroup) * inPerGroup + ci, s.r.z);
-  Expr total = s.partial(0, kx, ky, ci, o);
-  for (int lane = 1; lane < width; ++lane)
-    total += s.partial(lane, kx, ky, ci, o);
-  s.result = Func("conv_grad_weight");
-  s.result(kx, ky, ci, o) = total;
+  s.r = RDom(0, g.w, 0, g.h, 0, batch, "r");
+  s.gradWeight = Func("conv_grad_weight");
+  s.gradWeight(kx, ky, ci, o) = 0.0f;
+  s.gradWeight(kx, ky, ci, o) += s.gradCopy(s.r.x, s.r.y, o, s.r.z) *
+                                 s.inputPadded(s.r.x * f.strideX + kx * f.dilationX - f.padLeft,
+                                               s.r.y * f.strideY + ky * f.dilationY - f.padTop,
+                                               (o / outPerGroup) * inPerGroup + ci, s.r.z);
   return s;
 }
 
@@ -136,33 +108,26 @@ VectorReduction denseGradWeight(Func input, Func grad, int inFeatures, Expr batc
 }
 
 /// Sums `value(x, y, c, n)` (rank 4) or `value(c, n)` (rank 2) per channel.
-/// For rank 4 the sum over x is split into `lanes` interleaved partial sums
-/// (x clamped and masked past the row), so the inner loop is one vector add;
-/// `partial(v, c)` is returned for the schedule and the result adds its lanes.
-static Func perChannelSum(const std::function<Expr(Expr, Expr, Var, Expr)> &value, int rank,
-                          const std::vector<int> &extents, Expr batch, int lanes, const char *name,
-                          Func &partial) {
-  Var c("ch"), lane("lane");
-  Func sum(name);
-  partial = Func(std::string(name) + "_partial");
+/// For rank 4 the sum reads the pure `name_term`, the value zero past the
+/// end of a row, so a schedule may sum whole vectors of a row.
+static ChannelSum perChannelSum(const std::function<Expr(Expr, Expr, Var, Expr)> &value, int rank,
+                                const std::vector<int> &extents, Expr batch, const char *name) {
+  Var c("ch");
+  ChannelSum s;
+  s.sum = Func(name);
+  s.sum(c) = 0.0f;
   if (rank == 4) {
+    auto &v = vars();
     int width = extents[0];
-    int steps = (width + lanes - 1) / lanes;
-    RDom r(0, steps, 0, extents[1], 0, batch, "r");
-    Expr x = r.x * lanes + lane;
-    partial(lane, c) = 0.0f;
-    partial(lane, c) += select(x < width, value(min(x, width - 1), r.y, c, r.z), 0.0f);
+    Func term(std::string(name) + "_term");
+    term(v.x, v.y, c, v.n) = select(v.x < width, value(min(v.x, width - 1), v.y, c, v.n), 0.0f);
+    s.r = RDom(0, width, 0, extents[1], 0, batch, "r");
+    s.sum(c) += term(s.r.x, s.r.y, c, s.r.z);
   } else {
-    lanes = 1;
-    RDom r(0, batch, "r");
-    partial(lane, c) = 0.0f;
-    partial(lane, c) += value(Expr(), Expr(), c, r);
+    s.r = RDom(0, batch, "r");
+    s.sum(c) += value(Expr(), Expr(), c, s.r.x);
   }
-  Expr total = partial(0, c);
-  for (int i = 1; i < lanes; ++i)
-    total += partial(i, c);
-  sum(c) = total;
-  return sum;
+  return s;
 }
 
 /// Reads a rank-4 or rank-2 value at (x, y, c, n) (x, y unused for rank 2).
@@ -175,10 +140,11 @@ static Expr perChannelCount(int rank, const std::vector<int> &extents, Expr batc
   return cast<float>(rank == 4 ? batch * extents[0] * extents[1] : batch);
 }
 
-Func reduceToChannels(Func in, int rank, const std::vector<int> &extents, Expr batch, int lanes,
-                      Func &partial) {
-  return perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); },
-                       rank, extents, batch, lanes, "reduce_to_channels", partial);
+Func reduceToChannels(Func in, int rank, const std::vector<int> &extents, Expr batch,
+                      ChannelSum &sum) {
+  sum = perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); }, rank,
+                      extents, batch, "reduce_to_channels");
+  return sum.sum;
 }
 
 Func activationGrad(const std::string &kind, Func output, Func grad, int rank) {
@@ -362,46 +328,44 @@ Func dropout(Func in, int rank, Func seed, double rate, int salt) {
   return f;
 }
 
-Func channelMean(Func in, int rank, const std::vector<int> &extents, Expr batch, int lanes,
-                 Func &partial) {
-  Func sum = perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); },
-                           rank, extents, batch, lanes, "channel_sum", partial);
+Func channelMean(Func in, int rank, const std::vector<int> &extents, Expr batch, ChannelSum &sum) {
+  sum = perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(in, rank, x, y, c, n); }, rank,
+                      extents, batch, "channel_sum");
   Var c("ch");
   Func f("channel_mean");
-  f(c) = sum(c) / perChannelCount(rank, extents, batch);
+  f(c) = sum.sum(c) / perChannelCount(rank, extents, batch);
   return f;
 }
 
 Func channelVariance(Func in, Func mean, int rank, const std::vector<int> &extents, Expr batch,
-                     bool unbiased, int lanes, Func &partial) {
-  Func sum = perChannelSum(
+                     bool unbiased, ChannelSum &sum) {
+  sum = perChannelSum(
       [&](Expr x, Expr y, Var c, Expr n) {
         Expr d = at(in, rank, x, y, c, n) - mean(c);
         return d * d;
       },
-      rank, extents, batch, lanes, "channel_square_sum", partial);
+      rank, extents, batch, "channel_square_sum");
   Expr count = perChannelCount(rank, extents, batch);
   Var c("ch");
   Func f("channel_variance");
-  f(c) = sum(c) / (unbiased ? max(count - 1.0f, 1.0f) : count);
+  f(c) = sum.sum(c) / (unbiased ? max(count - 1.0f, 1.0f) : count);
   return f;
 }
 
 Func batchNormGradInput(Func in, Func grad, Func gamma, Func mean, Func variance, float epsilon,
-                        int rank, const std::vector<int> &extents, Expr batch, int lanes,
-                        std::vector<Func> &partials) {
+                        int rank, const std::vector<int> &extents, Expr batch,
+                        std::vector<ChannelSum> &sums) {
   auto normalized = [&](Expr x, Expr y, Expr c, Expr n) {
     return (at(in, rank, x, y, c, n) - mean(c)) / sqrt(variance(c) + epsilon);
   };
-  Func partialGrad, partialDot;
-  Func sumGrad =
+  ChannelSum sumGrad =
       perChannelSum([&](Expr x, Expr y, Var c, Expr n) { return at(grad, rank, x, y, c, n); }, rank,
-                    extents, batch, lanes, "bn_grad_sum", partialGrad);
-  Func sumGradNormalized =
+                    extents, batch, "bn_grad_sum");
+  ChannelSum sumGradNormalized =
       perChannelSum([&](Expr x, Expr y, Var c,
                         Expr n) { return at(grad, rank, x, y, c, n) * normalized(x, y, c, n); },
-                    rank, extents, batch, lanes, "bn_grad_dot", partialDot);
-  partials = {partialGrad, partialDot};
+                    rank, extents, batch, "bn_grad_dot");
+  sums = {sumGrad, sumGradNormalized};
   Expr count = perChannelCount(rank, extents, batch);
   std::vector<Var> a = argsOf(rank);
   Var c = rank == 4 ? vars().c : vars().f;
@@ -409,19 +373,20 @@ Func batchNormGradInput(Func in, Func grad, Func gamma, Func mean, Func variance
   Expr n = a.back();
   Func f("batch_norm_grad_input");
   f(a) = gamma(c) / sqrt(variance(c) + epsilon) *
-         (at(grad, rank, x, y, c, n) - sumGrad(c) / count -
-          normalized(x, y, c, n) * sumGradNormalized(c) / count);
+         (at(grad, rank, x, y, c, n) - sumGrad.sum(c) / count -
+          normalized(x, y, c, n) * sumGradNormalized.sum(c) / count);
   return f;
 }
 
 Func batchNormGradGamma(Func in, Func grad, Func mean, Func variance, float epsilon, int rank,
-                        const std::vector<int> &extents, Expr batch, int lanes, Func &partial) {
-  return perChannelSum(
+                        const std::vector<int> &extents, Expr batch, ChannelSum &sum) {
+  sum = perChannelSum(
       [&](Expr x, Expr y, Var c, Expr n) {
         return at(grad, rank, x, y, c, n) * (at(in, rank, x, y, c, n) - mean(c)) /
                sqrt(variance(c) + epsilon);
       },
-      rank, extents, batch, lanes, "batch_norm_grad_gamma", partial);
+      rank, extents, batch, "batch_norm_grad_gamma");
+  return sum.sum;
 }
 
 } // namespace cnnc::halide

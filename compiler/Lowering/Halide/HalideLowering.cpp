@@ -86,10 +86,6 @@ LogicalResult KernelBuilder::lower(Operation *op) {
   return success();
 }
 
-void KernelBuilder::channelSum(Halide::Func partial, Value value) {
-  kernel.stages.channelSums.push_back({partial, rankOf(value) == 4 ? lanes : 1});
-}
-
 void cnnc::registerHalideLowerings(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, cnn::CNNDialect *) {
     registerConvLowerings(ctx);
@@ -102,8 +98,8 @@ void cnnc::registerHalideLowerings(DialectRegistry &registry) {
   });
 }
 
-FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inputs, int lanes) {
-  KernelBuilder b(lanes);
+FailureOr<LoweredKernel> cnnc::lowerToHalide(Operation *op, ArrayRef<Value> inputs) {
+  KernelBuilder b;
   std::vector<Halide::ImageParam> params;
   for (auto [i, v] : llvm::enumerate(inputs)) {
     std::vector<int> extents = halideExtents(v);

@@ -25,10 +25,10 @@ struct LoweredKernel {
 };
 
 /// Lowers `op` (a cnn.group or any other cnn compute op) whose external
-/// inputs are `inputs`, in that order. `lanes` is the target's f32 vector
-/// width. Emits a diagnostic on `op` and fails for an op it cannot lower.
+/// inputs are `inputs`, in that order. Emits a diagnostic on `op` and
+/// fails for an op it cannot lower.
 mlir::FailureOr<LoweredKernel> lowerToHalide(mlir::Operation *op,
-                                             llvm::ArrayRef<mlir::Value> inputs, int lanes);
+                                             llvm::ArrayRef<mlir::Value> inputs);
 
 /// Attaches the Halide lowering of every cnn op (HalideLowerableOpInterface)
 /// when the cnn dialect is loaded into a context with `registry`.

@@ -20,8 +20,6 @@ namespace cnnc::halide {
 
 class KernelBuilder {
 public:
-  KernelBuilder(int lanes) : lanes(lanes) {}
-
   /// The Func of a value of this kernel.
   Halide::Func at(mlir::Value v) const { return env.lookup(v); }
   /// The Func of an optional operand (none for a null value).
@@ -37,13 +35,8 @@ public:
   /// FLOPs; a diagnostic on the op if it has no algorithm.
   mlir::LogicalResult lower(mlir::Operation *op);
 
-  /// Records the partial sums of a per-channel sum over `value`.
-  void channelSum(Halide::Func partial, mlir::Value value);
-
   /// What the schedule needs (filled by the lowerings) and the FLOP count.
   LoweredKernel kernel;
-  /// The target's f32 vector width.
-  int lanes;
   /// The run-time batch size: the outer extent of a batched input.
   Halide::Expr batch;
 

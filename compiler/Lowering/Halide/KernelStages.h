@@ -37,9 +37,9 @@ struct KernelStages {
   /// Pure 4-D Funcs computed once at the root before the output (e.g. max
   /// pooling's per-window winners), with the extent of their dimension 0.
   std::vector<std::pair<Halide::Func, int>> rootPlanes;
-  /// The partial sums `partial(lane, c)` of per-channel sums, with their
-  /// number of lanes (vectorized; 1 for [N, C] values).
-  std::vector<std::pair<Halide::Func, int>> channelSums;
+  /// Per-channel sums (batch statistics, batch-norm and bias gradients),
+  /// each with its reduction domain: computed once at the root.
+  std::vector<ChannelSum> channelSums;
   /// The kernel's output: a pure Func over (x, y, c, n), (f, n) or, for
   /// parameter kernels, over the parameter's dims.
   Halide::Func output;

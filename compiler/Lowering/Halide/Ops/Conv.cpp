@@ -50,14 +50,11 @@ static Halide::Func lower(cnn::Conv2DGradInputOp op, KernelBuilder &k) {
 static Halide::Func lower(cnn::Conv2DGradWeightOp op, KernelBuilder &k) {
   auto w = shapeOf(op.getResult());
   ConvAttrs a = convAttrs(*cnn::windowOf(op), op.getGroups(), w[0]);
-  // Vectorize over output channels when there are enough of them and
-  // enough input channels to run in parallel.
-  bool overChannels = a.groups == 1 && w[0] >= k.lanes && w[1] >= 2;
   ConvGradWeightStages s =
       convolutionGradWeight(k.at(op.getInput()), extent4D(op.getInput()), k.at(op.getGrad()),
-                            extent4D(op.getGrad()), a, int(w[1]), k.batch, k.lanes, overChannels);
+                            extent4D(op.getGrad()), a, int(w[1]), k.batch);
   k.kernel.stages.convGradWeight = s;
-  return s.result;
+  return s.gradWeight;
 }
 
 static std::vector<std::vector<int>> tableOf(ArrayAttr table) {

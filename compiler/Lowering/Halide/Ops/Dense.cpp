@@ -18,7 +18,7 @@ namespace cnnc::halide {
 static Halide::Func lower(cnn::DenseOp op, KernelBuilder &k) {
   auto w = shapeOf(op.getWeight());
   DenseStages s = dense(k.at(op.getInput()), int(w[1]), k.at(op.getWeight()),
-                        k.optional(op.getBias()), int(w[0]), k.lanes);
+                        k.optional(op.getBias()), int(w[0]));
   k.kernel.stages.dense = s;
   return s.dense;
 }

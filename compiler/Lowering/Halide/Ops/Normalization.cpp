@@ -55,23 +55,23 @@ static Halide::Func lower(cnn::LocalResponseNormGradOp op, KernelBuilder &k) {
   return f;
 }
 
-/// A per-channel sum over `in` (`reduce(input Func, partial sums)`), its
-/// partial sums recorded for the schedule.
+/// A per-channel sum over `in` (`reduce(input Func, sum)`), the sum
+/// recorded for the schedule.
 template <typename Reduce>
 static Halide::Func channelReduction(KernelBuilder &k, Value in, Reduce reduce) {
-  Halide::Func partial;
-  Halide::Func f = reduce(k.at(in), partial);
-  k.channelSum(partial, in);
+  ChannelSum sum;
+  Halide::Func f = reduce(k.at(in), sum);
+  k.kernel.stages.channelSums.push_back(sum);
   return f;
 }
 
 /// A sum of `in` per channel with the algorithm `sum` (channelMean,
 /// reduceToChannels), which share their parameters.
-using ChannelSum = Halide::Func (*)(Halide::Func, int, const std::vector<int> &, Halide::Expr, int,
-                                    Halide::Func &);
-static Halide::Func sumToChannels(KernelBuilder &k, Value in, ChannelSum sum) {
-  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
-    return sum(x, rankOf(in), halideExtents(in), k.batch, k.lanes, partial);
+using ChannelSumOf = Halide::Func (*)(Halide::Func, int, const std::vector<int> &, Halide::Expr,
+                                      ChannelSum &);
+static Halide::Func sumToChannels(KernelBuilder &k, Value in, ChannelSumOf sumOf) {
+  return channelReduction(k, in, [&](Halide::Func x, ChannelSum &sum) {
+    return sumOf(x, rankOf(in), halideExtents(in), k.batch, sum);
   });
 }
 
@@ -81,9 +81,9 @@ static Halide::Func lower(cnn::ChannelMeanOp op, KernelBuilder &k) {
 
 static Halide::Func lower(cnn::ChannelVarianceOp op, KernelBuilder &k) {
   Value in = op.getInput();
-  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
+  return channelReduction(k, in, [&](Halide::Func x, ChannelSum &sum) {
     return channelVariance(x, k.at(op.getMean()), rankOf(in), halideExtents(in), k.batch,
-                           op.getUnbiased(), k.lanes, partial);
+                           op.getUnbiased(), sum);
   });
 }
 
@@ -93,22 +93,22 @@ static Halide::Func lower(cnn::ReduceToChannelsOp op, KernelBuilder &k) {
 
 static Halide::Func lower(cnn::BatchNormGradInputOp op, KernelBuilder &k) {
   Value result = op.getResult();
-  std::vector<Halide::Func> sums;
+  std::vector<ChannelSum> sums;
   Halide::Func f =
       batchNormGradInput(k.at(op.getInput()), k.at(op.getGrad()), k.at(op.getGamma()),
                          k.at(op.getMean()), k.at(op.getVariance()), epsilonOf(op.getEpsilonAttr()),
-                         rankOf(result), halideExtents(result), k.batch, k.lanes, sums);
-  for (Halide::Func &sum : sums)
-    k.channelSum(sum, result);
+                         rankOf(result), halideExtents(result), k.batch, sums);
+  for (ChannelSum &sum : sums)
+    k.kernel.stages.channelSums.push_back(sum);
   return f;
 }
 
 static Halide::Func lower(cnn::BatchNormGradGammaOp op, KernelBuilder &k) {
   Value in = op.getInput();
-  return channelReduction(k, in, [&](Halide::Func x, Halide::Func &partial) {
+  return channelReduction(k, in, [&](Halide::Func x, ChannelSum &sum) {
     return batchNormGradGamma(x, k.at(op.getGrad()), k.at(op.getMean()), k.at(op.getVariance()),
                               epsilonOf(op.getEpsilonAttr()), rankOf(in), halideExtents(in),
-                              k.batch, k.lanes, partial);
+                              k.batch, sum);
   });
 }
 
