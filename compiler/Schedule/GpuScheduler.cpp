@@ -14,7 +14,9 @@
 //
 // On top of that, the anchors that carry the work have their own schedules:
 //  - convolution (forward, input gradient, transposed): see scheduleConv;
-//  - dense layers: see scheduleDense.
+//  - dense layers: see scheduleDense;
+//  - reductions over the batch (per-channel sums, the conv weight
+//    gradient): two stages, see scheduleChannelSum, scheduleConvGradWeight.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Schedule/Scheduler.h"
@@ -31,6 +33,9 @@ constexpr int kThreadsPerBlock = 256;
 constexpr int kConvThreadsPerBlock = 128;
 /// Largest conv register block per thread (accumulators).
 constexpr int kConvAccumulators = 32;
+/// Threads per dense block (at most) and images per dense register block.
+constexpr int kDenseThreads = 64;
+constexpr int kBatchBlock = 4;
 namespace {
 
 class GpuScheduler : public Scheduler {
@@ -94,7 +99,8 @@ static void dataParallelAtRoot(Func f) {
 }
 
 /// Every Func the lowering recorded, except the anchors' own accumulators
-/// (conv, dense), computed at the root.
+/// (conv, dense, conv weight gradient) and the per-channel sums, which have
+/// schedules of their own, computed at the root.
 static std::vector<Func> rootStages(const KernelStages &k) {
   std::vector<Func> roots;
   if (k.conv)
@@ -109,10 +115,8 @@ static std::vector<Func> rootStages(const KernelStages &k) {
     roots.push_back(k.softmax->maximum);
     roots.push_back(k.softmax->sum);
   }
-  if (k.convGradWeight) {
+  if (k.convGradWeight)
     roots.push_back(k.convGradWeight->inputPadded);
-    roots.push_back(k.convGradWeight->gradWeight);
-  }
   if (k.vectorReduction)
     roots.push_back(k.vectorReduction->func);
   if (k.kmax) {
@@ -126,8 +130,6 @@ static std::vector<Func> rootStages(const KernelStages &k) {
     roots.push_back(r);
   for (const auto &[plane, width] : k.rootPlanes)
     roots.push_back(plane);
-  for (const ChannelSum &sum : k.channelSums)
-    roots.push_back(sum.sum);
   return roots;
 }
 
@@ -256,16 +258,106 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
   return summary.str();
 }
 
+/// A per-channel sum in two stages, no atomics: first one thread per
+/// (channel, row, image) sums a row (`rfactor` over the rows and the
+/// batch), then one thread per channel adds those partial sums.
+static void scheduleChannelSum(ChannelSum &cs) {
+  Func sum = cs.sum;
+  sum.compute_root();
+  onePerThread(sum, sum.args());
+  if (cs.r.dimensions() == 3) {
+    Var row("row"), image("image");
+    Func partial = sum.update().rfactor({{cs.r.y, row}, {cs.r.z, image}});
+    dataParallelAtRoot(partial);
+  }
+  onePerThread(sum.update(), pureVarsOfUpdate(sum, 0));
+}
+
+/// conv2d_grad_weight in two stages, no atomics: one thread per weight and
+/// image sums δ · input over the image's pixels (`rfactor` over the batch),
+/// then one thread per weight adds the images' partial sums.
+static std::string scheduleConvGradWeight(KernelStages &k) {
+  ConvGradWeightStages &s = *k.convGradWeight;
+  Func gradWeight = s.gradWeight;
+  gradWeight.compute_root();
+  onePerThread(gradWeight, gradWeight.args());
+  Var image("image");
+  Func partial = gradWeight.update().rfactor({{s.r.z, image}});
+  dataParallelAtRoot(partial);
+  onePerThread(gradWeight.update(), pureVarsOfUpdate(gradWeight, 0));
+  dataParallelAtRoot(k.output);
+  return "conv weight gradient: one thread per weight and image, then per weight";
+}
+
+/// Dense layers as a tiled matrix product (the pattern of Halide's
+/// `apps/cuda_mat_mul`): each thread owns a register block of up to 4 output
+/// features x kBatchBlock images, computed with its loops unrolled so the
+/// sums stay in registers over the whole reduction; per input feature it
+/// loads the weights and inputs of its block into registers (`in()`). Up to
+/// kDenseThreads threads per block take neighbouring feature blocks, so a
+/// warp's weight rows are read together (and shared through the L1 cache).
+/// With softmax the logits of a whole row are needed at once: the product
+/// writes them to a root copy the softmax reads.
+static std::string scheduleDense(KernelStages &k) {
+  auto &v = vars();
+  DenseStages &s = *k.dense;
+  Func blocked = k.output;
+  if (k.softmax) {
+    blocked = s.dense.in();
+    dataParallelAtRoot(k.output);
+  }
+  int perThread = std::min(4, s.outFeatures);
+  int featureBlocks = (s.outFeatures + perThread - 1) / perThread;
+  int threads = std::min(kDenseThreads, featureBlocks);
+  const TailStrategy guard = TailStrategy::GuardWithIf;
+  Var fo("fo"), fi("fi"), bf("bf"), tf("tf"), no("no"), ni("ni");
+  blocked.compute_root()
+      .split(v.f, fo, fi, perThread)
+      .split(v.n, no, ni, kBatchBlock, guard)
+      .split(fo, bf, tf, threads, guard)
+      .reorder(fi, ni, tf, bf, no)
+      .unroll(fi)
+      .unroll(ni)
+      .gpu_blocks(bf, no)
+      .gpu_threads(tf);
+  s.dense.compute_at(blocked, tf)
+      .store_in(MemoryType::Register)
+      .reorder(v.f, v.n)
+      .unroll(v.f)
+      .unroll(v.n);
+  s.dense.update().reorder(v.f, v.n, s.r).unroll(v.f).unroll(v.n);
+  for (Func operand : {s.weight.in(s.dense), s.input.in(s.dense)}) {
+    operand.compute_at(s.dense, s.r).store_in(MemoryType::Register);
+    for (const Var &a : operand.args())
+      operand.unroll(a);
+  }
+  std::ostringstream summary;
+  summary << "dense: register block " << perThread << " features x " << kBatchBlock
+          << " images per thread, " << threads
+          << " threads per block, operands in registers per input feature";
+  return summary.str();
+}
+
 std::string GpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
   std::vector<Func> roots = rootStages(k);
   for (const Func &f : roots)
     dataParallelAtRoot(f);
+  for (ChannelSum &sum : k.channelSums)
+    scheduleChannelSum(sum);
   std::ostringstream summary;
   summary << "gpu ";
   for (const Func &extra : k.extraOutputs)
     dataParallelAtRoot(extra);
   if (k.conv) {
     summary << scheduleConv(k, target());
+    return summary.str();
+  }
+  if (k.dense) {
+    summary << scheduleDense(k);
+    return summary.str();
+  }
+  if (k.convGradWeight) {
+    summary << scheduleConvGradWeight(k);
     return summary.str();
   }
   dataParallelAtRoot(k.output);
