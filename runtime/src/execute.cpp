@@ -57,7 +57,7 @@ void describeBuffer(cnnc_model &model, size_t i, int64_t batch) {
   hb.device_interface = nullptr;
   hb.host = reinterpret_cast<uint8_t *>(model.storage[d.root].get());
   // The host copy is the current one: a GPU pipeline uploads it before use.
-  hb.flags = halide_buffer_flag_host_dirty;
+  hb.flags = model.deviceApi.empty() ? 0 : halide_buffer_flag_host_dirty;
   hb.type.code = halide_type_float;
   hb.type.bits = 32;
   hb.type.lanes = 1;
@@ -261,6 +261,8 @@ void initBuffers(cnnc_model &model) {
 }
 
 void markHostWritten(cnnc_model &model, int root) {
+  if (model.deviceApi.empty())
+    return;
   for (size_t i = 0; i < model.buffers.size(); ++i)
     if (model.buffers[i].root == root)
       model.halideBuffers[i].flags |= halide_buffer_flag_host_dirty;

@@ -477,6 +477,8 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
     model.name = v->get<std::string>();
   if (const Json *v = findMember(root, key::kTarget); v && v->is_string())
     model.target = v->get<std::string>();
+  if (const Json *v = findMember(root, key::kDeviceApi); v && v->is_string())
+    model.deviceApi = v->get<std::string>();
 
   // Buffers first: everything else refers to them.
   const std::string buffersPath = std::string(key::kBuffers);

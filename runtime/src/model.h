@@ -99,6 +99,7 @@ struct cnnc_model {
   void *library = nullptr;
   const cnnc_model_desc *desc = nullptr;
   std::string path, name, target;
+  std::string deviceApi; ///< "cuda" or "opencl" for a GPU model, "" for a CPU model
 
   // What the metadata says.
   std::vector<cnnc::rt::BufferDesc> buffers;
@@ -135,8 +136,8 @@ void initBuffers(cnnc_model &model);
 /// Index of the parameter named `name`, or -1.
 int findParameter(const cnnc_model &model, const std::string &name);
 
-/// Marks that the host copy of root buffer `root` changed, so buffers on a
-/// device that share it re-upload.
+/// Marks that the host copy of root buffer `root` changed, so a GPU model's
+/// buffers that share it re-upload (a CPU model's are never host-dirty).
 void markHostWritten(cnnc_model &model, int root);
 
 /// Index of the state tensor named `name`, or -1.
