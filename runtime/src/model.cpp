@@ -624,28 +624,20 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     if (model->desc->num_kernels > 0 && !model->desc->kernels)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': kernel table is null");
     parseMetadata(*model, model->desc->metadata_json);
-    // Every model.so embeds Halide's runtime, whose default error handler
-    // aborts the process; route kernel errors (e.g. a buffer too small) into
-    // the failing call's status instead.
-    using ErrorHandler = void (*)(void *, const char *);
-    if (auto setHandler = reinterpret_cast<ErrorHandler (*)(ErrorHandler)>(
-            dlsym(model->library, "halide_set_error_handler")))
-      setHandler(&recordKernelError);
-    // Scratch memory of the kernels is recycled instead of mmapped per call.
-    using Malloc = void *(*)(void *, size_t);
-    using Free = void (*)(void *, void *);
-    auto setMalloc =
-        reinterpret_cast<Malloc (*)(Malloc)>(dlsym(model->library, "halide_set_custom_malloc"));
-    auto setFree =
-        reinterpret_cast<Free (*)(Free)>(dlsym(model->library, "halide_set_custom_free"));
-    if (setMalloc && setFree) {
-      setMalloc(&scratchMalloc);
-      setFree(&scratchFree);
+    // Every model.so embeds Halide's runtime, reached through the descriptor.
+    // Its default error handler aborts the process; route kernel errors
+    // (e.g. a buffer too small) into the failing call's status instead.
+    if (const cnnc_halide_runtime *halide = model->desc->halide) {
+      if (halide->set_error_handler)
+        halide->set_error_handler(&recordKernelError);
+      // Scratch memory of the kernels is recycled instead of mmapped per call.
+      if (halide->set_custom_malloc && halide->set_custom_free) {
+        halide->set_custom_malloc(&scratchMalloc);
+        halide->set_custom_free(&scratchFree);
+      }
+      model->copyToHost = halide->copy_to_host;
+      model->deviceFree = halide->device_free;
     }
-    model->copyToHost = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
-        dlsym(model->library, "halide_copy_to_host"));
-    model->deviceFree = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
-        dlsym(model->library, "halide_device_free"));
     initBuffers(*model);
     *out_model = model.release();
   });

@@ -11,8 +11,8 @@
  * version), CNNC_TEST_NO_ENTRY (no entry point), CNNC_TEST_BAD_METADATA (a
  * step argument out of range), CNNC_TEST_FAKE_DEVICE (`dense` leaves its
  * result "on a device" -- a side array, device handle 1, device_dirty set --
- * and the library exports fake halide_copy_to_host / halide_device_free, as
- * a GPU model's embedded Halide runtime would). */
+ * and the descriptor's Halide entry points copy_to_host and device_free are
+ * fakes, as a GPU model's embedded Halide runtime would provide). */
 #include "cnnc/model_abi.h"
 
 #include <HalideRuntime.h>
@@ -67,7 +67,7 @@ static float device_memory[3 * 1024];
 int cnnc_test_copies_to_host = 0;
 int cnnc_test_device_frees = 0;
 
-int halide_copy_to_host(void *user_context, halide_buffer_t *buf) {
+static int fake_copy_to_host(void *user_context, halide_buffer_t *buf) {
   (void)user_context;
   if (buf->device != 1 || buf->dim[1].extent > 1024)
     return -1;
@@ -77,7 +77,7 @@ int halide_copy_to_host(void *user_context, halide_buffer_t *buf) {
   return 0;
 }
 
-int halide_device_free(void *user_context, halide_buffer_t *buf) {
+static int fake_device_free(void *user_context, halide_buffer_t *buf) {
   (void)user_context;
   buf->device = 0;
   ++cnnc_test_device_frees;
@@ -85,15 +85,24 @@ int halide_device_free(void *user_context, halide_buffer_t *buf) {
 }
 #endif
 
-/* y[n][o] = sum_i W[o][i] x[n][i] + b[o] */
-/* Halide's runtime API for error reporting, as a model.so exports it. */
-typedef void (*halide_error_handler_t)(void *, const char *);
-static halide_error_handler_t error_handler;
-halide_error_handler_t halide_set_error_handler(halide_error_handler_t handler) {
-  halide_error_handler_t old = error_handler;
+/* Halide's error handler, as the runtime installs it through the descriptor. */
+static cnnc_halide_error_handler error_handler;
+static cnnc_halide_error_handler set_error_handler(cnnc_halide_error_handler handler) {
+  cnnc_halide_error_handler old = error_handler;
   error_handler = handler;
   return old;
 }
+
+/* The Halide runtime entry points of the descriptor. */
+#ifdef CNNC_TEST_FAKE_DEVICE
+static const cnnc_halide_runtime halide_runtime = {.copy_to_host = fake_copy_to_host,
+                                                   .device_free = fake_device_free,
+                                                   .set_error_handler = set_error_handler};
+#else
+static const cnnc_halide_runtime halide_runtime = {.set_error_handler = set_error_handler};
+#endif
+
+/* y[n][o] = sum_i W[o][i] x[n][i] + b[o] */
 
 static int dense(void **args) {
   const halide_buffer_t *x = (const halide_buffer_t *)args[0];
@@ -165,7 +174,7 @@ static int relu(void **args) {
 
 static const char metadata[] =
     "{\n"
-    "  \"abi_version\": 1,\n"
+    "  \"abi_version\": 2,\n"
     "  \"name\": \"tiny_dense\",\n"
     "  \"target\": \"test-c\",\n"
     "  \"inputs\": [{\"name\": \"input\", \"shape\": [-1, 4], \"buffer\": 0}],\n"
@@ -194,7 +203,14 @@ static const char metadata[] =
 static const cnnc_kernel_fn kernels[] = {fold, dense, relu};
 static const char *const kernel_names[] = {"fold", "dense", "relu"};
 
-static const cnnc_model_desc desc = {CNNC_TEST_ABI_VERSION, metadata, 3, kernels, kernel_names};
+static const cnnc_model_desc desc = {
+    .abi_version = CNNC_TEST_ABI_VERSION,
+    .metadata_json = metadata,
+    .num_kernels = 3,
+    .kernels = kernels,
+    .kernel_names = kernel_names,
+    .halide = &halide_runtime,
+};
 
 #ifdef CNNC_TEST_NO_ENTRY
 const cnnc_model_desc *not_the_entry_point(void) { return &desc; }
