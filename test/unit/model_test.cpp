@@ -11,7 +11,6 @@
 #include "cnnc/runtime.hpp"
 #include "test_util.h"
 
-#include <dlfcn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -41,6 +40,7 @@ TEST(Model, LoadsAndListsMetadata) {
   ASSERT_NE(m, nullptr);
   EXPECT_STREQ(cnnc_model_name(m), "tiny_dense");
   EXPECT_STREQ(cnnc_model_target(m), "test-c");
+  EXPECT_STREQ(cnnc_model_device_api(m), ""); // a CPU model
   ASSERT_EQ(cnnc_model_num_tensors(m, CNNC_ROLE_INPUT), 1u);
   ASSERT_EQ(cnnc_model_num_tensors(m, CNNC_ROLE_OUTPUT), 1u);
   ASSERT_EQ(cnnc_model_num_tensors(m, CNNC_ROLE_PARAMETER), 2u);
@@ -253,35 +253,6 @@ TEST(ModelLoad, TwoModelsAtOnce) {
   cnnc::Model a = loadedModel(), b = loadedModel();
   std::vector<float> x = inputFor(2);
   EXPECT_EQ(a.run(2, x), b.run(2, x));
-}
-
-} // namespace
-
-namespace {
-
-/// A kernel that leaves its result on a (fake) device: the runtime must copy
-/// it to the host with the model's halide_copy_to_host before the next step
-/// reads it through a view, and free device allocations when buffers change.
-TEST(Model, DeviceDirtyResultsAreCopiedToHost) {
-  void *lib = dlopen(CNNC_TEST_MODEL_FAKE_DEVICE, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(lib, nullptr) << dlerror();
-  int *copies = static_cast<int *>(dlsym(lib, "cnnc_test_copies_to_host"));
-  int *frees = static_cast<int *>(dlsym(lib, "cnnc_test_device_frees"));
-  ASSERT_TRUE(copies && frees);
-  {
-    cnnc::Model m(CNNC_TEST_MODEL_FAKE_DEVICE);
-    m.setParameter("fc.weight", testWeight());
-    m.setParameter("fc.bias", testBias());
-    int runs = 0;
-    for (int batch : {7, 7, 2}) {
-      std::vector<float> x = inputFor(batch);
-      EXPECT_EQ(m.run(batch, x), referenceForward(testWeight(), testBias(), x, batch));
-      EXPECT_EQ(*copies, ++runs);
-    }
-    EXPECT_EQ(*frees, 1); // the batch change released the old device buffer
-  }
-  EXPECT_EQ(*frees, 2); // and so did freeing the model
-  dlclose(lib);
 }
 
 } // namespace
