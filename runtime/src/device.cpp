@@ -22,9 +22,19 @@
 // changed it. Kernels therefore never see a host-dirty buffer and copy
 // nothing themselves.
 //
+// The driver check dlopens the driver library with RTLD_GLOBAL and keeps
+// it: Halide's runtime looks the driver's functions up in the process first,
+// so it uses the same library even where only the versioned name exists.
+//
 //===----------------------------------------------------------------------===//
 #include "device.h"
 #include "error.h"
+
+#include "cnnc/model_schema.h"
+
+#include <dlfcn.h>
+
+#include <mutex>
 
 namespace cnnc::rt {
 
@@ -53,7 +63,93 @@ int64_t elementCount(const halide_buffer_t &hb) {
   return count;
 }
 
+// The few driver functions the check calls, declared here (no driver headers).
+using CuInit = int (*)(unsigned flags);
+using CuDeviceGetCount = int (*)(int *count);
+using ClGetPlatformIDs = int32_t (*)(uint32_t entries, void **platforms, uint32_t *count);
+using ClGetDeviceIDs = int32_t (*)(void *platform, uint64_t type, uint32_t entries, void **devices,
+                                   uint32_t *count);
+constexpr int kCudaErrorNoDevice = 100;
+constexpr int32_t kClDeviceNotFound = -1;
+constexpr int32_t kClPlatformNotFoundKhr = -1001;
+constexpr uint64_t kClDeviceTypeAll = 0xFFFFFFFF;
+
+/// Why a CUDA model cannot run here, or "" if it can.
+std::string cudaProblem() {
+  const std::string prefix = "model.so targets CUDA, but ";
+  void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+  if (!driver)
+    return prefix + "no CUDA driver (libcuda.so.1) was found";
+  auto cuInit = reinterpret_cast<CuInit>(dlsym(driver, "cuInit"));
+  auto cuDeviceGetCount = reinterpret_cast<CuDeviceGetCount>(dlsym(driver, "cuDeviceGetCount"));
+  if (!cuInit || !cuDeviceGetCount)
+    return prefix + "libcuda.so.1 lacks cuInit or cuDeviceGetCount";
+  const std::string noDevice = prefix + "the CUDA driver found no device (cuDeviceGetCount: 0)";
+  int rc = cuInit(0);
+  if (rc == kCudaErrorNoDevice)
+    return noDevice;
+  if (rc != 0)
+    return prefix + "the CUDA driver failed to initialize (cuInit returned error " +
+           std::to_string(rc) + ")";
+  int count = 0;
+  rc = cuDeviceGetCount(&count);
+  if (rc != 0)
+    return prefix + "cuDeviceGetCount returned error " + std::to_string(rc);
+  return count > 0 ? "" : noDevice;
+}
+
+/// Why an OpenCL model cannot run here, or "" if it can.
+std::string openclProblem() {
+  const std::string prefix = "model.so targets OpenCL, but ";
+  void *driver = dlopen("libOpenCL.so.1", RTLD_NOW | RTLD_GLOBAL);
+  if (!driver)
+    return prefix + "no OpenCL driver (libOpenCL.so.1) was found";
+  auto clGetPlatformIDs = reinterpret_cast<ClGetPlatformIDs>(dlsym(driver, "clGetPlatformIDs"));
+  auto clGetDeviceIDs = reinterpret_cast<ClGetDeviceIDs>(dlsym(driver, "clGetDeviceIDs"));
+  if (!clGetPlatformIDs || !clGetDeviceIDs)
+    return prefix + "libOpenCL.so.1 lacks clGetPlatformIDs or clGetDeviceIDs";
+  uint32_t platformCount = 0;
+  int32_t rc = clGetPlatformIDs(0, nullptr, &platformCount);
+  if (rc != 0 && rc != kClPlatformNotFoundKhr)
+    return prefix + "clGetPlatformIDs returned error " + std::to_string(rc);
+  if (rc != 0 || platformCount == 0)
+    return prefix + "no OpenCL platform was found (clGetPlatformIDs: 0)";
+  std::vector<void *> platforms(platformCount);
+  if (clGetPlatformIDs(platformCount, platforms.data(), &platformCount) != 0)
+    return prefix + "clGetPlatformIDs failed to list the platforms";
+  uint32_t deviceCount = 0;
+  for (void *platform : platforms) {
+    uint32_t count = 0;
+    rc = clGetDeviceIDs(platform, kClDeviceTypeAll, 0, nullptr, &count);
+    if (rc == 0)
+      deviceCount += count;
+    else if (rc != kClDeviceNotFound)
+      return prefix + "clGetDeviceIDs returned error " + std::to_string(rc);
+  }
+  if (deviceCount == 0)
+    return prefix + "no OpenCL device was found (clGetDeviceIDs: 0 on " +
+           std::to_string(platformCount) + " platform(s))";
+  return "";
+}
+
 } // namespace
+
+DriverCheck deviceDriverCheck = checkInstalledDriver;
+
+void checkInstalledDriver(const std::string &deviceApi) {
+  static std::once_flag cudaChecked, openclChecked;
+  static std::string cudaAnswer, openclAnswer;
+  const std::string *problem = nullptr;
+  if (deviceApi == schema::device_api::kCuda) {
+    std::call_once(cudaChecked, [] { cudaAnswer = cudaProblem(); });
+    problem = &cudaAnswer;
+  } else {
+    std::call_once(openclChecked, [] { openclAnswer = openclProblem(); });
+    problem = &openclAnswer;
+  }
+  if (!problem->empty())
+    fail(CNNC_ERROR_DEVICE, *problem);
+}
 
 void allocateDeviceMemory(cnnc_model &model, int root) {
   freeDeviceMemory(model, root);

@@ -3,7 +3,8 @@
 // For a model compiled for CUDA or OpenCL (metadata "device_api") every
 // buffer lives in device memory for the life of the model; see device.cpp
 // for how memory is allocated and shared with views, how the dirty flags are
-// kept and where data crosses between host and device.
+// kept and where data crosses between host and device. Also the check, at
+// load, that the model's driver is installed and sees a device.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_RUNTIME_SRC_DEVICE_H
@@ -14,6 +15,20 @@
 #include <string>
 
 namespace cnnc::rt {
+
+/// Fails with CNNC_ERROR_DEVICE unless the driver of `deviceApi` ("cuda" or
+/// "opencl") is installed and sees a device.
+using DriverCheck = void (*)(const std::string &deviceApi);
+
+/// The driver check cnnc_model_load runs for a GPU model:
+/// checkInstalledDriver, unless a test loading a fake GPU model replaced it.
+extern DriverCheck deviceDriverCheck;
+
+/// Loads the driver library (libcuda.so.1 or libOpenCL.so.1, globally, so
+/// the model's Halide runtime uses it too) and asks it for a device
+/// (cuInit and cuDeviceGetCount; clGetPlatformIDs and clGetDeviceIDs). Done
+/// once per process and API; later calls repeat the first answer.
+void checkInstalledDriver(const std::string &deviceApi);
 
 /// Gives root buffer `root` device memory for its current shape, freeing
 /// what it had; its views share the new memory. Fails with

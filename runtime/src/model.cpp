@@ -4,8 +4,8 @@
 // models, each with its own embedded Halide runtime, can be loaded at once),
 // finds `cnnc_model_v1`, checks the ABI version and parses and validates the
 // metadata JSON (docs/runtime-abi.md), including the optional "train"
-// object, into struct cnnc_model. A GPU model's buffers get device memory
-// (device.cpp). Also the info queries (inputs,
+// object, into struct cnnc_model. A GPU model's driver is checked and its
+// buffers get device memory (device.cpp). Also the info queries (inputs,
 // outputs, parameters, state, steps). Validation is strict:
 // every index in the metadata is range-checked here so that execution can
 // trust it. Every metadata key and buffer, optimizer, hyper-parameter and
@@ -600,7 +600,7 @@ bool removeLibraryUser(void *library) {
 }
 
 /// Installs the runtime's handlers into the model's Halide runtime and, for
-/// a GPU model, finds its device interface.
+/// a GPU model, checks its driver and finds its device interface.
 void connectHalideRuntime(cnnc_model &model) {
   if (model.desc->halide)
     model.halide = *model.desc->halide;
@@ -620,6 +620,11 @@ void connectHalideRuntime(cnnc_model &model) {
       !h.device_sync || !h.device_release || !h.device_interface || !h.reuse_device_allocations)
     fail(CNNC_ERROR_ABI, "model '" + model.path + "' targets " + model.deviceApi +
                              " but its descriptor lacks the Halide device entry points");
+  // Halide 14's CUDA runtime loads kernels allowing 64 registers per thread
+  // unless told otherwise; register-blocked kernels need more.
+  if (model.deviceApi == cnnc::schema::device_api::kCuda)
+    setenv("HL_CUDA_JIT_MAX_REGISTERS", "128", /*overwrite=*/0);
+  deviceDriverCheck(model.deviceApi);
   model.deviceInterface = h.device_interface();
   if (!model.deviceInterface)
     fail(CNNC_ERROR_ABI,

@@ -2,16 +2,18 @@
 //
 // Runs the fake GPU variant of the test model (test_model.c,
 // CNNC_TEST_FAKE_DEVICE: device_api "opencl", device memory malloc'd by the
-// descriptor's Halide entry points, which count every call) and checks the
-// device model of docs/runtime.md exactly:
+// descriptor's Halide entry points, which count every call) with the driver
+// check replaced, and checks the device model of docs/runtime.md exactly:
 // what is allocated at load and per batch size, that views share their
 // root's device memory, that a run copies the input in and the output out
 // and nothing else, that parameters upload once and are read back only when
 // a kernel changed them, that timed runs wait around each step, that a
-// failed device allocation is CNNC_ERROR_OUT_OF_MEMORY, and what freeing the
-// model releases.
+// failed device allocation is CNNC_ERROR_OUT_OF_MEMORY and a failed driver
+// check CNNC_ERROR_DEVICE, and what freeing the model releases.
 //
 //===----------------------------------------------------------------------===//
+#include "device.h"
+#include "error.h"
 #include "model.h"
 
 #include "cnnc/runtime.h"
@@ -42,10 +44,12 @@ std::ostream &operator<<(std::ostream &os, const DeviceCounters &c) {
             << "}";
 }
 
-/// Reads the fake device's counters.
+/// Loads fake GPU models without a driver, and reads the fake device's counters.
 class FakeGpu : public ::testing::Test {
 protected:
   void SetUp() override {
+    savedCheck = cnnc::rt::deviceDriverCheck;
+    cnnc::rt::deviceDriverCheck = [](const std::string &) {};
     library = dlopen(CNNC_TEST_MODEL_FAKE_DEVICE, RTLD_NOW | RTLD_LOCAL);
     ASSERT_NE(library, nullptr) << dlerror();
     for (const char *name :
@@ -61,6 +65,7 @@ protected:
     savedLimit = *limitBytes;
   }
   void TearDown() override {
+    cnnc::rt::deviceDriverCheck = savedCheck;
     if (library) {
       *limitBytes = savedLimit;
       dlclose(library);
@@ -86,6 +91,7 @@ protected:
     return x;
   }
 
+  cnnc::rt::DriverCheck savedCheck = nullptr;
   void *library = nullptr;
   std::vector<int *> counters;
   size_t *limitBytes = nullptr;
@@ -198,6 +204,18 @@ TEST_F(FakeGpu, OutOfDeviceMemoryIsAStatus) {
   // The model still runs at a batch that fits.
   x = inputFor(50);
   EXPECT_EQ(m.run(50, x), referenceForward(testWeight(), testBias(), x, 50));
+}
+
+TEST_F(FakeGpu, FailedDriverCheckIsAStatus) {
+  cnnc::rt::deviceDriverCheck = [](const std::string &api) {
+    cnnc::rt::fail(CNNC_ERROR_DEVICE, "no driver for " + api);
+  };
+  cnnc_model *m = reinterpret_cast<cnnc_model *>(1);
+  EXPECT_EQ(cnnc_model_load(CNNC_TEST_MODEL_FAKE_DEVICE, &m), CNNC_ERROR_DEVICE);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_STREQ(cnnc_last_error(), "no driver for opencl");
+  EXPECT_STREQ(cnnc_status_string(CNNC_ERROR_DEVICE), "device error");
+  EXPECT_EQ(now().mallocs, 0);
 }
 
 TEST_F(FakeGpu, TwoHandlesOfOneLibraryReleaseOnce) {

@@ -79,8 +79,9 @@ typedef struct cnnc_step_info {
 /** Loads `path` (dlopen RTLD_NOW|RTLD_LOCAL), checks its ABI version and
  * parses its metadata. On success *out_model owns the library; release it
  * with cnnc_model_free. A path without '/' is taken relative to the
- * current directory, not searched for. A GPU model gets device memory for
- * its parameters and state here. */
+ * current directory, not searched for. A GPU model also needs its driver
+ * and a device (CNNC_ERROR_DEVICE otherwise, naming what is missing) and
+ * gets device memory for its parameters and state here. */
 cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model);
 
 /** Frees a model and unloads its library. Null is allowed. */
