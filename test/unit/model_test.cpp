@@ -14,6 +14,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 using namespace cnnc::test;
 using ::testing::HasSubstr;
 
@@ -253,6 +255,24 @@ TEST(ModelLoad, TwoModelsAtOnce) {
   cnnc::Model a = loadedModel(), b = loadedModel();
   std::vector<float> x = inputFor(2);
   EXPECT_EQ(a.run(2, x), b.run(2, x));
+}
+
+TEST(ModelLoad, HandlesRunConcurrently) {
+  // One handle per thread, all of the same library, each at its own batch sizes.
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &mismatches] {
+      cnnc::Model m = loadedModel();
+      for (int round = 0; round < 50; ++round) {
+        int batch = 1 + (round * 7 + t) % 9;
+        std::vector<float> x = inputFor(batch);
+        mismatches[t] += m.run(batch, x) != referenceForward(testWeight(), testBias(), x, batch);
+      }
+    });
+  for (std::thread &thread : threads)
+    thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 } // namespace
