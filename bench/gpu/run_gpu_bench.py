@@ -83,8 +83,9 @@ def parse_args():
     parser.add_argument("--seconds", type=float, default=1.0,
                         help="time budget of one measurement (sets the iteration count)")
     parser.add_argument("--model", action="append", choices=[m for m, _ in CASES])
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds one cnnrun call may take before its case fails")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds one cnnrun call may take before its case fails "
+                             "(default 300; 1800 with --smoke, where PoCL compiles the kernels)")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the output checks against the twins")
     parser.add_argument("--smoke", action="store_true",
@@ -386,7 +387,8 @@ def main():
     os.makedirs(os.path.dirname(out_json), exist_ok=True)
     work = args.work or tempfile.mkdtemp(prefix="cnnc_gpu_bench_")
     os.makedirs(work, exist_ok=True)
-    cnnrun = Cnnrun(os.path.join(folder, "cnnrun"), manifest.get("target", ""), args.timeout)
+    timeout = args.timeout or (1800.0 if args.smoke else 300.0)
+    cnnrun = Cnnrun(os.path.join(folder, "cnnrun"), manifest.get("target", ""), timeout)
 
     env = environment(torch, device, manifest)
     if cnnrun.note:
@@ -432,10 +434,12 @@ def main():
             try:
                 line = twins.check_against_torchvision(name, str(device))
                 check["torchvision"] = line or "n/a"
-            except ImportError:
-                check["torchvision"] = "torchvision not installed"
             except AssertionError as e:
                 check["torchvision"] = f"DIFFERS: {e}"
+            except ImportError:
+                check["torchvision"] = "torchvision not installed"
+            except Exception as e:  # e.g. a torchvision built for another torch
+                check["torchvision"] = f"not checked: {type(e).__name__}: {e}"
             result["checks"][name] = check
             log(f"{name}: check {check}")
         side = TorchSide(twin, shape, entry.get("train"), device)
@@ -447,15 +451,14 @@ def main():
             try:
                 case.update(measure(cnnrun, library, weights, side, step, batch, rounds,
                                     seconds, device, args.smoke))
-            except CaseError as e:
-                case["error"] = str(e)
+            except Exception as e:  # PyTorch's side (out of memory, ...)
+                case["error"] = f"PyTorch: {type(e).__name__}: {e}"
             result["cases"].append(case)
             save()
-            if "error" in case:
-                log(f"  {name} {step} b{batch}: cnnc FAILED: {case['error']}")
-            else:
-                log(f"  {name} {step} b{batch}: cnnc {case['cnnc_ms']:.3f} ms, "
-                    f"PyTorch {case['torch_ms']:.3f} ms")
+            cnnc = f"cnnc {case['cnnc_ms']:.3f} ms" if "cnnc_ms" in case else "cnnc FAILED"
+            torch_ms = f"PyTorch {case['torch_ms']:.3f} ms" if "torch_ms" in case else ""
+            log(f"  {name} {step} b{batch}: {cnnc}, {torch_ms}"
+                + (f" ({case['error']})" if "error" in case else ""))
         del side, twin
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -493,27 +496,37 @@ def check_model(cnnrun, library, weights, twin, shape, device, work, name):
 
 def measure(cnnrun, library, weights, side, step, batch, rounds, seconds, device, smoke):
     """Best medians over alternating rounds: cnnrun bench, then PyTorch. A first cnnrun call
-    of one step sets the iteration count (--smoke: one call of one step, no warm-up)."""
-    iters, warmup = 1, 0
+    of one step sets the iteration count (--smoke: one call of one step, no warm-up). When
+    cnnrun fails, "error" says why and PyTorch is still timed."""
+    case, iters, warmup = {}, 1, 0
     if not smoke:
-        once = cnnrun.bench(library, step, batch, 1, 1, weights)["total"]["ms"]
-        iters = max(3, min(50, int(seconds * 1e3 / max(once, 1e-3))))
-        warmup = 3 if once < 500 else 1
-        if once > 2000:
-            rounds = 1  # a slow case: one round keeps the run within its time
-    best_cnnc, best_torch, best_host, best_report = float("inf"), float("inf"), None, None
+        try:
+            once = cnnrun.bench(library, step, batch, 1, 1, weights)["total"]["ms"]
+            iters = max(3, min(50, int(seconds * 1e3 / max(once, 1e-3))))
+            warmup = 3 if once < 500 else 1
+            if once > 2000:
+                rounds = 1  # a slow case: one round keeps the run within its time
+        except CaseError as e:
+            case["error"] = str(e)
+    best_torch, best_host, best = float("inf"), None, None
     for _ in range(rounds):
-        rep = cnnrun.bench(library, step, batch, iters, warmup, weights)
-        if rep["total"]["ms"] < best_cnnc:
-            best_cnnc, best_report = rep["total"]["ms"], rep
+        if "error" not in case:
+            try:
+                rep = cnnrun.bench(library, step, batch, iters, warmup, weights)
+                if best is None or rep["total"]["ms"] < best["total"]["ms"]:
+                    best = rep
+            except CaseError as e:
+                case["error"] = str(e)
         best_torch = min(best_torch, side.time(step, batch, seconds))
         if step == "inference":
             host = side.time(step, batch, seconds, host_io=True)
             best_host = host if best_host is None else min(best_host, host)
-    flops = best_report["total"]["gflops"] * best_report["total"]["ms"] * 1e6  # per call
-    steps = sorted(best_report["steps"], key=lambda s: -s["ms"])
-    return {"cnnc_ms": best_cnnc, "torch_ms": best_torch, "torch_host_io_ms": best_host,
-            "flops": flops, "iters": best_report["iters"], "cnnc_steps": steps}
+    case.update(torch_ms=best_torch, torch_host_io_ms=best_host)
+    if best:
+        case.update(cnnc_ms=best["total"]["ms"], iters=best["iters"],
+                    flops=best["total"]["gflops"] * best["total"]["ms"] * 1e6,  # per call
+                    cnnc_steps=sorted(best["steps"], key=lambda s: -s["ms"]))
+    return case
 
 
 def report(result):
@@ -542,15 +555,21 @@ def report(result):
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in result["cases"]:
         label = LABELS.get(c["model"], c["model"])
-        if "error" in c:
-            lines.append(f"| {label} | {c['step']} | {c['batch']} | failed: {c['error']} "
-                         "| | | | | | |")
+        if "cnnc_ms" not in c:
+            t_ms = f"{c['torch_ms']:.3f}" if "torch_ms" in c else ""
+            host = f"{c['torch_host_io_ms']:.3f}" if c.get("torch_host_io_ms") else ""
+            lines.append(f"| {label} | {c['step']} | {c['batch']} | failed | {t_ms} | | | | "
+                         f"| {host} |")
             continue
         c_tf, t_tf = c["flops"] / c["cnnc_ms"] / 1e9, c["flops"] / c["torch_ms"] / 1e9
         host = f"{c['torch_host_io_ms']:.3f}" if c.get("torch_host_io_ms") else ""
         lines.append(f"| {label} | {c['step']} | {c['batch']} | {c['cnnc_ms']:.3f} | "
                      f"{c['torch_ms']:.3f} | {c['torch_ms'] / c['cnnc_ms']:.2f}x | "
                      f"{c_tf:.3g} | {100 * c_tf / roof:.0f}% | {t_tf:.3g} | {host} |")
+    failed = [c for c in result["cases"] if "error" in c]
+    if failed:
+        lines += ["", "failed cases:"]
+        lines += [f"- {c['model']} {c['step']} b{c['batch']}: {c['error']}" for c in failed]
     slow = [c for c in result["cases"] if "cnnc_steps" in c]
     if slow:
         lines += ["", "slowest cnnc kernels per case (name, ms, TFLOP/s; as cnnrun bench times "
