@@ -325,6 +325,7 @@ def environment(torch, device, manifest):
            "host": platform.node(), "cpu": platform.processor() or platform.machine(),
            "glibc": ".".join(map(str, glibc_version() or ())) or "unknown",
            "cnnc_target": manifest.get("target"), "cnnc_commit": manifest.get("commit"),
+           "cnnc_binary": manifest.get("cnnc"),
            "prepared": manifest.get("date"),
            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
            "tf32_cudnn": torch.backends.cudnn.allow_tf32,
@@ -541,7 +542,10 @@ def report(result):
              f"{env['cnnc_target']} (commit {env['cnnc_commit']}); {env['date']}",
              f"roof {roof:.3g} TFLOP/s: {env['roof']}"
              + (f"; nominal fp32 peak {env['nominal_tflops']} TFLOP/s (SMs x FP32 lanes x 2 x "
-                f"max SM clock {env['max_sm_clock']})" if "nominal_tflops" in env else ""), ""]
+                f"max SM clock {env['max_sm_clock']})" if "nominal_tflops" in env else "")]
+    if env.get("cnnrun_note"):
+        lines.append(env["cnnrun_note"])
+    lines.append("")
     if result["checks"]:
         lines += ["| model | cnnc vs twin (float64), batch 2 | twin vs torchvision |",
                   "|---|---|---|"]
