@@ -48,10 +48,10 @@ void saveCheckpoint(const cnnc_model &model, const std::string &path) {
     if (!model.parameterSet[i])
       fail(CNNC_ERROR_PARAMETER,
            "cannot save a checkpoint: parameter '" + p.name + "' has not been set");
-    tensors.push_back({p.name, p.shape, model.storage[p.buffer].get(), p.itemCount});
+    tensors.push_back({p.name, p.shape, currentHostData(model, p.buffer), p.itemCount});
   }
   for (const TensorDesc &s : model.train.state)
-    tensors.push_back({s.name, s.shape, model.storage[s.buffer].get(), s.itemCount});
+    tensors.push_back({s.name, s.shape, currentHostData(model, s.buffer), s.itemCount});
   writeSafetensors(path,
                    {{safetensors_key::kFormat, kFormat},
                     {kStepKey, std::to_string(model.stepCount)},

@@ -48,6 +48,8 @@ extern "C" const char *cnnc_status_string(cnnc_status status) {
     return "kernel error";
   case CNNC_ERROR_OUT_OF_MEMORY:
     return "out of memory";
+  case CNNC_ERROR_DEVICE:
+    return "device error";
   }
   return "unknown status";
 }

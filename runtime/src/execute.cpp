@@ -3,17 +3,17 @@
 // Owns the memory of a model's buffers and runs its kernels. Unbatched
 // buffers (params, derived, state, next, hyper) are allocated at load;
 // batched ones (inputs, labels, temps, outputs) when the batch size grows
-// past what is allocated (a smaller batch reuses the storage). Each metadata buffer has
-// one persistent halide_buffer_t (dims innermost first, float32, host
-// pointing at its root's storage) so that a GPU pipeline's device
-// allocation survives between calls. After each kernel, any argument the
-// kernel left device-dirty is copied back to the host (halide_copy_to_host of
-// the model's own Halide runtime), so host memory is always current and
-// views stay coherent; for CPU models this never happens. The caller's input
-// and output arrays are bound to the kernels directly (HostBinding); only
-// views and device-resident buffers go through a copy.
+// past what is allocated (a smaller batch reuses the storage). Each metadata
+// buffer has one persistent halide_buffer_t (dims innermost first, float32,
+// host pointing at its root's storage). A CPU model binds the caller's input
+// and output arrays to the kernels directly (HostBinding); only views are
+// copied. A GPU model keeps every buffer in device memory (device.cpp): its
+// batched buffers have no host memory, inputs are copied to the device and
+// outputs back, and nothing else crosses unless the caller reads or writes
+// a parameter or state.
 //
 //===----------------------------------------------------------------------===//
+#include "device.h"
 #include "error.h"
 #include "model.h"
 
@@ -51,13 +51,8 @@ void describeBuffer(cnnc_model &model, size_t i, int64_t batch) {
     fail(CNNC_ERROR_OUT_OF_MEMORY, "buffer " + std::to_string(i) + " of shape " +
                                        shapeString(d.shape) + " at batch " + std::to_string(batch) +
                                        " exceeds Halide's 32-bit extents");
-  if (hb.device && model.deviceFree)
-    model.deviceFree(nullptr, &hb);
-  hb.device = 0;
-  hb.device_interface = nullptr;
+  // device, device_interface and flags belong to the root's device memory (device.cpp).
   hb.host = reinterpret_cast<uint8_t *>(model.storage[d.root].get());
-  // The host copy is the current one: a GPU pipeline uploads it before use.
-  hb.flags = halide_buffer_flag_host_dirty;
   hb.type.code = halide_type_float;
   hb.type.bits = 32;
   hb.type.lanes = 1;
@@ -70,37 +65,43 @@ void describeBuffer(cnnc_model &model, size_t i, int64_t batch) {
 
 namespace cnnc::rt {
 
-/// Calls one kernel and brings device-dirty results back to the host.
-void callKernel(cnnc_model &model, CallDesc &call, const char *phase) {
-  int rc = model.desc->kernels[call.kernel](call.argPointers.data());
+void callKernel(cnnc_model &model, CallDesc &call, const char *phase, double *ms) {
+  if (model.onDevice())
+    for (int a : call.args)
+      uploadIfHostWritten(model, model.buffers[a].root);
+  int rc;
+  if (!ms) {
+    rc = model.desc->kernels[call.kernel](call.argPointers.data());
+  } else {
+    // A GPU model's kernels run asynchronously: time them between two waits.
+    if (model.onDevice())
+      waitForDevice(model, call.args.back());
+    auto start = std::chrono::steady_clock::now();
+    rc = model.desc->kernels[call.kernel](call.argPointers.data());
+    if (rc == 0 && model.onDevice())
+      waitForDevice(model, call.args.back());
+    *ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  if (model.onDevice())
+    noteDeviceWrites(model, call);
   if (rc != 0) {
     std::string kernelName;
     if (model.desc->kernel_names && model.desc->kernel_names[call.kernel])
       kernelName = std::string(" '") + model.desc->kernel_names[call.kernel] + "'";
-    fail(CNNC_ERROR_KERNEL, std::string(phase) + " '" + call.name + "' (kernel " +
-                                std::to_string(call.kernel) + kernelName +
-                                ") returned error code " + std::to_string(rc) +
-                                (rc ? ": " + takeKernelError() : std::string()));
+    // Halide reports a failed device allocation (its own or the driver's) with these codes.
+    bool outOfMemory =
+        rc == halide_error_code_out_of_memory || rc == halide_error_code_device_malloc_failed;
+    fail(outOfMemory ? CNNC_ERROR_OUT_OF_MEMORY : CNNC_ERROR_KERNEL,
+         std::string(phase) + " '" + call.name + "' (kernel " + std::to_string(call.kernel) +
+             kernelName + ") returned error code " + std::to_string(rc) + ": " + takeKernelError());
   }
-  for (int a : call.args) {
-    halide_buffer_t &hb = model.halideBuffers[a];
-    if (!(hb.flags & halide_buffer_flag_device_dirty))
-      continue;
-    if (!model.copyToHost)
-      fail(CNNC_ERROR_KERNEL, std::string(phase) + " '" + call.name +
-                                  "' left its result on a device, and the model has no "
-                                  "halide_copy_to_host");
-    int crc = model.copyToHost(nullptr, &hb);
-    if (crc != 0)
-      fail(CNNC_ERROR_KERNEL, std::string(phase) + " '" + call.name +
-                                  "': copying a result to the host failed with code " +
-                                  std::to_string(crc));
-    // Other buffers sharing this storage must re-upload before they are used on a device.
-    int root = model.buffers[a].root;
-    for (size_t i = 0; i < model.buffers.size(); ++i)
-      if (int(i) != a && model.buffers[i].root == root && model.halideBuffers[i].device)
-        model.halideBuffers[i].flags |= halide_buffer_flag_host_dirty;
-  }
+}
+
+void callKernels(cnnc_model &model, std::vector<CallDesc> &calls, const char *phase,
+                 double *stepMs) {
+  for (size_t i = 0; i < calls.size(); ++i)
+    callKernel(model, calls[i], phase, stepMs ? &stepMs[i] : nullptr);
 }
 
 void checkParametersSet(const cnnc_model &model) {
@@ -112,8 +113,7 @@ void checkParametersSet(const cnnc_model &model) {
 
 void prepareModel(cnnc_model &model) {
   checkParametersSet(model);
-  for (CallDesc &call : model.prepare)
-    callKernel(model, call, "prepare");
+  callKernels(model, model.prepare, "prepare", nullptr);
   model.prepared = true;
 }
 
@@ -124,13 +124,10 @@ HostBinding::~HostBinding() {
 
 bool HostBinding::bind(int buffer, float *data) {
   int root = model.buffers[buffer].root;
-  if (root != buffer)
+  if (root != buffer || model.onDevice())
     return false;
   for (int b : bound)
     if (b == root)
-      return false;
-  for (size_t i = 0; i < model.buffers.size(); ++i)
-    if (model.buffers[i].root == root && model.halideBuffers[i].device)
       return false;
   point(root, reinterpret_cast<uint8_t *>(data));
   bound.push_back(root);
@@ -140,22 +137,27 @@ bool HostBinding::bind(int buffer, float *data) {
 void HostBinding::bindOrCopy(int buffer, const float *data, int64_t count) {
   if (bind(buffer, const_cast<float *>(data)))
     return;
+  if (model.onDevice()) {
+    copyToDevice(model, buffer, data);
+    return;
+  }
   std::memcpy(model.storage[model.buffers[buffer].root].get(), data, size_t(count) * sizeof(float));
   markHostWritten(model, model.buffers[buffer].root);
 }
 
 void HostBinding::point(int root, uint8_t *host) {
-  for (size_t i = 0; i < model.buffers.size(); ++i)
-    if (model.buffers[i].root == root)
-      model.halideBuffers[i].host = host;
+  for (int view : model.sharers[root])
+    model.halideBuffers[view].host = host;
 }
 
-/// Makes the batched buffers hold `batch` items. Storage only grows: a
+/// Makes the batched buffers hold `batch` items. Memory only grows: a
 /// smaller batch reuses it (the last partial batch of an epoch, then the
-/// next full one, allocate nothing).
+/// next full one, allocate nothing). A GPU model's batched buffers have
+/// device memory only.
 void ensureBatch(cnnc_model &model, int64_t batch) {
   if (model.allocatedBatch == batch)
     return;
+  model.allocatedBatch = 0; // until every buffer describes the new batch
   for (size_t i = 0; i < model.buffers.size(); ++i) {
     const BufferDesc &d = model.buffers[i];
     if (d.root != int(i) || d.batchDim < 0)
@@ -164,17 +166,23 @@ void ensureBatch(cnnc_model &model, int64_t batch) {
       fail(CNNC_ERROR_OUT_OF_MEMORY, "batch " + std::to_string(batch) +
                                          " is too large for buffer " + std::to_string(i) +
                                          " of shape " + shapeString(d.shape));
-    if (model.storageCount[i] >= d.itemCount * batch)
+    if (model.onDevice() || model.storageCount[i] >= d.itemCount * batch)
       continue;
     model.storage[i].reset();
     model.storageCount[i] = 0;
     model.storage[i] = allocateFloats(d.itemCount * batch);
     model.storageCount[i] = d.itemCount * batch;
   }
-  model.allocatedBatch = batch;
   for (size_t i = 0; i < model.buffers.size(); ++i)
     if (model.buffers[i].batchDim >= 0)
       describeBuffer(model, i, batch);
+  if (model.onDevice())
+    for (size_t i = 0; i < model.buffers.size(); ++i) {
+      const BufferDesc &d = model.buffers[i];
+      if (d.root == int(i) && d.batchDim >= 0 && model.deviceCount[i] < d.itemCount * batch)
+        allocateDeviceMemory(model, int(i));
+    }
+  model.allocatedBatch = batch;
 }
 
 } // namespace cnnc::rt
@@ -213,18 +221,15 @@ void runModel(cnnc_model *model, int64_t batch, const float *const *inputs, floa
   std::vector<bool> outputBound(model->outputs.size());
   for (size_t i = 0; i < model->outputs.size(); ++i)
     outputBound[i] = binding.bind(model->outputs[i].buffer, outputs[i]);
-  for (size_t s = 0; s < model->steps.size(); ++s) {
-    auto start = std::chrono::steady_clock::now();
-    callKernel(*model, model->steps[s], "step");
-    if (stepMs)
-      stepMs[s] =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
-  }
+  callKernels(*model, model->steps, "step", stepMs);
   for (size_t i = 0; i < model->outputs.size(); ++i) {
     if (outputBound[i])
       continue;
     const TensorDesc &t = model->outputs[i];
+    if (model->onDevice()) {
+      copyFromDevice(*model, t.buffer, outputs[i]);
+      continue;
+    }
     int64_t count = t.batched ? t.itemCount * batch : t.itemCount;
     std::memcpy(outputs[i], model->halideBuffers[t.buffer].host, size_t(count) * sizeof(float));
   }
@@ -238,11 +243,14 @@ void initBuffers(cnnc_model &model) {
   size_t n = model.buffers.size();
   model.storage.resize(n);
   model.storageCount.assign(n, 0);
+  model.deviceCount.assign(n, 0);
+  model.sharers.assign(n, {});
   model.halideBuffers.assign(n, halide_buffer_t());
   model.dims.resize(n);
   model.parameterSet.assign(model.parameters.size(), false);
   for (size_t i = 0; i < n; ++i) {
     const BufferDesc &d = model.buffers[i];
+    model.sharers[d.root].push_back(int(i));
     if (d.root == int(i) && d.batchDim < 0) {
       model.storage[i] = allocateFloats(d.itemCount);
       model.storageCount[i] = d.itemCount;
@@ -251,6 +259,16 @@ void initBuffers(cnnc_model &model) {
   for (size_t i = 0; i < n; ++i)
     if (model.buffers[i].batchDim < 0)
       describeBuffer(model, i, 0);
+  if (model.onDevice())
+    for (size_t i = 0; i < n; ++i) {
+      const BufferDesc &d = model.buffers[i];
+      if (d.root != int(i) || d.batchDim >= 0)
+        continue;
+      allocateDeviceMemory(model, int(i));
+      // What kernels read before any kernel writes it starts as the host's zeros.
+      if (d.kind == BufferKind::Param || d.kind == BufferKind::State || d.kind == BufferKind::Hyper)
+        markHostWritten(model, int(i));
+    }
   for (std::vector<CallDesc> *calls :
        {&model.prepare, &model.steps, &model.train.steps, &model.train.evalSteps})
     for (CallDesc &c : *calls) {
@@ -258,12 +276,6 @@ void initBuffers(cnnc_model &model) {
       for (int a : c.args)
         c.argPointers.push_back(&model.halideBuffers[a]);
     }
-}
-
-void markHostWritten(cnnc_model &model, int root) {
-  for (size_t i = 0; i < model.buffers.size(); ++i)
-    if (model.buffers[i].root == root)
-      model.halideBuffers[i].flags |= halide_buffer_flag_host_dirty;
 }
 
 } // namespace cnnc::rt

@@ -4,14 +4,16 @@
 // models, each with its own embedded Halide runtime, can be loaded at once),
 // finds `cnnc_model_v1`, checks the ABI version and parses and validates the
 // metadata JSON (docs/runtime-abi.md), including the optional "train"
-// object, into struct cnnc_model. Also the info queries (inputs, outputs,
-// parameters, state, steps). Validation is strict:
+// object, into struct cnnc_model. A GPU model's driver is checked and its
+// buffers get device memory (device.cpp). Also the info queries (inputs,
+// outputs, parameters, state, steps). Validation is strict:
 // every index in the metadata is range-checked here so that execution can
 // trust it. Every metadata key and buffer, optimizer, hyper-parameter and
 // init name comes from cnnc/model_schema.h.
 //
 //===----------------------------------------------------------------------===//
 #include "model.h"
+#include "device.h"
 #include "error.h"
 #include "json.h"
 #include "scratch.h"
@@ -27,6 +29,8 @@
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <string_view>
 #include <utility>
 
@@ -477,6 +481,13 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
     model.name = v->get<std::string>();
   if (const Json *v = findMember(root, key::kTarget); v && v->is_string())
     model.target = v->get<std::string>();
+  if (const Json *v = findMember(root, key::kDeviceApi); v && !v->is_null()) {
+    namespace device_api = schema::device_api;
+    if (!v->is_string() || std::find(device_api::kAll.begin(), device_api::kAll.end(),
+                                     v->get<std::string>()) == device_api::kAll.end())
+      r.error(std::string(key::kDeviceApi), "expected " + oneOf(device_api::kAll));
+    model.deviceApi = v->get<std::string>();
+  }
 
   // Buffers first: everything else refers to them.
   const std::string buffersPath = std::string(key::kBuffers);
@@ -566,15 +577,76 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
 
 } // namespace cnnc::rt
 
+namespace {
+
+/// The loaded models of each library handle (dlopen gives a library loaded
+/// twice the same handle, and one Halide runtime): the last one to go
+/// releases the device state of that runtime (context, cached memory).
+std::mutex libraryUsersMutex;
+std::map<void *, int> libraryUsers;
+
+void addLibraryUser(void *library) {
+  std::lock_guard<std::mutex> lock(libraryUsersMutex);
+  ++libraryUsers[library];
+}
+
+/// True if the caller was the library's last user.
+bool removeLibraryUser(void *library) {
+  std::lock_guard<std::mutex> lock(libraryUsersMutex);
+  if (--libraryUsers[library] > 0)
+    return false;
+  libraryUsers.erase(library);
+  return true;
+}
+
+/// Installs the runtime's handlers into the model's Halide runtime and, for
+/// a GPU model, checks its driver and finds its device interface.
+void connectHalideRuntime(cnnc_model &model) {
+  if (model.desc->halide)
+    model.halide = *model.desc->halide;
+  // Halide's default error handler aborts the process; route kernel errors
+  // (e.g. a buffer too small) into the failing call's status instead.
+  if (model.halide.set_error_handler)
+    model.halide.set_error_handler(&recordKernelError);
+  // Scratch memory of the kernels is recycled instead of mmapped per call.
+  if (model.halide.set_custom_malloc && model.halide.set_custom_free) {
+    model.halide.set_custom_malloc(&scratchMalloc);
+    model.halide.set_custom_free(&scratchFree);
+  }
+  if (model.deviceApi.empty())
+    return;
+  const cnnc_halide_runtime &h = model.halide;
+  if (!h.copy_to_host || !h.copy_to_device || !h.device_malloc || !h.device_free ||
+      !h.device_sync || !h.device_release || !h.device_interface || !h.reuse_device_allocations)
+    fail(CNNC_ERROR_ABI, "model '" + model.path + "' targets " + model.deviceApi +
+                             " but its descriptor lacks the Halide device entry points");
+  // Halide 14's CUDA runtime loads kernels allowing 64 registers per thread
+  // unless told otherwise; register-blocked kernels need more.
+  if (model.deviceApi == cnnc::schema::device_api::kCuda)
+    setenv("HL_CUDA_JIT_MAX_REGISTERS", "128", /*overwrite=*/0);
+  deviceDriverCheck(model.deviceApi);
+  model.deviceInterface = h.device_interface();
+  if (!model.deviceInterface)
+    fail(CNNC_ERROR_ABI,
+         "model '" + model.path + "' has no " + model.deviceApi + " device interface");
+  // Kernel-internal device buffers are recycled between calls (CUDA).
+  h.reuse_device_allocations(nullptr, true);
+}
+
+} // namespace
+
 cnnc_model::~cnnc_model() {
-  // Release device allocations while the library (and its Halide runtime) is loaded.
-  if (deviceFree)
-    for (halide_buffer_t &b : halideBuffers)
-      if (b.device)
-        deviceFree(nullptr, &b);
+  // Release device memory while the library (and its Halide runtime) is loaded.
+  if (onDevice())
+    for (size_t i = 0; i < buffers.size() && i < halideBuffers.size(); ++i)
+      if (buffers[i].root == int(i))
+        freeDeviceMemory(*this, int(i));
   halideBuffers.clear();
-  if (library)
-    dlclose(library);
+  if (!library)
+    return;
+  if (removeLibraryUser(library) && onDevice())
+    halide.device_release(nullptr, deviceInterface);
+  dlclose(library);
 }
 
 extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model) {
@@ -602,6 +674,7 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
       fail(CNNC_ERROR_FORMAT, "cannot load model '" + p + "': not a loadable shared library (" +
                                   (why ? why : "unknown dlopen error") + ")");
     }
+    addLibraryUser(model->library);
     dlerror();
     const std::string entryPoint(cnnc::schema::kEntryPoint);
     void *entry = dlsym(model->library, entryPoint.c_str());
@@ -622,28 +695,7 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     if (model->desc->num_kernels > 0 && !model->desc->kernels)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': kernel table is null");
     parseMetadata(*model, model->desc->metadata_json);
-    // Every model.so embeds Halide's runtime, whose default error handler
-    // aborts the process; route kernel errors (e.g. a buffer too small) into
-    // the failing call's status instead.
-    using ErrorHandler = void (*)(void *, const char *);
-    if (auto setHandler = reinterpret_cast<ErrorHandler (*)(ErrorHandler)>(
-            dlsym(model->library, "halide_set_error_handler")))
-      setHandler(&recordKernelError);
-    // Scratch memory of the kernels is recycled instead of mmapped per call.
-    using Malloc = void *(*)(void *, size_t);
-    using Free = void (*)(void *, void *);
-    auto setMalloc =
-        reinterpret_cast<Malloc (*)(Malloc)>(dlsym(model->library, "halide_set_custom_malloc"));
-    auto setFree =
-        reinterpret_cast<Free (*)(Free)>(dlsym(model->library, "halide_set_custom_free"));
-    if (setMalloc && setFree) {
-      setMalloc(&scratchMalloc);
-      setFree(&scratchFree);
-    }
-    model->copyToHost = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
-        dlsym(model->library, "halide_copy_to_host"));
-    model->deviceFree = reinterpret_cast<int (*)(void *, halide_buffer_t *)>(
-        dlsym(model->library, "halide_device_free"));
+    connectHalideRuntime(*model);
     initBuffers(*model);
     *out_model = model.release();
   });
@@ -657,6 +709,10 @@ extern "C" const char *cnnc_model_name(const cnnc_model *model) {
 
 extern "C" const char *cnnc_model_target(const cnnc_model *model) {
   return model ? model->target.c_str() : "";
+}
+
+extern "C" const char *cnnc_model_device_api(const cnnc_model *model) {
+  return model ? model->deviceApi.c_str() : "";
 }
 
 static const std::vector<TensorDesc> *tensorList(const cnnc_model *model, cnnc_tensor_role role) {

@@ -5,7 +5,8 @@
 // steps; docs/runtime-abi.md), the library handle it came from, and the run
 // state (storage, one persistent halide_buffer_t per metadata buffer, which
 // parameters are set, whether `prepare` is current, the allocated batch).
-// A buffer with `view_of` owns no storage: it aliases its root buffer's.
+// A buffer with `view_of` owns no storage: it aliases its root buffer's, in
+// host memory and, for a GPU model, in device memory (device.h).
 // A training model (metadata "train") adds optimizer state, the hyper-
 // parameter, label and `next` buffers, the train and eval calls, the swaps,
 // the step count and the seed.
@@ -99,6 +100,13 @@ struct cnnc_model {
   void *library = nullptr;
   const cnnc_model_desc *desc = nullptr;
   std::string path, name, target;
+  /// The embedded Halide runtime's entry points (a copy of *desc->halide;
+  /// all null if the model has none).
+  cnnc_halide_runtime halide = {};
+  /// "cuda" or "opencl" for a GPU model, "" for a CPU model.
+  std::string deviceApi;
+  /// The GPU model's Halide device interface; null for a CPU model.
+  const halide_device_interface_t *deviceInterface = nullptr;
 
   // What the metadata says.
   std::vector<cnnc::rt::BufferDesc> buffers;
@@ -107,8 +115,10 @@ struct cnnc_model {
   cnnc::rt::TrainDesc train;
 
   // Run state.
-  std::vector<cnnc::rt::AlignedFloats> storage; ///< per root buffer
+  std::vector<cnnc::rt::AlignedFloats> storage; ///< host memory per root buffer
   std::vector<int64_t> storageCount;            ///< elements allocated per root
+  std::vector<int64_t> deviceCount;             ///< elements of device memory per root
+  std::vector<std::vector<int>> sharers;        ///< per root: itself and its views
   std::vector<halide_buffer_t> halideBuffers;   ///< one per metadata buffer
   std::vector<std::vector<halide_dimension_t>> dims;
   std::vector<bool> parameterSet;
@@ -117,9 +127,8 @@ struct cnnc_model {
   uint64_t stepCount = 0; ///< train steps since initialization
   uint64_t seed = 0;      ///< of the last initialization (or checkpoint)
 
-  // Halide runtime entry points inside model.so, for GPU-resident buffers.
-  int (*copyToHost)(void *, halide_buffer_t *) = nullptr;
-  int (*deviceFree)(void *, halide_buffer_t *) = nullptr;
+  /// True for a GPU model: its buffers live in device memory.
+  bool onDevice() const { return deviceInterface != nullptr; }
 
   ~cnnc_model();
 };
@@ -135,9 +144,14 @@ void initBuffers(cnnc_model &model);
 /// Index of the parameter named `name`, or -1.
 int findParameter(const cnnc_model &model, const std::string &name);
 
-/// Marks that the host copy of root buffer `root` changed, so buffers on a
-/// device that share it re-upload.
+/// Marks that the host copy of root buffer `root` changed (all of it), so a
+/// GPU model uploads it before a kernel reads it.
 void markHostWritten(cnnc_model &model, int root);
+
+/// The host copy of root buffer `root`, brought up to date first (a GPU
+/// model copies it from the device if a kernel changed it since). Only
+/// unbatched roots have host memory in a GPU model.
+const float *currentHostData(const cnnc_model &model, int root);
 
 /// Index of the state tensor named `name`, or -1.
 int findState(const cnnc_model &model, const std::string &name);
@@ -145,8 +159,16 @@ int findState(const cnnc_model &model, const std::string &name);
 /// Makes the batched buffers hold `batch` items (reusing larger storage).
 void ensureBatch(cnnc_model &model, int64_t batch);
 
-/// Calls one kernel and brings device-dirty results back to the host.
-void callKernel(cnnc_model &model, CallDesc &call, const char *phase);
+/// Calls one kernel; with `ms`, stores its wall time in milliseconds (a GPU
+/// model waits for the device before and after it). For a GPU model, first
+/// uploads any argument the host changed; the kernel's results stay on the
+/// device.
+void callKernel(cnnc_model &model, CallDesc &call, const char *phase, double *ms = nullptr);
+
+/// Calls `calls` in order; with `stepMs`, stores each one's wall time in ms
+/// (a GPU model then waits for the device around each call).
+void callKernels(cnnc_model &model, std::vector<CallDesc> &calls, const char *phase,
+                 double *stepMs);
 
 /// Fails unless every parameter has been set.
 void checkParametersSet(const cnnc_model &model);
@@ -155,9 +177,10 @@ void checkParametersSet(const cnnc_model &model);
 void prepareModel(cnnc_model &model);
 
 /// Points a buffer (and every view of its storage) at caller memory for one
-/// call. Only a CPU-resident root buffer with no device copy is bound; a
-/// buffer bound once stays bound (an input that is also an output keeps the
-/// input's memory). The destructor restores the model's own storage.
+/// call. Only a root buffer of a CPU model is bound; a buffer bound once
+/// stays bound (an input that is also an output keeps the input's memory).
+/// The destructor restores the model's own storage. A GPU model binds
+/// nothing: inputs are copied to the device and outputs from it.
 class HostBinding {
 public:
   explicit HostBinding(cnnc_model &model) : model(model) {}
@@ -166,7 +189,8 @@ public:
   HostBinding &operator=(const HostBinding &) = delete;
   /// Binds `buffer` to `data`; false if it must be copied instead.
   bool bind(int buffer, float *data);
-  /// Binds `buffer` to `data`, or copies `count` floats into its storage.
+  /// Binds `buffer` to `data`, or copies `count` floats into its storage
+  /// (a GPU model: into its device memory).
   void bindOrCopy(int buffer, const float *data, int64_t count);
 
 private:

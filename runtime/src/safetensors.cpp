@@ -279,7 +279,7 @@ void saveParameters(const cnnc_model &model, const std::string &path) {
     const TensorDesc &p = model.parameters[i];
     if (!model.parameterSet[i])
       fail(CNNC_ERROR_PARAMETER, "cannot save parameters: '" + p.name + "' has not been set");
-    tensors.push_back({p.name, p.shape, model.storage[p.buffer].get(), p.itemCount});
+    tensors.push_back({p.name, p.shape, currentHostData(model, p.buffer), p.itemCount});
   }
   writeSafetensors(path, {{safetensors_key::kFormat, "pt"}}, tensors, "weights");
 }
@@ -340,6 +340,6 @@ extern "C" cnnc_status cnnc_model_get_parameter(const cnnc_model *model, const c
     if (!model->parameterSet[i])
       fail(CNNC_ERROR_PARAMETER, "parameter '" + std::string(name) + "' has not been set");
     const TensorDesc &p = model->parameters[i];
-    std::memcpy(out_data, model->storage[p.buffer].get(), count * sizeof(float));
+    std::memcpy(out_data, currentHostData(*model, p.buffer), count * sizeof(float));
   });
 }

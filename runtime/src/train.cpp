@@ -6,20 +6,22 @@
 // buffers (lr, 1-based step, a 24-bit seed derived from the model's seed and
 // the step), binds the caller's inputs and labels (no copy where possible),
 // runs train.steps, then exchanges the storage of each swap pair [current,
-// next] -- every halide_buffer_t viewing either root follows -- so the
-// updated values become current without a copy. Batched buffers are
+// next] -- host memory, device memory and dirty flags; every
+// halide_buffer_t viewing either root follows -- so the updated values
+// become current without a copy. A GPU model then copies only the loss and
+// the correct count to the host. Batched buffers are
 // allocated once per batch size (storage only grows), so a step allocates no
 // buffer memory. Initialization draws from one splitmix64 stream per
 // parameter seeded from (seed, name), so values do not depend on the order
 // or number of other parameters or on the C++ library.
 //
 //===----------------------------------------------------------------------===//
+#include "device.h"
 #include "error.h"
 #include "model.h"
 
 #include "cnnc/model_schema.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -92,35 +94,43 @@ void bindBatch(cnnc_model &model, HostBinding &binding, int64_t batch, const flo
   binding.bindOrCopy(model.train.labels, labels, batch);
 }
 
+/// Sets a hyper-parameter scalar; a GPU model uploads it only if it changed
+/// (the learning rate mostly does not; the step number always does).
 void setHyper(cnnc_model &model, int buffer, float value) {
   if (buffer < 0)
     return;
-  model.storage[model.buffers[buffer].root][0] = value;
-  markHostWritten(model, model.buffers[buffer].root);
+  int root = model.buffers[buffer].root;
+  float &current = model.storage[root][0];
+  if (current == value)
+    return;
+  current = value;
+  markHostWritten(model, root);
 }
 
 float readScalar(const cnnc_model &model, int buffer) {
-  return reinterpret_cast<const float *>(model.halideBuffers[buffer].host)[0];
+  return currentHostData(model, model.buffers[buffer].root)[0];
 }
 
 /// Exchanges the storage of root buffers a and b. Both halide_buffer_t's
-/// keep describing "their" values: host pointers, device handles and dirty
-/// flags move together; views of either root follow the host pointer and,
-/// if they hold a device copy, re-upload.
+/// keep describing "their" values: host pointers, device memory and dirty
+/// flags move together, and every view of either root follows its root.
 void swapStorage(cnnc_model &model, int a, int b) {
   std::swap(model.storage[a], model.storage[b]);
   std::swap(model.storageCount[a], model.storageCount[b]);
+  std::swap(model.deviceCount[a], model.deviceCount[b]);
   halide_buffer_t &ha = model.halideBuffers[a], &hb = model.halideBuffers[b];
   std::swap(ha.device, hb.device);
   std::swap(ha.device_interface, hb.device_interface);
   std::swap(ha.flags, hb.flags);
-  for (size_t i = 0; i < model.buffers.size(); ++i) {
-    int root = model.buffers[i].root;
-    if (root != a && root != b)
-      continue;
-    model.halideBuffers[i].host = reinterpret_cast<uint8_t *>(model.storage[root].get());
-    if (int(i) != root && model.halideBuffers[i].device)
-      model.halideBuffers[i].flags |= halide_buffer_flag_host_dirty;
+  for (int root : {a, b}) {
+    const halide_buffer_t &owner = model.halideBuffers[root];
+    for (int view : model.sharers[root]) {
+      halide_buffer_t &v = model.halideBuffers[view];
+      v.host = reinterpret_cast<uint8_t *>(model.storage[root].get());
+      v.device = owner.device;
+      v.device_interface = owner.device_interface;
+      v.flags = owner.flags;
+    }
   }
 }
 
@@ -198,14 +208,7 @@ void trainStep(cnnc_model *model, int64_t batch, const float *const *inputs, con
   {
     HostBinding binding(*model);
     bindBatch(*model, binding, batch, inputs, labels);
-    for (size_t i = 0; i < model->train.steps.size(); ++i) {
-      auto start = std::chrono::steady_clock::now();
-      callKernel(*model, model->train.steps[i], "train step");
-      if (stepMs)
-        stepMs[i] =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                .count();
-    }
+    callKernels(*model, model->train.steps, "train step", stepMs);
   }
   for (const auto &[current, next] : model->train.swaps)
     swapStorage(*model, current, next);
@@ -262,8 +265,7 @@ extern "C" cnnc_status cnnc_model_evaluate(cnnc_model *model, int64_t batch,
     ensureBatch(*model, batch);
     HostBinding binding(*model);
     bindBatch(*model, binding, batch, inputs, labels);
-    for (CallDesc &call : model->train.evalSteps)
-      callKernel(*model, call, "eval step");
+    callKernels(*model, model->train.evalSteps, "eval step", nullptr);
     *out_loss = readScalar(*model, model->train.lossBuffer);
     *out_correct = readScalar(*model, model->train.correctBuffer);
   });
@@ -291,6 +293,6 @@ extern "C" cnnc_status cnnc_model_get_state(const cnnc_model *model, const char 
                std::to_string(s.itemCount) + " elements, got " + std::to_string(count));
     if (!out_data && count)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_state: out_data is null");
-    std::memcpy(out_data, model->storage[s.buffer].get(), count * sizeof(float));
+    std::memcpy(out_data, currentHostData(*model, s.buffer), count * sizeof(float));
   });
 }

@@ -16,6 +16,12 @@ share: that criterion (compare, RTOL, perturb_reference for --perturb-reference)
 (ACTIVATIONS), model text (model_yaml), the common options (tool_args), running cnnc
 (run_cnnc, compile_text) and loading the C runtime (load_runtime).
 
+Targets: every model is compiled for --target (tool_args; default host; target_args), so any
+script runs on a GPU target (host-opencl, host-cuda, ...) against the same references at the
+same tolerance. A script that runs models first calls skip_without_device, which exits with
+SKIP (77, ctest's SKIP_RETURN_CODE) and the reason when that GPU API has no platform or device.
+A case that names its own --target (a given CPU on purpose) keeps it.
+
 What it assumes: /usr/bin/python3 with Debian's torch 1.13 and numpy (no safetensors package:
 tools/py/safetensors_io.py writes the parameters); the tools `cnnc` and `cnnrun` in the build's
 bin directory, found from the command line (--bin-dir), the environment (CNNC_BIN_DIR) or
@@ -92,8 +98,8 @@ def model_yaml(name, input_shape, layers, output=None, train=None):
 # --------------------------------------------------------------------------- tools
 
 class Tools:
-    def __init__(self, bin_dir):
-        self.bin_dir = os.path.abspath(bin_dir)
+    def __init__(self, bin_dir, target):
+        self.bin_dir, self.target = os.path.abspath(bin_dir), target
         self.cnnc = os.path.join(self.bin_dir, "cnnc")
         self.cnnrun = os.path.join(self.bin_dir, "cnnrun")
         for t in (self.cnnc, self.cnnrun):
@@ -109,7 +115,7 @@ class Tools:
         else:
             src = yaml_text_or_path
         so = os.path.join(workdir, stem + ".so")
-        return so, run_cnnc(self.cnnc, src, so, extra_args)
+        return so, run_cnnc(self.cnnc, src, so, extra_args, target=self.target)
 
     def info(self, so):
         p = _run_tool([self.cnnrun, "info", so, "--json"])
@@ -141,10 +147,21 @@ def _run_tool(args):
     return subprocess.run(args, capture_output=True, text=True)
 
 
-def run_cnnc(cnnc, src, so, extra=()):
-    """Compiles the model file src into so (`cnnc src -o so extra...`); returns the seconds it
-    took. Raises CaseError with cnnc's output when it fails."""
+def target_args(target, extra=()):
+    """The cnnc options `extra` with --target=<target> first, unless `extra` names a target of
+    its own (a case that compiles for a given CPU on purpose keeps it)."""
+    extra = list(extra)
+    if any(a == "--target" or a.startswith("--target=") for a in extra):
+        return extra
+    return [f"--target={target}"] + extra
+
+
+def run_cnnc(cnnc, src, so, extra=(), *, target):
+    """Compiles the model file src into so (`cnnc src -o so --target=<target> extra...`, see
+    target_args); returns the seconds it took. Raises CaseError with cnnc's output when it
+    fails."""
     t0 = time.time()
+    extra = target_args(target, extra)
     p = _run_tool([cnnc, src, "-o", so, *extra])
     if p.returncode != 0:
         opts = f" with {' '.join(extra)}" if extra else ""
@@ -152,11 +169,12 @@ def run_cnnc(cnnc, src, so, extra=()):
     return time.time() - t0
 
 
-def compile_text(cnnc, text, stem, extra=()):
-    """Writes the model text to <stem>.yaml and compiles it to <stem>.so: (so path, seconds)."""
+def compile_text(cnnc, text, stem, extra=(), *, target):
+    """Writes the model text to <stem>.yaml and compiles it to <stem>.so for `target`:
+    (so path, seconds)."""
     with open(stem + ".yaml", "w") as f:
         f.write(text)
-    return stem + ".so", run_cnnc(cnnc, stem + ".yaml", stem + ".so", extra)
+    return stem + ".so", run_cnnc(cnnc, stem + ".yaml", stem + ".so", extra, target=target)
 
 
 def load_runtime(args):
@@ -167,6 +185,75 @@ def load_runtime(args):
     cnnc_runtime.load_library(args.runtime_lib or os.path.join(args.bin_dir, "..", "lib",
                                                                "libcnnc_runtime.so"))
     return cnnc_runtime
+
+
+# --------------------------------------------------------------------------- GPU targets
+
+# The exit status of a test that cannot run here (ctest's SKIP_RETURN_CODE of the GPU tests).
+SKIP = 77
+
+# Run in a child process, so that the test process itself never initializes an OpenCL or
+# CUDA driver: test_grads forks a child per case, and a driver's worker threads do not survive
+# a fork. Prints the number of platforms / devices, or why there are none.
+_DEVICE_PROBES = {
+    "opencl": """
+import ctypes
+try:
+    cl = ctypes.CDLL("libOpenCL.so.1")
+except OSError as e:
+    print(f"no OpenCL ICD loader (libOpenCL.so.1): {e}"); raise SystemExit
+n = ctypes.c_uint(0)
+err = cl.clGetPlatformIDs(0, None, ctypes.byref(n))
+print(n.value if err == 0 else f"clGetPlatformIDs failed with error {err} (no OpenCL platform)")
+""",
+    "cuda": """
+import ctypes
+try:
+    cu = ctypes.CDLL("libcuda.so.1")
+except OSError as e:
+    print(f"no CUDA driver (libcuda.so.1): {e}"); raise SystemExit
+err = cu.cuInit(0)
+n = ctypes.c_int(0)
+if err == 0:
+    err = cu.cuDeviceGetCount(ctypes.byref(n))
+print(n.value if err == 0 else f"cuInit/cuDeviceGetCount failed with CUresult {err}")
+""",
+}
+
+
+def gpu_api(target):
+    """The GPU API a Halide target string asks for ('cuda' or 'opencl'), or None (a CPU)."""
+    features = target.split("-")
+    for api in ("cuda", "opencl"):
+        if api in features:
+            return api
+    return None
+
+
+def device_missing(target):
+    """None when models compiled for `target` can run here (a CPU target, or a GPU API with at
+    least one platform / device), else the reason they cannot."""
+    api = gpu_api(target)
+    if api is None:
+        return None
+    p = subprocess.run([sys.executable, "-c", _DEVICE_PROBES[api]], capture_output=True,
+                       text=True)
+    out = p.stdout.strip()
+    if p.returncode != 0 or not out:
+        return f"the {api} probe failed (exit {p.returncode}): {p.stderr.strip()}"
+    if not out.isdigit():
+        return out
+    if int(out) == 0:
+        return f"the {api} driver reports no {'platform' if api == 'opencl' else 'device'}"
+    return None
+
+
+def skip_without_device(target):
+    """Exits with SKIP, saying why, when models compiled for `target` cannot run here."""
+    reason = device_missing(target)
+    if reason:
+        print(f"SKIP: --target={target} needs a device: {reason}", flush=True)
+        sys.exit(SKIP)
 
 
 # --------------------------------------------------------------------------- data
@@ -367,11 +454,16 @@ class Runner:
 
 
 def tool_args(ap, runtime_lib=False):
-    """Adds the options every e2e script shares: --bin-dir (cnnc, cnnrun), --source-dir and,
-    for the scripts that drive the C runtime, --runtime-lib; defaults from the environment."""
+    """Adds the options every e2e script shares: --bin-dir (cnnc, cnnrun), --source-dir,
+    --target (of every cnnc compilation; see target_args) and, for the scripts that drive the
+    C runtime, --runtime-lib; defaults from the environment."""
     ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
                                                         os.path.join(SOURCE_DIR, "build", "bin")))
     ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
+    ap.add_argument("--target", default="host",
+                    help="Halide target of every model compiled (cnnc --target; default host), "
+                         "e.g. host-opencl or host-cuda: a test that runs models then skips "
+                         f"(exit {SKIP}) where that GPU API has no device")
     if runtime_lib:
         ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"),
                         help="libcnnc_runtime.so (default <bin-dir>/../lib)")
@@ -411,11 +503,12 @@ def main_for(cases_by_group, description, title):
         for c in selected:
             print(f"{c.group}: {c.name}")
         return 0
-    tools = Tools(args.bin_dir)
+    skip_without_device(args.target)
+    tools = Tools(args.bin_dir, args.target)
     runner = Runner(tools, keep=args.keep)
     for c in selected:
         runner.run_case(c)
-    return runner.summary(title)
+    return runner.summary(f"{title} (--target={args.target})")
 
 
 # --------------------------------------------------------------------------- shapes

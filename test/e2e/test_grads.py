@@ -867,6 +867,7 @@ def main():
         for c in cases:
             print(c.name)
         return 0
+    harness.skip_without_device(args.target)
     rt = harness.load_runtime(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     root = tempfile.mkdtemp(prefix="cnnc_grads_")
@@ -875,7 +876,8 @@ def main():
     def build(case):
         workdir = os.path.join(root, case.name.replace("/", "_"))
         os.makedirs(workdir)
-        return harness.compile_text(cnnc, case.yaml(), os.path.join(workdir, "model"))
+        return harness.compile_text(cnnc, case.yaml(), os.path.join(workdir, "model"),
+                                    target=args.target)
 
     results, by_op = [], {}
 

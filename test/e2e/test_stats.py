@@ -9,7 +9,7 @@ forward hooks (Conv1d/Conv2d: output elements x kernel x in/groups; Linear:
 in x out; a connection-table conv, e.g. LeNet-5's C3: output positions x K x kernel).
 Assumes build/bin/cnnc and Debian's torch (+ torchvision for the zoo).
 
-Usage: test_stats.py --bin-dir build/bin --source-dir .
+Usage: test_stats.py --bin-dir build/bin --source-dir . [--target host]
 """
 import argparse
 import json
@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from test_models import InceptionTiny, LeNet5, MnistCNN, ResNetTiny  # noqa: E402
 from test_zoo import REGISTRY as ZOO  # noqa: E402
 
@@ -55,13 +56,11 @@ def torch_macs(model, shape):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bin-dir", required=True)
-    parser.add_argument("--source-dir", required=True)
-    args = parser.parse_args()
+    args = harness.tool_args(argparse.ArgumentParser(description=__doc__.splitlines()[0])).parse_args()
     failures = 0
     for yaml_file, twin, shape in MODELS:
         out = subprocess.run([os.path.join(args.bin_dir, "cnnc"), "--stats", "--json",
+                              f"--target={args.target}",
                               os.path.join(args.source_dir, "models", yaml_file)],
                              check=True, capture_output=True, text=True).stdout
         total = json.loads(out)["total"]

@@ -26,6 +26,15 @@ What it tests (each check prints PASS/FAIL and its largest error):
               count. A truncated checkpoint, a parameters-only file and a garbage file are
               refused with clear messages and leave the model unchanged; cnnrun eval of a
               truncated checkpoint fails with `cnnrun: error: ...`.
+  device_vs_cpu  (with a GPU --target, e.g. host-opencl; run alone with -k device_vs_cpu) a
+              small conv + batch norm + max / average pool + dense model with SGD momentum,
+              compiled for --target and for the host CPU: both take 20 steps on the same
+              Fashion-MNIST batches from the same initial parameters, and every parameter
+              (running statistics included), momentum buffer, loss, correct count and the
+              inference output afterwards must match the CPU's at max abs error
+              <= 1e-4 * max(1, max|CPU|), per tensor. On a CPU target it fails, saying so.
+Every model is compiled for --target (default host); with a GPU target all of the above run
+on the GPU.
 What it assumes: what test_grads.py assumes (its PyTorch interpreter of YAML layers is reused),
 `cnnrun` in --bin-dir, PyYAML, and Fashion-MNIST as gzipped IDX files in --data
 (default /usr/share/datasets/fashion-mnist).
@@ -391,6 +400,78 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
     b.close()
 
 
+# --------------------------------------------------------------------------- a GPU vs the CPU
+
+# conv, batch norm (batch statistics in training, running statistics after), max and average
+# pooling, dense layers, softmax cross-entropy and SGD with momentum and weight decay.
+DEVICE_LAYERS = [
+    dict(name="c1", op="conv2d", out_channels=8, kernel=3, padding=1, bias=False),
+    dict(name="bn1", op="batch_norm"),
+    dict(name="relu1", op="relu"),
+    dict(name="pool1", op="max_pool2d", kernel=2),
+    dict(name="c2", op="conv2d", out_channels=16, kernel=3, bias=False),
+    dict(name="bn2", op="batch_norm"),
+    dict(name="relu2", op="relu"),
+    dict(name="pool2", op="avg_pool2d", kernel=2),
+    dict(name="flat", op="flatten"),
+    dict(name="fc1", op="dense", out_features=32, activation="relu"),
+    dict(name="fc2", op="dense", out_features=10),
+]
+DEVICE_TRAIN = {"loss": "cross_entropy",
+                "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0e-4}}
+DEVICE_STEPS, DEVICE_BATCH = 20, 8
+
+
+def device_vs_cpu_test(chk, rt, target, so_dev, so_cpu, x, y):
+    """The model compiled for a GPU target (so_dev) and for the host CPU (so_cpu(): waits for
+    that compilation and returns its path), from the same
+    initial parameters, trained DEVICE_STEPS SGD steps on the same batches: every parameter
+    (batch-norm running statistics included), momentum buffer, loss and correct count of the
+    device must be the CPU's, each tensor at max abs error <= 1e-4 * max(1, max|CPU|); so must
+    the inference output after training. The CPU run must have trained (the loss drops, the
+    parameters move far beyond the tolerance), else matching it would prove nothing."""
+    label = "device_vs_cpu"
+    if harness.gpu_api(target) is None:
+        chk.record(label, False, f"compares a GPU target with the host CPU; --target={target} "
+                   "is a CPU (use e.g. --target=host-opencl)")
+        return
+    cpu, dev = rt.Model(so_cpu()), rt.Model(so_dev)
+    cpu.init_parameters(seed=17)
+    dev.init_parameters(seed=17)
+    p0 = cpu.get_parameters()
+    pd0 = dev.get_parameters()
+    for k in p0:
+        chk.close(f"{label}.init.{k}", pd0[k], p0[k])
+    dev.set_parameters(p0)  # the same start even if the initializations differ
+    lr = DEVICE_TRAIN["optimizer"]["lr"]
+    losses, correct = {"cpu": [], "dev": []}, {"cpu": [], "dev": []}
+    for step in range(DEVICE_STEPS):
+        xb = x[step * DEVICE_BATCH:(step + 1) * DEVICE_BATCH]
+        yb = y[step * DEVICE_BATCH:(step + 1) * DEVICE_BATCH].astype(np.float32)
+        for who, m in (("cpu", cpu), ("dev", dev)):
+            loss, c = m.train_step(xb, yb, lr)
+            losses[who].append(loss)
+            correct[who].append(int(round(c)))
+    pc, pd = cpu.get_parameters(), dev.get_parameters()
+    moved = max(float(np.max(np.abs(pc[k].astype(np.float64) - p0[k]))) for k in pc)
+    first, last = np.mean(losses["cpu"][:5]), np.mean(losses["cpu"][-5:])
+    chk.record(f"{label}.cpu_trains", last < first - 0.1 and moved > 100 * RTOL,
+               f"mean loss of steps 1-5 {first:.4f}, of steps {DEVICE_STEPS - 4}-{DEVICE_STEPS} "
+               f"{last:.4f}; largest parameter change {moved:.3g}")
+    for k in pc:
+        chk.close(f"{label}.step{DEVICE_STEPS}.{k}", pd[k], pc[k])
+    for k in cpu.state:
+        chk.close(f"{label}.step{DEVICE_STEPS}.state.{k}", dev.get_state(k), cpu.get_state(k))
+    chk.close(f"{label}.losses({DEVICE_STEPS} steps)", np.array(losses["dev"]),
+              np.array(losses["cpu"]))
+    chk.record(f"{label}.correct_counts", correct["dev"] == correct["cpu"],
+               f"device {correct['dev']}, cpu {correct['cpu']}")
+    xt = x[DEVICE_STEPS * DEVICE_BATCH:DEVICE_STEPS * DEVICE_BATCH + 7]
+    chk.close(f"{label}.inference_after_training", dev.run(xt), cpu.run(xt))
+    cpu.close()
+    dev.close()
+
+
 # --------------------------------------------------------------------------- main
 
 def main():
@@ -403,6 +484,7 @@ def main():
     ap.add_argument("--perturb-reference", action="store_true")
     args = ap.parse_args()
     t_start = time.time()
+    harness.skip_without_device(args.target)
     rt = harness.load_runtime(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     cnnrun = os.path.join(args.bin_dir, "cnnrun")
@@ -410,7 +492,7 @@ def main():
     chk = Checker(args.perturb_reference)
     with open(os.path.join(args.source_dir, "models", "mnist_cnn.yaml")) as f:
         mnist = yaml.safe_load(f)
-    x, y = fashion(args.data, 80)
+    x, y = fashion(args.data, DEVICE_STEPS * DEVICE_BATCH + 7)
 
     # name -> (yaml text, runner(so))
     jobs = {}
@@ -427,7 +509,15 @@ def main():
     jobs["resume"] = (harness.model_yaml("resume", [1, 28, 28], RESUME_LAYERS, train={
                           "loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 0.001}}),
                       lambda so: resume_test(chk, rt, cnnrun, so, x, y, workdir, args.data))
+    # Also compiled for the host CPU, its reference (cpu_builds).
+    jobs["device_vs_cpu"] = (harness.model_yaml("device_vs_cpu", [1, 28, 28], DEVICE_LAYERS,
+                                                train=DEVICE_TRAIN),
+                             lambda so: device_vs_cpu_test(
+                                 chk, rt, args.target, so,
+                                 lambda: cpu_builds["device_vs_cpu"].result()[0], x, y))
     selected = [n for n in jobs if not args.pattern or args.pattern in n]
+    if harness.gpu_api(args.target) is None and not args.pattern:
+        selected.remove("device_vs_cpu")  # run by name on a CPU target, it fails and says why
     # `run` trains the Adam mnist model (the model file's own train: section).
     if "run" in selected and "optim.adam" not in selected:
         selected.insert(0, "optim.adam")
@@ -435,13 +525,16 @@ def main():
     else:
         skip_adam_checks = False
 
-    def build(name):
+    def build(name, target):
         text = jobs[name][0]
-        return harness.compile_text(cnnc, text, os.path.join(workdir, name.replace(".", "_")))
+        stem = name.replace(".", "_") + ("_cpu" if target != args.target else "")
+        return harness.compile_text(cnnc, text, os.path.join(workdir, stem), target=target)
 
     to_build = [n for n in selected if jobs[n][0] is not None]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {n: pool.submit(build, n) for n in to_build}
+        futures = {n: pool.submit(build, n, args.target) for n in to_build}
+        cpu_builds = {n: pool.submit(build, n, "host") for n in ("device_vs_cpu",)
+                      if n in selected and harness.gpu_api(args.target)}
         for name in selected:
             t0 = time.time()
             try:

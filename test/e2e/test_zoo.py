@@ -885,13 +885,13 @@ def run_model(entry, args, rt, log):
         with open(gsrc, "w") as f:
             f.write(gtext)
         so_grad = os.path.join(workdir, "grad.so")
-        times["compile"] = run_cnnc(cnnc, gsrc, so_grad)
+        times["compile"] = run_cnnc(cnnc, gsrc, so_grad, target=args.target)
         so_orig = None
         if has_dropout or entry.grad_input:  # the model file as written (dropout on)
             so_orig = os.path.join(workdir, "model.so")
             extra = () if entry.train_steps else ("--inference-only",)
             times["compile_original" + ("" if entry.train_steps else "_inference")] = \
-                run_cnnc(cnnc, src, so_orig, extra)
+                run_cnnc(cnnc, src, so_orig, extra, target=args.target)
 
         # ---- twin and parameters
         t_run = time.time()
@@ -1056,6 +1056,7 @@ def main():
             raise SystemExit(f"unknown model {n!r}; known: {', '.join(by_name)}")
     entries = [by_name[n] for n in args.model] if args.model else REGISTRY
 
+    harness.skip_without_device(args.target)
     rt = harness.load_runtime(args)
     failed = []
     if any(e.resolve_kinks for e in entries) and kink_self_test(print):

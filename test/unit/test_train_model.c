@@ -227,7 +227,7 @@ static int apply(void **args) {
 
 static const char metadata[] =
     "{\n"
-    "  \"abi_version\": 1, \"name\": \"tiny_softmax\", \"target\": \"test-c\",\n"
+    "  \"abi_version\": 2, \"name\": \"tiny_softmax\", \"target\": \"test-c\",\n"
     "  \"inputs\": [{\"name\": \"input\", \"shape\": [-1, 1, 2, 2], \"buffer\": 0}],\n"
     "  \"outputs\": [{\"name\": \"output\", \"shape\": [-1, 3], \"buffer\": 4}],\n"
     "  \"parameters\": [\n"
@@ -299,6 +299,13 @@ static const cnnc_kernel_fn kernels[] = {fold,    dense, xent,     correct, dlog
 static const char *const kernel_names[] = {"fold",    "dense", "xent",     "correct", "dlogits",
                                            "dweight", "dbias", "momentum", "apply"};
 
-static const cnnc_model_desc desc = {CNNC_MODEL_ABI_VERSION, metadata, 9, kernels, kernel_names};
+/* No Halide runtime: the kernels are plain C. */
+static const cnnc_model_desc desc = {
+    .abi_version = CNNC_MODEL_ABI_VERSION,
+    .metadata_json = metadata,
+    .num_kernels = 9,
+    .kernels = kernels,
+    .kernel_names = kernel_names,
+};
 
 const cnnc_model_desc *cnnc_model_v1(void) { return &desc; }

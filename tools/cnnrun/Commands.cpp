@@ -1,13 +1,16 @@
 //===- Commands.cpp - The commands of cnnrun ------------------------------===//
 //
-// info: lists the model's tensors and steps (table or JSON; the table also
-// gives the training defaults of a model compiled with training). run: reads
-// float32 .npy inputs whose shapes must match the model's except for the
-// batch dimension, runs once, writes .npy outputs. bench: fills parameters
-// (unless --weights) and inputs with deterministic pseudo-random values, runs
-// --warmup untimed then --iters timed iterations and reports medians, per
-// step and in total, with GFLOP/s from the metadata's per-item flops. JSON
-// output names tensors and steps with the metadata's keys (model_schema.h).
+// info: lists the model's device API, tensors and steps (table or JSON; the
+// table also gives the training defaults of a model compiled with training).
+// run: reads float32 .npy inputs whose shapes must match the model's except
+// for the batch dimension, runs once, writes .npy outputs. bench: fills
+// parameters (unless --weights) and inputs with deterministic pseudo-random
+// values, runs --warmup untimed then --iters timed iterations and reports
+// medians, per step and in total, with GFLOP/s from the metadata's per-item
+// flops. On a GPU model the total comes from plain runs, which wait for the
+// device once (for the outputs), and the per-step times from separate
+// profiled runs, which wait around each kernel. JSON output names tensors
+// and steps with the metadata's keys (model_schema.h).
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -96,13 +99,17 @@ void info(const Options &options) {
       stepsJson += std::string(i ? "," : "") + "{" + jsonMember(key::kName, quote(steps[i].name)) +
                    "," + jsonMember(key::kFlops, std::to_string(steps[i].flops)) + "}";
     stepsJson += "]";
-    std::printf("{%s,%s,%s,%s}\n", jsonMember(key::kInputs, tensorsJson(model.inputs())).c_str(),
+    std::string deviceApi = model.deviceApi().empty() ? "null" : quote(model.deviceApi());
+    std::printf("{%s,%s,%s,%s,%s}\n", jsonMember(key::kInputs, tensorsJson(model.inputs())).c_str(),
                 jsonMember(key::kOutputs, tensorsJson(model.outputs())).c_str(),
                 jsonMember(key::kParameters, tensorsJson(model.parameters())).c_str(),
-                jsonMember(key::kSteps, stepsJson).c_str());
+                jsonMember(key::kSteps, stepsJson).c_str(),
+                jsonMember(key::kDeviceApi, deviceApi).c_str());
     return;
   }
   std::printf("model: %s (target %s)\n", model.name().c_str(), model.target().c_str());
+  std::printf("device API: %s\n",
+              model.deviceApi().empty() ? "none (runs on the CPU)" : model.deviceApi().c_str());
   printTable("inputs", model.inputs());
   printTable("outputs", model.outputs());
   int64_t values = 0;
@@ -207,21 +214,37 @@ void bench(const Options &options) {
   std::vector<cnnc::StepInfo> steps = options.train ? model.trainSteps() : model.steps();
   std::vector<std::vector<double>> stepMs(steps.size());
   std::vector<double> totalMs;
-  for (int64_t it = 0; it < options.warmup + options.iters; ++it) {
+  float lr = options.train ? float(model.trainInfo().lr) * 0.01f : 0.0f;
+  // One call, profiled per step or not; its wall time in ms.
+  auto call = [&](bool profiled) {
     auto start = std::chrono::steady_clock::now();
     std::vector<double> ms;
-    if (options.train)
-      model.trainStepTimed(batch, inPtrs, labels.data(), float(model.trainInfo().lr) * 0.01f, ms);
-    else
+    if (options.train && profiled)
+      model.trainStepTimed(batch, inPtrs, labels.data(), lr, ms);
+    else if (options.train)
+      model.trainStep(batch, inPtrs, labels.data(), lr);
+    else if (profiled)
       ms = model.runTimed(batch, inPtrs, outPtrs);
-    double total =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (it < options.warmup)
-      continue;
-    totalMs.push_back(total);
-    for (size_t s = 0; s < steps.size(); ++s)
+    else
+      model.run(batch, inPtrs, outPtrs);
+    for (size_t s = 0; s < ms.size(); ++s)
       stepMs[s].push_back(ms[s]);
-  }
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  // A CPU model's profile costs nothing: one timed call gives both. A GPU
+  // model's profile waits for the device around each kernel, which would
+  // slow the whole call, so the totals come from plain calls.
+  bool separateProfile = !model.deviceApi().empty();
+  for (int64_t it = 0; it < options.warmup; ++it)
+    call(/*profiled=*/!separateProfile);
+  for (std::vector<double> &ms : stepMs)
+    ms.clear();
+  for (int64_t it = 0; it < options.iters; ++it)
+    totalMs.push_back(call(/*profiled=*/!separateProfile));
+  if (separateProfile)
+    for (int64_t it = 0; it < options.iters; ++it)
+      call(/*profiled=*/true);
   auto gflops = [&](double flops, double ms) { return ms > 0 ? flops * batch / (ms * 1e6) : 0; };
   double total = median(totalMs), totalFlops = 0;
   for (const cnnc::StepInfo &s : steps)

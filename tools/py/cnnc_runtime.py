@@ -29,7 +29,8 @@ _SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__fil
 ROLE_INPUT, ROLE_OUTPUT, ROLE_PARAMETER, ROLE_STATE = 0, 1, 2, 3
 
 _STATUS_NAMES = {0: "ok", 1: "invalid argument", 2: "io error", 3: "format error", 4: "abi error",
-                 5: "parameter error", 6: "kernel error", 7: "out of memory"}
+                 5: "parameter error", 6: "kernel error", 7: "out of memory",
+                 8: "device error"}
 
 
 class CnncError(RuntimeError):

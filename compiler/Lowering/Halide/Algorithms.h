@@ -50,6 +50,8 @@ struct ConvAttrs : WindowAttrs {
 /// conv2d: `conv(x, y, co, n) = bias(co) + Σ w(kx, ky, ci, co) * in(...)`.
 struct ConvStages {
   Halide::Func padded; ///< zero-padded input (undefined when no padding)
+  /// What the reduction reads its input from: `padded`, or the input itself.
+  Halide::Func source;
   /// The kernel as the reduction reads it, weights(kx, ky, ci, co): inlined,
   /// or materialized with co innermost by a channel-vectorized schedule.
   Halide::Func weights;
@@ -79,8 +81,9 @@ Halide::Func gatherConnections(Halide::Func dense, const std::vector<std::vector
 /// dense: `dense(o, n) = bias(o) + Σ_i w(i, o) * in(i, n)`, one reduction
 /// over the input features `r` (contiguous in both operands).
 struct DenseStages {
-  Halide::Func dense; ///< init = bias, update over r
-  Halide::RDom r;     ///< the input features
+  Halide::Func dense;         ///< init = bias, update over r
+  Halide::Func input, weight; ///< the operands the reduction reads
+  Halide::RDom r;             ///< the input features
   int inFeatures = 0, outFeatures = 0;
 };
 DenseStages dense(Halide::Func input, int inFeatures, Halide::Func weight,

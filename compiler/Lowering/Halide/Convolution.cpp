@@ -46,6 +46,7 @@ ConvStages convolution(Func input, Extent4D in, Func weight, std::optional<Func>
     s.padded = paddedInput(input, in, 0.0f, "padded");
     source = s.padded;
   }
+  s.source = source;
   int inPerGroup = in.c / a.groups, outPerGroup = a.outChannels / a.groups;
   s.r = RDom(0, a.kernelW, 0, a.kernelH, 0, inPerGroup, "r");
   Expr inChannel = s.r.z;

@@ -17,6 +17,8 @@ DenseStages dense(Func input, int inFeatures, Func weight, std::optional<Func> b
   DenseStages s;
   s.inFeatures = inFeatures;
   s.outFeatures = outFeatures;
+  s.input = input;
+  s.weight = weight;
   s.r = RDom(0, inFeatures, "r");
   s.dense = Func("dense");
   s.dense(v.f, v.n) = bias ? (*bias)(v.f) : Expr(0.0f);

@@ -31,6 +31,7 @@ ConvStages convolutionGradInput(Func grad, Extent4D gradExtent, Func weight, con
                                         grad(clamp(v.x / f.strideX, 0, gradExtent.w - 1),
                                              clamp(v.y / f.strideY, 0, gradExtent.h - 1), v.c, v.n),
                                         0.0f);
+  s.source = s.padded;
   ConvAttrs a;
   a.kernelW = f.kernelW;
   a.kernelH = f.kernelH;

@@ -78,6 +78,13 @@ inline constexpr std::string_view kLabels = "labels";   // the labels of a train
 inline constexpr std::string_view kNext = "next";       // a param/state's value after the step
 } // namespace buffer_kind
 
+/// Values of the metadata's "device_api": the GPU API a model's kernels run on.
+namespace device_api {
+inline constexpr std::string_view kCuda = "cuda";
+inline constexpr std::string_view kOpenCL = "opencl";
+inline constexpr std::array<std::string_view, 2> kAll = {kCuda, kOpenCL};
+} // namespace device_api
+
 /// Losses, as the model file names them (`train: {loss: ...}`).
 namespace loss {
 inline constexpr std::string_view kCrossEntropy = "cross_entropy";

@@ -7,7 +7,12 @@
  * cnnc_last_error() names the problem. Outputs come last and are named out_*.
  * No C++ types or exceptions cross this API; cnnc/runtime.hpp wraps it with
  * RAII for C++ callers. A cnnc_model is not thread-safe: use one per thread
- * or serialise calls. All tensors are float32, dense, row-major (C order).
+ * or serialise calls; different models may be used from different threads
+ * at once. All tensors are float32, dense, row-major (C order). A model
+ * compiled for a GPU (CUDA or OpenCL) keeps its parameters, optimizer state
+ * and activations in device memory; only the caller's inputs and outputs,
+ * and what the caller reads or writes by name, cross (docs/runtime.md,
+ * "Device model").
  * Models compiled with training also train: parameter initialization, a
  * train step, evaluation, checkpoints; datasets and learning-rate schedules
  * for the training loop are here too.
@@ -31,7 +36,8 @@ typedef enum cnnc_status {
   CNNC_ERROR_ABI = 4,              /**< missing entry point or ABI version mismatch */
   CNNC_ERROR_PARAMETER = 5,        /**< a parameter is missing, mis-shaped or of the wrong dtype */
   CNNC_ERROR_KERNEL = 6,           /**< a kernel returned a nonzero code */
-  CNNC_ERROR_OUT_OF_MEMORY = 7     /**< an allocation failed or a buffer is too large */
+  CNNC_ERROR_OUT_OF_MEMORY = 7,    /**< host or device memory ran out, or a buffer is too large */
+  CNNC_ERROR_DEVICE = 8            /**< a GPU model's driver or device is missing or failed */
 } cnnc_status;
 
 /** The message of the last failed call on this thread ("" if none). The
@@ -73,7 +79,9 @@ typedef struct cnnc_step_info {
 /** Loads `path` (dlopen RTLD_NOW|RTLD_LOCAL), checks its ABI version and
  * parses its metadata. On success *out_model owns the library; release it
  * with cnnc_model_free. A path without '/' is taken relative to the
- * current directory, not searched for. */
+ * current directory, not searched for. A GPU model also needs its driver
+ * and a device (CNNC_ERROR_DEVICE otherwise, naming what is missing) and
+ * gets device memory for its parameters and state here. */
 cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model);
 
 /** Frees a model and unloads its library. Null is allowed. */
@@ -84,6 +92,10 @@ const char *cnnc_model_name(const cnnc_model *model);
 
 /** The Halide target string the model was compiled for ("" if none). */
 const char *cnnc_model_target(const cnnc_model *model);
+
+/** The GPU API the model's kernels run on: "cuda" or "opencl", or "" for a
+ * CPU model (and for null). */
+const char *cnnc_model_device_api(const cnnc_model *model);
 
 /** The number of inputs, outputs or parameters (0 for a null model). */
 size_t cnnc_model_num_tensors(const cnnc_model *model, cnnc_tensor_role role);
@@ -127,13 +139,16 @@ cnnc_status cnnc_model_prepare(cnnc_model *model);
 
 /** Runs every step for `batch` items (>= 1). inputs[i] holds batch *
  * item_count floats of input i, outputs[i] receives those of output i (both
- * in metadata order). Internal buffers are (re)allocated when the batch size
- * changes. */
+ * in metadata order). Internal buffers are allocated when the batch size
+ * grows past what is allocated. Returns when the outputs are written (for a
+ * GPU model: copied from the device). */
 cnnc_status cnnc_model_run(cnnc_model *model, int64_t batch, const float *const *inputs,
                            float *const *outputs);
 
 /** Like cnnc_model_run, and stores the wall time of each step, in
- * milliseconds, in out_step_ms[0..cnnc_model_num_steps). */
+ * milliseconds, in out_step_ms[0..cnnc_model_num_steps). For a GPU model
+ * it waits for the device before and after each step, so the times are the
+ * kernels' own (and the whole call is slower than cnnc_model_run). */
 cnnc_status cnnc_model_run_timed(cnnc_model *model, int64_t batch, const float *const *inputs,
                                  float *const *outputs, double *out_step_ms);
 
@@ -169,13 +184,15 @@ cnnc_status cnnc_model_init_parameters(cnnc_model *model, uint64_t seed);
  * (integers in [0, classes)). `lr` is this step's learning rate. Stores the
  * mean loss over the batch and the number of correctly classified items.
  * Increments the step count; the next inference re-runs `prepare`. On a
- * kernel failure the parameters and state are unchanged. */
+ * kernel failure the parameters and state are unchanged. Returns when the
+ * loss and count are read (for a GPU model: copied from the device). */
 cnnc_status cnnc_model_train_step(cnnc_model *model, int64_t batch, const float *const *inputs,
                                   const float *labels, float lr, float *out_loss,
                                   float *out_correct);
 
 /** cnnc_model_train_step that also stores the wall time of each kernel of
- * the step in out_step_ms (cnnc_model_num_train_steps entries), for profiling. */
+ * the step in out_step_ms (cnnc_model_num_train_steps entries), for
+ * profiling; a GPU model waits for the device around each kernel. */
 cnnc_status cnnc_model_train_step_timed(cnnc_model *model, int64_t batch,
                                         const float *const *inputs, const float *labels, float lr,
                                         float *out_loss, float *out_correct, double *out_step_ms);

@@ -100,6 +100,8 @@ public:
   std::string name() const { return cnnc_model_name(get()); }
   /// The Halide target the kernels were compiled for.
   std::string target() const { return cnnc_model_target(get()); }
+  /// "cuda" or "opencl" for a GPU model, "" for a CPU model.
+  std::string deviceApi() const { return cnnc_model_device_api(get()); }
 
   std::vector<TensorInfo> inputs() const { return tensors(CNNC_ROLE_INPUT); }
   std::vector<TensorInfo> outputs() const { return tensors(CNNC_ROLE_OUTPUT); }
