@@ -373,6 +373,16 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
   k.output.compute_root();
 }
 
+/// The update of `f` that adds up its `count` partial sums over `columns`
+/// (what rfactor leaves): one horizontal sum of a vector as wide as the
+/// columns, or, past 8 vectors, of each vector (the last one scalar).
+static void addColumns(Func f, RVar columns, int count, int lanes) {
+  if (count <= 8 * lanes)
+    f.update().atomic().vectorize(columns);
+  else
+    f.update().atomic().vectorize(columns, lanes, TailStrategy::GuardWithIf);
+}
+
 /// conv2d_grad_weight over pixels: per output channel, a partial sum per
 /// column of δ (rfactor over x), vectors of columns for each of the kernel
 /// taps (unrolled, kept in registers) accumulated over the rows and the
@@ -401,14 +411,16 @@ static void scheduleConvGradWeightOverPixels(KernelStages &k, int lanes) {
       .reorder(x, kx, ky, ci, o)
       .vectorize(x, width, TailStrategy::RoundUp);
   // The accumulators (taps x output channels of the block) stay in
-  // registers over the whole (y, n) reduction of one vector of columns.
+  // registers over the rows of one vector of columns; each image's rows are
+  // visited once per vector of columns while they are in cache.
   Stage update = columns.update();
   update.split(x, xo, xi, width, TailStrategy::RoundUp)
-      .reorder(xi, kx, ky, o, s.r.y, s.r.z, xo, ci)
+      .reorder(xi, kx, ky, o, s.r.y, xo, s.r.z, ci)
       .vectorize(xi);
   if (taps <= 25)
     update.unroll(kx).unroll(ky).unroll(o);
   s.gradWeight.compute_at(out, oo);
+  addColumns(s.gradWeight, s.r.x, s.grad.w, lanes);
   computeRootByPlanes(s.inputPadded);
 }
 
@@ -512,6 +524,7 @@ static void scheduleChannelSum(ChannelSum &s, int lanes) {
       .reorder(xi, xo, s.r.y, s.r.z, c)
       .vectorize(xi)
       .parallel(c);
+  addColumns(s.sum, s.r.x, int(*Internal::as_const_int(s.r.x.extent())), lanes);
 }
 
 namespace {
@@ -573,7 +586,8 @@ std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
     return prefix + scheduleConv(k, lanes);
   if (k.dense) {
     scheduleDense(k, lanes);
-    return prefix + "dense, blocks of " + std::to_string(std::min(k.dense->outFeatures, kDenseBlockO)) + " outputs";
+    return prefix + "dense, blocks of " +
+           std::to_string(std::min(k.dense->outFeatures, kDenseBlockO)) + " outputs";
   }
   if (k.convGradWeight) {
     if (convGradWeightOverChannels(k, lanes)) {
