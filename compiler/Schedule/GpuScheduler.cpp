@@ -36,6 +36,7 @@ constexpr int kConvAccumulators = 32;
 /// Threads per dense block (at most) and images per dense register block.
 constexpr int kDenseThreads = 64;
 constexpr int kBatchBlock = 4;
+
 namespace {
 
 class GpuScheduler : public Scheduler {

@@ -11,9 +11,7 @@ namespace cnnc::halide {
 
 static const char *const kAutoPrefix = "auto:";
 
-bool isAutoScheduleOption(const std::string &option) {
-  return option.rfind(kAutoPrefix, 0) == 0;
-}
+bool isAutoScheduleOption(const std::string &option) { return option.rfind(kAutoPrefix, 0) == 0; }
 
 std::unique_ptr<Scheduler> makeScheduler(const std::string &option, const Halide::Target &target,
                                          std::string &error) {
