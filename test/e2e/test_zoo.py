@@ -50,33 +50,31 @@ every earlier gradient by 1e-3 .. 7e-2 x max(1,|ref|). Two remedies, per row:
    entirely positive (live, 3 in 4) or entirely negative (dead), at least a tenth of its range
    away from 0, by shifting the per-channel bias added right before that ReLU (conv / dense
    bias, batch norm beta).
- - resolve_kinks=True (googlenet, vgg16, nin, resnet18; class Kinks, resolve_kinks): an
-   admissible-subgradient check. The float64 reference records, while computing the gradient
-   (F.relu and F.max_pool2d are wrapped; they still call PyTorch's own functions, so the
-   forward and its autograd are exactly PyTorch's, max pool's first maximum included), the
-   ambiguous decisions: ReLU elements with 0 < |z| <= tau x RMS(z) and max-pool comparisons
-   whose best and second-best values differ by <= tau x RMS(input) (exact ties of
-   bit-identical values, e.g. a max pool over a max pool's output, are shown inert by one
-   random-weighted backward per site, else they become candidates too;
-   windows whose best is exactly 0 skipped: dead ReLU outputs, their derivative is 0 anyway;
-   overlapping windows comparing the same two elements are ONE decision, flipped together),
-   tau = KINK_TAU = 1e-5: float32 PyTorch's ReLU / pool inputs differ from float64 by up to
-   ~4e-6 x RMS on nin / vgg16, which cnnc's float32 forward matches in order of magnitude
-   (forward output errors <= 1e-6). For each decision k, Delta_k = the change of every
-   parameter gradient if k were decided the other way (ReLU: derivative 0 <-> 1 at that
-   element; pool: the incoming gradient of its window(s) routed to the second-best element)
-   is computed by one torch.autograd.grad from the kink's tensor down (cross terms between
-   two flips are ignored: each Delta is taken at the unflipped reference). Only if cnnc misses
-   the tolerance against the plain reference, flips are chosen greedily, largest
-   sum_t ||Delta_t||^2 / tol_t^2 first: flip k is accepted if it lowers
-   sum_t ||R_t||^2 / tol_t^2, R = cnnc - reference (tol_t = 1e-4 x max(1, max|ref_t|)). Then
-   the usual per-tensor max criterion applies to cnnc vs the reference with the accepted
-   flips. Counts, flips and the error before / after are logged; more than KINK_CAP (400)
-   candidates FAIL. A flip can only move the reference to another admissible subgradient
-   (the gradient of a neighbouring linear piece at a point within rounding of both), so a
-   wrong gradient still fails: --perturb-reference still fails every row, and a tiny
-   self-test (kink_self_test: one planted ReLU flip and one pool flip are resolved, a 2e-4
-   error on any one element still fails) runs first whenever a row with resolve_kinks runs.
+ - resolve_kinks=True (googlenet, vgg16, nin, inception_v3_fragment, resnet18; class Kinks,
+   resolve_kinks): an admissible-subgradient check. The float64 reference records, while computing
+   the gradient (F.relu and F.max_pool2d are wrapped; they still call PyTorch's own functions, so
+   the forward and its autograd are exactly PyTorch's, max pool's first maximum included), the
+   ambiguous decisions: ReLU elements with 0 < |z| <= tau x RMS(z) and max-pool comparisons whose
+   best and second-best values differ by <= tau x RMS(input) (exact ties of bit-identical values,
+   e.g. a max pool over a max pool's output, are shown inert by one random-weighted backward per
+   site, else they become candidates too; windows whose best is exactly 0 skipped: dead ReLU
+   outputs, their derivative is 0 anyway; overlapping windows comparing the same two elements are
+   ONE decision, flipped together), tau = KINK_TAU = 1e-5: float32 PyTorch's ReLU / pool inputs
+   differ from float64 by up to ~4e-6 x RMS on nin / vgg16, which cnnc's float32 forward matches in
+   order of magnitude (forward output errors <= 1e-6). For each decision k, Delta_k = the change of
+   every parameter gradient if k were decided the other way (ReLU: derivative 0 <-> 1 at that
+   element; pool: the incoming gradient of its window(s) routed to the second-best element) is
+   computed by one torch.autograd.grad from the kink's tensor down (cross terms between two flips
+   are ignored: each Delta is taken at the unflipped reference). Only if cnnc misses the tolerance
+   against the plain reference, flips are chosen greedily, largest sum_t ||Delta_t||^2 / tol_t^2
+   first: flip k is accepted if it lowers sum_t ||R_t||^2 / tol_t^2, R = cnnc - reference (tol_t =
+   1e-4 x max(1, max|ref_t|)). Then the usual per-tensor max criterion applies to cnnc vs the
+   reference with the accepted flips. Counts, flips and the error before / after are logged; more
+   than KINK_CAP (400) candidates FAIL. A flip can only move the reference to another admissible
+   subgradient (the gradient of a neighbouring linear piece at a point within rounding of both), so
+   a wrong gradient still fails: --perturb-reference still fails every row, and a tiny self-test
+   (kink_self_test: one planted ReLU flip and one pool flip are resolved, a 2e-4 error on any one
+   element still fails) runs first whenever a row with resolve_kinks runs.
 
 In addition, a batch is redrawn (up to MAX_DRAWS times, logged) for rows without
 resolve_kinks if float32 PyTorch autograd does not agree with float64 within half the
@@ -258,7 +256,7 @@ REGISTRY = [
     ZooModel("inception_v3_fragment", "models/inception_v3_fragment.yaml",
              _ref("InceptionV3Fragment"), [3, 35, 35], 10,
              source="torchvision.models.inception InceptionA + InceptionC",
-             train_steps=5, train_lr=0.05),
+             resolve_kinks=True, train_steps=5, train_lr=0.05),
     ZooModel("resnet18", "models/resnet18.yaml", _tv("resnet18"), [3, 224, 224], 1000,
              pin_relus=True, resolve_kinks=True, source="torchvision.models.resnet18"),
     ZooModel("resnet34", "models/resnet34.yaml", _tv("resnet34"), [3, 224, 224], 1000,
