@@ -1,7 +1,7 @@
 //===- ModelCompiler.cpp - fused cnn IR -> Halide kernels -> model.so -----===//
 //
 // The back end as a recipe: plan buffers and kernels (ModelPlan), lower each
-// kernel to Halide (HalideLowering), schedule it (CpuSchedule or an
+// kernel to Halide (HalideLowering), schedule it (the target's scheduler or an
 // autoscheduler), compile it ahead of time without the Halide runtime, add
 // one standalone runtime object, generate the glue C file that exports
 // cnnc_model_v1 with the metadata and the Halide runtime entry points the
@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/ModelCompiler.h"
+#include "compiler/Target/ArgumentChecks.h"
 #include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Schedule/Scheduler.h"
 #include "compiler/Target/ModelPlan.h"
@@ -128,12 +129,21 @@ static std::vector<Halide::Argument> argumentsOf(const LoweredKernel &kernel) {
   return args;
 }
 
+/// The Halide pipeline of a kernel, its argument checks dropped unless the
+/// options keep them.
+static Halide::Pipeline pipelineOf(const LoweredKernel &kernel, const CompileOptions &options) {
+  Halide::Pipeline pipeline(halide::outputsOf(kernel.stages));
+  if (!options.kernelChecks)
+    dropArgumentChecks(pipeline);
+  return pipeline;
+}
+
 /// Compiles one kernel ahead of time into `path`; returns Halide's error or "".
-static std::string compileObject(const LoweredKernel &kernel, const std::string &symbol,
-                                 const std::string &path, const Halide::Target &target) {
+static std::string compileObject(const LoweredKernel &kernel, const CompileOptions &options,
+                                 const std::string &symbol, const std::string &path,
+                                 const Halide::Target &target) {
   try {
-    Halide::Pipeline(halide::outputsOf(kernel.stages))
-        .compile_to_object(path, argumentsOf(kernel), symbol, target);
+    pipelineOf(kernel, options).compile_to_object(path, argumentsOf(kernel), symbol, target);
   } catch (const Halide::Error &e) {
     return e.what();
   }
@@ -171,7 +181,7 @@ LogicalResult cnnc::emitHalideStatements(ModuleOp module, const CompileOptions &
       return failure();
     std::string path = dir.file(planned.symbol + ".stmt");
     try {
-      Halide::Pipeline(halide::outputsOf(kernel->stages))
+      pipelineOf(*kernel, options)
           .compile_to_lowered_stmt(path, argumentsOf(*kernel), Halide::Text, target);
     } catch (const Halide::Error &e) {
       return planned.op->emitError("Halide lowering of '")
@@ -378,8 +388,8 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
              std::to_string(plan->kernels.size()));
   std::vector<std::string> errors(kernels.size());
   llvm::parallelFor(0, kernels.size(), [&](size_t i) {
-    errors[i] =
-        compileObject(kernels[i], plan->kernels[distinct[i]].symbol, objects[i], kernelTarget);
+    errors[i] = compileObject(kernels[i], options, plan->kernels[distinct[i]].symbol, objects[i],
+                              kernelTarget);
   });
   unsigned threads = llvm::parallel::strategy.compute_thread_count();
   for (size_t i = 0; i < kernels.size(); ++i) {
@@ -398,7 +408,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
       FailureOr<LoweredKernel> kernel = buildKernel(planned, *schedulerOf(hand, target));
       if (failed(kernel))
         return failure();
-      errors[i] = compileObject(*kernel, planned.symbol, objects[i], kernelTarget);
+      errors[i] = compileObject(*kernel, options, planned.symbol, objects[i], kernelTarget);
       if (errors[i].empty())
         continue;
     }

@@ -24,6 +24,10 @@ struct CompileOptions {
   /// Where to print kernel counts and the time of each back-end step
   /// (`cnnc --time-report`); null for silence.
   llvm::raw_ostream *report = nullptr;
+  /// Keep Halide's checks of each kernel's buffer arguments (type, rank,
+  /// extents, strides, bounds; `cnnc --kernel-checks`). The runtime always
+  /// passes the buffers the plan describes, so by default they are dropped.
+  bool kernelChecks = false;
 };
 
 /// Checks the target string and schedule name; returns an error message or "".

@@ -60,6 +60,12 @@ static cl::opt<bool> timeReport(
     cl::desc("Print the time of each compilation step and how many kernels were compiled"),
     cl::init(false));
 
+static cl::opt<bool> kernelChecks(
+    "kernel-checks",
+    cl::desc("Keep Halide's checks of every kernel's buffer arguments (type, rank, extents, "
+             "strides, bounds): slower to compile, for debugging the compiler"),
+    cl::init(false));
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // --stats (report) and --json are taken out before LLVM parses the
@@ -98,6 +104,7 @@ int main(int argc, char **argv) {
   cnnc::CompileOptions options;
   options.target = target;
   options.schedule = schedule;
+  options.kernelChecks = kernelChecks;
   if (std::string err = cnnc::validateOptions(options); !err.empty()) {
     llvm::errs() << "cnnc: error: " << err << "\n";
     return 1;
