@@ -158,10 +158,11 @@ def target_args(target, extra=()):
 
 def run_cnnc(cnnc, src, so, extra=(), *, target):
     """Compiles the model file src into so (`cnnc src -o so --target=<target> extra...`, see
-    target_args); returns the seconds it took. Raises CaseError with cnnc's output when it
-    fails."""
+    target_args, then the space-separated options of the environment variable
+    CNNC_E2E_CNNC_ARGS, e.g. --kernel-checks); returns the seconds it took. Raises CaseError
+    with cnnc's output when it fails."""
     t0 = time.time()
-    extra = target_args(target, extra)
+    extra = target_args(target, list(extra) + os.environ.get("CNNC_E2E_CNNC_ARGS", "").split())
     p = _run_tool([cnnc, src, "-o", so, *extra])
     if p.returncode != 0:
         opts = f" with {' '.join(extra)}" if extra else ""
@@ -477,10 +478,10 @@ def arg_parser(description):
     ap.add_argument("-k", dest="pattern", default=None, help="run only cases whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directories")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
-    ap.add_argument("--cnnc-arg", action="append",
-                    default=os.environ.get("CNNC_E2E_CNNC_ARGS", "").split(),
-                    help="extra cnnc option for every case (repeatable; also the "
-                         "space-separated env CNNC_E2E_CNNC_ARGS), e.g. --cnnc-arg=--inference-only")
+    ap.add_argument("--cnnc-arg", action="append", default=[],
+                    help="extra cnnc option for every case (repeatable; every script also "
+                         "takes the space-separated env CNNC_E2E_CNNC_ARGS), e.g. "
+                         "--cnnc-arg=--inference-only")
     return ap
 
 
