@@ -11,9 +11,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/ModelCompiler.h"
-#include "compiler/Target/ArgumentChecks.h"
 #include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Schedule/Scheduler.h"
+#include "compiler/Target/ArgumentChecks.h"
 #include "compiler/Target/ModelPlan.h"
 
 #include "cnnc/model_schema.h"
