@@ -113,7 +113,9 @@ bool GraphBuilder::reported(Site site, const std::string &error) {
 }
 
 Value GraphBuilder::param(const LayerInfo &layer, StringRef suffix, ArrayRef<int64_t> shape) {
-  std::string name = layer.name + "." + suffix.str();
+  auto named = layer.paramNames.find(suffix.str());
+  std::string name =
+      named != layer.paramNames.end() ? named->second : layer.name + "." + suffix.str();
   auto [it, inserted] = params.emplace(name, layer.site);
   if (!inserted) {
     std::pair<Site, std::string> note = {it->second, "first defined by this layer"};

@@ -58,6 +58,10 @@ public:
 struct LayerInfo {
   std::string name;
   Site site;
+  /// Parameters the model names itself (ONNX initializers), by suffix
+  /// (`weight`, `bias`, `running_mean`, ...); the others are named
+  /// `<name>.<suffix>`.
+  std::map<std::string, std::string> paramNames = {};
 };
 
 /// One input of a layer, with the name the model reads it by and where that
