@@ -1,6 +1,6 @@
 //===- cnnc.cpp - the cnnc compiler driver --------------------------------===//
 //
-// `cnnc model.yaml -o model.so` compiles a model file (or cnn-dialect IR in a
+// `cnnc model.yaml -o model.so` compiles a model file (an ONNX model, or cnn-dialect IR in a
 // .mlir file) into a shared library. `--emit=<stage>` prints one stage of
 // the pipeline instead (compiler/Pipeline/Pipeline.h lists them). Errors are
 // printed as `file:line:col: error: ...` with the source line and a caret;
@@ -13,6 +13,7 @@
 #include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Pipeline/Pipeline.h"
 #include "compiler/Target/ModelCompiler.h"
+#include "frontends/onnx/OnnxImporter.h"
 #include "frontends/yaml/YamlImporter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -30,8 +31,8 @@
 
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.yaml|model.mlir>"),
-                                      cl::Required);
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<model.yaml|model.onnx|model.mlir>"), cl::Required);
 static cl::opt<std::string>
     outputFile("o", cl::desc("Output file (default: model.so, or stdout with --emit)"),
                cl::value_desc("path"), cl::init(""));
@@ -125,10 +126,11 @@ int main(int argc, char **argv) {
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
+  llvm::StringRef inputPath(inputFile);
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      llvm::StringRef(inputFile).ends_with(".mlir")
-          ? mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context)
-          : cnnc::importYamlModel(sourceMgr, &context);
+      inputPath.ends_with(".mlir")   ? mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context)
+      : inputPath.ends_with(".onnx") ? cnnc::importOnnxModel(inputPath, &context, llvm::errs())
+                                     : cnnc::importYamlModel(sourceMgr, &context);
   if (!module || failed(module->verify()))
     return 1;
 

@@ -1,0 +1,648 @@
+//===- OnnxOps.cpp - one converter per ONNX operator ----------------------===//
+//
+// The table of ONNX operators cnnc imports. Each converter reads its node's
+// inputs and attributes through NodeContext, fills a graph-builder spec and
+// builds the layer, or folds the node when every input it needs is a
+// constant (the shape arithmetic `torch.onnx.export` emits around Reshape).
+// Attribute values cnnc does not implement are errors, never approximations.
+//
+//===----------------------------------------------------------------------===//
+#include "frontends/onnx/OnnxGraph.h"
+
+#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+#include <functional>
+#include <numeric>
+
+using namespace cnnc;
+using namespace cnnc::onnx_import;
+using frontend::Activation;
+using mlir::Value;
+
+namespace {
+
+std::string list(llvm::ArrayRef<int64_t> v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i)
+    s += (i ? ", " : "") + (v[i] == kBatchDim ? std::string("N") : std::to_string(v[i]));
+  return s + "]";
+}
+
+std::vector<Tensor> one(Value v) { return {Tensor{v, nullptr}}; }
+std::vector<Tensor> one(Constant c) {
+  return {Tensor{Value(), std::make_shared<const Constant>(std::move(c))}};
+}
+
+Constant intConstant(std::vector<int64_t> dims, std::vector<int64_t> values) {
+  Constant c;
+  c.dims = std::move(dims);
+  c.isFloat = false;
+  c.ints = std::move(values);
+  return c;
+}
+
+//===----------------------------------------------------------------------===//
+// Windows: kernel, strides, dilations, pads / auto_pad of Conv and pooling
+//===----------------------------------------------------------------------===//
+
+struct OnnxWindow {
+  std::vector<int64_t> kernel, stride, dilation;
+  std::array<int64_t, 4> pads = {0, 0, 0, 0}; ///< top, left, bottom, right
+};
+
+/// Reads the window attributes of a node over `spatial` ([H, W] or [L]),
+/// with auto_pad resolved to explicit pads.
+OnnxWindow readWindow(const NodeContext &n, llvm::ArrayRef<int64_t> spatial,
+                      std::vector<int64_t> kernel, bool ceilMode = false) {
+  size_t rank = spatial.size();
+  OnnxWindow w;
+  w.kernel = n.attrInts("kernel_shape", kernel);
+  if (w.kernel.size() != rank)
+    n.fail("kernel_shape " + list(w.kernel) + " does not have " + std::to_string(rank) +
+           " spatial dimensions");
+  w.stride = n.attrInts("strides", std::vector<int64_t>(rank, 1));
+  w.dilation = n.attrInts("dilations", std::vector<int64_t>(rank, 1));
+  if (w.stride.size() != rank || w.dilation.size() != rank)
+    n.fail("strides and dilations must have " + std::to_string(rank) + " values");
+  for (size_t i = 0; i < rank; ++i)
+    if (w.kernel[i] < 1 || w.stride[i] < 1 || w.dilation[i] < 1)
+      n.fail("kernel_shape, strides and dilations must be positive");
+  std::string autoPad = n.attrString("auto_pad", "NOTSET");
+  std::vector<int64_t> pads = n.attrInts("pads", std::vector<int64_t>(2 * rank, 0));
+  if (autoPad == "NOTSET") {
+    if (pads.size() != 2 * rank)
+      n.fail("pads " + list(pads) + " must have " + std::to_string(2 * rank) + " values");
+    if (llvm::any_of(pads, [](int64_t p) { return p < 0; }))
+      n.fail("negative pads " + list(pads) + " are not supported");
+  } else if (autoPad == "VALID") {
+    pads.assign(2 * rank, 0);
+  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    if (ceilMode)
+      n.fail("auto_pad " + autoPad + " with ceil_mode 1 is not supported");
+    pads.assign(2 * rank, 0);
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t out = (spatial[i] + w.stride[i] - 1) / w.stride[i];
+      int64_t span = w.dilation[i] * (w.kernel[i] - 1) + 1;
+      int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + span - spatial[i]);
+      int64_t small = total / 2, large = total - small;
+      pads[i] = autoPad == "SAME_UPPER" ? small : large;
+      pads[i + rank] = autoPad == "SAME_UPPER" ? large : small;
+    }
+  } else {
+    n.fail("auto_pad '" + autoPad + "' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
+  }
+  if (rank == 2)
+    w.pads = {pads[0], pads[1], pads[2], pads[3]};
+  else
+    w.pads = {0, pads[0], 0, pads[1]};
+  return w;
+}
+
+/// The spatial extents of a [N, C, H, W] value; a sequence [N, C, 1, L]
+/// read by a 1-D node gives [L].
+std::vector<int64_t> spatialOf(Value x, size_t rank) {
+  llvm::ArrayRef<int64_t> s = shapeOf(x);
+  if (rank == 1)
+    return {s[3]};
+  return {s[2], s[3]};
+}
+
+/// The number of spatial dimensions of a node's window: from its weight
+/// (Conv) or kernel_shape (pooling).
+size_t windowRank(const NodeContext &n, size_t fromShape) {
+  if (fromShape != 1 && fromShape != 2)
+    n.fail(std::to_string(fromShape) + "-D windows are not supported (only 1-D and 2-D)");
+  return fromShape;
+}
+
+/// Fails unless `x` is [N, C, H, W] (or a sequence for a 1-D window).
+void checkImage(const NodeContext &n, Value x, size_t rank) {
+  llvm::ArrayRef<int64_t> s = shapeOf(x);
+  if (s.size() != 4)
+    n.fail("input X has shape " + list(s) + "; expected [N, C, H, W]" +
+           (rank == 1 ? " or a sequence [N, C, L]" : ""));
+  if (rank == 1 && s[2] != 1)
+    n.fail("a 1-D window over an input of height " + std::to_string(s[2]));
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution, normalization, dense
+//===----------------------------------------------------------------------===//
+
+std::vector<Tensor> convertConv(NodeContext &n) {
+  n.onlyAttrs({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  std::array<int64_t, 4> extra;
+  Value x = n.paddedValue(0, "X", extra);
+  const Constant &w = n.constant(1, "W");
+  if (w.dims.size() < 3)
+    n.fail("weight W has shape " + list(w.dims) + "; expected [M, C/group, kH, kW]");
+  size_t rank = windowRank(n, w.dims.size() - 2);
+  checkImage(n, x, rank);
+  std::vector<int64_t> kernel(w.dims.begin() + 2, w.dims.end());
+  OnnxWindow win = readWindow(n, spatialOf(x, rank), kernel);
+  for (int i = 0; i < 4; ++i)
+    win.pads[i] += extra[i];
+  if (win.kernel != kernel)
+    n.fail("kernel_shape " + list(win.kernel) + " differs from the weight's " + list(kernel));
+  int64_t groups = n.attrInt("group", 1);
+  int64_t inChannels = shapeOf(x)[1];
+  if (groups < 1 || inChannels % groups || w.dims[0] % groups)
+    n.fail("group " + std::to_string(groups) + " does not divide the " +
+           std::to_string(inChannels) + " input and " + std::to_string(w.dims[0]) +
+           " output channels");
+  std::vector<int64_t> shape = w.dims;
+  shape[1] = inChannels / groups;
+  n.layer.paramNames["weight"] = n.weight(1, "W", shape);
+  bool bias = n.hasInput(2);
+  if (bias)
+    n.layer.paramNames["bias"] = n.weight(2, "B", {w.dims[0]});
+  cnn::Padding padding;
+  padding.pads = win.pads;
+  if (rank == 2) {
+    frontend::Conv2DSpec spec;
+    spec.outChannels = w.dims[0];
+    spec.groups = groups;
+    spec.bias = bias;
+    spec.kernel = {win.kernel[0], win.kernel[1]};
+    spec.stride = {win.stride[0], win.stride[1]};
+    spec.dilation = {win.dilation[0], win.dilation[1]};
+    spec.padding = padding;
+    return one(n.built(n.graph.conv2d(n.layer, x, spec)));
+  }
+  frontend::Conv1DSpec spec;
+  spec.outChannels = w.dims[0];
+  spec.groups = groups;
+  spec.bias = bias;
+  spec.kernel = win.kernel[0];
+  spec.stride = win.stride[0];
+  spec.dilation = win.dilation[0];
+  spec.padding = padding;
+  return one(n.built(n.graph.conv1d(n.layer, x, spec)));
+}
+
+std::vector<Tensor> convertBatchNormalization(NodeContext &n) {
+  // training_mode says which of its two behaviours the exported graph
+  // computes; cnnc's layer has both (running statistics in inference, batch
+  // statistics in the train step), so either export reads the same.
+  n.onlyAttrs({"epsilon", "momentum", "training_mode", "spatial"});
+  if (n.attrInt("spatial", 1) != 1)
+    n.fail("spatial 0 is not supported");
+  for (int i = 1; i < n.node.output_size(); ++i)
+    n.unusedOutput(i, "a running statistic output");
+  Value x = n.value(0, "X");
+  llvm::ArrayRef<int64_t> s = shapeOf(x);
+  if (s.size() != 2 && s.size() != 4)
+    n.fail("input X has shape " + list(s) + "; expected [N, C] or [N, C, H, W]");
+  const char *names[4] = {"scale", "B", "input_mean", "input_var"};
+  const char *suffixes[4] = {"weight", "bias", "running_mean", "running_var"};
+  for (int i = 0; i < 4; ++i)
+    n.layer.paramNames[suffixes[i]] = n.weight(i + 1, names[i], {s[1]});
+  frontend::BatchNormSpec spec;
+  spec.epsilon = n.attrFloat("epsilon", 1e-5f);
+  // ONNX: running = running * momentum + batch * (1 - momentum); PyTorch
+  // (and cnnc) weight the batch statistic by momentum.
+  spec.momentum = 1.0 - double(n.attrFloat("momentum", 0.9f));
+  return one(n.built(n.graph.batchNorm(n.layer, x, spec)));
+}
+
+std::vector<Tensor> convertGemm(NodeContext &n) {
+  n.onlyAttrs({"alpha", "beta", "transA", "transB"});
+  if (n.attrFloat("alpha", 1) != 1 || n.attrFloat("beta", 1) != 1)
+    n.fail("alpha and beta other than 1 are not supported");
+  if (n.attrInt("transA", 0) != 0)
+    n.fail("transA 1 is not supported");
+  if (n.attrInt("transB", 0) != 1)
+    n.fail("transB 0 is not supported: cnnc's dense weight is [out, in] (nn.Linear's layout, "
+           "which torch.onnx.export writes with transB 1)");
+  Value x = n.value(0, "A");
+  if (shapeOf(x).size() != 2)
+    n.fail("input A has shape " + list(shapeOf(x)) + "; expected [N, K]");
+  const Constant &w = n.constant(1, "B");
+  if (w.dims.size() != 2 || w.dims[1] != shapeOf(x)[1])
+    n.fail("B has shape " + list(w.dims) + "; expected [M, " + std::to_string(shapeOf(x)[1]) + "]");
+  n.layer.paramNames["weight"] = n.weight(1, "B", w.dims);
+  frontend::DenseSpec spec;
+  spec.outFeatures = w.dims[0];
+  spec.bias = n.hasInput(2);
+  if (spec.bias)
+    n.layer.paramNames["bias"] = n.weight(2, "C", {w.dims[0]});
+  return one(n.built(n.graph.dense(n.layer, x, spec)));
+}
+
+//===----------------------------------------------------------------------===//
+// Activations and element-wise
+//===----------------------------------------------------------------------===//
+
+template <Activation kind> std::vector<Tensor> convertActivation(NodeContext &n) {
+  double parameter = 0;
+  if (kind == Activation::LeakyRelu) {
+    n.onlyAttrs({"alpha"});
+    parameter = n.attrFloat("alpha", 0.01f);
+  } else {
+    n.onlyAttrs({});
+  }
+  return one(n.built(n.graph.activation(n.layer, n.value(0, "X"), kind, parameter)));
+}
+
+std::vector<Tensor> convertSoftmax(NodeContext &n) {
+  n.onlyAttrs({"axis"});
+  Value x = n.value(0, "input");
+  int64_t rank = int64_t(shapeOf(x).size());
+  int64_t axis = n.attrInt("axis", n.opset >= 13 ? -1 : 1);
+  if (rank != 2 || (axis != 1 && axis != -1))
+    n.fail("softmax over axis " + std::to_string(axis) + " of a tensor of shape " +
+           list(shapeOf(x)) + " is not supported (only over the features of [N, F])");
+  return one(n.built(n.graph.activation(n.layer, x, Activation::Softmax)));
+}
+
+std::vector<Tensor> convertAdd(NodeContext &n) {
+  n.onlyAttrs({});
+  Value a = n.value(0, "A"), b = n.value(1, "B");
+  frontend::Input ins[2] = {{a, n.node.input(0), n.layer.site}, {b, n.node.input(1), n.layer.site}};
+  return one(n.built(n.graph.add(n.layer, ins)));
+}
+
+std::vector<Tensor> convertConcat(NodeContext &n) {
+  n.onlyAttrs({"axis"});
+  int64_t axis = n.attrInt("axis", 1);
+  bool allConstant = true;
+  for (int i = 0; i < n.node.input_size(); ++i)
+    allConstant &= bool(n.input(i).constant);
+  if (allConstant) {
+    // Shape arithmetic: 1-D integer constants joined.
+    Constant out = intConstant({0}, {});
+    for (int i = 0; i < n.node.input_size(); ++i) {
+      const Constant &c = n.constant(i, "input");
+      if (c.isFloat || c.dims.size() != 1)
+        n.fail("only 1-D integer constants are concatenated at import");
+      out.ints.insert(out.ints.end(), c.ints.begin(), c.ints.end());
+    }
+    out.dims = {int64_t(out.ints.size())};
+    return one(std::move(out));
+  }
+  std::vector<frontend::Input> ins;
+  for (int i = 0; i < n.node.input_size(); ++i) {
+    Value v = n.value(i, "input");
+    if (axis != 1 && axis != 1 - int64_t(shapeOf(v).size()))
+      n.fail("concatenation along axis " + std::to_string(axis) +
+             " is not supported (only along channels, axis 1)");
+    ins.push_back({v, n.node.input(i), n.layer.site});
+  }
+  return one(n.built(n.graph.concat(n.layer, ins, {})));
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+std::vector<Tensor> convertPool(NodeContext &n, frontend::PoolKind kind) {
+  if (kind == frontend::PoolKind::Max)
+    n.onlyAttrs(
+        {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
+  else
+    n.onlyAttrs({"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
+  n.unusedOutput(1, "Indices");
+  if (n.attrInt("storage_order", 0) != 0)
+    n.fail("storage_order 1 is not supported");
+  std::array<int64_t, 4> extra = {0, 0, 0, 0};
+  Value x = kind == frontend::PoolKind::Average ? n.paddedValue(0, "X", extra) : n.value(0, "X");
+  std::vector<int64_t> kernel = n.attrInts("kernel_shape", {});
+  size_t rank = windowRank(n, kernel.size());
+  checkImage(n, x, rank);
+  bool ceilMode = n.attrInt("ceil_mode", 0) != 0;
+  OnnxWindow win = readWindow(n, spatialOf(x, rank), kernel, ceilMode);
+  if (llvm::any_of(win.dilation, [](int64_t d) { return d != 1; }))
+    n.fail("dilated pooling windows are not supported");
+  bool countIncludePad = n.attrInt("count_include_pad", 0) != 0;
+  if (extra != std::array<int64_t, 4>{0, 0, 0, 0}) {
+    // A zero Pad before the pool (how torch.onnx.export writes avg_pool2d's
+    // padding with count_include_pad): the pool's own padding, counted.
+    if (win.pads != std::array<int64_t, 4>{0, 0, 0, 0} || ceilMode)
+      n.fail("an AveragePool with pads or ceil_mode after a Pad is not supported");
+    win.pads = extra;
+    countIncludePad = true;
+  }
+  cnn::Padding padding;
+  padding.pads = win.pads;
+  if (rank == 2) {
+    frontend::Pool2DSpec spec;
+    spec.kind = kind;
+    spec.kernel = {win.kernel[0], win.kernel[1]};
+    spec.stride = {win.stride[0], win.stride[1]};
+    spec.padding = padding;
+    spec.ceilMode = ceilMode;
+    spec.countIncludePad = countIncludePad;
+    return one(n.built(n.graph.pool2d(n.layer, x, spec)));
+  }
+  frontend::Pool1DSpec spec;
+  spec.kind = kind;
+  spec.kernel = win.kernel[0];
+  spec.stride = win.stride[0];
+  spec.padding = padding;
+  spec.ceilMode = ceilMode;
+  spec.countIncludePad = countIncludePad;
+  return one(n.built(n.graph.pool1d(n.layer, x, spec)));
+}
+
+std::vector<Tensor> convertMaxPool(NodeContext &n) {
+  return convertPool(n, frontend::PoolKind::Max);
+}
+std::vector<Tensor> convertAveragePool(NodeContext &n) {
+  return convertPool(n, frontend::PoolKind::Average);
+}
+
+template <frontend::GlobalPoolKind kind> std::vector<Tensor> convertGlobalPool(NodeContext &n) {
+  n.onlyAttrs({});
+  Value x = n.value(0, "X");
+  checkImage(n, x, 2);
+  return one(n.built(n.graph.globalPool(n.layer, x, kind)));
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes: Flatten, Reshape and the constant arithmetic around them
+//===----------------------------------------------------------------------===//
+
+std::vector<Tensor> convertFlatten(NodeContext &n) {
+  n.onlyAttrs({"axis"});
+  Value x = n.value(0, "input");
+  int64_t rank = int64_t(shapeOf(x).size());
+  int64_t axis = n.attrInt("axis", 1);
+  if (axis != 1 && axis != 1 - rank)
+    n.fail("flattening from axis " + std::to_string(axis) +
+           " is not supported (only from axis 1: [N, ...] -> [N, features])");
+  if (rank == 2)
+    return one(x);
+  return one(n.built(n.graph.flatten(n.layer, x)));
+}
+
+std::vector<Tensor> convertReshape(NodeContext &n) {
+  n.onlyAttrs({"allowzero"});
+  Value x = n.value(0, "data");
+  const Constant &shape = n.constant(1, "shape");
+  if (shape.isFloat || shape.dims.size() != 1)
+    n.fail("the shape must be a 1-D integer tensor");
+  llvm::ArrayRef<int64_t> in = shapeOf(x);
+  int64_t features = 1;
+  for (size_t i = 1; i < in.size(); ++i)
+    features *= in[i];
+  // The reshapes a classifier head uses: [N, ...] -> [N, features], with the
+  // batch written as 0 (copy), -1 (infer) or the traced batch size.
+  const std::vector<int64_t> &s = shape.ints;
+  bool batchFirst = s.size() == 2 && (s[0] == 0 || s[0] == -1 || s[0] == kBatchDim);
+  bool flat = batchFirst && (s[1] == -1 || s[1] == features) && !(s[0] == -1 && s[1] == -1);
+  if (!flat)
+    n.fail("reshaping " + list(in) + " to " + list(s) +
+           " is not supported (only [N, ...] -> [N, features])");
+  if (in.size() == 2)
+    return one(x);
+  return one(n.built(n.graph.flatten(n.layer, x)));
+}
+
+std::vector<Tensor> convertShape(NodeContext &n) {
+  n.onlyAttrs({"start", "end"});
+  const Tensor &t = n.input(0);
+  std::vector<int64_t> dims;
+  if (t.constant)
+    dims = t.constant->dims;
+  else
+    dims.assign(shapeOf(t.value).begin(), shapeOf(t.value).end());
+  if (!t.constant && !dims.empty())
+    dims[0] = kBatchDim;
+  int64_t rank = int64_t(dims.size());
+  auto clamp = [&](int64_t i) { return std::clamp(i < 0 ? i + rank : i, int64_t(0), rank); };
+  int64_t start = clamp(n.attrInt("start", 0)), end = clamp(n.attrInt("end", rank));
+  std::vector<int64_t> out(dims.begin() + start, dims.begin() + std::max(start, end));
+  return one(intConstant({int64_t(out.size())}, out));
+}
+
+std::vector<Tensor> convertConstant(NodeContext &n) {
+  n.onlyAttrs({"value", "value_float", "value_floats", "value_int", "value_ints"});
+  if (n.hasAttr("value")) {
+    for (const onnx::AttributeProto &a : n.node.attribute())
+      if (a.name() == "value")
+        return one(readTensor(a.t()));
+  }
+  if (n.hasAttr("value_int"))
+    return one(intConstant({}, {n.attrInt("value_int", 0)}));
+  if (n.hasAttr("value_ints")) {
+    std::vector<int64_t> v = n.attrInts("value_ints", {});
+    return one(intConstant({int64_t(v.size())}, v));
+  }
+  if (n.hasAttr("value_float")) {
+    Constant c;
+    c.floats = {n.attrFloat("value_float", 0)};
+    return one(std::move(c));
+  }
+  n.fail("a Constant without a value, value_int(s) or value_float");
+}
+
+/// The axes of Unsqueeze / Squeeze: an attribute before opset 13, an input
+/// from 13 on.
+std::vector<int64_t> axesOf(NodeContext &n) {
+  if (n.opset < 13 || n.hasAttr("axes"))
+    return n.attrInts("axes", {});
+  if (!n.hasInput(1))
+    return {};
+  const Constant &c = n.constant(1, "axes");
+  if (c.isFloat)
+    n.fail("axes must be integers");
+  return c.ints;
+}
+
+std::vector<Tensor> convertUnsqueeze(NodeContext &n) {
+  n.onlyAttrs({"axes"});
+  Constant c = n.constant(0, "data");
+  std::vector<int64_t> axes = axesOf(n);
+  int64_t rank = int64_t(c.dims.size() + axes.size());
+  for (int64_t a : axes)
+    if (a < -rank || a >= rank)
+      n.fail("axis " + std::to_string(a) + " is out of range");
+  std::vector<int64_t> sorted;
+  for (int64_t a : axes)
+    sorted.push_back(a < 0 ? a + rank : a);
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t a : sorted)
+    c.dims.insert(c.dims.begin() + a, 1);
+  c.initializer.clear();
+  return one(std::move(c));
+}
+
+std::vector<Tensor> convertSqueeze(NodeContext &n) {
+  n.onlyAttrs({"axes"});
+  Constant c = n.constant(0, "data");
+  std::vector<int64_t> axes = axesOf(n);
+  int64_t rank = int64_t(c.dims.size());
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < rank; ++i) {
+    bool squeezed =
+        axes.empty() ? c.dims[i] == 1
+                     : llvm::any_of(axes, [&](int64_t a) { return (a < 0 ? a + rank : a) == i; });
+    if (squeezed && c.dims[i] != 1)
+      n.fail("cannot squeeze axis " + std::to_string(i) + " of extent " +
+             std::to_string(c.dims[i]));
+    if (!squeezed)
+      dims.push_back(c.dims[i]);
+  }
+  c.dims = dims;
+  c.initializer.clear();
+  return one(std::move(c));
+}
+
+std::vector<Tensor> convertGather(NodeContext &n) {
+  n.onlyAttrs({"axis"});
+  const Constant &data = n.constant(0, "data");
+  const Constant &indices = n.constant(1, "indices");
+  if (data.isFloat || data.dims.size() != 1 || n.attrInt("axis", 0) != 0 || indices.isFloat ||
+      indices.dims.size() > 1)
+    n.fail("only gathering from a 1-D integer constant (shape arithmetic) is supported");
+  std::vector<int64_t> out;
+  int64_t size = int64_t(data.ints.size());
+  for (int64_t i : indices.ints) {
+    if (i < -size || i >= size)
+      n.fail("index " + std::to_string(i) + " is out of range for " + list(data.ints));
+    out.push_back(data.ints[i < 0 ? i + size : i]);
+  }
+  return one(intConstant(indices.dims, out));
+}
+
+std::vector<Tensor> convertCast(NodeContext &n) {
+  n.onlyAttrs({"to", "saturate"});
+  Constant c = n.constant(0, "input");
+  int64_t to = n.attrInt("to", 0);
+  bool toFloat = to == onnx::TensorProto::FLOAT || to == onnx::TensorProto::DOUBLE;
+  bool toInt = to == onnx::TensorProto::INT64 || to == onnx::TensorProto::INT32;
+  if (!toFloat && !toInt)
+    n.fail("casting to ONNX type " + std::to_string(to) + " is not supported");
+  if (toFloat && !c.isFloat) {
+    for (int64_t v : c.ints)
+      c.floats.push_back(float(v));
+    c.ints.clear();
+  } else if (toInt && c.isFloat) {
+    for (float v : c.floats)
+      c.ints.push_back(int64_t(v));
+    c.floats.clear();
+  }
+  c.isFloat = toFloat;
+  c.initializer.clear();
+  return one(std::move(c));
+}
+
+std::vector<Tensor> convertPad(NodeContext &n) {
+  n.onlyAttrs({"mode", "pads", "value"});
+  if (n.attrString("mode", "constant") != "constant")
+    n.fail("mode '" + n.attrString("mode", "constant") + "' is not supported (only constant)");
+  Tensor t = n.input(0);
+  if (!t.value)
+    n.fail("padding a constant is not supported");
+  std::vector<int64_t> pads;
+  double value = 0;
+  if (n.opset < 11) {
+    pads = n.attrInts("pads", {});
+    value = n.attrFloat("value", 0);
+  } else {
+    const Constant &p = n.constant(1, "pads");
+    if (p.isFloat)
+      n.fail("pads must be integers");
+    pads = p.ints;
+    if (n.hasInput(2)) {
+      const Constant &v = n.constant(2, "constant_value");
+      if (!v.isFloat || v.floats.size() != 1)
+        n.fail("constant_value must be a float scalar");
+      value = v.floats[0];
+    }
+  }
+  if (value != 0)
+    n.fail("padding with " + std::to_string(value) + " is not supported (only with zeros)");
+  llvm::ArrayRef<int64_t> shape = shapeOf(t.value);
+  // pads: [x1_begin, x2_begin, ..., x1_end, x2_end, ...] over the ONNX
+  // tensor: [N, C, H, W], or [N, C, L] for a sequence ([N, C, 1, L] here).
+  bool sequence = pads.size() == 6 && shape.size() == 4 && shape[2] == 1;
+  if (pads.size() != 8 && !sequence)
+    n.fail("pads " + list(pads) + " do not match the input's shape " + list(shape));
+  size_t rank = pads.size() / 2;
+  if (pads[0] || pads[1] || pads[rank] || pads[rank + 1] ||
+      llvm::any_of(pads, [](int64_t p) { return p < 0; }))
+    n.fail("pads " + list(pads) + " are not supported (only non-negative spatial padding)");
+  std::array<int64_t, 4> add = sequence
+                                   ? std::array<int64_t, 4>{0, pads[2], 0, pads[5]}
+                                   : std::array<int64_t, 4>{pads[2], pads[3], pads[6], pads[7]};
+  for (int i = 0; i < 4; ++i)
+    t.pads[i] += add[i];
+  return {t};
+}
+
+//===----------------------------------------------------------------------===//
+// Identity, Dropout
+//===----------------------------------------------------------------------===//
+
+std::vector<Tensor> convertIdentity(NodeContext &n) {
+  n.onlyAttrs({});
+  return {n.input(0)};
+}
+
+std::vector<Tensor> convertDropout(NodeContext &n) {
+  n.onlyAttrs({"ratio", "seed", "is_test"});
+  n.unusedOutput(1, "mask");
+  Value x = n.value(0, "data");
+  double ratio = n.attrFloat("ratio", 0.5f);
+  if (n.hasInput(1)) {
+    const Constant &r = n.constant(1, "ratio");
+    if (!r.isFloat || r.floats.size() != 1)
+      n.fail("ratio must be a float scalar");
+    ratio = r.floats[0];
+  }
+  // training_mode (input 2), as for BatchNormalization: cnnc's dropout is
+  // the identity in inference and drops in the train step, either way.
+  frontend::DropoutSpec spec;
+  spec.rate = ratio;
+  return one(n.built(n.graph.dropout(n.layer, x, spec)));
+}
+
+const std::map<std::string, NodeConverter> &converters() {
+  static const std::map<std::string, NodeConverter> table = {
+      {"Add", convertAdd},
+      {"AveragePool", convertAveragePool},
+      {"BatchNormalization", convertBatchNormalization},
+      {"Cast", convertCast},
+      {"Concat", convertConcat},
+      {"Constant", convertConstant},
+      {"Conv", convertConv},
+      {"Dropout", convertDropout},
+      {"Flatten", convertFlatten},
+      {"Gather", convertGather},
+      {"Gemm", convertGemm},
+      {"GlobalAveragePool", convertGlobalPool<frontend::GlobalPoolKind::Average>},
+      {"GlobalMaxPool", convertGlobalPool<frontend::GlobalPoolKind::Max>},
+      {"Identity", convertIdentity},
+      {"LeakyRelu", convertActivation<Activation::LeakyRelu>},
+      {"MaxPool", convertMaxPool},
+      {"Pad", convertPad},
+      {"Relu", convertActivation<Activation::Relu>},
+      {"Reshape", convertReshape},
+      {"Shape", convertShape},
+      {"Sigmoid", convertActivation<Activation::Sigmoid>},
+      {"Softmax", convertSoftmax},
+      {"Squeeze", convertSqueeze},
+      {"Tanh", convertActivation<Activation::Tanh>},
+      {"Unsqueeze", convertUnsqueeze},
+  };
+  return table;
+}
+
+} // namespace
+
+NodeConverter cnnc::onnx_import::findConverter(const std::string &opType) {
+  auto it = converters().find(opType);
+  return it == converters().end() ? nullptr : it->second;
+}
+
+std::vector<std::string> cnnc::onnx_import::supportedOps() {
+  std::vector<std::string> ops;
+  for (const auto &entry : converters())
+    ops.push_back(entry.first);
+  return ops;
+}
