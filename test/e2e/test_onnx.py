@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""ONNX import, end to end: PyTorch modules exported with torch.onnx.export, compiled by
+`cnnc model.onnx`, run with `cnnrun` and compared with the module itself in float64.
+
+Each case exports a module (opset 13, input named `input` with a dynamic batch) in one of the
+two modes torch.onnx.export offers:
+ - eval: PyTorch folds every batch norm into the conv before it and names the folded
+   initializers itself (`onnx::Conv_NN`);
+ - training: the graph keeps BatchNormalization (training_mode set) and Dropout, and every
+   initializer keeps its state_dict name.
+The parameters written for cnnrun are the ONNX initializers, read back with the onnx package:
+exactly what cnnc compiled against. The reference is the module in eval mode, in float64, on
+the same float32 input; tolerance: max abs error <= 1e-4 * max(1, max|reference|), batch 1
+and 3 on one compiled model.so.
+Groups (--group): small (hand-written modules), torchvision (resnet18 at 3x224x224),
+errors (models cnnc must refuse, with the message checked: the node named, the reason given).
+Assumes: what harness.py assumes, plus Debian's python3-onnx.
+Run: /usr/bin/python3 test/e2e/test_onnx.py [--bin-dir build/bin] [--group small]
+"""
+
+import copy
+import os
+import sys
+import tempfile
+
+import onnx
+import onnx.numpy_helper
+import torch
+import torch.nn as nn
+
+import harness
+from harness import Case, seed_of
+
+BATCHES = (1, 3)
+EXPORT_DIR = tempfile.mkdtemp(prefix="cnnc_onnx_")
+
+
+# --------------------------------------------------------------------------- modules
+
+class SmallCnn(nn.Module):
+    """Conv + batch norm + ReLU, max and average pooling, a strided grouped conv, a dilated
+    conv, LeakyReLU, flatten, two linear layers, softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2)
+        self.conv3 = nn.Conv2d(16, 16, 3, padding=2, dilation=2, bias=False)
+        self.bn3 = nn.BatchNorm2d(16)
+        self.fc1 = nn.Linear(16 * 2 * 2, 32)
+        self.drop = nn.Dropout(0.25)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = nn.functional.max_pool2d(x, 2)
+        x = nn.functional.leaky_relu(self.conv2(x), 0.1)
+        x = torch.sigmoid(self.bn3(self.conv3(x)))
+        x = nn.functional.avg_pool2d(x, 3, stride=2, padding=1)
+        x = torch.flatten(x, 1)
+        x = torch.tanh(self.fc1(x))
+        return torch.softmax(self.fc2(self.drop(x)), dim=1)
+
+
+class Residual(nn.Module):
+    """Two branches concatenated, a residual add, global average pooling, a view()."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(4, 8, 3, padding=1)
+        self.a = nn.Conv2d(8, 4, 1)
+        self.b = nn.Conv2d(8, 4, 5, padding=2)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.stem(x))
+        y = torch.cat([self.a(x), self.b(x)], dim=1)
+        x = torch.relu(self.bn(y) + x)
+        x = nn.functional.adaptive_avg_pool2d(x, 1)
+        return self.fc(x.view(x.size(0), -1))
+
+
+class Sequence(nn.Module):
+    """1-D convolution and pooling over [N, C, L], global max pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(6, 12, 3, padding=1)
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, x):
+        x = nn.functional.max_pool1d(torch.relu(self.conv(x)), 2)
+        x = nn.functional.adaptive_max_pool1d(x, 1)
+        return self.fc(x.flatten(1))
+
+
+class CumSum(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return torch.cumsum(self.conv(x), dim=3).flatten(1)
+
+
+def randomized(make_module, name):
+    """make_module() with seeded parameters (default initialization where
+    harness.randomize_module does not reach, e.g. Conv1d) and random batch norm statistics."""
+    torch.manual_seed(seed_of(name))
+    module = make_module()
+    harness.randomize_module(module, torch.Generator().manual_seed(seed_of(name)))
+    return module.eval()
+
+
+def export(module, name, input_shape, training, dynamic_dims=(0,)):
+    """Writes `module` as ONNX; returns the path."""
+    path = os.path.join(EXPORT_DIR, name + ".onnx")
+    x = torch.zeros([2] + list(input_shape))
+    mode = torch.onnx.TrainingMode.TRAINING if training else torch.onnx.TrainingMode.EVAL
+    if training:
+        module.train()
+    torch.onnx.export(module, x, path, opset_version=13, training=mode,
+                      do_constant_folding=not training, input_names=["input"],
+                      output_names=["output"],
+                      dynamic_axes={"input": {d: f"d{d}" for d in dynamic_dims}})
+    module.eval()
+    return path
+
+
+def initializers(path):
+    """The float initializers of an ONNX file, as float32 tensors by name."""
+    model = onnx.load(path)
+    out = {}
+    for t in model.graph.initializer:
+        a = onnx.numpy_helper.to_array(t)
+        if a.dtype.kind == "f":
+            out[t.name] = torch.from_numpy(a.astype("float32").copy())
+    return out
+
+
+def onnx_case(name, make_module, input_shape, training):
+    """A module with input [N, *input_shape]. A sequence [N, C, L] is [N, C, 1, L] for cnnc
+    (as in model files): cnnrun is given that, the module the squeezed tensor."""
+    module = randomized(make_module, name)
+    path = export(module, name, input_shape, training)
+    ref_module = copy.deepcopy(module).double()
+    sequence = len(input_shape) == 2
+
+    def ref(xs, _params):
+        return ref_module(xs[0].squeeze(2) if sequence else xs[0])
+
+    params = initializers(path)
+    cnnc_shape = [input_shape[0], 1, input_shape[1]] if sequence else input_shape
+    return Case(name, path, cnnc_shape, params, ref, batches=BATCHES)
+
+
+def small_cases(args):
+    return [onnx_case("small_cnn_eval", SmallCnn, [3, 12, 12], training=False),
+            onnx_case("small_cnn_training", SmallCnn, [3, 12, 12], training=True),
+            onnx_case("residual_training", Residual, [4, 6, 6], training=True),
+            onnx_case("residual_eval", Residual, [4, 6, 6], training=False),
+            onnx_case("sequence_eval", Sequence, [6, 16], training=False)]
+
+
+def torchvision_cases(args):
+    import torchvision
+    return [onnx_case("resnet18", lambda: torchvision.models.resnet18(weights=None),
+                      [3, 224, 224], training=True)]
+
+
+# --------------------------------------------------------------------------- errors
+
+class ErrorCase:
+    """A model cnnc must refuse: every string of `expect` must be in its message."""
+
+    def __init__(self, name, make_path, expect):
+        self.name, self.make_path, self.expect = name, make_path, expect
+
+
+def error_cases():
+    def cumsum():
+        return export(CumSum().eval(), "cumsum", [3, 8, 8], training=False)
+
+    def dynamic_height():
+        return export(CumSum().eval(), "dynamic_height", [3, 8, 8], training=False,
+                      dynamic_dims=(0, 2))
+
+    def garbage():
+        path = os.path.join(EXPORT_DIR, "garbage.onnx")
+        with open(path, "wb") as f:
+            f.write(b"\x08\x07\x12\xff\xff\xff\xffnot a model")
+        return path
+
+    return [
+        ErrorCase("unsupported_op", cumsum,
+                  ["cumsum.onnx: error: node '/CumSum' (CumSum): operator 'CumSum' is not "
+                   "supported (cnnc imports Add, AveragePool, "]),
+        ErrorCase("dynamic_spatial", dynamic_height,
+                  ["dynamic_height.onnx: error: the model input 'input' has a dynamic "
+                   "dimension 2 ('d2'); only the batch (dimension 0) may be dynamic"]),
+        ErrorCase("not_onnx", garbage,
+                  ["garbage.onnx: error: not a valid ONNX model (the protobuf does not parse)"]),
+    ]
+
+
+def run_error_cases(args, pattern):
+    failures = 0
+    for c in error_cases():
+        if pattern and pattern not in c.name:
+            continue
+        path = c.make_path()
+        so = os.path.join(EXPORT_DIR, c.name + ".so")
+        try:
+            harness.run_cnnc(os.path.join(args.bin_dir, "cnnc"), path, so, target=args.target)
+            ok, message = False, "cnnc accepted the model"
+        except harness.CaseError as e:
+            text = str(e)
+            missing = [s for s in c.expect if s not in text]
+            ok = not missing and "Stack dump" not in text
+            message = f"missing {missing!r} in:\n{text}" if not ok else ""
+        print(f"{'PASS' if ok else 'FAIL'} errors/{c.name}", flush=True)
+        if not ok:
+            print("  " + message.replace("\n", "\n  "), flush=True)
+            failures += 1
+    return failures
+
+
+def main():
+    ap = harness.arg_parser("cnnc ONNX import vs PyTorch")
+    args = ap.parse_args()
+    groups = args.group or ["small", "torchvision", "errors"]
+    failures = 0
+    if "errors" in groups:
+        failures += run_error_cases(args, args.pattern)
+    builders = {"small": small_cases, "torchvision": torchvision_cases}
+    cases = [c for g in groups if g in builders for c in builders[g](args)
+             if not args.pattern or args.pattern in c.name]
+    if not cases:
+        return 1 if failures else 0
+    harness.skip_without_device(args.target)
+    runner = harness.Runner(harness.Tools(args.bin_dir, args.target), keep=args.keep)
+    for c in cases:
+        c.cnnc_args = list(args.cnnc_arg) + c.cnnc_args
+        runner.run_case(c)
+    return runner.summary(f"e2e onnx (--target={args.target})") or (1 if failures else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
