@@ -697,6 +697,7 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     parseMetadata(*model, model->desc->metadata_json);
     connectHalideRuntime(*model);
     initBuffers(*model);
+    loadDefaultParameters(*model);
     *out_model = model.release();
   });
 }

@@ -144,6 +144,10 @@ void initBuffers(cnnc_model &model);
 /// Index of the parameter named `name`, or -1.
 int findParameter(const cnnc_model &model, const std::string &name);
 
+/// Sets every parameter from the values the model.so embeds, if it embeds
+/// any (safetensors.cpp).
+void loadDefaultParameters(cnnc_model &model);
+
 /// Marks that the host copy of root buffer `root` changed (all of it), so a
 /// GPU model uploads it before a kernel reads it.
 void markHostWritten(cnnc_model &model, int root);

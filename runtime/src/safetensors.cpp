@@ -129,6 +129,19 @@ SafetensorsReader::SafetensorsReader(const std::string &path, const char *what) 
   if (!file)
     fail(CNNC_ERROR_IO,
          std::string("cannot open ") + what + " '" + path + "': " + std::strerror(errno));
+  readHeader(what);
+}
+
+SafetensorsReader::SafetensorsReader(const void *data, size_t size, const std::string &name)
+    : path(name) {
+  // fmemopen only reads through the pointer in mode "rb".
+  file = size ? fmemopen(const_cast<void *>(data), size, "rb") : nullptr;
+  if (!file)
+    fail(CNNC_ERROR_FORMAT, "cannot read " + name + ": empty or unreadable");
+  readHeader("parameters");
+}
+
+void SafetensorsReader::readHeader(const char *what) {
   if (std::fseek(file, 0, SEEK_END) != 0)
     fail(CNNC_ERROR_IO,
          std::string("cannot read ") + what + " '" + path + "': not a seekable file");
@@ -254,8 +267,8 @@ void writeSafetensors(const std::string &path,
 
 namespace {
 
-void loadParameters(cnnc_model &model, const std::string &path) {
-  SafetensorsReader reader(path, "weights");
+void readParameters(cnnc_model &model, const SafetensorsReader &reader) {
+  const std::string &path = reader.path;
   // Validate every parameter before changing any.
   std::vector<const Entry *> found;
   for (const TensorDesc &p : model.parameters)
@@ -271,6 +284,10 @@ void loadParameters(cnnc_model &model, const std::string &path) {
     model.parameterSet[i] = true;
   }
   model.prepared = false;
+}
+
+void loadParameters(cnnc_model &model, const std::string &path) {
+  readParameters(model, SafetensorsReader(path, "weights"));
 }
 
 void saveParameters(const cnnc_model &model, const std::string &path) {
@@ -300,6 +317,31 @@ int requireParameter(const cnnc_model *model, const char *name, size_t count, co
 }
 
 } // namespace
+
+void cnnc::rt::loadDefaultParameters(cnnc_model &model) {
+  const cnnc_model_desc &desc = *model.desc;
+  if (!desc.default_parameters_size)
+    return;
+  if (!desc.default_parameters)
+    fail(CNNC_ERROR_FORMAT,
+         "malformed model '" + model.path + "': default_parameters is null but its size is not 0");
+  readParameters(model, SafetensorsReader(desc.default_parameters, desc.default_parameters_size,
+                                          "the parameters embedded in '" + model.path + "'"));
+}
+
+extern "C" int cnnc_model_has_default_parameters(const cnnc_model *model) {
+  return model && model->desc->default_parameters_size ? 1 : 0;
+}
+
+extern "C" cnnc_status cnnc_model_load_default_parameters(cnnc_model *model) {
+  return guard([&] {
+    if (!model)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_default_parameters: null model");
+    if (!model->desc->default_parameters_size)
+      fail(CNNC_ERROR_PARAMETER, "model '" + model->path + "' embeds no parameter values");
+    loadDefaultParameters(*model);
+  });
+}
 
 extern "C" cnnc_status cnnc_model_load_parameters(cnnc_model *model, const char *path) {
   return guard([&] {

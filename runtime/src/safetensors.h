@@ -45,6 +45,9 @@ class SafetensorsReader {
 public:
   /// Opens and checks `path`; `what` names it in I/O errors ("weights", "checkpoint").
   SafetensorsReader(const std::string &path, const char *what);
+  /// Reads `size` bytes at `data` (kept alive by the caller) as a safetensors
+  /// file called `name` in messages.
+  SafetensorsReader(const void *data, size_t size, const std::string &name);
   ~SafetensorsReader();
   SafetensorsReader(const SafetensorsReader &) = delete;
   SafetensorsReader &operator=(const SafetensorsReader &) = delete;
@@ -61,6 +64,9 @@ public:
   std::map<std::string, std::string> metadata; ///< string values of __metadata__
 
 private:
+  /// Checks the header of the open `file`; `what` as for the constructor.
+  void readHeader(const char *what);
+
   std::FILE *file = nullptr;
   uint64_t dataStart = 0;
 };

@@ -129,7 +129,8 @@ TEST_F(CnnrunTrain, EvalOfParametersFileAndErrors) {
             1);
   EXPECT_THAT(err, HasSubstr("unknown learning-rate schedule 'linear'"));
   EXPECT_EQ(cnnrun("eval " + model + " --data " + dir.path(), out, &err), 1);
-  EXPECT_THAT(err, HasSubstr("exactly one of --checkpoint PATH and --weights FILE"));
+  EXPECT_THAT(err, HasSubstr("eval needs --checkpoint PATH or --weights FILE (the model embeds "
+                             "no parameter values)"));
   std::string weights = dir.file("w.safetensors");
   writeFile(weights, makeSafetensors({{"fc.weight", "F32", "[3,4]", floatBytes(testWeight())},
                                       {"fc.bias", "F32", "[3]", floatBytes(testBias())}}));

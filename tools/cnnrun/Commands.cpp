@@ -115,7 +115,9 @@ void info(const Options &options) {
   int64_t values = 0;
   for (const cnnc::TensorInfo &p : model.parameters())
     values += p.itemCount;
-  printTable(("parameters (" + std::to_string(values) + " values)").c_str(), model.parameters());
+  std::string embedded = model.hasDefaultParameters() ? ", embedded in the model" : "";
+  printTable(("parameters (" + std::to_string(values) + " values" + embedded + ")").c_str(),
+             model.parameters());
   std::printf("steps:\n");
   for (const cnnc::StepInfo &s : steps)
     std::printf("  %-32s %lld FLOP/item\n", s.name.c_str(), (long long)s.flops);
@@ -130,15 +132,17 @@ void info(const Options &options) {
 void run(const Options &options) {
   cnnc::Model model(options.model);
   std::vector<cnnc::TensorInfo> ins = model.inputs(), outs = model.outputs();
-  if (options.weights.empty())
-    throw std::runtime_error("run needs --weights FILE.safetensors");
+  if (options.weights.empty() && !model.hasDefaultParameters())
+    throw std::runtime_error("run needs --weights FILE.safetensors (the model embeds no "
+                             "parameter values)");
   if (options.inputs.size() != ins.size())
     throw std::runtime_error("the model has " + std::to_string(ins.size()) + " input(s), got " +
                              std::to_string(options.inputs.size()) + " --input");
   if (options.outputs.size() != outs.size())
     throw std::runtime_error("the model has " + std::to_string(outs.size()) + " output(s), got " +
                              std::to_string(options.outputs.size()) + " --output");
-  model.loadParameters(options.weights);
+  if (!options.weights.empty())
+    model.loadParameters(options.weights);
   std::vector<cnnc::Array> arrays;
   int64_t batch = -1;
   for (size_t i = 0; i < ins.size(); ++i) {
@@ -180,7 +184,7 @@ void bench(const Options &options) {
     throw std::runtime_error("--batch and --iters must be >= 1, --warmup >= 0");
   if (!options.weights.empty()) {
     model.loadParameters(options.weights);
-  } else {
+  } else if (!model.hasDefaultParameters()) {
     uint64_t seed = 1;
     for (const cnnc::TensorInfo &p : model.parameters()) {
       std::vector<float> v(size_t(p.itemCount));

@@ -87,7 +87,8 @@ void infoOptions(CLI::App &c, Options &o) {
 }
 
 void runOptions(CLI::App &c, Options &o) {
-  addString(c, "--weights", o.weights, "W.safetensors", "the parameters")->required();
+  addString(c, "--weights", o.weights, "W.safetensors",
+            "the parameters (required unless the model embeds them)");
   addPaths(c, "--input", o.inputs, "X.npy", "an input array; once per model input, in model order");
   addPaths(c, "--output", o.outputs, "Y.npy",
            "where to write an output; once per model output, in model order");
@@ -96,7 +97,8 @@ void runOptions(CLI::App &c, Options &o) {
 void benchOptions(CLI::App &c, Options &o) {
   addCount(c, "--batch", o.batch, 1, "batch size (default 1)");
   addString(c, "--weights", o.weights, "W.safetensors",
-            "the parameters (default: deterministic pseudo-random values)");
+            "the parameters (default: those the model embeds, else deterministic "
+            "pseudo-random values)");
   addCount(c, "--iters", o.iters, 1, "timed iterations (default 20)");
   addCount(c, "--warmup", o.warmup, 0, "untimed iterations before them (default 3)");
   c.add_flag("--train", o.train,
@@ -135,7 +137,8 @@ void trainOptions(CLI::App &c, Options &o) {
   addString(c, "--resume", o.resume, "PATH",
             "continue from a checkpoint written at the end of an epoch");
   addString(c, "--weights", o.weights, "W.safetensors",
-            "start from these parameters instead of the initialization");
+            "start from these parameters (default: those the model embeds, else the "
+            "initialization)");
   addCount(c, "--limit", o.limit, 1, "train on the first N images only");
   addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
   addJson(c, o,
@@ -146,7 +149,8 @@ void trainOptions(CLI::App &c, Options &o) {
 void evalOptions(CLI::App &c, Options &o) {
   addString(c, "--checkpoint", o.checkpoint, "PATH", "the checkpoint to evaluate");
   addString(c, "--weights", o.weights, "W.safetensors",
-            "the parameters file to evaluate (instead of --checkpoint)");
+            "the parameters file to evaluate (instead of --checkpoint; default: the "
+            "parameters the model embeds)");
   addString(c, "--data", o.data, "DIR",
             "the dataset: DIR/t10k-images-idx3-ubyte[.gz] and "
             "DIR/t10k-labels-idx1-ubyte[.gz]")

@@ -156,6 +156,8 @@ void train(const Options &o) {
     model.initParameters(seed);
     if (!o.weights.empty())
       model.loadParameters(o.weights);
+    else if (model.hasDefaultParameters())
+      model.loadDefaultParameters();
   }
 
   bool bar = isatty(fileno(stderr)) && !o.json;
@@ -221,11 +223,14 @@ void train(const Options &o) {
 
 void eval(const Options &o) {
   cnnc::Model model(o.model);
-  if (o.checkpoint.empty() == o.weights.empty())
-    throw std::runtime_error("eval needs exactly one of --checkpoint PATH and --weights FILE");
+  if (!o.checkpoint.empty() && !o.weights.empty())
+    throw std::runtime_error("eval takes one of --checkpoint PATH and --weights FILE, not both");
+  if (o.checkpoint.empty() && o.weights.empty() && !model.hasDefaultParameters())
+    throw std::runtime_error("eval needs --checkpoint PATH or --weights FILE (the model embeds "
+                             "no parameter values)");
   if (!o.checkpoint.empty())
     model.load(o.checkpoint);
-  else
+  else if (!o.weights.empty())
     model.loadParameters(o.weights);
   int64_t batch = o.batch;
   if (batch <= 0)

@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever the layout of cnnc_model_desc or the metadata changes. */
-#define CNNC_MODEL_ABI_VERSION 2u
+#define CNNC_MODEL_ABI_VERSION 3u
 
 /* A Halide AOT pipeline's argv entry point: args[i] is a halide_buffer_t*
  * for each buffer argument, in the order the metadata lists them. */
@@ -67,6 +67,11 @@ typedef struct cnnc_model_desc {
   const cnnc_kernel_fn *kernels; /* indexed by "kernel" in the metadata */
   const char *const *kernel_names;
   const cnnc_halide_runtime *halide; /* the embedded Halide runtime */
+  /* Values of every parameter, loaded with the model: a safetensors file of
+   * default_parameters_size bytes (F32, the metadata's parameters in
+   * order), or null and 0 when the model carries none. */
+  const unsigned char *default_parameters;
+  uint64_t default_parameters_size;
 } cnnc_model_desc;
 
 /* The versioned entry point; the runtime looks it up with dlsym. */

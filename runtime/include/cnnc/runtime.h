@@ -119,6 +119,15 @@ cnnc_status cnnc_model_get_step_info(const cnnc_model *model, size_t index,
  * is changed. */
 cnnc_status cnnc_model_load_parameters(cnnc_model *model, const char *path);
 
+/** 1 if the model.so embeds values for its parameters (an ONNX model's
+ * initializers, `cnnc --embed-weights`), else 0. cnnc_model_load sets the
+ * parameters from them. */
+int cnnc_model_has_default_parameters(const cnnc_model *model);
+
+/** Sets every parameter again from the values the model.so embeds; fails for
+ * a model without them. */
+cnnc_status cnnc_model_load_default_parameters(cnnc_model *model);
+
 /** Writes every parameter to a safetensors file (F32, metadata names and
  * order). Fails if a parameter has not been set. */
 cnnc_status cnnc_model_save_parameters(const cnnc_model *model, const char *path);

@@ -122,6 +122,10 @@ public:
   void loadParameters(const std::string &path) {
     check(cnnc_model_load_parameters(get(), path.c_str()));
   }
+  /// Whether model.so embeds parameter values (set when it is loaded).
+  bool hasDefaultParameters() const { return cnnc_model_has_default_parameters(get()) != 0; }
+  /// Sets every parameter again from the values model.so embeds.
+  void loadDefaultParameters() { check(cnnc_model_load_default_parameters(get())); }
   /// Saves all parameters to a safetensors file.
   void saveParameters(const std::string &path) const {
     check(cnnc_model_save_parameters(get(), path.c_str()));
