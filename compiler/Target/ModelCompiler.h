@@ -15,6 +15,8 @@
 
 namespace cnnc {
 
+struct DefaultParameters;
+
 struct CompileOptions {
   /// A Halide target string; "host" is the machine cnnc runs on.
   std::string target = "host";
@@ -28,6 +30,9 @@ struct CompileOptions {
   /// extents, strides, bounds; `cnnc --kernel-checks`). The runtime always
   /// passes the buffers the plan describes, so by default they are dropped.
   bool kernelChecks = false;
+  /// Values of the model's parameters to embed in model.so, loaded with
+  /// the model (ONNX initializers, `cnnc --embed-weights`); null for none.
+  const DefaultParameters *defaultParameters = nullptr;
 };
 
 /// Checks the target string and schedule name; returns an error message or "".

@@ -12,6 +12,7 @@
 
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 #include "compiler/Dialect/CNN/IR/ShapeInference.h"
+#include "compiler/Target/DefaultParameters.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -299,6 +300,15 @@ public:
     return module;
   }
 
+  /// The initializer of every parameter the import created.
+  void parameterValues(ModuleOp module, DefaultParameters &out) {
+    out.tensors.clear();
+    module.walk([&](cnn::ParamOp param) {
+      const Constant &c = *tensors.at(param.getName().str()).constant;
+      out.tensors.push_back({param.getName().str(), c.dims, c.floats});
+    });
+  }
+
 private:
   Location fileLoc() { return FileLineColLoc::get(ctx, path, 0, 0); }
 
@@ -391,7 +401,7 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> cnnc::importOnnxModel(StringRef path, MLIRContext *context,
-                                            llvm::raw_ostream &os) {
+                                            llvm::raw_ostream &os, DefaultParameters &parameters) {
   onnx::ModelProto model;
   {
     std::ifstream in(path.str(), std::ios::binary);
@@ -406,7 +416,10 @@ OwningOpRef<ModuleOp> cnnc::importOnnxModel(StringRef path, MLIRContext *context
   }
   Importer importer(model, context, path);
   try {
-    return importer.run();
+    OwningOpRef<ModuleOp> module = importer.run();
+    importer.parameterValues(*module, parameters);
+    parameters.source = path.str();
+    return module;
   } catch (const NodeError &e) {
     os << path << ": error: ";
     if (importer.current)

@@ -24,11 +24,16 @@
 
 namespace cnnc {
 
-/// Imports the ONNX model file at `path`. Returns null after printing the
+struct DefaultParameters;
+
+/// Imports the ONNX model file at `path`, and stores in `parameters` the
+/// value of every parameter (the initializers the model's nodes read as
+/// weights), to be embedded in model.so. Returns null after printing the
 /// error to `errors` when the file cannot be read or the model has anything
 /// cnnc does not implement.
 mlir::OwningOpRef<mlir::ModuleOp> importOnnxModel(llvm::StringRef path, mlir::MLIRContext *context,
-                                                  llvm::raw_ostream &errors);
+                                                  llvm::raw_ostream &errors,
+                                                  DefaultParameters &parameters);
 
 } // namespace cnnc
 

@@ -12,6 +12,7 @@
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
 #include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Pipeline/Pipeline.h"
+#include "compiler/Target/DefaultParameters.h"
 #include "compiler/Target/ModelCompiler.h"
 #include "frontends/onnx/OnnxImporter.h"
 #include "frontends/yaml/YamlImporter.h"
@@ -60,6 +61,12 @@ static cl::opt<bool> timeReport(
     "time-report",
     cl::desc("Print the time of each compilation step and how many kernels were compiled"),
     cl::init(false));
+
+static cl::opt<std::string> embedWeights(
+    "embed-weights",
+    cl::desc("Embed the parameter values of this safetensors file in model.so, loaded with the "
+             "model (an ONNX model embeds its initializers without it)"),
+    cl::value_desc("file.safetensors"), cl::init(""));
 
 static cl::opt<bool> kernelChecks(
     "kernel-checks",
@@ -127,12 +134,24 @@ int main(int argc, char **argv) {
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
 
   llvm::StringRef inputPath(inputFile);
+  cnnc::DefaultParameters parameters;
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      inputPath.ends_with(".mlir")   ? mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context)
-      : inputPath.ends_with(".onnx") ? cnnc::importOnnxModel(inputPath, &context, llvm::errs())
-                                     : cnnc::importYamlModel(sourceMgr, &context);
+      inputPath.ends_with(".mlir") ? mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context)
+      : inputPath.ends_with(".onnx")
+          ? cnnc::importOnnxModel(inputPath, &context, llvm::errs(), parameters)
+          : cnnc::importYamlModel(sourceMgr, &context);
   if (!module || failed(module->verify()))
     return 1;
+  if (!embedWeights.empty()) {
+    llvm::Expected<cnnc::DefaultParameters> read = cnnc::readSafetensorsFile(embedWeights);
+    if (!read) {
+      llvm::errs() << "cnnc: error: " << llvm::toString(read.takeError()) << "\n";
+      return 1;
+    }
+    parameters = std::move(*read);
+  }
+  if (!parameters.tensors.empty())
+    options.defaultParameters = &parameters;
 
   if (stats) {
     if (failed(cnnc::runGraphPipeline(*module, cnnc::Stage::Expanded, /*training=*/false)))
