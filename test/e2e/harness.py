@@ -124,8 +124,9 @@ class Tools:
         return json.loads(p.stdout)
 
     def run(self, so, weights, inputs, workdir, tag):
-        """Runs model.so on a list of arrays; returns the (first) output array."""
-        args = [self.cnnrun, "run", so, "--weights", weights]
+        """Runs model.so on a list of arrays; returns the (first) output array. weights None:
+        the parameters model.so embeds."""
+        args = [self.cnnrun, "run", so] + (["--weights", weights] if weights else [])
         for i, x in enumerate(inputs):
             path = os.path.join(workdir, f"{tag}_in{i}.npy")
             write_npy(path, x)

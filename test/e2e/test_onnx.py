@@ -13,7 +13,9 @@ exactly what cnnc compiled against. The reference is the module in eval mode, in
 the same float32 input; tolerance: max abs error <= 1e-4 * max(1, max|reference|), batch 1
 and 3 on one compiled model.so.
 Groups (--group): small (hand-written modules), torchvision (resnet18 at 3x224x224),
-errors (models cnnc must refuse, with the message checked: the node named, the reason given).
+errors (models cnnc must refuse, with the message checked: the node named, the reason given),
+embedded (model.so files that carry their parameters: an ONNX model's initializers, a model
+file compiled with --embed-weights; run without --weights).
 Assumes: what harness.py assumes, plus Debian's python3-onnx.
 Run: /usr/bin/python3 test/e2e/test_onnx.py [--bin-dir build/bin] [--group small]
 """
@@ -227,13 +229,75 @@ def run_error_cases(args, pattern):
     return failures
 
 
+# --------------------------------------------------------------------------- embedded values
+
+def run_embedded_checks(args):
+    """model.so files that carry their parameters: an ONNX model's initializers, and a model
+    file compiled with --embed-weights. `cnnrun run` without --weights must match PyTorch;
+    --embed-weights with a file that lacks a parameter must be refused by name."""
+    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
+    import reference_models
+    import safetensors_io
+    cnnc = os.path.join(args.bin_dir, "cnnc")
+    tools = harness.Tools(args.bin_dir, args.target)
+    failures = 0
+
+    def check(name, so, module, input_shape):
+        x = torch.randn([3] + input_shape, generator=torch.Generator().manual_seed(seed_of(name)))
+        got = tools.run(so, None, [x.numpy()], EXPORT_DIR, name)
+        with torch.no_grad():
+            ref = copy.deepcopy(module).double()(x.double()).numpy()
+        c = harness.compare(got, ref)
+        print(f"{'PASS' if c.ok else 'FAIL'} embedded/{name} max_err {c.err:.2e}", flush=True)
+        if not c.ok:
+            print("  " + c.message, flush=True)
+        return 0 if c.ok else 1
+
+    module = randomized(Residual, "embedded_onnx")
+    path = export(module, "embedded_onnx", [4, 6, 6], training=True)
+    so = os.path.join(EXPORT_DIR, "embedded_onnx.so")
+    harness.run_cnnc(cnnc, path, so, target=args.target)
+    failures += check("onnx_initializers", so, module, [4, 6, 6])
+
+    torch.manual_seed(seed_of("embedded_yaml"))
+    mnist = reference_models.MnistCnn().eval()
+    weights = os.path.join(EXPORT_DIR, "mnist.safetensors")
+    safetensors_io.save(dict(mnist.state_dict()), weights)
+    model_file = os.path.join(args.source_dir, "models", "mnist_cnn.yaml")
+    so = os.path.join(EXPORT_DIR, "embedded_yaml.so")
+    harness.run_cnnc(cnnc, model_file, so, ["--embed-weights", weights, "--inference-only"],
+                     target=args.target)
+    failures += check("yaml_embed_weights", so, mnist, [1, 28, 28])
+
+    partial = os.path.join(EXPORT_DIR, "partial.safetensors")
+    state = dict(mnist.state_dict())
+    del state["fc2.bias"]
+    safetensors_io.save(state, partial)
+    expect = "partial.safetensors has no value for parameter 'fc2.bias' [10]"
+    try:
+        harness.run_cnnc(cnnc, model_file, so, ["--embed-weights", partial, "--inference-only"],
+                         target=args.target)
+        text = "cnnc accepted it"
+    except harness.CaseError as e:
+        text = str(e)
+    ok = expect in text
+    print(f"{'PASS' if ok else 'FAIL'} embedded/missing_parameter", flush=True)
+    if not ok:
+        print(f"  expected {expect!r} in:\n  {text}", flush=True)
+        failures += 1
+    return failures
+
+
 def main():
     ap = harness.arg_parser("cnnc ONNX import vs PyTorch")
     args = ap.parse_args()
-    groups = args.group or ["small", "torchvision", "errors"]
+    groups = args.group or ["small", "torchvision", "errors", "embedded"]
     failures = 0
     if "errors" in groups:
         failures += run_error_cases(args, args.pattern)
+    if "embedded" in groups:
+        harness.skip_without_device(args.target)
+        failures += run_embedded_checks(args)
     builders = {"small": small_cases, "torchvision": torchvision_cases}
     cases = [c for g in groups if g in builders for c in builders[g](args)
              if not args.pattern or args.pattern in c.name]
