@@ -266,6 +266,16 @@ std::vector<Tensor> convertAdd(NodeContext &n) {
   return one(n.built(n.graph.add(n.layer, ins)));
 }
 
+std::vector<Tensor> convertSum(NodeContext &n) {
+  n.onlyAttrs({});
+  std::vector<frontend::Input> ins;
+  for (int i = 0; i < n.node.input_size(); ++i)
+    ins.push_back({n.value(i, "data"), n.node.input(i), n.layer.site});
+  if (ins.size() == 1)
+    return one(ins[0].value);
+  return one(n.built(n.graph.add(n.layer, ins)));
+}
+
 std::vector<Tensor> convertConcat(NodeContext &n) {
   n.onlyAttrs({"axis"});
   int64_t axis = n.attrInt("axis", 1);
@@ -360,6 +370,47 @@ template <frontend::GlobalPoolKind kind> std::vector<Tensor> convertGlobalPool(N
   Value x = n.value(0, "X");
   checkImage(n, x, 2);
   return one(n.built(n.graph.globalPool(n.layer, x, kind)));
+}
+
+/// ReduceMean / ReduceMax over the spatial axes of [N, C, H, W]: global
+/// pooling, flattened to [N, C] when keepdims is 0.
+template <frontend::GlobalPoolKind kind> std::vector<Tensor> convertSpatialReduce(NodeContext &n) {
+  n.onlyAttrs({"axes", "keepdims"});
+  Value x = n.value(0, "data");
+  checkImage(n, x, 2);
+  std::vector<int64_t> axes = n.attrInts("axes", {});
+  if (!n.hasAttr("axes") && n.hasInput(1)) { // the axes input (ReduceMean-18)
+    const Constant &c = n.constant(1, "axes");
+    if (c.isFloat)
+      n.fail("axes must be integers");
+    axes = c.ints;
+  }
+  for (int64_t &a : axes)
+    a = a < 0 ? a + 4 : a;
+  std::sort(axes.begin(), axes.end());
+  if (axes != std::vector<int64_t>{2, 3})
+    n.fail("reducing over axes " + list(axes) +
+           " is not supported (only over the spatial axes [2, 3] of [N, C, H, W])");
+  Value pooled = n.built(n.graph.globalPool(n.layer, x, kind));
+  if (n.attrInt("keepdims", 1))
+    return one(pooled);
+  frontend::LayerInfo flat = n.layer;
+  flat.name += ".flatten";
+  return one(n.built(n.graph.flatten(flat, pooled)));
+}
+
+std::vector<Tensor> convertLRN(NodeContext &n) {
+  n.onlyAttrs({"alpha", "beta", "bias", "size"});
+  if (!n.hasAttr("size"))
+    n.fail("attribute 'size' is required");
+  frontend::LocalResponseNormSpec spec;
+  spec.size = n.attrInt("size", 1);
+  spec.alpha = n.attrFloat("alpha", 1e-4f);
+  spec.beta = n.attrFloat("beta", 0.75f);
+  spec.k = n.attrFloat("bias", 1.0f);
+  Value x = n.value(0, "X");
+  checkImage(n, x, 2);
+  return one(n.built(n.graph.localResponseNorm(n.layer, x, spec)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -619,14 +670,18 @@ const std::map<std::string, NodeConverter> &converters() {
       {"GlobalMaxPool", convertGlobalPool<frontend::GlobalPoolKind::Max>},
       {"Identity", convertIdentity},
       {"LeakyRelu", convertActivation<Activation::LeakyRelu>},
+      {"LRN", convertLRN},
       {"MaxPool", convertMaxPool},
       {"Pad", convertPad},
       {"Relu", convertActivation<Activation::Relu>},
+      {"ReduceMax", convertSpatialReduce<frontend::GlobalPoolKind::Max>},
+      {"ReduceMean", convertSpatialReduce<frontend::GlobalPoolKind::Average>},
       {"Reshape", convertReshape},
       {"Shape", convertShape},
       {"Sigmoid", convertActivation<Activation::Sigmoid>},
       {"Softmax", convertSoftmax},
       {"Squeeze", convertSqueeze},
+      {"Sum", convertSum},
       {"Tanh", convertActivation<Activation::Tanh>},
       {"Unsqueeze", convertUnsqueeze},
   };

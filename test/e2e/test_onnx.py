@@ -84,6 +84,40 @@ class Residual(nn.Module):
         return self.fc(x.view(x.size(0), -1))
 
 
+class Reductions(nn.Module):
+    """Mean and max over the spatial axes (ReduceMean, ReduceMax with keepdims 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc(torch.cat([x.mean([2, 3]), x.amax(dim=(2, 3))], dim=1))
+
+
+def lrn_sum_case():
+    """Operators torch.onnx.export does not write (it decomposes LocalResponseNorm and writes
+    Add for +): a graph built with onnx.helper, X -> LRN -> Sum(LRN(X), X, X)."""
+    from onnx import TensorProto, helper
+    path = os.path.join(EXPORT_DIR, "lrn_sum.onnx")
+    nodes = [helper.make_node("LRN", ["input"], ["n"], name="lrn", size=3, alpha=2e-3,
+                              beta=0.8, bias=1.5),
+             helper.make_node("Sum", ["n", "input", "input"], ["output"], name="sum")]
+    graph = helper.make_graph(
+        nodes, "lrn_sum",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, 5, 5])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4, 5, 5])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    lrn = nn.LocalResponseNorm(3, alpha=2e-3, beta=0.8, k=1.5)
+
+    def ref(xs, _params):
+        return lrn(xs[0]) + 2 * xs[0]
+
+    return Case("lrn_sum_graph", path, [4, 5, 5], {}, ref, batches=BATCHES)
+
+
 class Sequence(nn.Module):
     """1-D convolution and pooling over [N, C, L], global max pooling."""
 
@@ -163,7 +197,9 @@ def small_cases(args):
             onnx_case("small_cnn_training", SmallCnn, [3, 12, 12], training=True),
             onnx_case("residual_training", Residual, [4, 6, 6], training=True),
             onnx_case("residual_eval", Residual, [4, 6, 6], training=False),
-            onnx_case("sequence_eval", Sequence, [6, 16], training=False)]
+            onnx_case("sequence_eval", Sequence, [6, 16], training=False),
+            onnx_case("reductions_eval", Reductions, [3, 7, 7], training=False),
+            lrn_sum_case()]
 
 
 def torchvision_cases(args):
