@@ -32,47 +32,52 @@
 
 namespace cl = llvm::cl;
 
+/// cnnc's own options: `--help` lists these only (LLVM's and MLIR's, such as
+/// --mlir-print-debuginfo, still work).
+static cl::OptionCategory cnncOptions("cnnc options");
+
 static cl::opt<std::string> inputFile(cl::Positional,
-                                      cl::desc("<model.yaml|model.onnx|model.mlir>"), cl::Required);
+                                      cl::desc("<model.yaml|model.onnx|model.mlir>"), cl::Required,
+                                      cl::cat(cnncOptions));
 static cl::opt<std::string>
     outputFile("o", cl::desc("Output file (default: model.so, or stdout with --emit)"),
-               cl::value_desc("path"), cl::init(""));
+               cl::value_desc("path"), cl::init(""), cl::cat(cnncOptions));
 static cl::opt<std::string> emit(
     "emit",
     cl::desc("Stage to print: mlir | mlir-expanded | mlir-train | mlir-optimized | mlir-fused | "
              "halide | so (default)"),
-    cl::init("so"));
+    cl::init("so"), cl::cat(cnncOptions));
 static cl::opt<bool>
     inferenceOnly("inference-only",
                   cl::desc("Build no train/eval step (smaller, faster to compile)"),
-                  cl::init(false));
+                  cl::init(false), cl::cat(cnncOptions));
 static cl::opt<std::string>
     target("target",
            cl::desc("Halide target string (default: host; e.g. host-cuda, host-opencl, "
                     "x86-64-linux-avx2-fma-f16c-sse41)"),
-           cl::init("host"));
+           cl::init("host"), cl::cat(cnncOptions));
 static cl::opt<std::string>
     schedule("schedule",
              cl::desc("default (the target's hand schedules) | cpu | gpu | auto:Adams2019 | "
                       "auto:Mullapudi2016 | auto:Li2018 (CPU or GPU)"),
-             cl::init("default"));
+             cl::init("default"), cl::cat(cnncOptions));
 
 static cl::opt<bool> timeReport(
     "time-report",
     cl::desc("Print the time of each compilation step and how many kernels were compiled"),
-    cl::init(false));
+    cl::init(false), cl::cat(cnncOptions));
 
 static cl::opt<std::string> embedWeights(
     "embed-weights",
     cl::desc("Embed the parameter values of this safetensors file in model.so, loaded with the "
              "model (an ONNX model embeds its initializers without it)"),
-    cl::value_desc("file.safetensors"), cl::init(""));
+    cl::value_desc("file.safetensors"), cl::init(""), cl::cat(cnncOptions));
 
 static cl::opt<bool> kernelChecks(
     "kernel-checks",
     cl::desc("Keep Halide's checks of every kernel's buffer arguments (type, rank, extents, "
              "strides, bounds): slower to compile, for debugging the compiler"),
-    cl::init(false));
+    cl::init(false), cl::cat(cnncOptions));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
@@ -98,6 +103,7 @@ int main(int argc, char **argv) {
   // MLIR's printing options (e.g. --mlir-print-debuginfo for locations).
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
+  cl::HideUnrelatedOptions(cnncOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "cnnc: compile a CNN model into model.so\n\n"
                               "  --stats [--json]  print the per-layer complexity report\n");
