@@ -44,6 +44,31 @@ Site LayerContext::site(SourceLoc loc) const {
   return FileLineColLoc::get(context, file, loc.line, loc.col);
 }
 
+DictionaryAttr cnnc::model::trainSettingsAttr(const std::vector<TrainSetting> &settings,
+                                              MLIRContext *ctx) {
+  Builder b(ctx);
+  SmallVector<NamedAttribute> entries;
+  for (const TrainSetting &t : settings) {
+    Attribute value;
+    switch (t.kind) {
+    case TrainSetting::Text:
+      value = b.getStringAttr(t.text);
+      break;
+    case TrainSetting::Number:
+      value = b.getF64FloatAttr(t.number);
+      break;
+    case TrainSetting::Integer:
+      value = b.getI64IntegerAttr(int64_t(t.number));
+      break;
+    case TrainSetting::Flag:
+      value = b.getBoolAttr(t.number != 0);
+      break;
+    }
+    entries.push_back(b.getNamedAttr(t.key, value));
+  }
+  return b.getDictionaryAttr(entries);
+}
+
 namespace {
 
 /// Keeps the first error the graph builder reports, to be thrown as a
@@ -89,30 +114,6 @@ public:
   MLIRGen(const ModelFile &model, MLIRContext *ctx, StringRef file)
       : model(model), ctx(ctx), b(ctx), file(file.str()), graph(b, errors) {}
 
-  /// The `train:` settings as the `cnn.train` attribute cnnc-autodiff reads.
-  DictionaryAttr trainAttr() {
-    SmallVector<NamedAttribute> entries;
-    for (const TrainSetting &t : model.train) {
-      Attribute value;
-      switch (t.kind) {
-      case TrainSetting::Text:
-        value = b.getStringAttr(t.text);
-        break;
-      case TrainSetting::Number:
-        value = b.getF64FloatAttr(t.number);
-        break;
-      case TrainSetting::Integer:
-        value = b.getI64IntegerAttr(int64_t(t.number));
-        break;
-      case TrainSetting::Flag:
-        value = b.getBoolAttr(t.number != 0);
-        break;
-      }
-      entries.push_back(b.getNamedAttr(t.key, value));
-    }
-    return b.getDictionaryAttr(entries);
-  }
-
   OwningOpRef<ModuleOp> run() {
     OwningOpRef<ModuleOp> module(ModuleOp::create(fileLoc({1, 1})));
     b.setInsertionPointToEnd(module->getBody());
@@ -136,7 +137,7 @@ public:
     func.setType(b.getFunctionType({inType}, {out.getType()}));
     func.setResultAttr(0, "cnn.name", b.getStringAttr("output"));
     if (!model.train.empty())
-      func->setAttr("cnn.train", trainAttr());
+      func->setAttr("cnn.train", trainSettingsAttr(model.train, ctx));
     return module;
   }
 

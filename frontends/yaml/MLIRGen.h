@@ -49,6 +49,10 @@ public:
 
 /// Builds the module of `model`, whose ops are located in `fileName`.
 /// Throws ModelError on a shape error or a parameter name clash.
+/// The `train:` settings as the `cnn.train` attribute cnnc-autodiff reads.
+mlir::DictionaryAttr trainSettingsAttr(const std::vector<TrainSetting> &settings,
+                                       mlir::MLIRContext *context);
+
 mlir::OwningOpRef<mlir::ModuleOp> genModule(const ModelFile &model, mlir::MLIRContext *context,
                                             llvm::StringRef fileName);
 

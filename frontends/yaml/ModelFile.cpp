@@ -680,6 +680,23 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
   return settings;
 }
 
+std::vector<TrainSetting> cnnc::model::parseTrainFile(StringRef text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception &e) {
+    fail(SourceLoc::of(e.mark), "invalid YAML: " + e.msg);
+  }
+  if (!root.IsMap() || root.size() != 1 || !root.begin()->first.IsScalar() ||
+      root.begin()->first.Scalar() != "train")
+    fail(SourceLoc::of(root).isValid() ? SourceLoc::of(root) : SourceLoc{1, 1},
+         "expected training settings: a map with the one key 'train' ({loss, optimizer, lr, "
+         "batch, epochs}), found " +
+             render(root));
+  auto entry = *root.begin();
+  return parseTrain(entry.second, SourceLoc::of(entry.first));
+}
+
 ModelFile cnnc::model::parseModelFile(StringRef text) {
   YAML::Node root;
   try {

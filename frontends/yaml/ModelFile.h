@@ -136,6 +136,11 @@ struct ModelFile {
 /// Parses and checks the structure of a model file. Throws ModelError.
 ModelFile parseModelFile(llvm::StringRef text);
 
+/// Parses a training-settings file: a map whose one key is `train`, as in a
+/// model file (for models that come without one, e.g. ONNX). Throws
+/// ModelError.
+std::vector<TrainSetting> parseTrainFile(llvm::StringRef text);
+
 /// The value of a block parameter inside one instance.
 struct Binding {
   YAML::Node value; ///< already free of `$` references

@@ -22,6 +22,13 @@ namespace cnnc {
 mlir::OwningOpRef<mlir::ModuleOp> importYamlModel(llvm::SourceMgr &sourceMgr,
                                                   mlir::MLIRContext *context);
 
+/// Reads the training settings file held as buffer `bufferId` of
+/// `sourceMgr` (`train: {loss, optimizer, lr, batch, epochs}`, as in a model
+/// file) and gives them to the model function of `module`, replacing any it
+/// has. Emits a diagnostic in that file and fails when the file is invalid.
+mlir::LogicalResult importTrainSettings(llvm::SourceMgr &sourceMgr, unsigned bufferId,
+                                        mlir::ModuleOp module);
+
 } // namespace cnnc
 
 #endif

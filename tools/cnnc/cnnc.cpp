@@ -73,6 +73,12 @@ static cl::opt<std::string> embedWeights(
              "model (an ONNX model embeds its initializers without it)"),
     cl::value_desc("file.safetensors"), cl::init(""), cl::cat(cnncOptions));
 
+static cl::opt<std::string> trainConfig(
+    "train-config",
+    cl::desc("Training settings for the train step (a YAML file `train: {loss, optimizer, lr, "
+             "batch, epochs}`, as in a model file; it replaces the model file's)"),
+    cl::value_desc("train.yaml"), cl::init(""), cl::cat(cnncOptions));
+
 static cl::opt<bool> kernelChecks(
     "kernel-checks",
     cl::desc("Keep Halide's checks of every kernel's buffer arguments (type, rank, extents, "
@@ -148,6 +154,16 @@ int main(int argc, char **argv) {
           : cnnc::importYamlModel(sourceMgr, &context);
   if (!module || failed(module->verify()))
     return 1;
+  if (!trainConfig.empty()) {
+    auto trainFile = mlir::openInputFile(trainConfig, &error);
+    if (!trainFile) {
+      llvm::errs() << "cnnc: error: " << error << "\n";
+      return 1;
+    }
+    unsigned id = sourceMgr.AddNewSourceBuffer(std::move(trainFile), llvm::SMLoc());
+    if (failed(cnnc::importTrainSettings(sourceMgr, id, *module)))
+      return 1;
+  }
   if (!embedWeights.empty()) {
     llvm::Expected<cnnc::DefaultParameters> read = cnnc::readSafetensorsFile(embedWeights);
     if (!read) {
