@@ -472,8 +472,8 @@ def tool_args(ap, runtime_lib=False):
     return ap
 
 
-def arg_parser(description):
-    ap = tool_args(argparse.ArgumentParser(description=description))
+def arg_parser(description, runtime_lib=False):
+    ap = tool_args(argparse.ArgumentParser(description=description), runtime_lib)
     ap.add_argument("--group", action="append", default=[],
                     help="run only these groups (repeatable); default: all")
     ap.add_argument("-k", dest="pattern", default=None, help="run only cases whose name contains this")

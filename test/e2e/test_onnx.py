@@ -15,8 +15,10 @@ and 3 on one compiled model.so.
 Groups (--group): small (hand-written modules), torchvision (resnet18 at 3x224x224),
 errors (models cnnc must refuse, with the message checked: the node named, the reason given),
 embedded (model.so files that carry their parameters: an ONNX model's initializers, a model
-file compiled with --embed-weights; run without --weights).
-Assumes: what harness.py assumes, plus Debian's python3-onnx.
+file compiled with --embed-weights; run without --weights), train (one SGD train step of an
+imported model through the C runtime vs PyTorch's, every parameter compared).
+Assumes: what harness.py assumes, plus Debian's python3-onnx; the C runtime library for the
+train group (--runtime-lib, default <bin-dir>/../lib/libcnnc_runtime.so).
 Run: /usr/bin/python3 test/e2e/test_onnx.py [--bin-dir build/bin] [--group small]
 """
 
@@ -324,16 +326,86 @@ def run_embedded_checks(args):
     return failures
 
 
+# --------------------------------------------------------------------------- train step
+
+TRAIN_LR = 0.1
+
+
+def run_train_checks(args):
+    """One train step of an imported model against PyTorch: the module exported in training
+    mode (batch norm kept, state_dict names), compiled with --train-config (cross-entropy,
+    plain SGD), one step at batch 4 from the embedded parameters through the C runtime; the
+    loss and every parameter after the step must match PyTorch's float64 step (autograd, then
+    p -= lr * grad; batch norm's running statistics updated by the train-mode forward)."""
+    import torch.nn.functional as F
+    runtime = harness.load_runtime(args)
+    config = os.path.join(EXPORT_DIR, "train.yaml")
+    with open(config, "w") as f:
+        f.write(f"train: {{loss: cross_entropy, optimizer: {{name: sgd, lr: {TRAIN_LR}}}}}\n")
+    cnnc = os.path.join(args.bin_dir, "cnnc")
+    failures = 0
+    for name, make, shape, classes in [("train_residual", Residual, [4, 6, 6], 5),
+                                       ("train_sequence", Sequence, [6, 16], 3)]:
+        module = randomized(make, name)
+        path = export(module, name, shape, training=True)
+        so = os.path.join(EXPORT_DIR, name + ".so")
+        harness.run_cnnc(cnnc, path, so, ["--train-config", config], target=args.target)
+        gen = torch.Generator().manual_seed(seed_of(name))
+        x = torch.randn([4] + shape, generator=gen)
+        labels = torch.randint(0, classes, (4,), generator=gen)
+        sequence = len(shape) == 2
+        model = runtime.Model(so)
+        xin = x.unsqueeze(2) if sequence else x
+        loss, _ = model.train_step([xin.numpy()], labels.float().numpy(), TRAIN_LR)
+        got = model.get_parameters()
+        model.close()
+
+        ref = copy.deepcopy(module).double().train()
+        ref_loss = F.cross_entropy(ref(x.double()), labels)
+        ref_loss.backward()
+        problems = []
+        c = harness.compare(torch.tensor([loss]).numpy(), ref_loss.detach().reshape(1).numpy())
+        if not c.ok:
+            problems.append(f"loss: {c.message}")
+        worst = c.rel
+        with torch.no_grad():
+            expected = {}
+            for pname, p in ref.named_parameters():
+                expected[pname] = p - TRAIN_LR * p.grad
+            for bname, b in ref.named_buffers():
+                if b.is_floating_point():
+                    expected[bname] = b
+        for pname, value in got.items():
+            if pname not in expected:
+                problems.append(f"{pname}: not a parameter or buffer of the module")
+                continue
+            c = harness.compare(value, expected[pname].numpy())
+            worst = max(worst, c.rel)
+            if not c.ok:
+                problems.append(f"{pname}: {c.message}")
+        ok = not problems
+        print(f"{'PASS' if ok else 'FAIL'} train/{name} largest error {worst:.2e} "
+              f"(relative to max(1,|ref|); loss and {len(got)} tensors after one step)",
+              flush=True)
+        for p in problems:
+            print("  " + p, flush=True)
+        failures += 0 if ok else 1
+    return failures
+
+
 def main():
-    ap = harness.arg_parser("cnnc ONNX import vs PyTorch")
+    ap = harness.arg_parser("cnnc ONNX import vs PyTorch", runtime_lib=True)
     args = ap.parse_args()
-    groups = args.group or ["small", "torchvision", "errors", "embedded"]
+    groups = args.group or ["small", "torchvision", "errors", "embedded", "train"]
     failures = 0
     if "errors" in groups:
         failures += run_error_cases(args, args.pattern)
     if "embedded" in groups:
         harness.skip_without_device(args.target)
         failures += run_embedded_checks(args)
+    if "train" in groups:
+        harness.skip_without_device(args.target)
+        failures += run_train_checks(args)
     builders = {"small": small_cases, "torchvision": torchvision_cases}
     cases = [c for g in groups if g in builders for c in builders[g](args)
              if not args.pattern or args.pattern in c.name]
