@@ -34,6 +34,7 @@ llvm::ArrayRef<ActivationInfo> cnnc::frontend::activations() {
   static const ActivationInfo list[] = {
       {Activation::Relu, "relu", false},
       {Activation::LeakyRelu, "leaky_relu", false, "negative_slope", 0.01},
+      {Activation::Relu6, "relu6", false},
       {Activation::Sigmoid, "sigmoid", false},
       {Activation::Tanh, "tanh", false},
       {Activation::Softmax, "softmax", true},
@@ -61,6 +62,8 @@ Value GraphBuilder::applyActivation(Activation kind, double parameter, Location 
     return b.create<cnn::ReluOp>(loc, x.getType(), x);
   case Activation::LeakyRelu:
     return b.create<cnn::LeakyReluOp>(loc, x.getType(), x, b.getF64FloatAttr(parameter));
+  case Activation::Relu6:
+    return b.create<cnn::Relu6Op>(loc, x.getType(), x);
   case Activation::Sigmoid:
     return b.create<cnn::SigmoidOp>(loc, x.getType(), x);
   case Activation::Tanh:

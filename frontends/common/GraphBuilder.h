@@ -76,7 +76,7 @@ struct Input {
 // Activations
 //===----------------------------------------------------------------------===//
 
-enum class Activation { Relu, LeakyRelu, Sigmoid, Tanh, Softmax };
+enum class Activation { Relu, LeakyRelu, Relu6, Sigmoid, Tanh, Softmax };
 
 struct ActivationInfo {
   Activation kind;

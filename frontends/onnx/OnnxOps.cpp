@@ -15,6 +15,7 @@
 #include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <numeric>
 
@@ -246,6 +247,35 @@ template <Activation kind> std::vector<Tensor> convertActivation(NodeContext &n)
     n.onlyAttrs({});
   }
   return one(n.built(n.graph.activation(n.layer, n.value(0, "X"), kind, parameter)));
+}
+
+/// Clip to [0, 6] is relu6 (nn.ReLU6, MobileNet), to [0, inf) relu; other
+/// bounds are not implemented.
+std::vector<Tensor> convertClip(NodeContext &n) {
+  n.onlyAttrs({"min", "max"});
+  float lo = -INFINITY, hi = INFINITY;
+  if (n.opset < 11) {
+    lo = n.attrFloat("min", lo);
+    hi = n.attrFloat("max", hi);
+  } else {
+    auto bound = [&](int i, const char *what, float otherwise) {
+      if (!n.hasInput(i))
+        return otherwise;
+      const Constant &c = n.constant(i, what);
+      if (!c.isFloat || c.floats.size() != 1)
+        n.fail(std::string(what) + " must be a float scalar");
+      return c.floats[0];
+    };
+    lo = bound(1, "min", lo);
+    hi = bound(2, "max", hi);
+  }
+  Value x = n.value(0, "input");
+  if (lo == 0 && hi == 6)
+    return one(n.built(n.graph.activation(n.layer, x, Activation::Relu6)));
+  if (lo == 0 && hi == INFINITY)
+    return one(n.built(n.graph.activation(n.layer, x, Activation::Relu)));
+  n.fail("clipping to [" + std::to_string(lo) + ", " + std::to_string(hi) +
+         "] is not supported (only [0, 6], relu6, and [0, inf), relu)");
 }
 
 std::vector<Tensor> convertSoftmax(NodeContext &n) {
@@ -659,6 +689,7 @@ const std::map<std::string, NodeConverter> &converters() {
       {"AveragePool", convertAveragePool},
       {"BatchNormalization", convertBatchNormalization},
       {"Cast", convertCast},
+      {"Clip", convertClip},
       {"Concat", convertConcat},
       {"Constant", convertConstant},
       {"Conv", convertConv},

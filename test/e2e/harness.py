@@ -265,6 +265,7 @@ def skip_without_device(target):
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
                # the `activation:` shorthand's slope is PyTorch's default, 0.01
                "leaky_relu": torch.nn.functional.leaky_relu,
+               "relu6": torch.nn.functional.relu6,
                "softmax": lambda t: torch.softmax(t, dim=1)}
 
 

@@ -175,6 +175,8 @@ class Reference:
                 y = ACTIVATIONS[op](a)
             elif op == "leaky_relu":
                 y = F.leaky_relu(a, l.get("negative_slope", 0.01))
+            elif op == "relu6":
+                y = F.relu6(a)
             elif op == "softmax":
                 pre_softmax[name] = a
                 y = torch.softmax(a, dim=1)
@@ -527,12 +529,16 @@ def act_cases():
              ("leaky_relu_negative", [c0(), dict(name="act", op="leaky_relu", negative_slope=-0.7)],
               []),
              ("leaky_relu_attr", [C("c0", out_channels=3, kernel=3, activation="leaky_relu")], []),
+             ("relu6", [c0(), dict(name="act", op="relu6")], []),
+             # a slope of -7 maps negative inputs far above 6: relu6's clipped top is reached
+             ("relu6_top", [c0(), dict(name="neg", op="leaky_relu", negative_slope=-7.0),
+                            dict(name="act", op="relu6")], []),
         ] + [("conv_attr", [C("c0", out_channels=3, kernel=3, activation="relu"),
                             C("c1", out_channels=4, kernel=3, padding=1, activation="sigmoid")],
               [])]),
         merged("act/b_dense", "act", [10], [
             (f"{act}_attr", [D("d1", 13, activation=act)], [])
-            for act in ("relu", "leaky_relu", "sigmoid", "tanh")
+            for act in ("relu", "leaky_relu", "relu6", "sigmoid", "tanh")
         ] + [("softmax_mid", [D("d1", 7), dict(name="sm", op="softmax"), D("d2", 4)], []),
              ("softmax_mid_attr", [D("d1", 9, activation="softmax"), D("d2", 4, activation="tanh")],
               [])], spatial=False),

@@ -12,7 +12,8 @@ The parameters written for cnnrun are the ONNX initializers, read back with the 
 exactly what cnnc compiled against. The reference is the module in eval mode, in float64, on
 the same float32 input; tolerance: max abs error <= 1e-4 * max(1, max|reference|), batch 1
 and 3 on one compiled model.so.
-Groups (--group): small (hand-written modules), torchvision (resnet18 at 3x224x224),
+Groups (--group): small (hand-written modules), torchvision (resnet18 and mobilenet_v2 at
+3x224x224),
 errors (models cnnc must refuse, with the message checked: the node named, the reason given),
 embedded (model.so files that carry their parameters: an ONNX model's initializers, a model
 file compiled with --embed-weights; run without --weights), train (one SGD train step of an
@@ -84,6 +85,27 @@ class Residual(nn.Module):
         x = torch.relu(self.bn(y) + x)
         x = nn.functional.adaptive_avg_pool2d(x, 1)
         return self.fc(x.view(x.size(0), -1))
+
+
+class MobileBlock(nn.Module):
+    """MobileNet-v2's inverted residual: 1x1 expansion, depthwise 3x3, ReLU6 (exported as Clip
+    to [0, 6]), 1x1 projection, residual add; then ReLU6 on [N, F] too. Checked by the train
+    group only (its loss is the forward check): its depthwise conv takes cnnc ~20 s to compile."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Conv2d(8, 24, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(24)
+        self.dw = nn.Conv2d(24, 24, 3, padding=1, groups=24, bias=False)
+        self.bn2 = nn.BatchNorm2d(24)
+        self.project = nn.Conv2d(24, 8, 1, bias=False)
+        self.fc = nn.Linear(8 * 5 * 5, 6)
+
+    def forward(self, x):
+        y = nn.functional.relu6(self.bn1(self.expand(x)))
+        y = nn.functional.relu6(self.bn2(self.dw(y)))
+        y = self.project(y) + x
+        return nn.functional.relu6(self.fc(torch.flatten(y, 1)))
 
 
 class Reductions(nn.Module):
@@ -207,6 +229,8 @@ def small_cases(args):
 def torchvision_cases(args):
     import torchvision
     return [onnx_case("resnet18", lambda: torchvision.models.resnet18(weights=None),
+                      [3, 224, 224], training=True),
+            onnx_case("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(weights=None),
                       [3, 224, 224], training=True)]
 
 
@@ -345,6 +369,7 @@ def run_train_checks(args):
     cnnc = os.path.join(args.bin_dir, "cnnc")
     failures = 0
     for name, make, shape, classes in [("train_residual", Residual, [4, 6, 6], 5),
+                                       ("train_mobile_block", MobileBlock, [8, 5, 5], 6),
                                        ("train_sequence", Sequence, [6, 16], 3)]:
         module = randomized(make, name)
         path = export(module, name, shape, training=True)

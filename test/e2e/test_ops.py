@@ -11,7 +11,7 @@ PyTorch (float64, same float32 parameters and inputs) at max abs error
   pool    max/avg pooling (kernel 2..5, strides, padding, ceil_mode, count_include_pad,
           'same' and asymmetric padding, large windows) and global_avg_pool
   dense   dense layers (in features 1..576, bias or not, fused activations)
-  act     relu/leaky_relu/sigmoid/tanh/softmax standalone (4-D and [N,F]), large magnitudes
+  act     relu/leaky_relu/relu6/sigmoid/tanh/softmax standalone (4-D and [N,F]), large magnitudes
   graph   add (2/3 inputs), concat (2/3 inputs), flatten, batch_norm (standalone, folded
           after conv and dense), dropout, `output:` naming an inner layer
   fused   conv+relu+maxpool, conv+avgpool, conv+bn+add+relu, dense+relu, dense+softmax, ...
@@ -412,6 +412,12 @@ def act_cases(args):
                    [Conv("c", 10, 3, padding=1, activation="leaky_relu")]))
     C.append(chain("act.leaky_relu_after_dense_f40", [40],
                    [Dense("d", 12, activation="leaky_relu")]))
+    # relu6: inputs of scale 5 cover x < 0, 0 < x < 6 and x > 6.
+    C.append(chain("act.relu6_c3_13x13", [3, 13, 13], [Simple("a", "relu6")],
+                   input_fn=scaled_input(5.0)))
+    C.append(chain("act.relu6_f37", [37], [Simple("a", "relu6")], input_fn=scaled_input(5.0)))
+    C.append(chain("act.relu6_after_conv_c3o10_13x13", [3, 13, 13],
+                   [Conv("c", 10, 3, padding=1, activation="relu6")], input_fn=scaled_input(5.0)))
     C.append(chain("act.sigmoid_large_c3_7x7", [3, 7, 7], [Simple("a", "sigmoid")],
                    input_fn=scaled_input(40.0)))
     C.append(chain("act.tanh_large_f100", [100], [Simple("a", "tanh")],

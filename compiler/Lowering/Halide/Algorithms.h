@@ -144,6 +144,10 @@ Halide::Func tanh(Halide::Func in, int rank);
 Halide::Func leakyRelu(Halide::Func in, int rank, float negativeSlope);
 /// leaky_relu's gradient from its input: δ where x > 0, negativeSlope·δ elsewhere.
 Halide::Func leakyReluGrad(Halide::Func input, Halide::Func grad, int rank, float negativeSlope);
+/// min(max(x, 0), 6).
+Halide::Func relu6(Halide::Func in, int rank);
+/// relu6's gradient from its input: δ where 0 < x < 6, 0 elsewhere.
+Halide::Func relu6Grad(Halide::Func input, Halide::Func grad, int rank);
 Halide::Func add(Halide::Func lhs, Halide::Func rhs, int rank);
 
 /// position_bias: in(x, y, c, n) + bias(x, y, c).

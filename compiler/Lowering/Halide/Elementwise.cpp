@@ -57,6 +57,17 @@ Func leakyReluGrad(Func input, Func grad, int rank, float negativeSlope) {
   });
 }
 
+Func relu6(Func in, int rank) {
+  return pointwise("relu6", rank, [&](auto &a) { return clamp(in(a), 0.0f, 6.0f); });
+}
+
+Func relu6Grad(Func input, Func grad, int rank) {
+  return pointwise("relu6_grad", rank, [&](auto &a) {
+    Expr x = input(a);
+    return select(x > 0.0f && x < 6.0f, grad(a), 0.0f);
+  });
+}
+
 Func add(Func lhs, Func rhs, int rank) {
   return pointwise("add", rank, [&](auto &a) { return lhs(a) + rhs(a); });
 }

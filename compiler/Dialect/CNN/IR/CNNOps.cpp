@@ -218,6 +218,7 @@ static LogicalResult verifyActivation(Operation *op, Type type) {
 
 LogicalResult ReluOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult SigmoidOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult Relu6Op::verify() { return verifyActivation(*this, getType()); }
 LogicalResult TanhOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult AddOp::verify() { return verifyActivation(*this, getType()); }
 

@@ -369,6 +369,7 @@ class CNN_UnaryOp<string mnemonic, string what>
 def CNN_ReluOp : CNN_UnaryOp<"relu", "rectified linear unit max(x, 0)">;
 def CNN_SigmoidOp : CNN_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
 def CNN_TanhOp : CNN_UnaryOp<"tanh", "hyperbolic tangent">;
+def CNN_Relu6Op : CNN_UnaryOp<"relu6", "rectified linear unit clipped at 6: min(max(x, 0), 6)">;
 
 def CNN_LeakyReluOp : CNN_Op<"leaky_relu",
     [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
@@ -767,6 +768,18 @@ def CNN_LeakyReluGradOp : CNN_PureOp<"leaky_relu_grad",
     too) is exact.
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$negative_slope);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_Relu6GradOp : CNN_PureOp<"relu6_grad",
+    "gradient through relu6: δ where 0 < x < 6, 0 elsewhere",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let description = [{
+    Computed from the activation's input `x` (PyTorch's `hardtanh_backward`:
+    the gradient is 0 at x = 0 and at x = 6).
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
 }

@@ -35,6 +35,13 @@ static Halide::Func lower(cnn::LeakyReluGradOp op, KernelBuilder &k) {
                        float(op.getNegativeSlope().convertToDouble()));
 }
 
+static Halide::Func lower(cnn::Relu6Op op, KernelBuilder &k) {
+  return relu6(k.at(op.getInput()), rankOf(op.getResult()));
+}
+static Halide::Func lower(cnn::Relu6GradOp op, KernelBuilder &k) {
+  return relu6Grad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()));
+}
+
 static Halide::Func lower(cnn::SoftmaxOp op, KernelBuilder &k) {
   SoftmaxStages s = softmax(k.at(op.getInput()), int(shapeOf(op.getResult())[1]));
   k.kernel.stages.softmax = s;
@@ -86,7 +93,7 @@ static Halide::Func lower(cnn::SoftmaxGradOp op, KernelBuilder &k) {
 
 void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
   attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp,
-                  cnn::SoftmaxOp, cnn::AddOp, cnn::ConcatOp, cnn::SliceChannelsOp,
-                  cnn::DropoutTrainOp, cnn::DropoutGradOp, cnn::ActivationGradOp,
-                  cnn::SoftmaxGradOp>(ctx);
+                  cnn::Relu6Op, cnn::Relu6GradOp, cnn::SoftmaxOp, cnn::AddOp, cnn::ConcatOp,
+                  cnn::SliceChannelsOp, cnn::DropoutTrainOp, cnn::DropoutGradOp,
+                  cnn::ActivationGradOp, cnn::SoftmaxGradOp>(ctx);
 }

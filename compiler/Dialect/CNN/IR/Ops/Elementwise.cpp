@@ -64,6 +64,14 @@ LogicalResult LeakyReluOp::buildGradient(GradientBuilder &g, Value dy) {
 double LeakyReluOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 double LeakyReluGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 
+/// From the input: relu6 loses the sign of x at 0 and 6 in its result.
+LogicalResult Relu6Op::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<Relu6GradOp>(getLoc(), dy.getType(), getInput(), dy));
+  return success();
+}
+double Relu6Op::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+double Relu6GradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+
 LogicalResult SoftmaxOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getInput(),
                g.builder().create<SoftmaxGradOp>(getLoc(), dy.getType(), getResult(), dy));
@@ -160,6 +168,10 @@ LogicalResult LeakyReluGradOp::verify() {
   double slope = getNegativeSlope().convertToDouble();
   if (!std::isfinite(slope))
     return emitOpError("expects a finite negative_slope, found ") << slope;
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult Relu6GradOp::verify() {
   return expectActivation(*this, "the result", shapeOf(getResult()));
 }
 
