@@ -122,13 +122,16 @@ class Reductions(nn.Module):
 
 
 def lrn_sum_case():
-    """Operators torch.onnx.export does not write (it decomposes LocalResponseNorm and writes
-    Add for +): a graph built with onnx.helper, X -> LRN -> Sum(LRN(X), X, X)."""
+    """Operators torch.onnx.export does not write (it decomposes LocalResponseNorm, writes Add
+    for + and Relu for relu): a graph built with onnx.helper, Sum(Clip(LRN(X), min 0), X, X)."""
     from onnx import TensorProto, helper
     path = os.path.join(EXPORT_DIR, "lrn_sum.onnx")
     nodes = [helper.make_node("LRN", ["input"], ["n"], name="lrn", size=3, alpha=2e-3,
                               beta=0.8, bias=1.5),
-             helper.make_node("Sum", ["n", "input", "input"], ["output"], name="sum")]
+             helper.make_node("Constant", [], ["zero"], name="zero",
+                              value=helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])),
+             helper.make_node("Clip", ["n", "zero"], ["r"], name="clip"),
+             helper.make_node("Sum", ["r", "input", "input"], ["output"], name="sum")]
     graph = helper.make_graph(
         nodes, "lrn_sum",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, 5, 5])],
@@ -137,7 +140,7 @@ def lrn_sum_case():
     lrn = nn.LocalResponseNorm(3, alpha=2e-3, beta=0.8, k=1.5)
 
     def ref(xs, _params):
-        return lrn(xs[0]) + 2 * xs[0]
+        return torch.relu(lrn(xs[0])) + 2 * xs[0]
 
     return Case("lrn_sum_graph", path, [4, 5, 5], {}, ref, batches=BATCHES)
 
@@ -251,6 +254,18 @@ def error_cases():
         return export(CumSum().eval(), "dynamic_height", [3, 8, 8], training=False,
                       dynamic_dims=(0, 2))
 
+    def clip_bounds():
+        from onnx import TensorProto, helper
+        path = os.path.join(EXPORT_DIR, "clip.onnx")
+        lo = helper.make_tensor("lo", TensorProto.FLOAT, [], [-1.0])
+        hi = helper.make_tensor("hi", TensorProto.FLOAT, [], [1.0])
+        graph = helper.make_graph(
+            [helper.make_node("Clip", ["input", "lo", "hi"], ["output"], name="clip")], "clip",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4])], [lo, hi])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+        return path
+
     def garbage():
         path = os.path.join(EXPORT_DIR, "garbage.onnx")
         with open(path, "wb") as f:
@@ -264,6 +279,9 @@ def error_cases():
         ErrorCase("dynamic_spatial", dynamic_height,
                   ["dynamic_height.onnx: error: the model input 'input' has a dynamic "
                    "dimension 2 ('d2'); only the batch (dimension 0) may be dynamic"]),
+        ErrorCase("clip_bounds", clip_bounds,
+                  ["clip.onnx: error: node 'clip' (Clip): clipping to [-1.000000, 1.000000] is not "
+                   "supported (only [0, 6], relu6, and [0, inf), relu)"]),
         ErrorCase("not_onnx", garbage,
                   ["garbage.onnx: error: not a valid ONNX model (the protobuf does not parse)"]),
     ]
