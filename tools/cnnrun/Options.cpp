@@ -134,6 +134,9 @@ void trainOptions(CLI::App &c, Options &o) {
        "--resume)")
       ->type_name("N");
   addString(c, "--checkpoint", o.checkpoint, "PATH", "write a checkpoint after each epoch");
+  addString(c, "--log", o.log, "metrics.csv",
+            "write one CSV row per epoch: epoch, train_loss, train_accuracy, test_loss, "
+            "test_accuracy, lr, seconds (appended to when resuming)");
   addString(c, "--resume", o.resume, "PATH",
             "continue from a checkpoint written at the end of an epoch");
   addString(c, "--weights", o.weights, "W.safetensors",

@@ -31,6 +31,7 @@ struct Options {
   // train and eval
   std::string data;                    ///< directory of the IDX files
   std::string checkpoint, resume;      ///< checkpoint paths ("" = none)
+  std::string log;                     ///< train: per-epoch metrics CSV ("" = none)
   int64_t epochs = 0;                  ///< 0 = the model's train.epochs
   double lr = -1;                      ///< < 0 = the model's optimizer lr
   std::string lrSchedule = "constant"; ///< constant, step:E:G or cosine

@@ -8,7 +8,8 @@
 // the schedule, evaluates on the test set and writes --checkpoint. Defaults
 // for epochs, batch and lr come from the model's "train" metadata. A
 // progress bar goes to stderr only when it is a terminal; per-epoch lines
-// (or, with --json, one JSON object per epoch) go to stdout. eval: the test
+// (or, with --json, one JSON object per epoch) go to stdout, and with --log
+// one CSV row per epoch to a file (for plotting: python3 -m cnnc.plot). eval: the test
 // accuracy (and loss) of a checkpoint or a parameters file; a model without
 // training is evaluated by inference and argmax.
 //
@@ -20,9 +21,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <sys/stat.h>
 
@@ -105,6 +108,43 @@ Score evaluate(cnnc::Model &model, cnnc::Dataset &data, int64_t batch) {
   return s;
 }
 
+/// The --log file: one CSV row per epoch, flushed as it is written, so a run
+/// that is stopped keeps the rows of its finished epochs. A resumed run
+/// appends to the file it continues; a new run starts it afresh.
+class MetricsLog {
+public:
+  MetricsLog(const std::string &path, bool append) {
+    if (path.empty())
+      return;
+    struct stat st;
+    bool hasRows = append && stat(path.c_str(), &st) == 0 && st.st_size > 0;
+    file_ = std::fopen(path.c_str(), hasRows ? "a" : "w");
+    if (!file_)
+      throw std::runtime_error("cannot write the log '" + path + "': " + std::strerror(errno));
+    if (!hasRows)
+      std::fputs("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n", file_);
+    std::fflush(file_);
+  }
+  ~MetricsLog() {
+    if (file_)
+      std::fclose(file_);
+  }
+  MetricsLog(const MetricsLog &) = delete;
+  MetricsLog &operator=(const MetricsLog &) = delete;
+
+  void row(int64_t epoch, double trainLoss, double trainAcc, const Score &test, double lr,
+           double seconds) {
+    if (!file_)
+      return;
+    std::fprintf(file_, "%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.3f\n", (long long)epoch, trainLoss,
+                 trainAcc, test.loss, test.accuracy(), lr, seconds);
+    std::fflush(file_);
+  }
+
+private:
+  std::FILE *file_ = nullptr;
+};
+
 /// The progress bar on stderr: "epoch 2/5 [#####.....] 812/1875 loss .. acc .. img/s ETA".
 void drawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss,
                   double acc, double imagesPerS, double eta) {
@@ -160,6 +200,7 @@ void train(const Options &o) {
       model.loadDefaultParameters();
   }
 
+  MetricsLog log(o.log, !o.resume.empty());
   bool bar = isatty(fileno(stderr)) && !o.json;
   std::vector<float> x(size_t(batch * trainSet.itemCount())), y(static_cast<size_t>(batch));
   auto runStart = Clock::now();
@@ -168,11 +209,11 @@ void train(const Options &o) {
   for (int64_t epoch = firstEpoch; epoch < epochs; ++epoch) {
     auto start = Clock::now(), lastDraw = start;
     trainSet.shuffle(seed, uint64_t(epoch));
-    double lossSum = 0, correct = 0;
+    double lossSum = 0, correct = 0, lr = baseLr;
     int64_t seen = 0;
     for (int64_t b = 0; b < perEpoch; ++b) {
       int64_t count = trainSet.getBatch(b, batch, x.data(), y.data());
-      double lr = schedule.at(baseLr, model.stepCount(), perEpoch, epochs);
+      lr = schedule.at(baseLr, model.stepCount(), perEpoch, epochs);
       cnnc::StepResult r = model.trainStep(count, {x.data()}, y.data(), float(lr));
       lossSum += double(r.loss) * double(count);
       correct += r.correct;
@@ -193,6 +234,7 @@ void train(const Options &o) {
     if (!o.checkpoint.empty())
       model.save(o.checkpoint);
     double seconds = secondsSince(start);
+    log.row(epoch + 1, trainLoss, trainAcc, test, lr, seconds);
     if (o.json)
       std::printf("{\"epoch\":%lld,\"train_loss\":%.9g,\"train_acc\":%.9g,\"test_acc\":%.9g,"
                   "\"seconds\":%.3f}\n",
