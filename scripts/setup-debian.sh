@@ -13,6 +13,7 @@ PKGS=(
   libopenblas0-openmp dataset-fashion-mnist
   pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev
   libonnx-dev libprotobuf-dev python3-onnx
+  pybind11-dev python3-dev python3-matplotlib
 )
 missing=()
 for p in "${PKGS[@]}"; do

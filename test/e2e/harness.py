@@ -14,7 +14,7 @@ It is also the one home of what the other e2e scripts (test_grads, test_train, t
 share: that criterion (compare, RTOL, perturb_reference for --perturb-reference), seeds
 (seed_of), input makers (pixel_input, token_ids, sequence_input), the activations
 (ACTIVATIONS), model text (model_yaml), the common options (tool_args), running cnnc
-(run_cnnc, compile_text) and loading the C runtime (load_runtime).
+(run_cnnc, compile_text) and loading the cnnc Python package (load_package).
 
 Targets: every model is compiled for --target (tool_args; default host; target_args), so any
 script runs on a GPU target (host-opencl, host-cuda, ...) against the same references at the
@@ -179,14 +179,12 @@ def compile_text(cnnc, text, stem, extra=(), *, target):
     return stem + ".so", run_cnnc(cnnc, stem + ".yaml", stem + ".so", extra, target=target)
 
 
-def load_runtime(args):
-    """tools/py/cnnc_runtime.py (of --source-dir) with the C runtime loaded from --runtime-lib
-    (default <bin-dir>/../lib/libcnnc_runtime.so)."""
-    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
-    import cnnc_runtime
-    cnnc_runtime.load_library(args.runtime_lib or os.path.join(args.bin_dir, "..", "lib",
-                                                               "libcnnc_runtime.so"))
-    return cnnc_runtime
+def load_package(args):
+    """The cnnc Python package from --python-dir (default <bin-dir>/../python)."""
+    sys.path.insert(0, os.path.abspath(args.python_dir or os.path.join(args.bin_dir, "..",
+                                                                       "python")))
+    import cnnc
+    return cnnc
 
 
 # --------------------------------------------------------------------------- GPU targets
@@ -456,10 +454,10 @@ class Runner:
         return 1 if failed or n == 0 else 0
 
 
-def tool_args(ap, runtime_lib=False):
+def tool_args(ap, python_package=False):
     """Adds the options every e2e script shares: --bin-dir (cnnc, cnnrun), --source-dir,
     --target (of every cnnc compilation; see target_args) and, for the scripts that drive the
-    C runtime, --runtime-lib; defaults from the environment."""
+    runtime through the Python package, --python-dir; defaults from the environment."""
     ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
                                                         os.path.join(SOURCE_DIR, "build", "bin")))
     ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
@@ -467,14 +465,14 @@ def tool_args(ap, runtime_lib=False):
                     help="Halide target of every model compiled (cnnc --target; default host), "
                          "e.g. host-opencl or host-cuda: a test that runs models then skips "
                          f"(exit {SKIP}) where that GPU API has no device")
-    if runtime_lib:
-        ap.add_argument("--runtime-lib", default=os.environ.get("CNNC_RUNTIME_LIB"),
-                        help="libcnnc_runtime.so (default <bin-dir>/../lib)")
+    if python_package:
+        ap.add_argument("--python-dir", default=os.environ.get("CNNC_PYTHON_DIR"),
+                        help="the folder holding the cnnc package (default <bin-dir>/../python)")
     return ap
 
 
-def arg_parser(description, runtime_lib=False):
-    ap = tool_args(argparse.ArgumentParser(description=description), runtime_lib)
+def arg_parser(description, python_package=False):
+    ap = tool_args(argparse.ArgumentParser(description=description), python_package)
     ap.add_argument("--group", action="append", default=[],
                     help="run only these groups (repeatable); default: all")
     ap.add_argument("-k", dest="pattern", default=None, help="run only cases whose name contains this")

@@ -5,7 +5,7 @@ What it tests: for each case a tiny YAML model is built around the op under test
 input -> conv `c0` (so the op's input gradient reaches a parameter) -> op -> flatten ->
 dense `fc` -> loss) with `train: {loss: cross_entropy, optimizer: {name: sgd, lr: 1.0}}`:
 plain SGD without momentum or weight decay, so after ONE train step (run through the C
-runtime, tools/py/cnnc_runtime.py) every parameter satisfies p_new = p_old - grad, i.e.
+runtime, through the cnnc Python package) every parameter satisfies p_new = p_old - grad, i.e.
 grad = p_old - p_new. These gradients (and the step's loss and correct count) are compared
 with PyTorch autograd in float64 on the very same float32 parameters, inputs and integer
 labels (mean softmax cross-entropy over the batch, computed from the logits before a final
@@ -26,7 +26,7 @@ validated), and cnnc against both. Each case runs at batch 1 and 3 (some also 2)
 compiled model.
 
 What it assumes: /usr/bin/python3 with Debian's torch 1.13, numpy and PyYAML; `cnnc` in
---bin-dir and libcnnc_runtime.so in --runtime-lib (default <bin-dir>/../lib); parameters
+--bin-dir and the cnnc package in --python-dir (default <bin-dir>/../python); parameters
 are PyTorch-shaped (conv OIHW, dense [out, in]). Everything is seeded from the case name.
 Run: /usr/bin/python3 test/e2e/test_grads.py [--bin-dir build/bin] [-k name] [--keep]
      [--perturb-reference]   (adds an error to every reference: every case must then FAIL)
@@ -765,9 +765,9 @@ def run_case(rt, case, so, args, log):
         else:
             x = torch.randn([batch] + case.input_shape, generator=gen).float()
         labels = torch.randint(0, classes, (batch,), generator=gen)
-        model.set_parameters({k: v.numpy() for k, v in params.items()})
+        model.load_state_dict({k: v.numpy() for k, v in params.items()})
         loss, correct = model.train_step(x.numpy(), labels.numpy().astype(np.float32), lr=1.0)
-        new = model.get_parameters()
+        new = model.state_dict()
         got = {k: params[k].double().numpy() - new[k].astype(np.float64) for k in params}
         masks = None
         if case.dropout:
@@ -855,7 +855,7 @@ def run_case_isolated(rt, case, so, args, log):
 
 def main():
     ap = harness.tool_args(argparse.ArgumentParser(
-        description="cnnc gradient checks against PyTorch autograd"), runtime_lib=True)
+        description="cnnc gradient checks against PyTorch autograd"), python_package=True)
     ap.add_argument("--group", action="append", default=[])
     ap.add_argument("-k", dest="pattern", default=None)
     ap.add_argument("--keep", action="store_true")
@@ -874,7 +874,7 @@ def main():
             print(c.name)
         return 0
     harness.skip_without_device(args.target)
-    rt = harness.load_runtime(args)
+    rt = harness.load_package(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     root = tempfile.mkdtemp(prefix="cnnc_grads_")
     t_start = time.time()

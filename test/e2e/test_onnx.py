@@ -19,7 +19,7 @@ embedded (model.so files that carry their parameters: an ONNX model's initialize
 file compiled with --embed-weights; run without --weights), train (one SGD train step of an
 imported model through the C runtime vs PyTorch's, every parameter compared).
 Assumes: what harness.py assumes, plus Debian's python3-onnx; the C runtime library for the
-train group (--runtime-lib, default <bin-dir>/../lib/libcnnc_runtime.so).
+train group (the cnnc Python package: --python-dir, default <bin-dir>/../python).
 Run: /usr/bin/python3 test/e2e/test_onnx.py [--bin-dir build/bin] [--group small]
 """
 
@@ -380,7 +380,7 @@ def run_train_checks(args):
     loss and every parameter after the step must match PyTorch's float64 step (autograd, then
     p -= lr * grad; batch norm's running statistics updated by the train-mode forward)."""
     import torch.nn.functional as F
-    runtime = harness.load_runtime(args)
+    runtime = harness.load_package(args)
     config = os.path.join(EXPORT_DIR, "train.yaml")
     with open(config, "w") as f:
         f.write(f"train: {{loss: cross_entropy, optimizer: {{name: sgd, lr: {TRAIN_LR}}}}}\n")
@@ -400,7 +400,7 @@ def run_train_checks(args):
         model = runtime.Model(so)
         xin = x.unsqueeze(2) if sequence else x
         loss, _ = model.train_step([xin.numpy()], labels.float().numpy(), TRAIN_LR)
-        got = model.get_parameters()
+        got = model.state_dict()
         model.close()
 
         ref = copy.deepcopy(module).double().train()
@@ -437,7 +437,7 @@ def run_train_checks(args):
 
 
 def main():
-    ap = harness.arg_parser("cnnc ONNX import vs PyTorch", runtime_lib=True)
+    ap = harness.arg_parser("cnnc ONNX import vs PyTorch", python_package=True)
     args = ap.parse_args()
     groups = args.group or ["small", "torchvision", "errors", "embedded", "train"]
     failures = 0

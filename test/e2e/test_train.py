@@ -159,7 +159,7 @@ def torch_optimizer(spec, params):
 def check_init(chk, label, model, layers):
     """init_parameters: weights/biases uniform within 1/sqrt(fan_in), not all equal."""
     ok, msgs = True, []
-    for name, v in model.get_parameters().items():
+    for name, v in model.state_dict().items():
         layer = name.rsplit(".", 1)[0]
         info = model.parameters[layer + ".weight"]["shape"]
         fan_in = int(np.prod(info[1:]))
@@ -176,14 +176,14 @@ def optimizer_test(chk, rt, label, so, layers, spec, x, y, batch=8, steps=10):
     model.init_parameters(seed=7)
     if label.endswith("adam"):
         check_init(chk, "optim", model, layers)
-    p0 = model.get_parameters()
+    p0 = model.state_dict()
     ref = tg.Reference(layers)
     tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p0.items()}
     opt = torch_optimizer(spec, list(tparams.values()))
     loss_got, loss_ref = [], []
     for step in range(steps):
         xb, yb = x[step * batch:(step + 1) * batch], y[step * batch:(step + 1) * batch]
-        before = model.get_parameters() if step == 0 else None
+        before = model.state_dict() if step == 0 else None
         loss, correct = model.train_step(xb, yb.astype(np.float32), spec["lr"])
         loss_got.append(loss)
         opt.zero_grad()
@@ -194,7 +194,7 @@ def optimizer_test(chk, rt, label, so, layers, spec, x, y, batch=8, steps=10):
         opt.step()
         loss_ref.append(float(L))
         if step == 0:
-            after = model.get_parameters()
+            after = model.state_dict()
             chk.close(f"{label}.step1.params", np.concatenate([after[k].ravel() for k in after]),
                       np.concatenate([tparams[k].detach().numpy().ravel() for k in after]))
             # Per parameter, relative to each tensor's own size (informative).
@@ -218,7 +218,7 @@ def optimizer_test(chk, rt, label, so, layers, spec, x, y, batch=8, steps=10):
                 got = np.concatenate([model.get_state(f"{k}.{cslot}").ravel() for k in after])
                 want = np.concatenate([state[tparams[k]][tslot].numpy().ravel() for k in after])
                 chk.close(f"{label}.step1.state.{cslot}", got, want, absolute_floor=False)
-    final = model.get_parameters()
+    final = model.state_dict()
     chk.close(f"{label}.step{steps}.params", np.concatenate([final[k].ravel() for k in final]),
               np.concatenate([tparams[k].detach().numpy().ravel() for k in final]))
     chk.close(f"{label}.losses({steps} steps)", np.array(loss_got), np.array(loss_ref))
@@ -244,7 +244,7 @@ def mse_test(chk, rt, label, so, layers):
     x = torch.randn(5, 12, generator=gen).float()
     y = torch.randint(0, 4, (5,), generator=gen)
     model = rt.Model(so)
-    model.set_parameters({k: v.numpy() for k, v in params.items()})
+    model.load_state_dict({k: v.numpy() for k, v in params.items()})
     lr = 0.5
     loss, correct = model.train_step(x.numpy(), y.numpy().astype(np.float32), lr)
     tparams = {k: v.double().clone().requires_grad_(True) for k, v in params.items()}
@@ -252,7 +252,7 @@ def mse_test(chk, rt, label, so, layers):
     opt = torch.optim.SGD(list(tparams.values()), lr=lr)
     L.backward()
     opt.step()
-    new = model.get_parameters()
+    new = model.state_dict()
     chk.close(f"{label}.step.params", np.concatenate([new[k].ravel() for k in new]),
               np.concatenate([tparams[k].detach().numpy().ravel() for k in new]))
     upd = np.concatenate([(new[k].astype(np.float64) - params[k].double().numpy()).ravel()
@@ -340,7 +340,7 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
     chk.record("resume.step_count_loaded", b.step_count == k and b.seed == 42,
                f"step {b.step_count}, seed {b.seed}")
     loss_b = b.train_step(*batches[k], 0.001)
-    pa, pb = a.get_parameters(), b.get_parameters()
+    pa, pb = a.state_dict(), b.state_dict()
     diff = [n for n in pa if not np.array_equal(pa[n], pb[n])]
     sdiff = [n for n in a.state if not np.array_equal(a.get_state(n), b.get_state(n))]
     chk.record("resume.params_identical", not diff, f"differing: {diff}" if diff else
@@ -370,7 +370,7 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
     b.save_parameters(params_only)
     expect = {"truncated": "truncated", "truncated_header": "truncated", "garbage": "",
               "params_only": "not a cnnc checkpoint"}
-    before = b.get_parameters()
+    before = b.state_dict()
     before_state = {n: b.get_state(n) for n in b.state}
     step_before = b.step_count
     for name, exp in expect.items():
@@ -384,7 +384,7 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
             continue
         except rt.CnncError as e:
             msg = str(e)
-        after = b.get_parameters()
+        after = b.state_dict()
         unchanged = all(np.array_equal(before[n], after[n]) for n in before) and \
             all(np.array_equal(before_state[n], b.get_state(n)) for n in b.state) and \
             b.step_count == step_before
@@ -438,11 +438,11 @@ def device_vs_cpu_test(chk, rt, target, so_dev, so_cpu, x, y):
     cpu, dev = rt.Model(so_cpu()), rt.Model(so_dev)
     cpu.init_parameters(seed=17)
     dev.init_parameters(seed=17)
-    p0 = cpu.get_parameters()
-    pd0 = dev.get_parameters()
+    p0 = cpu.state_dict()
+    pd0 = dev.state_dict()
     for k in p0:
         chk.close(f"{label}.init.{k}", pd0[k], p0[k])
-    dev.set_parameters(p0)  # the same start even if the initializations differ
+    dev.load_state_dict(p0)  # the same start even if the initializations differ
     lr = DEVICE_TRAIN["optimizer"]["lr"]
     losses, correct = {"cpu": [], "dev": []}, {"cpu": [], "dev": []}
     for step in range(DEVICE_STEPS):
@@ -452,7 +452,7 @@ def device_vs_cpu_test(chk, rt, target, so_dev, so_cpu, x, y):
             loss, c = m.train_step(xb, yb, lr)
             losses[who].append(loss)
             correct[who].append(int(round(c)))
-    pc, pd = cpu.get_parameters(), dev.get_parameters()
+    pc, pd = cpu.state_dict(), dev.state_dict()
     moved = max(float(np.max(np.abs(pc[k].astype(np.float64) - p0[k]))) for k in pc)
     first, last = np.mean(losses["cpu"][:5]), np.mean(losses["cpu"][-5:])
     chk.record(f"{label}.cpu_trains", last < first - 0.1 and moved > 100 * RTOL,
@@ -476,7 +476,7 @@ def device_vs_cpu_test(chk, rt, target, so_dev, so_cpu, x, y):
 
 def main():
     ap = harness.tool_args(argparse.ArgumentParser(
-        description="cnnc training tests against torch.optim"), runtime_lib=True)
+        description="cnnc training tests against torch.optim"), python_package=True)
     ap.add_argument("--data", default=os.environ.get("CNNC_FASHION_MNIST", FASHION_MNIST))
     ap.add_argument("-k", dest="pattern", default=None, help="run only tests whose name has this")
     ap.add_argument("--keep", action="store_true")
@@ -485,7 +485,7 @@ def main():
     args = ap.parse_args()
     t_start = time.time()
     harness.skip_without_device(args.target)
-    rt = harness.load_runtime(args)
+    rt = harness.load_package(args)
     cnnc = os.path.join(args.bin_dir, "cnnc")
     cnnrun = os.path.join(args.bin_dir, "cnnrun")
     workdir = tempfile.mkdtemp(prefix="cnnc_train_")

@@ -7,7 +7,7 @@ tools/py/reference_models.py) on the very same float32 parameters and inputs:
  1. parameter names and shapes: the twin's state_dict, renamed by the row's table, must be
     exactly the model's parameter set (extra or missing names fail);
  2. the state_dict is written as safetensors (tools/py/safetensors_io.py) and loaded by the
-    C runtime (tools/py/cnnc_runtime.py), which therefore checks the name mapping too;
+    runtime (the cnnc Python package), which therefore checks the name mapping too;
  3. forward in evaluation mode (batch norm with running statistics, dropout off) vs
     twin.eval() in float64;
  4. one train step of mean softmax cross-entropy in training mode (batch norm with batch
@@ -111,9 +111,9 @@ e2e.zoo.<name>), and a row to docs/models.md. test_stats.py picks the row up aut
 F.dropout) so they can be switched off.
 
 Assumes: /usr/bin/python3 with Debian's torch 1.13, torchvision 0.14, numpy, PyYAML; cnnc in
---bin-dir; libcnnc_runtime.so from --runtime-lib (default <bin-dir>/../lib).
-Run: /usr/bin/python3 test/e2e/test_zoo.py --bin-dir build/bin --runtime-lib
-     build/lib/libcnnc_runtime.so [--model alexnet ...] [--list] [--keep]
+--bin-dir; the cnnc Python package from --python-dir (default <bin-dir>/../python).
+Run: /usr/bin/python3 test/e2e/test_zoo.py --bin-dir build/bin
+     [--model alexnet ...] [--list] [--keep]
      [--perturb-reference]   (adds 2e-4 * max(1, |ref|) to one element of every reference
                               tensor: every model must then FAIL - the test can fail)
 """
@@ -131,7 +131,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402  (and tools/py: reference_models, safetensors_io, cnnc_runtime)
+import harness  # noqa: E402  (and tools/py: reference_models, safetensors_io)
 from harness import (RTOL, compare, perturb_reference, pixel_input, run_cnnc,  # noqa: E402
                      seed_of, token_ids)
 
@@ -972,7 +972,7 @@ def run_model(entry, args, rt, log):
             chk.fail(f"the model has {classes} classes, the registry says {entry.classes}")
         model.load_parameters(st)
         loss, correct = model.train_step(x.numpy(), labels.numpy().astype(np.float32), lr=1.0)
-        new = model.get_parameters()
+        new = model.state_dict()
         model.close()
         rgrad, rloss, rcorrect, buffers = ref64
         chk.check("loss", "loss", np.array([loss]), np.array([rloss]))
@@ -1037,7 +1037,7 @@ def run_model(entry, args, rt, log):
 
 def main():
     ap = harness.tool_args(argparse.ArgumentParser(
-        description="cnnc architecture zoo vs PyTorch / torchvision"), runtime_lib=True)
+        description="cnnc architecture zoo vs PyTorch / torchvision"), python_package=True)
     ap.add_argument("--model", action="append", default=[], help="registry name (repeatable)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
@@ -1055,7 +1055,7 @@ def main():
     entries = [by_name[n] for n in args.model] if args.model else REGISTRY
 
     harness.skip_without_device(args.target)
-    rt = harness.load_runtime(args)
+    rt = harness.load_package(args)
     failed = []
     if any(e.resolve_kinks for e in entries) and kink_self_test(print):
         failed.append("kink-self-test")
