@@ -132,9 +132,9 @@ TEST(CnnrunOptions, CommandHelpNamesItsOptions) {
   EXPECT_EQ(train.exitStatus, 0);
   EXPECT_EQ(train.err, "");
   EXPECT_THAT(train.out, HasSubstr("Usage: cnnrun train [OPTIONS] MODEL.so"));
-  for (const char *flag :
-       {"--data DIR", "--epochs N", "--batch N", "--lr X", "--lr-schedule S", "--seed N",
-        "--checkpoint PATH", "--resume PATH", "--weights", "--limit N", "--test-limit N", "--json"})
+  for (const char *flag : {"--data DIR", "--epochs N", "--batch N", "--lr X", "--lr-schedule S",
+                           "--seed N", "--checkpoint PATH", "--resume PATH", "--weights",
+                           "--limit N", "--test-limit N", "--json", "--log metrics.csv"})
     EXPECT_THAT(train.out, HasSubstr(flag));
   EXPECT_THAT(train.out, Not(HasSubstr("--iters")));
 

@@ -11,8 +11,10 @@
 //===----------------------------------------------------------------------===//
 #include "test_util.h"
 
+#include <fstream>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 using namespace cnnc::test;
@@ -105,6 +107,34 @@ TEST_F(CnnrunTrain, ResumeReproducesTheUninterruptedRun) {
   EXPECT_EQ(withoutSeconds(a[0]), withoutSeconds(f[0]));
   EXPECT_EQ(withoutSeconds(r[0]), withoutSeconds(f[1]));
   EXPECT_EQ(withoutSeconds(r[1]), withoutSeconds(f[2]));
+}
+
+TEST_F(CnnrunTrain, LogHasOneRowPerEpochAndResumeAppends) {
+  std::string out, err;
+  std::string log = dir.file("metrics.csv"), ckpt = dir.file("log_ckpt.safetensors");
+  std::string common = "train " + model + " --data " + dir.path() + " --batch 4 --log " + log;
+  ASSERT_EQ(cnnrun(common + " --epochs 1 --checkpoint " + ckpt, out, &err), 0) << err;
+  ASSERT_EQ(cnnrun(common + " --epochs 3 --lr-schedule step:1:0.5 --resume " + ckpt, out, &err), 0)
+      << err;
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> rows = lines(text);
+  ASSERT_EQ(rows.size(), 4u) << text;
+  EXPECT_EQ(rows[0], "epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds");
+  EXPECT_EQ(rows[1].rfind("1,", 0), 0u) << rows[1];
+  EXPECT_EQ(rows[3].rfind("3,", 0), 0u) << rows[3];
+  // The rate of the last step of epoch 3 under step:1:0.5 from 0.5 is 0.125.
+  EXPECT_THAT(rows[3], HasSubstr(",0.125,")) << rows[3];
+  // A new run (no --resume) starts the file afresh; an unwritable path fails before training.
+  ASSERT_EQ(cnnrun(common + " --epochs 1", out, &err), 0) << err;
+  std::ifstream again(log);
+  std::string fresh((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(lines(fresh).size(), 2u) << fresh;
+  EXPECT_EQ(
+      cnnrun("train " + model + " --data " + dir.path() + " --log " + dir.path() + "/missing/m.csv",
+             out, &err),
+      1);
+  EXPECT_THAT(err, HasSubstr("cannot write the log '" + dir.path() + "/missing/m.csv'"));
 }
 
 TEST_F(CnnrunTrain, TextOutputAndDefaults) {
