@@ -50,6 +50,10 @@ def _export_module(module, example_input, path, opset):
                               dynamic_axes={n: {0: "batch"} for n in names})
     finally:
         module.train(was_training)
+    import onnx  # the model's name: the module's class, not the exporter's "torch_jit"
+    exported = onnx.load(path)
+    exported.graph.name = type(module).__name__
+    onnx.save(exported, path)
 
 
 def compile(model, output, *, example_input=None, target=None, train=None, inference_only=False,
