@@ -56,7 +56,13 @@ struct Tensor {
   /// the window of the Conv or AveragePool that reads it (top, left,
   /// bottom, right).
   std::array<int64_t, 4> pads = {0, 0, 0, 0};
+  /// A sequence: [N, C, L] in ONNX, [N, C, 1, L] in cnnc. Set on model
+  /// inputs of rank 3 and kept by every node that reads one and returns a
+  /// value of that form.
+  bool sequence = false;
   bool padded() const { return pads != std::array<int64_t, 4>{0, 0, 0, 0}; }
+  /// The value's rank as the ONNX graph sees it.
+  int64_t onnxRank() const;
 };
 
 /// Reads a TensorProto (raw or typed data); throws NodeError on a type or
@@ -106,6 +112,8 @@ public:
   bool hasInput(int i) const;
   /// Input `i`, which must be given.
   const Tensor &input(int i) const;
+  /// Input `i`'s rank in ONNX (a sequence's 3, not cnnc's 4).
+  int64_t rank(int i) const { return input(i).onnxRank(); }
   /// Input `i` as a value of the graph (`what` names it in errors).
   mlir::Value value(int i, const char *what) const;
   /// Input `i` as a value and the zero padding a Pad node put around it.

@@ -116,6 +116,12 @@ Value NodeContext::built(Value v) const {
 
 bool NodeContext::hasInput(int i) const { return i < node.input_size() && !node.input(i).empty(); }
 
+int64_t Tensor::onnxRank() const {
+  if (constant)
+    return int64_t(constant->dims.size());
+  return int64_t(shapeOf(value).size()) - (sequence ? 1 : 0);
+}
+
 const Tensor &NodeContext::input(int i) const {
   if (!hasInput(i))
     fail("input " + std::to_string(i) + " is missing");
@@ -264,39 +270,46 @@ public:
     for (const onnx::ValueInfoProto &out : g.output())
       ++uses[out.name()];
 
-    // The model input: the one graph input that is not an initializer.
+    // The model inputs: the graph inputs that are not initializers.
     std::vector<const onnx::ValueInfoProto *> inputs;
     for (const onnx::ValueInfoProto &in : g.input())
       if (!tensors.count(in.name()))
         inputs.push_back(&in);
-    if (inputs.size() != 1)
-      throw ModelError{llvm::formatv("the graph has {0} inputs besides its initializers; cnnc "
-                                     "compiles models with one input",
-                                     inputs.size())};
-    if (g.output_size() != 1)
-      throw ModelError{llvm::formatv("the graph has {0} outputs; cnnc compiles models with one "
-                                     "output",
-                                     g.output_size())};
-    Type inType = inputType(*inputs[0]);
+    if (inputs.empty())
+      throw ModelError{"the graph has no input besides its initializers"};
+    if (g.output_size() == 0)
+      throw ModelError{"the graph has no output"};
+    std::vector<Type> inTypes;
+    for (const onnx::ValueInfoProto *in : inputs)
+      inTypes.push_back(inputType(*in));
     std::string modelName = g.name().empty() ? "model" : g.name();
     auto func =
-        b.create<func::FuncOp>(fileLoc(), sanitize(modelName), b.getFunctionType({inType}, {}));
+        b.create<func::FuncOp>(fileLoc(), sanitize(modelName), b.getFunctionType(inTypes, {}));
     Block *entry = b.createBlock(&func.getBody());
-    const std::string &inName = inputs[0]->name();
-    tensors[inName] = Tensor{
-        entry->addArgument(inType, NameLoc::get(b.getStringAttr(inName), fileLoc())), nullptr};
-    func.setArgAttr(0, "cnn.name", b.getStringAttr(inName));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const std::string &inName = inputs[i]->name();
+      tensors[inName] = Tensor{
+          entry->addArgument(inTypes[i], NameLoc::get(b.getStringAttr(inName), fileLoc())),
+          nullptr};
+      tensors[inName].sequence = inputs[i]->type().tensor_type().shape().dim_size() == 3;
+      func.setArgAttr(i, "cnn.name", b.getStringAttr(inName));
+    }
 
     for (int i = 0; i < g.node_size(); ++i)
       convert(g.node(i), i, opset);
 
-    const std::string &outName = g.output(0).name();
-    auto out = tensors.find(outName);
-    if (out == tensors.end() || !out->second.value)
-      throw ModelError{"the graph output '" + outName + "' is not computed from the model input"};
-    b.create<func::ReturnOp>(fileLoc(), out->second.value);
-    func.setType(b.getFunctionType({inType}, {out->second.value.getType()}));
-    func.setResultAttr(0, "cnn.name", b.getStringAttr(outName));
+    std::vector<Value> results;
+    for (const onnx::ValueInfoProto &output : g.output()) {
+      auto out = tensors.find(output.name());
+      if (out == tensors.end() || !out->second.value)
+        throw ModelError{"the graph output '" + output.name() +
+                         "' is not computed from a model input"};
+      results.push_back(out->second.value);
+    }
+    b.create<func::ReturnOp>(fileLoc(), results);
+    func.setType(b.getFunctionType(inTypes, ValueRange(results).getTypes()));
+    for (int i = 0; i < g.output_size(); ++i)
+      func.setResultAttr(i, "cnn.name", b.getStringAttr(g.output(i).name()));
     return module;
   }
 
@@ -324,9 +337,9 @@ private:
   int64_t defaultOpset() {
     for (const onnx::OperatorSetIdProto &op : model.opset_import())
       if (op.domain().empty() || op.domain() == "ai.onnx") {
-        if (op.version() < 7 || op.version() > 18)
+        if (op.version() < 1 || op.version() > 18)
           throw ModelError{llvm::formatv("opset {0} of the default domain is not supported "
-                                         "(cnnc reads opsets 7 to 18)",
+                                         "(cnnc reads opsets 1 to 18)",
                                          op.version())};
         return op.version();
       }
@@ -376,6 +389,13 @@ private:
     NodeContext context(node, opset, frontend::LayerInfo{name, site, {}}, graph, errors, tensors,
                         uses);
     std::vector<Tensor> outs = converter(context);
+    bool readsSequence = false;
+    for (const std::string &in : node.input())
+      if (auto it = tensors.find(in); it != tensors.end())
+        readsSequence |= it->second.sequence;
+    for (Tensor &out : outs)
+      if (readsSequence && out.value && shapeOf(out.value).size() == 4 && shapeOf(out.value)[2] == 1)
+        out.sequence = true;
     for (int i = 0; i < node.output_size(); ++i)
       if (!node.output(i).empty() && i < int(outs.size()) && (outs[i].value || outs[i].constant))
         tensors[node.output(i)] = outs[i];

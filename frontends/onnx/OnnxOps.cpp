@@ -185,6 +185,80 @@ std::vector<Tensor> convertConv(NodeContext &n) {
   return one(n.built(n.graph.conv1d(n.layer, x, spec)));
 }
 
+/// ConvTranspose over [N, C, H, W]: W is [C, M/group, kH, kW], PyTorch's
+/// ConvTranspose2d layout. `output_shape` and auto_pad give the padding as
+/// the ONNX operator defines it: total = stride·(in-1) + output_padding +
+/// dilation·(k-1) + 1 - out, split evenly, the odd one at the end for
+/// SAME_UPPER (and output_shape) and at the start for SAME_LOWER; an output
+/// larger than the window reaches becomes output padding.
+std::vector<Tensor> convertConvTranspose(NodeContext &n) {
+  n.onlyAttrs({"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape",
+               "pads", "strides"});
+  Value x = n.value(0, "X");
+  const Constant &w = n.constant(1, "W");
+  if (w.dims.size() != 4 || shapeOf(x).size() != 4 || n.rank(0) != 4)
+    n.fail("only 2-D transposed convolutions are supported (input [N, C, H, W], weight "
+           "[C, M/group, kH, kW]); found input " + list(shapeOf(x)) + " and weight " +
+           list(w.dims));
+  llvm::ArrayRef<int64_t> in = shapeOf(x);
+  int64_t groups = n.attrInt("group", 1);
+  if (groups < 1 || w.dims[0] != in[1] || in[1] % groups)
+    n.fail("weight W has shape " + list(w.dims) + "; expected [" + std::to_string(in[1]) +
+           ", M/group, kH, kW] with group " + std::to_string(groups) + " dividing " +
+           std::to_string(in[1]));
+  std::vector<int64_t> kernel = n.attrInts("kernel_shape", {w.dims[2], w.dims[3]});
+  std::vector<int64_t> stride = n.attrInts("strides", {1, 1});
+  std::vector<int64_t> dilation = n.attrInts("dilations", {1, 1});
+  std::vector<int64_t> outPad = n.attrInts("output_padding", {0, 0});
+  if (kernel != std::vector<int64_t>{w.dims[2], w.dims[3]})
+    n.fail("kernel_shape " + list(kernel) + " differs from the weight's [" +
+           std::to_string(w.dims[2]) + ", " + std::to_string(w.dims[3]) + "]");
+  if (stride.size() != 2 || dilation.size() != 2 || outPad.size() != 2)
+    n.fail("strides, dilations and output_padding must have 2 values");
+  for (int i = 0; i < 2; ++i)
+    if (stride[i] < 1 || dilation[i] < 1 || outPad[i] < 0)
+      n.fail("strides and dilations must be positive and output_padding not negative");
+  std::string autoPad = n.attrString("auto_pad", "NOTSET");
+  std::vector<int64_t> pads = n.attrInts("pads", {0, 0, 0, 0});
+  std::vector<int64_t> outShape = n.attrInts("output_shape", {});
+  if (!outShape.empty() || autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    if (!outShape.empty() && outShape.size() != 2)
+      n.fail("output_shape " + list(outShape) + " must give the 2 spatial dimensions");
+    for (int i = 0; i < 2; ++i) {
+      int64_t out = outShape.empty() ? in[2 + i] * stride[i] : outShape[i];
+      int64_t total =
+          stride[i] * (in[2 + i] - 1) + outPad[i] + dilation[i] * (kernel[i] - 1) + 1 - out;
+      if (total < 0) { // a larger output than the window reaches: output padding at the end
+        outPad[i] -= total;
+        total = 0;
+      }
+      int64_t small = total / 2, large = total - small;
+      pads[i] = autoPad == "SAME_LOWER" ? large : small;
+      pads[i + 2] = autoPad == "SAME_LOWER" ? small : large;
+    }
+  } else if (autoPad == "VALID") {
+    pads = {0, 0, 0, 0};
+  } else if (autoPad != "NOTSET") {
+    n.fail("auto_pad '" + autoPad + "' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER");
+  }
+  if (pads.size() != 4 || llvm::any_of(pads, [](int64_t p) { return p < 0; }))
+    n.fail("pads " + list(pads) + " must be 4 values, none negative");
+  n.layer.paramNames["weight"] = n.weight(1, "W", w.dims);
+  bool bias = n.hasInput(2);
+  if (bias)
+    n.layer.paramNames["bias"] = n.weight(2, "B", {w.dims[1] * groups});
+  frontend::ConvTranspose2DSpec spec;
+  spec.outChannels = w.dims[1] * groups;
+  spec.groups = groups;
+  spec.bias = bias;
+  spec.kernel = {kernel[0], kernel[1]};
+  spec.stride = {stride[0], stride[1]};
+  spec.dilation = {dilation[0], dilation[1]};
+  spec.padding = {pads[0], pads[1], pads[2], pads[3]};
+  spec.outputPadding = {outPad[0], outPad[1]};
+  return one(n.built(n.graph.convTranspose2d(n.layer, x, spec)));
+}
+
 std::vector<Tensor> convertBatchNormalization(NodeContext &n) {
   // training_mode says which of its two behaviours the exported graph
   // computes; cnnc's layer has both (running statistics in inference, batch
@@ -327,7 +401,7 @@ std::vector<Tensor> convertConcat(NodeContext &n) {
   std::vector<frontend::Input> ins;
   for (int i = 0; i < n.node.input_size(); ++i) {
     Value v = n.value(i, "input");
-    if (axis != 1 && axis != 1 - int64_t(shapeOf(v).size()))
+    if (axis != 1 && axis != 1 - n.rank(i))
       n.fail("concatenation along axis " + std::to_string(axis) +
              " is not supported (only along channels, axis 1)");
     ins.push_back({v, n.node.input(i), n.layer.site});
@@ -450,12 +524,12 @@ std::vector<Tensor> convertLRN(NodeContext &n) {
 std::vector<Tensor> convertFlatten(NodeContext &n) {
   n.onlyAttrs({"axis"});
   Value x = n.value(0, "input");
-  int64_t rank = int64_t(shapeOf(x).size());
+  int64_t rank = n.rank(0);
   int64_t axis = n.attrInt("axis", 1);
   if (axis != 1 && axis != 1 - rank)
     n.fail("flattening from axis " + std::to_string(axis) +
            " is not supported (only from axis 1: [N, ...] -> [N, features])");
-  if (rank == 2)
+  if (shapeOf(x).size() == 2)
     return one(x);
   return one(n.built(n.graph.flatten(n.layer, x)));
 }
@@ -693,6 +767,7 @@ const std::map<std::string, NodeConverter> &converters() {
       {"Concat", convertConcat},
       {"Constant", convertConstant},
       {"Conv", convertConv},
+      {"ConvTranspose", convertConvTranspose},
       {"Dropout", convertDropout},
       {"Flatten", convertFlatten},
       {"Gather", convertGather},

@@ -155,7 +155,7 @@ func.func @f(%x: tensor<?x8xf32>, %d: tensor<?x4xf32>) {
 // -----
 
 func.func @f(%d: tensor<?x3x4x4xf32>) {
-  // expected-error @+1 {{'cnn.avg_pool2d_grad' op for avg_pool2d(result): pooling padding must be at most half the kernel size (2), found 2}}
+  // expected-error @+1 {{'cnn.avg_pool2d_grad' op for avg_pool2d(result): pooling padding must be smaller than the kernel size (2), found 2}}
   %0 = cnn.avg_pool2d_grad %d {count_include_pad = true, kernel = array<i64: 2, 2>, padding = array<i64: 2, 2, 2, 2>, stride = array<i64: 2, 2>} : (tensor<?x3x4x4xf32>) -> tensor<?x3x8x8xf32>
   return
 }

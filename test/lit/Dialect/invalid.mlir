@@ -47,7 +47,7 @@ func.func @f(%x: tensor<?x8xf32>, %w: tensor<4x9xf32>) {
 // -----
 
 func.func @f(%x: tensor<?x3x8x8xf32>) {
-  // expected-error @+2 {{pooling padding must be at most half the kernel size (2), found 2}}
+  // expected-error @+2 {{pooling padding must be smaller than the kernel size (2), found 2}}
   // expected-error @+1 {{'cnn.max_pool2d' op failed to infer returned types}}
   %y = cnn.max_pool2d %x {kernel = array<i64: 2, 2>, padding = array<i64: 2, 2, 2, 2>, stride = array<i64: 2, 2>} : (tensor<?x3x8x8xf32>) -> tensor<?x3x6x6xf32>
   return

@@ -227,9 +227,11 @@ std::string cnnc::cnn::checkLocalResponseNorm(ArrayRef<int64_t> input, int64_t s
 std::string cnnc::cnn::inferPool2D(ArrayRef<int64_t> input, const Window &window, Shape &result) {
   if (std::string err = checkActivation4D(input, "pooling input"); !err.empty())
     return err;
+  // Every window must hold at least one input element: padding below the
+  // kernel size (ONNX's limit; PyTorch's, half the kernel, is stricter).
   for (int i = 0; i < 2; ++i)
-    if (window.padding[i] * 2 > window.kernel[i] || window.padding[i + 2] * 2 > window.kernel[i])
-      return llvm::formatv("pooling padding must be at most half the kernel "
+    if (window.padding[i] >= window.kernel[i] || window.padding[i + 2] >= window.kernel[i])
+      return llvm::formatv("pooling padding must be smaller than the kernel "
                            "size ({0}), found {1}",
                            window.kernel[i], std::max(window.padding[i], window.padding[i + 2]));
   int64_t outH, outW;
