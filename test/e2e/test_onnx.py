@@ -24,14 +24,17 @@ Run: /usr/bin/python3 test/e2e/test_onnx.py [--bin-dir build/bin] [--group small
 """
 
 import copy
+import subprocess
 import os
 import sys
 import tempfile
 
+import numpy as np
 import onnx
 import onnx.numpy_helper
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 import harness
 from harness import Case, seed_of
@@ -365,6 +368,61 @@ def run_embedded_checks(args):
     if not ok:
         print(f"  expected {expect!r} in:\n  {text}", flush=True)
         failures += 1
+    return failures + run_two_in_two_out(args, tools)
+
+
+class TwoInTwoOut(nn.Module):
+    """Two inputs (an image and a second one of the conv's output shape), two outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x, skip):
+        y = torch.relu(self.conv(x)) + skip
+        return self.up(y), F.max_pool2d(y, 3, stride=2, padding=1)
+
+
+def run_two_in_two_out(args, tools):
+    """A model with two inputs and two outputs (and a transposed conv), exported in training
+    mode, run by cnnrun with --input twice and --output twice, at batch 3 vs PyTorch."""
+    module = randomized(TwoInTwoOut, "two_in_two_out")
+    path = os.path.join(EXPORT_DIR, "two_in_two_out.onnx")
+    module.train()
+    torch.onnx.export(module, (torch.zeros(2, 3, 6, 6), torch.zeros(2, 4, 6, 6)), path,
+                      opset_version=13, training=torch.onnx.TrainingMode.TRAINING,
+                      do_constant_folding=False, input_names=["x", "skip"],
+                      output_names=["up", "pooled"],
+                      dynamic_axes={"x": {0: "n"}, "skip": {0: "n"}})
+    module.eval()
+    so = os.path.join(EXPORT_DIR, "two_in_two_out.so")
+    harness.run_cnnc(os.path.join(args.bin_dir, "cnnc"), path, so, ["--inference-only"],
+                     target=args.target)
+    gen = torch.Generator().manual_seed(seed_of("two_in_two_out"))
+    x, skip = torch.randn(3, 3, 6, 6, generator=gen), torch.randn(3, 4, 6, 6, generator=gen)
+    cmd = [tools.cnnrun, "run", so]
+    outs = []
+    for i, a in enumerate((x, skip)):
+        f = os.path.join(EXPORT_DIR, f"two_in_two_out_in{i}.npy")
+        harness.write_npy(f, a.numpy())
+        cmd += ["--input", f]
+    for i in range(2):
+        outs.append(os.path.join(EXPORT_DIR, f"two_in_two_out_out{i}.npy"))
+        cmd += ["--output", outs[-1]]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    with torch.no_grad():
+        refs = copy.deepcopy(module).double()(x.double(), skip.double())
+    failures = 0
+    for name, out, ref in zip(("up", "pooled"), outs, refs):
+        if p.returncode != 0:
+            print(f"FAIL embedded/two_in_two_out.{name}: cnnrun: {p.stderr}", flush=True)
+            failures += 1
+            continue
+        c = harness.compare(np.load(out), ref.numpy())
+        print(f"{'PASS' if c.ok else 'FAIL'} embedded/two_in_two_out.{name} max_err {c.err:.2e}",
+              flush=True)
+        failures += 0 if c.ok else 1
     return failures
 
 
