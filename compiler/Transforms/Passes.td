@@ -35,7 +35,8 @@ def Fuse : Pass<"cnnc-fuse", "mlir::func::FuncOp"> {
     Starting at each `conv2d`, `conv_transpose2d` or `dense`, takes the chain
     of single-use consumers that can be computed in the producer's loop nest:
     a residual `add` or `position_bias`, an activation (any op with the
-    `CNNActivation` trait: relu, leaky_relu, relu6, sigmoid, tanh), a `softmax`
+    `CNNActivation` trait: relu, leaky_relu, relu6, hardswish, hardsigmoid,
+    silu, sigmoid, tanh), a `softmax`
     after dense, and after a conv2d a non-overlapping unpadded max or average
     pooling (stride = kernel), where fusing saves a round trip through memory
     without recomputation. In train steps, a

@@ -14,6 +14,9 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <cmath>
+#include <functional>
+
 using namespace mlir;
 using namespace cnnc::frontend;
 namespace cnn = cnnc::cnn;
@@ -35,6 +38,9 @@ llvm::ArrayRef<ActivationInfo> cnnc::frontend::activations() {
       {Activation::Relu, "relu", false},
       {Activation::LeakyRelu, "leaky_relu", false, "negative_slope", 0.01},
       {Activation::Relu6, "relu6", false},
+      {Activation::Hardswish, "hardswish", false},
+      {Activation::HardSigmoid, "hardsigmoid", false},
+      {Activation::Silu, "silu", false},
       {Activation::Sigmoid, "sigmoid", false},
       {Activation::Tanh, "tanh", false},
       {Activation::Softmax, "softmax", true},
@@ -64,6 +70,13 @@ Value GraphBuilder::applyActivation(Activation kind, double parameter, Location 
     return b.create<cnn::LeakyReluOp>(loc, x.getType(), x, b.getF64FloatAttr(parameter));
   case Activation::Relu6:
     return b.create<cnn::Relu6Op>(loc, x.getType(), x);
+  case Activation::Hardswish:
+    return b.create<cnn::HardswishOp>(loc, x.getType(), x);
+  case Activation::HardSigmoid:
+    return b.create<cnn::HardSigmoidOp>(loc, x.getType(), x, b.getF64FloatAttr(1.0 / 6.0),
+                                        b.getF64FloatAttr(0.5));
+  case Activation::Silu:
+    return b.create<cnn::SiluOp>(loc, x.getType(), x);
   case Activation::Sigmoid:
     return b.create<cnn::SigmoidOp>(loc, x.getType(), x);
   case Activation::Tanh:
@@ -424,7 +437,10 @@ Value GraphBuilder::flatten(const LayerInfo &layer, Value x) {
 // Several inputs
 //===----------------------------------------------------------------------===//
 
-Value GraphBuilder::add(const LayerInfo &layer, ArrayRef<Input> ins) {
+/// `Op` applied left to right over inputs of one shape (add, mul).
+template <typename Op>
+static Value elementwiseChain(OpBuilder &b, Location loc, ArrayRef<Input> ins,
+                              const std::function<Value(Site, const std::string &)> &fail) {
   ArrayRef<int64_t> first = shapeOf(ins[0].value);
   for (size_t i = 1; i < ins.size(); ++i)
     if (shapeOf(ins[i].value) != first)
@@ -432,11 +448,27 @@ Value GraphBuilder::add(const LayerInfo &layer, ArrayRef<Input> ins) {
                                              "{1} and '{2}' {3}",
                                              ins[0].name, cnn::shapeToString(first), ins[i].name,
                                              cnn::shapeToString(shapeOf(ins[i].value))));
-  Location loc = opLoc(layer);
-  Value sum = ins[0].value;
+  Value result = ins[0].value;
   for (size_t i = 1; i < ins.size(); ++i)
-    sum = b.create<cnn::AddOp>(loc, sum.getType(), sum, ins[i].value);
-  return sum;
+    result = b.create<Op>(loc, result.getType(), result, ins[i].value);
+  return result;
+}
+
+Value GraphBuilder::add(const LayerInfo &layer, ArrayRef<Input> ins) {
+  return elementwiseChain<cnn::AddOp>(b, opLoc(layer), ins,
+                                      [&](Site s, const std::string &m) { return fail(s, m); });
+}
+
+Value GraphBuilder::mul(const LayerInfo &layer, ArrayRef<Input> ins) {
+  return elementwiseChain<cnn::MulOp>(b, opLoc(layer), ins,
+                                      [&](Site s, const std::string &m) { return fail(s, m); });
+}
+
+Value GraphBuilder::hardSigmoid(const LayerInfo &layer, Value x, double alpha, double beta) {
+  if (!std::isfinite(alpha) || !std::isfinite(beta))
+    return fail(layer.site, "alpha and beta must be finite");
+  return b.create<cnn::HardSigmoidOp>(opLoc(layer), x.getType(), x, b.getF64FloatAttr(alpha),
+                                      b.getF64FloatAttr(beta));
 }
 
 Value GraphBuilder::concat(const LayerInfo &layer, ArrayRef<Input> ins, const ConcatSpec &s) {

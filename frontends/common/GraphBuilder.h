@@ -76,7 +76,17 @@ struct Input {
 // Activations
 //===----------------------------------------------------------------------===//
 
-enum class Activation { Relu, LeakyRelu, Relu6, Sigmoid, Tanh, Softmax };
+enum class Activation {
+  Relu,
+  LeakyRelu,
+  Relu6,
+  Hardswish,
+  HardSigmoid,
+  Silu,
+  Sigmoid,
+  Tanh,
+  Softmax
+};
 
 struct ActivationInfo {
   Activation kind;
@@ -258,6 +268,11 @@ public:
   mlir::Value flatten(const LayerInfo &layer, mlir::Value input);
   /// The element-wise sum of two or more inputs of the same shape.
   mlir::Value add(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
+  /// The element-wise product of two or more inputs of the same shape.
+  mlir::Value mul(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
+  /// min(max(alpha·x + beta, 0), 1) (ONNX's HardSigmoid; the `hardsigmoid`
+  /// activation is PyTorch's, alpha 1/6 and beta 1/2).
+  mlir::Value hardSigmoid(const LayerInfo &layer, mlir::Value input, double alpha, double beta);
   mlir::Value concat(const LayerInfo &layer, llvm::ArrayRef<Input> inputs, const ConcatSpec &spec);
   /// A learnable bias per channel and position, `<layer>.bias` [C, H, W].
   mlir::Value positionBias(const LayerInfo &layer, mlir::Value input);

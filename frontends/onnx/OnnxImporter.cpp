@@ -288,9 +288,9 @@ public:
     Block *entry = b.createBlock(&func.getBody());
     for (size_t i = 0; i < inputs.size(); ++i) {
       const std::string &inName = inputs[i]->name();
-      tensors[inName] = Tensor{
-          entry->addArgument(inTypes[i], NameLoc::get(b.getStringAttr(inName), fileLoc())),
-          nullptr};
+      tensors[inName] =
+          Tensor{entry->addArgument(inTypes[i], NameLoc::get(b.getStringAttr(inName), fileLoc())),
+                 nullptr};
       tensors[inName].sequence = inputs[i]->type().tensor_type().shape().dim_size() == 3;
       func.setArgAttr(i, "cnn.name", b.getStringAttr(inName));
     }
@@ -394,7 +394,8 @@ private:
       if (auto it = tensors.find(in); it != tensors.end())
         readsSequence |= it->second.sequence;
     for (Tensor &out : outs)
-      if (readsSequence && out.value && shapeOf(out.value).size() == 4 && shapeOf(out.value)[2] == 1)
+      if (readsSequence && out.value && shapeOf(out.value).size() == 4 &&
+          shapeOf(out.value)[2] == 1)
         out.sequence = true;
     for (int i = 0; i < node.output_size(); ++i)
       if (!node.output(i).empty() && i < int(outs.size()) && (outs[i].value || outs[i].constant))

@@ -198,8 +198,8 @@ std::vector<Tensor> convertConvTranspose(NodeContext &n) {
   const Constant &w = n.constant(1, "W");
   if (w.dims.size() != 4 || shapeOf(x).size() != 4 || n.rank(0) != 4)
     n.fail("only 2-D transposed convolutions are supported (input [N, C, H, W], weight "
-           "[C, M/group, kH, kW]); found input " + list(shapeOf(x)) + " and weight " +
-           list(w.dims));
+           "[C, M/group, kH, kW]); found input " +
+           list(shapeOf(x)) + " and weight " + list(w.dims));
   llvm::ArrayRef<int64_t> in = shapeOf(x);
   int64_t groups = n.attrInt("group", 1);
   if (groups < 1 || w.dims[0] != in[1] || in[1] % groups)
@@ -321,6 +321,28 @@ template <Activation kind> std::vector<Tensor> convertActivation(NodeContext &n)
     n.onlyAttrs({});
   }
   return one(n.built(n.graph.activation(n.layer, n.value(0, "X"), kind, parameter)));
+}
+
+/// HardSigmoid with its own alpha (default 0.2) and beta (0.5); PyTorch's
+/// nn.Hardsigmoid exports alpha 1/6.
+std::vector<Tensor> convertHardSigmoid(NodeContext &n) {
+  n.onlyAttrs({"alpha", "beta"});
+  return one(n.built(n.graph.hardSigmoid(n.layer, n.value(0, "X"), n.attrFloat("alpha", 0.2f),
+                                         n.attrFloat("beta", 0.5f))));
+}
+
+/// Mul of two computed tensors of one shape (gating; x · sigmoid(x) written
+/// out). A constant factor is refused: it would be a parameter of an op cnnc
+/// does not have.
+std::vector<Tensor> convertMul(NodeContext &n) {
+  n.onlyAttrs({});
+  for (int i = 0; i < 2; ++i)
+    if (n.input(i).constant)
+      n.fail("multiplying by a constant ('" + n.node.input(i) +
+             "') is not supported (only two computed tensors of one shape)");
+  Value a = n.value(0, "A"), b = n.value(1, "B");
+  frontend::Input ins[2] = {{a, n.node.input(0), n.layer.site}, {b, n.node.input(1), n.layer.site}};
+  return one(n.built(n.graph.mul(n.layer, ins)));
 }
 
 /// Clip to [0, 6] is relu6 (nn.ReLU6, MobileNet), to [0, inf) relu; other
@@ -772,12 +794,15 @@ const std::map<std::string, NodeConverter> &converters() {
       {"Flatten", convertFlatten},
       {"Gather", convertGather},
       {"Gemm", convertGemm},
+      {"HardSigmoid", convertHardSigmoid},
+      {"HardSwish", convertActivation<Activation::Hardswish>},
       {"GlobalAveragePool", convertGlobalPool<frontend::GlobalPoolKind::Average>},
       {"GlobalMaxPool", convertGlobalPool<frontend::GlobalPoolKind::Max>},
       {"Identity", convertIdentity},
       {"LeakyRelu", convertActivation<Activation::LeakyRelu>},
       {"LRN", convertLRN},
       {"MaxPool", convertMaxPool},
+      {"Mul", convertMul},
       {"Pad", convertPad},
       {"Relu", convertActivation<Activation::Relu>},
       {"ReduceMax", convertSpatialReduce<frontend::GlobalPoolKind::Max>},

@@ -232,6 +232,7 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
          false,
          [](LayerContext &c) { return c.builder.flatten(c.info, c.input()); }},
         {"add", {}, 2, true, [](LayerContext &c) { return c.builder.add(c.info, c.inputs); }},
+        {"mul", {}, 2, true, [](LayerContext &c) { return c.builder.mul(c.info, c.inputs); }},
         {"concat", {}, 2, true, concat},
         {"conv_transpose2d",
          {"out_channels", "kernel", "stride", "padding", "output_padding", "dilation", "groups",

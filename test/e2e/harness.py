@@ -264,6 +264,9 @@ ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
                # the `activation:` shorthand's slope is PyTorch's default, 0.01
                "leaky_relu": torch.nn.functional.leaky_relu,
                "relu6": torch.nn.functional.relu6,
+               "hardswish": torch.nn.functional.hardswish,
+               "hardsigmoid": torch.nn.functional.hardsigmoid,
+               "silu": torch.nn.functional.silu,
                "softmax": lambda t: torch.softmax(t, dim=1)}
 
 

@@ -171,7 +171,7 @@ class Reference:
                 fin = a.shape[1]
                 o = l["out_features"]
                 y = F.linear(a, *self._weight_bias(params, gen, l, (o, fin), fin, o))
-            elif op in ("relu", "sigmoid", "tanh"):
+            elif op in ("relu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "silu"):
                 y = ACTIVATIONS[op](a)
             elif op == "leaky_relu":
                 y = F.leaky_relu(a, l.get("negative_slope", 0.01))
@@ -248,6 +248,10 @@ class Reference:
                 y = args[0]
                 for other in args[1:]:
                     y = y + other
+            elif op == "mul":
+                y = args[0]
+                for other in args[1:]:
+                    y = y * other
             elif op == "concat":
                 y = torch.cat(args, dim=1)
             elif op == "batch_norm":
@@ -533,12 +537,19 @@ def act_cases():
              # a slope of -7 maps negative inputs far above 6: relu6's clipped top is reached
              ("relu6_top", [c0(), dict(name="neg", op="leaky_relu", negative_slope=-7.0),
                             dict(name="act", op="relu6")], []),
+        ] + [
+             # slopes of 9 and -9 stretch the conv's outputs past both kinks (-3 and 3)
+             (f"{act}_{side}", [c0(), dict(name="wide", op="leaky_relu", negative_slope=slope),
+                                dict(name="act", op=act)], [])
+             for act in ("hardswish", "hardsigmoid", "silu")
+             for side, slope in (("low", 9.0), ("high", -9.0))
         ] + [("conv_attr", [C("c0", out_channels=3, kernel=3, activation="relu"),
                             C("c1", out_channels=4, kernel=3, padding=1, activation="sigmoid")],
               [])]),
         merged("act/b_dense", "act", [10], [
             (f"{act}_attr", [D("d1", 13, activation=act)], [])
-            for act in ("relu", "leaky_relu", "relu6", "sigmoid", "tanh")
+            for act in ("relu", "leaky_relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid",
+                        "tanh")
         ] + [("softmax_mid", [D("d1", 7), dict(name="sm", op="softmax"), D("d2", 4)], []),
              ("softmax_mid_attr", [D("d1", 9, activation="softmax"), D("d2", 4, activation="tanh")],
               [])], spatial=False),
@@ -554,6 +565,10 @@ def graph_cases():
                   C("c2", out_channels=4, kernel=3, padding=1),
                   dict(name="add", op="add", inputs=["c2", "c0"]),
                   dict(name="relu", op="relu")] + head()),
+        GradCase("graph/mul_gate", "graph", [3, 6, 6],
+                 [C("c0", out_channels=4, kernel=3, padding=1),
+                  C("g", out_channels=4, kernel=1, activation="sigmoid"),
+                  dict(name="m", op="mul", inputs=["c0", "g"])] + head()),
         GradCase("graph/add3", "graph", [2, 5, 5],
                  [C("c0", out_channels=3, kernel=3, padding=1),
                   C("c1", out_channels=3, kernel=1),

@@ -11,7 +11,8 @@ PyTorch (float64, same float32 parameters and inputs) at max abs error
   pool    max/avg pooling (kernel 2..5, strides, padding, ceil_mode, count_include_pad,
           'same' and asymmetric padding, large windows) and global_avg_pool
   dense   dense layers (in features 1..576, bias or not, fused activations)
-  act     relu/leaky_relu/relu6/sigmoid/tanh/softmax standalone (4-D and [N,F]), large magnitudes
+  act     relu/leaky_relu/relu6/hardswish/hardsigmoid/silu/sigmoid/tanh/softmax standalone
+          (4-D and [N,F]), fused after conv, large magnitudes
   graph   add (2/3 inputs), concat (2/3 inputs), flatten, batch_norm (standalone, folded
           after conv and dense), dropout, `output:` naming an inner layer
   fused   conv+relu+maxpool, conv+avgpool, conv+bn+add+relu, dense+relu, dense+softmax, ...
@@ -217,6 +218,16 @@ class Add(Layer):
         return y
 
 
+class Mul(Layer):
+    op = "mul"
+
+    def forward(self, xs, p):
+        y = xs[0]
+        for x in xs[1:]:
+            y = y * x
+        return y
+
+
 class Concat(Layer):
     op = "concat"
 
@@ -418,6 +429,13 @@ def act_cases(args):
     C.append(chain("act.relu6_f37", [37], [Simple("a", "relu6")], input_fn=scaled_input(5.0)))
     C.append(chain("act.relu6_after_conv_c3o10_13x13", [3, 13, 13],
                    [Conv("c", 10, 3, padding=1, activation="relu6")], input_fn=scaled_input(5.0)))
+    # hardswish, hardsigmoid (kinks at -3 and 3) and silu: scale 5 covers both sides.
+    for op in ("hardswish", "hardsigmoid", "silu"):
+        C.append(chain(f"act.{op}_c3_13x13", [3, 13, 13], [Simple("a", op)],
+                       input_fn=scaled_input(5.0)))
+        C.append(chain(f"act.{op}_f37", [37], [Simple("a", op)], input_fn=scaled_input(5.0)))
+        C.append(chain(f"act.{op}_after_conv_c3o10_13x13", [3, 13, 13],
+                       [Conv("c", 10, 3, padding=1, activation=op)], input_fn=scaled_input(5.0)))
     C.append(chain("act.sigmoid_large_c3_7x7", [3, 7, 7], [Simple("a", "sigmoid")],
                    input_fn=scaled_input(40.0)))
     C.append(chain("act.tanh_large_f100", [100], [Simple("a", "tanh")],
@@ -436,6 +454,10 @@ def act_cases(args):
 
 def graph_cases(args):
     C = []
+    C.append(chain("graph.mul_gate_c3_9x9", [3, 9, 9],
+                   [Conv("a", 5, 3, padding=1, inputs=["input"]),
+                    Conv("g", 5, 1, inputs=["input"], activation="sigmoid"),
+                    Mul("m", inputs=["a", "g"])]))
     C.append(chain("graph.add2_convs_c3_13x13", [3, 13, 13],
                    [Conv("a", 6, 3, padding=1, inputs=["input"]),
                     Conv("b", 6, 1, inputs=["input"]),

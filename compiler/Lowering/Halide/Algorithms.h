@@ -148,7 +148,21 @@ Halide::Func leakyReluGrad(Halide::Func input, Halide::Func grad, int rank, floa
 Halide::Func relu6(Halide::Func in, int rank);
 /// relu6's gradient from its input: δ where 0 < x < 6, 0 elsewhere.
 Halide::Func relu6Grad(Halide::Func input, Halide::Func grad, int rank);
+/// x · min(max(x + 3, 0), 6) / 6.
+Halide::Func hardswish(Halide::Func in, int rank);
+/// hardswish's gradient from its input: 0 below -3, δ above 3, δ·(x/3 + 1/2) between.
+Halide::Func hardswishGrad(Halide::Func input, Halide::Func grad, int rank);
+/// x · sigmoid(x).
+Halide::Func silu(Halide::Func in, int rank);
+/// silu's gradient from its input: δ·s·(1 + x·(1 - s)), s = sigmoid(x).
+Halide::Func siluGrad(Halide::Func input, Halide::Func grad, int rank);
+/// min(max(alpha·x + beta, 0), 1).
+Halide::Func hardSigmoid(Halide::Func in, int rank, float alpha, float beta);
+/// hardsigmoid's gradient from its input: alpha·δ where 0 < alpha·x + beta < 1, 0 elsewhere.
+Halide::Func hardSigmoidGrad(Halide::Func input, Halide::Func grad, int rank, float alpha,
+                             float beta);
 Halide::Func add(Halide::Func lhs, Halide::Func rhs, int rank);
+Halide::Func mul(Halide::Func lhs, Halide::Func rhs, int rank);
 
 /// position_bias: in(x, y, c, n) + bias(x, y, c).
 Halide::Func positionBias(Halide::Func in, Halide::Func bias);

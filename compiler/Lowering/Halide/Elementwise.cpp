@@ -68,8 +68,53 @@ Func relu6Grad(Func input, Func grad, int rank) {
   });
 }
 
+Func hardswish(Func in, int rank) {
+  return pointwise("hardswish", rank, [&](auto &a) {
+    Expr x = in(a);
+    return x * clamp(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+  });
+}
+
+Func hardswishGrad(Func input, Func grad, int rank) {
+  return pointwise("hardswish_grad", rank, [&](auto &a) {
+    Expr x = input(a);
+    return select(x < -3.0f, 0.0f, x <= 3.0f, grad(a) * (x / 3.0f + 0.5f), grad(a));
+  });
+}
+
+Func silu(Func in, int rank) {
+  return pointwise("silu", rank, [&](auto &a) {
+    Expr x = in(a);
+    return x / (1.0f + exp(-x));
+  });
+}
+
+Func siluGrad(Func input, Func grad, int rank) {
+  return pointwise("silu_grad", rank, [&](auto &a) {
+    Expr x = input(a);
+    Expr s = 1.0f / (1.0f + exp(-x));
+    return grad(a) * s * (1.0f + x * (1.0f - s));
+  });
+}
+
+Func hardSigmoid(Func in, int rank, float alpha, float beta) {
+  return pointwise("hardsigmoid", rank,
+                   [&](auto &a) { return clamp(alpha * in(a) + beta, 0.0f, 1.0f); });
+}
+
+Func hardSigmoidGrad(Func input, Func grad, int rank, float alpha, float beta) {
+  return pointwise("hardsigmoid_grad", rank, [&](auto &a) {
+    Expr t = alpha * input(a) + beta;
+    return select(t > 0.0f && t < 1.0f, alpha * grad(a), 0.0f);
+  });
+}
+
 Func add(Func lhs, Func rhs, int rank) {
   return pointwise("add", rank, [&](auto &a) { return lhs(a) + rhs(a); });
+}
+
+Func mul(Func lhs, Func rhs, int rank) {
+  return pointwise("mul", rank, [&](auto &a) { return lhs(a) * rhs(a); });
 }
 
 Func batchNorm(Func in, int rank, Func gamma, Func beta, Func mean, Func variance, float epsilon) {

@@ -220,7 +220,10 @@ LogicalResult ReluOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult SigmoidOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult Relu6Op::verify() { return verifyActivation(*this, getType()); }
 LogicalResult TanhOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult HardswishOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult SiluOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult AddOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult MulOp::verify() { return verifyActivation(*this, getType()); }
 
 LogicalResult DropoutOp::verify() {
   double rate = getRate().convertToDouble();

@@ -370,6 +370,29 @@ def CNN_ReluOp : CNN_UnaryOp<"relu", "rectified linear unit max(x, 0)">;
 def CNN_SigmoidOp : CNN_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
 def CNN_TanhOp : CNN_UnaryOp<"tanh", "hyperbolic tangent">;
 def CNN_Relu6Op : CNN_UnaryOp<"relu6", "rectified linear unit clipped at 6: min(max(x, 0), 6)">;
+def CNN_HardswishOp : CNN_UnaryOp<"hardswish",
+    "hard swish x · min(max(x + 3, 0), 6) / 6 (nn.Hardswish, MobileNetV3)">;
+def CNN_SiluOp : CNN_UnaryOp<"silu", "sigmoid-weighted linear unit x · sigmoid(x) (nn.SiLU, swish)">;
+
+def CNN_HardSigmoidOp : CNN_Op<"hardsigmoid",
+    [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem"]>]> {
+  let summary = "hard sigmoid min(max(alpha·x + beta, 0), 1)";
+  let description = [{
+    Applied element-wise. The defaults are PyTorch's `nn.Hardsigmoid`
+    (alpha 1/6, beta 1/2); ONNX's HardSigmoid gives its own.
+
+    ```mlir
+    %y = cnn.hardsigmoid %x {alpha = 2.000000e-01 : f64, beta = 5.000000e-01 : f64} : tensor<?x32x26x26xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input,
+                   DefaultValuedAttr<F64Attr, "1.0 / 6.0">:$alpha,
+                   DefaultValuedAttr<F64Attr, "0.5">:$beta);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
 
 def CNN_LeakyReluOp : CNN_Op<"leaky_relu",
     [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
@@ -507,6 +530,25 @@ def CNN_AddOp : CNN_Op<"add",
     ```mlir
     %y = cnn.add %a, %b : tensor<?x64x56x56xf32>
     ```
+  }];
+  let arguments = (ins CNN_Tensor:$lhs, CNN_Tensor:$rhs);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_MulOp : CNN_Op<"mul",
+    [CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem"]>,
+     Pure,
+     SameOperandsAndResultType,
+     Commutative]> {
+  let summary = "element-wise product (gating, x · sigmoid(x) written out)";
+  let description = [{
+    ```mlir
+    %y = cnn.mul %a, %b : tensor<?x64x56x56xf32>
+    ```
+    Gradient: δ·b for `a` and δ·a for `b`.
   }];
   let arguments = (ins CNN_Tensor:$lhs, CNN_Tensor:$rhs);
   let results = (outs CNN_Tensor:$result);
@@ -780,6 +822,39 @@ def CNN_Relu6GradOp : CNN_PureOp<"relu6_grad",
     the gradient is 0 at x = 0 and at x = 6).
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_HardswishGradOp : CNN_PureOp<"hardswish_grad",
+    "gradient through hardswish: 0 where x < -3, δ where x > 3, δ·(2x + 3)/6 between",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let description = [{
+    Computed from the activation's input `x`, as PyTorch's
+    `hardswish_backward` (the middle branch includes x = -3 and x = 3).
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_SiluGradOp : CNN_PureOp<"silu_grad",
+    "gradient through silu: δ·s·(1 + x·(1 - s)) with s = sigmoid(x)",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let description = [{ Computed from the activation's input `x`. }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_HardSigmoidGradOp : CNN_PureOp<"hardsigmoid_grad",
+    "gradient through hardsigmoid: alpha·δ where 0 < alpha·x + beta < 1, 0 elsewhere",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let description = [{
+    Computed from the activation's input `x` (PyTorch's `hardsigmoid_backward`:
+    0 at both kinks).
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$alpha, F64Attr:$beta);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
 }

@@ -1,6 +1,6 @@
 //===- Elementwise.cpp - Halide lowering of activations and structure -----===//
 //
-// Activations, softmax, dropout, add, concat and channel slices, and the
+// Activations, softmax, dropout, add, mul, concat and channel slices, and the
 // activation and softmax gradients, as the algorithms of Elementwise.cpp,
 // Training.cpp and Gradients.cpp. Gradient rules and costs:
 // compiler/Dialect/CNN/IR/Ops/Elementwise.cpp.
@@ -42,6 +42,30 @@ static Halide::Func lower(cnn::Relu6GradOp op, KernelBuilder &k) {
   return relu6Grad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()));
 }
 
+static Halide::Func lower(cnn::HardswishOp op, KernelBuilder &k) {
+  return hardswish(k.at(op.getInput()), rankOf(op.getResult()));
+}
+static Halide::Func lower(cnn::HardswishGradOp op, KernelBuilder &k) {
+  return hardswishGrad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()));
+}
+
+static Halide::Func lower(cnn::SiluOp op, KernelBuilder &k) {
+  return silu(k.at(op.getInput()), rankOf(op.getResult()));
+}
+static Halide::Func lower(cnn::SiluGradOp op, KernelBuilder &k) {
+  return siluGrad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()));
+}
+
+static Halide::Func lower(cnn::HardSigmoidOp op, KernelBuilder &k) {
+  return hardSigmoid(k.at(op.getInput()), rankOf(op.getResult()),
+                     float(op.getAlpha().convertToDouble()), float(op.getBeta().convertToDouble()));
+}
+static Halide::Func lower(cnn::HardSigmoidGradOp op, KernelBuilder &k) {
+  return hardSigmoidGrad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()),
+                         float(op.getAlpha().convertToDouble()),
+                         float(op.getBeta().convertToDouble()));
+}
+
 static Halide::Func lower(cnn::SoftmaxOp op, KernelBuilder &k) {
   SoftmaxStages s = softmax(k.at(op.getInput()), int(shapeOf(op.getResult())[1]));
   k.kernel.stages.softmax = s;
@@ -50,6 +74,9 @@ static Halide::Func lower(cnn::SoftmaxOp op, KernelBuilder &k) {
 
 static Halide::Func lower(cnn::AddOp op, KernelBuilder &k) {
   return add(k.at(op.getLhs()), k.at(op.getRhs()), rankOf(op.getResult()));
+}
+static Halide::Func lower(cnn::MulOp op, KernelBuilder &k) {
+  return mul(k.at(op.getLhs()), k.at(op.getRhs()), rankOf(op.getResult()));
 }
 
 static Halide::Func lower(cnn::ConcatOp op, KernelBuilder &k) {
@@ -93,7 +120,9 @@ static Halide::Func lower(cnn::SoftmaxGradOp op, KernelBuilder &k) {
 
 void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
   attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp,
-                  cnn::Relu6Op, cnn::Relu6GradOp, cnn::SoftmaxOp, cnn::AddOp, cnn::ConcatOp,
-                  cnn::SliceChannelsOp, cnn::DropoutTrainOp, cnn::DropoutGradOp,
-                  cnn::ActivationGradOp, cnn::SoftmaxGradOp>(ctx);
+                  cnn::Relu6Op, cnn::Relu6GradOp, cnn::HardswishOp, cnn::HardswishGradOp,
+                  cnn::SiluOp, cnn::SiluGradOp, cnn::HardSigmoidOp, cnn::HardSigmoidGradOp,
+                  cnn::SoftmaxOp, cnn::AddOp, cnn::MulOp, cnn::ConcatOp, cnn::SliceChannelsOp,
+                  cnn::DropoutTrainOp, cnn::DropoutGradOp, cnn::ActivationGradOp,
+                  cnn::SoftmaxGradOp>(ctx);
 }

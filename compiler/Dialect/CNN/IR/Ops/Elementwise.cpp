@@ -1,8 +1,10 @@
 //===- Elementwise.cpp - activations, dropout and structure ops -----------===//
 //
 // Element-wise activations, softmax and dropout, and the ops that only move
-// data: add, concat, flatten and reshape. Activations differentiate from
-// their output (activation_grad), add passes δ to both operands, concat
+// data: add, mul, concat, flatten and reshape. Activations differentiate from
+// their output (activation_grad) or, where the output cannot tell, from their
+// input (leaky_relu, relu6, hardswish, hardsigmoid, silu); add passes δ to
+// both operands, mul the other operand times δ, concat
 // slices it, flatten and reshape view it back, dropout reapplies its mask.
 // The verifiers of the gradient and training-form ops are at the end. The
 // Halide algorithms are in compiler/Lowering/Halide/Ops/Elementwise.cpp.
@@ -72,6 +74,39 @@ LogicalResult Relu6Op::buildGradient(GradientBuilder &g, Value dy) {
 double Relu6Op::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 double Relu6GradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 
+/// From the input: hardswish's result does not tell which branch x was in.
+LogicalResult HardswishOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(),
+               g.builder().create<HardswishGradOp>(getLoc(), dy.getType(), getInput(), dy));
+  return success();
+}
+double HardswishOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+double HardswishGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+
+/// From the input: x · sigmoid(x) is not invertible in closed form.
+LogicalResult SiluOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<SiluGradOp>(getLoc(), dy.getType(), getInput(), dy));
+  return success();
+}
+double SiluOp::getFlopsPerItem() { return pointwiseFlops(*this, 5); }
+double SiluGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 8); }
+
+LogicalResult HardSigmoidOp::verify() {
+  if (!std::isfinite(getAlpha().convertToDouble()) || !std::isfinite(getBeta().convertToDouble()))
+    return emitOpError("alpha and beta must be finite");
+  return expectActivation(*this, "the result", getType().getShape());
+}
+
+/// From the input, like relu6: the clipped ends have gradient 0.
+LogicalResult HardSigmoidOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(),
+               g.builder().create<HardSigmoidGradOp>(getLoc(), dy.getType(), getInput(), dy,
+                                                     getAlphaAttr(), getBetaAttr()));
+  return success();
+}
+double HardSigmoidOp::getFlopsPerItem() { return pointwiseFlops(*this, 3); }
+double HardSigmoidGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 3); }
+
 LogicalResult SoftmaxOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getInput(),
                g.builder().create<SoftmaxGradOp>(getLoc(), dy.getType(), getResult(), dy));
@@ -115,6 +150,14 @@ LogicalResult AddOp::buildGradient(GradientBuilder &g, Value dy) {
   return success();
 }
 double AddOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+
+LogicalResult MulOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  g.accumulate(getLhs(), b.create<MulOp>(getLoc(), dy.getType(), dy, getRhs()));
+  g.accumulate(getRhs(), b.create<MulOp>(getLoc(), dy.getType(), dy, getLhs()));
+  return success();
+}
+double MulOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
 
 LogicalResult ConcatOp::buildGradient(GradientBuilder &g, Value dy) {
   int64_t begin = 0;
@@ -172,6 +215,20 @@ LogicalResult LeakyReluGradOp::verify() {
 }
 
 LogicalResult Relu6GradOp::verify() {
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult HardswishGradOp::verify() {
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult SiluGradOp::verify() {
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult HardSigmoidGradOp::verify() {
+  if (!std::isfinite(getAlpha().convertToDouble()) || !std::isfinite(getBeta().convertToDouble()))
+    return emitOpError("alpha and beta must be finite");
   return expectActivation(*this, "the result", shapeOf(getResult()));
 }
 
