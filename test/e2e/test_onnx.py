@@ -12,14 +12,14 @@ The parameters written for cnnrun are the ONNX initializers, read back with the 
 exactly what cnnc compiled against. The reference is the module in eval mode, in float64, on
 the same float32 input; tolerance: max abs error <= 1e-4 * max(1, max|reference|), batch 1
 and 3 on one compiled model.so.
-Groups (--group): small (hand-written modules), torchvision (resnet18 and mobilenet_v2 at
-3x224x224),
-errors (models cnnc must refuse, with the message checked: the node named, the reason given),
+Groups (--group): small (hand-written modules), torchvision (resnet18, mobilenet_v2,
+googlenet, alexnet and vgg11 at 3x224x224: the forward at batch 1 and 3 from the embedded
+parameters; their train steps are test_zoo.py's onnx_* rows), errors (models cnnc must refuse, with the message checked: the node named, the reason given),
 embedded (model.so files that carry their parameters: an ONNX model's initializers, a model
 file compiled with --embed-weights; run without --weights), train (one SGD train step of an
-imported model through the C runtime vs PyTorch's, every parameter compared).
-Assumes: what harness.py assumes, plus Debian's python3-onnx; the C runtime library for the
-train group (the cnnc Python package: --python-dir, default <bin-dir>/../python).
+imported model through the runtime vs PyTorch's, every parameter compared).
+Assumes: what harness.py assumes, plus Debian's python3-onnx; the cnnc Python package for the
+train, torchvision and embedded groups (--python-dir, default <bin-dir>/../python).
 Run: /usr/bin/python3 test/e2e/test_onnx.py [--bin-dir build/bin] [--group small]
 """
 
@@ -28,6 +28,7 @@ import subprocess
 import os
 import sys
 import tempfile
+import time
 
 import numpy as np
 import onnx
@@ -232,14 +233,6 @@ def small_cases(args):
             lrn_sum_case()]
 
 
-def torchvision_cases(args):
-    import torchvision
-    return [onnx_case("resnet18", lambda: torchvision.models.resnet18(weights=None),
-                      [3, 224, 224], training=True),
-            onnx_case("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(weights=None),
-                      [3, 224, 224], training=True)]
-
-
 # --------------------------------------------------------------------------- errors
 
 class ErrorCase:
@@ -431,17 +424,61 @@ def run_two_in_two_out(args, tools):
 TRAIN_LR = 0.1
 
 
-def run_train_checks(args):
-    """One train step of an imported model against PyTorch: the module exported in training
-    mode (batch norm kept, state_dict names), compiled with --train-config (cross-entropy,
-    plain SGD), one step at batch 4 from the embedded parameters through the C runtime; the
-    loss and every parameter after the step must match PyTorch's float64 step (autograd, then
-    p -= lr * grad; batch norm's running statistics updated by the train-mode forward)."""
-    import torch.nn.functional as F
-    runtime = harness.load_package(args)
+def train_config():
+    """The training settings every train check compiles with: cross-entropy, plain SGD."""
     config = os.path.join(EXPORT_DIR, "train.yaml")
     with open(config, "w") as f:
         f.write(f"train: {{loss: cross_entropy, optimizer: {{name: sgd, lr: {TRAIN_LR}}}}}\n")
+    return config
+
+
+def check_train_step(runtime, label, module, so, x, labels):
+    """One SGD step of model.so (from its embedded parameters) against PyTorch's float64 step
+    of `module` (autograd, then p -= lr * grad; batch norm's running statistics updated by
+    the train-mode forward). Prints the result; returns 1 on failure, else 0."""
+    model = runtime.Model(so)
+    xin = x.unsqueeze(2) if x.dim() == 3 else x  # a sequence [N, C, L] is [N, C, 1, L]
+    loss, _ = model.train_step([xin.numpy()], labels.float().numpy(), TRAIN_LR)
+    got = model.state_dict()
+    model.close()
+
+    ref = copy.deepcopy(module).double().train()
+    ref_loss = F.cross_entropy(ref(x.double()), labels)
+    ref_loss.backward()
+    problems = []
+    c = harness.compare(torch.tensor([loss]).numpy(), ref_loss.detach().reshape(1).numpy())
+    if not c.ok:
+        problems.append(f"loss: {c.message}")
+    worst = c.rel
+    with torch.no_grad():
+        expected = {}
+        for pname, p in ref.named_parameters():
+            expected[pname] = p - TRAIN_LR * p.grad
+        for bname, b in ref.named_buffers():
+            if b.is_floating_point():
+                expected[bname] = b
+    for pname, value in got.items():
+        if pname not in expected:
+            problems.append(f"{pname}: not a parameter or buffer of the module")
+            continue
+        c = harness.compare(value, expected[pname].numpy())
+        worst = max(worst, c.rel)
+        if not c.ok:
+            problems.append(f"{pname}: {c.message}")
+    ok = not problems
+    print(f"{'PASS' if ok else 'FAIL'} {label} largest error {worst:.2e} "
+          f"(relative to max(1,|ref|); loss and {len(got)} tensors after one step)", flush=True)
+    for p in problems[:10]:
+        print("  " + p, flush=True)
+    return 0 if ok else 1
+
+
+def run_train_checks(args):
+    """One train step of small imported models against PyTorch: each module exported in
+    training mode (batch norm kept, state_dict names), compiled with --train-config
+    (cross-entropy, plain SGD), one step at batch 4 through the Python package."""
+    runtime = harness.load_package(args)
+    config = train_config()
     cnnc = os.path.join(args.bin_dir, "cnnc")
     failures = 0
     for name, make, shape, classes in [("train_residual", Residual, [4, 6, 6], 5),
@@ -454,43 +491,52 @@ def run_train_checks(args):
         gen = torch.Generator().manual_seed(seed_of(name))
         x = torch.randn([4] + shape, generator=gen)
         labels = torch.randint(0, classes, (4,), generator=gen)
-        sequence = len(shape) == 2
-        model = runtime.Model(so)
-        xin = x.unsqueeze(2) if sequence else x
-        loss, _ = model.train_step([xin.numpy()], labels.float().numpy(), TRAIN_LR)
-        got = model.state_dict()
-        model.close()
+        failures += check_train_step(runtime, f"train/{name}", module, so, x, labels)
+    return failures
 
-        ref = copy.deepcopy(module).double().train()
-        ref_loss = F.cross_entropy(ref(x.double()), labels)
-        ref_loss.backward()
-        problems = []
-        c = harness.compare(torch.tensor([loss]).numpy(), ref_loss.detach().reshape(1).numpy())
-        if not c.ok:
-            problems.append(f"loss: {c.message}")
-        worst = c.rel
-        with torch.no_grad():
-            expected = {}
-            for pname, p in ref.named_parameters():
-                expected[pname] = p - TRAIN_LR * p.grad
-            for bname, b in ref.named_buffers():
-                if b.is_floating_point():
-                    expected[bname] = b
-        for pname, value in got.items():
-            if pname not in expected:
-                problems.append(f"{pname}: not a parameter or buffer of the module")
-                continue
-            c = harness.compare(value, expected[pname].numpy())
-            worst = max(worst, c.rel)
+
+def torchvision_models():
+    import torchvision
+    m = torchvision.models
+    return [("resnet18", lambda: m.resnet18(weights=None)),
+            ("mobilenet_v2", lambda: m.mobilenet_v2(weights=None)),
+            ("googlenet", lambda: m.googlenet(weights=None, aux_logits=False, init_weights=True)),
+            ("alexnet", lambda: m.alexnet(weights=None)),
+            ("vgg11", lambda: m.vgg11(weights=None))]
+
+
+def run_torchvision_checks(args, pattern):
+    """torchvision classifiers at 3x224x224, exported (opset 13, training mode) and compiled
+    (--inference-only): the forward at batch 1 and 3 against the module in eval mode in
+    float64, run from the parameters model.so embeds. Their train steps are checked by
+    test_zoo.py's onnx_* rows (at a smaller input, with its kink resolution)."""
+    runtime = harness.load_package(args)
+    cnnc = os.path.join(args.bin_dir, "cnnc")
+    failures = 0
+    for name, make in torchvision_models():
+        if pattern and pattern not in name:
+            continue
+        module = randomized(make, name)
+        path = export(module, name, [3, 224, 224], training=True)
+        so = os.path.join(EXPORT_DIR, name + ".so")
+        start = time.time()
+        harness.run_cnnc(cnnc, path, so, ["--inference-only"], target=args.target)
+        seconds = time.time() - start
+        gen = torch.Generator().manual_seed(seed_of(name))
+        ref_module = copy.deepcopy(module).double().eval()
+        model = runtime.Model(so)
+        for batch in BATCHES:
+            x = torch.randn(batch, 3, 224, 224, generator=gen)
+            with torch.no_grad():
+                c = harness.compare(model(x.numpy()), ref_module(x.double()).numpy())
+            print(f"{'PASS' if c.ok else 'FAIL'} torchvision/{name}.forward_batch{batch} "
+                  f"max_err {c.err:.2e} (tol {c.tol:.1e}; cnnc {seconds:.0f} s)", flush=True)
             if not c.ok:
-                problems.append(f"{pname}: {c.message}")
-        ok = not problems
-        print(f"{'PASS' if ok else 'FAIL'} train/{name} largest error {worst:.2e} "
-              f"(relative to max(1,|ref|); loss and {len(got)} tensors after one step)",
-              flush=True)
-        for p in problems:
-            print("  " + p, flush=True)
-        failures += 0 if ok else 1
+                print("  " + c.message, flush=True)
+                failures += 1
+        model.close()
+        os.remove(so)
+        os.remove(path)
     return failures
 
 
@@ -507,7 +553,10 @@ def main():
     if "train" in groups:
         harness.skip_without_device(args.target)
         failures += run_train_checks(args)
-    builders = {"small": small_cases, "torchvision": torchvision_cases}
+    if "torchvision" in groups:
+        harness.skip_without_device(args.target)
+        failures += run_torchvision_checks(args, args.pattern)
+    builders = {"small": small_cases}
     cases = [c for g in groups if g in builders for c in builders[g](args)
              if not args.pattern or args.pattern in c.name]
     if not cases:

@@ -127,6 +127,7 @@ import tempfile
 import shutil
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
@@ -158,6 +159,7 @@ class ZooModel:
     resolve_kinks: bool = False     # admissible-subgradient gradient check (below)
     grad_input: Optional[list] = None  # the train step's input shape if smaller (below)
     fit_twin: Optional[Callable] = None  # (twin, grad_input, gen) -> twin at that input
+    onnx: bool = False              # cnnc compiles the twin's ONNX export, not a model file
 
     def __post_init__(self):
         if self.grad_input and self.train_steps:
@@ -180,6 +182,25 @@ def _tv(fn, **kw):
         import torchvision
         return getattr(torchvision.models, fn)(weights=None, **kw)
     make.__name__ = f"torchvision.models.{fn}"
+    return make
+
+
+def _relu6_as_relu(make_twin):
+    """The twin with every nn.ReLU6 replaced by nn.ReLU. ReLU6 has a second kink (at 6) that
+    pin_relus and resolve_kinks do not handle, and at a random 64x64 point of MobileNetV2
+    float32 rounding flips some elements across one: the gradient check would compare two
+    different subgradients. With ReLU the check is exact; relu6's own gradient (both kinks)
+    is e2e.grads' relu6 and relu6_top cases, and the real network's forward through ONNX is
+    test_onnx.py's torchvision group."""
+    def make():
+        import torch.nn as nn
+        twin = make_twin()
+        for module in list(twin.modules()):
+            for name, child in list(module.named_children()):
+                if isinstance(child, nn.ReLU6):
+                    setattr(module, name, nn.ReLU())
+        return twin
+    make.__name__ = f"{make_twin.__name__} (ReLU6 as ReLU)"
     return make
 
 
@@ -231,6 +252,14 @@ def flat_classifier(twin, input_shape, gen):
     return twin
 
 
+def onnx_row(name, twin, input_shape, **kw):
+    """A row whose model is the twin exported to ONNX (torch.onnx.export, opset 13, training
+    mode: every initializer keeps its state_dict name), so the ONNX frontend is checked
+    against the twin as a model file is."""
+    return ZooModel(name, "", twin, input_shape, 1000, onnx=True,
+                    source=f"{twin.__name__} via torch.onnx.export", **kw)
+
+
 REGISTRY = [
     ZooModel("lenet5", "models/lenet5.yaml", _test_models("LeNet5"), [1, 28, 28], 10,
              source="d2l LeNet-5 (sigmoid, max pool, 28x28)", input_fn=pixel_input,
@@ -273,6 +302,17 @@ REGISTRY = [
              [48, 19, 19], 361, source="Silver et al. 2016 AlphaGo SL policy network (k = 192)",
              output="softmax", input_fn=pixel_input, train_steps=4, train_lr=0.001,
              train_batch=4),
+    # torchvision classifiers through ONNX: the forward and the train step at a small input
+    # (the 224x224 forward at batch 1 and 3 is test_onnx.py's torchvision group).
+    onnx_row("onnx_resnet18", _tv("resnet18"), [3, 64, 64], pin_relus=True,
+             resolve_kinks=True),
+    onnx_row("onnx_mobilenet_v2", _relu6_as_relu(_tv("mobilenet_v2")), [3, 64, 64],
+             pin_relus=True, resolve_kinks=True),
+    onnx_row("onnx_googlenet", _tv("googlenet", aux_logits=False, transform_input=False,
+                                   init_weights=True), [3, 96, 96], pin_relus=True,
+             resolve_kinks=True),
+    onnx_row("onnx_alexnet", _tv("alexnet"), [3, 224, 224]),
+    onnx_row("onnx_vgg11", _tv("vgg11"), [3, 64, 64], fit_twin=flat_classifier),
 ]
 
 
@@ -861,6 +901,52 @@ def load_checked(rt, chk, so, params, st):
     return model
 
 
+def compile_model_file(entry, args, workdir, src, times):
+    """Compiles the row's model file for the gradient check (gradient_yaml) and, where it
+    differs (dropout, grad_input), as written. Returns (grad.so, model.so or None)."""
+    cnnc = os.path.join(args.bin_dir, "cnnc")
+    with open(src) as f:
+        text = f.read()
+    gtext, has_dropout = gradient_yaml(text, entry.grad_input)
+    gsrc = os.path.join(workdir, "grad.yaml")
+    with open(gsrc, "w") as f:
+        f.write(gtext)
+    so_grad = os.path.join(workdir, "grad.so")
+    times["compile"] = run_cnnc(cnnc, gsrc, so_grad, target=args.target)
+    so_orig = None
+    if has_dropout or entry.grad_input:  # the model file as written (dropout on)
+        so_orig = os.path.join(workdir, "model.so")
+        extra = () if entry.train_steps else ("--inference-only",)
+        times["compile_original" + ("" if entry.train_steps else "_inference")] = \
+            run_cnnc(cnnc, src, so_orig, extra, target=args.target)
+    return so_grad, so_orig
+
+
+def compile_onnx(entry, args, workdir, so):
+    """Exports an ONNX row's twin (its structure: the values are loaded later) with every
+    dropout rate 0, and compiles it with plain SGD, lr 1 (--train-config), as gradient_yaml
+    does for a model file. Returns (export seconds, compile seconds)."""
+    import torch
+    start = time.time()
+    twin = entry.twin()
+    if entry.fit_twin:
+        twin = entry.fit_twin(twin, entry.input_shape, torch.Generator().manual_seed(0))
+    twin = dropout_off(twin).train()
+    path = os.path.join(workdir, "model.onnx")
+    with warnings.catch_warnings():  # the exporter's notes on batch-norm counters
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(twin, torch.zeros([entry.batch] + list(entry.input_shape)), path,
+                          opset_version=13, training=torch.onnx.TrainingMode.TRAINING,
+                          do_constant_folding=False, input_names=["input"],
+                          dynamic_axes={"input": {0: "n"}})
+    exported = time.time() - start
+    config = os.path.join(workdir, "train.yaml")
+    with open(config, "w") as f:
+        f.write("train: {loss: cross_entropy, optimizer: {name: sgd, lr: 1.0}}\n")
+    return exported, run_cnnc(os.path.join(args.bin_dir, "cnnc"), path, so,
+                              ("--train-config", config), target=args.target)
+
+
 def run_model(entry, args, rt, log):
     import numpy as np
     import torch
@@ -870,26 +956,17 @@ def run_model(entry, args, rt, log):
     t_all = time.time()
     chk = Checker(entry, args.perturb_reference, log)
     src = os.path.join(args.source_dir, entry.yaml)
-    if not os.path.isfile(src):
+    if not entry.onnx and not os.path.isfile(src):
         chk.fail(f"model file {entry.yaml} does not exist")
         return chk, times
-    with open(src) as f:
-        text = f.read()
     workdir = tempfile.mkdtemp(prefix=f"cnnc_zoo_{entry.name}_")
     try:
         cnnc = os.path.join(args.bin_dir, "cnnc")
-        gtext, has_dropout = gradient_yaml(text, entry.grad_input)
-        gsrc = os.path.join(workdir, "grad.yaml")
-        with open(gsrc, "w") as f:
-            f.write(gtext)
-        so_grad = os.path.join(workdir, "grad.so")
-        times["compile"] = run_cnnc(cnnc, gsrc, so_grad, target=args.target)
-        so_orig = None
-        if has_dropout or entry.grad_input:  # the model file as written (dropout on)
-            so_orig = os.path.join(workdir, "model.so")
-            extra = () if entry.train_steps else ("--inference-only",)
-            times["compile_original" + ("" if entry.train_steps else "_inference")] = \
-                run_cnnc(cnnc, src, so_orig, extra, target=args.target)
+        if entry.onnx:
+            so_grad, so_orig = os.path.join(workdir, "grad.so"), None
+            times["export"], times["compile"] = compile_onnx(entry, args, workdir, so_grad)
+        else:
+            so_grad, so_orig = compile_model_file(entry, args, workdir, src, times)
 
         # ---- twin and parameters
         t_run = time.time()
@@ -897,6 +974,8 @@ def run_model(entry, args, rt, log):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         twin = randomize(entry.twin(), gen).eval()
+        if entry.onnx and entry.fit_twin:
+            twin = entry.fit_twin(twin, entry.input_shape, gen).eval()
         input_shape = entry.input_shape
         if entry.grad_input:
             # The model file as written at its own input size: parameter names and shapes,
@@ -1060,7 +1139,7 @@ def main():
     if any(e.resolve_kinks for e in entries) and kink_self_test(print):
         failed.append("kink-self-test")
     for e in entries:
-        print(f"{e.name}: {e.yaml} vs {e.twin.__name__}", flush=True)
+        print(f"{e.name}: {e.yaml or e.source} vs {e.twin.__name__}", flush=True)
         try:
             chk, times = run_model(e, args, rt, lambda s: print(s, flush=True))
         except Exception:
