@@ -311,7 +311,8 @@ REGISTRY = [
     onnx_row("onnx_googlenet", _tv("googlenet", aux_logits=False, transform_input=False,
                                    init_weights=True), [3, 96, 96], pin_relus=True,
              resolve_kinks=True),
-    onnx_row("onnx_alexnet", _tv("alexnet"), [3, 224, 224]),
+    onnx_row("onnx_alexnet", _tv("alexnet"), [3, 64, 64], fit_twin=flat_classifier,
+             resolve_kinks=True),
     onnx_row("onnx_vgg11", _tv("vgg11"), [3, 64, 64], fit_twin=flat_classifier),
 ]
 
