@@ -172,8 +172,10 @@ public:
         PlannedBuffer &buffer = plan.buffers[b];
         if (buffer.kind != buffer_kind::kTemp)
           return ret.emitError("model output ")
-                 << i << " is a " << buffer.kind
-                 << " value, not computed by the model; cnnc cannot compile it";
+                 << i << " ('" << nameAttr(fn, unsigned(i), true, "output" + std::to_string(i))
+                 << "') is not computed by any operator: it is the model's " << buffer.kind
+                 << " itself (an identity, or a dropout at inference, of it); cnnc compiles "
+                    "outputs that at least one operator computes";
         buffer.kind = buffer_kind::kOutput; // a view (flatten) stays a view of its source
         plan.outputs.push_back(
             {nameAttr(fn, unsigned(i), true,
@@ -250,8 +252,7 @@ FailureOr<ModelPlan> cnnc::planModel(ModuleOp module) {
   return std::move(planner.plan);
 }
 
-std::string ModelPlan::metadataJson(const std::string &target,
-                                    const std::string &deviceApi) const {
+std::string ModelPlan::metadataJson(const std::string &target, const std::string &deviceApi) const {
   std::string text;
   llvm::raw_string_ostream os(text);
   llvm::json::OStream j(os);

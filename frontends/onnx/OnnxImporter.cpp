@@ -298,13 +298,28 @@ public:
     for (int i = 0; i < g.node_size(); ++i)
       convert(g.node(i), i, opset);
 
+    // Every output must be a value a kernel writes: not a model input
+    // itself (an Identity or inference-time Dropout of one), not the value of
+    // another output.
     std::vector<Value> results;
     for (const onnx::ValueInfoProto &output : g.output()) {
       auto out = tensors.find(output.name());
       if (out == tensors.end() || !out->second.value)
         throw ModelError{"the graph output '" + output.name() +
                          "' is not computed from a model input"};
-      results.push_back(out->second.value);
+      Value v = out->second.value;
+      if (auto arg = dyn_cast<BlockArgument>(v))
+        throw ModelError{"the graph output '" + output.name() + "' is the model input '" +
+                         inputs[arg.getArgNumber()]->name() +
+                         "' itself (nothing computes it); cnnc compiles outputs that at "
+                         "least one operator computes"};
+      for (size_t i = 0; i < results.size(); ++i)
+        if (results[i] == v)
+          throw ModelError{"the graph outputs '" + g.output(int(i)).name() + "' and '" +
+                           output.name() +
+                           "' are the same value; cnnc compiles distinct "
+                           "outputs"};
+      results.push_back(v);
     }
     b.create<func::ReturnOp>(fileLoc(), results);
     func.setType(b.getFunctionType(inTypes, ValueRange(results).getTypes()));

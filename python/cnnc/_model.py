@@ -166,6 +166,9 @@ class Model:
         xs = [_numpy(x) for x in _as_list(xs)]
         labels = np.asarray(_numpy(labels), dtype=np.float32).reshape(-1)
         n = len(labels)
+        if any(len(x) != n for x in xs):
+            raise ValueError(f"evaluate needs one label per item; got {[len(x) for x in xs]} "
+                             f"items and {n} labels")
         batch_size = batch_size or self.train_info()["batch"] or 32
         total_loss = total_correct = 0.0
         for i in range(0, n, batch_size):
@@ -196,6 +199,9 @@ class Model:
         xs = [_numpy(x) for x in _as_list(xs)]
         labels = np.asarray(_numpy(labels), dtype=np.float32).reshape(-1)
         n = len(labels)
+        if n == 0 or any(len(x) != n for x in xs):
+            raise ValueError(f"fit needs one label per item and at least one item; got "
+                             f"{[len(x) for x in xs]} items and {n} labels")
         steps_per_epoch = math.ceil(n / batch_size)
         rng = np.random.default_rng(seed)
         history = History(loss=[], accuracy=[], lr=[], seconds=[])
@@ -217,7 +223,8 @@ class Model:
                                              f"{loss}; lower the learning rate ({step_lr:g})")
                 total_loss += loss * len(idx)
                 total_correct += correct
-                bar.update(epoch, epochs, b + 1, steps_per_epoch, total_loss / min(n, (b + 1) * batch_size))
+                seen = min(n, (b + 1) * batch_size)
+                bar.update(epoch, epochs, b + 1, steps_per_epoch, total_loss / seen)
             history["loss"].append(total_loss / n)
             history["accuracy"].append(total_correct / n)
             history["lr"].append(step_lr)

@@ -270,7 +270,28 @@ def error_cases():
             f.write(b"\x08\x07\x12\xff\xff\xff\xffnot a model")
         return path
 
+    def output_is_input(op):
+        from onnx import TensorProto, helper
+        path = os.path.join(EXPORT_DIR, f"passthrough_{op.lower()}.onnx")
+        graph = helper.make_graph(
+            [helper.make_node(op, ["input"], ["output"], name="pass"),
+             helper.make_node("Relu", ["input"], ["r"], name="relu")], "passthrough",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4]),
+             helper.make_tensor_value_info("r", TensorProto.FLOAT, ["N", 4])])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+        return path
+
     return [
+        ErrorCase("output_is_input", lambda: output_is_input("Identity"),
+                  ["passthrough_identity.onnx: error: the graph output 'output' is the model "
+                   "input 'input' itself (nothing computes it); cnnc compiles outputs that at "
+                   "least one operator computes"]),
+        # Dropout is folded away after import: the planner refuses the output then.
+        ErrorCase("output_is_dropout_of_input", lambda: output_is_input("Dropout"),
+                  ["error: model output 0 ('output') is not computed by any operator: it is the "
+                   "model's input itself (an identity, or a dropout at inference, of it); cnnc "
+                   "compiles outputs that at least one operator computes"]),
         ErrorCase("unsupported_op", cumsum,
                   ["cumsum.onnx: error: node '/CumSum' (CumSum): operator 'CumSum' is not "
                    "supported (cnnc imports Add, AveragePool, "]),

@@ -232,7 +232,8 @@ def main():
     print(f"\nONNX node tests: {n_pass} passed of {len(results)} applicable; "
           f"{len(refused)} refused (listed with their reasons in docs/onnx.md); "
           f"{failures} failed")
-    print(f"{len(results) - failures} passed, {failures} failed (a listed refusal counts as passed)")
+    print(f"{len(results) - failures} passed, {failures} failed "
+          "(a listed refusal counts as passed)")
     return 1 if failures else 0
 
 

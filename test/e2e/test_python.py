@@ -198,6 +198,8 @@ def main():
                 "kernel: 3}\n")
     chk.raises("error.compile", lambda: cnnc.compile(bad, os.path.join(tmp, "bad.so")),
                cnnc.CompileError, "bad.yaml:4:")
+    chk.raises("error.fit_label_count", lambda: m.fit((xb, yb[:5]), epochs=1, verbose=False),
+               ValueError, "got [16] items and 5 labels")
     chk.raises("error.strict_state_dict", lambda: m.load_state_dict({"conv9.weight": np.zeros(1)}),
                KeyError, "unknown ['conv9.weight']")
     failed = [n for n, ok in chk.results if not ok]
