@@ -99,6 +99,16 @@ cnnc::TensorInfo findTensor(const std::vector<cnnc::TensorInfo> &infos, const st
 }
 
 /// A train or eval step's result as Python receives it: (mean loss, correct count).
+/// A copy of the parameter or state tensor `name` (`what` names the kind in
+/// errors), read with `copy` (cnnc_model_get_parameter or _get_state).
+FloatArray copyTensor(const cnnc::Model &model, const std::vector<cnnc::TensorInfo> &infos,
+                      const std::string &name, const char *what,
+                      cnnc_status (*copy)(const cnnc_model *, const char *, size_t, float *)) {
+  FloatArray result(findTensor(infos, name, what).shape);
+  cnnc::check(copy(model.get(), name.c_str(), size_t(result.size()), result.mutable_data()));
+  return result;
+}
+
 std::pair<float, float> lossAndCorrect(const cnnc::StepResult &r) { return {r.loss, r.correct}; }
 
 } // namespace
@@ -169,19 +179,12 @@ PYBIND11_MODULE(_cnnc, m) {
            })
       .def("get_parameter",
            [](const cnnc::Model &self, const std::string &name) {
-             cnnc::TensorInfo info = findTensor(self.parameters(), name, "parameter");
-             FloatArray result(info.shape);
-             cnnc::check(cnnc_model_get_parameter(self.get(), name.c_str(), size_t(result.size()),
-                                                  result.mutable_data()));
-             return result;
+             return copyTensor(self, self.parameters(), name, "parameter",
+                               cnnc_model_get_parameter);
            })
       .def("get_state",
            [](const cnnc::Model &self, const std::string &name) {
-             cnnc::TensorInfo info = findTensor(self.state(), name, "state tensor");
-             FloatArray result(info.shape);
-             cnnc::check(cnnc_model_get_state(self.get(), name.c_str(), size_t(result.size()),
-                                              result.mutable_data()));
-             return result;
+             return copyTensor(self, self.state(), name, "state tensor", cnnc_model_get_state);
            })
       .def("load_parameters", &cnnc::Model::loadParameters, py::arg("path"))
       .def("load_default_parameters", &cnnc::Model::loadDefaultParameters)

@@ -34,6 +34,14 @@ static LogicalResult activationGradient(Operation *op, GradientBuilder &g, Value
   return success();
 }
 
+/// δ through an activation whose derivative needs its input: `GradOp(x, δ)`.
+template <typename GradOp>
+static LogicalResult inputGradient(Operation *op, GradientBuilder &g, Value dy) {
+  Value x = op->getOperand(0);
+  g.accumulate(x, g.builder().create<GradOp>(op->getLoc(), dy.getType(), x, dy));
+  return success();
+}
+
 LogicalResult ReluOp::buildGradient(GradientBuilder &g, Value dy) {
   return activationGradient(*this, g, dy);
 }
@@ -68,25 +76,21 @@ double LeakyReluGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 
 /// From the input: relu6 loses the sign of x at 0 and 6 in its result.
 LogicalResult Relu6Op::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<Relu6GradOp>(getLoc(), dy.getType(), getInput(), dy));
-  return success();
+  return inputGradient<Relu6GradOp>(*this, g, dy);
 }
 double Relu6Op::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 double Relu6GradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 
 /// From the input: hardswish's result does not tell which branch x was in.
 LogicalResult HardswishOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(),
-               g.builder().create<HardswishGradOp>(getLoc(), dy.getType(), getInput(), dy));
-  return success();
+  return inputGradient<HardswishGradOp>(*this, g, dy);
 }
 double HardswishOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
 double HardswishGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
 
 /// From the input: x · sigmoid(x) is not invertible in closed form.
 LogicalResult SiluOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<SiluGradOp>(getLoc(), dy.getType(), getInput(), dy));
-  return success();
+  return inputGradient<SiluGradOp>(*this, g, dy);
 }
 double SiluOp::getFlopsPerItem() { return pointwiseFlops(*this, 5); }
 double SiluGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 8); }
