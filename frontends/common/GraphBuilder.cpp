@@ -437,31 +437,136 @@ Value GraphBuilder::flatten(const LayerInfo &layer, Value x) {
 // Several inputs
 //===----------------------------------------------------------------------===//
 
-/// `Op` applied left to right over inputs of one shape (add, mul).
-template <typename Op>
-static Value elementwiseChain(OpBuilder &b, Location loc, ArrayRef<Input> ins,
-                              const std::function<Value(Site, const std::string &)> &fail) {
-  ArrayRef<int64_t> first = shapeOf(ins[0].value);
-  for (size_t i = 1; i < ins.size(); ++i)
-    if (shapeOf(ins[i].value) != first)
-      return fail(ins[i].site, llvm::formatv("inputs must have the same shape, found '{0}' "
-                                             "{1} and '{2}' {3}",
-                                             ins[0].name, cnn::shapeToString(first), ins[i].name,
-                                             cnn::shapeToString(shapeOf(ins[i].value))));
-  Value result = ins[0].value;
-  for (size_t i = 1; i < ins.size(); ++i)
-    result = b.create<Op>(loc, result.getType(), result, ins[i].value);
-  return result;
+Value GraphBuilder::binary(const LayerInfo &layer, BinaryKind kind, const Input &lhs,
+                           const Input &rhs) {
+  ArrayRef<int64_t> a = shapeOf(lhs.value), b_ = shapeOf(rhs.value);
+  bool commutative = kind == BinaryKind::Add || kind == BinaryKind::Mul;
+  const Input *full = &lhs, *other = &rhs;
+  if (!cnn::checkBroadcast(a, b_).empty() && commutative && cnn::checkBroadcast(b_, a).empty())
+    std::swap(full, other);
+  ArrayRef<int64_t> shape = shapeOf(full->value);
+  if (std::string err = cnn::checkBroadcast(shape, shapeOf(other->value)); !err.empty()) {
+    if (cnn::checkBroadcast(b_, a).empty())
+      return fail(lhs.site, llvm::formatv("the first operand '{0}' {1} must have the result's "
+                                          "shape: only the second one, '{2}' {3}, is broadcast",
+                                          lhs.name, cnn::shapeToString(a), rhs.name,
+                                          cnn::shapeToString(b_)));
+    return fail(rhs.site, llvm::formatv("inputs '{0}' {1} and '{2}' {3} do not broadcast: each "
+                                        "dimension of one must equal the other's or be 1",
+                                        lhs.name, cnn::shapeToString(a), rhs.name,
+                                        cnn::shapeToString(b_)));
+  }
+  if (shape.size() != 2 && shape.size() != 4)
+    return fail(full->site, llvm::formatv("'{0}' {1} is not an activation [N, F] or [N, C, H, W]",
+                                          full->name, cnn::shapeToString(shape)));
+  Location loc = opLoc(layer);
+  Type type = full->value.getType();
+  switch (kind) {
+  case BinaryKind::Add:
+    return b.create<cnn::AddOp>(loc, type, full->value, other->value);
+  case BinaryKind::Sub:
+    return b.create<cnn::SubOp>(loc, type, full->value, other->value);
+  case BinaryKind::Mul:
+    return b.create<cnn::MulOp>(loc, type, full->value, other->value);
+  case BinaryKind::Div:
+    return b.create<cnn::DivOp>(loc, type, full->value, other->value);
+  }
+  return {};
+}
+
+/// `kind` applied left to right over the inputs (add, mul).
+static Value chain(GraphBuilder &g, const LayerInfo &layer, BinaryKind kind, ArrayRef<Input> ins) {
+  Input result = ins[0];
+  for (size_t i = 1; i < ins.size() && result.value; ++i)
+    result.value = g.binary(layer, kind, result, ins[i]);
+  return result.value;
 }
 
 Value GraphBuilder::add(const LayerInfo &layer, ArrayRef<Input> ins) {
-  return elementwiseChain<cnn::AddOp>(b, opLoc(layer), ins,
-                                      [&](Site s, const std::string &m) { return fail(s, m); });
+  return chain(*this, layer, BinaryKind::Add, ins);
 }
 
 Value GraphBuilder::mul(const LayerInfo &layer, ArrayRef<Input> ins) {
-  return elementwiseChain<cnn::MulOp>(b, opLoc(layer), ins,
-                                      [&](Site s, const std::string &m) { return fail(s, m); });
+  return chain(*this, layer, BinaryKind::Mul, ins);
+}
+
+Value GraphBuilder::affine(const LayerInfo &layer, Value x, double scale, double shift) {
+  if (!std::isfinite(scale) || !std::isfinite(shift))
+    return fail(layer.site, "scale and shift must be finite");
+  return b.create<cnn::AffineOp>(opLoc(layer), x.getType(), x, b.getF64FloatAttr(scale),
+                                 b.getF64FloatAttr(shift));
+}
+
+Value GraphBuilder::prelu(const LayerInfo &layer, Value x, int64_t slopes) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  if (shape.size() != 2 && shape.size() != 4)
+    return fail(layer.site, "prelu needs an activation [N, F] or [N, C, H, W], found " +
+                                cnn::shapeToString(shape));
+  if (slopes != 1 && slopes != shape[1])
+    return fail(layer.site, llvm::formatv("num_parameters must be 1 or the {0} channels, found {1}",
+                                          shape[1], slopes));
+  Value slope = param(layer, "weight", {slopes});
+  if (!slope)
+    return {};
+  return prelu(layer, x, slope);
+}
+
+Value GraphBuilder::prelu(const LayerInfo &layer, Value x, Value slope) {
+  ArrayRef<int64_t> shape = shapeOf(x), a = shapeOf(slope);
+  if (a.size() != 1 || (a[0] != 1 && a[0] != shape[1]))
+    return fail(layer.site, llvm::formatv("the slope must be [1] or [{0}], found {1}", shape[1],
+                                          cnn::shapeToString(a)));
+  return b.create<cnn::PReluOp>(opLoc(layer), x.getType(), x, slope);
+}
+
+Value GraphBuilder::view(const LayerInfo &layer, Value x, ArrayRef<int64_t> shape) {
+  if (shapeOf(x) == shape)
+    return x;
+  if (reported(layer.site, cnn::checkReshape(shapeOf(x), shape)))
+    return {};
+  return b.create<cnn::ReshapeOp>(opLoc(layer), cnn::tensorType(b.getContext(), shape), x);
+}
+
+Value GraphBuilder::upsample(const LayerInfo &layer, Value x, const UpsampleSpec &spec) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  if (reported(layer.site, cnn::checkActivation4D(shape, "upsample input")))
+    return {};
+  for (int i = 0; i < 2; ++i)
+    if (spec.size[i] < shape[2 + i] || spec.size[i] > 64 * shape[2 + i])
+      return fail(layer.site, llvm::formatv("upsampling {0} to {1}x{2}: the output must be 1 to 64 "
+                                            "times as high and as wide as the input",
+                                            cnn::shapeToString(shape), spec.size[0],
+                                            spec.size[1]));
+  cnn::Shape out = {shape[0], shape[1], spec.size[0], spec.size[1]};
+  return b.create<cnn::UpsampleOp>(opLoc(layer), cnn::tensorType(b.getContext(), out), x,
+                                   b.getStringAttr(spec.bilinear ? "bilinear" : "nearest"),
+                                   b.getBoolAttr(spec.alignCorners));
+}
+
+Value GraphBuilder::channelShuffle(const LayerInfo &layer, Value x, int64_t groups) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  if (reported(layer.site, cnn::checkActivation4D(shape, "channel_shuffle input")))
+    return {};
+  if (groups < 1 || shape[1] % groups)
+    return fail(layer.site, llvm::formatv("groups {0} does not divide the {1} channels", groups,
+                                          shape[1]));
+  return b.create<cnn::ChannelShuffleOp>(opLoc(layer), x.getType(), x,
+                                         b.getI64IntegerAttr(groups));
+}
+
+Value GraphBuilder::sliceChannels(const LayerInfo &layer, Value x, int64_t begin, int64_t end) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  if (shape.size() != 2 && shape.size() != 4)
+    return fail(layer.site, "a channel slice needs an activation [N, F] or [N, C, H, W], found " +
+                                cnn::shapeToString(shape));
+  if (begin < 0 || end > shape[1] || begin >= end)
+    return fail(layer.site, llvm::formatv("channels [{0}, {1}) are not a non-empty range within "
+                                          "the input's {2}",
+                                          begin, end, shape[1]));
+  cnn::Shape out(shape.begin(), shape.end());
+  out[1] = end - begin;
+  return b.create<cnn::SliceChannelsOp>(opLoc(layer), cnn::tensorType(b.getContext(), out), x,
+                                        b.getI64IntegerAttr(begin));
 }
 
 Value GraphBuilder::hardSigmoid(const LayerInfo &layer, Value x, double alpha, double beta) {

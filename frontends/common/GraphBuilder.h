@@ -232,6 +232,18 @@ struct KMaxPoolSpec {
   std::optional<Site> kSite;
 };
 
+/// The element-wise binary ops; the second operand may broadcast (NumPy
+/// rules) to the first's shape, and for add and mul either operand may.
+enum class BinaryKind { Add, Sub, Mul, Div };
+
+/// upsample (nn.Upsample, ONNX Resize): to an output height and width at
+/// least the input's, nearest or bilinear.
+struct UpsampleSpec {
+  std::array<int64_t, 2> size = {1, 1};
+  bool bilinear = false;
+  bool alignCorners = false;
+};
+
 /// concat along channels; `inputsSite` is where the list of inputs is
 /// written.
 struct ConcatSpec {
@@ -266,10 +278,33 @@ public:
   mlir::Value activation(const LayerInfo &layer, mlir::Value input, Activation kind,
                          double parameter = 0);
   mlir::Value flatten(const LayerInfo &layer, mlir::Value input);
-  /// The element-wise sum of two or more inputs of the same shape.
+  /// The element-wise sum of two or more inputs, each of the first's shape
+  /// or broadcasting to it.
   mlir::Value add(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
-  /// The element-wise product of two or more inputs of the same shape.
+  /// The element-wise product, as add.
   mlir::Value mul(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
+  /// lhs op rhs; rhs broadcasts to lhs (for add and mul, either way).
+  mlir::Value binary(const LayerInfo &layer, BinaryKind kind, const Input &lhs,
+                     const Input &rhs);
+  /// scale·x + shift (arithmetic with a number).
+  mlir::Value affine(const LayerInfo &layer, mlir::Value input, double scale, double shift);
+  /// nn.PReLU: a learned slope `<layer>.weight` [slopes], 1 or one per channel.
+  mlir::Value prelu(const LayerInfo &layer, mlir::Value input, int64_t slopes);
+  /// PReLU with a given slope value [1] or [C].
+  mlir::Value prelu(const LayerInfo &layer, mlir::Value input, mlir::Value slope);
+  /// `input` viewed with another static shape of as many elements.
+  mlir::Value view(const LayerInfo &layer, mlir::Value input, llvm::ArrayRef<int64_t> shape);
+  mlir::Value upsample(const LayerInfo &layer, mlir::Value input, const UpsampleSpec &spec);
+  /// ShuffleNet's channel shuffle with `groups` groups.
+  mlir::Value channelShuffle(const LayerInfo &layer, mlir::Value input, int64_t groups);
+  /// Channels [begin, end) of the input.
+  mlir::Value sliceChannels(const LayerInfo &layer, mlir::Value input, int64_t begin, int64_t end);
+  /// The parameter `<layer>.<suffix>` (or the name `layer.paramNames` gives
+  /// it) of `shape`, for a frontend whose model names its tensors itself.
+  mlir::Value parameter(const LayerInfo &layer, llvm::StringRef suffix,
+                        llvm::ArrayRef<int64_t> shape) {
+    return param(layer, suffix, shape);
+  }
   /// min(max(alpha·x + beta, 0), 1) (ONNX's HardSigmoid; the `hardsigmoid`
   /// activation is PyTorch's, alpha 1/6 and beta 1/2).
   mlir::Value hardSigmoid(const LayerInfo &layer, mlir::Value input, double alpha, double beta);

@@ -42,8 +42,11 @@ struct Constant {
   bool isFloat = true;
   std::vector<float> floats;
   std::vector<int64_t> ints;
-  /// The initializer's name, or "" for a constant computed at import.
+  /// The initializer's name, or "" for a constant computed at import. A
+  /// view of an initializer (Unsqueeze, Squeeze, Reshape) keeps its name,
+  /// and `initializerDims` the initializer's own shape.
   std::string initializer;
+  std::vector<int64_t> initializerDims;
 
   int64_t size() const;
 };
@@ -60,6 +63,12 @@ struct Tensor {
   /// inputs of rank 3 and kept by every node that reads one and returns a
   /// value of that form.
   bool sequence = false;
+  /// Half of a channel shuffle: `value` [N, C, H, W] viewed as [N, g, C/g,
+  /// H, W] (shuffleGroups = g) by a Reshape, then transposed to [N, C/g, g,
+  /// H, W] (shuffleTransposed); the Reshape back to [N, C, H, W] completes
+  /// it. Nothing else may read such a view.
+  int64_t shuffleGroups = 0;
+  bool shuffleTransposed = false;
   bool padded() const { return pads != std::array<int64_t, 4>{0, 0, 0, 0}; }
   /// The value's rank as the ONNX graph sees it.
   int64_t onnxRank() const;
@@ -94,9 +103,10 @@ class NodeContext {
 public:
   NodeContext(const onnx::NodeProto &node, int64_t opset, frontend::LayerInfo layer,
               frontend::GraphBuilder &graph, BuilderErrors &errors,
-              const std::map<std::string, Tensor> &tensors, const std::map<std::string, int> &uses)
+              const std::map<std::string, Tensor> &tensors, const std::map<std::string, int> &uses,
+              std::map<std::string, mlir::Value> &constantParams)
       : node(node), opset(opset), layer(std::move(layer)), graph(graph), errors(errors),
-        tensors(tensors), uses(uses) {}
+        tensors(tensors), uses(uses), constantParams(constantParams) {}
 
   const onnx::NodeProto &node;
   int64_t opset; ///< the model's version of the default domain
@@ -118,6 +128,10 @@ public:
   mlir::Value value(int i, const char *what) const;
   /// Input `i` as a value and the zero padding a Pad node put around it.
   mlir::Value paddedValue(int i, const char *what, std::array<int64_t, 4> &pads) const;
+  /// Input `i` as a value of the graph; a float constant becomes the
+  /// trainable parameter named after its initializer (or, for a constant
+  /// node's output, after the tensor), viewed in the node's shape.
+  mlir::Value operand(int i, const char *what) const;
   /// Input `i` as a constant known at import.
   const Constant &constant(int i, const char *what) const;
   /// Input `i` as an initializer holding a parameter of `shape`: its name.
@@ -139,6 +153,8 @@ private:
   const std::map<std::string, Tensor> &tensors;
   /// How many nodes (and graph outputs) read each name.
   const std::map<std::string, int> &uses;
+  /// The parameter made of each constant operand so far, by name.
+  std::map<std::string, mlir::Value> &constantParams;
 };
 
 /// The static shape of a graph value ([N, ...] with a dynamic batch).

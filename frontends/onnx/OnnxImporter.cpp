@@ -144,11 +144,40 @@ Value NodeContext::value(int i, const char *what) const {
 Value NodeContext::paddedValue(int i, const char *what, std::array<int64_t, 4> &pads) const {
   const Tensor &t = input(i);
   pads = t.pads;
+  if (t.shuffleGroups)
+    fail(llvm::formatv("input {0} ('{1}') is a 5-D view [N, g, C/g, H, W] of a 4-D tensor, which "
+                       "cnnc supports only within a channel shuffle (Reshape to [N, g, C/g, H, "
+                       "W], Transpose with perm [0, 2, 1, 3, 4], Reshape back to [N, C, H, W])",
+                       what, node.input(i)));
   if (!t.value)
     fail(llvm::formatv("input {0} ('{1}') is a constant; cnnc needs it to be computed from "
                        "the model input",
                        what, node.input(i)));
   return t.value;
+}
+
+Value NodeContext::operand(int i, const char *what) const {
+  const Tensor &t = input(i);
+  if (t.value)
+    return value(i, what);
+  const Constant &c = *t.constant;
+  if (!c.isFloat)
+    fail(llvm::formatv("input {0} ('{1}') is an integer tensor; cnnc computes with float32",
+                       what, node.input(i)));
+  std::string name = c.initializer.empty() ? node.input(i) : c.initializer;
+  std::vector<int64_t> own = c.initializer.empty() || c.initializerDims.empty()
+                                 ? c.dims
+                                 : c.initializerDims;
+  if (own.empty())
+    own = {1};
+  Value &param = constantParams[name];
+  if (!param) {
+    frontend::LayerInfo info = layer;
+    info.paramNames["value"] = name;
+    param = built(graph.parameter(info, "value", own));
+  }
+  std::vector<int64_t> dims = c.dims.empty() ? std::vector<int64_t>{1} : c.dims;
+  return built(graph.view(layer, param, dims));
 }
 
 const Constant &NodeContext::constant(int i, const char *what) const {
@@ -333,7 +362,8 @@ public:
     out.tensors.clear();
     module.walk([&](cnn::ParamOp param) {
       const Constant &c = *tensors.at(param.getName().str()).constant;
-      out.tensors.push_back({param.getName().str(), c.dims, c.floats});
+      ArrayRef<int64_t> shape = param.getType().getShape();
+      out.tensors.push_back({param.getName().str(), {shape.begin(), shape.end()}, c.floats});
     });
   }
 
@@ -402,7 +432,7 @@ private:
     }
     Location site = NameLoc::get(b.getStringAttr(node.op_type()), fileLoc());
     NodeContext context(node, opset, frontend::LayerInfo{name, site, {}}, graph, errors, tensors,
-                        uses);
+                        uses, constantParams);
     std::vector<Tensor> outs = converter(context);
     bool readsSequence = false;
     for (const std::string &in : node.input())
@@ -432,6 +462,7 @@ private:
   frontend::GraphBuilder graph;
   std::map<std::string, Tensor> tensors;
   std::map<std::string, int> uses;
+  std::map<std::string, Value> constantParams;
 };
 
 } // namespace

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <optional>
 
 using namespace cnnc;
 using namespace cnnc::onnx_import;
@@ -334,17 +335,6 @@ std::vector<Tensor> convertHardSigmoid(NodeContext &n) {
 /// Mul of two computed tensors of one shape (gating; x · sigmoid(x) written
 /// out). A constant factor is refused: it would be a parameter of an op cnnc
 /// does not have.
-std::vector<Tensor> convertMul(NodeContext &n) {
-  n.onlyAttrs({});
-  for (int i = 0; i < 2; ++i)
-    if (n.input(i).constant)
-      n.fail("multiplying by a constant ('" + n.node.input(i) +
-             "') is not supported (only two computed tensors of one shape)");
-  Value a = n.value(0, "A"), b = n.value(1, "B");
-  frontend::Input ins[2] = {{a, n.node.input(0), n.layer.site}, {b, n.node.input(1), n.layer.site}};
-  return one(n.built(n.graph.mul(n.layer, ins)));
-}
-
 /// Clip to [0, 6] is relu6 (nn.ReLU6, MobileNet), to [0, inf) relu; other
 /// bounds are not implemented.
 std::vector<Tensor> convertClip(NodeContext &n) {
@@ -385,11 +375,103 @@ std::vector<Tensor> convertSoftmax(NodeContext &n) {
   return one(n.built(n.graph.activation(n.layer, x, Activation::Softmax)));
 }
 
-std::vector<Tensor> convertAdd(NodeContext &n) {
-  n.onlyAttrs({});
-  Value a = n.value(0, "A"), b = n.value(1, "B");
-  frontend::Input ins[2] = {{a, n.node.input(0), n.layer.site}, {b, n.node.input(1), n.layer.site}};
-  return one(n.built(n.graph.add(n.layer, ins)));
+/// Element-wise arithmetic on constants known at import (shape arithmetic:
+/// `x.size(1) // 2`), with a one-element operand broadcast.
+Constant foldBinary(const NodeContext &n, frontend::BinaryKind kind, const Constant &a,
+                    const Constant &b) {
+  if (a.isFloat != b.isFloat)
+    n.fail("the operands are of different types");
+  int64_t sa = a.size(), sb = b.size();
+  if (sa != sb && sa != 1 && sb != 1)
+    n.fail("folding constants of shapes " + list(a.dims) + " and " + list(b.dims) +
+           " is not supported (only equal shapes or one element)");
+  Constant out;
+  out.dims = sa >= sb ? a.dims : b.dims;
+  out.isFloat = a.isFloat;
+  int64_t size = std::max(sa, sb);
+  for (int64_t i = 0; i < size; ++i) {
+    int64_t ia = sa == 1 ? 0 : i, ib = sb == 1 ? 0 : i;
+    if (a.isFloat) {
+      float x = a.floats[ia], y = b.floats[ib];
+      switch (kind) {
+      case frontend::BinaryKind::Add: out.floats.push_back(x + y); break;
+      case frontend::BinaryKind::Sub: out.floats.push_back(x - y); break;
+      case frontend::BinaryKind::Mul: out.floats.push_back(x * y); break;
+      case frontend::BinaryKind::Div: out.floats.push_back(x / y); break;
+      }
+      continue;
+    }
+    int64_t x = a.ints[ia], y = b.ints[ib];
+    if (x == kBatchDim || y == kBatchDim)
+      n.fail("arithmetic on the batch size is not supported (it is known only at run time)");
+    int64_t r = 0;
+    bool overflow = false;
+    switch (kind) {
+    case frontend::BinaryKind::Add: overflow = __builtin_add_overflow(x, y, &r); break;
+    case frontend::BinaryKind::Sub: overflow = __builtin_sub_overflow(x, y, &r); break;
+    case frontend::BinaryKind::Mul: overflow = __builtin_mul_overflow(x, y, &r); break;
+    case frontend::BinaryKind::Div:
+      if (y == 0)
+        n.fail("integer division by zero");
+      overflow = x == std::numeric_limits<int64_t>::min() && y == -1;
+      r = overflow ? 0 : x / y; // ONNX's integer Div truncates
+      break;
+    }
+    if (overflow)
+      n.fail("integer overflow in " + std::to_string(x) + " and " + std::to_string(y));
+    out.ints.push_back(r);
+  }
+  return out;
+}
+
+/// The number `c` holds, if it is a one-element float constant that is not
+/// an initializer (a literal of the model's code; an initializer is a
+/// parameter).
+std::optional<float> literal(const Tensor &t) {
+  if (!t.constant || !t.constant->isFloat || t.constant->size() != 1 ||
+      !t.constant->initializer.empty())
+    return std::nullopt;
+  return t.constant->floats[0];
+}
+
+/// Add, Sub, Mul, Div: two computed tensors (the second may broadcast, as
+/// for a squeeze-and-excitation scale [N, C, 1, 1]; for Add and Mul either
+/// may), a tensor and a number (cnn.affine), a tensor and a constant tensor
+/// (a parameter), or two constants (folded).
+template <frontend::BinaryKind kind> std::vector<Tensor> convertBinary(NodeContext &n) {
+  n.onlyAttrs({"axis", "broadcast"});
+  const Tensor &a = n.input(0), &b = n.input(1);
+  if (n.opset < 7 && (n.hasAttr("axis") || n.attrInt("broadcast", 0)))
+    n.fail("the legacy broadcast and axis attributes are not supported");
+  if (a.constant && b.constant)
+    return one(foldBinary(n, kind, *a.constant, *b.constant));
+  using K = frontend::BinaryKind;
+  std::optional<float> ca = literal(a), cb = literal(b);
+  if (cb || ca) {
+    Value x = cb ? n.value(0, "A") : n.value(1, "B");
+    float c = cb ? *cb : *ca;
+    double scale = 1, shift = 0;
+    switch (kind) {
+    case K::Add: shift = c; break;
+    case K::Sub: scale = cb ? 1 : -1, shift = cb ? -c : c; break;
+    case K::Mul: scale = c; break;
+    case K::Div:
+      if (ca)
+        n.fail("dividing a number by a tensor is not supported");
+      if (c == 0)
+        n.fail("division by the constant 0");
+      scale = 1.0 / c;
+      break;
+    }
+    return one(n.built(n.graph.affine(n.layer, x, scale, shift)));
+  }
+  for (int i = 0; i < 2; ++i)
+    if (n.input(i).constant && n.input(1 - i).sequence && n.input(i).constant->dims.size() >= 2)
+      n.fail("broadcasting a constant of shape " + list(n.input(i).constant->dims) +
+             " over a sequence [N, C, L] is not supported");
+  frontend::Input lhs = {n.operand(0, "A"), n.node.input(0), n.layer.site};
+  frontend::Input rhs = {n.operand(1, "B"), n.node.input(1), n.layer.site};
+  return one(n.built(n.graph.binary(n.layer, kind, lhs, rhs)));
 }
 
 std::vector<Tensor> convertSum(NodeContext &n) {
@@ -409,15 +491,17 @@ std::vector<Tensor> convertConcat(NodeContext &n) {
   for (int i = 0; i < n.node.input_size(); ++i)
     allConstant &= bool(n.input(i).constant);
   if (allConstant) {
-    // Shape arithmetic: 1-D integer constants joined.
+    // Shape arithmetic: 1-D constants joined (integer shapes, float scales).
     Constant out = intConstant({0}, {});
+    out.isFloat = n.constant(0, "input").isFloat;
     for (int i = 0; i < n.node.input_size(); ++i) {
       const Constant &c = n.constant(i, "input");
-      if (c.isFloat || c.dims.size() != 1)
-        n.fail("only 1-D integer constants are concatenated at import");
+      if (c.isFloat != out.isFloat || c.dims.size() != 1)
+        n.fail("only 1-D constants of one type are concatenated at import");
       out.ints.insert(out.ints.end(), c.ints.begin(), c.ints.end());
+      out.floats.insert(out.floats.end(), c.floats.begin(), c.floats.end());
     }
-    out.dims = {int64_t(out.ints.size())};
+    out.dims = {int64_t(out.isFloat ? out.floats.size() : out.ints.size())};
     return one(std::move(out));
   }
   std::vector<frontend::Input> ins;
@@ -556,12 +640,90 @@ std::vector<Tensor> convertFlatten(NodeContext &n) {
   return one(n.built(n.graph.flatten(n.layer, x)));
 }
 
+/// After a view changed `c`'s dims (from `original`): an initializer keeps
+/// its name and records its own shape.
+void keepInitializerView(Constant &c, const std::vector<int64_t> &original) {
+  if (!c.initializer.empty() && c.initializerDims.empty())
+    c.initializerDims = original;
+}
+
+/// A Reshape's target shape with 0 (copy, unless allowzero) and -1 (infer)
+/// resolved against `in` (kBatchDim for the batch).
+std::vector<int64_t> resolveShape(const NodeContext &n, std::vector<int64_t> to,
+                                  llvm::ArrayRef<int64_t> in) {
+  bool allowZero = n.attrInt("allowzero", 0) != 0;
+  int64_t known = 1, infer = -1, total = 1;
+  for (int64_t d : in)
+    total *= d == kBatchDim ? 1 : d;
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (to[i] == 0 && !allowZero) {
+      if (i >= in.size())
+        n.fail("shape " + list(to) + " copies a dimension the input " + list(in) + " lacks");
+      to[i] = in[i];
+    }
+    if (to[i] == -1) {
+      if (infer >= 0)
+        n.fail("shape " + list(to) + " has two -1 dimensions");
+      infer = int64_t(i);
+    } else if (to[i] != kBatchDim) {
+      if (to[i] < 0)
+        n.fail("shape " + list(to) + " has a negative dimension");
+      known *= to[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || total % known)
+      n.fail("cannot infer the -1 dimension of " + list(to) + " from " + list(in));
+    to[infer] = total / known;
+  }
+  return to;
+}
+
 std::vector<Tensor> convertReshape(NodeContext &n) {
   n.onlyAttrs({"allowzero"});
-  Value x = n.value(0, "data");
   const Constant &shape = n.constant(1, "shape");
   if (shape.isFloat || shape.dims.size() != 1)
     n.fail("the shape must be a 1-D integer tensor");
+  if (n.input(0).constant) {
+    // A constant viewed in another shape (a slope, a per-channel scale).
+    Constant c = *n.input(0).constant;
+    std::vector<int64_t> original = c.dims;
+    c.dims = resolveShape(n, shape.ints, c.dims);
+    int64_t size = 1;
+    for (int64_t d : c.dims)
+      size *= d;
+    if (size != c.size())
+      n.fail("reshaping a constant of shape " + list(original) + " to " + list(c.dims));
+    keepInitializerView(c, original);
+    return one(std::move(c));
+  }
+  const Tensor &t = n.input(0);
+  if (t.value && !t.sequence && shapeOf(t.value).size() == 4) {
+    llvm::ArrayRef<int64_t> s4 = shapeOf(t.value);
+    std::vector<int64_t> in = {kBatchDim, s4[1], s4[2], s4[3]};
+    if (t.shuffleGroups) {
+      // The last step of a channel shuffle: back to [N, C, H, W].
+      std::vector<int64_t> view = {kBatchDim, s4[1] / t.shuffleGroups, t.shuffleGroups, s4[2],
+                                   s4[3]};
+      std::vector<int64_t> to = resolveShape(n, shape.ints, view);
+      if (!t.shuffleTransposed || to.size() != 4 || (to[0] != kBatchDim && to[0] != -1) ||
+          to[1] != s4[1] || to[2] != s4[2] || to[3] != s4[3])
+        n.fail("reshaping the 5-D view " + list(view) + " to " + list(to) +
+               " is not supported (only a channel shuffle: Reshape to [N, g, C/g, H, W], "
+               "Transpose with perm [0, 2, 1, 3, 4], Reshape to [N, C, H, W])");
+      return one(n.built(n.graph.channelShuffle(n.layer, t.value, t.shuffleGroups)));
+    }
+    std::vector<int64_t> to = resolveShape(n, shape.ints, in);
+    if (to.size() == 5 && (to[0] == kBatchDim || to[0] == -1) && to[1] * to[2] == s4[1] &&
+        to[3] == s4[2] && to[4] == s4[3]) {
+      Tensor view = t;
+      view.shuffleGroups = to[1];
+      return {view};
+    }
+    if (to.size() == 4 && to[1] == s4[1] && to[2] == s4[2] && to[3] == s4[3])
+      return {t};
+  }
+  Value x = n.value(0, "data");
   llvm::ArrayRef<int64_t> in = shapeOf(x);
   int64_t features = 1;
   for (size_t i = 1; i < in.size(); ++i)
@@ -633,6 +795,7 @@ std::vector<int64_t> axesOf(NodeContext &n) {
 std::vector<Tensor> convertUnsqueeze(NodeContext &n) {
   n.onlyAttrs({"axes"});
   Constant c = n.constant(0, "data");
+  std::vector<int64_t> original = c.dims;
   std::vector<int64_t> axes = axesOf(n);
   int64_t rank = int64_t(c.dims.size() + axes.size());
   for (int64_t a : axes)
@@ -644,13 +807,14 @@ std::vector<Tensor> convertUnsqueeze(NodeContext &n) {
   std::sort(sorted.begin(), sorted.end());
   for (int64_t a : sorted)
     c.dims.insert(c.dims.begin() + a, 1);
-  c.initializer.clear();
+  keepInitializerView(c, original);
   return one(std::move(c));
 }
 
 std::vector<Tensor> convertSqueeze(NodeContext &n) {
   n.onlyAttrs({"axes"});
   Constant c = n.constant(0, "data");
+  std::vector<int64_t> original = c.dims;
   std::vector<int64_t> axes = axesOf(n);
   int64_t rank = int64_t(c.dims.size());
   std::vector<int64_t> dims;
@@ -665,7 +829,7 @@ std::vector<Tensor> convertSqueeze(NodeContext &n) {
       dims.push_back(c.dims[i]);
   }
   c.dims = dims;
-  c.initializer.clear();
+  keepInitializerView(c, original);
   return one(std::move(c));
 }
 
@@ -752,6 +916,311 @@ std::vector<Tensor> convertPad(NodeContext &n) {
   return {t};
 }
 
+/// Transpose: only the middle step of a channel shuffle (and the identity).
+std::vector<Tensor> convertTranspose(NodeContext &n) {
+  n.onlyAttrs({"perm"});
+  const Tensor &t = n.input(0);
+  int64_t rank = t.shuffleGroups ? 5 : n.rank(0);
+  std::vector<int64_t> identity(rank);
+  std::iota(identity.begin(), identity.end(), 0);
+  std::vector<int64_t> reversed(identity.rbegin(), identity.rend());
+  std::vector<int64_t> perm = n.attrInts("perm", reversed);
+  if (perm == identity)
+    return {t};
+  if (t.shuffleGroups && !t.shuffleTransposed && perm == std::vector<int64_t>{0, 2, 1, 3, 4}) {
+    Tensor view = t;
+    view.shuffleTransposed = true;
+    return {view};
+  }
+  n.fail("transposing with perm " + list(perm) +
+         " is not supported (only within a channel shuffle: Reshape to [N, g, C/g, H, W], "
+         "Transpose with perm [0, 2, 1, 3, 4], Reshape to [N, C, H, W])");
+}
+
+/// The starts, ends, axes and steps of a Slice: attributes before opset 10,
+/// inputs from 10 on.
+struct SliceArgs {
+  std::vector<int64_t> starts, ends, axes, steps;
+};
+
+SliceArgs sliceArgs(NodeContext &n, int64_t rank) {
+  SliceArgs a;
+  auto ints = [&](int i, const char *what) {
+    const Constant &c = n.constant(i, what);
+    if (c.isFloat || c.dims.size() != 1)
+      n.fail(std::string(what) + " must be a 1-D integer tensor");
+    return c.ints;
+  };
+  if (n.opset < 10) {
+    a.starts = n.attrInts("starts", {});
+    a.ends = n.attrInts("ends", {});
+    a.axes = n.attrInts("axes", {});
+  } else {
+    a.starts = ints(1, "starts");
+    a.ends = ints(2, "ends");
+    if (n.hasInput(3))
+      a.axes = ints(3, "axes");
+    if (n.hasInput(4))
+      a.steps = ints(4, "steps");
+  }
+  if (a.axes.empty())
+    for (size_t i = 0; i < a.starts.size(); ++i)
+      a.axes.push_back(int64_t(i));
+  if (a.steps.empty())
+    a.steps.assign(a.starts.size(), 1);
+  if (a.ends.size() != a.starts.size() || a.axes.size() != a.starts.size() ||
+      a.steps.size() != a.starts.size())
+    n.fail("starts, ends, axes and steps must have as many values");
+  for (int64_t &axis : a.axes) {
+    if (axis < -rank || axis >= rank)
+      n.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+    axis = axis < 0 ? axis + rank : axis;
+  }
+  return a;
+}
+
+/// [start, end) of a slice with step 1 along a dimension of extent `dim`,
+/// clamped as ONNX defines it.
+std::pair<int64_t, int64_t> clampRange(int64_t start, int64_t end, int64_t dim) {
+  auto clamp = [&](int64_t i) { return std::clamp(i < 0 ? i + dim : i, int64_t(0), dim); };
+  return {clamp(start), clamp(end)};
+}
+
+/// Slice: of a 1-D constant (shape arithmetic), or of a value along its
+/// channels (axis 1) with step 1.
+std::vector<Tensor> convertSlice(NodeContext &n) {
+  n.onlyAttrs({"starts", "ends", "axes"});
+  const Tensor &t = n.input(0);
+  if (t.constant) {
+    const Constant &c = *t.constant;
+    if (c.isFloat || c.dims.size() != 1)
+      n.fail("only 1-D integer constants are sliced at import");
+    SliceArgs a = sliceArgs(n, 1);
+    int64_t dim = int64_t(c.ints.size()), step = a.steps[0];
+    if (step == 0)
+      n.fail("a step of 0");
+    std::vector<int64_t> out;
+    if (step > 0) {
+      auto [begin, end] = clampRange(a.starts[0], a.ends[0], dim);
+      for (int64_t i = begin; i < end; i += step)
+        out.push_back(c.ints[i]);
+    } else {
+      int64_t begin = std::clamp(a.starts[0] < 0 ? a.starts[0] + dim : a.starts[0], int64_t(-1),
+                                 dim - 1);
+      int64_t end = std::clamp(a.ends[0] < 0 ? a.ends[0] + dim : a.ends[0], int64_t(-1), dim - 1);
+      for (int64_t i = begin; i > end; i += step)
+        out.push_back(c.ints[i]);
+    }
+    return one(intConstant({int64_t(out.size())}, out));
+  }
+  Value x = n.value(0, "data");
+  llvm::ArrayRef<int64_t> shape = shapeOf(x);
+  // The ONNX view of the dims: a sequence [N, C, 1, L] is [N, C, L].
+  std::vector<int64_t> dims(shape.begin(), shape.end());
+  if (t.sequence)
+    dims.erase(dims.begin() + 2);
+  SliceArgs a = sliceArgs(n, int64_t(dims.size()));
+  int64_t begin = 0, end = dims[1];
+  for (size_t i = 0; i < a.axes.size(); ++i) {
+    int64_t axis = a.axes[i];
+    bool whole = a.steps[i] == 1 && a.starts[i] == 0 &&
+                 (axis == 0 ? a.ends[i] >= std::numeric_limits<int32_t>::max() || a.ends[i] == -1
+                            : a.ends[i] >= dims[axis]);
+    if (axis == 0 && a.ends[i] == -1)
+      whole = false; // [0, N-1): not the whole batch
+    if (whole)
+      continue;
+    if (axis != 1 || a.steps[i] != 1)
+      n.fail("slicing axis " + std::to_string(axis) + " of " + list(dims) + " with step " +
+             std::to_string(a.steps[i]) + " is not supported (only channels, axis 1, step 1)");
+    std::tie(begin, end) = clampRange(a.starts[i], a.ends[i], dims[1]);
+  }
+  if (begin == 0 && end == dims[1])
+    return {t};
+  if (begin >= end)
+    n.fail("the slice of channels [" + std::to_string(begin) + ", " + std::to_string(end) +
+           ") is empty");
+  return one(n.built(n.graph.sliceChannels(n.layer, x, begin, end)));
+}
+
+/// Split along the channels (axis 1) into parts of given or equal sizes.
+std::vector<Tensor> convertSplit(NodeContext &n) {
+  n.onlyAttrs({"axis", "split", "num_outputs"});
+  Value x = n.value(0, "input");
+  int64_t rank = n.rank(0);
+  int64_t axis = n.attrInt("axis", 0);
+  if (axis != 1 && axis != 1 - rank)
+    n.fail("splitting along axis " + std::to_string(axis) +
+           " is not supported (only along channels, axis 1)");
+  int64_t channels = shapeOf(x)[1];
+  std::vector<int64_t> sizes;
+  if (n.opset < 13) {
+    sizes = n.attrInts("split", {});
+  } else if (n.hasInput(1)) {
+    const Constant &c = n.constant(1, "split");
+    if (c.isFloat)
+      n.fail("split must be integers");
+    sizes = c.ints;
+  }
+  int64_t parts = n.node.output_size();
+  if (sizes.empty()) {
+    if (n.hasAttr("num_outputs"))
+      parts = n.attrInt("num_outputs", parts);
+    // Equal parts; the last one smaller if the channels do not divide.
+    int64_t size = (channels + parts - 1) / parts;
+    for (int64_t begin = 0; begin < channels; begin += size)
+      sizes.push_back(std::min(size, channels - begin));
+  }
+  if (int64_t(sizes.size()) != n.node.output_size() ||
+      std::accumulate(sizes.begin(), sizes.end(), int64_t(0)) != channels ||
+      llvm::any_of(sizes, [](int64_t s) { return s < 1; }))
+    n.fail("split " + list(sizes) + " does not divide the " + std::to_string(channels) +
+           " channels into the node's " + std::to_string(n.node.output_size()) + " outputs");
+  std::vector<Tensor> outs;
+  int64_t begin = 0;
+  for (int64_t size : sizes) {
+    frontend::LayerInfo part = n.layer;
+    part.name += "." + std::to_string(outs.size());
+    outs.push_back(
+        {n.built(n.graph.sliceChannels(part, x, begin, begin + size)), nullptr, {0, 0, 0, 0},
+         n.input(0).sequence});
+    begin += size;
+  }
+  return outs;
+}
+
+/// PRelu with a constant slope broadcast along the channels: [C, 1, 1],
+/// [C] on [N, C] or one value; the slope's initializer is the parameter.
+std::vector<Tensor> convertPRelu(NodeContext &n) {
+  n.onlyAttrs({});
+  Value x = n.value(0, "X");
+  const Constant &c = n.constant(1, "slope");
+  std::vector<int64_t> dims = c.dims;
+  while (!dims.empty() && dims.front() == 1 && int64_t(dims.size()) > 1)
+    dims.erase(dims.begin());
+  int64_t rank = n.rank(0), channels = shapeOf(x)[1];
+  bool shared = c.size() == 1;
+  bool perChannel = c.size() == channels && int64_t(dims.size()) == rank - 1 &&
+                    llvm::all_of(llvm::drop_begin(dims), [](int64_t d) { return d == 1; });
+  if (!shared && !perChannel)
+    n.fail("slope of shape " + list(c.dims) + " is not supported (only one value, or one per " +
+           "channel: [" + std::to_string(channels) + (rank > 2 ? ", 1, 1]" : "]") + ")");
+  Value slope = n.operand(1, "slope");
+  slope = n.built(n.graph.view(n.layer, slope, {shared ? 1 : channels}));
+  return one(n.built(n.graph.prelu(n.layer, x, slope)));
+}
+
+/// The output height and width of Resize / Upsample from `scales` [1, 1,
+/// sh, sw] (the output must be exactly in·s) or `sizes` [N, C, H', W'].
+std::array<int64_t, 2> resizedSize(const NodeContext &n, llvm::ArrayRef<int64_t> in,
+                                   const Constant *scales, const Constant *sizes) {
+  if (sizes && sizes->size() > 0) {
+    if (sizes->isFloat || sizes->size() != 4 || (sizes->ints[0] != kBatchDim && sizes->ints[0] < 1) ||
+        sizes->ints[1] != in[1])
+      n.fail("sizes " + (sizes->isFloat ? std::string("(float)") : list(sizes->ints)) +
+             " must be [N, C, H', W'] with the input's channels");
+    return {sizes->ints[2], sizes->ints[3]};
+  }
+  if (!scales || !scales->isFloat || scales->size() != 4)
+    n.fail("scales must be 4 floats [1, 1, sh, sw]");
+  const std::vector<float> &s = scales->floats;
+  if (s[0] != 1 || s[1] != 1)
+    n.fail("scaling the batch or the channels is not supported (scales " + std::to_string(s[0]) +
+           ", " + std::to_string(s[1]) + ")");
+  std::array<int64_t, 2> out;
+  for (int i = 0; i < 2; ++i) {
+    double size = double(in[2 + i]) * double(s[2 + i]);
+    out[i] = int64_t(std::floor(size));
+    if (double(out[i]) != size)
+      n.fail("scale " + std::to_string(s[2 + i]) + " does not give a whole number of pixels from " +
+             std::to_string(in[2 + i]) + " (only scales that do are supported)");
+  }
+  return out;
+}
+
+/// Builds the upsampling of `x` to `size`; fails on downsampling.
+std::vector<Tensor> upsampleTo(NodeContext &n, Value x, std::array<int64_t, 2> size, bool bilinear,
+                               bool alignCorners) {
+  llvm::ArrayRef<int64_t> in = shapeOf(x);
+  if (size[0] < in[2] || size[1] < in[3])
+    n.fail("resizing " + list(in) + " to " + std::to_string(size[0]) + "x" +
+           std::to_string(size[1]) + " is not supported (only upsampling)");
+  frontend::UpsampleSpec spec;
+  spec.size = size;
+  spec.bilinear = bilinear;
+  spec.alignCorners = alignCorners;
+  return one(n.built(n.graph.upsample(n.layer, x, spec)));
+}
+
+/// Resize as nn.Upsample / F.interpolate export it: nearest (asymmetric
+/// coordinates, floor) or linear (half_pixel, pytorch_half_pixel or
+/// align_corners), upsampling H and W of [N, C, H, W].
+std::vector<Tensor> convertResize(NodeContext &n) {
+  n.onlyAttrs({"antialias", "axes", "coordinate_transformation_mode", "cubic_coeff_a",
+               "exclude_outside", "extrapolation_value", "keep_aspect_ratio_policy", "mode",
+               "nearest_mode"});
+  Value x = n.value(0, "X");
+  checkImage(n, x, 2);
+  if (n.input(0).sequence)
+    n.fail("resizing a sequence is not supported");
+  if (n.attrInt("antialias", 0) || n.attrInt("exclude_outside", 0) || n.hasAttr("axes") ||
+      n.attrString("keep_aspect_ratio_policy", "stretch") != "stretch")
+    n.fail("antialias, exclude_outside, axes and keep_aspect_ratio_policy are not supported");
+  std::string mode = n.attrString("mode", "nearest");
+  std::string transform =
+      n.attrString("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel");
+  const Constant *scales = nullptr, *sizes = nullptr;
+  int scalesInput = n.opset < 11 ? 1 : 2;
+  if (n.hasInput(scalesInput))
+    scales = &n.constant(scalesInput, "scales");
+  if (n.opset >= 11 && n.hasInput(3))
+    sizes = &n.constant(3, "sizes");
+  if (scales && scales->size() == 0)
+    scales = nullptr;
+  std::array<int64_t, 2> size = resizedSize(n, shapeOf(x), scales, sizes);
+  if (mode == "nearest") {
+    std::string rounding = n.attrString("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor");
+    if (transform != "asymmetric" || rounding != "floor")
+      n.fail("nearest with coordinate_transformation_mode '" + transform + "' and nearest_mode '" +
+             rounding + "' is not supported (only asymmetric and floor, nn.Upsample's nearest)");
+    return upsampleTo(n, x, size, false, false);
+  }
+  if (mode == "linear") {
+    if (transform == "half_pixel" || transform == "pytorch_half_pixel")
+      return upsampleTo(n, x, size, true, false);
+    if (transform == "align_corners")
+      return upsampleTo(n, x, size, true, true);
+    n.fail("linear with coordinate_transformation_mode '" + transform +
+           "' is not supported (only half_pixel, pytorch_half_pixel and align_corners, "
+           "nn.Upsample's bilinear)");
+  }
+  n.fail("mode '" + mode + "' is not supported (only nearest and linear)");
+}
+
+/// Upsample (opsets 7 to 9): nearest only (its linear mode uses asymmetric
+/// coordinates, which nn.Upsample's bilinear does not).
+std::vector<Tensor> convertUpsample(NodeContext &n) {
+  n.onlyAttrs({"mode", "scales"});
+  Value x = n.value(0, "X");
+  checkImage(n, x, 2);
+  std::string mode = n.attrString("mode", "nearest");
+  if (mode != "nearest")
+    n.fail("mode '" + mode + "' is not supported (only nearest; a linear Upsample uses " +
+           "asymmetric coordinates, which cnnc's bilinear upsampling does not)");
+  Constant scales;
+  if (n.hasAttr("scales")) {
+    const onnx::AttributeProto *a = nullptr;
+    for (const onnx::AttributeProto &at : n.node.attribute())
+      if (at.name() == "scales")
+        a = &at;
+    scales.dims = {a->floats_size()};
+    scales.floats.assign(a->floats().begin(), a->floats().end());
+  } else {
+    scales = n.constant(1, "scales");
+  }
+  return upsampleTo(n, x, resizedSize(n, shapeOf(x), &scales, nullptr), false, false);
+}
+
 //===----------------------------------------------------------------------===//
 // Identity, Dropout
 //===----------------------------------------------------------------------===//
@@ -781,7 +1250,7 @@ std::vector<Tensor> convertDropout(NodeContext &n) {
 
 const std::map<std::string, NodeConverter> &converters() {
   static const std::map<std::string, NodeConverter> table = {
-      {"Add", convertAdd},
+      {"Add", convertBinary<frontend::BinaryKind::Add>},
       {"AveragePool", convertAveragePool},
       {"BatchNormalization", convertBatchNormalization},
       {"Cast", convertCast},
@@ -790,6 +1259,7 @@ const std::map<std::string, NodeConverter> &converters() {
       {"Constant", convertConstant},
       {"Conv", convertConv},
       {"ConvTranspose", convertConvTranspose},
+      {"Div", convertBinary<frontend::BinaryKind::Div>},
       {"Dropout", convertDropout},
       {"Flatten", convertFlatten},
       {"Gather", convertGather},
@@ -802,19 +1272,26 @@ const std::map<std::string, NodeConverter> &converters() {
       {"LeakyRelu", convertActivation<Activation::LeakyRelu>},
       {"LRN", convertLRN},
       {"MaxPool", convertMaxPool},
-      {"Mul", convertMul},
+      {"Mul", convertBinary<frontend::BinaryKind::Mul>},
       {"Pad", convertPad},
+      {"PRelu", convertPRelu},
       {"Relu", convertActivation<Activation::Relu>},
       {"ReduceMax", convertSpatialReduce<frontend::GlobalPoolKind::Max>},
       {"ReduceMean", convertSpatialReduce<frontend::GlobalPoolKind::Average>},
       {"Reshape", convertReshape},
+      {"Resize", convertResize},
       {"Shape", convertShape},
       {"Sigmoid", convertActivation<Activation::Sigmoid>},
+      {"Slice", convertSlice},
       {"Softmax", convertSoftmax},
+      {"Split", convertSplit},
       {"Squeeze", convertSqueeze},
+      {"Sub", convertBinary<frontend::BinaryKind::Sub>},
       {"Sum", convertSum},
       {"Tanh", convertActivation<Activation::Tanh>},
+      {"Transpose", convertTranspose},
       {"Unsqueeze", convertUnsqueeze},
+      {"Upsample", convertUpsample},
   };
   return table;
 }

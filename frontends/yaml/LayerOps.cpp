@@ -14,6 +14,8 @@
 
 #include "frontends/common/GraphBuilder.h"
 
+#include "mlir/IR/BuiltinTypes.h"
+
 #include <cmath>
 #include <type_traits>
 
@@ -189,6 +191,45 @@ Value activationLayer(LayerContext &c) {
   return c.builder.activation(c.info, c.input(), info->kind, parameter);
 }
 
+template <BinaryKind kind> Value binary(LayerContext &c) {
+  return c.builder.binary(c.info, kind, c.inputs[0], c.inputs[1]);
+}
+
+Value affine(LayerContext &c) {
+  double scale = c.attrs.getNumber("scale", 1.0, -HUGE_VAL, HUGE_VAL, true, true);
+  double shift = c.attrs.getNumber("shift", 0.0, -HUGE_VAL, HUGE_VAL, true, true);
+  return c.builder.affine(c.info, c.input(), scale, shift);
+}
+
+Value prelu(LayerContext &c) {
+  return c.builder.prelu(c.info, c.input(), c.attrs.getInt("num_parameters", 1));
+}
+
+Value upsample(LayerContext &c) {
+  UpsampleSpec s;
+  std::array<int64_t, 2> scale = c.attrs.getPair("scale_factor", std::array<int64_t, 2>{2, 2});
+  llvm::ArrayRef<int64_t> in = mlir::cast<mlir::RankedTensorType>(c.input().getType()).getShape();
+  if (in.size() == 4 && (scale[0] > 64 || scale[1] > 64))
+    c.attrs.error(c.attrs.locOf("scale_factor"), "scale_factor must be at most 64");
+  if (in.size() == 4)
+    s.size = {in[2] * scale[0], in[3] * scale[1]};
+  s.bilinear = c.attrs.getChoice("mode", {"nearest", "bilinear"}) == "bilinear";
+  s.alignCorners = c.attrs.getBool("align_corners", false);
+  if (s.alignCorners && !s.bilinear)
+    c.attrs.error(c.attrs.locOf("align_corners"), "align_corners applies to mode bilinear only");
+  return c.builder.upsample(c.info, c.input(), s);
+}
+
+Value channelShuffle(LayerContext &c) {
+  return c.builder.channelShuffle(c.info, c.input(), c.attrs.getInt("groups", std::nullopt));
+}
+
+Value sliceChannels(LayerContext &c) {
+  int64_t begin = c.attrs.getInt("begin", 0, 0);
+  int64_t end = c.attrs.getInt("end", std::nullopt);
+  return c.builder.sliceChannels(c.info, c.input(), begin, end);
+}
+
 Value concat(LayerContext &c) {
   ConcatSpec s;
   s.inputsSite = c.site(c.layer.inputsLoc);
@@ -233,6 +274,13 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
          [](LayerContext &c) { return c.builder.flatten(c.info, c.input()); }},
         {"add", {}, 2, true, [](LayerContext &c) { return c.builder.add(c.info, c.inputs); }},
         {"mul", {}, 2, true, [](LayerContext &c) { return c.builder.mul(c.info, c.inputs); }},
+        {"sub", {}, 2, false, binary<BinaryKind::Sub>},
+        {"div", {}, 2, false, binary<BinaryKind::Div>},
+        {"affine", {"scale", "shift"}, 1, false, affine},
+        {"prelu", {"num_parameters"}, 1, false, prelu},
+        {"upsample", {"scale_factor", "mode", "align_corners"}, 1, false, upsample},
+        {"channel_shuffle", {"groups"}, 1, false, channelShuffle},
+        {"slice_channels", {"begin", "end"}, 1, false, sliceChannels},
         {"concat", {}, 2, true, concat},
         {"conv_transpose2d",
          {"out_channels", "kernel", "stride", "padding", "output_padding", "dilation", "groups",

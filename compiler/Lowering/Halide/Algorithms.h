@@ -161,8 +161,37 @@ Halide::Func hardSigmoid(Halide::Func in, int rank, float alpha, float beta);
 /// hardsigmoid's gradient from its input: alpha·δ where 0 < alpha·x + beta < 1, 0 elsewhere.
 Halide::Func hardSigmoidGrad(Halide::Func input, Halide::Func grad, int rank, float alpha,
                              float beta);
+/// `in`, of shape `from`, read as a value of shape `to` (NumPy broadcasting:
+/// a dimension of 1 is read at 0); `from` aligns with the last dims of `to`.
+Halide::Func broadcast(Halide::Func in, const std::vector<int64_t> &from,
+                       const std::vector<int64_t> &to);
+/// Σ of `in` (shape `from`) down to `to`, the shape it was broadcast from;
+/// `batch` is the extent of a dynamic dimension 0.
+Halide::Func sumToShape(Halide::Func in, const std::vector<int64_t> &from,
+                        const std::vector<int64_t> &to, Halide::Expr batch);
+/// lhs op rhs element-wise, both of rank `rank` (rhs broadcast already).
 Halide::Func add(Halide::Func lhs, Halide::Func rhs, int rank);
+Halide::Func sub(Halide::Func lhs, Halide::Func rhs, int rank);
 Halide::Func mul(Halide::Func lhs, Halide::Func rhs, int rank);
+Halide::Func div(Halide::Func lhs, Halide::Func rhs, int rank);
+/// scale·x + shift.
+Halide::Func affine(Halide::Func in, int rank, float scale, float shift);
+/// x where x > 0, slope·x elsewhere; slope has `slopes` values (1 or one
+/// per channel).
+Halide::Func prelu(Halide::Func in, Halide::Func slope, int rank, int slopes);
+/// prelu's input gradient: δ where x > 0, slope·δ elsewhere.
+Halide::Func preluGradInput(Halide::Func in, Halide::Func slope, Halide::Func grad, int rank,
+                            int slopes);
+/// δ·min(x, 0), whose per-channel sums are the slope's gradient.
+Halide::Func preluGradSlope(Halide::Func in, Halide::Func grad, int rank);
+/// Spatial upsampling of (x, y, c, n) from `in` to `out` (nearest or bilinear).
+Halide::Func upsample(Halide::Func in, Extent4D inExtent, Extent4D outExtent, bool bilinear,
+                      bool alignCorners);
+/// Its gradient: each output's δ spread back onto the pixels it read.
+Halide::Func upsampleGrad(Halide::Func grad, Extent4D inExtent, Extent4D outExtent, bool bilinear,
+                          bool alignCorners);
+/// Output channel c reads input channel (c mod g)·C/g + c/g.
+Halide::Func channelShuffle(Halide::Func in, int channels, int groups);
 
 /// position_bias: in(x, y, c, n) + bias(x, y, c).
 Halide::Func positionBias(Halide::Func in, Halide::Func bias);
@@ -301,6 +330,8 @@ Halide::Func globalAvgPoolGrad(Halide::Func grad, Extent4D in);
 /// y ⊙ (δ - Σ_f δ ⊙ y); `dot` receives the per-row sum.
 Halide::Func softmaxGrad(Halide::Func output, Halide::Func grad, int features, Halide::Func &dot);
 Halide::Func sliceChannels(Halide::Func in, int rank, int begin);
+/// The input's `count` channels placed at [begin, begin + count), zeros elsewhere.
+Halide::Func padChannels(Halide::Func in, int rank, int begin, int count);
 
 /// x·mask/(1-rate) with mask = hash(seed, salt, coordinates) >= rate.
 Halide::Func dropout(Halide::Func in, int rank, Halide::Func seed, double rate, int salt);

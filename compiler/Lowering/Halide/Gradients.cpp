@@ -306,6 +306,17 @@ Func sliceChannels(Func in, int rank, int begin) {
   return f;
 }
 
+Func padChannels(Func in, int rank, int begin, int count) {
+  std::vector<Var> a = argsOf(rank);
+  int channelDim = rank == 4 ? 2 : 0;
+  Var ch = a[channelDim];
+  std::vector<Expr> at(a.begin(), a.end());
+  at[channelDim] = clamp(ch - begin, 0, count - 1);
+  Func f("pad_channels");
+  f(a) = select(ch >= begin && ch < begin + count, in(at), 0.0f);
+  return f;
+}
+
 /// A uniform float in [0, 1) from a hash of the coordinates and a seed.
 static Expr uniformHash(const std::vector<Var> &coords, Expr seed) {
   auto constant = [](uint32_t value) { return Internal::make_const(UInt(32), uint64_t(value)); };

@@ -13,6 +13,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace cnnc::cnn;
 
@@ -222,8 +224,24 @@ LogicalResult Relu6Op::verify() { return verifyActivation(*this, getType()); }
 LogicalResult TanhOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult HardswishOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult SiluOp::verify() { return verifyActivation(*this, getType()); }
-LogicalResult AddOp::verify() { return verifyActivation(*this, getType()); }
-LogicalResult MulOp::verify() { return verifyActivation(*this, getType()); }
+LogicalResult AffineOp::verify() {
+  if (!std::isfinite(getScale().convertToDouble()) || !std::isfinite(getShift().convertToDouble()))
+    return emitOpError("scale and shift must be finite");
+  return verifyActivation(*this, getType());
+}
+
+/// add / sub / mul / div: an activation and an rhs that broadcasts to it.
+static LogicalResult verifyBinary(Operation *op, Value lhs, Value rhs) {
+  if (failed(verifyActivation(op, lhs.getType())))
+    return failure();
+  if (std::string err = checkBroadcast(shapeOf(lhs), shapeOf(rhs)); !err.empty())
+    return op->emitOpError("expects rhs to broadcast to lhs: ") << err;
+  return success();
+}
+LogicalResult AddOp::verify() { return verifyBinary(*this, getLhs(), getRhs()); }
+LogicalResult SubOp::verify() { return verifyBinary(*this, getLhs(), getRhs()); }
+LogicalResult MulOp::verify() { return verifyBinary(*this, getLhs(), getRhs()); }
+LogicalResult DivOp::verify() { return verifyBinary(*this, getLhs(), getRhs()); }
 
 LogicalResult DropoutOp::verify() {
   double rate = getRate().convertToDouble();
@@ -442,6 +460,22 @@ std::optional<Window> cnnc::cnn::windowOf(Operation *op) {
             AvgPool2DOp, MinPool2DOp, L2Pool2DOp, MaxPool2DGradOp, AvgPool2DGradOp, MinPool2DGradOp,
             L2Pool2DGradOp>(read);
   return window;
+}
+
+/// The types of a binary op: `T` when both operands have type T, else
+/// `T, U` (lhs, then the broadcast rhs).
+static ParseResult parseBroadcastTypes(OpAsmParser &parser, Type &lhs, Type &rhs) {
+  if (parser.parseType(lhs))
+    return failure();
+  rhs = lhs;
+  if (succeeded(parser.parseOptionalComma()))
+    return parser.parseType(rhs);
+  return success();
+}
+static void printBroadcastTypes(OpAsmPrinter &p, Operation *, Type lhs, Type rhs) {
+  p << lhs;
+  if (rhs != lhs)
+    p << ", " << rhs;
 }
 
 #define GET_OP_CLASSES

@@ -516,43 +516,108 @@ def CNN_BnFoldBiasOp : CNN_Op<"bn_fold_bias",
 }
 
 //===----------------------------------------------------------------------===//
-// Structure: add, concat, flatten
+// Structure: arithmetic, shuffles, upsampling, concat, flatten
 //===----------------------------------------------------------------------===//
 
-def CNN_AddOp : CNN_Op<"add",
-    [CNN_Differentiable<>,
-     CNN_Cost<["getFlopsPerItem"]>,
-     Pure,
-     SameOperandsAndResultType,
-     Commutative]> {
-  let summary = "element-wise sum (residual shortcut)";
-  let description = [{
-    ```mlir
-    %y = cnn.add %a, %b : tensor<?x64x56x56xf32>
-    ```
-  }];
+class CNN_BinaryOp<string mnemonic, string what, string gradient>
+    : CNN_Op<mnemonic, [CNN_Differentiable<>, CNN_Cost<["getFlopsPerItem"]>, Pure,
+                        AllTypesMatch<["lhs", "result"]>]> {
+  let summary = what;
+  let description = "The result has `lhs`'s type. `rhs` has `lhs`'s shape or broadcasts to it "
+      "as in NumPy: its dimensions align with `lhs`'s last ones, and each is 1 or equal "
+      "(a squeeze-and-excitation scale `[N, C, 1, 1]`, a per-channel constant `[C, 1, 1]`, a "
+      "scalar `[1]`). " # gradient # "\n\n"
+      "```mlir\n%y = cnn." # mnemonic # " %a, %b : tensor<?x64x56x56xf32>\n"
+      "%z = cnn." # mnemonic # " %a, %s : tensor<?x64x56x56xf32>, tensor<?x64x1x1xf32>\n```";
   let arguments = (ins CNN_Tensor:$lhs, CNN_Tensor:$rhs);
   let results = (outs CNN_Tensor:$result);
-  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` custom<BroadcastTypes>(type($lhs), type($rhs))";
   let hasVerifier = 1;
 }
 
-def CNN_MulOp : CNN_Op<"mul",
-    [CNN_Differentiable<>,
-     CNN_Cost<["getFlopsPerItem"]>,
-     Pure,
-     SameOperandsAndResultType,
-     Commutative]> {
-  let summary = "element-wise product (gating, x · sigmoid(x) written out)";
+def CNN_AddOp : CNN_BinaryOp<"add", "element-wise sum (residual shortcut), rhs broadcast",
+    "Gradient: δ for `lhs`, δ summed over the broadcast dimensions for `rhs`.">;
+def CNN_SubOp : CNN_BinaryOp<"sub", "element-wise difference lhs - rhs, rhs broadcast",
+    "Gradient: δ for `lhs`, -δ summed over the broadcast dimensions for `rhs`.">;
+def CNN_MulOp : CNN_BinaryOp<"mul",
+    "element-wise product (gating, squeeze-and-excitation scaling), rhs broadcast",
+    "Gradient: δ·rhs for `lhs`, δ·lhs summed over the broadcast dimensions for `rhs`.">;
+def CNN_DivOp : CNN_BinaryOp<"div", "element-wise quotient lhs / rhs, rhs broadcast",
+    "Gradient: δ/rhs for `lhs`, -δ·lhs/rhs² summed over the broadcast dimensions for `rhs`.">;
+
+def CNN_AffineOp : CNN_Op<"affine",
+    [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem"]>]> {
+  let summary = "scale·x + shift with scalar constants (arithmetic with a number)";
   let description = [{
+    What `x * 0.5`, `x - 1`, `1 - x` or `x / 255` become. Gradient: scale·δ.
+
     ```mlir
-    %y = cnn.mul %a, %b : tensor<?x64x56x56xf32>
+    %y = cnn.affine %x {scale = 5.000000e-01 : f64, shift = 1.000000e+00 : f64} : tensor<?x8x4x4xf32>
     ```
-    Gradient: δ·b for `a` and δ·a for `b`.
   }];
-  let arguments = (ins CNN_Tensor:$lhs, CNN_Tensor:$rhs);
+  let arguments = (ins CNN_Tensor:$input, DefaultValuedAttr<F64Attr, "1.0">:$scale,
+                   DefaultValuedAttr<F64Attr, "0.0">:$shift);
   let results = (outs CNN_Tensor:$result);
-  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_PReluOp : CNN_Op<"prelu",
+    [Pure, CNN_Differentiable<["initializeParameters"]>, CNN_Cost<["getFlopsPerItem"]>,
+     AllTypesMatch<["input", "result"]>]> {
+  let summary = "parametric ReLU: x where x > 0, slope[c]·x elsewhere (nn.PReLU)";
+  let description = [{
+    `slope` is `[C]` (one per channel, dim 1) or `[1]` (shared), a learned
+    parameter, initialized to 0.25 as in PyTorch. Gradient: δ where x > 0,
+    slope·δ elsewhere; for the slope, Σ δ·min(x, 0) per channel.
+
+    ```mlir
+    %y = cnn.prelu %x, %a : tensor<?x8x4x4xf32>, tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$slope);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input `,` $slope attr-dict `:` type($input) `,` type($slope)";
+  let hasVerifier = 1;
+}
+
+def CNN_UpsampleOp : CNN_Op<"upsample",
+    [Pure, CNN_Differentiable<>, CNN_Cost<["getFlopsPerItem"]>]> {
+  let summary = "spatial upsampling, nearest or bilinear (nn.Upsample, ONNX Resize)";
+  let description = [{
+    The result's height and width (at least the input's) give the scale.
+    `mode` is `nearest` (source pixel ⌊o·in/out⌋, PyTorch's `nearest`) or
+    `bilinear` (PyTorch's `bilinear`: source (o + ½)·in/out − ½ clamped at
+    0, or o·(in − 1)/(out − 1) with `align_corners`). Gradient:
+    `upsample_grad`, each output's δ spread back with the same weights.
+
+    ```mlir
+    %y = cnn.upsample %x {mode = "bilinear"} : (tensor<?x8x4x4xf32>) -> tensor<?x8x8x8xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, StrAttr:$mode,
+                   DefaultValuedAttr<BoolAttr, "false">:$align_corners);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_ChannelShuffleOp : CNN_Op<"channel_shuffle",
+    [Pure, SameOperandsAndResultType, CNN_Differentiable<>, CNN_Cost<>]> {
+  let summary = "ShuffleNet's channel shuffle: [N, g, C/g, H, W] transposed to [N, C/g, g, H, W]";
+  let description = [{
+    Output channel `c` is input channel `(c mod g)·C/g + ⌊c/g⌋`, as
+    `x.view(N, g, C/g, H, W).transpose(1, 2).reshape(N, C, H, W)`. Its
+    gradient is the shuffle with `C/g` groups.
+
+    ```mlir
+    %y = cnn.channel_shuffle %x {groups = 2 : i64} : tensor<?x8x4x4xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, I64Attr:$groups);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -897,14 +962,69 @@ def CNN_SoftmaxGradOp : CNN_PureOp<"softmax_grad", "y ⊙ (δ - Σ δ ⊙ y)",
   let hasVerifier = 1;
 }
 
-def CNN_SliceChannelsOp : CNN_PureOp<"slice_channels", "channels [begin, begin + count) of a value (concat's gradient)",
-    [CNN_Cost<>]> {
+def CNN_SliceChannelsOp : CNN_PureOp<"slice_channels",
+    "channels [begin, begin + count) of a value (split, slice; concat's gradient)",
+    [CNN_Differentiable<>, CNN_Cost<>]> {
   let description = [{
     The result has the input's shape but for its `count` channels (dim 1),
-    which lie within the input's.
+    which lie within the input's. Its gradient is `pad_channels`.
   }];
   let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_PadChannelsOp : CNN_PureOp<"pad_channels",
+    "δ of a channel slice placed at channels [begin, begin + count), zeros elsewhere",
+    [CNN_Cost<>]> {
+  let description = [{
+    The result has the input's shape but for its channels (dim 1), which
+    contain the input's: slice_channels' gradient.
+  }];
+  let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_SumToShapeOp : CNN_PureOp<"sum_to_shape",
+    "δ summed over the dimensions a binary op broadcast its rhs along",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
+  let description = [{
+    The result's shape broadcasts to the input's (NumPy rules): the input is
+    summed over its leading dimensions the result lacks and over those where
+    the result has 1.
+
+    ```mlir
+    %ds = cnn.sum_to_shape %d : (tensor<?x8x4x4xf32>) -> tensor<?x8x1x1xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_PReluGradInputOp : CNN_PureOp<"prelu_grad_input",
+    "gradient through prelu w.r.t. its input: δ where x > 0, slope·δ elsewhere",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$slope, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $slope `,` $grad attr-dict `:` type($input) `,` type($slope)";
+  let hasVerifier = 1;
+}
+
+def CNN_PReluGradSlopeOp : CNN_PureOp<"prelu_grad_slope",
+    "δ·min(x, 0) element-wise; summed per channel it is prelu's slope gradient",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_UpsampleGradOp : CNN_PureOp<"upsample_grad",
+    "gradient of upsample: each output's δ added back to the pixels it read, with their weights",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
+  let arguments = (ins CNN_Tensor:$grad, StrAttr:$mode,
+                   DefaultValuedAttr<BoolAttr, "false">:$align_corners);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

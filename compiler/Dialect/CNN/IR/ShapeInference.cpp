@@ -370,3 +370,27 @@ std::string cnnc::cnn::checkReshape(ArrayRef<int64_t> from, ArrayRef<int64_t> to
                          shapeToString(from), shapeToString(to));
   return "";
 }
+
+std::string cnnc::cnn::checkBroadcast(ArrayRef<int64_t> lhs, ArrayRef<int64_t> rhs) {
+  bool ok = rhs.size() <= lhs.size();
+  for (size_t i = 0; ok && i < rhs.size(); ++i) {
+    int64_t r = rhs[rhs.size() - 1 - i], l = lhs[lhs.size() - 1 - i];
+    ok = r == 1 || r == l;
+  }
+  if (!ok)
+    return llvm::formatv("{0} does not broadcast to {1}: its dimensions must match the last "
+                         "ones of the other operand, each equal or 1",
+                         shapeToString(rhs), shapeToString(lhs));
+  return "";
+}
+
+std::string cnnc::cnn::checkUpsample(ArrayRef<int64_t> input, ArrayRef<int64_t> result) {
+  if (std::string err = checkActivation4D(input, "input"); !err.empty())
+    return err;
+  if (result.size() != 4 || result[0] != input[0] || result[1] != input[1] ||
+      result[2] < input[2] || result[3] < input[3])
+    return llvm::formatv("upsampling {0} must give [N, C, H', W'] with H' >= {1} and W' >= "
+                         "{2}, found {3}",
+                         shapeToString(input), input[2], input[3], shapeToString(result));
+  return "";
+}

@@ -96,6 +96,14 @@ std::string inferKMaxPool(llvm::ArrayRef<int64_t> input, int64_t k, Shape &resul
 /// reshape: the same number of elements, a dynamic batch on both sides or none.
 std::string checkReshape(llvm::ArrayRef<int64_t> from, llvm::ArrayRef<int64_t> to);
 
+/// add / sub / mul / div: `rhs` broadcasts to `lhs` as in NumPy (aligned
+/// with lhs's last dimensions, each 1 or equal; a dynamic batch matches a
+/// dynamic batch or 1).
+std::string checkBroadcast(llvm::ArrayRef<int64_t> lhs, llvm::ArrayRef<int64_t> rhs);
+
+/// upsample: [N, C, H, W] -> [N, C, H', W'] with H' >= H, W' >= W.
+std::string checkUpsample(llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> result);
+
 } // namespace cnnc::cnn
 
 #endif

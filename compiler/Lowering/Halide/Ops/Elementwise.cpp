@@ -1,7 +1,8 @@
 //===- Elementwise.cpp - Halide lowering of activations and structure -----===//
 //
-// Activations, softmax, dropout, add, mul, concat and channel slices, and the
-// activation and softmax gradients, as the algorithms of Elementwise.cpp,
+// Activations, softmax, dropout, arithmetic (add, sub, mul, div with a
+// broadcast rhs, affine), prelu, upsample, channel shuffle, concat and
+// channel slices, and their gradients, as the algorithms of Elementwise.cpp,
 // Training.cpp and Gradients.cpp. Gradient rules and costs:
 // compiler/Dialect/CNN/IR/Ops/Elementwise.cpp.
 //
@@ -72,11 +73,62 @@ static Halide::Func lower(cnn::SoftmaxOp op, KernelBuilder &k) {
   return s.softmax;
 }
 
+/// A binary op's rhs read with the lhs's shape.
+template <typename Op> static Halide::Func broadcastRhs(Op op, KernelBuilder &k) {
+  ArrayRef<int64_t> lhs = shapeOf(op.getLhs()), rhs = shapeOf(op.getRhs());
+  Halide::Func f = k.at(op.getRhs());
+  if (lhs == rhs)
+    return f;
+  return broadcast(f, {rhs.begin(), rhs.end()}, {lhs.begin(), lhs.end()});
+}
+
 static Halide::Func lower(cnn::AddOp op, KernelBuilder &k) {
-  return add(k.at(op.getLhs()), k.at(op.getRhs()), rankOf(op.getResult()));
+  return add(k.at(op.getLhs()), broadcastRhs(op, k), rankOf(op.getResult()));
+}
+static Halide::Func lower(cnn::SubOp op, KernelBuilder &k) {
+  return sub(k.at(op.getLhs()), broadcastRhs(op, k), rankOf(op.getResult()));
 }
 static Halide::Func lower(cnn::MulOp op, KernelBuilder &k) {
-  return mul(k.at(op.getLhs()), k.at(op.getRhs()), rankOf(op.getResult()));
+  return mul(k.at(op.getLhs()), broadcastRhs(op, k), rankOf(op.getResult()));
+}
+static Halide::Func lower(cnn::DivOp op, KernelBuilder &k) {
+  return div(k.at(op.getLhs()), broadcastRhs(op, k), rankOf(op.getResult()));
+}
+static Halide::Func lower(cnn::SumToShapeOp op, KernelBuilder &k) {
+  ArrayRef<int64_t> from = shapeOf(op.getInput()), to = shapeOf(op.getResult());
+  return sumToShape(k.at(op.getInput()), {from.begin(), from.end()}, {to.begin(), to.end()},
+                    k.batch);
+}
+
+static Halide::Func lower(cnn::AffineOp op, KernelBuilder &k) {
+  return affine(k.at(op.getInput()), rankOf(op.getResult()),
+                float(op.getScale().convertToDouble()), float(op.getShift().convertToDouble()));
+}
+
+static Halide::Func lower(cnn::PReluOp op, KernelBuilder &k) {
+  return prelu(k.at(op.getInput()), k.at(op.getSlope()), rankOf(op.getResult()),
+               int(shapeOf(op.getSlope())[0]));
+}
+static Halide::Func lower(cnn::PReluGradInputOp op, KernelBuilder &k) {
+  return preluGradInput(k.at(op.getInput()), k.at(op.getSlope()), k.at(op.getGrad()),
+                        rankOf(op.getResult()), int(shapeOf(op.getSlope())[0]));
+}
+static Halide::Func lower(cnn::PReluGradSlopeOp op, KernelBuilder &k) {
+  return preluGradSlope(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()));
+}
+
+static Halide::Func lower(cnn::UpsampleOp op, KernelBuilder &k) {
+  return upsample(k.at(op.getInput()), extent4D(op.getInput()), extent4D(op.getResult()),
+                  op.getMode() == "bilinear", op.getAlignCorners());
+}
+static Halide::Func lower(cnn::UpsampleGradOp op, KernelBuilder &k) {
+  return upsampleGrad(k.at(op.getGrad()), extent4D(op.getResult()), extent4D(op.getGrad()),
+                      op.getMode() == "bilinear", op.getAlignCorners());
+}
+
+static Halide::Func lower(cnn::ChannelShuffleOp op, KernelBuilder &k) {
+  return channelShuffle(k.at(op.getInput()), int(shapeOf(op.getInput())[1]),
+                        int(op.getGroups()));
 }
 
 static Halide::Func lower(cnn::ConcatOp op, KernelBuilder &k) {
@@ -91,6 +143,11 @@ static Halide::Func lower(cnn::ConcatOp op, KernelBuilder &k) {
 
 static Halide::Func lower(cnn::SliceChannelsOp op, KernelBuilder &k) {
   return sliceChannels(k.at(op.getInput()), rankOf(op.getResult()), int(op.getBegin()));
+}
+
+static Halide::Func lower(cnn::PadChannelsOp op, KernelBuilder &k) {
+  return padChannels(k.at(op.getInput()), rankOf(op.getResult()), int(op.getBegin()),
+                     int(shapeOf(op.getInput())[1]));
 }
 
 static Halide::Func lower(cnn::DropoutTrainOp op, KernelBuilder &k) {
@@ -122,7 +179,10 @@ void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
   attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp,
                   cnn::Relu6Op, cnn::Relu6GradOp, cnn::HardswishOp, cnn::HardswishGradOp,
                   cnn::SiluOp, cnn::SiluGradOp, cnn::HardSigmoidOp, cnn::HardSigmoidGradOp,
-                  cnn::SoftmaxOp, cnn::AddOp, cnn::MulOp, cnn::ConcatOp, cnn::SliceChannelsOp,
+                  cnn::SoftmaxOp, cnn::AddOp, cnn::SubOp, cnn::MulOp, cnn::DivOp,
+                  cnn::SumToShapeOp, cnn::AffineOp, cnn::PReluOp, cnn::PReluGradInputOp,
+                  cnn::PReluGradSlopeOp, cnn::UpsampleOp, cnn::UpsampleGradOp,
+                  cnn::ChannelShuffleOp, cnn::PadChannelsOp, cnn::ConcatOp, cnn::SliceChannelsOp,
                   cnn::DropoutTrainOp, cnn::DropoutGradOp, cnn::ActivationGradOp,
                   cnn::SoftmaxGradOp>(ctx);
 }

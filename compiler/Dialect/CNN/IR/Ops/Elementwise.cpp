@@ -1,11 +1,14 @@
 //===- Elementwise.cpp - activations, dropout and structure ops -----------===//
 //
-// Element-wise activations, softmax and dropout, and the ops that only move
-// data: add, mul, concat, flatten and reshape. Activations differentiate from
-// their output (activation_grad) or, where the output cannot tell, from their
-// input (leaky_relu, relu6, hardswish, hardsigmoid, silu); add passes δ to
-// both operands, mul the other operand times δ, concat
-// slices it, flatten and reshape view it back, dropout reapplies its mask.
+// Element-wise activations, softmax and dropout, the arithmetic ops (add,
+// sub, mul, div with a broadcast rhs; affine with scalar constants), prelu,
+// upsample, and the ops that only move data: channel shuffle and slices,
+// concat, flatten and reshape. Activations differentiate from their output
+// (activation_grad) or, where the output cannot tell, from their input
+// (leaky_relu, relu6, hardswish, hardsigmoid, silu, prelu); a broadcast
+// operand's gradient is summed back to its shape (sum_to_shape), concat
+// slices δ and a slice pads it back, flatten and reshape view it back, a
+// channel shuffle unshuffles it, dropout reapplies its mask.
 // The verifiers of the gradient and training-form ops are at the end. The
 // Halide algorithms are in compiler/Lowering/Halide/Ops/Elementwise.cpp.
 //
@@ -148,20 +151,112 @@ double DropoutGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 // Structure
 //===----------------------------------------------------------------------===//
 
+/// δ of a binary op's rhs: `d` (lhs-shaped) summed down to rhs's shape
+/// where rhs was broadcast.
+static Value reducedToRhs(OpBuilder &b, Location loc, Value d, Value rhs) {
+  if (d.getType() == rhs.getType())
+    return d;
+  return b.create<SumToShapeOp>(loc, rhs.getType(), d);
+}
+
+static Value negated(OpBuilder &b, Location loc, Value v) {
+  return b.create<AffineOp>(loc, v.getType(), v, b.getF64FloatAttr(-1.0), b.getF64FloatAttr(0.0));
+}
+
 LogicalResult AddOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getLhs(), dy);
-  g.accumulate(getRhs(), dy);
+  if (g.requiresGrad(getRhs()))
+    g.accumulate(getRhs(), reducedToRhs(g.builder(), getLoc(), dy, getRhs()));
   return success();
 }
 double AddOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
 
+LogicalResult SubOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  g.accumulate(getLhs(), dy);
+  if (g.requiresGrad(getRhs()))
+    g.accumulate(getRhs(), negated(b, getLoc(), reducedToRhs(b, getLoc(), dy, getRhs())));
+  return success();
+}
+double SubOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+
 LogicalResult MulOp::buildGradient(GradientBuilder &g, Value dy) {
   OpBuilder &b = g.builder();
   g.accumulate(getLhs(), b.create<MulOp>(getLoc(), dy.getType(), dy, getRhs()));
-  g.accumulate(getRhs(), b.create<MulOp>(getLoc(), dy.getType(), dy, getLhs()));
+  if (g.requiresGrad(getRhs()))
+    g.accumulate(getRhs(),
+                 reducedToRhs(b, getLoc(), b.create<MulOp>(getLoc(), dy.getType(), dy, getLhs()),
+                              getRhs()));
   return success();
 }
 double MulOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+
+/// d(a/b) = δ/b for a and -δ·a/b² = -(δ·y)/b for b (y = a/b, the result).
+LogicalResult DivOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  Location loc = getLoc();
+  g.accumulate(getLhs(), b.create<DivOp>(loc, dy.getType(), dy, getRhs()));
+  if (g.requiresGrad(getRhs())) {
+    Value dyTimesY = b.create<MulOp>(loc, dy.getType(), dy, getResult());
+    Value quotient = b.create<DivOp>(loc, dy.getType(), dyTimesY, getRhs());
+    g.accumulate(getRhs(), negated(b, loc, reducedToRhs(b, loc, quotient, getRhs())));
+  }
+  return success();
+}
+double DivOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+
+LogicalResult AffineOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  g.accumulate(getInput(), b.create<AffineOp>(getLoc(), dy.getType(), dy, getScaleAttr(),
+                                              b.getF64FloatAttr(0.0)));
+  return success();
+}
+double AffineOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+
+/// δx = prelu_grad_input; δslope = Σ δ·min(x, 0) per channel (or over
+/// everything for one shared slope).
+LogicalResult PReluOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  Location loc = getLoc();
+  Value x = getInput(), slope = getSlope();
+  g.accumulate(x, b.create<PReluGradInputOp>(loc, dy.getType(), x, slope, dy));
+  if (g.requiresGrad(slope)) {
+    Value perElement = b.create<PReluGradSlopeOp>(loc, dy.getType(), x, dy);
+    Value sum = shapeOf(slope)[0] == 1
+                    ? b.create<SumToShapeOp>(loc, slope.getType(), perElement).getResult()
+                    : b.create<ReduceToChannelsOp>(loc, slope.getType(), perElement).getResult();
+    g.accumulate(slope, sum);
+  }
+  return success();
+}
+void PReluOp::initializeParameters(ParameterInitializer &init) { init.constant(getSlope(), 0.25); }
+double PReluOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+
+LogicalResult UpsampleOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(),
+               g.builder().create<UpsampleGradOp>(getLoc(), getInput().getType(), dy,
+                                                  getModeAttr(), getAlignCornersAttr()));
+  return success();
+}
+/// Bilinear: four reads and their weights per output element.
+double UpsampleOp::getFlopsPerItem() {
+  return pointwiseFlops(*this, getMode() == "bilinear" ? 8 : 0);
+}
+
+/// The inverse permutation is the shuffle with C/g groups.
+LogicalResult ChannelShuffleOp::buildGradient(GradientBuilder &g, Value dy) {
+  OpBuilder &b = g.builder();
+  int64_t channels = shapeOf(getInput())[1];
+  g.accumulate(getInput(), b.create<ChannelShuffleOp>(getLoc(), dy.getType(), dy,
+                                                      b.getI64IntegerAttr(channels / getGroups())));
+  return success();
+}
+
+LogicalResult SliceChannelsOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<PadChannelsOp>(getLoc(), getInput().getType(), dy,
+                                                             getBeginAttr()));
+  return success();
+}
 
 LogicalResult ConcatOp::buildGradient(GradientBuilder &g, Value dy) {
   int64_t begin = 0;
@@ -281,3 +376,92 @@ LogicalResult DropoutTrainOp::verify() {
 LogicalResult DropoutGradOp::verify() {
   return verifyDropout(*this, "grad", getGrad(), getSeed(), getRate().convertToDouble());
 }
+
+LogicalResult PReluOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput()), a = shapeOf(getSlope());
+  if (failed(expectActivation(*this, "input", x)))
+    return failure();
+  if (a.size() != 1 || (a[0] != 1 && a[0] != x[1]))
+    return emitOpError("expects slope [") << x[1] << "] or [1], found " << shapeToString(a);
+  return success();
+}
+
+LogicalResult PReluGradInputOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput()), a = shapeOf(getSlope());
+  if (failed(expectActivation(*this, "input", x)))
+    return failure();
+  if (a.size() != 1 || (a[0] != 1 && a[0] != x[1]))
+    return emitOpError("expects slope [") << x[1] << "] or [1], found " << shapeToString(a);
+  return success();
+}
+
+LogicalResult PReluGradSlopeOp::verify() {
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+static LogicalResult verifyUpsampleMode(Operation *op, StringRef mode) {
+  if (mode != "nearest" && mode != "bilinear")
+    return op->emitOpError("expects mode 'nearest' or 'bilinear', found '") << mode << "'";
+  return success();
+}
+
+LogicalResult UpsampleOp::verify() {
+  if (failed(verifyUpsampleMode(*this, getMode())))
+    return failure();
+  if (std::string err = checkUpsample(shapeOf(getInput()), shapeOf(getResult())); !err.empty())
+    return emitOpError(err);
+  return success();
+}
+
+LogicalResult UpsampleGradOp::verify() {
+  if (failed(verifyUpsampleMode(*this, getMode())))
+    return failure();
+  if (std::string err = checkUpsample(shapeOf(getResult()), shapeOf(getGrad())); !err.empty())
+    return emitOpError(err);
+  return success();
+}
+double UpsampleGradOp::getFlopsPerItem() {
+  ArrayRef<int64_t> in = shapeOf(getResult()), out = shapeOf(getGrad());
+  double spread = double(out[2] * out[3]) / double(in[2] * in[3]);
+  return pointwiseFlops(*this, (getMode() == "bilinear" ? 4 : 1) * spread);
+}
+
+LogicalResult ChannelShuffleOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput());
+  if (failed(expectActivation(*this, "input", x)))
+    return failure();
+  int64_t groups = getGroups();
+  if (x.size() != 4 || groups < 1 || x[1] % groups)
+    return emitOpError("expects [N, C, H, W] with groups dividing C, found groups = ")
+           << groups << " and " << shapeToString(x);
+  return success();
+}
+
+/// The input is channels [begin, begin + C) of the result.
+LogicalResult PadChannelsOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput()), y = shapeOf(getResult());
+  if (failed(expectActivation(*this, "the result", y)))
+    return failure();
+  Shape expected(y.begin(), y.end());
+  expected[1] = x.size() > 1 ? x[1] : 0;
+  if (x.size() != y.size() || !sameActivationShape(expected, x) || x[1] < 1)
+    return emitOpError("expects the input to have the result's shape ")
+           << shapeToString(y) << " but for the channels, found " << shapeToString(x);
+  int64_t begin = getBegin();
+  if (begin < 0 || begin > y[1] - x[1])
+    return emitOpError("expects channels [begin, begin + ")
+           << x[1] << ") within the result's " << y[1] << " channels, found begin = " << begin;
+  return success();
+}
+
+LogicalResult SumToShapeOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput()), y = shapeOf(getResult());
+  if (failed(expectActivation(*this, "input", x)))
+    return failure();
+  if (std::string err = checkBroadcast(x, y); !err.empty())
+    return emitOpError(err);
+  return success();
+}
+double SumToShapeOp::getFlopsPerItem() { return double(elementsPerItem(getInput())); }
+double PReluGradInputOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+double PReluGradSlopeOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
