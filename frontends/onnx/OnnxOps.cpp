@@ -1179,10 +1179,20 @@ std::vector<Tensor> convertResize(NodeContext &n) {
     scales = nullptr;
   std::array<int64_t, 2> size = resizedSize(n, shapeOf(x), scales, sizes);
   if (mode == "nearest") {
-    std::string rounding = n.attrString("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor");
-    if (transform != "asymmetric" || rounding != "floor")
+    // Output o reads ⌊o·in/out⌋ with asymmetric coordinates and floor; with
+    // half-pixel ones and a whole scale s, o = k·s + r reads k + (r + ½)/s - ½,
+    // strictly within ½ of k, which rounding to the nearest takes to k.
+    std::string rounding =
+        n.attrString("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor");
+    llvm::ArrayRef<int64_t> in = shapeOf(x);
+    bool wholeScale = size[0] % in[2] == 0 && size[1] % in[3] == 0;
+    bool halfPixel = transform == "half_pixel" || transform == "pytorch_half_pixel";
+    bool toNearest = rounding == "round_prefer_floor" || rounding == "round_prefer_ceil";
+    if (!(transform == "asymmetric" && rounding == "floor") &&
+        !(halfPixel && toNearest && wholeScale))
       n.fail("nearest with coordinate_transformation_mode '" + transform + "' and nearest_mode '" +
-             rounding + "' is not supported (only asymmetric and floor, nn.Upsample's nearest)");
+             rounding + "' is not supported here (only asymmetric with floor, nn.Upsample's " +
+             "nearest, or half_pixel rounding to the nearest with whole scales)");
     return upsampleTo(n, x, size, false, false);
   }
   if (mode == "linear") {
