@@ -114,6 +114,40 @@ class MobileBlock(nn.Module):
         return nn.functional.relu6(self.fc(torch.flatten(y, 1)))
 
 
+class ModernBlocks(nn.Module):
+    """The operators of newer CNNs, each as torch.onnx.export writes it: PReLU per channel and
+    shared, squeeze-and-excitation (a [N, C, 1, 1] scale broadcast by Mul), chunk (Split or
+    Slice on channels), arithmetic with numbers (Sub, Div, 1 - x), a learned per-channel scale
+    (Mul by an initializer [1, C, 1, 1]), ShuffleNet's channel shuffle (Reshape, Transpose,
+    Reshape), nearest and bilinear upsampling (Resize, with and without align_corners), and
+    Sub / Div of computed tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, padding=1)
+        self.prelu = nn.PReLU(8)
+        self.prelu_shared = nn.PReLU()
+        self.squeeze = nn.Conv2d(8, 4, 1)
+        self.excite = nn.Conv2d(4, 8, 1)
+        self.gamma = nn.Parameter(torch.ones(1, 8, 1, 1))
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = self.prelu(self.conv(x))
+        scale = torch.relu(self.squeeze(x.mean((2, 3), keepdim=True)))
+        x = x * torch.sigmoid(self.excite(scale))
+        a, b = x.chunk(2, dim=1)
+        x = torch.cat([a - 0.5, (1 - b) / 2], 1) * self.gamma
+        n, c, h, w = x.shape
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+        x = self.prelu_shared(x)
+        up = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+        up = nn.functional.interpolate(up, scale_factor=2, mode="bilinear", align_corners=False)
+        corners = nn.functional.interpolate(x, scale_factor=4, mode="bilinear", align_corners=True)
+        y = up - corners / (1.5 + torch.sigmoid(up))
+        return self.fc(y.mean((2, 3)))
+
+
 class Reductions(nn.Module):
     """Mean and max over the spatial axes (ReduceMean, ReduceMax with keepdims 0)."""
 
@@ -232,6 +266,7 @@ def small_cases(args):
             onnx_case("residual_eval", Residual, [4, 6, 6], training=False),
             onnx_case("sequence_eval", Sequence, [6, 16], training=False),
             onnx_case("reductions_eval", Reductions, [3, 7, 7], training=False),
+            onnx_case("modern_blocks_eval", ModernBlocks, [4, 4, 4], training=False),
             lrn_sum_case()]
 
 
@@ -282,7 +317,36 @@ def error_cases():
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
         return path
 
+    def one_node(name, op, inputs, attrs, initializers=()):
+        """A graph of one node reading `input` [N, 4, 3, 3] (and constants)."""
+        from onnx import TensorProto, helper
+        path = os.path.join(EXPORT_DIR, name + ".onnx")
+        graph = helper.make_graph(
+            [helper.make_node(op, ["input"] + inputs, ["output"], name=name, **attrs)], name,
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, 3, 3])],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)],
+            [helper.make_tensor(n, TensorProto.FLOAT if isinstance(v[0], float) else
+                                TensorProto.INT64, [len(v)], v) for n, v in initializers])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+        return path
+
     return [
+        ErrorCase("transpose", lambda: one_node("transpose", "Transpose", [],
+                                                {"perm": [0, 2, 3, 1]}),
+                  ["transpose.onnx: error: node 'transpose' (Transpose): transposing with perm "
+                   "[0, 2, 3, 1] is not supported (only within a channel shuffle: Reshape to "
+                   "[N, g, C/g, H, W], Transpose with perm [0, 2, 1, 3, 4], Reshape to "
+                   "[N, C, H, W])"]),
+        ErrorCase("resize_down", lambda: one_node("resize_down", "Resize", ["", "scales"], {},
+                                                  [("scales", [1.0, 1.0, 0.5, 0.5])]),
+                  ["resize_down.onnx: error: node 'resize_down' (Resize): scale 0.500000 does "
+                   "not give a whole number of pixels from 3"]),
+        ErrorCase("slice_spatial", lambda: one_node("slice_spatial", "Slice",
+                                                    ["starts", "ends", "axes"], {},
+                                                    [("starts", [1]), ("ends", [2]),
+                                                     ("axes", [3])]),
+                  ["slice_spatial.onnx: error: node 'slice_spatial' (Slice): slicing axis 3 of "
+                   "[N, 4, 3, 3] with step 1 is not supported (only channels, axis 1, step 1)"]),
         ErrorCase("output_is_input", lambda: output_is_input("Identity"),
                   ["passthrough_identity.onnx: error: the graph output 'output' is the model "
                    "input 'input' itself (nothing computes it); cnnc compiles outputs that at "
@@ -506,6 +570,7 @@ def run_train_checks(args):
     failures = 0
     for name, make, shape, classes in [("train_residual", Residual, [4, 6, 6], 5),
                                        ("train_mobile_block", MobileBlock, [8, 6, 6], 6),
+                                       ("train_modern_blocks", ModernBlocks, [4, 4, 4], 5),
                                        ("train_sequence", Sequence, [6, 16], 3)]:
         module = randomized(make, name)
         path = export(module, name, shape, training=True)
