@@ -70,6 +70,8 @@ def make_param(gen, kind, shape, fan_in=1):
         return torch.randn(shape, generator=gen) * 0.3
     if kind == "bn.running_var":
         return torch.rand(shape, generator=gen) + 0.5
+    if kind == "prelu":  # around nn.PReLU's 0.25, some negative
+        return torch.rand(shape, generator=gen) - 0.25
     if kind == "embedding":  # nn.Embedding's N(0, 1)
         return torch.randn(shape, generator=gen)
     raise ValueError(kind)
@@ -252,6 +254,25 @@ class Reference:
                 y = args[0]
                 for other in args[1:]:
                     y = y * other
+            elif op in ("sub", "div"):
+                y = args[0] - args[1] if op == "sub" else args[0] / args[1]
+            elif op == "affine":
+                y = l.get("scale", 1.0) * a + l.get("shift", 0.0)
+            elif op == "prelu":
+                k = l.get("num_parameters", 1)
+                self._param(params, gen, name + ".weight", "prelu", (k,))
+                y = F.prelu(a, P(name + ".weight"))
+            elif op == "upsample":
+                mode = l.get("mode", "nearest")
+                y = F.interpolate(a, scale_factor=l.get("scale_factor", 2), mode=mode,
+                                  **({"align_corners": l.get("align_corners", False)}
+                                     if mode == "bilinear" else {}))
+            elif op == "channel_shuffle":
+                g = l["groups"]
+                n_, c_, h_, w_ = a.shape
+                y = a.reshape(n_, g, c_ // g, h_, w_).transpose(1, 2).reshape(n_, c_, h_, w_)
+            elif op == "slice_channels":
+                y = a[:, l.get("begin", 0):l["end"]]
             elif op == "concat":
                 y = torch.cat(args, dim=1)
             elif op == "batch_norm":
@@ -569,6 +590,28 @@ def graph_cases():
                  [C("c0", out_channels=4, kernel=3, padding=1),
                   C("g", out_channels=4, kernel=1, activation="sigmoid"),
                   dict(name="m", op="mul", inputs=["c0", "g"])] + head()),
+        # prelu, a squeeze-and-excitation scale [N, C, 1, 1] broadcast by mul and sub, div,
+        # affine, channel shuffle, channel slices, nearest and bilinear upsampling
+        GradCase("graph/modern", "graph", [3, 4, 4],
+                 [C("c0", out_channels=4, kernel=3, padding=1),
+                  dict(name="p", op="prelu", num_parameters=4),
+                  dict(name="gap", op="global_avg_pool"),
+                  C("se", out_channels=4, kernel=1, activation="sigmoid"),
+                  dict(name="m", op="mul", inputs=["p", "se"]),
+                  dict(name="d", op="sub", inputs=["m", "se"]),
+                  dict(name="a", op="affine", scale=-0.5, shift=1.0),
+                  dict(name="sh", op="channel_shuffle", groups=2),
+                  dict(name="ps", op="prelu"),
+                  dict(name="up", op="upsample", scale_factor=[2, 3], mode="bilinear"),
+                  dict(name="near", op="upsample", scale_factor=[2, 3], inputs="ps"),
+                  dict(name="corner", op="upsample", scale_factor=[2, 3], mode="bilinear",
+                       align_corners=True, inputs="ps"),
+                  C("den", out_channels=4, kernel=1, activation="sigmoid", inputs="near"),
+                  dict(name="shift", op="affine", shift=1.5),
+                  dict(name="q", op="div", inputs=["corner", "shift"]),
+                  dict(name="lo", op="slice_channels", end=3, inputs="q"),
+                  dict(name="hi", op="slice_channels", begin=1, end=4, inputs="up"),
+                  dict(name="sum", op="add", inputs=["lo", "hi"])] + head()),
         GradCase("graph/add3", "graph", [2, 5, 5],
                  [C("c0", out_channels=3, kernel=3, padding=1),
                   C("c1", out_channels=3, kernel=1),
