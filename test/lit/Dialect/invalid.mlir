@@ -74,8 +74,16 @@ func.func @f(%a: tensor<?x3x8x8xf32>, %b: tensor<?x3x4x4xf32>) {
 // -----
 
 func.func @f(%a: tensor<?x3x8x8xf32>, %b: tensor<?x4x8x8xf32>) {
-  // expected-error @+1 {{'cnn.add' op requires the same type for all operands and results}}
+  // expected-error @+1 {{'cnn.add' op expects rhs to broadcast to lhs: [?, 4, 8, 8] does not broadcast to [?, 3, 8, 8]: its dimensions must match the last ones of the other operand, each equal or 1}}
   %y = "cnn.add"(%a, %b) : (tensor<?x3x8x8xf32>, tensor<?x4x8x8xf32>) -> tensor<?x3x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<?x3x8x8xf32>, %b: tensor<?x3x8x8xf32>) {
+  // expected-error @+1 {{'cnn.add' op failed to verify that all of {lhs, result} have same type}}
+  %y = "cnn.add"(%a, %b) : (tensor<?x3x8x8xf32>, tensor<?x3x8x8xf32>) -> tensor<?x3x4x4xf32>
   return
 }
 

@@ -227,7 +227,11 @@ LogicalResult SiluOp::verify() { return verifyActivation(*this, getType()); }
 LogicalResult AffineOp::verify() {
   if (!std::isfinite(getScale().convertToDouble()) || !std::isfinite(getShift().convertToDouble()))
     return emitOpError("scale and shift must be finite");
-  return verifyActivation(*this, getType());
+  // An activation, or (in a train step) the gradient of a broadcast parameter.
+  if (getType().getRank() < 1 || getType().getRank() > 4)
+    return emitOpError("expects a tensor of rank 1 to 4, found ")
+           << shapeToString(getType().getShape());
+  return success();
 }
 
 /// add / sub / mul / div: an activation and an rhs that broadcasts to it.
