@@ -5,7 +5,7 @@
 // pooling are computed while the conv's output tile is still in registers or
 // cache. A group is a chain: anchor (conv2d | conv_transpose2d | dense), then
 // at most one of each, in this order: add | position_bias, relu | sigmoid |
-// tanh, and finally
+// tanh | affine, and finally
 // max/avg pooling with stride = kernel and no padding (conv only) or softmax
 // (dense only). Every op in the chain except the last has exactly one user.
 // In a train step, a backward op producing δ of an activation's output
