@@ -523,6 +523,8 @@ std::vector<Tensor> convertPool(NodeContext &n, frontend::PoolKind kind) {
   if (kind == frontend::PoolKind::Max)
     n.onlyAttrs(
         {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
+  else if (kind == frontend::PoolKind::L2)
+    n.onlyAttrs({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "p", "pads", "strides"});
   else
     n.onlyAttrs({"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
   n.unusedOutput(1, "Indices");
@@ -566,6 +568,13 @@ std::vector<Tensor> convertPool(NodeContext &n, frontend::PoolKind kind) {
   spec.ceilMode = ceilMode;
   spec.countIncludePad = countIncludePad;
   return one(n.built(n.graph.pool1d(n.layer, x, spec)));
+}
+
+/// LpPool with p = 2 (nn.LPPool2d(2, ...)): the L2 norm of each window.
+std::vector<Tensor> convertLpPool(NodeContext &n) {
+  if (n.attrInt("p", 2) != 2)
+    n.fail("p = " + std::to_string(n.attrInt("p", 2)) + " is not supported (only 2)");
+  return convertPool(n, frontend::PoolKind::L2);
 }
 
 std::vector<Tensor> convertMaxPool(NodeContext &n) {
@@ -1280,6 +1289,7 @@ const std::map<std::string, NodeConverter> &converters() {
       {"GlobalMaxPool", convertGlobalPool<frontend::GlobalPoolKind::Max>},
       {"Identity", convertIdentity},
       {"LeakyRelu", convertActivation<Activation::LeakyRelu>},
+      {"LpPool", convertLpPool},
       {"LRN", convertLRN},
       {"MaxPool", convertMaxPool},
       {"Mul", convertBinary<frontend::BinaryKind::Mul>},

@@ -185,6 +185,26 @@ def lrn_sum_case():
     return Case("lrn_sum_graph", path, [4, 5, 5], {}, ref, batches=BATCHES)
 
 
+def lppool_case():
+    """LpPool (p = 2), which torch.onnx.export writes as a decomposition: a graph built with
+    onnx.helper, LpPool with a 3x3 window, stride 2 and padding 1
+    (the window over the zero padding counts it as 0)."""
+    from onnx import TensorProto, helper
+    path = os.path.join(EXPORT_DIR, "lppool.onnx")
+    nodes = [helper.make_node("LpPool", ["input"], ["l"], name="lp", p=2, kernel_shape=[3, 3],
+                              strides=[2, 2], pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(
+        nodes, "lppool",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 7, 7])],
+        [helper.make_tensor_value_info("l", TensorProto.FLOAT, ["N", 3, 4, 4])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+    def ref(xs, _params):
+        return F.lp_pool2d(F.pad(xs[0], (1, 1, 1, 1)), 2, 3, stride=2)
+
+    return Case("lppool_graph", path, [3, 7, 7], {}, ref, batches=BATCHES)
+
+
 class Sequence(nn.Module):
     """1-D convolution and pooling over [N, C, L], global max pooling."""
 
@@ -267,7 +287,7 @@ def small_cases(args):
             onnx_case("sequence_eval", Sequence, [6, 16], training=False),
             onnx_case("reductions_eval", Reductions, [3, 7, 7], training=False),
             onnx_case("modern_blocks_eval", ModernBlocks, [4, 4, 4], training=False),
-            lrn_sum_case()]
+            lrn_sum_case(), lppool_case()]
 
 
 # --------------------------------------------------------------------------- errors
