@@ -248,7 +248,8 @@ private:
     if (!requiresGradSet.contains(v))
       return;
     Value &slot = adjoint[v];
-    slot = slot ? b.create<cnn::AddOp>(grad.getLoc(), grad.getType(), slot, grad).getResult() : grad;
+    slot =
+        slot ? b.create<cnn::AddOp>(grad.getLoc(), grad.getType(), slot, grad).getResult() : grad;
   }
 
   LogicalResult backward() {

@@ -447,14 +447,14 @@ Value GraphBuilder::binary(const LayerInfo &layer, BinaryKind kind, const Input 
   ArrayRef<int64_t> shape = shapeOf(full->value);
   if (std::string err = cnn::checkBroadcast(shape, shapeOf(other->value)); !err.empty()) {
     if (cnn::checkBroadcast(b_, a).empty())
-      return fail(lhs.site, llvm::formatv("the first operand '{0}' {1} must have the result's "
-                                          "shape: only the second one, '{2}' {3}, is broadcast",
-                                          lhs.name, cnn::shapeToString(a), rhs.name,
-                                          cnn::shapeToString(b_)));
-    return fail(rhs.site, llvm::formatv("inputs '{0}' {1} and '{2}' {3} do not broadcast: each "
-                                        "dimension of one must equal the other's or be 1",
-                                        lhs.name, cnn::shapeToString(a), rhs.name,
-                                        cnn::shapeToString(b_)));
+      return fail(lhs.site,
+                  llvm::formatv("the first operand '{0}' {1} must have the result's "
+                                "shape: only the second one, '{2}' {3}, is broadcast",
+                                lhs.name, cnn::shapeToString(a), rhs.name, cnn::shapeToString(b_)));
+    return fail(rhs.site,
+                llvm::formatv("inputs '{0}' {1} and '{2}' {3} do not broadcast: each "
+                              "dimension of one must equal the other's or be 1",
+                              lhs.name, cnn::shapeToString(a), rhs.name, cnn::shapeToString(b_)));
   }
   if (shape.size() != 2 && shape.size() != 4)
     return fail(full->site, llvm::formatv("'{0}' {1} is not an activation [N, F] or [N, C, H, W]",
@@ -535,8 +535,7 @@ Value GraphBuilder::upsample(const LayerInfo &layer, Value x, const UpsampleSpec
     if (spec.size[i] < shape[2 + i] || spec.size[i] > 64 * shape[2 + i])
       return fail(layer.site, llvm::formatv("upsampling {0} to {1}x{2}: the output must be 1 to 64 "
                                             "times as high and as wide as the input",
-                                            cnn::shapeToString(shape), spec.size[0],
-                                            spec.size[1]));
+                                            cnn::shapeToString(shape), spec.size[0], spec.size[1]));
   cnn::Shape out = {shape[0], shape[1], spec.size[0], spec.size[1]};
   return b.create<cnn::UpsampleOp>(opLoc(layer), cnn::tensorType(b.getContext(), out), x,
                                    b.getStringAttr(spec.bilinear ? "bilinear" : "nearest"),
@@ -548,10 +547,9 @@ Value GraphBuilder::channelShuffle(const LayerInfo &layer, Value x, int64_t grou
   if (reported(layer.site, cnn::checkActivation4D(shape, "channel_shuffle input")))
     return {};
   if (groups < 1 || shape[1] % groups)
-    return fail(layer.site, llvm::formatv("groups {0} does not divide the {1} channels", groups,
-                                          shape[1]));
-  return b.create<cnn::ChannelShuffleOp>(opLoc(layer), x.getType(), x,
-                                         b.getI64IntegerAttr(groups));
+    return fail(layer.site,
+                llvm::formatv("groups {0} does not divide the {1} channels", groups, shape[1]));
+  return b.create<cnn::ChannelShuffleOp>(opLoc(layer), x.getType(), x, b.getI64IntegerAttr(groups));
 }
 
 Value GraphBuilder::sliceChannels(const LayerInfo &layer, Value x, int64_t begin, int64_t end) {

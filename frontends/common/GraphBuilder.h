@@ -284,8 +284,7 @@ public:
   /// The element-wise product, as add.
   mlir::Value mul(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
   /// lhs op rhs; rhs broadcasts to lhs (for add and mul, either way).
-  mlir::Value binary(const LayerInfo &layer, BinaryKind kind, const Input &lhs,
-                     const Input &rhs);
+  mlir::Value binary(const LayerInfo &layer, BinaryKind kind, const Input &lhs, const Input &rhs);
   /// scale·x + shift (arithmetic with a number).
   mlir::Value affine(const LayerInfo &layer, mlir::Value input, double scale, double shift);
   /// nn.PReLU: a learned slope `<layer>.weight` [slopes], 1 or one per channel.

@@ -162,12 +162,11 @@ Value NodeContext::operand(int i, const char *what) const {
     return value(i, what);
   const Constant &c = *t.constant;
   if (!c.isFloat)
-    fail(llvm::formatv("input {0} ('{1}') is an integer tensor; cnnc computes with float32",
-                       what, node.input(i)));
+    fail(llvm::formatv("input {0} ('{1}') is an integer tensor; cnnc computes with float32", what,
+                       node.input(i)));
   std::string name = c.initializer.empty() ? node.input(i) : c.initializer;
-  std::vector<int64_t> own = c.initializer.empty() || c.initializerDims.empty()
-                                 ? c.dims
-                                 : c.initializerDims;
+  std::vector<int64_t> own =
+      c.initializer.empty() || c.initializerDims.empty() ? c.dims : c.initializerDims;
   if (own.empty())
     own = {1};
   Value &param = constantParams[name];

@@ -394,10 +394,18 @@ Constant foldBinary(const NodeContext &n, frontend::BinaryKind kind, const Const
     if (a.isFloat) {
       float x = a.floats[ia], y = b.floats[ib];
       switch (kind) {
-      case frontend::BinaryKind::Add: out.floats.push_back(x + y); break;
-      case frontend::BinaryKind::Sub: out.floats.push_back(x - y); break;
-      case frontend::BinaryKind::Mul: out.floats.push_back(x * y); break;
-      case frontend::BinaryKind::Div: out.floats.push_back(x / y); break;
+      case frontend::BinaryKind::Add:
+        out.floats.push_back(x + y);
+        break;
+      case frontend::BinaryKind::Sub:
+        out.floats.push_back(x - y);
+        break;
+      case frontend::BinaryKind::Mul:
+        out.floats.push_back(x * y);
+        break;
+      case frontend::BinaryKind::Div:
+        out.floats.push_back(x / y);
+        break;
       }
       continue;
     }
@@ -407,9 +415,15 @@ Constant foldBinary(const NodeContext &n, frontend::BinaryKind kind, const Const
     int64_t r = 0;
     bool overflow = false;
     switch (kind) {
-    case frontend::BinaryKind::Add: overflow = __builtin_add_overflow(x, y, &r); break;
-    case frontend::BinaryKind::Sub: overflow = __builtin_sub_overflow(x, y, &r); break;
-    case frontend::BinaryKind::Mul: overflow = __builtin_mul_overflow(x, y, &r); break;
+    case frontend::BinaryKind::Add:
+      overflow = __builtin_add_overflow(x, y, &r);
+      break;
+    case frontend::BinaryKind::Sub:
+      overflow = __builtin_sub_overflow(x, y, &r);
+      break;
+    case frontend::BinaryKind::Mul:
+      overflow = __builtin_mul_overflow(x, y, &r);
+      break;
     case frontend::BinaryKind::Div:
       if (y == 0)
         n.fail("integer division by zero");
@@ -452,9 +466,15 @@ template <frontend::BinaryKind kind> std::vector<Tensor> convertBinary(NodeConte
     float c = cb ? *cb : *ca;
     double scale = 1, shift = 0;
     switch (kind) {
-    case K::Add: shift = c; break;
-    case K::Sub: scale = cb ? 1 : -1, shift = cb ? -c : c; break;
-    case K::Mul: scale = c; break;
+    case K::Add:
+      shift = c;
+      break;
+    case K::Sub:
+      scale = cb ? 1 : -1, shift = cb ? -c : c;
+      break;
+    case K::Mul:
+      scale = c;
+      break;
     case K::Div:
       if (ca)
         n.fail("dividing a number by a tensor is not supported");
@@ -1014,8 +1034,8 @@ std::vector<Tensor> convertSlice(NodeContext &n) {
       for (int64_t i = begin; i < end; i += step)
         out.push_back(c.ints[i]);
     } else {
-      int64_t begin = std::clamp(a.starts[0] < 0 ? a.starts[0] + dim : a.starts[0], int64_t(-1),
-                                 dim - 1);
+      int64_t begin =
+          std::clamp(a.starts[0] < 0 ? a.starts[0] + dim : a.starts[0], int64_t(-1), dim - 1);
       int64_t end = std::clamp(a.ends[0] < 0 ? a.ends[0] + dim : a.ends[0], int64_t(-1), dim - 1);
       for (int64_t i = begin; i > end; i += step)
         out.push_back(c.ints[i]);
@@ -1090,9 +1110,10 @@ std::vector<Tensor> convertSplit(NodeContext &n) {
   for (int64_t size : sizes) {
     frontend::LayerInfo part = n.layer;
     part.name += "." + std::to_string(outs.size());
-    outs.push_back(
-        {n.built(n.graph.sliceChannels(part, x, begin, begin + size)), nullptr, {0, 0, 0, 0},
-         n.input(0).sequence});
+    outs.push_back({n.built(n.graph.sliceChannels(part, x, begin, begin + size)),
+                    nullptr,
+                    {0, 0, 0, 0},
+                    n.input(0).sequence});
     begin += size;
   }
   return outs;
@@ -1124,8 +1145,8 @@ std::vector<Tensor> convertPRelu(NodeContext &n) {
 std::array<int64_t, 2> resizedSize(const NodeContext &n, llvm::ArrayRef<int64_t> in,
                                    const Constant *scales, const Constant *sizes) {
   if (sizes && sizes->size() > 0) {
-    if (sizes->isFloat || sizes->size() != 4 || (sizes->ints[0] != kBatchDim && sizes->ints[0] < 1) ||
-        sizes->ints[1] != in[1])
+    if (sizes->isFloat || sizes->size() != 4 ||
+        (sizes->ints[0] != kBatchDim && sizes->ints[0] < 1) || sizes->ints[1] != in[1])
       n.fail("sizes " + (sizes->isFloat ? std::string("(float)") : list(sizes->ints)) +
              " must be [N, C, H', W'] with the input's channels");
     return {sizes->ints[2], sizes->ints[3]};

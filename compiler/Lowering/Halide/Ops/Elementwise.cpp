@@ -101,8 +101,8 @@ static Halide::Func lower(cnn::SumToShapeOp op, KernelBuilder &k) {
 }
 
 static Halide::Func lower(cnn::AffineOp op, KernelBuilder &k) {
-  return affine(k.at(op.getInput()), rankOf(op.getResult()),
-                float(op.getScale().convertToDouble()), float(op.getShift().convertToDouble()));
+  return affine(k.at(op.getInput()), rankOf(op.getResult()), float(op.getScale().convertToDouble()),
+                float(op.getShift().convertToDouble()));
 }
 
 static Halide::Func lower(cnn::PReluOp op, KernelBuilder &k) {
@@ -127,8 +127,7 @@ static Halide::Func lower(cnn::UpsampleGradOp op, KernelBuilder &k) {
 }
 
 static Halide::Func lower(cnn::ChannelShuffleOp op, KernelBuilder &k) {
-  return channelShuffle(k.at(op.getInput()), int(shapeOf(op.getInput())[1]),
-                        int(op.getGroups()));
+  return channelShuffle(k.at(op.getInput()), int(shapeOf(op.getInput())[1]), int(op.getGroups()));
 }
 
 static Halide::Func lower(cnn::ConcatOp op, KernelBuilder &k) {
@@ -179,10 +178,9 @@ void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
   attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp,
                   cnn::Relu6Op, cnn::Relu6GradOp, cnn::HardswishOp, cnn::HardswishGradOp,
                   cnn::SiluOp, cnn::SiluGradOp, cnn::HardSigmoidOp, cnn::HardSigmoidGradOp,
-                  cnn::SoftmaxOp, cnn::AddOp, cnn::SubOp, cnn::MulOp, cnn::DivOp,
-                  cnn::SumToShapeOp, cnn::AffineOp, cnn::PReluOp, cnn::PReluGradInputOp,
-                  cnn::PReluGradSlopeOp, cnn::UpsampleOp, cnn::UpsampleGradOp,
-                  cnn::ChannelShuffleOp, cnn::PadChannelsOp, cnn::ConcatOp, cnn::SliceChannelsOp,
-                  cnn::DropoutTrainOp, cnn::DropoutGradOp, cnn::ActivationGradOp,
-                  cnn::SoftmaxGradOp>(ctx);
+                  cnn::SoftmaxOp, cnn::AddOp, cnn::SubOp, cnn::MulOp, cnn::DivOp, cnn::SumToShapeOp,
+                  cnn::AffineOp, cnn::PReluOp, cnn::PReluGradInputOp, cnn::PReluGradSlopeOp,
+                  cnn::UpsampleOp, cnn::UpsampleGradOp, cnn::ChannelShuffleOp, cnn::PadChannelsOp,
+                  cnn::ConcatOp, cnn::SliceChannelsOp, cnn::DropoutTrainOp, cnn::DropoutGradOp,
+                  cnn::ActivationGradOp, cnn::SoftmaxGradOp>(ctx);
 }

@@ -184,9 +184,9 @@ LogicalResult MulOp::buildGradient(GradientBuilder &g, Value dy) {
   OpBuilder &b = g.builder();
   g.accumulate(getLhs(), b.create<MulOp>(getLoc(), dy.getType(), dy, getRhs()));
   if (g.requiresGrad(getRhs()))
-    g.accumulate(getRhs(),
-                 reducedToRhs(b, getLoc(), b.create<MulOp>(getLoc(), dy.getType(), dy, getLhs()),
-                              getRhs()));
+    g.accumulate(
+        getRhs(),
+        reducedToRhs(b, getLoc(), b.create<MulOp>(getLoc(), dy.getType(), dy, getLhs()), getRhs()));
   return success();
 }
 double MulOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
@@ -234,8 +234,8 @@ double PReluOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 
 LogicalResult UpsampleOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getInput(),
-               g.builder().create<UpsampleGradOp>(getLoc(), getInput().getType(), dy,
-                                                  getModeAttr(), getAlignCornersAttr()));
+               g.builder().create<UpsampleGradOp>(getLoc(), getInput().getType(), dy, getModeAttr(),
+                                                  getAlignCornersAttr()));
   return success();
 }
 /// Bilinear: four reads and their weights per output element.
