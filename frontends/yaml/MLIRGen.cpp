@@ -118,24 +118,31 @@ public:
     OwningOpRef<ModuleOp> module(ModuleOp::create(fileLoc({1, 1})));
     b.setInsertionPointToEnd(module->getBody());
 
-    cnn::Shape inShape = {ShapedType::kDynamic};
-    inShape.append(model.inputShape.begin(), model.inputShape.end());
-    // A sequence [C, L] is the plane 1 x L of C channels: [N, C, 1, L].
-    if (model.inputShape.size() == 2)
-      inShape.insert(inShape.begin() + 2, 1);
-    Type inType = cnn::tensorType(ctx, inShape);
+    SmallVector<Type> inTypes;
+    for (const ModelInput &in : model.inputs) {
+      cnn::Shape shape = {ShapedType::kDynamic};
+      shape.append(in.shape.begin(), in.shape.end());
+      // A sequence [C, L] is the plane 1 x L of C channels: [N, C, 1, L].
+      if (in.shape.size() == 2)
+        shape.insert(shape.begin() + 2, 1);
+      inTypes.push_back(cnn::tensorType(ctx, shape));
+    }
     auto func = b.create<func::FuncOp>(layerLoc(model.name, {1, 1}), model.name,
-                                       b.getFunctionType({inType}, {}));
+                                       b.getFunctionType(inTypes, {}));
     Block *entry = b.createBlock(&func.getBody());
-    Value input = entry->addArgument(inType, layerLoc(model.inputName, model.inputLoc));
-    func.setArgAttr(0, "cnn.name", b.getStringAttr(model.inputName));
+    SmallVector<Value> inputs;
+    for (auto [i, in] : llvm::enumerate(model.inputs)) {
+      inputs.push_back(entry->addArgument(inTypes[i], layerLoc(in.name, in.loc)));
+      func.setArgAttr(i, "cnn.name", b.getStringAttr(in.name));
+    }
 
-    Value out = genScope(model.body, input, "", Env());
-    SourceLoc outLoc =
-        model.body.output >= 0 ? model.body.layers[model.body.output].loc : model.inputLoc;
-    b.create<func::ReturnOp>(fileLoc(outLoc), out);
-    func.setType(b.getFunctionType({inType}, {out.getType()}));
-    func.setResultAttr(0, "cnn.name", b.getStringAttr("output"));
+    SmallVector<Value> outs = genScope(model.body, inputs, "", Env());
+    b.create<func::ReturnOp>(fileLoc(model.body.outputs.front().loc), outs);
+    func.setType(b.getFunctionType(inTypes, ValueRange(outs).getTypes()));
+    // One output is called `output`; several are called by their layers.
+    for (auto [i, out] : llvm::enumerate(model.body.outputs))
+      func.setResultAttr(i, "cnn.name",
+                         b.getStringAttr(outs.size() == 1 ? std::string("output") : out.name));
     if (!model.train.empty())
       func->setAttr("cnn.train", trainSettingsAttr(model.train, ctx));
     return module;
@@ -151,19 +158,24 @@ private:
     return NameLoc::get(b.getStringAttr(name), fileLoc(l));
   }
 
-  /// Emits the layers of `scope` reading `input`; returns its output value.
-  Value genScope(const Scope &scope, Value input, const std::string &prefix, const Env &env) {
+  /// Emits the layers of `scope` reading `inputs`; returns its outputs.
+  SmallVector<Value> genScope(const Scope &scope, ArrayRef<Value> inputs,
+                              const std::string &prefix, const Env &env) {
     std::vector<Value> outs(scope.layers.size());
+    auto valueOf = [&](int index) { return index < 0 ? inputs[-1 - index] : outs[index]; };
     for (size_t i = 0; i < scope.layers.size(); ++i) {
       const Layer &layer = scope.layers[i];
       SmallVector<Value> ins;
       for (const InputRef &ref : layer.inputs)
-        ins.push_back(ref.index < 0 ? input : outs[ref.index]);
+        ins.push_back(valueOf(ref.index));
       std::string fullName = prefix.empty() ? layer.name : prefix + "." + layer.name;
       outs[i] = layer.op.empty() ? genInstance(layer, ins[0], fullName, env)
                                  : genOp(layer, ins, fullName, env);
     }
-    return scope.output < 0 ? input : outs[scope.output];
+    SmallVector<Value> results;
+    for (const OutputRef &out : scope.outputs)
+      results.push_back(valueOf(out.index));
+    return results;
   }
 
   /// Builds one layer through its row of the op table.
@@ -221,7 +233,7 @@ private:
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToEnd(body.get());
-      out = genScope(def.body, arg, instance, env);
+      out = genScope(def.body, {arg}, instance, env).front();
       b.create<cnn::YieldOp>(loc, ValueRange{out});
     }
     auto op = b.create<cnn::BlockOp>(loc, TypeRange{out.getType()}, ValueRange{input},

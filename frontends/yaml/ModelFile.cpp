@@ -307,13 +307,28 @@ struct ScopeNodes {
   }
 };
 
+/// How a scope's inputs are referred to: `names[k]` is input `index[k]`
+/// (a model with one input also answers to `input`).
+struct ScopeInputs {
+  std::vector<std::string> names;
+  std::vector<int> index;
+  /// InputRef::index of `name` (-1 for input 0, ...), or 0 if not an input.
+  int find(const std::string &name) const {
+    for (size_t k = 0; k < names.size(); ++k)
+      if (names[k] == name)
+        return -1 - index[k];
+    return 0;
+  }
+};
+
 /// Parses the `layers:` list (and `output:`) of `nodes` into a scope: assigns
 /// generated names, rejects duplicates, resolves `inputs:` to earlier layers
-/// and checks op attribute keys. `inputNames` are how the scope's input is
-/// referred to.
-static Scope parseScope(const ScopeNodes &nodes, ArrayRef<std::string> inputNames,
+/// and checks op attribute keys. `inputs` are how the scope's inputs are
+/// referred to; a block (`block` set) has one output.
+static Scope parseScope(const ScopeNodes &nodes, const ScopeInputs &inputs,
                         const BlockDef *block) {
   const YAML::Node &layers = nodes.layers, &output = nodes.output;
+  ArrayRef<std::string> inputNames = inputs.names;
   if (!layers.IsSequence() || layers.size() == 0)
     fail(SourceLoc::of(layers).isValid() ? SourceLoc::of(layers) : nodes.layersKeyLoc,
          "'layers': expected a non-empty list of layers, found " + render(layers));
@@ -371,18 +386,23 @@ static Scope parseScope(const ScopeNodes &nodes, ArrayRef<std::string> inputName
           {i == 0 ? inputNames[0] : scope.layers[i - 1].name, layer.loc, (int)i - 1});
     } else {
       for (InputRef &ref : layer.inputs) {
-        if (llvm::is_contained(inputNames, ref.name)) {
-          ref.index = -1;
+        if (int input = inputs.find(ref.name)) {
+          ref.index = input;
           continue;
         }
         auto it = index.find(ref.name);
         if (it == index.end()) {
-          std::vector<std::string> known(inputNames.begin(), inputNames.begin() + 1);
+          std::vector<std::string> known;
+          for (size_t k = 0; k < inputNames.size(); ++k)
+            if (inputs.index[k] == int(k))
+              known.push_back(inputNames[k]);
           for (size_t j = 0; j < i; ++j)
             known.push_back(scope.layers[j].name);
           fail(ref.loc, layer.describe() + ": unknown input '" + ref.name + "'" +
                             suggestion(ref.name, known) +
-                            "; expected the input or an earlier layer: " + joined(known));
+                            "; expected " +
+                            (known.size() > i + 1 ? "an input" : "the input") +
+                            " or an earlier layer: " + joined(known));
         }
         if (it->second >= (int)i)
           fail(ref.loc,
@@ -406,22 +426,42 @@ static Scope parseScope(const ScopeNodes &nodes, ArrayRef<std::string> inputName
                          layer.explicitInputs ? "" : " (name them with 'inputs: [a, b]')", n));
   }
 
-  scope.output = (int)scope.layers.size() - 1;
-  if (isPresent(output)) {
-    std::string name = expectScalar(output, SourceLoc::of(output), "'output'");
+  if (!isPresent(output)) {
+    const Layer &last = scope.layers.back();
+    scope.outputs.push_back({last.name, last.loc, (int)scope.layers.size() - 1});
+    return scope;
+  }
+  std::vector<YAML::Node> names;
+  if (output.IsSequence()) {
+    if (block)
+      fail(SourceLoc::of(output), "'output': a block has one output, found " + render(output));
+    if (output.size() == 0)
+      fail(SourceLoc::of(output), "'output': expected a layer name or a non-empty list of them");
+    for (const YAML::Node &n : output)
+      names.push_back(n);
+  } else {
+    names.push_back(output);
+  }
+  for (const YAML::Node &node : names) {
+    SourceLoc loc = SourceLoc::of(node).isValid() ? SourceLoc::of(node) : SourceLoc::of(output);
+    std::string name = expectScalar(node, loc, "'output'");
     auto it = index.find(name);
-    if (llvm::is_contained(inputNames, name)) {
-      scope.output = -1;
+    int ref;
+    if (int input = inputs.find(name)) {
+      ref = input;
     } else if (it == index.end()) {
       std::vector<std::string> known;
       for (const Layer &l : scope.layers)
         known.push_back(l.name);
-      fail(SourceLoc::of(output), "'output': unknown layer '" + name + "'" +
-                                      suggestion(name, known) +
-                                      "; expected one of: " + joined(known));
+      fail(loc, "'output': unknown layer '" + name + "'" + suggestion(name, known) +
+                    "; expected one of: " + joined(known));
     } else {
-      scope.output = it->second;
+      ref = it->second;
     }
+    for (const OutputRef &o : scope.outputs)
+      if (o.index == ref)
+        fail(loc, "'output': '" + name + "' is listed twice");
+    scope.outputs.push_back({name, loc, ref});
   }
   return scope;
 }
@@ -489,7 +529,7 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc, const YAM
   }
   if (!body.hasLayers)
     fail(nameLoc, "block '" + name + "': missing 'layers'");
-  block.body = parseScope(body, {"input"}, &block);
+  block.body = parseScope(body, ScopeInputs{{"input"}, {0}}, &block);
   return block;
 }
 
@@ -697,6 +737,52 @@ std::vector<TrainSetting> cnnc::model::parseTrainFile(StringRef text) {
   return parseTrain(entry.second, SourceLoc::of(entry.first));
 }
 
+/// One model input, `{name: input, shape: [C, H, W]}` at `loc` (the name is
+/// required in an `inputs:` list).
+static ModelInput parseInput(const YAML::Node &input, SourceLoc loc, bool named) {
+  ModelInput in;
+  in.loc = loc;
+  expectMap(input, loc, "'input'");
+  YAML::Node shape;
+  bool hasShape = false, hasName = false;
+  for (auto &[key, value] : entries(input)) {
+    std::string k = key.Scalar();
+    if (k == "name") {
+      in.name = expectScalar(value, SourceLoc::of(key), "input 'name'");
+      hasName = true;
+      if (!isValidName(in.name, /*allowDots=*/false))
+        fail(SourceLoc::of(value),
+             "invalid input name '" + in.name + "': expected letters, digits, '_' or '-'");
+    } else if (k == "shape") {
+      shape = value;
+      hasShape = true;
+    } else {
+      fail(SourceLoc::of(key), "input: unknown key '" + k + "'" + suggestion(k, {"name", "shape"}) +
+                                   "; expected name or shape");
+    }
+  }
+  if (named && !hasName)
+    fail(loc, "input: missing 'name' (each of several inputs is named)");
+  if (!hasShape)
+    fail(loc, "input: missing 'shape' ([C, H, W], without "
+              "the batch)");
+  auto badShape = [&]() {
+    fail(SourceLoc::of(shape), "input shape: expected [C, H, W] (or [C, L] "
+                               "for a sequence, [F] for features) of "
+                               "positive integers without the batch, found " +
+                                   render(shape));
+  };
+  if (!shape.IsSequence() || shape.size() < 1 || shape.size() > 3)
+    badShape();
+  for (const YAML::Node &d : shape) {
+    int64_t v;
+    if (!d.IsScalar() || StringRef(d.Scalar()).getAsInteger(10, v) || v <= 0)
+      badShape();
+    in.shape.push_back(v);
+  }
+  return in;
+}
+
 ModelFile cnnc::model::parseModelFile(StringRef text) {
   YAML::Node root;
   try {
@@ -712,6 +798,8 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
   YAML::Node input, blocks;
   ScopeNodes body;
   bool hasName = false, hasInput = false;
+  std::string inputKey;
+  SourceLoc inputLoc;
   for (auto &[key, value] : entries(root)) {
     if (body.take(key, value))
       continue;
@@ -719,16 +807,20 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
     if (k == "name") {
       model.name = expectScalar(value, SourceLoc::of(key), "'name'");
       hasName = true;
-    } else if (k == "input") {
+    } else if (k == "input" || k == "inputs") {
+      if (hasInput)
+        fail(SourceLoc::of(key), "give either 'input' (one) or 'inputs' (a list), not both");
       input = value;
       hasInput = true;
-      model.inputLoc = SourceLoc::of(key);
+      inputKey = k;
+      inputLoc = SourceLoc::of(key);
     } else if (k == "blocks") {
       blocks = value;
     } else if (k == "train") {
       model.train = parseTrain(value, SourceLoc::of(key));
     } else {
-      std::vector<std::string> keys = {"name", "input", "layers", "output", "blocks", "train"};
+      std::vector<std::string> keys = {"name",   "input",  "inputs", "layers",
+                                       "output", "blocks", "train"};
       fail(SourceLoc::of(key), "unknown top-level key '" + k + "'" + suggestion(k, keys) +
                                    "; expected one of: " + joined(keys));
     }
@@ -740,42 +832,20 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
   if (!body.hasLayers)
     fail({1, 1}, "missing top-level key 'layers' (the list of layers)");
 
-  // input: {name: input, shape: [C, H, W]}
-  expectMap(input, model.inputLoc, "'input'");
-  YAML::Node shape;
-  bool hasShape = false;
-  for (auto &[key, value] : entries(input)) {
-    std::string k = key.Scalar();
-    if (k == "name") {
-      model.inputName = expectScalar(value, SourceLoc::of(key), "input 'name'");
-      if (!isValidName(model.inputName, /*allowDots=*/false))
-        fail(SourceLoc::of(value),
-             "invalid input name '" + model.inputName + "': expected letters, digits, '_' or '-'");
-    } else if (k == "shape") {
-      shape = value;
-      hasShape = true;
-    } else {
-      fail(SourceLoc::of(key), "input: unknown key '" + k + "'" + suggestion(k, {"name", "shape"}) +
-                                   "; expected name or shape");
-    }
+  // input: {name: input, shape: [C, H, W]}, or inputs: [{name: ..., shape: ...}, ...]
+  if (inputKey == "inputs") {
+    if (!input.IsSequence() || input.size() == 0)
+      fail(SourceLoc::of(input).isValid() ? SourceLoc::of(input) : inputLoc,
+           "'inputs': expected a non-empty list of {name, shape}, found " + render(input));
+    for (const YAML::Node &entry : input)
+      model.inputs.push_back(parseInput(entry, SourceLoc::of(entry), /*named=*/true));
+  } else {
+    model.inputs.push_back(parseInput(input, inputLoc, /*named=*/false));
   }
-  if (!hasShape)
-    fail(SourceLoc::of(input), "input: missing 'shape' ([C, H, W], without "
-                               "the batch)");
-  auto badShape = [&]() {
-    fail(SourceLoc::of(shape), "input shape: expected [C, H, W] (or [C, L] "
-                               "for a sequence, [F] for features) of "
-                               "positive integers without the batch, found " +
-                                   render(shape));
-  };
-  if (!shape.IsSequence() || shape.size() < 1 || shape.size() > 3)
-    badShape();
-  for (const YAML::Node &d : shape) {
-    int64_t v;
-    if (!d.IsScalar() || StringRef(d.Scalar()).getAsInteger(10, v) || v <= 0)
-      badShape();
-    model.inputShape.push_back(v);
-  }
+  for (size_t i = 0; i < model.inputs.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (model.inputs[i].name == model.inputs[j].name)
+        fail(model.inputs[i].loc, "duplicate input name '" + model.inputs[i].name + "'");
 
   // blocks: {name: {params: [...], layers: [...], output: name}}
   if (isPresent(blocks)) {
@@ -784,10 +854,16 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
       model.blocks.emplace(key.Scalar(), parseBlock(key.Scalar(), SourceLoc::of(key), value));
   }
 
-  std::vector<std::string> inputNames = {model.inputName};
-  if (model.inputName != "input")
-    inputNames.push_back("input");
-  model.body = parseScope(body, inputNames, nullptr);
+  ScopeInputs inputs;
+  for (size_t k = 0; k < model.inputs.size(); ++k) {
+    inputs.names.push_back(model.inputs[k].name);
+    inputs.index.push_back(int(k));
+  }
+  if (model.inputs.size() == 1 && model.inputs[0].name != "input") {
+    inputs.names.push_back("input");
+    inputs.index.push_back(0);
+  }
+  model.body = parseScope(body, inputs, nullptr);
 
   for (auto &entry : model.blocks)
     checkInstances(entry.second.body, model.blocks);

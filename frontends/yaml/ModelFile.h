@@ -60,8 +60,8 @@ struct Attr {
   YAML::Node value;
 };
 
-/// A reference to a layer's input: the scope's input (index -1) or an
-/// earlier layer of the same scope.
+/// A reference to a layer's input: one of the scope's inputs (index -1 for
+/// the first, -2 for the second, ...) or an earlier layer of the same scope.
 struct InputRef {
   std::string name;
   SourceLoc loc;
@@ -90,10 +90,18 @@ struct Layer {
   std::string describe() const;
 };
 
-/// A list of layers with one input and one output: the model or a block.
+/// A scope's output: a layer, or (a negative index as in InputRef) an input.
+struct OutputRef {
+  std::string name;
+  SourceLoc loc;
+  int index = 0;
+};
+
+/// A list of layers with its inputs and outputs: the model (one or more of
+/// each) or a block (one of each).
 struct Scope {
   std::vector<Layer> layers;
-  int output = 0; ///< index into layers (-1: the input itself)
+  std::vector<OutputRef> outputs; ///< the last layer by default
 };
 
 /// A parameter of a block, with its default if it has one.
@@ -121,13 +129,18 @@ struct TrainSetting {
   double number = 0; ///< Number, Integer, Flag (0 / 1)
 };
 
+/// One model input: `{name: input, shape: [C, H, W]}`.
+struct ModelInput {
+  std::string name = "input";
+  std::vector<int64_t> shape; ///< without the batch: [C, H, W], [C, L]
+                              ///< (a sequence, [C, 1, L] in the IR) or [F]
+  SourceLoc loc;
+};
+
 /// The whole model file.
 struct ModelFile {
   std::string name;
-  std::string inputName = "input";
-  std::vector<int64_t> inputShape; ///< without the batch: [C, H, W], [C, L]
-                                   ///< (a sequence, [C, 1, L] in the IR) or [F]
-  SourceLoc inputLoc;
+  std::vector<ModelInput> inputs; ///< `input:` (one) or `inputs:` (a list)
   Scope body;
   std::map<std::string, BlockDef> blocks;
   std::vector<TrainSetting> train; ///< empty without a `train:` section

@@ -484,9 +484,29 @@ class TwoInTwoOut(nn.Module):
         return self.up(y), F.max_pool2d(y, 3, stride=2, padding=1)
 
 
+TWO_IN_TWO_OUT_YAML = """\
+name: two_in_two_out
+inputs:
+  - {name: x, shape: [3, 6, 6]}
+  - {name: skip, shape: [4, 6, 6]}
+layers:
+  - {name: conv, op: conv2d, out_channels: 4, kernel: 3, padding: 1}
+  - {name: relu, op: relu}
+  - {name: y, op: add, inputs: [relu, skip]}
+  - {name: up, op: conv_transpose2d, out_channels: 2, kernel: 3, stride: 2, padding: 1,
+     output_padding: 1}
+  - {name: pooled, op: max_pool2d, kernel: 3, stride: 2, padding: 1, inputs: y}
+output: [up, pooled]
+"""
+
+
 def run_two_in_two_out(args, tools):
     """A model with two inputs and two outputs (and a transposed conv), exported in training
-    mode, run by cnnrun with --input twice and --output twice, at batch 3 vs PyTorch."""
+    mode, and the same model as a model file (`inputs:` and `output:` lists, its weights
+    embedded), each run by cnnrun with --input twice and --output twice, at batch 3 vs
+    PyTorch."""
+    sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
+    import safetensors_io
     module = randomized(TwoInTwoOut, "two_in_two_out")
     path = os.path.join(EXPORT_DIR, "two_in_two_out.onnx")
     module.train()
@@ -496,33 +516,39 @@ def run_two_in_two_out(args, tools):
                       output_names=["up", "pooled"],
                       dynamic_axes={"x": {0: "n"}, "skip": {0: "n"}})
     module.eval()
-    so = os.path.join(EXPORT_DIR, "two_in_two_out.so")
-    harness.run_cnnc(os.path.join(args.bin_dir, "cnnc"), path, so, ["--inference-only"],
-                     target=args.target)
+    model_file = os.path.join(EXPORT_DIR, "two_in_two_out.yaml")
+    with open(model_file, "w") as f:
+        f.write(TWO_IN_TWO_OUT_YAML)
+    weights = os.path.join(EXPORT_DIR, "two_in_two_out.safetensors")
+    safetensors_io.save(dict(module.state_dict()), weights)
     gen = torch.Generator().manual_seed(seed_of("two_in_two_out"))
     x, skip = torch.randn(3, 3, 6, 6, generator=gen), torch.randn(3, 4, 6, 6, generator=gen)
-    cmd = [tools.cnnrun, "run", so]
-    outs = []
-    for i, a in enumerate((x, skip)):
-        f = os.path.join(EXPORT_DIR, f"two_in_two_out_in{i}.npy")
-        harness.write_npy(f, a.numpy())
-        cmd += ["--input", f]
-    for i in range(2):
-        outs.append(os.path.join(EXPORT_DIR, f"two_in_two_out_out{i}.npy"))
-        cmd += ["--output", outs[-1]]
-    p = subprocess.run(cmd, capture_output=True, text=True)
     with torch.no_grad():
         refs = copy.deepcopy(module).double()(x.double(), skip.double())
     failures = 0
-    for name, out, ref in zip(("up", "pooled"), outs, refs):
-        if p.returncode != 0:
-            print(f"FAIL embedded/two_in_two_out.{name}: cnnrun: {p.stderr}", flush=True)
-            failures += 1
-            continue
-        c = harness.compare(np.load(out), ref.numpy())
-        print(f"{'PASS' if c.ok else 'FAIL'} embedded/two_in_two_out.{name} max_err {c.err:.2e}",
-              flush=True)
-        failures += 0 if c.ok else 1
+    for label, src, extra in (("onnx", path, []), ("yaml", model_file, ["--embed-weights", weights])):
+        so = os.path.join(EXPORT_DIR, f"two_in_two_out_{label}.so")
+        harness.run_cnnc(os.path.join(args.bin_dir, "cnnc"), src, so, ["--inference-only"] + extra,
+                         target=args.target)
+        cmd = [tools.cnnrun, "run", so]
+        outs = []
+        for i, a in enumerate((x, skip)):
+            f = os.path.join(EXPORT_DIR, f"two_in_two_out_in{i}.npy")
+            harness.write_npy(f, a.numpy())
+            cmd += ["--input", f]
+        for i in range(2):
+            outs.append(os.path.join(EXPORT_DIR, f"two_in_two_out_{label}_out{i}.npy"))
+            cmd += ["--output", outs[-1]]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        for name, out, ref in zip(("up", "pooled"), outs, refs):
+            case = f"embedded/two_in_two_out_{label}.{name}"
+            if p.returncode != 0:
+                print(f"FAIL {case}: cnnrun: {p.stderr}", flush=True)
+                failures += 1
+                continue
+            c = harness.compare(np.load(out), ref.numpy())
+            print(f"{'PASS' if c.ok else 'FAIL'} {case} max_err {c.err:.2e}", flush=True)
+            failures += 0 if c.ok else 1
     return failures
 
 
