@@ -17,6 +17,9 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 
+#include <charconv>
+#include <map>
+
 using namespace mlir;
 namespace model = cnnc::model;
 
@@ -68,4 +71,60 @@ LogicalResult cnnc::importTrainSettings(llvm::SourceMgr &sourceMgr, unsigned buf
   for (func::FuncOp fn : module.getOps<func::FuncOp>())
     fn->setAttr("cnn.train", model::trainSettingsAttr(settings, context));
   return success();
+}
+
+/// The model-file text of one setting's value.
+static std::string yamlText(Attribute value) {
+  if (auto s = dyn_cast<StringAttr>(value))
+    return s.getValue().str();
+  if (auto b = dyn_cast<BoolAttr>(value))
+    return b.getValue() ? "true" : "false";
+  if (auto i = dyn_cast<IntegerAttr>(value))
+    return std::to_string(i.getInt());
+  if (auto f = dyn_cast<FloatAttr>(value)) {
+    char text[32]; // the shortest text that reads back as the same double
+    auto [end, ec] = std::to_chars(text, text + sizeof(text), f.getValueAsDouble());
+    return std::string(text, end);
+  }
+  return "";
+}
+
+LogicalResult cnnc::overrideTrainSettings(llvm::SourceMgr &sourceMgr,
+                                          const TrainOverrides &overrides, ModuleOp module) {
+  if (overrides.empty())
+    return success();
+  auto functions = module.getOps<func::FuncOp>();
+  if (functions.empty())
+    return success();
+  func::FuncOp fn = *functions.begin();
+  // The settings the model has (from its file or --train-config), as text.
+  std::map<std::string, std::string> settings;
+  if (auto train = fn->getAttrOfType<DictionaryAttr>("cnn.train"))
+    for (NamedAttribute entry : train)
+      settings[entry.getName().str()] = yamlText(entry.getValue());
+  const std::vector<std::string> optimizerOptions = {"beta1",    "beta2",     "epsilon",
+                                                     "momentum", "dampening", "nesterov"};
+  for (const auto &[key, value] : overrides) {
+    if (key == "optimizer" && settings.count("optimizer") && settings["optimizer"] != value)
+      for (const std::string &option : optimizerOptions)
+        settings.erase(option);
+    settings[key] = value;
+  }
+  // As a model file's section: the optimizer's options in its map.
+  std::string top, options;
+  for (const auto &[key, value] : settings) {
+    bool ofOptimizer = llvm::is_contained(optimizerOptions, key) || key == "weight_decay";
+    if (key == "optimizer")
+      continue;
+    (ofOptimizer ? options : top) += ", " + key + ": " + value;
+  }
+  std::string text = "train: {" + (top.empty() ? std::string() : top.substr(2));
+  if (settings.count("optimizer") || !options.empty()) {
+    std::string name = settings.count("optimizer") ? settings["optimizer"] : "adam";
+    text += std::string(top.empty() ? "" : ", ") + "optimizer: {name: " + name + options + "}";
+  }
+  text += "}\n";
+  unsigned id = sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(text, "<command line>"), llvm::SMLoc());
+  return importTrainSettings(sourceMgr, id, module);
 }

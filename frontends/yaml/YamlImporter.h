@@ -15,6 +15,10 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace cnnc {
 
 /// Imports the model file held as the main buffer of `sourceMgr`. Returns
@@ -28,6 +32,20 @@ mlir::OwningOpRef<mlir::ModuleOp> importYamlModel(llvm::SourceMgr &sourceMgr,
 /// has. Emits a diagnostic in that file and fails when the file is invalid.
 mlir::LogicalResult importTrainSettings(llvm::SourceMgr &sourceMgr, unsigned bufferId,
                                         mlir::ModuleOp module);
+
+/// Training settings given one by one on the command line, by their model
+/// file names (`loss`, `optimizer`, `lr`, `momentum`, `weight_decay`, ...),
+/// each value as written.
+using TrainOverrides = std::vector<std::pair<std::string, std::string>>;
+
+/// Overrides the training settings of the model function of `module` key by
+/// key with `overrides` (a new optimizer drops the old one's options), and
+/// checks the result as a model file's `train:` section would be checked,
+/// reporting errors in a buffer called "<command line>". Nothing to do when
+/// `overrides` is empty.
+mlir::LogicalResult overrideTrainSettings(llvm::SourceMgr &sourceMgr,
+                                          const TrainOverrides &overrides,
+                                          mlir::ModuleOp module);
 
 } // namespace cnnc
 

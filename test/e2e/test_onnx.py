@@ -609,7 +609,8 @@ def check_train_step(runtime, label, module, so, x, labels):
 def run_train_checks(args):
     """One train step of small imported models against PyTorch: each module exported in
     training mode (batch norm kept, state_dict names), compiled with --train-config
-    (cross-entropy, plain SGD), one step at batch 4 through the Python package."""
+    (cross-entropy, plain SGD; the sequence model with the same as --loss, --optimizer and
+    --lr), one step at batch 4 through the Python package."""
     runtime = harness.load_package(args)
     config = train_config()
     cnnc = os.path.join(args.bin_dir, "cnnc")
@@ -621,7 +622,10 @@ def run_train_checks(args):
         module = randomized(make, name)
         path = export(module, name, shape, training=True)
         so = os.path.join(EXPORT_DIR, name + ".so")
-        harness.run_cnnc(cnnc, path, so, ["--train-config", config], target=args.target)
+        # The sequence model takes the same settings as command-line options.
+        settings = (["--loss", "cross_entropy", "--optimizer", "sgd", "--lr", str(TRAIN_LR)]
+                    if name == "train_sequence" else ["--train-config", config])
+        harness.run_cnnc(cnnc, path, so, settings, target=args.target)
         gen = torch.Generator().manual_seed(seed_of(name))
         x = torch.randn([4] + shape, generator=gen)
         labels = torch.randint(0, classes, (4,), generator=gen)

@@ -76,8 +76,61 @@ static cl::opt<std::string> embedWeights(
 static cl::opt<std::string> trainConfig(
     "train-config",
     cl::desc("Training settings for the train step (a YAML file `train: {loss, optimizer, lr, "
-             "batch, epochs}`, as in a model file; it replaces the model file's)"),
+             "batch, epochs}`, as in a model file; it replaces the model file's, and the "
+             "training options below override it)"),
     cl::value_desc("train.yaml"), cl::init(""), cl::cat(cnncOptions));
+
+// Training settings one by one (they override the model file's `train:` and
+// --train-config's, key by key).
+static cl::OptionCategory trainOptions("cnnc training options (override the model's train: "
+                                       "settings one by one)");
+static cl::opt<std::string> lossOpt("loss", cl::desc("cross_entropy | mse"), cl::value_desc("loss"),
+                                    cl::cat(trainOptions));
+static cl::opt<std::string> optimizerOpt("optimizer", cl::desc("adam | sgd"),
+                                         cl::value_desc("name"), cl::cat(trainOptions));
+static cl::opt<std::string> lrOpt("lr", cl::desc("Learning rate"), cl::value_desc("number"),
+                                  cl::cat(trainOptions));
+static cl::opt<std::string> weightDecayOpt("weight-decay", cl::desc("L2 weight decay"),
+                                           cl::value_desc("number"), cl::cat(trainOptions));
+static cl::opt<std::string> momentumOpt("momentum", cl::desc("SGD momentum"),
+                                        cl::value_desc("number"), cl::cat(trainOptions));
+static cl::opt<std::string> dampeningOpt("dampening", cl::desc("SGD dampening"),
+                                         cl::value_desc("number"), cl::cat(trainOptions));
+static cl::opt<bool> nesterovOpt("nesterov", cl::desc("SGD with Nesterov momentum"),
+                                 cl::cat(trainOptions));
+static cl::opt<std::string> beta1Opt("beta1", cl::desc("Adam beta1"), cl::value_desc("number"),
+                                     cl::cat(trainOptions));
+static cl::opt<std::string> beta2Opt("beta2", cl::desc("Adam beta2"), cl::value_desc("number"),
+                                     cl::cat(trainOptions));
+static cl::opt<std::string> epsilonOpt("epsilon", cl::desc("Adam epsilon"),
+                                       cl::value_desc("number"), cl::cat(trainOptions));
+static cl::opt<std::string> batchOpt("batch", cl::desc("Default batch size of training"),
+                                     cl::value_desc("n"), cl::cat(trainOptions));
+static cl::opt<std::string> epochsOpt("epochs", cl::desc("Default number of epochs"),
+                                      cl::value_desc("n"), cl::cat(trainOptions));
+
+/// The training options given on the command line, by their model file names.
+static cnnc::TrainOverrides trainOverrides() {
+  cnnc::TrainOverrides out;
+  auto add = [&](const char *key, const cl::opt<std::string> &opt) {
+    if (opt.getNumOccurrences())
+      out.push_back({key, opt});
+  };
+  add("loss", lossOpt);
+  add("optimizer", optimizerOpt);
+  add("lr", lrOpt);
+  add("weight_decay", weightDecayOpt);
+  add("momentum", momentumOpt);
+  add("dampening", dampeningOpt);
+  if (nesterovOpt.getNumOccurrences())
+    out.push_back({"nesterov", nesterovOpt ? "true" : "false"});
+  add("beta1", beta1Opt);
+  add("beta2", beta2Opt);
+  add("epsilon", epsilonOpt);
+  add("batch", batchOpt);
+  add("epochs", epochsOpt);
+  return out;
+}
 
 static cl::opt<bool> kernelChecks(
     "kernel-checks",
@@ -109,7 +162,7 @@ int main(int argc, char **argv) {
   // MLIR's printing options (e.g. --mlir-print-debuginfo for locations).
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
-  cl::HideUnrelatedOptions(cnncOptions);
+  cl::HideUnrelatedOptions({&cnncOptions, &trainOptions});
   cl::ParseCommandLineOptions(argc, argv,
                               "cnnc: compile a CNN model into model.so\n\n"
                               "  --stats [--json]  print the per-layer complexity report\n");
@@ -164,6 +217,8 @@ int main(int argc, char **argv) {
     if (failed(cnnc::importTrainSettings(sourceMgr, id, *module)))
       return 1;
   }
+  if (failed(cnnc::overrideTrainSettings(sourceMgr, trainOverrides(), *module)))
+    return 1;
   if (!embedWeights.empty()) {
     llvm::Expected<cnnc::DefaultParameters> read = cnnc::readSafetensorsFile(embedWeights);
     if (!read) {
