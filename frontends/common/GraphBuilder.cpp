@@ -362,9 +362,12 @@ Value GraphBuilder::dense(const LayerInfo &layer, Value x, const DenseSpec &s) {
                cnn::inferDense(in, weightShape, s.bias ? biasShape : nullptr, 1, result)))
     return {};
   Location loc = opLoc(layer);
-  Value weight = param(layer, "weight", weightShape);
+  Value weight = s.transposedWeight ? param(layer, "weight", {weightShape[1], weightShape[0]})
+                                    : param(layer, "weight", weightShape);
   if (!weight)
     return {};
+  if (s.transposedWeight)
+    weight = b.create<cnn::TransposeOp>(loc, cnn::tensorType(b.getContext(), weightShape), weight);
   Value bias;
   if (s.bias && !(bias = param(layer, "bias", biasShape)))
     return {};

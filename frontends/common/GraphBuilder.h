@@ -197,6 +197,9 @@ struct Pool1DSpec : PoolSpec {
 struct DenseSpec {
   int64_t outFeatures = 1;
   bool bias = true;
+  /// The weight parameter is stored [in, out] (ONNX MatMul's B) and
+  /// transposed for the layer.
+  bool transposedWeight = false;
   std::optional<FusedActivation> activation;
 };
 

@@ -285,28 +285,68 @@ std::vector<Tensor> convertBatchNormalization(NodeContext &n) {
   return one(n.built(n.graph.batchNorm(n.layer, x, spec)));
 }
 
-std::vector<Tensor> convertGemm(NodeContext &n) {
-  n.onlyAttrs({"alpha", "beta", "transA", "transB"});
-  if (n.attrFloat("alpha", 1) != 1 || n.attrFloat("beta", 1) != 1)
-    n.fail("alpha and beta other than 1 are not supported");
-  if (n.attrInt("transA", 0) != 0)
-    n.fail("transA 1 is not supported");
-  if (n.attrInt("transB", 0) != 1)
-    n.fail("transB 0 is not supported: cnnc's dense weight is [out, in] (nn.Linear's layout, "
-           "which torch.onnx.export writes with transB 1)");
+/// A · B as a dense layer: A [N, K] computed, B a constant [K, M] (or [M, K]
+/// with `transposed`), the parameter under B's initializer name; with
+/// `bias`, C [M] is the dense bias.
+Value denseOf(NodeContext &n, const char *what, bool transposed, bool bias) {
   Value x = n.value(0, "A");
   if (shapeOf(x).size() != 2)
     n.fail("input A has shape " + list(shapeOf(x)) + "; expected [N, K]");
+  int64_t k = shapeOf(x)[1];
   const Constant &w = n.constant(1, "B");
-  if (w.dims.size() != 2 || w.dims[1] != shapeOf(x)[1])
-    n.fail("B has shape " + list(w.dims) + "; expected [M, " + std::to_string(shapeOf(x)[1]) + "]");
+  if (w.dims.size() != 2 || w.dims[transposed ? 1 : 0] != k)
+    n.fail(std::string(what) + " B has shape " + list(w.dims) + "; expected " +
+           (transposed ? "[M, " + std::to_string(k) + "]" : "[" + std::to_string(k) + ", M]"));
+  int64_t m = w.dims[transposed ? 0 : 1];
   n.layer.paramNames["weight"] = n.weight(1, "B", w.dims);
   frontend::DenseSpec spec;
-  spec.outFeatures = w.dims[0];
-  spec.bias = n.hasInput(2);
-  if (spec.bias)
-    n.layer.paramNames["bias"] = n.weight(2, "C", {w.dims[0]});
-  return one(n.built(n.graph.dense(n.layer, x, spec)));
+  spec.outFeatures = m;
+  spec.transposedWeight = !transposed;
+  spec.bias = bias;
+  if (bias)
+    n.layer.paramNames["bias"] = n.weight(2, "C", {m});
+  return n.built(n.graph.dense(n.layer, x, spec));
+}
+
+/// Gemm: alpha·A·B' + beta·C with B' = B or Bᵀ (transB), A not transposed.
+/// C [M] with beta 1 is the dense bias; another C (one value, [1, M]) is
+/// added as a parameter after the product.
+std::vector<Tensor> convertGemm(NodeContext &n) {
+  n.onlyAttrs({"alpha", "beta", "transA", "transB"});
+  if (n.attrInt("transA", 0) != 0)
+    n.fail("transA 1 is not supported (A is the layer's input [N, K])");
+  float alpha = n.attrFloat("alpha", 1), beta = n.attrFloat("beta", 1);
+  bool transposed = n.attrInt("transB", 0) != 0;
+  bool hasC = n.hasInput(2);
+  bool cIsBias = hasC && beta == 1 && n.input(2).constant && n.input(2).constant->dims.size() == 1 &&
+                 !n.input(2).constant->initializer.empty();
+  if (cIsBias) {
+    const Constant &c = *n.input(2).constant;
+    const Constant &w = n.constant(1, "B");
+    cIsBias = w.dims.size() == 2 && c.dims[0] == w.dims[transposed ? 0 : 1];
+  }
+  Value y = denseOf(n, "Gemm", transposed, cIsBias);
+  if (alpha != 1)
+    y = n.built(n.graph.affine(n.layer, y, alpha, 0));
+  if (hasC && !cIsBias) {
+    Value c = n.operand(2, "C");
+    if (beta != 1)
+      c = n.built(n.graph.affine(n.layer, c, beta, 0));
+    frontend::Input lhs = {y, n.node.output(0), n.layer.site};
+    frontend::Input rhs = {c, n.node.input(2), n.layer.site};
+    y = n.built(n.graph.binary(n.layer, frontend::BinaryKind::Add, lhs, rhs));
+  }
+  return one(y);
+}
+
+/// MatMul of a computed [N, K] by a constant [K, M]: a dense layer without
+/// bias whose weight parameter keeps B's layout.
+std::vector<Tensor> convertMatMul(NodeContext &n) {
+  n.onlyAttrs({});
+  if (n.rank(0) != 2)
+    n.fail("A has rank " + std::to_string(n.rank(0)) +
+           "; only [N, K] times a constant [K, M] is supported");
+  return one(denseOf(n, "MatMul", /*transposed=*/false, /*bias=*/false));
 }
 
 //===----------------------------------------------------------------------===//
@@ -1312,6 +1352,7 @@ const std::map<std::string, NodeConverter> &converters() {
       {"LeakyRelu", convertActivation<Activation::LeakyRelu>},
       {"LpPool", convertLpPool},
       {"LRN", convertLRN},
+      {"MatMul", convertMatMul},
       {"MaxPool", convertMaxPool},
       {"Mul", convertBinary<frontend::BinaryKind::Mul>},
       {"Pad", convertPad},

@@ -119,8 +119,8 @@ class ModernBlocks(nn.Module):
     shared, squeeze-and-excitation (a [N, C, 1, 1] scale broadcast by Mul), chunk (Split or
     Slice on channels), arithmetic with numbers (Sub, Div, 1 - x), a learned per-channel scale
     (Mul by an initializer [1, C, 1, 1]), ShuffleNet's channel shuffle (Reshape, Transpose,
-    Reshape), nearest and bilinear upsampling (Resize, with and without align_corners), and
-    Sub / Div of computed tensors."""
+    Reshape), nearest and bilinear upsampling (Resize, with and without align_corners), Sub /
+    Div of computed tensors, and a MatMul by a parameter [in, out]."""
 
     def __init__(self):
         super().__init__()
@@ -131,6 +131,7 @@ class ModernBlocks(nn.Module):
         self.excite = nn.Conv2d(4, 8, 1)
         self.gamma = nn.Parameter(torch.ones(1, 8, 1, 1))
         self.fc = nn.Linear(8, 5)
+        self.proj = nn.Parameter(torch.randn(8, 5) * 0.3)
 
     def forward(self, x):
         x = self.prelu(self.conv(x))
@@ -145,7 +146,8 @@ class ModernBlocks(nn.Module):
         up = nn.functional.interpolate(up, scale_factor=2, mode="bilinear", align_corners=False)
         corners = nn.functional.interpolate(x, scale_factor=4, mode="bilinear", align_corners=True)
         y = up - corners / (1.5 + torch.sigmoid(up))
-        return self.fc(y.mean((2, 3)))
+        features = y.mean((2, 3))
+        return self.fc(features) + features @ self.proj
 
 
 class Reductions(nn.Module):

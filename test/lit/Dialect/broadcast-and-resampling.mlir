@@ -93,3 +93,27 @@ func.func @bad_affine(%x: tensor<?x4xf32>) {
   %y = cnn.affine %x {scale = 0x7FF0000000000000 : f64} : tensor<?x4xf32>
   return
 }
+
+// -----
+
+// A dense weight stored [in, out] (ONNX MatMul's B): transposed for dense,
+// and δ transposed back in the train step.
+// ROUND-LABEL: func.func @matmul
+// ROUND: cnn.transpose %{{.*}} : (tensor<8x3xf32>) -> tensor<3x8xf32>
+// GRAD-LABEL: func.func @matmul_train
+// GRAD: %[[DW:.*]] = cnn.dense_grad_weight
+// GRAD: cnn.transpose %[[DW]] : (tensor<3x8xf32>) -> tensor<8x3xf32>
+func.func @matmul(%x: tensor<?x8xf32>) -> tensor<?x3xf32> {
+  %b = cnn.param "proj" : tensor<8x3xf32>
+  %w = cnn.transpose %b : (tensor<8x3xf32>) -> tensor<3x8xf32>
+  %y = cnn.dense %x, %w : (tensor<?x8xf32>, tensor<3x8xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @bad_transpose(%b: tensor<8x3xf32>) {
+  // expected-error @+1 {{'cnn.transpose' op expects a matrix [R, C] and its transpose [C, R], found [8, 3] -> [8, 3]}}
+  %w = cnn.transpose %b : (tensor<8x3xf32>) -> tensor<8x3xf32>
+  return
+}

@@ -1028,6 +1028,24 @@ def CNN_UpsampleGradOp : CNN_PureOp<"upsample_grad",
   let hasVerifier = 1;
 }
 
+def CNN_TransposeOp : CNN_PureOp<"transpose",
+    "a matrix [R, C] transposed to [C, R] (a dense weight stored as [in, out])",
+    [CNN_Differentiable<>, CNN_Cost<>]> {
+  let description = [{
+    What an ONNX `MatMul` by a constant, or a `Gemm` with `transB = 0`,
+    makes of its weight `[in, out]`: the `[out, in]` that `dense` reads. Over
+    a parameter it runs when the parameters are loaded (every step in
+    training). Its gradient is the transposed δ.
+
+    ```mlir
+    %w = cnn.transpose %b : (tensor<64x10xf32>) -> tensor<10x64xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def CNN_ReshapeOp : CNN_PureOp<"reshape", "the same data with another static shape (flatten's gradient); a view",
     [CNN_Differentiable<>, CNN_Cost<["getActivationElements"]>]> {
   let description = [{

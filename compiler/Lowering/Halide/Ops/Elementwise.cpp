@@ -126,6 +126,14 @@ static Halide::Func lower(cnn::UpsampleGradOp op, KernelBuilder &k) {
                       op.getMode() == "bilinear", op.getAlignCorners());
 }
 
+/// Halide's dimension 0 is the innermost: (c, r) of [R, C] read as (r, c).
+static Halide::Func lower(cnn::TransposeOp op, KernelBuilder &k) {
+  std::vector<Halide::Var> a = argsOf(2);
+  Halide::Func f("transpose");
+  f(a) = k.at(op.getInput())(a[1], a[0]);
+  return f;
+}
+
 static Halide::Func lower(cnn::ChannelShuffleOp op, KernelBuilder &k) {
   return channelShuffle(k.at(op.getInput()), int(shapeOf(op.getInput())[1]), int(op.getGroups()));
 }
@@ -180,7 +188,8 @@ void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
                   cnn::SiluOp, cnn::SiluGradOp, cnn::HardSigmoidOp, cnn::HardSigmoidGradOp,
                   cnn::SoftmaxOp, cnn::AddOp, cnn::SubOp, cnn::MulOp, cnn::DivOp, cnn::SumToShapeOp,
                   cnn::AffineOp, cnn::PReluOp, cnn::PReluGradInputOp, cnn::PReluGradSlopeOp,
-                  cnn::UpsampleOp, cnn::UpsampleGradOp, cnn::ChannelShuffleOp, cnn::PadChannelsOp,
+                  cnn::UpsampleOp, cnn::UpsampleGradOp, cnn::ChannelShuffleOp, cnn::TransposeOp,
+                  cnn::PadChannelsOp,
                   cnn::ConcatOp, cnn::SliceChannelsOp, cnn::DropoutTrainOp, cnn::DropoutGradOp,
                   cnn::ActivationGradOp, cnn::SoftmaxGradOp>(ctx);
 }

@@ -3,7 +3,7 @@
 // Element-wise activations, softmax and dropout, the arithmetic ops (add,
 // sub, mul, div with a broadcast rhs; affine with scalar constants), prelu,
 // upsample, and the ops that only move data: channel shuffle and slices,
-// concat, flatten and reshape. Activations differentiate from their output
+// concat, flatten, reshape and transpose. Activations differentiate from their output
 // (activation_grad) or, where the output cannot tell, from their input
 // (leaky_relu, relu6, hardswish, hardsigmoid, silu, prelu); a broadcast
 // operand's gradient is summed back to its shape (sum_to_shape), concat
@@ -252,6 +252,11 @@ LogicalResult ChannelShuffleOp::buildGradient(GradientBuilder &g, Value dy) {
   return success();
 }
 
+LogicalResult TransposeOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<TransposeOp>(getLoc(), getInput().getType(), dy));
+  return success();
+}
+
 LogicalResult SliceChannelsOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getInput(), g.builder().create<PadChannelsOp>(getLoc(), getInput().getType(), dy,
                                                              getBeginAttr()));
@@ -465,3 +470,13 @@ LogicalResult SumToShapeOp::verify() {
 double SumToShapeOp::getFlopsPerItem() { return double(elementsPerItem(getInput())); }
 double PReluGradInputOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
 double PReluGradSlopeOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+
+LogicalResult TransposeOp::verify() {
+  ArrayRef<int64_t> x = shapeOf(getInput()), y = shapeOf(getResult());
+  if (failed(expectStaticShape(*this, "input", x)))
+    return failure();
+  if (x.size() != 2 || y.size() != 2 || x[0] != y[1] || x[1] != y[0])
+    return emitOpError("expects a matrix [R, C] and its transpose [C, R], found ")
+           << shapeToString(x) << " -> " << shapeToString(y);
+  return success();
+}
