@@ -36,7 +36,7 @@ def Fuse : Pass<"cnnc-fuse", "mlir::func::FuncOp"> {
     of single-use consumers that can be computed in the producer's loop nest:
     a residual `add` or `position_bias`, an activation (any op with the
     `CNNActivation` trait: relu, leaky_relu, relu6, hardswish, hardsigmoid,
-    silu, sigmoid, tanh, affine), a `softmax`
+    silu, sigmoid, tanh, clip, affine), a `softmax`
     after dense, and after a conv2d a non-overlapping unpadded max or average
     pooling (stride = kernel), where fusing saves a round trip through memory
     without recomputation. In train steps, a

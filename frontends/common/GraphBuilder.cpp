@@ -493,6 +493,17 @@ Value GraphBuilder::mul(const LayerInfo &layer, ArrayRef<Input> ins) {
   return chain(*this, layer, BinaryKind::Mul, ins);
 }
 
+Value GraphBuilder::clip(const LayerInfo &layer, Value x, double lo, double hi) {
+  if (!(lo < hi))
+    return fail(layer.site, llvm::formatv("min must be less than max, found {0} and {1}", lo, hi));
+  ArrayRef<int64_t> shape = shapeOf(x);
+  if (shape.size() != 2 && shape.size() != 4)
+    return fail(layer.site, "clip needs an activation [N, F] or [N, C, H, W], found " +
+                                cnn::shapeToString(shape));
+  return b.create<cnn::ClipOp>(opLoc(layer), x.getType(), x, b.getF64FloatAttr(lo),
+                               b.getF64FloatAttr(hi));
+}
+
 Value GraphBuilder::affine(const LayerInfo &layer, Value x, double scale, double shift) {
   if (!std::isfinite(scale) || !std::isfinite(shift))
     return fail(layer.site, "scale and shift must be finite");

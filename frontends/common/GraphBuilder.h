@@ -288,6 +288,8 @@ public:
   mlir::Value mul(const LayerInfo &layer, llvm::ArrayRef<Input> inputs);
   /// lhs op rhs; rhs broadcasts to lhs (for add and mul, either way).
   mlir::Value binary(const LayerInfo &layer, BinaryKind kind, const Input &lhs, const Input &rhs);
+  /// min(max(x, lo), hi), lo < hi (either infinite).
+  mlir::Value clip(const LayerInfo &layer, mlir::Value input, double lo, double hi);
   /// scale·x + shift (arithmetic with a number).
   mlir::Value affine(const LayerInfo &layer, mlir::Value input, double scale, double shift);
   /// nn.PReLU: a learned slope `<layer>.weight` [slopes], 1 or one per channel.

@@ -375,8 +375,8 @@ std::vector<Tensor> convertHardSigmoid(NodeContext &n) {
 /// Mul of two computed tensors of one shape (gating; x · sigmoid(x) written
 /// out). A constant factor is refused: it would be a parameter of an op cnnc
 /// does not have.
-/// Clip to [0, 6] is relu6 (nn.ReLU6, MobileNet), to [0, inf) relu; other
-/// bounds are not implemented.
+/// Clip to [0, 6] is relu6 (nn.ReLU6, MobileNet), to [0, inf) relu, to other
+/// bounds clip.
 std::vector<Tensor> convertClip(NodeContext &n) {
   n.onlyAttrs({"min", "max"});
   float lo = -INFINITY, hi = INFINITY;
@@ -400,8 +400,10 @@ std::vector<Tensor> convertClip(NodeContext &n) {
     return one(n.built(n.graph.activation(n.layer, x, Activation::Relu6)));
   if (lo == 0 && hi == INFINITY)
     return one(n.built(n.graph.activation(n.layer, x, Activation::Relu)));
-  n.fail("clipping to [" + std::to_string(lo) + ", " + std::to_string(hi) +
-         "] is not supported (only [0, 6], relu6, and [0, inf), relu)");
+  if (!(lo < hi))
+    n.fail("clipping to [" + std::to_string(lo) + ", " + std::to_string(hi) +
+           "] is not supported (only min < max: every value would be max)");
+  return one(n.built(n.graph.clip(n.layer, x, lo, hi)));
 }
 
 std::vector<Tensor> convertSoftmax(NodeContext &n) {

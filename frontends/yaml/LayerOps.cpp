@@ -195,6 +195,12 @@ template <BinaryKind kind> Value binary(LayerContext &c) {
   return c.builder.binary(c.info, kind, c.inputs[0], c.inputs[1]);
 }
 
+Value clip(LayerContext &c) {
+  double lo = c.attrs.getNumber("min", -HUGE_VAL, -HUGE_VAL, HUGE_VAL, false);
+  double hi = c.attrs.getNumber("max", HUGE_VAL, -HUGE_VAL, HUGE_VAL, false);
+  return c.builder.clip(c.info, c.input(), lo, hi);
+}
+
 Value affine(LayerContext &c) {
   double scale = c.attrs.getNumber("scale", 1.0, -HUGE_VAL, HUGE_VAL, true, true);
   double shift = c.attrs.getNumber("shift", 0.0, -HUGE_VAL, HUGE_VAL, true, true);
@@ -277,6 +283,7 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
         {"sub", {}, 2, false, binary<BinaryKind::Sub>},
         {"div", {}, 2, false, binary<BinaryKind::Div>},
         {"affine", {"scale", "shift"}, 1, false, affine},
+        {"clip", {"min", "max"}, 1, false, clip},
         {"prelu", {"num_parameters"}, 1, false, prelu},
         {"upsample", {"scale_factor", "mode", "align_corners"}, 1, false, upsample},
         {"channel_shuffle", {"groups"}, 1, false, channelShuffle},

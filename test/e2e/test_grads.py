@@ -256,6 +256,8 @@ class Reference:
                     y = y * other
             elif op in ("sub", "div"):
                 y = args[0] - args[1] if op == "sub" else args[0] / args[1]
+            elif op == "clip":
+                y = F.hardtanh(a, l.get("min", -math.inf), l.get("max", math.inf))
             elif op == "affine":
                 y = l.get("scale", 1.0) * a + l.get("shift", 0.0)
             elif op == "prelu":
@@ -591,7 +593,7 @@ def graph_cases():
                   C("g", out_channels=4, kernel=1, activation="sigmoid"),
                   dict(name="m", op="mul", inputs=["c0", "g"])] + head()),
         # prelu, a squeeze-and-excitation scale [N, C, 1, 1] broadcast by mul and sub, div,
-        # affine, channel shuffle, channel slices, nearest and bilinear upsampling
+        # affine, clip, channel shuffle, channel slices, nearest and bilinear upsampling
         GradCase("graph/modern", "graph", [3, 4, 4],
                  [C("c0", out_channels=4, kernel=3, padding=1),
                   dict(name="p", op="prelu", num_parameters=4),
@@ -600,6 +602,7 @@ def graph_cases():
                   dict(name="m", op="mul", inputs=["p", "se"]),
                   dict(name="d", op="sub", inputs=["m", "se"]),
                   dict(name="a", op="affine", scale=-0.5, shift=1.0),
+                  dict(name="cl", op="clip", min=1.0, max=1.2),
                   dict(name="sh", op="channel_shuffle", groups=2),
                   dict(name="ps", op="prelu"),
                   dict(name="up", op="upsample", scale_factor=[2, 3], mode="bilinear"),

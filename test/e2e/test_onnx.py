@@ -312,8 +312,8 @@ def error_cases():
     def clip_bounds():
         from onnx import TensorProto, helper
         path = os.path.join(EXPORT_DIR, "clip.onnx")
-        lo = helper.make_tensor("lo", TensorProto.FLOAT, [], [-1.0])
-        hi = helper.make_tensor("hi", TensorProto.FLOAT, [], [1.0])
+        lo = helper.make_tensor("lo", TensorProto.FLOAT, [], [1.0])
+        hi = helper.make_tensor("hi", TensorProto.FLOAT, [], [-1.0])
         graph = helper.make_graph(
             [helper.make_node("Clip", ["input", "lo", "hi"], ["output"], name="clip")], "clip",
             [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
@@ -385,8 +385,8 @@ def error_cases():
                   ["dynamic_height.onnx: error: the model input 'input' has a dynamic "
                    "dimension 2 ('d2'); only the batch (dimension 0) may be dynamic"]),
         ErrorCase("clip_bounds", clip_bounds,
-                  ["clip.onnx: error: node 'clip' (Clip): clipping to [-1.000000, 1.000000] is not "
-                   "supported (only [0, 6], relu6, and [0, inf), relu)"]),
+                  ["clip.onnx: error: node 'clip' (Clip): clipping to [1.000000, -1.000000] is not "
+                   "supported (only min < max: every value would be max)"]),
         ErrorCase("not_onnx", garbage,
                   ["garbage.onnx: error: not a valid ONNX model (the protobuf does not parse)"]),
     ]

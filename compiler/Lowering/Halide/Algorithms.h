@@ -156,6 +156,10 @@ Halide::Func hardswishGrad(Halide::Func input, Halide::Func grad, int rank);
 Halide::Func silu(Halide::Func in, int rank);
 /// silu's gradient from its input: δ·s·(1 + x·(1 - s)), s = sigmoid(x).
 Halide::Func siluGrad(Halide::Func input, Halide::Func grad, int rank);
+/// min(max(x, lo), hi).
+Halide::Func clip(Halide::Func in, int rank, float lo, float hi);
+/// clip's gradient from its input: δ where lo < x < hi, 0 elsewhere.
+Halide::Func clipGrad(Halide::Func input, Halide::Func grad, int rank, float lo, float hi);
 /// min(max(alpha·x + beta, 0), 1).
 Halide::Func hardSigmoid(Halide::Func in, int rank, float alpha, float beta);
 /// hardsigmoid's gradient from its input: alpha·δ where 0 < alpha·x + beta < 1, 0 elsewhere.

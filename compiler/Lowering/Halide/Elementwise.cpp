@@ -99,6 +99,17 @@ Func siluGrad(Func input, Func grad, int rank) {
   });
 }
 
+Func clip(Func in, int rank, float lo, float hi) {
+  return pointwise("clip", rank, [&](auto &a) { return min(max(in(a), lo), hi); });
+}
+
+Func clipGrad(Func input, Func grad, int rank, float lo, float hi) {
+  return pointwise("clip_grad", rank, [&](auto &a) {
+    Expr x = input(a);
+    return select(x > lo && x < hi, grad(a), 0.0f);
+  });
+}
+
 Func hardSigmoid(Func in, int rank, float alpha, float beta) {
   return pointwise("hardsigmoid", rank,
                    [&](auto &a) { return clamp(alpha * in(a) + beta, 0.0f, 1.0f); });

@@ -117,3 +117,27 @@ func.func @bad_transpose(%b: tensor<8x3xf32>) {
   %w = cnn.transpose %b : (tensor<8x3xf32>) -> tensor<8x3xf32>
   return
 }
+
+// -----
+
+// clip: round trip, its gradient from the input, and its bounds.
+// ROUND-LABEL: func.func @clip
+// ROUND: cnn.clip %{{.*}} {max = 1.000000e+00 : f64, min = -1.000000e+00 : f64} : tensor<?x8xf32>
+// GRAD-LABEL: func.func @clip_train
+// GRAD: cnn.clip_grad %{{.*}}, %{{.*}} {max = 1.000000e+00 : f64, min = -1.000000e+00 : f64} : tensor<?x8xf32>
+func.func @clip(%x: tensor<?x4xf32>) -> tensor<?x3xf32> {
+  %w = cnn.param "fc.weight" : tensor<8x4xf32>
+  %h = cnn.dense %x, %w : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  %c = cnn.clip %h {min = -1.0 : f64, max = 1.0 : f64} : tensor<?x8xf32>
+  %w2 = cnn.param "fc2.weight" : tensor<3x8xf32>
+  %y = cnn.dense %c, %w2 : (tensor<?x8xf32>, tensor<3x8xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @bad_clip(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'cnn.clip' op expects min < max, found min = 2.000000e+00 and max = 1.000000e+00}}
+  %c = cnn.clip %x {min = 2.0 : f64, max = 1.0 : f64} : tensor<?x8xf32>
+  return
+}

@@ -394,6 +394,25 @@ def CNN_HardSigmoidOp : CNN_Op<"hardsigmoid",
   let hasVerifier = 1;
 }
 
+def CNN_ClipOp : CNN_Op<"clip",
+    [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
+     CNN_Cost<["getFlopsPerItem"]>]> {
+  let summary = "min(max(x, min), max) (torch.clamp, nn.Hardtanh, ONNX Clip)";
+  let description = [{
+    Applied element-wise; `min` < `max`, either may be infinite. Gradient:
+    δ where min < x < max (PyTorch's `hardtanh_backward`), from the input.
+    Clipping to [0, 6] is `relu6`.
+
+    ```mlir
+    %y = cnn.clip %x {max = 1.000000e+00 : f64, min = -1.000000e+00 : f64} : tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, F64Attr:$min, F64Attr:$max);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 def CNN_LeakyReluOp : CNN_Op<"leaky_relu",
     [Pure, SameOperandsAndResultType, CNN_Activation, CNN_Differentiable<>,
      CNN_Cost<["getFlopsPerItem"]>]> {
@@ -908,6 +927,14 @@ def CNN_SiluGradOp : CNN_PureOp<"silu_grad",
     [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
   let description = [{ Computed from the activation's input `x`. }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def CNN_ClipGradOp : CNN_PureOp<"clip_grad",
+    "gradient through clip: δ where min < x < max, 0 elsewhere",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["input", "grad", "result"]>]> {
+  let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, F64Attr:$min, F64Attr:$max);
   let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
   let hasVerifier = 1;
 }

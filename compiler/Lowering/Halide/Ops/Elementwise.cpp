@@ -57,6 +57,15 @@ static Halide::Func lower(cnn::SiluGradOp op, KernelBuilder &k) {
   return siluGrad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()));
 }
 
+static Halide::Func lower(cnn::ClipOp op, KernelBuilder &k) {
+  return clip(k.at(op.getInput()), rankOf(op.getResult()), float(op.getMin().convertToDouble()),
+              float(op.getMax().convertToDouble()));
+}
+static Halide::Func lower(cnn::ClipGradOp op, KernelBuilder &k) {
+  return clipGrad(k.at(op.getInput()), k.at(op.getGrad()), rankOf(op.getResult()),
+                  float(op.getMin().convertToDouble()), float(op.getMax().convertToDouble()));
+}
+
 static Halide::Func lower(cnn::HardSigmoidOp op, KernelBuilder &k) {
   return hardSigmoid(k.at(op.getInput()), rankOf(op.getResult()),
                      float(op.getAlpha().convertToDouble()), float(op.getBeta().convertToDouble()));
@@ -185,7 +194,8 @@ static Halide::Func lower(cnn::SoftmaxGradOp op, KernelBuilder &k) {
 void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
   attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp,
                   cnn::Relu6Op, cnn::Relu6GradOp, cnn::HardswishOp, cnn::HardswishGradOp,
-                  cnn::SiluOp, cnn::SiluGradOp, cnn::HardSigmoidOp, cnn::HardSigmoidGradOp,
+                  cnn::SiluOp, cnn::SiluGradOp, cnn::ClipOp, cnn::ClipGradOp, cnn::HardSigmoidOp,
+                  cnn::HardSigmoidGradOp,
                   cnn::SoftmaxOp, cnn::AddOp, cnn::SubOp, cnn::MulOp, cnn::DivOp, cnn::SumToShapeOp,
                   cnn::AffineOp, cnn::PReluOp, cnn::PReluGradInputOp, cnn::PReluGradSlopeOp,
                   cnn::UpsampleOp, cnn::UpsampleGradOp, cnn::ChannelShuffleOp, cnn::TransposeOp,

@@ -111,6 +111,27 @@ LogicalResult HardSigmoidOp::buildGradient(GradientBuilder &g, Value dy) {
                                                      getAlphaAttr(), getBetaAttr()));
   return success();
 }
+/// min < max, neither NaN (either may be infinite).
+static LogicalResult verifyClipBounds(Operation *op, double min, double max) {
+  if (!(min < max))
+    return op->emitOpError("expects min < max, found min = ") << min << " and max = " << max;
+  return success();
+}
+
+LogicalResult ClipOp::verify() {
+  if (failed(verifyClipBounds(*this, getMin().convertToDouble(), getMax().convertToDouble())))
+    return failure();
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult ClipOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(), g.builder().create<ClipGradOp>(getLoc(), dy.getType(), getInput(), dy,
+                                                          getMinAttr(), getMaxAttr()));
+  return success();
+}
+double ClipOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+double ClipGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 2); }
+
 double HardSigmoidOp::getFlopsPerItem() { return pointwiseFlops(*this, 3); }
 double HardSigmoidGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 3); }
 
@@ -327,6 +348,12 @@ LogicalResult HardswishGradOp::verify() {
 }
 
 LogicalResult SiluGradOp::verify() {
+  return expectActivation(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult ClipGradOp::verify() {
+  if (failed(verifyClipBounds(*this, getMin().convertToDouble(), getMax().convertToDouble())))
+    return failure();
   return expectActivation(*this, "the result", shapeOf(getResult()));
 }
 
