@@ -556,6 +556,21 @@ Value GraphBuilder::upsample(const LayerInfo &layer, Value x, const UpsampleSpec
                                    b.getBoolAttr(spec.alignCorners));
 }
 
+Value GraphBuilder::pad(const LayerInfo &layer, Value x, std::array<int64_t, 4> p, double value) {
+  ArrayRef<int64_t> shape = shapeOf(x);
+  if (reported(layer.site, cnn::checkActivation4D(shape, "pad input")))
+    return {};
+  if (llvm::any_of(p, [](int64_t v) { return v < 0 || v > 4096; }))
+    return fail(layer.site, llvm::formatv("padding [{0}, {1}, {2}, {3}] must be 0 to 4096 on "
+                                          "each side",
+                                          p[0], p[1], p[2], p[3]));
+  if (!std::isfinite(value))
+    return fail(layer.site, "the padding value must be finite");
+  cnn::Shape out = {shape[0], shape[1], shape[2] + p[0] + p[2], shape[3] + p[1] + p[3]};
+  return b.create<cnn::PadOp>(opLoc(layer), cnn::tensorType(b.getContext(), out), x,
+                              b.getDenseI64ArrayAttr(p), b.getF64FloatAttr(value));
+}
+
 Value GraphBuilder::channelShuffle(const LayerInfo &layer, Value x, int64_t groups) {
   ArrayRef<int64_t> shape = shapeOf(x);
   if (reported(layer.site, cnn::checkActivation4D(shape, "channel_shuffle input")))

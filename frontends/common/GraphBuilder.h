@@ -299,6 +299,10 @@ public:
   /// `input` viewed with another static shape of as many elements.
   mlir::Value view(const LayerInfo &layer, mlir::Value input, llvm::ArrayRef<int64_t> shape);
   mlir::Value upsample(const LayerInfo &layer, mlir::Value input, const UpsampleSpec &spec);
+  /// `input` [N, C, H, W] surrounded by `value`: `padding` is [top, left,
+  /// bottom, right], each >= 0.
+  mlir::Value pad(const LayerInfo &layer, mlir::Value input, std::array<int64_t, 4> padding,
+                  double value);
   /// ShuffleNet's channel shuffle with `groups` groups.
   mlir::Value channelShuffle(const LayerInfo &layer, mlir::Value input, int64_t groups);
   /// Channels [begin, end) of the input.

@@ -134,10 +134,9 @@ const Tensor &NodeContext::input(int i) const {
 Value NodeContext::value(int i, const char *what) const {
   std::array<int64_t, 4> pads;
   Value v = paddedValue(i, what, pads);
+  // A zero Pad that no Conv or AveragePool window takes in: padded here.
   if (input(i).padded())
-    fail(llvm::formatv("input {0} ('{1}') is zero-padded by a Pad node, which cnnc supports "
-                       "only before a Conv or an AveragePool",
-                       what, node.input(i)));
+    v = built(graph.pad(layer, v, pads, 0.0));
   return v;
 }
 

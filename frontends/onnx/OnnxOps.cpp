@@ -47,6 +47,40 @@ Constant intConstant(std::vector<int64_t> dims, std::vector<int64_t> values) {
   return c;
 }
 
+/// The elements of `c` at positions `indices[i]` along its axis `axisOf[i]`,
+/// for each axis of the result in order (the result's dims are the lists'
+/// sizes): a slice, or with the axes permuted, a transpose.
+Constant gatherConstant(const Constant &c, const std::vector<std::vector<int64_t>> &indices,
+                        const std::vector<int64_t> &axisOf) {
+  size_t rank = c.dims.size();
+  std::vector<int64_t> stride(rank, 1);
+  for (size_t i = rank; i-- > 1;)
+    stride[i - 1] = stride[i] * c.dims[i];
+  Constant out;
+  out.isFloat = c.isFloat;
+  int64_t total = 1;
+  for (const std::vector<int64_t> &axis : indices) {
+    out.dims.push_back(int64_t(axis.size()));
+    total *= int64_t(axis.size());
+  }
+  std::vector<int64_t> pos(indices.size(), 0);
+  for (int64_t n = 0; n < total; ++n) {
+    int64_t offset = 0;
+    for (size_t i = 0; i < indices.size(); ++i)
+      offset += indices[i][pos[i]] * stride[axisOf[i]];
+    if (c.isFloat)
+      out.floats.push_back(c.floats[offset]);
+    else
+      out.ints.push_back(c.ints[offset]);
+    for (size_t i = indices.size(); i-- > 0;) {
+      if (++pos[i] < int64_t(indices[i].size()))
+        break;
+      pos[i] = 0;
+    }
+  }
+  return out;
+}
+
 //===----------------------------------------------------------------------===//
 // Windows: kernel, strides, dilations, pads / auto_pad of Conv and pooling
 //===----------------------------------------------------------------------===//
@@ -318,8 +352,8 @@ std::vector<Tensor> convertGemm(NodeContext &n) {
   float alpha = n.attrFloat("alpha", 1), beta = n.attrFloat("beta", 1);
   bool transposed = n.attrInt("transB", 0) != 0;
   bool hasC = n.hasInput(2);
-  bool cIsBias = hasC && beta == 1 && n.input(2).constant && n.input(2).constant->dims.size() == 1 &&
-                 !n.input(2).constant->initializer.empty();
+  bool cIsBias = hasC && beta == 1 && n.input(2).constant &&
+                 n.input(2).constant->dims.size() == 1 && !n.input(2).constant->initializer.empty();
   if (cIsBias) {
     const Constant &c = *n.input(2).constant;
     const Constant &w = n.constant(1, "B");
@@ -428,7 +462,10 @@ Constant foldBinary(const NodeContext &n, frontend::BinaryKind kind, const Const
     n.fail("folding constants of shapes " + list(a.dims) + " and " + list(b.dims) +
            " is not supported (only equal shapes or one element)");
   Constant out;
-  out.dims = sa >= sb ? a.dims : b.dims;
+  // NumPy's broadcast: the larger operand's shape, the higher rank's if
+  // both have one element.
+  out.dims =
+      sa != sb ? (sa > sb ? a.dims : b.dims) : (a.dims.size() >= b.dims.size() ? a.dims : b.dims);
   out.isFloat = a.isFloat;
   int64_t size = std::max(sa, sb);
   for (int64_t i = 0; i < size; ++i) {
@@ -850,6 +887,36 @@ std::vector<Tensor> convertConstant(NodeContext &n) {
   n.fail("a Constant without a value, value_int(s) or value_float");
 }
 
+/// ConstantOfShape: a constant of the given shape filled with `value` (a
+/// one-element tensor, float 0 by default).
+std::vector<Tensor> convertConstantOfShape(NodeContext &n) {
+  n.onlyAttrs({"value"});
+  const Constant &shape = n.constant(0, "input");
+  if (shape.isFloat || shape.dims.size() != 1)
+    n.fail("the shape must be a 1-D integer tensor");
+  int64_t total = 1;
+  for (int64_t d : shape.ints) {
+    if (d < 0 || d > (1 << 20) || total * std::max<int64_t>(d, 1) > (1 << 20))
+      n.fail("shape " + list(shape.ints) + " is not a small constant (at most 2^20 elements)");
+    total *= d;
+  }
+  Constant fill;
+  fill.floats = {0.0f};
+  for (const onnx::AttributeProto &a : n.node.attribute())
+    if (a.name() == "value")
+      fill = readTensor(a.t());
+  if (fill.size() != 1)
+    n.fail("value must have one element");
+  Constant out;
+  out.dims = shape.ints;
+  out.isFloat = fill.isFloat;
+  if (fill.isFloat)
+    out.floats.assign(total, fill.floats[0]);
+  else
+    out.ints.assign(total, fill.ints[0]);
+  return one(std::move(out));
+}
+
 /// The axes of Unsqueeze / Squeeze: an attribute before opset 13, an input
 /// from 13 on.
 std::vector<int64_t> axesOf(NodeContext &n) {
@@ -967,8 +1034,6 @@ std::vector<Tensor> convertPad(NodeContext &n) {
       value = v.floats[0];
     }
   }
-  if (value != 0)
-    n.fail("padding with " + std::to_string(value) + " is not supported (only with zeros)");
   llvm::ArrayRef<int64_t> shape = shapeOf(t.value);
   // pads: [x1_begin, x2_begin, ..., x1_end, x2_end, ...] over the ONNX
   // tensor: [N, C, H, W], or [N, C, L] for a sequence ([N, C, 1, L] here).
@@ -982,6 +1047,16 @@ std::vector<Tensor> convertPad(NodeContext &n) {
   std::array<int64_t, 4> add = sequence
                                    ? std::array<int64_t, 4>{0, pads[2], 0, pads[5]}
                                    : std::array<int64_t, 4>{pads[2], pads[3], pads[6], pads[7]};
+  if (value != 0) {
+    // Padding with another value is an op of its own.
+    Value x = n.value(0, "data");
+    Tensor out = t;
+    out.value = n.built(n.graph.pad(n.layer, x, add, value));
+    out.pads = {0, 0, 0, 0};
+    return {out};
+  }
+  // Zeros: kept aside for the window of a Conv or AveragePool that reads
+  // the result; any other reader pads (NodeContext::value).
   for (int i = 0; i < 4; ++i)
     t.pads[i] += add[i];
   return {t};
@@ -991,6 +1066,25 @@ std::vector<Tensor> convertPad(NodeContext &n) {
 std::vector<Tensor> convertTranspose(NodeContext &n) {
   n.onlyAttrs({"perm"});
   const Tensor &t = n.input(0);
+  if (t.constant) {
+    // Shape arithmetic (the pads torch.onnx.export computes for F.pad).
+    const Constant &c = *t.constant;
+    int64_t rank = int64_t(c.dims.size());
+    std::vector<int64_t> identity(rank);
+    std::iota(identity.begin(), identity.end(), 0);
+    std::vector<int64_t> perm = n.attrInts("perm", {identity.rbegin(), identity.rend()});
+    std::vector<int64_t> sorted = perm;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted != identity)
+      n.fail("perm " + list(perm) + " is not a permutation of the " + std::to_string(rank) +
+             " axes");
+    std::vector<std::vector<int64_t>> indices;
+    for (int64_t axis : perm) {
+      indices.emplace_back(c.dims[axis]);
+      std::iota(indices.back().begin(), indices.back().end(), 0);
+    }
+    return one(gatherConstant(c, indices, perm));
+  }
   int64_t rank = t.shuffleGroups ? 5 : n.rank(0);
   std::vector<int64_t> identity(rank);
   std::iota(identity.begin(), identity.end(), 0);
@@ -1063,26 +1157,38 @@ std::vector<Tensor> convertSlice(NodeContext &n) {
   n.onlyAttrs({"starts", "ends", "axes"});
   const Tensor &t = n.input(0);
   if (t.constant) {
+    // Shape arithmetic: a constant of any rank, with any steps.
     const Constant &c = *t.constant;
-    if (c.isFloat || c.dims.size() != 1)
-      n.fail("only 1-D integer constants are sliced at import");
-    SliceArgs a = sliceArgs(n, 1);
-    int64_t dim = int64_t(c.ints.size()), step = a.steps[0];
-    if (step == 0)
-      n.fail("a step of 0");
-    std::vector<int64_t> out;
-    if (step > 0) {
-      auto [begin, end] = clampRange(a.starts[0], a.ends[0], dim);
-      for (int64_t i = begin; i < end; i += step)
-        out.push_back(c.ints[i]);
-    } else {
-      int64_t begin =
-          std::clamp(a.starts[0] < 0 ? a.starts[0] + dim : a.starts[0], int64_t(-1), dim - 1);
-      int64_t end = std::clamp(a.ends[0] < 0 ? a.ends[0] + dim : a.ends[0], int64_t(-1), dim - 1);
-      for (int64_t i = begin; i > end; i += step)
-        out.push_back(c.ints[i]);
+    int64_t rank = int64_t(c.dims.size());
+    if (rank == 0)
+      n.fail("slicing a scalar");
+    SliceArgs a = sliceArgs(n, rank);
+    std::vector<std::vector<int64_t>> indices(rank);
+    std::vector<int64_t> axes(rank);
+    std::iota(axes.begin(), axes.end(), 0);
+    for (int64_t axis = 0; axis < rank; ++axis) {
+      indices[axis].resize(c.dims[axis]);
+      std::iota(indices[axis].begin(), indices[axis].end(), 0);
     }
-    return one(intConstant({int64_t(out.size())}, out));
+    for (size_t i = 0; i < a.axes.size(); ++i) {
+      int64_t dim = c.dims[a.axes[i]], step = a.steps[i];
+      if (step == 0)
+        n.fail("a step of 0");
+      std::vector<int64_t> &out = indices[a.axes[i]];
+      out.clear();
+      auto wrap = [&](int64_t v) { return v < 0 ? v + dim : v; };
+      if (step > 0) {
+        auto [begin, end] = clampRange(a.starts[i], a.ends[i], dim);
+        for (int64_t k = begin; k < end; k += step)
+          out.push_back(k);
+      } else {
+        int64_t begin = std::clamp(wrap(a.starts[i]), int64_t(-1), dim - 1);
+        int64_t end = std::clamp(wrap(a.ends[i]), int64_t(-1), dim - 1);
+        for (int64_t k = begin; k > end; k += step)
+          out.push_back(k);
+      }
+    }
+    return one(gatherConstant(c, indices, axes));
   }
   Value x = n.value(0, "data");
   llvm::ArrayRef<int64_t> shape = shapeOf(x);
@@ -1339,6 +1445,7 @@ const std::map<std::string, NodeConverter> &converters() {
       {"Clip", convertClip},
       {"Concat", convertConcat},
       {"Constant", convertConstant},
+      {"ConstantOfShape", convertConstantOfShape},
       {"Conv", convertConv},
       {"ConvTranspose", convertConvTranspose},
       {"Div", convertBinary<frontend::BinaryKind::Div>},

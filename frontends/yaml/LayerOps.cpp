@@ -226,6 +226,16 @@ Value upsample(LayerContext &c) {
   return c.builder.upsample(c.info, c.input(), s);
 }
 
+Value pad(LayerContext &c) {
+  Padding p = c.attrs.getPadding("padding", 2);
+  if (p.mode != cnn::PaddingMode::Explicit)
+    c.attrs.error(c.attrs.locOf("padding"),
+                  "attribute 'padding': pad takes explicit sizes (an integer, [h, w] or [top, "
+                  "left, bottom, right]), not a mode");
+  double value = c.attrs.getNumber("value", 0.0, -HUGE_VAL, HUGE_VAL, true, true);
+  return c.builder.pad(c.info, c.input(), p.pads, value);
+}
+
 Value channelShuffle(LayerContext &c) {
   return c.builder.channelShuffle(c.info, c.input(), c.attrs.getInt("groups", std::nullopt));
 }
@@ -286,6 +296,7 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
         {"clip", {"min", "max"}, 1, false, clip},
         {"prelu", {"num_parameters"}, 1, false, prelu},
         {"upsample", {"scale_factor", "mode", "align_corners"}, 1, false, upsample},
+        {"pad", {"padding", "value"}, 1, false, pad},
         {"channel_shuffle", {"groups"}, 1, false, channelShuffle},
         {"slice_channels", {"begin", "end"}, 1, false, sliceChannels},
         {"concat", {}, 2, true, concat},

@@ -256,6 +256,11 @@ class Reference:
                     y = y * other
             elif op in ("sub", "div"):
                 y = args[0] - args[1] if op == "sub" else args[0] / args[1]
+            elif op == "pad":
+                pd = l["padding"]
+                t_, le_, b_, r_ = ([pd] * 4 if isinstance(pd, int) else
+                                   [pd[0], pd[1], pd[0], pd[1]] if len(pd) == 2 else pd)
+                y = F.pad(a, (le_, r_, t_, b_), value=l.get("value", 0.0))
             elif op == "clip":
                 y = F.hardtanh(a, l.get("min", -math.inf), l.get("max", math.inf))
             elif op == "affine":
@@ -593,7 +598,7 @@ def graph_cases():
                   C("g", out_channels=4, kernel=1, activation="sigmoid"),
                   dict(name="m", op="mul", inputs=["c0", "g"])] + head()),
         # prelu, a squeeze-and-excitation scale [N, C, 1, 1] broadcast by mul and sub, div,
-        # affine, clip, channel shuffle, channel slices, nearest and bilinear upsampling
+        # affine, clip, pad, channel shuffle, channel slices, nearest and bilinear upsampling
         GradCase("graph/modern", "graph", [3, 4, 4],
                  [C("c0", out_channels=4, kernel=3, padding=1),
                   dict(name="p", op="prelu", num_parameters=4),
@@ -603,6 +608,7 @@ def graph_cases():
                   dict(name="d", op="sub", inputs=["m", "se"]),
                   dict(name="a", op="affine", scale=-0.5, shift=1.0),
                   dict(name="cl", op="clip", min=1.0, max=1.2),
+                  dict(name="pd", op="pad", padding=[1, 0, 0, 1], value=0.3),
                   dict(name="sh", op="channel_shuffle", groups=2),
                   dict(name="ps", op="prelu"),
                   dict(name="up", op="upsample", scale_factor=[2, 3], mode="bilinear"),

@@ -119,8 +119,9 @@ class ModernBlocks(nn.Module):
     shared, squeeze-and-excitation (a [N, C, 1, 1] scale broadcast by Mul), chunk (Split or
     Slice on channels), arithmetic with numbers (Sub, Div, 1 - x), a learned per-channel scale
     (Mul by an initializer [1, C, 1, 1]), ShuffleNet's channel shuffle (Reshape, Transpose,
-    Reshape), nearest and bilinear upsampling (Resize, with and without align_corners), Sub /
-    Div of computed tensors, and a MatMul by a parameter [in, out]."""
+    Reshape), padding with a value and with zeros before a max pool (Pad), nearest and bilinear
+    upsampling (Resize, with and without align_corners), Sub / Div of computed tensors, and a
+    MatMul by a parameter [in, out]."""
 
     def __init__(self):
         super().__init__()
@@ -141,11 +142,12 @@ class ModernBlocks(nn.Module):
         x = torch.cat([a - 0.5, (1 - b) / 2], 1) * self.gamma
         n, c, h, w = x.shape
         x = x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
-        x = self.prelu_shared(x)
+        x = F.pad(self.prelu_shared(x), (1, 0, 0, 1), value=0.25)
         up = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
         up = nn.functional.interpolate(up, scale_factor=2, mode="bilinear", align_corners=False)
         corners = nn.functional.interpolate(x, scale_factor=4, mode="bilinear", align_corners=True)
         y = up - corners / (1.5 + torch.sigmoid(up))
+        y = F.max_pool2d(F.pad(y, (1, 1, 1, 1)), 3, stride=2)
         features = y.mean((2, 3))
         return self.fc(features) + features @ self.proj
 

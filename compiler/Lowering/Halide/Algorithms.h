@@ -194,6 +194,11 @@ Halide::Func upsample(Halide::Func in, Extent4D inExtent, Extent4D outExtent, bo
 /// Its gradient: each output's δ spread back onto the pixels it read.
 Halide::Func upsampleGrad(Halide::Func grad, Extent4D inExtent, Extent4D outExtent, bool bilinear,
                           bool alignCorners);
+/// `in` (extent `inExtent`) surrounded by `value`, `top` rows and `left`
+/// columns before it.
+Halide::Func pad(Halide::Func in, Extent4D inExtent, int top, int left, float value);
+/// The window of `in` that starts `top` rows and `left` columns in.
+Halide::Func crop(Halide::Func in, int top, int left);
 /// Output channel c reads input channel (c mod g)·C/g + c/g.
 Halide::Func channelShuffle(Halide::Func in, int channels, int groups);
 

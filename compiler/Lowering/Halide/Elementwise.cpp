@@ -291,6 +291,23 @@ Func upsampleGrad(Func grad, Extent4D inExtent, Extent4D outExtent, bool bilinea
   return f;
 }
 
+Func pad(Func in, Extent4D inExtent, int top, int left, float value) {
+  auto &v = vars();
+  Expr x = v.x - left, y = v.y - top;
+  Expr inside = x >= 0 && x < inExtent.w && y >= 0 && y < inExtent.h;
+  Func f("pad");
+  f(v.x, v.y, v.c, v.n) =
+      select(inside, in(clamp(x, 0, inExtent.w - 1), clamp(y, 0, inExtent.h - 1), v.c, v.n), value);
+  return f;
+}
+
+Func crop(Func in, int top, int left) {
+  auto &v = vars();
+  Func f("crop");
+  f(v.x, v.y, v.c, v.n) = in(v.x + left, v.y + top, v.c, v.n);
+  return f;
+}
+
 Func channelShuffle(Func in, int channels, int groups) {
   auto &v = vars();
   int perGroup = channels / groups;

@@ -141,3 +141,28 @@ func.func @bad_clip(%x: tensor<?x8xf32>) {
   %c = cnn.clip %x {min = 2.0 : f64, max = 1.0 : f64} : tensor<?x8xf32>
   return
 }
+
+// -----
+
+// pad: round trip, and its gradient the inner window of δ (crop).
+// ROUND-LABEL: func.func @pad
+// ROUND: cnn.pad %{{.*}} {padding = array<i64: 1, 0, 0, 2>, value = 5.000000e-01 : f64} : (tensor<?x2x3x3xf32>) -> tensor<?x2x4x5xf32>
+// GRAD-LABEL: func.func @pad_train
+// GRAD: cnn.crop %{{.*}} {padding = array<i64: 1, 0, 0, 2>} : (tensor<?x2x4x5xf32>) -> tensor<?x2x3x3xf32>
+func.func @pad(%x: tensor<?x2x3x3xf32>) -> tensor<?x3xf32> {
+  %a = cnn.param "p.weight" : tensor<2xf32>
+  %r = cnn.prelu %x, %a : tensor<?x2x3x3xf32>, tensor<2xf32>
+  %p = cnn.pad %r {padding = array<i64: 1, 0, 0, 2>, value = 0.5 : f64} : (tensor<?x2x3x3xf32>) -> tensor<?x2x4x5xf32>
+  %f = cnn.flatten %p : (tensor<?x2x4x5xf32>) -> tensor<?x40xf32>
+  %w = cnn.param "fc.weight" : tensor<3x40xf32>
+  %y = cnn.dense %f, %w : (tensor<?x40xf32>, tensor<3x40xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
+}
+
+// -----
+
+func.func @bad_pad(%x: tensor<?x2x3x3xf32>) {
+  // expected-error @+1 {{'cnn.pad' op expects [?, 2, 3, 3] padded by [1, 0, 0, 2] to be [?, 2, 4, 5], found [?, 2, 4, 4]}}
+  %p = cnn.pad %x {padding = array<i64: 1, 0, 0, 2>} : (tensor<?x2x3x3xf32>) -> tensor<?x2x4x4xf32>
+  return
+}

@@ -622,6 +622,25 @@ def CNN_UpsampleOp : CNN_Op<"upsample",
   let hasVerifier = 1;
 }
 
+def CNN_PadOp : CNN_Op<"pad",
+    [Pure, CNN_Differentiable<>, CNN_Cost<>]> {
+  let summary = "constant padding of H and W: `padding = [top, left, bottom, right]` (nn.ConstantPad2d)";
+  let description = [{
+    The result is the input surrounded by `value`. (A conv or pooling pads
+    its own window; this op is for padding on its own, or with a value other
+    than 0.) Gradient: `crop`, the inner window of δ.
+
+    ```mlir
+    %y = cnn.pad %x {padding = array<i64: 1, 2, 1, 2>, value = 5.000000e-01 : f64} : (tensor<?x3x4x4xf32>) -> tensor<?x3x6x8xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input, DenseI64ArrayAttr:$padding,
+                   DefaultValuedAttr<F64Attr, "0.0">:$value);
+  let results = (outs CNN_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def CNN_ChannelShuffleOp : CNN_Op<"channel_shuffle",
     [Pure, SameOperandsAndResultType, CNN_Differentiable<>, CNN_Cost<>]> {
   let summary = "ShuffleNet's channel shuffle: [N, g, C/g, H, W] transposed to [N, C/g, g, H, W]";
@@ -1009,6 +1028,14 @@ def CNN_PadChannelsOp : CNN_PureOp<"pad_channels",
     contain the input's: slice_channels' gradient.
   }];
   let arguments = (ins CNN_Tensor:$input, I64Attr:$begin);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_CropOp : CNN_PureOp<"crop",
+    "the inner window of δ, without `padding = [top, left, bottom, right]` (pad's gradient)",
+    [CNN_Cost<>]> {
+  let arguments = (ins CNN_Tensor:$input, DenseI64ArrayAttr:$padding);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }

@@ -135,6 +135,16 @@ static Halide::Func lower(cnn::UpsampleGradOp op, KernelBuilder &k) {
                       op.getMode() == "bilinear", op.getAlignCorners());
 }
 
+static Halide::Func lower(cnn::PadOp op, KernelBuilder &k) {
+  ArrayRef<int64_t> p = op.getPadding();
+  return pad(k.at(op.getInput()), extent4D(op.getInput()), int(p[0]), int(p[1]),
+             float(op.getValue().convertToDouble()));
+}
+static Halide::Func lower(cnn::CropOp op, KernelBuilder &k) {
+  ArrayRef<int64_t> p = op.getPadding();
+  return crop(k.at(op.getInput()), int(p[0]), int(p[1]));
+}
+
 /// Halide's dimension 0 is the innermost: (c, r) of [R, C] read as (r, c).
 static Halide::Func lower(cnn::TransposeOp op, KernelBuilder &k) {
   std::vector<Halide::Var> a = argsOf(2);
@@ -195,11 +205,10 @@ void cnnc::halide::registerElementwiseLowerings(MLIRContext *ctx) {
   attachLowerings<cnn::ReluOp, cnn::SigmoidOp, cnn::TanhOp, cnn::LeakyReluOp, cnn::LeakyReluGradOp,
                   cnn::Relu6Op, cnn::Relu6GradOp, cnn::HardswishOp, cnn::HardswishGradOp,
                   cnn::SiluOp, cnn::SiluGradOp, cnn::ClipOp, cnn::ClipGradOp, cnn::HardSigmoidOp,
-                  cnn::HardSigmoidGradOp,
-                  cnn::SoftmaxOp, cnn::AddOp, cnn::SubOp, cnn::MulOp, cnn::DivOp, cnn::SumToShapeOp,
-                  cnn::AffineOp, cnn::PReluOp, cnn::PReluGradInputOp, cnn::PReluGradSlopeOp,
-                  cnn::UpsampleOp, cnn::UpsampleGradOp, cnn::ChannelShuffleOp, cnn::TransposeOp,
-                  cnn::PadChannelsOp,
+                  cnn::HardSigmoidGradOp, cnn::SoftmaxOp, cnn::AddOp, cnn::SubOp, cnn::MulOp,
+                  cnn::DivOp, cnn::SumToShapeOp, cnn::AffineOp, cnn::PReluOp, cnn::PReluGradInputOp,
+                  cnn::PReluGradSlopeOp, cnn::UpsampleOp, cnn::UpsampleGradOp, cnn::PadOp,
+                  cnn::CropOp, cnn::ChannelShuffleOp, cnn::TransposeOp, cnn::PadChannelsOp,
                   cnn::ConcatOp, cnn::SliceChannelsOp, cnn::DropoutTrainOp, cnn::DropoutGradOp,
                   cnn::ActivationGradOp, cnn::SoftmaxGradOp>(ctx);
 }

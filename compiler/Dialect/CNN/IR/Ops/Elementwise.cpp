@@ -273,6 +273,12 @@ LogicalResult ChannelShuffleOp::buildGradient(GradientBuilder &g, Value dy) {
   return success();
 }
 
+LogicalResult PadOp::buildGradient(GradientBuilder &g, Value dy) {
+  g.accumulate(getInput(),
+               g.builder().create<CropOp>(getLoc(), getInput().getType(), dy, getPaddingAttr()));
+  return success();
+}
+
 LogicalResult TransposeOp::buildGradient(GradientBuilder &g, Value dy) {
   g.accumulate(getInput(), g.builder().create<TransposeOp>(getLoc(), getInput().getType(), dy));
   return success();
@@ -506,4 +512,36 @@ LogicalResult TransposeOp::verify() {
     return emitOpError("expects a matrix [R, C] and its transpose [C, R], found ")
            << shapeToString(x) << " -> " << shapeToString(y);
   return success();
+}
+
+/// `padded` is `inner` with `padding` [top, left, bottom, right] (each >= 0)
+/// around its H and W.
+static LogicalResult verifyPadding(Operation *op, ArrayRef<int64_t> inner, ArrayRef<int64_t> padded,
+                                   ArrayRef<int64_t> padding) {
+  if (failed(expectActivation(op, "the padded value", padded)) ||
+      failed(expectActivation(op, "the inner value", inner)))
+    return failure();
+  if (padding.size() != 4 || llvm::any_of(padding, [](int64_t p) { return p < 0; }))
+    return op->emitOpError("expects padding [top, left, bottom, right] of 4 values >= 0");
+  Shape expected(inner.begin(), inner.end());
+  if (expected.size() == 4) {
+    expected[2] += padding[0] + padding[2];
+    expected[3] += padding[1] + padding[3];
+  }
+  if (inner.size() != 4 || !sameActivationShape(expected, padded))
+    return op->emitOpError("expects ")
+           << shapeToString(inner) << " padded by [" << padding[0] << ", " << padding[1] << ", "
+           << padding[2] << ", " << padding[3] << "] to be " << shapeToString(expected)
+           << ", found " << shapeToString(padded);
+  return success();
+}
+
+LogicalResult PadOp::verify() {
+  if (!std::isfinite(getValue().convertToDouble()))
+    return emitOpError("value must be finite");
+  return verifyPadding(*this, shapeOf(getInput()), shapeOf(getResult()), getPadding());
+}
+
+LogicalResult CropOp::verify() {
+  return verifyPadding(*this, shapeOf(getResult()), shapeOf(getInput()), getPadding());
 }
