@@ -59,8 +59,9 @@ static Stage stageOf(Operation *op, Value value, Operation *anchor) {
   if (op->hasTrait<OpTrait::CNNActivation>())
     return Activation;
   if (auto pool = dyn_cast<cnn::MaxPool2DOp>(op))
-    return anchorIsConv && isNonOverlappingPool(pool.getKernel(), pool.getStride(),
-                                                pool.getPadding(), pool.getCeilMode())
+    return anchorIsConv && llvm::all_of(pool.getDilation(), [](int64_t d) { return d == 1; }) &&
+                   isNonOverlappingPool(pool.getKernel(), pool.getStride(), pool.getPadding(),
+                                        pool.getCeilMode())
                ? Tail
                : NotFusable;
   if (auto pool = dyn_cast<cnn::AvgPool2DOp>(op))

@@ -294,9 +294,12 @@ Value GraphBuilder::pool(const LayerInfo &layer, Value x, const PoolSpec &s, con
   auto stride = b.getDenseI64ArrayAttr(w.stride);
   auto padding = b.getDenseI64ArrayAttr(w.padding);
   auto ceilMode = b.getBoolAttr(w.ceilMode);
+  if (s.kind != PoolKind::Max && (w.dilation[0] != 1 || w.dilation[1] != 1))
+    return fail(layer.site, "dilation applies to max pooling only");
   switch (s.kind) {
   case PoolKind::Max:
-    return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding, ceilMode);
+    return b.create<cnn::MaxPool2DOp>(loc, x, kernel, stride, padding, ceilMode,
+                                      b.getDenseI64ArrayAttr(w.dilation));
   case PoolKind::Average:
     return b.create<cnn::AvgPool2DOp>(loc, x, kernel, stride, padding, ceilMode,
                                       b.getBoolAttr(s.countIncludePad));
@@ -312,8 +315,9 @@ Value GraphBuilder::pool2d(const LayerInfo &layer, Value x, const Pool2DSpec &s)
   ArrayRef<int64_t> in = shapeOf(x);
   if (reported(layer.site, cnn::checkActivation4D(in, "pooling input")))
     return {};
-  return pool(layer, x, s,
-              cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, {1, 1}, s.padding, s.ceilMode));
+  return pool(
+      layer, x, s,
+      cnn::makeWindow({in[2], in[3]}, s.kernel, s.stride, s.dilation, s.padding, s.ceilMode));
 }
 
 Value GraphBuilder::pool1d(const LayerInfo &layer, Value x, const Pool1DSpec &s) {

@@ -184,6 +184,7 @@ struct PoolSpec {
 struct Pool2DSpec : PoolSpec {
   std::array<int64_t, 2> kernel = {1, 1};
   std::array<int64_t, 2> stride = {1, 1};
+  std::array<int64_t, 2> dilation = {1, 1}; ///< max pooling only
 };
 
 /// Pooling over a sequence [N, C, 1, L] with 1 x k windows; `padding` as

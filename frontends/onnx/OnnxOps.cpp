@@ -636,8 +636,9 @@ std::vector<Tensor> convertPool(NodeContext &n, frontend::PoolKind kind) {
   checkImage(n, x, rank);
   bool ceilMode = n.attrInt("ceil_mode", 0) != 0;
   OnnxWindow win = readWindow(n, spatialOf(x, rank), kernel, ceilMode);
-  if (llvm::any_of(win.dilation, [](int64_t d) { return d != 1; }))
-    n.fail("dilated pooling windows are not supported");
+  bool dilated = llvm::any_of(win.dilation, [](int64_t d) { return d != 1; });
+  if (dilated && (kind != frontend::PoolKind::Max || rank != 2))
+    n.fail("dilated windows are supported for a 2-D MaxPool only");
   bool countIncludePad = n.attrInt("count_include_pad", 0) != 0;
   if (extra != std::array<int64_t, 4>{0, 0, 0, 0}) {
     // A zero Pad before the pool (how torch.onnx.export writes avg_pool2d's
@@ -654,6 +655,7 @@ std::vector<Tensor> convertPool(NodeContext &n, frontend::PoolKind kind) {
     spec.kind = kind;
     spec.kernel = {win.kernel[0], win.kernel[1]};
     spec.stride = {win.stride[0], win.stride[1]};
+    spec.dilation = {win.dilation[0], win.dilation[1]};
     spec.padding = padding;
     spec.ceilMode = ceilMode;
     spec.countIncludePad = countIncludePad;

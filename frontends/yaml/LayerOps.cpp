@@ -125,7 +125,10 @@ template <typename Spec> Spec readPool(LayerContext &c, PoolKind kind) {
 }
 
 template <PoolKind kind> Value pool2d(LayerContext &c) {
-  return c.builder.pool2d(c.info, c.input(), readPool<Pool2DSpec>(c, kind));
+  Pool2DSpec s = readPool<Pool2DSpec>(c, kind);
+  if (kind == PoolKind::Max)
+    s.dilation = c.attrs.getPair("dilation", std::array<int64_t, 2>{1, 1});
+  return c.builder.pool2d(c.info, c.input(), s);
 }
 
 template <PoolKind kind> Value pool1d(LayerContext &c) {
@@ -263,9 +266,11 @@ const std::vector<LayerOp> &cnnc::model::layerOps() {
     const std::vector<std::string> pool = {"kernel", "stride", "padding", "ceil_mode"};
     const std::vector<std::string> avgPool = {"kernel", "stride", "padding", "ceil_mode",
                                               "count_include_pad"};
+    const std::vector<std::string> maxPool = {"kernel", "stride", "padding", "ceil_mode",
+                                              "dilation"};
     std::vector<LayerOp> ops = {
         {"conv2d", convWithTable, 1, false, conv2d},
-        {"max_pool2d", pool, 1, false, pool2d<PoolKind::Max>},
+        {"max_pool2d", maxPool, 1, false, pool2d<PoolKind::Max>},
         {"avg_pool2d", avgPool, 1, false, pool2d<PoolKind::Average>},
         {"global_avg_pool",
          {},

@@ -185,14 +185,16 @@ class Reference:
             elif op in ("max_pool2d", "avg_pool2d"):
                 k = pair(l["kernel"])
                 s = pair(l.get("stride", l["kernel"]))
-                pad = resolve_padding(l.get("padding", 0), k, s, 1, a.shape[2:])
+                dil = pair(l.get("dilation", 1))
+                pad = resolve_padding(l.get("padding", 0), k, s, dil, a.shape[2:])
                 if pad[0] != pad[2] or pad[1] != pad[3]:
                     if op == "avg_pool2d":
                         raise NotImplementedError("asymmetric avg_pool2d padding")
                     a = F.pad(a, (pad[1], pad[3], pad[0], pad[2]), value=-math.inf)
                     pad = (0, 0, 0, 0)
                 if op == "max_pool2d":
-                    y = F.max_pool2d(a, k, s, (pad[0], pad[1]), ceil_mode=l.get("ceil_mode", False))
+                    y = F.max_pool2d(a, k, s, (pad[0], pad[1]), dilation=dil,
+                                     ceil_mode=l.get("ceil_mode", False))
                 else:
                     y = F.avg_pool2d(a, k, s, (pad[0], pad[1]), ceil_mode=l.get("ceil_mode", False),
                                      count_include_pad=l.get("count_include_pad", True))
@@ -621,6 +623,13 @@ def graph_cases():
                   dict(name="lo", op="slice_channels", end=3, inputs="q"),
                   dict(name="hi", op="slice_channels", begin=1, end=4, inputs="up"),
                   dict(name="sum", op="add", inputs=["lo", "hi"])] + head()),
+        # dilated max pooling: overlapping and padded (3x3 taps 2 apart), then a 4x3
+        # window of 12 taps (the argmax form) with dilation [1, 2]
+        GradCase("graph/max_pool_dilated", "graph", [2, 9, 9],
+                 [C("c0", out_channels=3, kernel=3, padding=1),
+                  dict(name="mp", op="max_pool2d", kernel=3, stride=1, padding=1, dilation=2),
+                  dict(name="mp2", op="max_pool2d", kernel=[4, 3], stride=2, dilation=[1, 2])]
+                 + head()),
         GradCase("graph/add3", "graph", [2, 5, 5],
                  [C("c0", out_channels=3, kernel=3, padding=1),
                   C("c1", out_channels=3, kernel=1),

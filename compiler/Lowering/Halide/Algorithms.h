@@ -39,10 +39,10 @@ struct WindowAttrs {
   int kernelW = 1, kernelH = 1;
   int strideX = 1, strideY = 1;
   int padLeft = 0, padTop = 0, padRight = 0, padBottom = 0;
+  int dilationX = 1, dilationY = 1; ///< conv, max pooling
 };
 
 struct ConvAttrs : WindowAttrs {
-  int dilationX = 1, dilationY = 1;
   int groups = 1;
   int outChannels = 1;
 };

@@ -184,8 +184,8 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
   winner = Func("pool_winner");
   int taps = a.kernelW * a.kernelH;
   auto tap = [&](int i) {
-    return padded(v.x * a.strideX + i % a.kernelW - a.padLeft,
-                  v.y * a.strideY + i / a.kernelW - a.padTop, v.c, v.n);
+    return padded(v.x * a.strideX + (i % a.kernelW) * a.dilationX - a.padLeft,
+                  v.y * a.strideY + (i / a.kernelW) * a.dilationY - a.padTop, v.c, v.n);
   };
   if (taps <= kSmallPoolWindow) {
     Expr best = tap(0);
@@ -197,13 +197,14 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
     winner(v.x, v.y, v.c, v.n) = index;
   } else {
     RDom r(0, a.kernelW, 0, a.kernelH, "r");
-    Expr value =
-        padded(v.x * a.strideX + r.x - a.padLeft, v.y * a.strideY + r.y - a.padTop, v.c, v.n);
+    Expr value = padded(v.x * a.strideX + r.x * a.dilationX - a.padLeft,
+                        v.y * a.strideY + r.y * a.dilationY - a.padTop, v.c, v.n);
     Tuple best = isMin ? argmin(r, value) : argmax(r, value);
     winner(v.x, v.y, v.c, v.n) = best[1] * a.kernelW + best[0];
   }
   Func f("max_pool_grad");
-  if (a.strideX == a.kernelW && a.strideY == a.kernelH && a.padLeft == 0 && a.padTop == 0) {
+  if (a.strideX == a.kernelW && a.strideY == a.kernelH && a.padLeft == 0 && a.padTop == 0 &&
+      a.dilationX == 1 && a.dilationY == 1) {
     // Non-overlapping windows: each input position is in at most one window.
     Expr ox = v.x / a.strideX, oy = v.y / a.strideY;
     Expr tap = (v.y % a.strideY) * a.kernelW + v.x % a.strideX;
@@ -217,8 +218,8 @@ Func maxPoolGrad(Func input, Extent4D in, Func grad, Extent4D out, const PoolAtt
   Expr total = 0.0f;
   for (int ky = 0; ky < a.kernelH; ++ky)
     for (int kx = 0; kx < a.kernelW; ++kx) {
-      auto [ox, vx] = windowAt(v.x, kx, a.strideX, a.padLeft, out.w);
-      auto [oy, vy] = windowAt(v.y, ky, a.strideY, a.padTop, out.h);
+      auto [ox, vx] = windowAt(v.x, kx * a.dilationX, a.strideX, a.padLeft, out.w);
+      auto [oy, vy] = windowAt(v.y, ky * a.dilationY, a.strideY, a.padTop, out.h);
       total += select(vx && vy && winner(ox, oy, v.c, v.n) == ky * a.kernelW + kx,
                       grad(ox, oy, v.c, v.n), 0.0f);
     }

@@ -54,13 +54,13 @@ static void copyWindow(const cnn::Window &w, WindowAttrs &a) {
   a.padLeft = int(w.padding[1]);
   a.padBottom = int(w.padding[2]);
   a.padRight = int(w.padding[3]);
+  a.dilationY = int(w.dilation[0]);
+  a.dilationX = int(w.dilation[1]);
 }
 
 ConvAttrs cnnc::halide::convAttrs(const cnn::Window &w, int64_t groups, int64_t outChannels) {
   ConvAttrs a;
   copyWindow(w, a);
-  a.dilationY = int(w.dilation[0]);
-  a.dilationX = int(w.dilation[1]);
   a.groups = int(groups);
   a.outChannels = int(outChannels);
   return a;

@@ -27,15 +27,17 @@ PoolStages pooling(Func input, Extent4D in, Extent4D out, const PoolAttrs &a) {
   Func source = input;
   // Windows may reach past the padded input in ceil mode: pad whenever the
   // last window is not fully inside the input.
-  bool needsPadding = a.padLeft || a.padTop || (out.w - 1) * a.strideX + a.kernelW > in.w ||
-                      (out.h - 1) * a.strideY + a.kernelH > in.h;
+  int spanW = (a.kernelW - 1) * a.dilationX + 1, spanH = (a.kernelH - 1) * a.dilationY + 1;
+  bool needsPadding = a.padLeft || a.padTop || (out.w - 1) * a.strideX + spanW > in.w ||
+                      (out.h - 1) * a.strideY + spanH > in.h;
   if (needsPadding) {
     s.padded = paddedInput(input, in, isMax ? -inf : isMin ? inf : 0.0f, "pool_padded");
     source = s.padded;
   }
   s.pool = Func(isMax ? "max_pool" : isMin ? "min_pool" : isL2 ? "l2_pool" : "avg_pool");
   auto tap = [&](Expr kx, Expr ky) {
-    Expr t = source(v.x * a.strideX + kx - a.padLeft, v.y * a.strideY + ky - a.padTop, v.c, v.n);
+    Expr t = source(v.x * a.strideX + kx * a.dilationX - a.padLeft,
+                    v.y * a.strideY + ky * a.dilationY - a.padTop, v.c, v.n);
     return isL2 ? t * t : t;
   };
   Expr small; // the whole window as one expression, for small windows

@@ -212,9 +212,16 @@ class CNN_Pool2DOp<string mnemonic, string what>
 }
 
 def CNN_MaxPool2DOp : CNN_Pool2DOp<"max_pool2d", "max"> {
+  let description = [{
+    Window `kernel = [kh, kw]`, `stride`, `padding = [top, left, bottom, right]`
+    and `dilation` (the taps `dilation` apart, as `nn.MaxPool2d`'s); with
+    `ceil_mode` the output size rounds up (PyTorch semantics: the last
+    window must start inside the input or its left padding).
+  }];
   let arguments = (ins CNN_Tensor:$input, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
-                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode);
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilation);
 }
 
 def CNN_AvgPool2DOp : CNN_Pool2DOp<"avg_pool2d", "average"> {
@@ -979,7 +986,8 @@ def CNN_MaxPool2DGradOp : CNN_PureOp<"max_pool2d_grad",
     `input` with this window, rounded down or (ceil_mode is not kept) up.
   }];
   let arguments = (ins CNN_Tensor:$input, CNN_Tensor:$grad, DenseI64ArrayAttr:$kernel,
-                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+                   DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$dilation);
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }

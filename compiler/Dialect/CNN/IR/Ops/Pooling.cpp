@@ -26,14 +26,14 @@ static ReceptiveField windowField(PoolOp op, ArrayRef<ReceptiveField> operands) 
 }
 
 LogicalResult MaxPool2DOp::buildGradient(GradientBuilder &g, Value dy) {
-  g.accumulate(getInput(), g.builder().create<MaxPool2DGradOp>(getLoc(), getInput().getType(),
-                                                               getInput(), dy, getKernelAttr(),
-                                                               getStrideAttr(), getPaddingAttr()));
+  g.accumulate(getInput(), g.builder().create<MaxPool2DGradOp>(
+                               getLoc(), getInput().getType(), getInput(), dy, getKernelAttr(),
+                               getStrideAttr(), getPaddingAttr(), getDilationAttr()));
   return success();
 }
 double MaxPool2DOp::getFlopsPerItem() { return windowFlops(*this); }
 ReceptiveField MaxPool2DOp::getReceptiveField(ArrayRef<ReceptiveField> operands) {
-  return windowField(*this, operands);
+  return dataField(operands).through(getKernel(), getStride(), getDilation());
 }
 
 LogicalResult AvgPool2DOp::buildGradient(GradientBuilder &g, Value dy) {

@@ -1,9 +1,9 @@
 // The arithmetic ops with a broadcast rhs (a squeeze-and-excitation scale, a
-// per-channel parameter), affine, prelu, upsample, channel_shuffle and
-// channel slices: round trip (a broadcast binary op prints both types), the
-// gradients of the train step (a broadcast operand's δ summed back to its
-// shape, a slice's δ padded back, the shuffle undone with C/g groups), and
-// the verifiers.
+// per-channel parameter), affine, clip, prelu, upsample, pad, channel_shuffle,
+// channel slices, transpose and dilated max pooling: round trip (a broadcast
+// binary op prints both types), the gradients of the train step (a broadcast
+// operand's δ summed back to its shape, a slice's δ padded back, a pad's
+// cropped, the shuffle undone with C/g groups), and the verifiers.
 // RUN: cnnc-opt %s --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=ROUND
 // RUN: cnnc-opt %s --split-input-file --verify-diagnostics --cnnc-autodiff | FileCheck %s --check-prefix=GRAD
 
@@ -165,4 +165,22 @@ func.func @bad_pad(%x: tensor<?x2x3x3xf32>) {
   // expected-error @+1 {{'cnn.pad' op expects [?, 2, 3, 3] padded by [1, 0, 0, 2] to be [?, 2, 4, 5], found [?, 2, 4, 4]}}
   %p = cnn.pad %x {padding = array<i64: 1, 0, 0, 2>} : (tensor<?x2x3x3xf32>) -> tensor<?x2x4x4xf32>
   return
+}
+
+// -----
+
+// A dilated max pool: its taps `dilation` apart, the output size that way,
+// the gradient with the same dilation.
+// ROUND-LABEL: func.func @dilated_pool
+// ROUND: cnn.max_pool2d %{{.*}} {dilation = array<i64: 2, 2>, kernel = array<i64: 3, 3>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<?x2x7x7xf32>) -> tensor<?x2x3x3xf32>
+// GRAD-LABEL: func.func @dilated_pool_train
+// GRAD: cnn.max_pool2d_grad %{{.*}}, %{{.*}} {dilation = array<i64: 2, 2>, kernel = array<i64: 3, 3>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>}
+func.func @dilated_pool(%x: tensor<?x2x7x7xf32>) -> tensor<?x3xf32> {
+  %a = cnn.param "p.weight" : tensor<2xf32>
+  %r = cnn.prelu %x, %a : tensor<?x2x7x7xf32>, tensor<2xf32>
+  %p = cnn.max_pool2d %r {kernel = array<i64: 3, 3>, stride = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilation = array<i64: 2, 2>} : (tensor<?x2x7x7xf32>) -> tensor<?x2x3x3xf32>
+  %f = cnn.flatten %p : (tensor<?x2x3x3xf32>) -> tensor<?x18xf32>
+  %w = cnn.param "fc.weight" : tensor<3x18xf32>
+  %y = cnn.dense %f, %w : (tensor<?x18xf32>, tensor<3x18xf32>) -> tensor<?x3xf32>
+  return %y : tensor<?x3xf32>
 }
