@@ -65,6 +65,7 @@ static void addStagePasses(OpPassManager &pm, Stage stage, bool training) {
     fn.addPass(createCanonicalizerPass());
     fn.addPass(createCSEPass());
     fn.addPass(createEliminateDeadCode());
+    fn.addPass(createCopyPassthroughOutputs());
     break;
   case Stage::Fused:
     fn.addPass(createFuse());

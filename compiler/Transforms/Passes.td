@@ -58,6 +58,16 @@ def EliminateDeadCode : Pass<"cnnc-dce", "mlir::func::FuncOp"> {
   }];
 }
 
+def CopyPassthroughOutputs : Pass<"cnnc-copy-passthrough-outputs", "mlir::func::FuncOp"> {
+  let summary = "Give a kernel to each model output that is one of the model's inputs";
+  let description = [{
+    A model may return one of its inputs: through an `Identity`, a dropout
+    (the identity at inference, folded away), or `output: input` in a model
+    file. Every output buffer is written by a kernel, so such an output gets
+    `cnn.affine` with scale 1 and shift 0: the identity, computed as a copy.
+  }];
+}
+
 def Autodiff : Pass<"cnnc-autodiff", "mlir::ModuleOp"> {
   let summary = "Build the train step and the evaluation step of a model";
   let description = [{

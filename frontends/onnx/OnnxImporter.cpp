@@ -325,9 +325,9 @@ public:
     for (int i = 0; i < g.node_size(); ++i)
       convert(g.node(i), i, opset);
 
-    // Every output must be a value a kernel writes: not a model input
-    // itself (an Identity or inference-time Dropout of one), not the value of
-    // another output.
+    // Every output is a value of its own: not the value of another output.
+    // (One that is a model input itself, an Identity or a Dropout of it, is
+    // copied by a kernel of its own: cnnc-copy-passthrough-outputs.)
     std::vector<Value> results;
     for (const onnx::ValueInfoProto &output : g.output()) {
       auto out = tensors.find(output.name());
@@ -335,11 +335,6 @@ public:
         throw ModelError{"the graph output '" + output.name() +
                          "' is not computed from a model input"};
       Value v = out->second.value;
-      if (auto arg = dyn_cast<BlockArgument>(v))
-        throw ModelError{"the graph output '" + output.name() + "' is the model input '" +
-                         inputs[arg.getArgNumber()]->name() +
-                         "' itself (nothing computes it); cnnc compiles outputs that at "
-                         "least one operator computes"};
       for (size_t i = 0; i < results.size(); ++i)
         if (results[i] == v)
           throw ModelError{"the graph outputs '" + g.output(int(i)).name() + "' and '" +

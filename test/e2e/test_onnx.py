@@ -16,7 +16,8 @@ Groups (--group): small (hand-written modules), torchvision (resnet18, mobilenet
 googlenet, alexnet and vgg11 at 3x224x224: the forward at batch 1 and 3 from the embedded
 parameters; their train steps are test_zoo.py's onnx_* rows), errors (models cnnc must refuse, with the message checked: the node named, the reason given),
 embedded (model.so files that carry their parameters: an ONNX model's initializers, a model
-file compiled with --embed-weights; run without --weights), train (one SGD train step of an
+file compiled with --embed-weights; run without --weights; models with several inputs and
+outputs, and outputs that are the input itself), train (one SGD train step of an
 imported model through the runtime vs PyTorch's, every parameter compared).
 Assumes: what harness.py assumes, plus Debian's python3-onnx; the cnnc Python package for the
 train, torchvision and embedded groups (--python-dir, default <bin-dir>/../python).
@@ -329,18 +330,6 @@ def error_cases():
             f.write(b"\x08\x07\x12\xff\xff\xff\xffnot a model")
         return path
 
-    def output_is_input(op):
-        from onnx import TensorProto, helper
-        path = os.path.join(EXPORT_DIR, f"passthrough_{op.lower()}.onnx")
-        graph = helper.make_graph(
-            [helper.make_node(op, ["input"], ["output"], name="pass"),
-             helper.make_node("Relu", ["input"], ["r"], name="relu")], "passthrough",
-            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
-            [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4]),
-             helper.make_tensor_value_info("r", TensorProto.FLOAT, ["N", 4])])
-        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-        return path
-
     def one_node(name, op, inputs, attrs, initializers=()):
         """A graph of one node reading `input` [N, 4, 3, 3] (and constants)."""
         from onnx import TensorProto, helper
@@ -371,15 +360,6 @@ def error_cases():
                                                      ("axes", [3])]),
                   ["slice_spatial.onnx: error: node 'slice_spatial' (Slice): slicing axis 3 of "
                    "[N, 4, 3, 3] with step 1 is not supported (only channels, axis 1, step 1)"]),
-        ErrorCase("output_is_input", lambda: output_is_input("Identity"),
-                  ["passthrough_identity.onnx: error: the graph output 'output' is the model "
-                   "input 'input' itself (nothing computes it); cnnc compiles outputs that at "
-                   "least one operator computes"]),
-        # Dropout is folded away after import: the planner refuses the output then.
-        ErrorCase("output_is_dropout_of_input", lambda: output_is_input("Dropout"),
-                  ["error: model output 0 ('output') is not computed by any operator: it is the "
-                   "model's input itself (an identity, or a dropout at inference, of it); cnnc "
-                   "compiles outputs that at least one operator computes"]),
         ErrorCase("unsupported_op", cumsum,
                   ["cumsum.onnx: error: node '/CumSum' (CumSum): operator 'CumSum' is not "
                    "supported (cnnc imports Add, AveragePool, "]),
@@ -472,7 +452,7 @@ def run_embedded_checks(args):
     if not ok:
         print(f"  expected {expect!r} in:\n  {text}", flush=True)
         failures += 1
-    return failures + run_two_in_two_out(args, tools)
+    return failures + run_two_in_two_out(args, tools) + run_passthrough(args, tools)
 
 
 class TwoInTwoOut(nn.Module):
@@ -551,6 +531,43 @@ def run_two_in_two_out(args, tools):
                 failures += 1
                 continue
             c = harness.compare(np.load(out), ref.numpy())
+            print(f"{'PASS' if c.ok else 'FAIL'} {case} max_err {c.err:.2e}", flush=True)
+            failures += 0 if c.ok else 1
+    return failures
+
+
+def run_passthrough(args, tools):
+    """Graphs whose first output is the model input itself, through an Identity or a Dropout
+    (the identity at inference), beside a computed one (Relu): each output is written, the
+    first a copy of the input."""
+    from onnx import TensorProto, helper
+    failures = 0
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(seed_of("passthrough")))
+    for op in ("Identity", "Dropout"):
+        name = f"passthrough_{op.lower()}"
+        path = os.path.join(EXPORT_DIR, name + ".onnx")
+        graph = helper.make_graph(
+            [helper.make_node(op, ["input"], ["output"], name="pass"),
+             helper.make_node("Relu", ["input"], ["r"], name="relu")], "passthrough",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4]),
+             helper.make_tensor_value_info("r", TensorProto.FLOAT, ["N", 4])])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+        so = os.path.join(EXPORT_DIR, name + ".so")
+        harness.run_cnnc(os.path.join(args.bin_dir, "cnnc"), path, so, ["--inference-only"],
+                         target=args.target)
+        inp = os.path.join(EXPORT_DIR, name + "_in.npy")
+        harness.write_npy(inp, x.numpy())
+        outs = [os.path.join(EXPORT_DIR, f"{name}_out{i}.npy") for i in range(2)]
+        p = subprocess.run([tools.cnnrun, "run", so, "--input", inp, "--output", outs[0],
+                            "--output", outs[1]], capture_output=True, text=True)
+        for out, ref, what in zip(outs, (x, torch.relu(x)), ("output", "r")):
+            case = f"embedded/{name}.{what}"
+            if p.returncode != 0:
+                print(f"FAIL {case}: cnnrun: {p.stderr}", flush=True)
+                failures += 1
+                continue
+            c = harness.compare(np.load(out), ref.double().numpy())
             print(f"{'PASS' if c.ok else 'FAIL'} {case} max_err {c.err:.2e}", flush=True)
             failures += 0 if c.ok else 1
     return failures

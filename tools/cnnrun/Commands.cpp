@@ -132,7 +132,7 @@ void info(const Options &options) {
 void run(const Options &options) {
   cnnc::Model model(options.model);
   std::vector<cnnc::TensorInfo> ins = model.inputs(), outs = model.outputs();
-  if (options.weights.empty() && !model.hasDefaultParameters())
+  if (options.weights.empty() && !model.hasDefaultParameters() && !model.parameters().empty())
     throw std::runtime_error("run needs --weights FILE.safetensors (the model embeds no "
                              "parameter values)");
   if (options.inputs.size() != ins.size())
