@@ -1,10 +1,11 @@
 // An output that is the model's input itself gets a kernel of its own, the
-// identity affine; computed outputs are left as they are.
+// identity affine (scale 1 and shift 0, the defaults); computed outputs are
+// left as they are.
 // RUN: cnnc-opt %s --cnnc-copy-passthrough-outputs | FileCheck %s
 
 // CHECK-LABEL: func.func @passthrough
 // CHECK: %[[R:.*]] = cnn.relu %arg0
-// CHECK: %[[C:.*]] = cnn.affine %arg0 {scale = 1.000000e+00 : f64} : tensor<?x4xf32>
+// CHECK: %[[C:.*]] = cnn.affine %arg0 : tensor<?x4xf32>
 // CHECK: return %[[C]], %[[R]]
 func.func @passthrough(%x: tensor<?x4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   %r = cnn.relu %x : tensor<?x4xf32>
