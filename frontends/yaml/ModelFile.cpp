@@ -1236,7 +1236,7 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt, i
   return {xs[0], xs[1]};
 }
 
-/// The padding modes of the course notes by name (valid, same, full), if `s` is one.
+/// The padding mode named `s` (valid, same, full), if `s` names one.
 static std::optional<cnnc::cnn::PaddingMode> paddingMode(StringRef s) {
   if (s == "valid")
     return cnnc::cnn::PaddingMode::Valid;
