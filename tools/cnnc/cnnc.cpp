@@ -5,7 +5,7 @@
 // the pipeline instead (compiler/Pipeline/Pipeline.h lists them). Errors are
 // printed as `file:line:col: error: ...` with the source line and a caret;
 // the exit code is 0 on success and 1 on any error. `--stats` prints the
-// complexity report of the course notes instead of compiling.
+// per-layer complexity report (docs/complexity.md) instead of compiling.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Analysis/Statistics.h"
