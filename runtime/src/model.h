@@ -126,6 +126,7 @@ struct cnnc_model {
   int64_t allocatedBatch = 0;
   uint64_t stepCount = 0; ///< train steps since initialization
   uint64_t seed = 0;      ///< of the last initialization (or checkpoint)
+  std::string checkpointNote; ///< "cnnc_note" of the last checkpoint read
 
   /// True for a GPU model: its buffers live in device memory.
   bool onDevice() const { return deviceInterface != nullptr; }

@@ -271,6 +271,17 @@ cnnc_status cnnc_dataset_shuffle(cnnc_dataset *dataset, uint64_t seed, uint64_t 
 
 /** Restores the file order. */
 cnnc_status cnnc_dataset_reset_order(cnnc_dataset *dataset);
+/** cnnc_model_save_checkpoint with an application's note: any UTF-8 text
+ * (e.g. JSON of a trainer's own state: data order, early-stopping counters)
+ * stored in the checkpoint's __metadata__ as "cnnc_note". Null or "" stores
+ * none. */
+cnnc_status cnnc_model_save_checkpoint_with_note(const cnnc_model *model, const char *path,
+                                                 const char *note);
+
+/** The note of the checkpoint last read by cnnc_model_load_checkpoint ("" if
+ * it had none or no checkpoint was read); valid until the next load or free. */
+const char *cnnc_model_checkpoint_note(const cnnc_model *model);
+
 
 /** The number of batches of `batch_size` items, the last partial one included. */
 int64_t cnnc_dataset_num_batches(const cnnc_dataset *dataset, int64_t batch_size);
@@ -340,3 +351,24 @@ cnnc_status cnnc_idx_load(const char *path, cnnc_array *out_array);
 }
 #endif
 #endif
+/** The element type of a .npy file read by cnnc_npy_load_numeric. */
+typedef enum cnnc_dtype {
+  CNNC_DTYPE_FLOAT32 = 0,
+  CNNC_DTYPE_FLOAT64,
+  CNNC_DTYPE_UINT8,
+  CNNC_DTYPE_INT8,
+  CNNC_DTYPE_BOOL,
+  CNNC_DTYPE_UINT16,
+  CNNC_DTYPE_INT16,
+  CNNC_DTYPE_UINT32,
+  CNNC_DTYPE_INT32,
+  CNNC_DTYPE_UINT64,
+  CNNC_DTYPE_INT64
+} cnnc_dtype;
+
+/** Reads a NumPy .npy file (C order) of float32, float64, bool or any
+ * little-endian integer type, converting each value to float32 (integers
+ * beyond 2^24 round); `out_dtype` receives the file's type (uint8 images
+ * are then usually divided by 255). */
+cnnc_status cnnc_npy_load_numeric(const char *path, cnnc_array *out_array, cnnc_dtype *out_dtype);
+

@@ -224,8 +224,14 @@ public:
   void save(const std::string &path) const {
     check(cnnc_model_save_checkpoint(get(), path.c_str()));
   }
+  /// save() with an application's note (e.g. JSON of a trainer's state).
+  void save(const std::string &path, const std::string &note) const {
+    check(cnnc_model_save_checkpoint_with_note(get(), path.c_str(), note.c_str()));
+  }
   /// Reads a checkpoint written by save().
   void load(const std::string &path) { check(cnnc_model_load_checkpoint(get(), path.c_str())); }
+  /// The note of the checkpoint last read by load() ("" if none).
+  std::string checkpointNote() const { return cnnc_model_checkpoint_note(get()); }
 
   /// Runs the prepare kernels now (otherwise done by the first run).
   void prepare() { check(cnnc_model_prepare(get())); }
@@ -324,6 +330,13 @@ public:
   static Array loadNpy(const std::string &path) {
     Array a;
     check(cnnc_npy_load(path.c_str(), &a.a_));
+    return a;
+  }
+  /// Reads a numeric .npy file (float, integer or bool, C order) as float32;
+  /// `dtype` receives the file's element type.
+  static Array loadNpyNumeric(const std::string &path, cnnc_dtype &dtype) {
+    Array a;
+    check(cnnc_npy_load_numeric(path.c_str(), &a.a_, &dtype));
     return a;
   }
   /// Reads an unsigned-byte IDX file, gzipped or plain; values are 0..255.
