@@ -340,17 +340,6 @@ void cnnc_array_free(cnnc_array *array);
  * ('<f4'), C order only. */
 cnnc_status cnnc_npy_load(const char *path, cnnc_array *out_array);
 
-/** Writes a NumPy .npy file (format v1, '<f4', C order). */
-cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank, const int64_t *shape);
-
-/** Reads an IDX file of unsigned bytes (type 0x08), gzipped or plain, as
- * floats holding the raw values 0..255 (images: divide by 255). */
-cnnc_status cnnc_idx_load(const char *path, cnnc_array *out_array);
-
-#ifdef __cplusplus
-}
-#endif
-#endif
 /** The element type of a .npy file read by cnnc_npy_load_numeric. */
 typedef enum cnnc_dtype {
   CNNC_DTYPE_FLOAT32 = 0,
@@ -372,3 +361,14 @@ typedef enum cnnc_dtype {
  * are then usually divided by 255). */
 cnnc_status cnnc_npy_load_numeric(const char *path, cnnc_array *out_array, cnnc_dtype *out_dtype);
 
+/** Writes a NumPy .npy file (format v1, '<f4', C order). */
+cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank, const int64_t *shape);
+
+/** Reads an IDX file of unsigned bytes (type 0x08), gzipped or plain, as
+ * floats holding the raw values 0..255 (images: divide by 255). */
+cnnc_status cnnc_idx_load(const char *path, cnnc_array *out_array);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
