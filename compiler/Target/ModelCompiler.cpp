@@ -22,6 +22,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Parallel.h"
 #include "llvm/Support/Path.h"
@@ -31,12 +32,18 @@
 #include <fstream>
 #include <map>
 
+#include <unistd.h>
+
 using namespace mlir;
 using namespace cnnc;
 
 static const char *const kModelAbiHeader =
 #include "ModelAbiHeader.inc"
     ;
+
+/// The ELF section of model.so that holds the metadata JSON, so cnnc can read
+/// it back without loading the library (readModelMetadata).
+static const char *const kMetadataSection = "cnnc_metadata";
 
 /// True when /proc/cpuinfo lists `flag` (false where there is no such file).
 static bool cpuHasFlag(llvm::StringRef flag) {
@@ -269,7 +276,8 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
   src += "};\nstatic const char *const kernel_names[] = {\n";
   for (const PlannedKernel &k : plan.kernels)
     src += "  \"" + cString(k.label) + "\",\n";
-  src += "};\nstatic const char metadata[] = \"" + cString(metadata) + "\";\n";
+  src += "};\nstatic const char metadata[] __attribute__((section(\"" +
+         std::string(kMetadataSection) + "\"))) = \"" + cString(metadata) + "\";\n";
   std::string defaults;
   if (defaultParametersSize) {
     src += "extern const unsigned char cnnc_default_parameters[];\n";
@@ -295,9 +303,10 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
 /// Links `inputs` into the shared library `output`, exporting cnnc_model_v1
 /// alone (`versionScript` is a scratch file path): the Halide runtime stays
 /// private to the library and binds to itself, never to another copy loaded
-/// in the process.
+/// in the process. The library is written under a temporary name in the
+/// output's directory and renamed into place once complete.
 static LogicalResult link(ModuleOp module, const std::vector<std::string> &inputs,
-                          const std::string &output, const std::string &versionScript) {
+                          const std::string &finalOutput, const std::string &versionScript) {
   const char *cc = getenv("CNNC_CC");
   auto program = llvm::sys::findProgramByName(cc ? cc : "cc");
   if (!program)
@@ -309,6 +318,20 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
     if (!script)
       return module.emitError("cannot write ") << versionScript;
   }
+  int fd;
+  llvm::SmallString<256> temp;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(finalOutput + ".tmp-%%%%%%", fd, temp))
+    return module.emitError("cannot write ") << finalOutput << ": " << ec.message();
+  ::close(fd);
+  // Removes the temporary library unless it was renamed into place.
+  struct RemoveTemp {
+    llvm::SmallString<256> &path;
+    ~RemoveTemp() {
+      if (!path.empty())
+        llvm::sys::fs::remove(path);
+    }
+  } removeTemp{temp};
+  std::string output(temp);
   std::vector<std::string> argv = {
       *program, "-shared", "-fPIC", "-O2", "-Wl,--version-script=" + versionScript, "-o", output};
   argv.insert(argv.end(), inputs.begin(), inputs.end());
@@ -319,7 +342,11 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0)
     return module.emitError("linking ")
-           << output << " failed (" << *program << " exited with " << rc << ") " << message;
+           << finalOutput << " failed (" << *program << " exited with " << rc << ") " << message;
+  // The linker creates its output with the mode of a new file; keep that.
+  if (std::error_code ec = llvm::sys::fs::rename(temp, finalOutput))
+    return module.emitError("cannot write ") << finalOutput << ": " << ec.message();
+  temp.clear();
   return success();
 }
 
@@ -499,8 +526,8 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   {
     std::ofstream glue(gluePath);
     std::string deviceApi = deviceApiOf(target);
-    glue << glueSource(*plan, plan->metadataJson(target.to_string(), deviceApi), deviceApi,
-                       defaultParametersSize);
+    glue << glueSource(*plan, plan->metadataJson(target.to_string(), deviceApi, options.sourceName),
+                       deviceApi, defaultParametersSize);
     if (!glue)
       return module.emitError("cannot write ") << gluePath;
   }
@@ -509,4 +536,28 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
     return failure();
   timer.step("Halide runtime, glue and link");
   return success();
+}
+
+std::optional<std::string> cnnc::readModelMetadata(const std::string &path) {
+  auto binary = llvm::object::ObjectFile::createObjectFile(path);
+  if (!binary) {
+    llvm::consumeError(binary.takeError());
+    return std::nullopt;
+  }
+  for (const llvm::object::SectionRef &section : binary->getBinary()->sections()) {
+    llvm::Expected<StringRef> name = section.getName();
+    if (!name) {
+      llvm::consumeError(name.takeError());
+      continue;
+    }
+    if (*name != kMetadataSection)
+      continue;
+    llvm::Expected<StringRef> contents = section.getContents();
+    if (!contents) {
+      llvm::consumeError(contents.takeError());
+      return std::nullopt;
+    }
+    return contents->split('\0').first.str();
+  }
+  return std::nullopt;
 }
