@@ -7,22 +7,24 @@
 // cnnc_model_v1 with the metadata and the Halide runtime entry points the
 // cnnc runtime calls, and link everything with the system C compiler (`cc`,
 // or $CNNC_CC) into model.so, with a version script that exports
-// cnnc_model_v1 alone.
+// cnnc_model_v1 alone. Kernel objects and the runtime object come from the
+// compile cache (CompileCache.h) when it holds them.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/ModelCompiler.h"
 #include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Schedule/Scheduler.h"
 #include "compiler/Target/ArgumentChecks.h"
+#include "compiler/Target/CompileCache.h"
 #include "compiler/Target/DefaultParameters.h"
 #include "compiler/Target/ModelPlan.h"
 
 #include "cnnc/model_schema.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Parallel.h"
 #include "llvm/Support/Path.h"
@@ -419,25 +421,63 @@ struct StepTimer {
 
 /// Gives kernels with equal fingerprints (and the same kind of schedule) the
 /// symbol of the first of them; returns the indices of those first kernels,
-/// the only ones to compile. Their flop counts are copied after lowering.
-static std::vector<size_t> shareIdenticalKernels(ModelPlan &plan, const CompileOptions &options) {
+/// the only ones to compile, each with the text that determines its code.
+/// Their flop counts are copied after lowering.
+static std::vector<std::pair<size_t, std::string>>
+shareIdenticalKernels(ModelPlan &plan, const CompileOptions &options) {
   bool autoSchedule = halide::isAutoScheduleOption(options.schedule);
   std::map<std::string, size_t> firstWith;
-  std::vector<size_t> distinct;
+  std::vector<std::pair<size_t, std::string>> distinct;
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
     PlannedKernel &kernel = plan.kernels[k];
     // Autoschedulers only schedule inference kernels (see buildKernel).
     bool autoScheduled = autoSchedule && kernel.phase == Phase::Inference;
     std::string key = (autoScheduled ? "auto " : "cpu ") + kernelFingerprint(kernel);
-    auto [it, isNew] = firstWith.try_emplace(std::move(key), k);
+    auto [it, isNew] = firstWith.try_emplace(key, k);
     if (isNew) {
-      distinct.push_back(k);
+      distinct.emplace_back(k, std::move(key));
       continue;
     }
-    kernel.symbol = plan.kernels[it->second].symbol;
     kernel.sharedWith = int(it->second);
   }
   return distinct;
+}
+
+/// What, besides a kernel's own IR, determines its object: the compiler, the
+/// target, the options that change code generation, and Halide's
+/// environment variables (the autoschedulers read HL_BEAM_SIZE and others).
+static std::string codeGenerationContext(const CompileOptions &options,
+                                         const Halide::Target &kernelTarget) {
+  std::string context = compilerIdentity() + "\ntarget " + kernelTarget.to_string() +
+                        "\nschedule " + options.schedule +
+                        (options.kernelChecks ? "\nkernel checks" : "") + "\n";
+  std::vector<std::string> halideEnvironment;
+  for (char **e = environ; *e; ++e)
+    if (llvm::StringRef(*e).starts_with("HL_"))
+      halideEnvironment.push_back(*e);
+  llvm::sort(halideEnvironment);
+  for (const std::string &e : halideEnvironment)
+    context += e + "\n";
+  return context;
+}
+
+/// Puts the standalone Halide runtime of `target` at `path`, from the cache
+/// when it holds it; `cached` says which.
+static LogicalResult halideRuntimeObject(ModuleOp module, const Halide::Target &target,
+                                         CompileCache &cache, const std::string &path,
+                                         bool &cached) {
+  std::string key =
+      CompileCache::key("halide runtime\n" + compilerIdentity() + "\n" + target.to_string());
+  cached = cache.fetch("runtime", key, path) == CompileCache::Lookup::Hit;
+  if (cached)
+    return success();
+  try {
+    Halide::compile_standalone_runtime(path, target);
+  } catch (const Halide::Error &e) {
+    return module.emitError("Halide runtime compilation failed: ") << e.what();
+  }
+  cache.store("runtime", key, path);
+  return success();
 }
 
 LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &options,
@@ -448,6 +488,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   Halide::Target target = targetOf(options);
   Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime);
   std::unique_ptr<halide::Scheduler> scheduler = schedulerOf(options, target);
+  CompileCache cache(options.cacheDirectory, llvm::errs());
   ScratchDir dir;
   if (llvm::sys::fs::createUniqueDirectory("cnnc", dir.path))
     return module.emitError("cannot create a temporary directory");
@@ -455,64 +496,102 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   // Kernels that compute the same function (the repeated units of a ResNet,
   // the same layer in the inference and eval steps) share one object: only
   // the first of each is lowered and compiled, the others call its symbol.
-  std::vector<size_t> distinct = shareIdenticalKernels(*plan, options);
+  // That symbol is named after the object's cache key, so a cached object
+  // serves any model that has the kernel.
+  std::vector<std::pair<size_t, std::string>> distinct = shareIdenticalKernels(*plan, options);
+  std::string context = codeGenerationContext(options, kernelTarget);
+  std::vector<std::string> keys;
+  for (auto &[k, text] : distinct) {
+    keys.push_back(CompileCache::key("kernel\n" + context + text));
+    plan->kernels[k].symbol = "cnnc_k_" + keys.back().substr(0, 16);
+  }
+  for (PlannedKernel &planned : plan->kernels)
+    if (planned.sharedWith >= 0)
+      planned.symbol = plan->kernels[planned.sharedWith].symbol;
   StepTimer timer(options.report);
 
-  // Lowering and scheduling touch the IR: done in order. Halide's code
-  // generation (most of the time) runs on every core, one kernel per task.
-  std::vector<LoweredKernel> kernels;
+  // Every distinct kernel is lowered (its flop count goes into the
+  // metadata); those the cache holds are not scheduled or compiled. Lowering
+  // and scheduling touch the IR: done in order. Halide's code generation
+  // (most of the time) runs on every core, one kernel per task.
   std::vector<std::string> objects;
-  for (size_t k : distinct) {
-    PlannedKernel &planned = plan->kernels[k];
+  std::vector<LoweredKernel> kernels; // the kernels to compile
+  std::vector<size_t> toCompile;      // their positions in `distinct`
+  size_t fromCache = 0, corrupt = 0;
+  for (auto [i, entry] : llvm::enumerate(distinct)) {
+    PlannedKernel &planned = plan->kernels[entry.first];
+    objects.push_back(dir.file(planned.symbol + ".o"));
+    CompileCache::Lookup found = cache.fetch("kernel", keys[i], objects.back());
+    if (found == CompileCache::Lookup::Hit) {
+      FailureOr<LoweredKernel> kernel = lowerToHalide(planned.op, planned.inputs);
+      if (failed(kernel))
+        return failure();
+      planned.flops = kernel->flops;
+      ++fromCache;
+      continue;
+    }
+    corrupt += found == CompileCache::Lookup::Corrupt;
     FailureOr<LoweredKernel> kernel = buildKernel(planned, *scheduler);
     if (failed(kernel))
       return failure();
     kernels.push_back(std::move(*kernel));
-    objects.push_back(dir.file(planned.symbol + ".o"));
+    toCompile.push_back(i);
   }
   for (PlannedKernel &planned : plan->kernels)
     if (planned.sharedWith >= 0)
       planned.flops = plan->kernels[planned.sharedWith].flops;
-  timer.step("lower and schedule " + std::to_string(distinct.size()) + " distinct kernels of " +
-             std::to_string(plan->kernels.size()));
+  timer.step("lower " + std::to_string(distinct.size()) + " distinct kernels of " +
+             std::to_string(plan->kernels.size()) + ", schedule " + std::to_string(kernels.size()));
   std::vector<std::string> errors(kernels.size());
-  llvm::parallelFor(0, kernels.size(), [&](size_t i) {
-    errors[i] = compileObject(kernels[i], options, plan->kernels[distinct[i]].symbol, objects[i],
-                              kernelTarget);
+  std::vector<bool> fellBack(kernels.size(), false);
+  llvm::parallelFor(0, kernels.size(), [&](size_t j) {
+    size_t i = toCompile[j];
+    errors[j] = compileObject(kernels[j], options, plan->kernels[distinct[i].first].symbol,
+                              objects[i], kernelTarget);
   });
   unsigned threads = llvm::parallel::strategy.compute_thread_count();
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    if (errors[i].empty())
+  for (size_t j = 0; j < kernels.size(); ++j) {
+    size_t i = toCompile[j];
+    if (errors[j].empty()) {
+      cache.store("kernel", keys[i], objects[i]);
       continue;
-    PlannedKernel &planned = plan->kernels[distinct[i]];
+    }
+    PlannedKernel &planned = plan->kernels[distinct[i].first];
     // An autoscheduler can produce a schedule Halide cannot compile (Li2018
     // on a dense+softmax group: "Atomic predicated store"); that kernel
-    // falls back to cnnc's own schedule, with a warning.
+    // falls back to cnnc's own schedule, with a warning (and is not cached,
+    // so the warning comes again next time).
     if (halide::isAutoScheduleOption(options.schedule) && planned.phase == Phase::Inference) {
       planned.op->emitWarning("the ")
           << options.schedule << " schedule of '" << planned.label << "' does not compile ("
-          << llvm::StringRef(errors[i]).trim() << "); using cnnc's own schedule for it";
+          << llvm::StringRef(errors[j]).trim() << "); using cnnc's own schedule for it";
       CompileOptions hand = options;
       hand.schedule = "default";
       FailureOr<LoweredKernel> kernel = buildKernel(planned, *schedulerOf(hand, target));
       if (failed(kernel))
         return failure();
-      errors[i] = compileObject(*kernel, options, planned.symbol, objects[i], kernelTarget);
-      if (errors[i].empty())
+      errors[j] = compileObject(*kernel, options, planned.symbol, objects[i], kernelTarget);
+      if (errors[j].empty())
         continue;
     }
     return planned.op->emitError("Halide compilation of '")
-           << planned.label << "' failed: " << errors[i];
+           << planned.label << "' failed: " << errors[j];
   }
-  timer.step("generate code (" + std::to_string(threads) + " threads)");
-  std::string runtime = dir.file("halide_runtime.o");
-  try {
-    Halide::compile_standalone_runtime(runtime, target);
-  } catch (const Halide::Error &e) {
-    return module.emitError("Halide runtime compilation failed: ") << e.what();
-  }
-  objects.push_back(runtime);
+  std::string generated = "generate code for " + std::to_string(kernels.size()) + " kernels (" +
+                          std::to_string(threads) + " threads), ";
+  if (!cache.enabled())
+    generated += "compile cache off";
+  else
+    generated += std::to_string(fromCache) + " from the cache " + cache.path();
+  if (corrupt)
+    generated += " (" + std::to_string(corrupt) + " damaged entries rebuilt)";
+  timer.step(generated);
 
+  std::string runtime = dir.file("halide_runtime.o");
+  bool runtimeCached = false;
+  if (failed(halideRuntimeObject(module, target, cache, runtime, runtimeCached)))
+    return failure();
+  objects.push_back(runtime);
   uint64_t defaultParametersSize = 0;
   if (options.defaultParameters) {
     FailureOr<uint64_t> size =
@@ -534,7 +613,8 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   objects.insert(objects.begin(), gluePath);
   if (failed(link(module, objects, outputPath, dir.file("exports.map"))))
     return failure();
-  timer.step("Halide runtime, glue and link");
+  timer.step(std::string(runtimeCached ? "Halide runtime from the cache" : "Halide runtime") +
+             ", glue and link");
   return success();
 }
 

@@ -34,6 +34,9 @@ struct CompileOptions {
   /// Values of the model's parameters to embed in model.so, loaded with
   /// the model (ONNX initializers, `cnnc --embed-weights`); null for none.
   const DefaultParameters *defaultParameters = nullptr;
+  /// The compile cache's directory (defaultCacheDirectory()), or "" to
+  /// compile everything afresh (`cnnc --no-cache`).
+  std::string cacheDirectory;
   /// The model file's name without its directory, recorded in the metadata
   /// as "source" ("" for none).
   std::string sourceName;
