@@ -146,7 +146,7 @@ void initBuffers(cnnc_model &model);
 int findParameter(const cnnc_model &model, const std::string &name);
 
 /// Sets every parameter from the values the model.so embeds, if it embeds
-/// any (safetensors.cpp).
+/// any (parameters.cpp).
 void loadDefaultParameters(cnnc_model &model);
 
 /// Marks that the host copy of root buffer `root` changed (all of it), so a

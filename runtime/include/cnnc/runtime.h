@@ -116,8 +116,18 @@ cnnc_status cnnc_model_get_step_info(const cnnc_model *model, size_t index,
 /** Loads every model parameter from a safetensors file. Tensors the model
  * does not have are ignored (whatever their dtype); every parameter must be
  * present as F32 with exactly the expected shape. On failure no parameter
- * is changed. */
+ * is changed. A missing parameter's message names the file's nearest
+ * tensor names, and the prefix every parameter has in the file if there is
+ * one (e.g. "module."). A file of another format (a torch.save checkpoint,
+ * a pickle, NumPy, ONNX) is named as such (CNNC_ERROR_FORMAT). */
 cnnc_status cnnc_model_load_parameters(cnnc_model *model, const char *path);
+
+/** cnnc_model_load_parameters reading parameter NAME from the file's tensor
+ * strip_prefix + NAME (e.g. "module." for a torch.nn.DataParallel
+ * state_dict); tensors without the prefix are ignored. A null or empty
+ * strip_prefix is cnnc_model_load_parameters. */
+cnnc_status cnnc_model_load_parameters_prefixed(cnnc_model *model, const char *path,
+                                                const char *strip_prefix);
 
 /** 1 if the model.so embeds values for its parameters (an ONNX model's
  * initializers, `cnnc --embed-weights`), else 0. cnnc_model_load sets the
@@ -243,6 +253,17 @@ cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const char *path
  * parameters-only file) is a clear error and leaves the model as it was. */
 cnnc_status cnnc_model_load_checkpoint(cnnc_model *model, const char *path);
 
+/** cnnc_model_save_checkpoint with an application's note: any UTF-8 text
+ * (e.g. JSON of a trainer's own state: data order, early-stopping counters)
+ * stored in the checkpoint's __metadata__ as "cnnc_note". Null or "" stores
+ * none. */
+cnnc_status cnnc_model_save_checkpoint_with_note(const cnnc_model *model, const char *path,
+                                                 const char *note);
+
+/** The note of the checkpoint last read by cnnc_model_load_checkpoint ("" if
+ * it had none or no checkpoint was read); valid until the next load or free. */
+const char *cnnc_model_checkpoint_note(const cnnc_model *model);
+
 /* -------------------------------------------------------------- datasets */
 
 /** An in-memory labelled dataset: `size` items of `item_count` floats each,
@@ -271,17 +292,6 @@ cnnc_status cnnc_dataset_shuffle(cnnc_dataset *dataset, uint64_t seed, uint64_t 
 
 /** Restores the file order. */
 cnnc_status cnnc_dataset_reset_order(cnnc_dataset *dataset);
-/** cnnc_model_save_checkpoint with an application's note: any UTF-8 text
- * (e.g. JSON of a trainer's own state: data order, early-stopping counters)
- * stored in the checkpoint's __metadata__ as "cnnc_note". Null or "" stores
- * none. */
-cnnc_status cnnc_model_save_checkpoint_with_note(const cnnc_model *model, const char *path,
-                                                 const char *note);
-
-/** The note of the checkpoint last read by cnnc_model_load_checkpoint ("" if
- * it had none or no checkpoint was read); valid until the next load or free. */
-const char *cnnc_model_checkpoint_note(const cnnc_model *model);
-
 
 /** The number of batches of `batch_size` items, the last partial one included. */
 int64_t cnnc_dataset_num_batches(const cnnc_dataset *dataset, int64_t batch_size);
@@ -340,17 +350,6 @@ void cnnc_array_free(cnnc_array *array);
  * ('<f4'), C order only. */
 cnnc_status cnnc_npy_load(const char *path, cnnc_array *out_array);
 
-/** Writes a NumPy .npy file (format v1, '<f4', C order). */
-cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank, const int64_t *shape);
-
-/** Reads an IDX file of unsigned bytes (type 0x08), gzipped or plain, as
- * floats holding the raw values 0..255 (images: divide by 255). */
-cnnc_status cnnc_idx_load(const char *path, cnnc_array *out_array);
-
-#ifdef __cplusplus
-}
-#endif
-#endif
 /** The element type of a .npy file read by cnnc_npy_load_numeric. */
 typedef enum cnnc_dtype {
   CNNC_DTYPE_FLOAT32 = 0,
@@ -372,3 +371,14 @@ typedef enum cnnc_dtype {
  * are then usually divided by 255). */
 cnnc_status cnnc_npy_load_numeric(const char *path, cnnc_array *out_array, cnnc_dtype *out_dtype);
 
+/** Writes a NumPy .npy file (format v1, '<f4', C order). */
+cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank, const int64_t *shape);
+
+/** Reads an IDX file of unsigned bytes (type 0x08), gzipped or plain, as
+ * floats holding the raw values 0..255 (images: divide by 255). */
+cnnc_status cnnc_idx_load(const char *path, cnnc_array *out_array);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -118,9 +118,10 @@ public:
     return result;
   }
 
-  /// Loads all parameters from a safetensors file.
-  void loadParameters(const std::string &path) {
-    check(cnnc_model_load_parameters(get(), path.c_str()));
+  /// Loads all parameters from a safetensors file; with `stripPrefix`
+  /// (e.g. "module."), parameter NAME is read from the tensor stripPrefix + NAME.
+  void loadParameters(const std::string &path, const std::string &stripPrefix = "") {
+    check(cnnc_model_load_parameters_prefixed(get(), path.c_str(), stripPrefix.c_str()));
   }
   /// Whether model.so embeds parameter values (set when it is loaded).
   bool hasDefaultParameters() const { return cnnc_model_has_default_parameters(get()) != 0; }
