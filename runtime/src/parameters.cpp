@@ -8,7 +8,7 @@
 // from the file's tensor PREFIX + NAME, and tensors without the prefix are
 // ignored. A missing parameter is reported with the file's nearest names and
 // the prefix every parameter has in the file, if any. Also
-// cnnc_model_set_parameter and _get_parameter.
+// cnnc_model_set_parameter (by count or by full shape) and _get_parameter.
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
@@ -154,6 +154,22 @@ extern "C" cnnc_status cnnc_model_set_parameter(cnnc_model *model, const char *n
   return guard([&] {
     int i = requireParameter(model, name, count, "cnnc_model_set_parameter");
     setParameter(*model, i, data, "cnnc_model_set_parameter");
+  });
+}
+
+extern "C" cnnc_status cnnc_model_set_parameter_shaped(cnnc_model *model, const char *name,
+                                                       const float *data, int32_t rank,
+                                                       const int64_t *shape) {
+  return guard([&] {
+    const char *fn = "cnnc_model_set_parameter_shaped";
+    if (!model || !name)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": null model or name");
+    int i = findParameter(*model, name);
+    if (i < 0)
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           std::string(fn) + ": the model has no parameter '" + name + "'");
+    checkArrayShape(model->parameters[i], "parameter", rank, shape, nullptr);
+    setParameter(*model, i, data, fn);
   });
 }
 

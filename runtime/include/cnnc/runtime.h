@@ -104,6 +104,17 @@ size_t cnnc_model_num_tensors(const cnnc_model *model, cnnc_tensor_role role);
 cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model, cnnc_tensor_role role, size_t index,
                                        cnnc_tensor_info *out_info);
 
+/** Checks that an array of `shape` (rank entries) fits the tensor `name` of
+ * `role`: the same rank and the same dimensions, the batch dimension (-1)
+ * matching any size >= 1. For a batched tensor, a *inout_batch > 0 is the
+ * batch the array must have (that of an earlier input), and otherwise the
+ * array's batch is stored there (inout_batch may be null). A mismatch is
+ * CNNC_ERROR_INVALID_ARGUMENT naming both shapes, e.g. "input 'input' needs
+ * shape [2,1,28,28] for batch 2, got [2,28,28,1]". For callers that hold
+ * arrays with shapes (cnnc_model_run takes bare pointers). */
+cnnc_status cnnc_model_check_shape(const cnnc_model *model, cnnc_tensor_role role, const char *name,
+                                   int32_t rank, const int64_t *shape, int64_t *inout_batch);
+
 /** The number of inference steps. */
 size_t cnnc_model_num_steps(const cnnc_model *model);
 
@@ -145,6 +156,13 @@ cnnc_status cnnc_model_save_parameters(const cnnc_model *model, const char *path
 /** Sets one parameter from `count` floats (count must equal its element count). */
 cnnc_status cnnc_model_set_parameter(cnnc_model *model, const char *name, const float *data,
                                      size_t count);
+
+/** Sets one parameter from an array of `shape` (rank entries), which must be
+ * the parameter's shape exactly: an array of the right element count but
+ * another layout (e.g. [3, 3, 1, 32] for [32, 1, 3, 3]) is refused with
+ * both shapes in the message. */
+cnnc_status cnnc_model_set_parameter_shaped(cnnc_model *model, const char *name, const float *data,
+                                            int32_t rank, const int64_t *shape);
 
 /** Copies one parameter (which must have been set) into out_data[0..count). */
 cnnc_status cnnc_model_get_parameter(const cnnc_model *model, const char *name, size_t count,
