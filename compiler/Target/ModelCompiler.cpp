@@ -358,33 +358,16 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
 static FailureOr<uint64_t> embedParameters(ModuleOp module, const ModelPlan &plan,
                                            const DefaultParameters &values, const ScratchDir &dir,
                                            std::vector<std::string> &objects) {
-  std::map<std::string, const ParameterValues *> byName;
-  for (const ParameterValues &t : values.tensors)
-    byName.emplace(t.name, &t);
-  std::vector<const ParameterValues *> ordered;
-  for (const NamedBuffer &p : plan.parameters) {
-    const std::vector<int64_t> &shape = plan.buffers[p.buffer].shape;
-    auto it = byName.find(p.name);
-    std::string expected =
-        "[" +
-        llvm::join(llvm::map_range(shape, [](int64_t d) { return std::to_string(d); }), ", ") + "]";
-    if (it == byName.end())
-      return module.emitError("") << values.source << " has no value for parameter '" << p.name
-                                  << "' " << expected;
-    if (it->second->shape != shape) {
-      std::string found = "[" +
-                          llvm::join(llvm::map_range(it->second->shape,
-                                                     [](int64_t d) { return std::to_string(d); }),
-                                     ", ") +
-                          "]";
-      return module.emitError("") << values.source << ": parameter '" << p.name << "' is " << found
-                                  << ", the model's is " << expected;
-    }
-    ordered.push_back(it->second);
-  }
+  std::vector<std::pair<std::string, std::vector<int64_t>>> parameters;
+  for (const NamedBuffer &p : plan.parameters)
+    parameters.push_back({p.name, plan.buffers[p.buffer].shape});
+  llvm::Expected<std::vector<const ParameterValues *>> ordered =
+      selectParameters(values, parameters);
+  if (!ordered)
+    return module.emitError("") << llvm::toString(ordered.takeError());
   std::string blobPath = dir.file("default_parameters.safetensors");
   std::string asmPath = dir.file("default_parameters.S");
-  std::string blob = safetensorsBlob(ordered);
+  std::string blob = safetensorsBlob(*ordered);
   {
     std::ofstream out(blobPath, std::ios::binary);
     out.write(blob.data(), std::streamsize(blob.size()));

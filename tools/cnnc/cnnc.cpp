@@ -76,6 +76,11 @@ static cl::opt<std::string> embedWeights(
     cl::desc("Embed the parameter values of this safetensors file in model.so, loaded with the "
              "model (default: none; an ONNX model embeds its initializers without it)"),
     cl::value_desc("file.safetensors"), cl::init(""), cl::cat(cnncOptions));
+static cl::opt<std::string> stripPrefix(
+    "strip-prefix",
+    cl::desc("With --embed-weights: read parameter NAME from the file's tensor PREFIX + NAME, "
+             "e.g. module. for a torch.nn.DataParallel state_dict (default: none)"),
+    cl::value_desc("prefix"), cl::init(""), cl::cat(cnncOptions));
 
 // Target and schedule.
 static cl::opt<std::string>
@@ -188,7 +193,7 @@ static std::vector<HelpGroup> helpGroups() {
   for (auto [key, option] : kTrainingOptions)
     training.push_back(option);
   return {
-      {"Output", {&outputFile, &emit, &stats, &statsJson, &embedWeights}},
+      {"Output", {&outputFile, &emit, &stats, &statsJson, &embedWeights, &stripPrefix}},
       {"Target and schedule", {&target, &schedule}},
       {"Training settings (each option overrides the model file's `train:` setting or "
        "--train-config's; the defaults apply where neither gives one)",
@@ -368,6 +373,8 @@ static bool checkMode(cnnc::Stage stage) {
   };
   if (statsJson && !stats)
     return !refuse({"--json"}, "only applies to --stats");
+  if (stripPrefix.getNumOccurrences() && embedWeights.empty())
+    return !refuse({"--strip-prefix"}, "only applies to --embed-weights");
   if (stats) {
     if (refuse(given({&outputFile}), "does not apply to --stats: the report goes to standard "
                                      "output (redirect it to keep it)") ||
@@ -554,12 +561,13 @@ int main(int argc, char **argv) {
   if (failed(cnnc::overrideTrainSettings(sourceMgr, trainOverrides(), *module)))
     return 1;
   if (!embedWeights.empty()) {
-    llvm::Expected<cnnc::DefaultParameters> read = cnnc::readSafetensorsFile(embedWeights);
+    llvm::Expected<cnnc::DefaultParameters> read =
+        cnnc::readSafetensorsFile(embedWeights, stripPrefix);
     if (!read)
       return fail(llvm::toString(read.takeError()));
     parameters = std::move(*read);
   }
-  if (!parameters.tensors.empty())
+  if (!parameters.tensors.empty() || !embedWeights.empty())
     options.defaultParameters = &parameters;
 
   if (stats) {
