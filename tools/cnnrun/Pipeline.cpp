@@ -85,31 +85,32 @@ ItemPipeline::ItemPipeline(const ItemShape &source, const ItemShape &model, cons
 
 void ItemPipeline::apply(const float *in, float *out, Random *rng) const {
   const int64_t C = model_.channels, H = model_.height, W = model_.width;
-  // 1. Channels, then size.
-  std::vector<float> converted;
+  // Scratch space of this thread: the loader calls apply for every item.
+  thread_local std::vector<float> resized, shifted;
+  // 1. Size first (on the stored channels: fewer when 1 becomes 3), then channels.
   const float *item = in;
-  if (source_.channels != C) {
-    int64_t plane = source_.height * source_.width;
-    converted.resize(size_t(C * plane));
+  if (source_.height != H || source_.width != W) {
+    resized.resize(size_t(source_.channels * H * W));
+    resizeBilinear(in, source_.channels, source_.height, source_.width, resized.data(), H, W);
+    item = resized.data();
+  }
+  const int64_t plane = H * W;
+  if (source_.channels == C)
+    std::copy(item, item + C * plane, out);
+  else
     for (int64_t k = 0; k < C; ++k)
       for (int64_t i = 0; i < plane; ++i)
-        converted[size_t(k * plane + i)] =
-            source_.channels == 1
-                ? in[i]
-                : 0.299f * in[i] + 0.587f * in[plane + i] + 0.114f * in[2 * plane + i];
-    item = converted.data();
-  }
-  if (source_.height != H || source_.width != W)
-    resizeBilinear(item, C, source_.height, source_.width, out, H, W);
-  else if (item != out)
-    std::copy(item, item + C * H * W, out);
+        out[k * plane + i] = source_.channels == 1 ? item[i]
+                                                   : 0.299f * item[i] + 0.587f * item[plane + i] +
+                                                         0.114f * item[2 * plane + i];
   // 2. Augmentation: crop (a shift with zero fill) and flip.
   if (rng && (p_.cropPadding > 0 || p_.flip)) {
     int64_t pad = std::max<int64_t>(p_.cropPadding, 0);
     int64_t dy = pad ? int64_t(rng->below(uint64_t(2 * pad + 1))) - pad : 0;
     int64_t dx = pad ? int64_t(rng->below(uint64_t(2 * pad + 1))) - pad : 0;
     bool flip = p_.flip && (rng->next() >> 63);
-    std::vector<float> copy(out, out + C * H * W);
+    shifted.assign(out, out + C * H * W);
+    const std::vector<float> &copy = shifted;
     for (int64_t k = 0; k < C; ++k)
       for (int64_t y = 0; y < H; ++y)
         for (int64_t x = 0; x < W; ++x) {

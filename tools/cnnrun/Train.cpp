@@ -210,13 +210,16 @@ public:
     start_ = lastDraw_ = lastLine_ = Clock::now();
     firstBatch_ = firstBatch;
     lastLineBatch_ = firstBatch;
+    items_ = 0;
   }
 
-  /// After batch `b` (0-based) of epoch `epoch` (0-based).
-  void update(int64_t epoch, int64_t b, double loss, double acc, int64_t seen) {
+  /// After batch `b` (0-based) of epoch `epoch` (0-based), of `count` items;
+  /// `loss` and `acc` are the epoch's running figures.
+  void update(int64_t epoch, int64_t b, int64_t count, double loss, double acc) {
     int64_t done = b + 1 - firstBatch_;
+    items_ += count;
     double elapsed = secondsSince(start_);
-    double rate = elapsed > 0 ? double(seen) / elapsed : 0;
+    double rate = elapsed > 0 ? double(items_) / elapsed : 0;
     double eta = done ? elapsed * double(perEpoch_ - b - 1) / double(done) : 0;
     if (bar_ && (b + 1 == perEpoch_ || secondsSince(lastDraw_) > 0.1)) {
       lastDraw_ = Clock::now();
@@ -255,6 +258,7 @@ public:
 private:
   bool bar_, lines_;
   int64_t printEvery_, epochs_, perEpoch_, firstBatch_ = 0, lastLineBatch_ = 0;
+  int64_t items_ = 0; ///< trained on since startEpoch (a resumed epoch counts from there)
   Clock::time_point start_, lastDraw_, lastLine_;
 };
 
@@ -447,8 +451,8 @@ int train(const Options &o) {
       state.lossSum += double(r.loss) * double(b.count);
       state.correct += r.correct;
       state.seen += b.count;
-      progress.update(epoch, index, state.lossSum / double(state.seen),
-                      state.correct / double(state.seen), state.seen);
+      progress.update(epoch, index, b.count, state.lossSum / double(state.seen),
+                      state.correct / double(state.seen));
       bool epochEnd = index + 1 == perEpoch;
       if (int sig = stopSignal.load()) {
         progress.endEpoch();
