@@ -1183,21 +1183,86 @@ def CNN_EmaOp : CNN_PureOp<"ema", "(1 - momentum)·running + momentum·batch (ru
 }
 
 def CNN_SoftmaxCrossEntropyOp : CNN_PureOp<"softmax_cross_entropy",
-    "mean over the batch of logsumexp(z) - z[label] (fused, stable)",
+    "mean over the batch of logsumexp(z) - z[label] (fused, stable), with label smoothing",
     [CNN_Cost<["getFlopsPerItem"]>]> {
   let description = [{
-    Logits `[N, K]`, labels `[N]` (class indices as f32) -> `[1]`.
+    Logits `[N, K]`, labels `[N]` (class indices as f32) -> `[1]`. With a
+    `smoothing` scalar ε (`[1]`, a `cnn.hyper`), PyTorch's
+    `cross_entropy(z, y, label_smoothing=ε)`: per row
+    `(1-ε)·(lse(z) - z[y]) + ε·mean_k(lse(z) - z[k])`.
+
+    ```mlir
+    %loss = cnn.softmax_cross_entropy %z, %y smoothing %eps : (tensor<?x10xf32>, tensor<?xf32>, tensor<1xf32>) -> tensor<1xf32>
+    ```
   }];
-  let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
-  let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+  let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels, Optional<CNN_Tensor>:$smoothing);
+  let assemblyFormat = "$logits `,` $labels (`smoothing` $smoothing^)? attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 
 def CNN_SoftmaxCrossEntropyGradOp : CNN_PureOp<"softmax_cross_entropy_grad",
-    "(softmax(z) - onehot(label)) / N",
+    "(softmax(z) - target) / N, target onehot(label) or its smoothing",
     [CNN_Cost<["getFlopsPerItem"]>]> {
-  let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels);
-  let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+  let description = [{
+    The gradient of `softmax_cross_entropy` w.r.t. the logits. With a
+    `smoothing` scalar ε the target is `(1-ε)·onehot(label) + ε/K`.
+
+    ```mlir
+    %dz = cnn.softmax_cross_entropy_grad %z, %y smoothing %eps : (tensor<?x10xf32>, tensor<?xf32>, tensor<1xf32>) -> tensor<?x10xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$logits, CNN_Tensor:$labels, Optional<CNN_Tensor>:$smoothing);
+  let assemblyFormat = "$logits `,` $labels (`smoothing` $smoothing^)? attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_SumSquaresOp : CNN_PureOp<"sum_squares", "Σ x² over every element (a squared L2 norm)",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
+  let description = [{
+    A gradient's squared norm for clipping by the global norm: a parameter-
+    shaped tensor (static shape, rank 1 to 4) -> `[1]`.
+
+    ```mlir
+    %sq = cnn.sum_squares %g : (tensor<32x1x3x3xf32>) -> tensor<1xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def CNN_ClipGradientOp : CNN_PureOp<"clip_gradient", "g · coefficient: a gradient scaled for clipping",
+    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["grad", "result"]>]> {
+  let description = [{
+    A parameter's gradient (static shape, rank 1 to 4) multiplied by the
+    `[1]` result of `clip_coefficient`, before the optimizer update reads it
+    (`cnnc-fuse` puts it into the update's kernel).
+
+    ```mlir
+    %g2 = cnn.clip_gradient %g, %coefficient : tensor<32x1x3x3xf32>, tensor<1xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$grad, CNN_Tensor:$coefficient);
+  let assemblyFormat = "$grad `,` $coefficient attr-dict `:` type($grad) `,` type($coefficient)";
+  let hasVerifier = 1;
+}
+
+def CNN_ClipCoefficientOp : CNN_PureOp<"clip_coefficient",
+    "min(1, max_norm / (sqrt(Σ squares) + 1e-6)); 1 when max_norm is 0",
+    [CNN_Cost<["getFlopsPerItem"]>]> {
+  let description = [{
+    The factor `torch.nn.utils.clip_grad_norm_` multiplies every gradient
+    by: the global norm is the square root of the sum of the `squares`
+    operands (each a gradient's `sum_squares`); `max_norm` (`[1]`, a
+    `cnn.hyper`) of 0 turns clipping off. All operands and the result are
+    `[1]`.
+
+    ```mlir
+    %s = cnn.clip_coefficient %max_norm, %sq1, %sq2 : (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$max_norm, Variadic<CNN_Tensor>:$squares);
+  let assemblyFormat = "$max_norm `,` $squares attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

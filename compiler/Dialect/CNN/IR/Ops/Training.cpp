@@ -1,9 +1,10 @@
 //===- Training.cpp - losses and optimizer updates: costs, verifiers ------===//
 //
 // The ops the train step appends after the forward pass: the losses and
-// their seeds of the backward pass, the accuracy count, and the SGD and Adam
-// updates. They are not differentiated; their FLOP counts and verifiers
-// live here.
+// their seeds of the backward pass (cross-entropy with label smoothing), the
+// accuracy count, the gradients' global norm for clipping, and the SGD and
+// Adam updates. They are not differentiated; their FLOP counts and
+// verifiers live here.
 // The Halide algorithms are in compiler/Lowering/Halide/Ops/Training.cpp.
 //
 //===----------------------------------------------------------------------===//
@@ -59,10 +60,19 @@ static LogicalResult verifyLossGradient(Operation *op, StringRef name, Value sco
                                ("the shape of " + name).str());
 }
 
+/// A cross-entropy's optional smoothing operand is a scalar [1].
+static LogicalResult verifySmoothing(Operation *op, Value smoothing) {
+  return smoothing ? expectScalar(op, "smoothing", shapeOf(smoothing)) : success();
+}
+
 LogicalResult SoftmaxCrossEntropyOp::verify() {
+  if (failed(verifySmoothing(*this, getSmoothing())))
+    return failure();
   return verifyScalarResult(*this, "logits", getLogits(), getLabels());
 }
 LogicalResult SoftmaxCrossEntropyGradOp::verify() {
+  if (failed(verifySmoothing(*this, getSmoothing())))
+    return failure();
   return verifyLossGradient(*this, "logits", getLogits(), getLabels());
 }
 LogicalResult MseLossOp::verify() {
@@ -148,4 +158,45 @@ LogicalResult AdamStepOp::verify() {
     return failure();
   return expectInRange(*this, "epsilon", epsilon, epsilon > 0 && std::isfinite(epsilon),
                        "(0, inf)");
+}
+
+//===----------------------------------------------------------------------===//
+// Label smoothing and gradient clipping
+//===----------------------------------------------------------------------===//
+
+double SumSquaresOp::getFlopsPerItem() { return 2.0 * double(elementsPerItem(getInput())); }
+double ClipCoefficientOp::getFlopsPerItem() { return double(getSquares().size()) + 4.0; }
+double ClipGradientOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
+
+/// A parameter's gradient: a static shape of rank 1 to 4.
+static LogicalResult verifyParameterGradient(Operation *op, StringRef name, Value grad) {
+  ArrayRef<int64_t> shape = shapeOf(grad);
+  if (!shape.empty() && shape.size() <= 4 && staticFrom(shape, 0))
+    return success();
+  return op->emitOpError("expects ")
+         << name << " of rank 1 to 4 with a static positive shape (a parameter's gradient), found "
+         << shapeToString(shape);
+}
+
+LogicalResult SumSquaresOp::verify() {
+  if (failed(verifyParameterGradient(*this, "an input", getInput())))
+    return failure();
+  return expectScalar(*this, "the result", shapeOf(getResult()));
+}
+
+LogicalResult ClipGradientOp::verify() {
+  if (failed(verifyParameterGradient(*this, "a gradient", getGrad())))
+    return failure();
+  return expectScalar(*this, "coefficient", shapeOf(getCoefficient()));
+}
+
+LogicalResult ClipCoefficientOp::verify() {
+  if (getSquares().empty())
+    return emitOpError("expects at least one squared norm");
+  if (failed(expectScalar(*this, "max_norm", shapeOf(getMaxNorm()))))
+    return failure();
+  for (auto [i, sq] : llvm::enumerate(getSquares()))
+    if (failed(expectScalar(*this, ("squares #" + llvm::Twine(i)).str(), shapeOf(sq))))
+      return failure();
+  return expectScalar(*this, "the result", shapeOf(getResult()));
 }
