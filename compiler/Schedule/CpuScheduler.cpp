@@ -527,6 +527,22 @@ static void scheduleChannelSum(ChannelSum &s, int lanes) {
   addColumns(s.sum, s.r.x, int(*Internal::as_const_int(s.r.x.extent())), lanes);
 }
 
+/// A gradient's squared norm: the partial sums along one dimension are
+/// computed at the root, vectorized over that dimension with the other
+/// dimensions the loop; the partial sums are then added serially.
+static void scheduleSumSquares(SumSquaresStages &s, int lanes) {
+  Var i = s.partial.args()[0];
+  s.partial.compute_root();
+  vectorizeFitting(s.partial, i, s.extent, lanes);
+  if (!s.r.defined())
+    return;
+  std::vector<VarOrRVar> order = {i};
+  for (int d = 0; d < s.r.dimensions(); ++d)
+    order.push_back(s.r[d]);
+  s.partial.update().reorder(order);
+  vectorizeFitting(s.partial.update(), i, s.extent, lanes, TailStrategy::GuardWithIf);
+}
+
 namespace {
 
 class CpuScheduler : public Scheduler {
@@ -612,6 +628,10 @@ std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
   if (k.embeddingDim > 0) {
     scheduleEmbedding(k, lanes);
     return prefix + "embedding rows";
+  }
+  if (k.sumSquares) {
+    scheduleSumSquares(*k.sumSquares, lanes);
+    return prefix + "sum of squares, partial sums over " + std::to_string(k.sumSquares->extent);
   }
   scheduleDataParallel(k, lanes);
   return prefix + "data parallel";

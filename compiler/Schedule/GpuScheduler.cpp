@@ -127,6 +127,8 @@ static std::vector<Func> rootStages(const KernelStages &k) {
   }
   if (k.embeddingGrad)
     roots.push_back(k.embeddingGrad->table);
+  if (k.sumSquares)
+    roots.push_back(k.sumSquares->partial);
   for (const Func &r : k.reductions)
     roots.push_back(r);
   for (const auto &[plane, width] : k.rootPlanes)

@@ -365,10 +365,33 @@ Halide::Func batchNormGradGamma(Halide::Func in, Halide::Func grad, Halide::Func
 
 /// Losses over logits/outputs (f, n) and labels (n) holding class indices;
 /// results over a single element (0). `reductions` receives their sums.
+/// Cross-entropy's `smoothing` (a one-element Func ε) mixes the one-hot
+/// target with the uniform one: (1-ε)·onehot + ε/K.
 Halide::Func softmaxCrossEntropy(Halide::Func logits, Halide::Func labels, int classes,
-                                 Halide::Expr batch, std::vector<Halide::Func> &reductions);
+                                 Halide::Expr batch, std::vector<Halide::Func> &reductions,
+                                 std::optional<Halide::Func> smoothing = std::nullopt);
 Halide::Func softmaxCrossEntropyGrad(Halide::Func logits, Halide::Func labels, int classes,
-                                     Halide::Expr batch, std::vector<Halide::Func> &reductions);
+                                     Halide::Expr batch, std::vector<Halide::Func> &reductions,
+                                     std::optional<Halide::Func> smoothing = std::nullopt);
+
+/// Σ x² over a parameter-shaped value (static extents, innermost first), in
+/// two stages: `partial(i)` sums the squares at index i of one dimension
+/// (the first of at least 16 elements, else the largest) over the others
+/// (`r`; undefined for rank 1, where partial is pure), then `total` adds
+/// the partial sums. The result is a one-element Func.
+struct SumSquaresStages {
+  Halide::Func partial;
+  Halide::RDom r;
+  int extent = 1; ///< of partial's dimension
+  Halide::Func total;
+};
+Halide::Func sumSquares(Halide::Func in, const std::vector<int> &extents, SumSquaresStages &stages);
+/// torch.nn.utils.clip_grad_norm_'s factor from the squared norms of the
+/// gradients: min(1, max_norm / (sqrt(Σ squares) + 1e-6)), or 1 where
+/// max_norm is 0 (no clipping). Every Func has one element.
+Halide::Func clipCoefficient(Halide::Func maxNorm, const std::vector<Halide::Func> &squares);
+/// A gradient of rank `rank` times the one-element clipping coefficient.
+Halide::Func clipGradient(Halide::Func grad, Halide::Func coefficient, int rank);
 Halide::Func mseLoss(Halide::Func output, Halide::Func labels, int classes, Halide::Expr batch,
                      std::vector<Halide::Func> &reductions);
 Halide::Func mseLossGrad(Halide::Func output, Halide::Func labels, int classes, Halide::Expr batch);

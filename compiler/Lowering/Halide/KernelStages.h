@@ -31,6 +31,9 @@ struct KernelStages {
   int embeddingDim = 0;
   /// The embedding table's gradient (a scatter-add).
   std::optional<EmbeddingGradStages> embeddingGrad;
+  /// A gradient's squared norm (clipping): its partial sums, computed at
+  /// the root (their total is one of `reductions`).
+  std::optional<SumSquaresStages> sumSquares;
   /// Other reductions (global pooling, batch statistics, losses): small
   /// results computed once, at the root, before the output.
   std::vector<Halide::Func> reductions;

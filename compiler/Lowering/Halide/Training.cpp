@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Lowering/Halide/Algorithms.h"
 
+#include <algorithm>
+
 using namespace Halide;
 
 namespace cnnc::halide {
@@ -39,23 +41,49 @@ static Func scalar(const char *name, Expr value) {
   return f;
 }
 
+/// Per row: the mean of the logits (label smoothing's uniform target).
+static Func rowMeanLogit(Func logits, int classes, std::vector<Func> &reductions) {
+  auto &v = vars();
+  RDom r(0, classes, "r");
+  Func rowTotal("row_sum_logits");
+  rowTotal(v.n) = 0.0f;
+  rowTotal(v.n) += logits(r, v.n);
+  reductions.push_back(rowTotal);
+  Func mean("row_mean_logit");
+  mean(v.n) = rowTotal(v.n) / float(classes);
+  return mean;
+}
+
 Func softmaxCrossEntropy(Func logits, Func labels, int classes, Expr batch,
-                         std::vector<Func> &reductions) {
+                         std::vector<Func> &reductions, std::optional<Func> smoothing) {
   auto [rowMax, rowSum] = rowLogSumExp(logits, classes, reductions);
   RDom n(0, batch, "n");
+  Expr logSumExp = rowMax(n) + log(rowSum(n));
+  Expr picked = logits(labelOf(labels, n, classes), n);
+  // -Σ_k target_k log p_k with target (1-ε)·onehot + ε/K.
+  Expr loss = logSumExp - picked;
+  if (smoothing) {
+    Func mean = rowMeanLogit(logits, classes, reductions);
+    Expr eps = (*smoothing)(0);
+    loss = logSumExp - (1.0f - eps) * picked - eps * mean(n);
+  }
   Func total("loss_sum");
   total() = 0.0f;
-  total() += rowMax(n) + log(rowSum(n)) - logits(labelOf(labels, n, classes), n);
+  total() += loss;
   reductions.push_back(total);
   return scalar("softmax_cross_entropy", total() / cast<float>(batch));
 }
 
 Func softmaxCrossEntropyGrad(Func logits, Func labels, int classes, Expr batch,
-                             std::vector<Func> &reductions) {
+                             std::vector<Func> &reductions, std::optional<Func> smoothing) {
   auto &v = vars();
   auto [rowMax, rowSum] = rowLogSumExp(logits, classes, reductions);
   Expr p = exp(logits(v.f, v.n) - rowMax(v.n)) / rowSum(v.n);
   Expr target = select(v.f == labelOf(labels, v.n, classes), 1.0f, 0.0f);
+  if (smoothing) {
+    Expr eps = (*smoothing)(0);
+    target = (1.0f - eps) * target + eps / float(classes);
+  }
   Func f("softmax_cross_entropy_grad");
   f(v.f, v.n) = (p - target) / cast<float>(batch);
   return f;
@@ -149,6 +177,65 @@ Func adamStep(Func param, Func m, Func v, Func lr, Func step, int rank, double b
   Expr denominator = sqrt(v(a)) / correction2() + float(epsilon);
   Func f("adam_step");
   f(a) = param(a) - stepSize() * m(a) / denominator;
+  return f;
+}
+
+// Clipping by the global norm, as torch.nn.utils.clip_grad_norm_: the
+// squared norm of each gradient, then the factor every gradient is
+// multiplied by before the optimizer update.
+
+Func sumSquares(Func in, const std::vector<int> &extents, SumSquaresStages &stages) {
+  int rank = int(extents.size());
+  // The innermost dimension long enough to fill vectors, else the longest.
+  int dim = -1;
+  for (int d = 0; d < rank && dim < 0; ++d)
+    if (extents[d] >= 16)
+      dim = d;
+  if (dim < 0)
+    dim = int(std::max_element(extents.begin(), extents.end()) - extents.begin());
+  Var i("i");
+  std::vector<Expr> at(rank);
+  at[dim] = i;
+  Func partial("sum_squares_partial");
+  if (rank == 1) {
+    partial(i) = in(i)*in(i);
+  } else {
+    Region others;
+    for (int d = 0; d < rank; ++d)
+      if (d != dim)
+        others.push_back(Range(0, extents[d]));
+    RDom r(others, "r");
+    for (int d = 0, k = 0; d < rank; ++d)
+      if (d != dim)
+        at[d] = r[k++];
+    Expr x = in(at);
+    partial(i) = 0.0f;
+    partial(i) += x * x;
+    stages.r = r;
+  }
+  RDom ri(0, extents[dim], "ri");
+  Func total("sum_squares_total");
+  total() = 0.0f;
+  total() += partial(ri);
+  stages.partial = partial;
+  stages.extent = extents[dim];
+  stages.total = total;
+  return scalar("sum_squares", total());
+}
+
+Func clipCoefficient(Func maxNorm, const std::vector<Func> &squares) {
+  Expr sum = squares[0](0);
+  for (size_t i = 1; i < squares.size(); ++i)
+    sum += squares[i](0);
+  Expr limit = maxNorm(0);
+  Expr coefficient = min(1.0f, limit / (sqrt(sum) + 1e-6f));
+  return scalar("clip_coefficient", select(limit > 0.0f, coefficient, 1.0f));
+}
+
+Func clipGradient(Func grad, Func coefficient, int rank) {
+  std::vector<Var> a = argsOf(rank);
+  Func f("clip_gradient");
+  f(a) = grad(a) * coefficient(0);
   return f;
 }
 

@@ -20,12 +20,32 @@ static double number(FloatAttr a) { return a.getValueAsDouble(); }
 
 static Halide::Func lower(cnn::SoftmaxCrossEntropyOp op, KernelBuilder &k) {
   return softmaxCrossEntropy(k.at(op.getLogits()), k.at(op.getLabels()), classesOf(op.getLogits()),
-                             k.batch, k.kernel.stages.reductions);
+                             k.batch, k.kernel.stages.reductions, k.optional(op.getSmoothing()));
 }
 
 static Halide::Func lower(cnn::SoftmaxCrossEntropyGradOp op, KernelBuilder &k) {
   return softmaxCrossEntropyGrad(k.at(op.getLogits()), k.at(op.getLabels()),
-                                 classesOf(op.getLogits()), k.batch, k.kernel.stages.reductions);
+                                 classesOf(op.getLogits()), k.batch, k.kernel.stages.reductions,
+                                 k.optional(op.getSmoothing()));
+}
+
+static Halide::Func lower(cnn::SumSquaresOp op, KernelBuilder &k) {
+  SumSquaresStages stages;
+  Halide::Func f = sumSquares(k.at(op.getInput()), halideExtents(op.getInput()), stages);
+  k.kernel.stages.reductions.push_back(stages.total);
+  k.kernel.stages.sumSquares = stages;
+  return f;
+}
+
+static Halide::Func lower(cnn::ClipGradientOp op, KernelBuilder &k) {
+  return clipGradient(k.at(op.getGrad()), k.at(op.getCoefficient()), rankOf(op.getResult()));
+}
+
+static Halide::Func lower(cnn::ClipCoefficientOp op, KernelBuilder &k) {
+  std::vector<Halide::Func> squares;
+  for (Value v : op.getSquares())
+    squares.push_back(k.at(v));
+  return clipCoefficient(k.at(op.getMaxNorm()), squares);
 }
 
 static Halide::Func lower(cnn::MseLossOp op, KernelBuilder &k) {
@@ -70,6 +90,7 @@ static Halide::Func lower(cnn::AdamStepOp op, KernelBuilder &k) {
 } // namespace cnnc::halide
 
 void cnnc::halide::registerTrainingLowerings(MLIRContext *ctx) {
+  attachLowerings<cnn::SumSquaresOp, cnn::ClipCoefficientOp, cnn::ClipGradientOp>(ctx);
   attachLowerings<cnn::SoftmaxCrossEntropyOp, cnn::SoftmaxCrossEntropyGradOp, cnn::MseLossOp,
                   cnn::MseLossGradOp, cnn::CountCorrectOp, cnn::SgdMomentumOp, cnn::SgdStepOp,
                   cnn::AdamMomentOp, cnn::AdamStepOp>(ctx);
