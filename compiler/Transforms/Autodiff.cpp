@@ -23,6 +23,7 @@
 #include "llvm/ADT/MapVector.h"
 
 #include <cmath>
+#include <optional>
 
 namespace cnnc {
 #define GEN_PASS_DEF_AUTODIFF
@@ -114,6 +115,52 @@ struct TrainConfig {
   }
 };
 
+/// Label smoothing and gradient clipping, from the `cnn.train` attribute.
+/// Both are hyper scalars the runtime can change between steps; the
+/// settings are their defaults, and `clip_grad_norm` (any value, 0 too)
+/// compiles the gradients' global norm into the train step.
+struct Regularization {
+  double labelSmoothing = 0;
+  std::optional<double> clipGradNorm;
+
+  static FailureOr<Regularization> read(func::FuncOp fn, StringRef lossName) {
+    Regularization r;
+    auto number = [](Attribute a) -> std::optional<double> {
+      if (auto f = dyn_cast_or_null<FloatAttr>(a))
+        return f.getValueAsDouble();
+      if (auto i = dyn_cast_or_null<IntegerAttr>(a))
+        return double(i.getInt());
+      return std::nullopt;
+    };
+    if (auto dict = fn->getAttrOfType<DictionaryAttr>("cnn.train")) {
+      if (Attribute a = dict.get(schema::key::kLabelSmoothing)) {
+        std::optional<double> eps = number(a);
+        if (!eps || !(*eps >= 0 && *eps < 1))
+          return fn.emitError("label_smoothing must be a number in [0, 1), found ") << a;
+        r.labelSmoothing = *eps;
+      }
+      if (Attribute a = dict.get(schema::key::kClipGradNorm)) {
+        r.clipGradNorm = number(a);
+        if (!r.clipGradNorm || !(*r.clipGradNorm >= 0 && std::isfinite(*r.clipGradNorm)))
+          return fn.emitError("clip_grad_norm must be a finite number >= 0, found ") << a;
+      }
+    }
+    if (r.labelSmoothing != 0 && lossName != StringRef(loss::kCrossEntropy))
+      return fn.emitError("label_smoothing applies to the cross_entropy loss, not ") << lossName;
+    return r;
+  }
+
+  /// `config` with the settings added, for the metadata.
+  DictionaryAttr record(Builder &b, DictionaryAttr config, StringRef lossName) const {
+    NamedAttrList a(config);
+    if (lossName == StringRef(loss::kCrossEntropy))
+      a.set(schema::key::kLabelSmoothing, b.getF64FloatAttr(labelSmoothing));
+    if (clipGradNorm)
+      a.set(schema::key::kClipGradNorm, b.getF64FloatAttr(*clipGradNorm));
+    return a.getDictionary(b.getContext());
+  }
+};
+
 static RankedTensorType scalarType(MLIRContext *ctx) { return cnn::tensorType(ctx, {1}); }
 
 static RankedTensorType labelsType(MLIRContext *ctx) {
@@ -123,8 +170,10 @@ static RankedTensorType labelsType(MLIRContext *ctx) {
 /// Builds one train or eval function next to the inference function.
 class StepBuilder : public cnn::GradientBuilder {
 public:
-  StepBuilder(func::FuncOp inference, const TrainConfig &config, bool training)
-      : inference(inference), config(config), training(training), b(inference.getContext()) {}
+  StepBuilder(func::FuncOp inference, const TrainConfig &config,
+              const Regularization &regularization, bool training)
+      : inference(inference), config(config), regularization(regularization), training(training),
+        b(inference.getContext()) {}
 
   FailureOr<func::FuncOp> build() {
     MLIRContext *ctx = inference.getContext();
@@ -137,7 +186,7 @@ public:
     auto fn = b.create<func::FuncOp>(loc, name, type);
     fn->setAttr("cnn.role", b.getStringAttr(training ? "train" : "eval"));
     if (training)
-      fn->setAttr("cnn.train", config.toAttr(b));
+      fn->setAttr("cnn.train", regularization.record(b, config.toAttr(b), config.loss));
     for (unsigned i = 0; i < inference.getNumArguments(); ++i)
       if (auto n = inference.getArgAttr(i, "cnn.name"))
         fn.setArgAttr(i, "cnn.name", n);
@@ -169,9 +218,12 @@ public:
     Location lossLoc = NameLoc::get(b.getStringAttr("loss"), loc);
     Value loss, seed;
     if (config.loss == loss::kCrossEntropy) {
-      loss = b.create<cnn::SoftmaxCrossEntropyOp>(lossLoc, scalarType(ctx), scores, labels);
+      // Label smoothing is a run-time scalar, in the eval step's loss too
+      // (as PyTorch's criterion reports it).
+      Value eps = hyper(schema::hyper::kLabelSmoothing);
+      loss = b.create<cnn::SoftmaxCrossEntropyOp>(lossLoc, scalarType(ctx), scores, labels, eps);
       seed = training ? b.create<cnn::SoftmaxCrossEntropyGradOp>(lossLoc, scores.getType(), scores,
-                                                                 labels)
+                                                                 labels, eps)
                       : Value();
     } else {
       loss = b.create<cnn::MseLossOp>(lossLoc, scalarType(ctx), output, labels);
@@ -269,8 +321,30 @@ private:
     return success();
   }
 
+  /// With clipping compiled in, the factor every gradient is multiplied by
+  /// before its update (torch.nn.utils.clip_grad_norm_): the squared norm
+  /// of each gradient, then the coefficient from their sum and the
+  /// `clip_grad_norm` hyper scalar. All gradients exist by now (the
+  /// backward pass is complete), and no update has run. Null otherwise.
+  Value clipCoefficient() {
+    if (!regularization.clipGradNorm)
+      return {};
+    RankedTensorType scalar = scalarType(b.getContext());
+    SmallVector<Value> squares;
+    for (Operation *op : forward)
+      if (auto param = dyn_cast<cnn::ParamOp>(op))
+        if (Value g = adjoint.lookup(param.getResult()))
+          squares.push_back(b.create<cnn::SumSquaresOp>(param.getLoc(), scalar, g));
+    if (squares.empty())
+      return {};
+    Location loc = NameLoc::get(b.getStringAttr("clip_grad_norm"), inference.getLoc());
+    return b.create<cnn::ClipCoefficientOp>(loc, scalar, hyper(schema::hyper::kClipGradNorm),
+                                            squares);
+  }
+
   /// The optimizer update of every trainable parameter, in graph order.
   LogicalResult optimize() {
+    Value clip = clipCoefficient();
     for (Operation *op : forward) {
       auto param = dyn_cast<cnn::ParamOp>(op);
       if (!param)
@@ -279,6 +353,8 @@ private:
       if (!g)
         continue;
       Location loc = param.getLoc();
+      if (clip)
+        g = b.create<cnn::ClipGradientOp>(loc, g.getType(), g, clip);
       Value p = param.getResult();
       auto type = p.getType();
       std::string name = param.getName().str();
@@ -327,6 +403,7 @@ private:
 
   func::FuncOp inference;
   const TrainConfig &config;
+  const Regularization &regularization;
   bool training;
   OpBuilder b;
   IRMapping map;
@@ -377,8 +454,12 @@ struct Autodiff : cnnc::impl::AutodiffBase<Autodiff> {
     FailureOr<TrainConfig> config = TrainConfig::read(model);
     if (failed(config))
       return signalPassFailure();
+    FailureOr<Regularization> regularization = Regularization::read(model, config->loss);
+    if (failed(regularization))
+      return signalPassFailure();
     for (bool training : {true, false}) {
-      FailureOr<func::FuncOp> fn = StepBuilder(inference.front(), *config, training).build();
+      FailureOr<func::FuncOp> fn =
+          StepBuilder(inference.front(), *config, *regularization, training).build();
       if (failed(fn))
         return signalPassFailure();
       if (training)

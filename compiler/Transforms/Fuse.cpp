@@ -86,21 +86,39 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
       formGroup(collectChain(anchor));
     // One kernel per parameter update: the moment / momentum ops and the
     // step that reads them (three passes over the parameter in one call).
+    // With gradient clipping, the gradient's scaling joins it too.
     SmallVector<SmallVector<Operation *>> updates;
     getOperation().walk([&](Operation *op) {
+      if (!isa<cnn::AdamStepOp, cnn::SgdStepOp>(op))
+        return;
       SmallVector<Operation *> group;
       for (Value v : op->getOperands())
         if (Operation *def = v.getDefiningOp();
             def && isa<cnn::AdamMomentOp, cnn::SgdMomentumOp>(def))
           group.push_back(def);
-      if (isa<cnn::AdamStepOp, cnn::SgdStepOp>(op) && !group.empty()) {
-        group.push_back(op);
+      group.push_back(op);
+      addGradientScaling(group);
+      if (group.size() > 1)
         updates.push_back(group);
-      }
     });
     for (ArrayRef<Operation *> group : updates)
       formGroup(group, cnn::layerName(group.back()) + "." +
                            (isa<cnn::AdamStepOp>(group.back()) ? "adam" : "sgd"));
+  }
+
+  /// Puts first in an optimizer update's ops the clip_gradient that scales
+  /// its gradient, if the update is all it feeds.
+  static void addGradientScaling(SmallVector<Operation *> &update) {
+    llvm::SmallPtrSet<Operation *, 4> ops(update.begin(), update.end());
+    for (Operation *op : SmallVector<Operation *>(update))
+      for (Value v : op->getOperands()) {
+        auto clip = v.getDefiningOp<cnn::ClipGradientOp>();
+        if (!clip || ops.contains(clip) ||
+            !llvm::all_of(clip->getUsers(), [&](Operation *user) { return ops.contains(user); }))
+          continue;
+        update.insert(update.begin(), clip);
+        ops.insert(clip);
+      }
   }
 
   static SmallVector<Operation *> collectChain(Operation *anchor) {
