@@ -327,12 +327,19 @@ std::string ModelPlan::metadataJson(const std::string &target, const std::string
           j.attribute(schema::optimizer::kName,
                       cast<StringAttr>(config(schema::key::kOptimizer)).strref());
           for (NamedAttribute a : t.config) {
+            StringRef key = a.getName().strref();
+            if (key == StringRef(schema::key::kLabelSmoothing) ||
+                key == StringRef(schema::key::kClipGradNorm))
+              continue; // settings of the step, not of the optimizer
             if (auto f = dyn_cast<FloatAttr>(a.getValue()))
               j.attribute(a.getName().strref(), f.getValueAsDouble());
             else if (auto b = dyn_cast<BoolAttr>(a.getValue()))
               j.attribute(a.getName().strref(), b.getValue());
           }
         });
+        for (std::string_view key : {schema::key::kLabelSmoothing, schema::key::kClipGradNorm})
+          if (auto f = dyn_cast_or_null<FloatAttr>(config(key)))
+            j.attribute(key, f.getValueAsDouble());
         j.attribute(schema::key::kBatch, cast<IntegerAttr>(config(schema::key::kBatch)).getInt());
         j.attribute(schema::key::kEpochs, cast<IntegerAttr>(config(schema::key::kEpochs)).getInt());
         j.attribute(schema::key::kLabels, t.labels);

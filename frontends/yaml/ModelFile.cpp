@@ -730,6 +730,13 @@ static TrainSetting trainValue(const std::string &key, const YAML::Node &value) 
     t.number = trainNumber(value, key, 0, HUGE_VAL, false, false);
   else if (key == opt::kDampening)
     t.number = trainNumber(value, key, 0, 1, false, false);
+  else if (key == schema::key::kLabelSmoothing) {
+    t.number = trainNumber(value, key, 0, 1, false, false);
+    if (t.number == 1)
+      fail(SourceLoc::of(value),
+           "train 'label_smoothing': expected a number in [0, 1), found " + render(value));
+  } else if (key == schema::key::kClipGradNorm)
+    t.number = trainNumber(value, key, 0, 1e30, false, false);
   else if (key == schema::key::kBatch || key == schema::key::kEpochs) {
     t.kind = TrainSetting::Integer;
     t.number = trainNumber(value, key, 1, 1e9, false, true);
@@ -743,13 +750,19 @@ static TrainSetting trainValue(const std::string &key, const YAML::Node &value) 
   return t;
 }
 
-/// train: {loss, optimizer: name | {name, lr, ...}, lr, batch, epochs}.
+/// train: {loss, optimizer: name | {name, lr, ...}, lr, batch, epochs,
+/// label_smoothing, clip_grad_norm}.
 static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc keyLoc) {
   expectMap(node, keyLoc, "'train'");
   std::vector<TrainSetting> settings;
-  const std::vector<std::string> topKeys = {
-      std::string(schema::key::kLoss), std::string(schema::key::kOptimizer), std::string(opt::kLr),
-      std::string(schema::key::kBatch), std::string(schema::key::kEpochs)};
+  const std::vector<std::string> topKeys = {std::string(schema::key::kLoss),
+                                            std::string(schema::key::kOptimizer),
+                                            std::string(opt::kLr),
+                                            std::string(schema::key::kBatch),
+                                            std::string(schema::key::kEpochs),
+                                            std::string(schema::key::kLabelSmoothing),
+                                            std::string(schema::key::kClipGradNorm)};
+  YAML::Node smoothingNode;
   std::string optimizer(opt::kAdam);
   YAML::Node optimizerNode;
   for (auto &[key, value] : entries(node)) {
@@ -762,8 +775,12 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
       settings.push_back({k, TrainSetting::Text, loss, 0});
     } else if (k == schema::key::kOptimizer) {
       optimizerNode = value;
-    } else if (k == opt::kLr || k == schema::key::kBatch || k == schema::key::kEpochs) {
+    } else if (k == opt::kLr || k == schema::key::kBatch || k == schema::key::kEpochs ||
+               k == schema::key::kClipGradNorm) {
       settings.push_back(trainValue(k, value));
+    } else if (k == schema::key::kLabelSmoothing) {
+      settings.push_back(trainValue(k, value));
+      smoothingNode = value;
     } else {
       fail(SourceLoc::of(key), "unknown key '" + k + "' in 'train'" + suggestion(k, topKeys) +
                                    "; expected one of: " + joined(topKeys));
@@ -808,6 +825,14 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
       settings.push_back(trainValue(k, value));
     }
   }
+  // Label smoothing mixes the targets of a cross-entropy; MSE has none.
+  auto loss = std::find_if(settings.begin(), settings.end(),
+                           [](const TrainSetting &t) { return t.key == schema::key::kLoss; });
+  if (isPresent(smoothingNode) && loss != settings.end() && loss->text != losses::kCrossEntropy &&
+      smoothingNode.as<double>() != 0)
+    fail(SourceLoc::of(smoothingNode), "train 'label_smoothing' applies to the cross_entropy "
+                                       "loss, not '" +
+                                           loss->text + "'");
   return settings;
 }
 

@@ -130,6 +130,16 @@ static cl::opt<std::string> beta2Opt("beta2", cl::desc("Adam beta2 (default: 0.9
                                      cl::value_desc("number"), cl::cat(cnncOptions));
 static cl::opt<std::string> epsilonOpt("epsilon", cl::desc("Adam epsilon (default: 1e-8)"),
                                        cl::value_desc("number"), cl::cat(cnncOptions));
+static cl::opt<std::string> labelSmoothingOpt(
+    "label-smoothing",
+    cl::desc("Cross-entropy label smoothing in [0, 1), as PyTorch's label_smoothing; the runtime "
+             "can change it between steps (default: 0)"),
+    cl::value_desc("number"), cl::cat(cnncOptions));
+static cl::opt<std::string> clipGradNormOpt(
+    "clip-grad-norm",
+    cl::desc("Compile gradient clipping by the global norm in, with this max_norm (0: off until "
+             "the runtime sets one), as torch.nn.utils.clip_grad_norm_ (default: not compiled)"),
+    cl::value_desc("number"), cl::cat(cnncOptions));
 static cl::opt<std::string> batchOpt("batch",
                                      cl::desc("Batch size `cnnrun train` uses (default: 32)"),
                                      cl::value_desc("n"), cl::cat(cnncOptions));
@@ -165,6 +175,8 @@ static const std::pair<const char *, cl::Option *> kTrainingOptions[] = {
     {"beta1", &beta1Opt},
     {"beta2", &beta2Opt},
     {"epsilon", &epsilonOpt},
+    {"label_smoothing", &labelSmoothingOpt},
+    {"clip_grad_norm", &clipGradNormOpt},
     {"batch", &batchOpt},
     {"epochs", &epochsOpt},
 };

@@ -62,6 +62,10 @@ inline constexpr std::string_view kState = "state";
 inline constexpr std::string_view kInit = "init";
 inline constexpr std::string_view kEvalSteps = "eval_steps";
 inline constexpr std::string_view kSwaps = "swaps";
+/// The default label smoothing of a cross-entropy loss, and the default
+/// max_norm of gradient clipping (present when the step computes the norm).
+inline constexpr std::string_view kLabelSmoothing = "label_smoothing";
+inline constexpr std::string_view kClipGradNorm = "clip_grad_norm";
 // An `init` entry.
 inline constexpr std::string_view kBound = "bound";
 inline constexpr std::string_view kValue = "value";
@@ -122,7 +126,12 @@ namespace hyper {
 inline constexpr std::string_view kLr = "lr";     // learning rate
 inline constexpr std::string_view kStep = "step"; // 1-based step number (Adam's bias correction)
 inline constexpr std::string_view kSeed = "seed"; // dropout seed
-inline constexpr std::array<std::string_view, 3> kAll = {kLr, kStep, kSeed};
+/// Cross-entropy's label smoothing in [0, 1) (train and eval steps).
+inline constexpr std::string_view kLabelSmoothing = key::kLabelSmoothing;
+/// Gradient clipping's max_norm (0: no clipping), with a compiled norm.
+inline constexpr std::string_view kClipGradNorm = key::kClipGradNorm;
+inline constexpr std::array<std::string_view, 5> kAll = {kLr, kStep, kSeed, kLabelSmoothing,
+                                                         kClipGradNorm};
 } // namespace hyper
 
 /// Parameter initializations of the `init` list.
