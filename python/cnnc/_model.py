@@ -149,6 +149,37 @@ class Model:
             error.status = "invalid argument"
             raise error
 
+    @property
+    def label_smoothing(self):
+        """Cross-entropy label smoothing of the following train and eval steps, in [0, 1), as
+        torch's cross_entropy(..., label_smoothing=eps); starts as the model file's
+        `train: {label_smoothing: ...}` (0 if none). Settable; not kept in checkpoints."""
+        self._check_training()
+        return self._m.label_smoothing
+
+    @label_smoothing.setter
+    def label_smoothing(self, eps):
+        self._check_training()
+        self._m.label_smoothing = float(eps)
+
+    has_clip_grad_norm = property(
+        lambda self: self._m.has_clip_grad_norm,
+        doc="whether the train step was compiled with gradient clipping (clip_grad_norm)")
+
+    @property
+    def clip_grad_norm(self):
+        """max_norm of gradient clipping in the following train steps, as
+        torch.nn.utils.clip_grad_norm_ before the optimizer step (0: off); starts as the model
+        file's `train: {clip_grad_norm: ...}`. Settable; a non-zero value needs a model compiled
+        with clipping (cnnc --clip-grad-norm). Not kept in checkpoints."""
+        self._check_training()
+        return self._m.clip_grad_norm
+
+    @clip_grad_norm.setter
+    def clip_grad_norm(self, max_norm):
+        self._check_training()
+        self._m.clip_grad_norm = float(max_norm)
+
     def train_step(self, xs, labels, lr=None):
         """One train step (forward, loss, backward, optimizer update) on one batch; returns
         (mean loss, number of correctly classified items). lr: default the compiled one."""

@@ -155,6 +155,10 @@ PYBIND11_MODULE(_cnnc, m) {
       .def_property_readonly("has_default_parameters", &cnnc::Model::hasDefaultParameters)
       .def_property_readonly("step_count", &cnnc::Model::stepCount)
       .def_property_readonly("seed", &cnnc::Model::seed)
+      .def_property("label_smoothing", &cnnc::Model::labelSmoothing,
+                    &cnnc::Model::setLabelSmoothing)
+      .def_property_readonly("has_clip_grad_norm", &cnnc::Model::hasClipGradNorm)
+      .def_property("clip_grad_norm", &cnnc::Model::clipGradNorm, &cnnc::Model::setClipGradNorm)
       .def("train_info",
            [](const cnnc::Model &self) {
              cnnc::TrainInfo t = self.trainInfo();

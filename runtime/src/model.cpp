@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -347,15 +348,37 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
     r.error(hyperPath, "expected an object");
   for (const auto &member : hyperObject.items()) {
     const std::string &name = member.key();
-    int *slot = name == hyper::kLr     ? &desc.lrBuffer
-                : name == hyper::kStep ? &desc.stepBuffer
-                : name == hyper::kSeed ? &desc.seedBuffer
-                                       : nullptr;
+    int *slot = name == hyper::kLr               ? &desc.lrBuffer
+                : name == hyper::kStep           ? &desc.stepBuffer
+                : name == hyper::kSeed           ? &desc.seedBuffer
+                : name == hyper::kLabelSmoothing ? &desc.labelSmoothingBuffer
+                : name == hyper::kClipGradNorm   ? &desc.clipGradNormBuffer
+                                                 : nullptr;
     if (!slot)
       r.error(hyperPath,
               "unknown hyper-parameter " + quote(name) + " (expected " + oneOf(hyper::kAll) + ")");
     *slot = scalarBuffer(r, member.value(), path(hyperPath, name), model, {BufferKind::Hyper});
   }
+  // The defaults of label smoothing and clipping, each with its buffer.
+  auto setting = [&](std::string_view name, int buffer, double max, const char *range,
+                     double &out) {
+    const Json *v = findMember(t, name);
+    std::string where = path(train, name);
+    if (!v) {
+      if (buffer >= 0)
+        r.error(where, "missing (the step reads the hyper-parameter " + quote(name) + ")");
+      return;
+    }
+    if (buffer < 0)
+      r.error(where, "given without a " + quote(name) + " entry in " + hyperPath);
+    out = r.number(*v, where);
+    if (!(out >= 0 && out < max))
+      r.error(where, std::string("must be in ") + range + ", got " + std::to_string(out));
+  };
+  setting(key::kLabelSmoothing, desc.labelSmoothingBuffer, 1, "[0, 1)", desc.labelSmoothing);
+  setting(key::kClipGradNorm, desc.clipGradNormBuffer, HUGE_VAL, "[0, inf)", desc.clipGradNorm);
+  model.labelSmoothing = float(desc.labelSmoothing);
+  model.clipGradNorm = float(desc.clipGradNorm);
   std::vector<BufferKind> resultKinds = {BufferKind::Temp, BufferKind::Output};
   desc.lossBuffer = scalarBuffer(r, r.member(t, train, key::kLossBuffer),
                                  path(train, key::kLossBuffer), model, resultKinds);
@@ -448,7 +471,8 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
       r.error(element(buffers, i), "a " + quote(buffer_kind::kNext) +
                                        " buffer must be a root buffer in exactly one swap");
     if (d.kind == BufferKind::Hyper && int(i) != desc.lrBuffer && int(i) != desc.stepBuffer &&
-        int(i) != desc.seedBuffer)
+        int(i) != desc.seedBuffer && int(i) != desc.labelSmoothingBuffer &&
+        int(i) != desc.clipGradNormBuffer)
       r.error(element(buffers, i), "no entry of " + hyperPath + " refers to this buffer");
     if (d.kind == BufferKind::Labels && int(i) != desc.labels)
       r.error(element(buffers, i), "a second " + std::string(buffer_kind::kLabels) + " buffer");

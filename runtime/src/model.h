@@ -81,6 +81,11 @@ struct TrainDesc {
   std::vector<InitDesc> init; ///< one per parameter, in parameter order
   std::vector<CallDesc> steps, evalSteps;
   std::vector<std::pair<int, int>> swaps; ///< [current, next]
+  /// Label smoothing (a cross-entropy model's `label_smoothing` hyper
+  /// buffer) and gradient clipping (`clip_grad_norm`, compiled in on
+  /// request): the buffers (-1: absent) and the model file's defaults.
+  int labelSmoothingBuffer = -1, clipGradNormBuffer = -1;
+  double labelSmoothing = 0, clipGradNorm = 0;
 };
 
 /// 64-byte aligned float storage.
@@ -124,9 +129,12 @@ struct cnnc_model {
   std::vector<bool> parameterSet;
   bool prepared = false;
   int64_t allocatedBatch = 0;
-  uint64_t stepCount = 0; ///< train steps since initialization
-  uint64_t seed = 0;      ///< of the last initialization (or checkpoint)
+  uint64_t stepCount = 0;     ///< train steps since initialization
+  uint64_t seed = 0;          ///< of the last initialization (or checkpoint)
   std::string checkpointNote; ///< "cnnc_note" of the last checkpoint read
+  /// Label smoothing and clipping's max_norm of the next train and eval
+  /// steps (the defaults of `train` when loaded).
+  float labelSmoothing = 0, clipGradNorm = 0;
 
   /// True for a GPU model: its buffers live in device memory.
   bool onDevice() const { return deviceInterface != nullptr; }

@@ -23,6 +23,7 @@
 #include "cnnc/model_schema.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 using namespace cnnc::rt;
@@ -134,6 +135,20 @@ void swapStorage(cnnc_model &model, int a, int b) {
   }
 }
 
+/// Fills the label smoothing and clipping hyper buffers of the next step
+/// (a GPU model uploads them only when they changed).
+void applyRegularization(cnnc_model &model) {
+  setHyper(model, model.train.labelSmoothingBuffer, model.labelSmoothing);
+  setHyper(model, model.train.clipGradNormBuffer, model.clipGradNorm);
+}
+
+/// A float as the shortest text printf's %g gives.
+std::string numberText(float value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", double(value));
+  return text;
+}
+
 /// The seed passed to the kernels for step `step`: 24 bits, exact in a float.
 float stepSeed(uint64_t seed, uint64_t step) {
   SplitMix64 rng(seed ^ (step * 0xD1B54A32D192ED03ULL));
@@ -200,6 +215,7 @@ void trainStep(cnnc_model *model, int64_t batch, const float *const *inputs, con
   if (!std::isfinite(lr))
     fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_train_step: learning rate is not finite");
   checkParametersSet(*model);
+  applyRegularization(*model);
   ensureBatch(*model, batch);
   uint64_t step = model->stepCount + 1;
   setHyper(*model, model->train.lrBuffer, lr);
@@ -263,6 +279,7 @@ extern "C" cnnc_status cnnc_model_evaluate(cnnc_model *model, int64_t batch,
     if (!model->prepared)
       prepareModel(*model);
     ensureBatch(*model, batch);
+    applyRegularization(*model);
     HostBinding binding(*model);
     bindBatch(*model, binding, batch, inputs, labels);
     callKernels(*model, model->train.evalSteps, "eval step", nullptr);
@@ -294,5 +311,66 @@ extern "C" cnnc_status cnnc_model_get_state(const cnnc_model *model, const char 
     if (!out_data && count)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_state: out_data is null");
     std::memcpy(out_data, currentHostData(*model, s.buffer), count * sizeof(float));
+  });
+}
+
+extern "C" cnnc_status cnnc_model_set_label_smoothing(cnnc_model *model, float eps) {
+  return guard([&] {
+    requireTraining(model, "cnnc_model_set_label_smoothing");
+    if (!(eps >= 0 && eps < 1))
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           "cnnc_model_set_label_smoothing: label smoothing must be in [0, 1), got " +
+               numberText(eps));
+    if (eps != 0 && model->train.labelSmoothingBuffer < 0)
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           "cnnc_model_set_label_smoothing: model '" + model->path +
+               (model->train.loss == cnnc::schema::loss::kSoftmaxCrossEntropy
+                    ? std::string("' has no \"") +
+                          std::string(cnnc::schema::hyper::kLabelSmoothing) +
+                          "\" hyper-parameter in its metadata"
+                    : "' trains with the " + model->train.loss +
+                          " loss; label smoothing applies to the cross-entropy loss (compile "
+                          "with --loss cross_entropy)"));
+    model->labelSmoothing = eps;
+  });
+}
+
+extern "C" cnnc_status cnnc_model_get_label_smoothing(const cnnc_model *model, float *out_eps) {
+  return guard([&] {
+    requireTraining(model, "cnnc_model_get_label_smoothing");
+    if (!out_eps)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_label_smoothing: out_eps is null");
+    *out_eps = model->labelSmoothing;
+  });
+}
+
+extern "C" int cnnc_model_has_clip_grad_norm(const cnnc_model *model) {
+  return model && model->train.present && model->train.clipGradNormBuffer >= 0 ? 1 : 0;
+}
+
+extern "C" cnnc_status cnnc_model_set_clip_grad_norm(cnnc_model *model, float max_norm) {
+  return guard([&] {
+    requireTraining(model, "cnnc_model_set_clip_grad_norm");
+    if (!(max_norm >= 0 && std::isfinite(max_norm)))
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           "cnnc_model_set_clip_grad_norm: max_norm must be finite and >= 0 (0: no clipping), "
+           "got " +
+               numberText(max_norm));
+    if (max_norm != 0 && model->train.clipGradNormBuffer < 0)
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           "cnnc_model_set_clip_grad_norm: model '" + model->path +
+               "' was compiled without gradient clipping; compile it with --clip-grad-norm "
+               "MAX_NORM (or `clip_grad_norm: MAX_NORM` in the model file's train: section; 0 "
+               "compiles clipping in, off until set)");
+    model->clipGradNorm = max_norm;
+  });
+}
+
+extern "C" cnnc_status cnnc_model_get_clip_grad_norm(const cnnc_model *model, float *out_max_norm) {
+  return guard([&] {
+    requireTraining(model, "cnnc_model_get_clip_grad_norm");
+    if (!out_max_norm)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_clip_grad_norm: out_max_norm is null");
+    *out_max_norm = model->clipGradNorm;
   });
 }

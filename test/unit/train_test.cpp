@@ -444,4 +444,39 @@ TEST(Checkpoint, MissingFileAndUnwritablePath) {
   EXPECT_THAT(cnnc_last_error(), HasSubstr("cannot write checkpoint"));
 }
 
+// The test model has neither a label_smoothing nor a clip_grad_norm hyper
+// buffer: both settings stay 0, the only value it accepts; bad values are
+// refused before that, and a refused call changes nothing.
+TEST(Regularization, SettersValidateAndNeedTheirHyperBuffers) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  EXPECT_EQ(m.labelSmoothing(), 0.0);
+  EXPECT_EQ(m.clipGradNorm(), 0.0);
+  EXPECT_FALSE(m.hasClipGradNorm());
+  m.setLabelSmoothing(0);
+  m.setClipGradNorm(0);
+  EXPECT_EQ(cnnc_model_set_label_smoothing(m.get(), 0.1f), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("has no \"label_smoothing\" hyper-parameter"));
+  for (float bad : {1.0f, -0.1f, NAN}) {
+    EXPECT_EQ(cnnc_model_set_label_smoothing(m.get(), bad), CNNC_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(cnnc_last_error(), HasSubstr("label smoothing must be in [0, 1), got"));
+  }
+  EXPECT_EQ(cnnc_model_set_clip_grad_norm(m.get(), 1.0f), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(),
+              HasSubstr("was compiled without gradient clipping; compile it with "
+                        "--clip-grad-norm MAX_NORM"));
+  for (float bad : {-1.0f, INFINITY, NAN}) {
+    EXPECT_EQ(cnnc_model_set_clip_grad_norm(m.get(), bad), CNNC_ERROR_INVALID_ARGUMENT);
+    EXPECT_THAT(cnnc_last_error(), HasSubstr("max_norm must be finite and >= 0"));
+  }
+  EXPECT_EQ(m.labelSmoothing(), 0.0);
+  EXPECT_EQ(m.clipGradNorm(), 0.0);
+  float value = 0;
+  EXPECT_EQ(cnnc_model_get_label_smoothing(m.get(), nullptr), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(cnnc_model_get_clip_grad_norm(nullptr, &value), CNNC_ERROR_INVALID_ARGUMENT);
+  cnnc::Model inference(CNNC_TEST_MODEL);
+  EXPECT_EQ(cnnc_model_set_clip_grad_norm(inference.get(), 0), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("was compiled without training"));
+  EXPECT_EQ(cnnc_model_has_clip_grad_norm(inference.get()), 0);
+}
+
 } // namespace

@@ -247,6 +247,32 @@ cnnc_status cnnc_model_get_train_step_info(const cnnc_model *model, size_t index
 cnnc_status cnnc_model_evaluate(cnnc_model *model, int64_t batch, const float *const *inputs,
                                 const float *labels, float *out_loss, float *out_correct);
 
+/** Label smoothing of the cross-entropy loss in the following train and
+ * eval steps, as PyTorch's `cross_entropy(..., label_smoothing=eps)`: the
+ * target is (1 - eps) * onehot + eps / classes, in the gradient and in the
+ * reported loss (of evaluation too, as PyTorch's criterion reports it).
+ * eps must be in [0, 1); a model with the mse loss accepts only 0. A loaded
+ * model starts with its model file's `train: {label_smoothing: ...}` (0 if
+ * none). Not stored in checkpoints. */
+cnnc_status cnnc_model_set_label_smoothing(cnnc_model *model, float eps);
+cnnc_status cnnc_model_get_label_smoothing(const cnnc_model *model, float *out_eps);
+
+/** 1 if the model's train step computes the gradients' global norm (it was
+ * compiled with `train: {clip_grad_norm: ...}` or cnnc --clip-grad-norm),
+ * else 0. */
+int cnnc_model_has_clip_grad_norm(const cnnc_model *model);
+
+/** Gradient clipping by the global norm in the following train steps, as
+ * torch.nn.utils.clip_grad_norm_(parameters, max_norm) before the optimizer
+ * step: every gradient is multiplied by min(1, max_norm / (norm + 1e-6)),
+ * norm = sqrt(sum of all gradients' squares); weight decay applies after.
+ * max_norm must be finite and >= 0; 0 turns clipping off. A non-zero
+ * max_norm on a model compiled without clipping is an error that says how
+ * to compile it in. A loaded model starts with the model file's max_norm
+ * (0 if none). Not stored in checkpoints. */
+cnnc_status cnnc_model_set_clip_grad_norm(cnnc_model *model, float max_norm);
+cnnc_status cnnc_model_get_clip_grad_norm(const cnnc_model *model, float *out_max_norm);
+
 /** The number of train steps taken since initialization (kept in checkpoints). */
 uint64_t cnnc_model_step_count(const cnnc_model *model);
 

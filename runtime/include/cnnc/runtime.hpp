@@ -223,6 +223,29 @@ public:
     checkBatch(batch, input, labels);
     return evaluate(batch, std::vector<const float *>{input.data()}, labels.data());
   }
+  /// Cross-entropy label smoothing of the following train and eval steps,
+  /// in [0, 1) (cnnc_model_set_label_smoothing); throws on a bad value.
+  void setLabelSmoothing(double eps) { check(cnnc_model_set_label_smoothing(get(), float(eps))); }
+  /// The label smoothing of the next step (the model file's after loading).
+  double labelSmoothing() const {
+    float eps = 0;
+    check(cnnc_model_get_label_smoothing(get(), &eps));
+    return eps;
+  }
+  /// Whether the train step computes the gradients' global norm (clipping).
+  bool hasClipGradNorm() const { return cnnc_model_has_clip_grad_norm(get()) != 0; }
+  /// Clips the gradients of the following train steps to this global norm
+  /// (0: off; cnnc_model_set_clip_grad_norm); throws on a bad value or, for
+  /// a non-zero one, a model compiled without clipping.
+  void setClipGradNorm(double maxNorm) {
+    check(cnnc_model_set_clip_grad_norm(get(), float(maxNorm)));
+  }
+  /// The max_norm of the next train step (0: no clipping).
+  double clipGradNorm() const {
+    float maxNorm = 0;
+    check(cnnc_model_get_clip_grad_norm(get(), &maxNorm));
+    return maxNorm;
+  }
   /// Train steps taken since initialization.
   uint64_t stepCount() const { return cnnc_model_step_count(get()); }
   /// The seed of the last initialization or loaded checkpoint.
