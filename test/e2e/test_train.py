@@ -13,7 +13,18 @@ What it tests (each check prints PASS/FAIL and its largest error):
               (momentum_buffer, exp_avg, exp_avg_sq) must match torch's at 1e-4 * max|ref|, and
               the SGD parameter updates p_new - p_old at 1e-3 * max|update|; each step's loss too.
   mse.*       a small dense model with `loss: mse` (mean over batch x classes against one-hot
-              labels), with and without a final softmax: one SGD step equals torch's.
+              labels), with and without a final softmax: one SGD step equals torch's. The
+              linear one also refuses a non-zero label smoothing (mse) and clipping (not
+              compiled in), with their messages, and accepts 0 for both.
+  regularize.*  a small conv + dense model compiled with `label_smoothing: 0.1,
+              clip_grad_norm: 0.05` and SGD (momentum 0.9, weight decay 0.01): the runtime
+              starts with those defaults; 4 steps, changing both between steps (defaults,
+              clipping inactive at max_norm 1000 without smoothing, clipping off with eps 0.3,
+              clipping again at 0.02 with eps 0.2), must give torch's parameters, losses and
+              finally momentum buffers (F.cross_entropy(label_smoothing=eps),
+              clip_grad_norm_ before SGD.step, float64); the steps meant to clip must have a
+              torch gradient norm above max_norm, the others below; evaluate() reports the
+              smoothed loss. Out-of-range values are refused with their messages.
   run.*       `cnnrun train` on 2000 Fashion-MNIST images (batch 32, 1 epoch, Adam), then
               `cnnrun eval --checkpoint`: the test loss must drop well below the loss of the
               initial parameters (evaluated from a checkpoint written through the Python binding),
@@ -263,6 +274,106 @@ def mse_test(chk, rt, label, so, layers):
     chk.close(f"{label}.loss", np.array([loss]), np.array([float(L)]))
     chk.record(f"{label}.correct", int(correct) == int((scores.argmax(1) == y).sum()),
                f"cnnc {correct}, reference {int((scores.argmax(1) == y).sum())}")
+    if label == "mse.linear_out":
+        expect_error(chk, f"{label}.rejects_label_smoothing",
+                     lambda: setattr(model, "label_smoothing", 0.1),
+                     "trains with the mse loss; label smoothing applies to the cross-entropy "
+                     "loss (compile with --loss cross_entropy)")
+        expect_error(chk, f"{label}.rejects_clipping", lambda: setattr(model, "clip_grad_norm", 1),
+                     "was compiled without gradient clipping; compile it with --clip-grad-norm "
+                     "MAX_NORM")
+        model.label_smoothing, model.clip_grad_norm = 0, 0
+        chk.record(f"{label}.accepts_zero", model.label_smoothing == 0
+                   and model.clip_grad_norm == 0 and not model.has_clip_grad_norm,
+                   f"label_smoothing {model.label_smoothing}, clip_grad_norm "
+                   f"{model.clip_grad_norm}, has_clip_grad_norm {model.has_clip_grad_norm}")
+    model.close()
+
+
+# --------------------------------------------------------------------------- label smoothing, clipping
+
+REG_LAYERS = [
+    dict(name="c1", op="conv2d", out_channels=3, kernel=3, activation="relu"),
+    dict(name="flat", op="flatten"),
+    dict(name="fc", op="dense", out_features=4, activation="softmax"),
+]
+REG_TRAIN = {"loss": "cross_entropy", "label_smoothing": 0.1, "clip_grad_norm": 0.05,
+             "optimizer": {"name": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 0.01}}
+# (label smoothing, max_norm, whether torch's gradient norm must exceed max_norm) per step;
+# None: the compiled defaults, left as loaded.
+REG_STEPS = [(None, None, True), (0.0, 1000.0, False), (0.3, 0.0, None), (0.2, 0.02, True)]
+
+
+def expect_error(chk, what, fn, text):
+    """fn() must raise CnncError whose message contains text."""
+    try:
+        fn()
+    except Exception as e:  # CnncError from the binding
+        return chk.record(what, text in str(e), f"raised: {e}")
+    return chk.record(what, False, "no error raised")
+
+
+def regularization_test(chk, rt, so):
+    label, batch = "regularize", 6
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(len(REG_STEPS) * batch + batch, 1, 6, 6, generator=gen).float()
+    y = torch.randint(0, 4, (len(x),), generator=gen)
+    model = rt.Model(so)
+    chk.record(f"{label}.defaults", abs(model.label_smoothing - 0.1) < 1e-7
+               and abs(model.clip_grad_norm - 0.05) < 1e-8 and model.has_clip_grad_norm,
+               f"label_smoothing {model.label_smoothing}, clip_grad_norm {model.clip_grad_norm}, "
+               f"has_clip_grad_norm {model.has_clip_grad_norm}")
+    model.init_parameters(seed=11)
+    p0 = model.state_dict()
+    ref = tg.Reference(REG_LAYERS)
+    tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p0.items()}
+    opt = torch.optim.SGD(list(tparams.values()), lr=0.5, momentum=0.9, weight_decay=0.01)
+    eps, max_norm = 0.1, 0.05
+    for step, (new_eps, new_max, clips) in enumerate(REG_STEPS, 1):
+        if new_eps is not None:
+            model.label_smoothing, eps = new_eps, new_eps
+        if new_max is not None:
+            model.clip_grad_norm, max_norm = new_max, new_max
+        xb, yb = x[(step - 1) * batch:step * batch], y[(step - 1) * batch:step * batch]
+        loss, _ = model.train_step(xb.numpy(), yb.numpy().astype(np.float32), 0.5)
+        opt.zero_grad()
+        _, logits = ref.forward(xb.double(), tparams, return_logits=True)
+        L = F.cross_entropy(logits, yb, label_smoothing=eps)
+        L.backward()
+        norm = float(torch.sqrt(sum((p.grad ** 2).sum() for p in tparams.values())))
+        if max_norm > 0:
+            torch.nn.utils.clip_grad_norm_(list(tparams.values()), max_norm)
+        opt.step()
+        what = f"{label}.step{step}(eps {eps}, max_norm {max_norm})"
+        if clips is not None:
+            chk.record(f"{what}.clipping_{'active' if clips else 'inactive'}",
+                       (norm > 1.5 * max_norm) if clips else (norm < max_norm),
+                       f"torch gradient norm {norm:.4g}, max_norm {max_norm}")
+        got = model.state_dict()
+        chk.close(f"{what}.params", np.concatenate([got[k].ravel() for k in got]),
+                  np.concatenate([tparams[k].detach().numpy().ravel() for k in got]))
+        chk.close(f"{what}.loss", np.array([loss]), np.array([float(L)]))
+    got = np.concatenate([model.get_state(f"{k}.momentum_buffer").ravel() for k in tparams])
+    want = np.concatenate([opt.state[p]["momentum_buffer"].numpy().ravel()
+                           for p in tparams.values()])
+    chk.close(f"{label}.momentum_buffers", got, want, absolute_floor=False)
+    xe, ye = x[-batch:], y[-batch:]
+    result = model.evaluate((xe.numpy(), ye.numpy().astype(np.float32)))
+    with torch.no_grad():
+        _, logits = ref.forward(xe.double(), tparams, training=False, return_logits=True)
+        L = F.cross_entropy(logits, ye, label_smoothing=eps)
+    chk.close(f"{label}.eval_loss(eps {eps})", np.array([result["loss"]]), np.array([float(L)]))
+    expect_error(chk, f"{label}.rejects_eps_1", lambda: setattr(model, "label_smoothing", 1.0),
+                 "cnnc_model_set_label_smoothing: label smoothing must be in [0, 1), got 1")
+    expect_error(chk, f"{label}.rejects_negative_max_norm",
+                 lambda: setattr(model, "clip_grad_norm", -1.0),
+                 "cnnc_model_set_clip_grad_norm: max_norm must be finite and >= 0 (0: no "
+                 "clipping), got -1")
+    expect_error(chk, f"{label}.rejects_infinite_max_norm",
+                 lambda: setattr(model, "clip_grad_norm", math.inf), "got inf")
+    chk.record(f"{label}.rejected_values_change_nothing",
+               abs(model.label_smoothing - 0.2) < 1e-7 and abs(model.clip_grad_norm - 0.02) < 1e-8,
+               f"label_smoothing {model.label_smoothing}, clip_grad_norm {model.clip_grad_norm}")
     model.close()
 
 
@@ -505,6 +616,8 @@ def main():
         jobs[label] = (harness.model_yaml(label.replace(".", "_"), [12], layers, train={
                            "loss": "mse", "optimizer": {"name": "sgd", "lr": 0.5}}),
                        lambda so, label=label, layers=layers: mse_test(chk, rt, label, so, layers))
+    jobs["regularize"] = (harness.model_yaml("regularize", [1, 6, 6], REG_LAYERS, train=REG_TRAIN),
+                          lambda so: regularization_test(chk, rt, so))
     jobs["run"] = (None, lambda so: cnnrun_test(chk, rt, cnnrun, so, args.data, workdir))
     jobs["resume"] = (harness.model_yaml("resume", [1, 28, 28], RESUME_LAYERS, train={
                           "loss": "cross_entropy", "optimizer": {"name": "adam", "lr": 0.001}}),
