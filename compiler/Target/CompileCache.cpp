@@ -3,7 +3,9 @@
 // Entries live in <cache>/v1/<kind>/<first two hex digits>/<key>.o. Each is
 // the object file followed by a 32-byte trailer: the magic "cnncobj1", the
 // object's size, its xxh3 checksum and the first 8 characters of the key
-// (little endian), so a truncated, damaged or misplaced entry is a miss.
+// (little endian), so a truncated, damaged or misplaced entry is a miss. A
+// hit refreshes the entry's modification time, which orders entries for
+// trim(): the oldest is the least recently used.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/CompileCache.h"
@@ -22,6 +24,8 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 using namespace cnnc;
 
@@ -154,7 +158,13 @@ CompileCache::Lookup CompileCache::fetch(llvm::StringRef kind, llvm::StringRef k
     return Lookup::Miss;
   out << object;
   out.close();
-  return out.has_error() ? Lookup::Miss : Lookup::Hit;
+  if (out.has_error()) {
+    out.clear_error();
+    return Lookup::Miss;
+  }
+  // Used now: the last entry trim() removes (failure to mark it is harmless).
+  utimensat(AT_FDCWD, entryPath(kind, key).c_str(), nullptr, 0);
+  return Lookup::Hit;
 }
 
 void CompileCache::disable(const std::string &why) {
@@ -204,5 +214,68 @@ void CompileCache::store(llvm::StringRef kind, llvm::StringRef key, const std::s
   if (std::error_code ec = llvm::sys::fs::rename(temp, path)) {
     llvm::sys::fs::remove(temp);
     return disable(ec.message());
+  }
+  ++stored;
+}
+
+uint64_t CompileCache::sizeLimit(llvm::raw_ostream &warnings) {
+  const uint64_t defaultLimit = uint64_t(1) << 30;
+  const char *text = getenv("CNNC_CACHE_MAX_SIZE");
+  if (!text || !*text)
+    return defaultLimit;
+  llvm::StringRef rest(text);
+  uint64_t value;
+  if (!rest.consumeInteger(10, value)) {
+    uint64_t unit = rest.empty()                   ? 1
+                    : rest.equals_insensitive("k") ? uint64_t(1) << 10
+                    : rest.equals_insensitive("m") ? uint64_t(1) << 20
+                    : rest.equals_insensitive("g") ? uint64_t(1) << 30
+                                                   : 0;
+    if (unit)
+      return value * unit;
+  }
+  warnings << "cnnc: warning: ignoring CNNC_CACHE_MAX_SIZE='" << text
+           << "' (expected a number of bytes, optionally with a K, M or G suffix)\n";
+  return defaultLimit;
+}
+
+void CompileCache::trim(uint64_t maxBytes) {
+  if (!enabled() || !stored)
+    return;
+  struct Entry {
+    std::string path;
+    uint64_t size;
+    llvm::sys::TimePoint<> used;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  auto now = std::chrono::system_clock::now();
+  llvm::SmallString<256> root(directory);
+  llvm::sys::path::append(root, "v1");
+  std::error_code ec;
+  for (llvm::sys::fs::recursive_directory_iterator it(root, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    llvm::sys::fs::file_status status;
+    if (llvm::sys::fs::status(it->path(), status) ||
+        status.type() != llvm::sys::fs::file_type::regular_file)
+      continue;
+    llvm::sys::TimePoint<> used = status.getLastModificationTime();
+    if (llvm::StringRef(it->path()).contains(".tmp-")) {
+      if (now - used > std::chrono::hours(1))
+        llvm::sys::fs::remove(it->path());
+      continue;
+    }
+    entries.push_back({it->path(), status.getSize(), used});
+    total += status.getSize();
+  }
+  if (total <= maxBytes)
+    return;
+  llvm::sort(entries, [](const Entry &a, const Entry &b) { return a.used < b.used; });
+  for (const Entry &e : entries) {
+    if (total <= maxBytes)
+      break;
+    // Another compilation may have removed it already; either way it is gone.
+    llvm::sys::fs::remove(e.path);
+    total -= e.size;
   }
 }

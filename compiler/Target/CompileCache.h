@@ -8,7 +8,9 @@
 // build of cnnc and Halide), is written atomically (a temporary file renamed
 // into place, so parallel compilations may share the cache), and ends with
 // its size and checksum, so a damaged entry is detected and rebuilt. A cache
-// that cannot be written degrades to no cache after one warning line.
+// that cannot be written degrades to no cache after one warning line. The
+// cache stays under a size limit: after a compilation that stored entries,
+// the least recently used ones are removed.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_TARGET_COMPILECACHE_H
@@ -64,6 +66,15 @@ public:
   /// Thread safe. On failure, warns once and stores nothing more.
   void store(llvm::StringRef kind, llvm::StringRef key, const std::string &objectPath);
 
+  /// When this compilation stored entries, removes the least recently used
+  /// entries (and temporary files older than an hour, left by a compilation
+  /// that was killed) until the cache holds at most `maxBytes`.
+  void trim(uint64_t maxBytes);
+
+  /// The size limit: $CNNC_CACHE_MAX_SIZE (bytes, or a number with a K, M or
+  /// G suffix), else 1 GiB. An unreadable value is reported on `warnings`.
+  static uint64_t sizeLimit(llvm::raw_ostream &warnings);
+
 private:
   std::string entryPath(llvm::StringRef kind, llvm::StringRef key) const;
   void disable(const std::string &why);
@@ -71,6 +82,7 @@ private:
   std::string directory;
   llvm::raw_ostream &warnings;
   std::atomic<bool> writable{true};
+  std::atomic<size_t> stored{0};
   std::mutex warningMutex;
 };
 

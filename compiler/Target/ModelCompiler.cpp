@@ -598,6 +598,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
     return failure();
   timer.step(std::string(runtimeCached ? "Halide runtime from the cache" : "Halide runtime") +
              ", glue and link");
+  cache.trim(CompileCache::sizeLimit(llvm::errs()));
   return success();
 }
 

@@ -11,7 +11,11 @@ of its own (CNNC_CACHE_DIR in a temporary folder), and `cnnc --time-report` must
  - a cache that cannot be written (CNNC_CACHE_DIR is a file): the model compiles, with one
    warning line;
  - two compilations at once into one empty cache: both succeed, no temporary file is left,
-   and a third compilation takes every kernel from the cache.
+   and a third compilation takes every kernel from the cache;
+ - the size limit (CNNC_CACHE_MAX_SIZE): after the model, its edit (dense 5 -> 7) and a second
+   edit (dense 9) compiled with a limit one byte under what the first two left, the two
+   least recently used entries (the dense kernels of 5 and 7 outputs) are gone and the conv,
+   the runtime and the new dense kernel remain.
 
 Every library built runs with `cnnrun run` on the same input: the cold, warm, damaged and
 parallel builds give the very same bytes, and each model matches PyTorch (float64, from the same
@@ -126,6 +130,9 @@ def main():
         record(f"{name}.matches_pytorch", c.ok, c.message)
         return y.tobytes()
 
+    def walk(root):
+        return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
+
     def entries(kind="kernel"):
         root = os.path.join(cache, "v1", kind)
         return sorted(os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
@@ -207,6 +214,30 @@ def main():
         for i in range(2):
             record(f"parallel{i}.same_numbers",
                    run(f"parallel{i}", os.path.join(work, f"parallel{i}.so"), 5) == out_cold)
+
+        limited = os.path.join(work, "limited-cache")
+        compile_ok("limit.first", model, os.path.join(work, "l1.so"), cache_dir=limited)
+        before = set(walk(limited))
+        compile_ok("limit.edited", edited_model, os.path.join(work, "l2.so"), cache_dir=limited)
+        after_edit = set(walk(limited))
+        total = sum(os.path.getsize(f) for f in after_edit)
+        second_edit = os.path.join(work, "edited9.yaml")
+        with open(second_edit, "w") as f:
+            f.write(model_text(9))
+        os.environ["CNNC_CACHE_MAX_SIZE"] = str(total - 1)
+        try:
+            third = compile_ok("limit.trimmed", second_edit, os.path.join(work, "l3.so"),
+                               cache_dir=limited)
+        finally:
+            del os.environ["CNNC_CACHE_MAX_SIZE"]
+        left = set(walk(limited))
+        gone = after_edit - left
+        new = left - after_edit
+        record("limit.under_the_limit", sum(os.path.getsize(f) for f in left) <= total - 1,
+               f"{left}")
+        record("limit.least_recently_used_removed",
+               third.compiled == 1 and len(gone) == 2 and len(new) == 1
+               and len(before & gone) == 1 and len(left & before) == 2, f"gone {gone}, new {new}")
     finally:
         if args.keep:
             print(f"kept {work}")
