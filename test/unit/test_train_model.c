@@ -227,7 +227,7 @@ static int apply(void **args) {
 
 static const char metadata[] =
     "{\n"
-    "  \"abi_version\": 3, \"name\": \"tiny_softmax\", \"target\": \"test-c\",\n"
+    "  \"abi_version\": 4, \"name\": \"tiny_softmax\", \"target\": \"test-c\",\n"
     "  \"inputs\": [{\"name\": \"input\", \"shape\": [-1, 1, 2, 2], \"buffer\": 0}],\n"
     "  \"outputs\": [{\"name\": \"output\", \"shape\": [-1, 3], \"buffer\": 4}],\n"
     "  \"parameters\": [\n"
