@@ -325,8 +325,7 @@ struct ScopeInputs {
 /// generated names, rejects duplicates, resolves `inputs:` to earlier layers
 /// and checks op attribute keys. `inputs` are how the scope's inputs are
 /// referred to; a block (`block` set) has one output.
-static Scope parseScope(const ScopeNodes &nodes, const ScopeInputs &inputs,
-                        const BlockDef *block) {
+static Scope parseScope(const ScopeNodes &nodes, const ScopeInputs &inputs, const BlockDef *block) {
   const YAML::Node &layers = nodes.layers, &output = nodes.output;
   ArrayRef<std::string> inputNames = inputs.names;
   if (!layers.IsSequence() || layers.size() == 0)
@@ -399,8 +398,7 @@ static Scope parseScope(const ScopeNodes &nodes, const ScopeInputs &inputs,
           for (size_t j = 0; j < i; ++j)
             known.push_back(scope.layers[j].name);
           fail(ref.loc, layer.describe() + ": unknown input '" + ref.name + "'" +
-                            suggestion(ref.name, known) +
-                            "; expected " +
+                            suggestion(ref.name, known) + "; expected " +
                             (known.size() > i + 1 ? "an input" : "the input") +
                             " or an earlier layer: " + joined(known));
         }
@@ -660,7 +658,7 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
       std::string(schema::key::kLoss), std::string(schema::key::kOptimizer), std::string(opt::kLr),
       std::string(schema::key::kBatch), std::string(schema::key::kEpochs)};
   std::string optimizer(opt::kAdam);
-  YAML::Node optimizerNode;
+  YAML::Node optimizerNode, nesterovNode;
   for (auto &[key, value] : entries(node)) {
     std::string k = key.Scalar();
     if (k == schema::key::kLoss) {
@@ -693,12 +691,12 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
              "train 'optimizer': missing 'name' (" + orList(opt::kAll) + ")");
     }
     optimizer = expectScalar(nameNode, SourceLoc::of(optimizerNode), "train 'optimizer'");
-    if (optimizer != opt::kAdam && optimizer != opt::kSgd)
+    if (std::find(opt::kAll.begin(), opt::kAll.end(), optimizer) == opt::kAll.end())
       fail(SourceLoc::of(nameNode),
            "train 'optimizer': expected " + orList(opt::kAll) + ", found '" + optimizer + "'");
     settings.push_back({std::string(schema::key::kOptimizer), TrainSetting::Text, optimizer, 0});
     std::vector<std::string> allowed = {std::string(opt::kLr), std::string(opt::kWeightDecay)};
-    if (optimizer == opt::kAdam)
+    if (optimizer != opt::kSgd)
       for (std::string_view k : {opt::kBeta1, opt::kBeta2, opt::kEpsilon})
         allowed.emplace_back(k);
     else
@@ -715,7 +713,23 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
         fail(SourceLoc::of(key),
              "train '" + k + "' is given twice (in 'train' and in 'optimizer')");
       settings.push_back(trainValue(k, value));
+      if (k == opt::kNesterov)
+        nesterovNode = key;
     }
+  }
+  // torch.optim.SGD refuses Nesterov momentum without a momentum or with dampening.
+  if (isPresent(nesterovNode)) {
+    auto number = [&](std::string_view key) {
+      for (const TrainSetting &t : settings)
+        if (t.key == key)
+          return t.number;
+      return 0.0;
+    };
+    if (number(opt::kNesterov) != 0 &&
+        (number(opt::kMomentum) <= 0 || number(opt::kDampening) != 0))
+      fail(SourceLoc::of(nesterovNode),
+           "train 'nesterov': Nesterov momentum needs a momentum > 0 and zero dampening (as "
+           "torch.optim.SGD)");
   }
   return settings;
 }

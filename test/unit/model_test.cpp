@@ -233,7 +233,7 @@ TEST(ModelLoad, WrongAbiVersionGivesBothNumbers) {
     FAIL() << "expected an ABI error";
   } catch (const cnnc::Error &e) {
     EXPECT_EQ(e.status(), CNNC_ERROR_ABI);
-    EXPECT_THAT(e.what(), HasSubstr("has ABI version 99, this runtime supports version 3"));
+    EXPECT_THAT(e.what(), HasSubstr("has ABI version 99, this runtime supports version 4"));
   }
 }
 

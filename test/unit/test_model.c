@@ -270,7 +270,7 @@ static int relu(void **args) {
 
 static const char metadata[] =
     "{\n"
-    "  \"abi_version\": 3,\n"
+    "  \"abi_version\": 4,\n"
     "  \"name\": \"tiny_dense\",\n"
     "  \"target\": \"test-c\",\n"
 #ifdef CNNC_TEST_FAKE_DEVICE

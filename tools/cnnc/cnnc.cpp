@@ -86,7 +86,7 @@ static cl::OptionCategory trainOptions("cnnc training options (override the mode
                                        "settings one by one)");
 static cl::opt<std::string> lossOpt("loss", cl::desc("cross_entropy | mse"), cl::value_desc("loss"),
                                     cl::cat(trainOptions));
-static cl::opt<std::string> optimizerOpt("optimizer", cl::desc("adam | sgd"),
+static cl::opt<std::string> optimizerOpt("optimizer", cl::desc("adam | adamw | sgd"),
                                          cl::value_desc("name"), cl::cat(trainOptions));
 static cl::opt<std::string> lrOpt("lr", cl::desc("Learning rate"), cl::value_desc("number"),
                                   cl::cat(trainOptions));

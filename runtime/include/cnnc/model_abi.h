@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever the layout of cnnc_model_desc or the metadata changes. */
-#define CNNC_MODEL_ABI_VERSION 3u
+#define CNNC_MODEL_ABI_VERSION 4u
 
 /* A Halide AOT pipeline's argv entry point: args[i] is a halide_buffer_t*
  * for each buffer argument, in the order the metadata lists them. */
