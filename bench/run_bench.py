@@ -7,7 +7,9 @@ the same networks in PyTorch 1.13 (2 threads, OpenBLAS, torch.no_grad).
 Rounds alternate between the two so that noise on this shared machine hits
 both; the best median of the rounds is reported. Prints a Markdown table with
 the PyTorch/cnnc time ratio (> 1 means cnnc is faster) and GFLOP/s against
-the machine's FP32 roof (TOOLCHAIN.md: ~215 GFLOP/s with both vCPUs).
+the FP32 roof ROOF_GFLOPS: ~215 GFLOP/s, what an FMA loop with independent
+accumulators reaches on both vCPUs of the machine bench/README.md's results
+were measured on (Zen 4: 32 FLOP per cycle per core).
 
 Usage: /usr/bin/python3 bench/run_bench.py [--build build] [--rounds 3] [--iters 50]
 """

@@ -11,7 +11,9 @@ torch.no_grad + eval() for inference; train() + cross-entropy + backward + the s
 optimizer's step for training). Rounds alternate between the two so that noise on this
 shared machine hits both; the best median of the rounds is reported, with PyTorch/cnnc
 (> 1: cnnc is faster) and GFLOP/s (cnnc's FLOP count of the step, 2 per multiply-add,
-for both) against the machine's FP32 roof (TOOLCHAIN.md: ~215 GFLOP/s, 2 vCPUs).
+for both) against the FP32 roof ROOF_GFLOPS: ~215 GFLOP/s, what an FMA loop with
+independent accumulators reaches on both vCPUs of the machine bench/README.md's results
+were measured on (Zen 4: 32 FLOP per cycle per core).
 
 Usage: /usr/bin/python3 bench/zoo_bench.py [--build build] [--rounds 2] [--seconds 2]
                                            [--model resnet18 ...]

@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""Trains the PyTorch twin of models/mnist_cnn.yaml on Fashion-MNIST and saves
-its state_dict as safetensors, for the classify example (README's first
-command) to run with the cnnc-compiled model.
+"""Trains the PyTorch twin of models/mnist_cnn.yaml (tools/py/reference_models.py,
+MnistCnn) on Fashion-MNIST and saves its state_dict as safetensors: a PyTorch
+reference for cnnc's own training and an interoperability example.
 
-Until cnnc trains models itself (the training issue), PyTorch produces the
-weights; the point of the demo is that a PyTorch state_dict loads into a
-cnnc model.so as-is and gives the same predictions. Assumes Debian's
-python3-torch and the dataset-fashion-mnist package.
+cnnc trains models itself (`cnnrun train`, `Model.fit` in the Python package);
+this script trains the same network with its `train:` settings (Adam, lr 0.001,
+batch 32) in PyTorch's eager loop. Its output shows that a PyTorch state_dict
+loads into a cnnc model.so as it is, with no conversion, and gives PyTorch's
+predictions (`cnnrun run mnist.so --weights OUT.safetensors ...`,
+`cnnrun eval mnist.so --weights OUT.safetensors --data DIR`, or
+`build/bin/classify`), and its accuracy and time per epoch are a baseline for
+`cnnrun train` on the same data. Assumes Debian's python3-torch and the
+dataset-fashion-mnist package.
 
 Usage: /usr/bin/python3 examples/train_reference.py OUT.safetensors [--epochs 1]
 """

@@ -14,6 +14,7 @@ PKGS=(
   pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev
   libonnx-dev libprotobuf-dev python3-onnx
   pybind11-dev python3-dev python3-matplotlib
+  libstb-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

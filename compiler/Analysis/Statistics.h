@@ -1,11 +1,12 @@
 //===- Statistics.h - per-layer complexity of a model -*- C++ -*-===//
 //
 // `cnnc --stats` walks the inference function after block expansion and
-// reports, per layer and in total, the quantities of the course notes'
-// complexity analysis: output shape, parameters (as PyTorch's parameters()
-// counts them: biases included, batch-norm running statistics not), weights (Σ K²·C_in·C_out, the
-// notes' space term), multiply-adds per image (the notes' time term), activation memory (the output
-// feature maps, Σ M²·C), the receptive field and each layer's share of the multiply-adds.
+// reports, per layer and in total: output shape, parameters (as PyTorch's
+// parameters() counts them: biases included, batch-norm running statistics
+// not), weights (Σ kh·kw·C_in·C_out/groups: the space term), multiply-adds
+// per image (the time term), activation memory (the output feature maps,
+// Σ H·W·C), the receptive field and each layer's share of the multiply-adds.
+// docs/complexity.md gives the formulas per op.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_ANALYSIS_STATISTICS_H

@@ -1,86 +1,96 @@
 //===- DefaultParameters.cpp - read and write the safetensors of embedded values ===//
 //
-// The safetensors format: an 8-byte little-endian header length, a JSON
-// header {name: {"dtype", "shape", "data_offsets": [begin, end]}, optional
-// "__metadata__"} and the data, offsets relative to the end of the header.
-// The reader checks every entry against the file size before it copies
-// anything. Assumes a little-endian host, as the runtime does.
+// Reads a weights file with the runtime's safetensors reader, which checks
+// the whole header against the file size (and names a file of another
+// format) before anything is copied, and matches its tensors to the
+// model's parameters with the runtime's messages. Writes the embedded blob:
+// an 8-byte little-endian header length, a JSON header {name: {"dtype",
+// "shape", "data_offsets": [begin, end]}, "__metadata__"} and the data,
+// offsets relative to the end of the header. Assumes a little-endian host,
+// as the runtime does.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/DefaultParameters.h"
 
+#include "runtime/src/error.h"
+#include "runtime/src/safetensors.h"
+
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 
 #include <cstring>
 
 using namespace cnnc;
 
-llvm::Expected<DefaultParameters> cnnc::readSafetensorsFile(llvm::StringRef path) {
-  auto fail = [&](const llvm::Twine &message) {
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), path + ": " + message.str());
-  };
-  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                          /*RequiresNullTerminator=*/false);
-  if (!file)
-    return fail("cannot read the file: " + file.getError().message());
-  llvm::StringRef bytes = (*file)->getBuffer();
-  if (bytes.size() < 8)
-    return fail("not a safetensors file (shorter than its 8-byte header length)");
-  uint64_t headerLen = 0;
-  for (int i = 7; i >= 0; --i)
-    headerLen = (headerLen << 8) | uint8_t(bytes[i]);
-  if (headerLen > bytes.size() - 8)
-    return fail("not a safetensors file (its header length runs past the end)");
-  llvm::StringRef data = bytes.drop_front(8 + headerLen);
-  llvm::Expected<llvm::json::Value> header = llvm::json::parse(bytes.substr(8, headerLen));
-  if (!header)
-    return fail("malformed safetensors header: " + llvm::toString(header.takeError()));
-  const llvm::json::Object *entries = header->getAsObject();
-  if (!entries)
-    return fail("malformed safetensors header: not a JSON object");
-
-  DefaultParameters out;
-  out.source = path.str();
-  for (const auto &[key, value] : *entries) {
-    std::string name = key.str();
-    if (name == "__metadata__")
-      continue;
-    const llvm::json::Object *entry = value.getAsObject();
-    if (!entry)
-      return fail("tensor '" + name + "' is not a JSON object");
-    std::optional<llvm::StringRef> dtype = entry->getString("dtype");
-    const llvm::json::Array *shape = entry->getArray("shape");
-    const llvm::json::Array *offsets = entry->getArray("data_offsets");
-    if (!dtype || !shape || !offsets || offsets->size() != 2)
-      return fail("tensor '" + name + "' lacks dtype, shape or data_offsets");
-    if (*dtype != "F32")
-      continue;
-    ParameterValues t;
-    t.name = name;
-    uint64_t count = 1;
-    for (const llvm::json::Value &d : *shape) {
-      std::optional<int64_t> extent = d.getAsInteger();
-      if (!extent || *extent < 0 || *extent > (int64_t(1) << 40))
-        return fail("tensor '" + name + "' has an invalid shape");
-      t.shape.push_back(*extent);
-      count *= uint64_t(*extent);
-      if (count > (uint64_t(1) << 40))
-        return fail("tensor '" + name + "' is too large");
+llvm::Expected<DefaultParameters> cnnc::readSafetensorsFile(llvm::StringRef path,
+                                                            llvm::StringRef stripPrefix) {
+  try {
+    rt::SafetensorsReader reader(path.str(), "weights");
+    DefaultParameters out;
+    out.source = path.str();
+    out.stripPrefix = stripPrefix.str();
+    for (const auto &[name, entry] : reader.entries) {
+      out.fileNames.push_back(name);
+      if (!llvm::StringRef(name).starts_with(stripPrefix))
+        continue;
+      std::string stripped = name.substr(stripPrefix.size());
+      if (entry.dtype != rt::kDtypeF32) {
+        out.otherDtypes[stripped] = entry.dtype;
+        continue;
+      }
+      ParameterValues t;
+      t.name = stripped;
+      t.shape = entry.shape;
+      t.data.resize(size_t((entry.end - entry.begin) / sizeof(float)));
+      if (!reader.read(entry, t.data.data()))
+        return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                       "cannot read tensor '" + name + "' from '" + path + "'");
+      out.tensors.push_back(std::move(t));
     }
-    std::optional<int64_t> begin = (*offsets)[0].getAsInteger();
-    std::optional<int64_t> end = (*offsets)[1].getAsInteger();
-    if (!begin || !end || *begin < 0 || *end < *begin || uint64_t(*end) > data.size() ||
-        uint64_t(*end - *begin) != count * 4)
-      return fail("tensor '" + name +
-                  "' has data_offsets that do not match its shape and the "
-                  "file size");
-    t.data.resize(count);
-    if (count)
-      std::memcpy(t.data.data(), data.data() + *begin, count * 4);
-    out.tensors.push_back(std::move(t));
+    return out;
+  } catch (const rt::RuntimeError &e) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), e.what());
+  } catch (const std::bad_alloc &) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "out of memory reading '" + path + "'");
   }
-  return out;
+}
+
+llvm::Expected<std::vector<const ParameterValues *>> cnnc::selectParameters(
+    const DefaultParameters &values,
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> &parameters) {
+  auto error = [](const std::string &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+  };
+  std::map<std::string, const ParameterValues *> byName;
+  for (const ParameterValues &t : values.tensors)
+    byName.emplace(t.name, &t);
+  // Report missing parameters first, then dtypes and shapes, as the runtime does.
+  std::vector<rt::MissingTensor> missing;
+  for (const auto &[name, shape] : parameters)
+    if (!byName.count(name) && !values.otherDtypes.count(name))
+      missing.push_back({name, shape});
+  if (!missing.empty()) {
+    std::vector<std::string> wanted, fileNames = values.fileNames;
+    for (const auto &parameter : parameters)
+      wanted.push_back(parameter.first);
+    if (fileNames.empty())
+      for (const ParameterValues &t : values.tensors)
+        fileNames.push_back(t.name);
+    return error(rt::missingTensorsMessage(values.source, "parameter", missing, wanted, fileNames,
+                                           values.stripPrefix));
+  }
+  std::vector<const ParameterValues *> ordered;
+  for (const auto &[name, shape] : parameters) {
+    auto it = byName.find(name);
+    if (it == byName.end())
+      return error(values.source + ": " + values.stripPrefix + name + ": expected dtype " +
+                   rt::kDtypeF32 + ", found " + values.otherDtypes.at(name));
+    if (it->second->shape != shape)
+      return error(values.source + ": " + values.stripPrefix + name + ": expected " +
+                   rt::shapeString(shape) + ", found " + rt::shapeString(it->second->shape));
+    ordered.push_back(it->second);
+  }
+  return ordered;
 }
 
 std::string cnnc::safetensorsBlob(const std::vector<const ParameterValues *> &tensors) {

@@ -7,19 +7,22 @@
 // cnnc_model_v1 with the metadata and the Halide runtime entry points the
 // cnnc runtime calls, and link everything with the system C compiler (`cc`,
 // or $CNNC_CC) into model.so, with a version script that exports
-// cnnc_model_v1 alone.
+// cnnc_model_v1 alone. Kernel objects and the runtime object come from the
+// compile cache (CompileCache.h) when it holds them.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/ModelCompiler.h"
 #include "compiler/Lowering/Halide/HalideLowering.h"
 #include "compiler/Schedule/Scheduler.h"
 #include "compiler/Target/ArgumentChecks.h"
+#include "compiler/Target/CompileCache.h"
 #include "compiler/Target/DefaultParameters.h"
 #include "compiler/Target/ModelPlan.h"
 
 #include "cnnc/model_schema.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -31,12 +34,18 @@
 #include <fstream>
 #include <map>
 
+#include <unistd.h>
+
 using namespace mlir;
 using namespace cnnc;
 
 static const char *const kModelAbiHeader =
 #include "ModelAbiHeader.inc"
     ;
+
+/// The ELF section of model.so that holds the metadata JSON, so cnnc can read
+/// it back without loading the library (readModelMetadata).
+static const char *const kMetadataSection = "cnnc_metadata";
 
 /// True when /proc/cpuinfo lists `flag` (false where there is no such file).
 static bool cpuHasFlag(llvm::StringRef flag) {
@@ -269,7 +278,8 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
   src += "};\nstatic const char *const kernel_names[] = {\n";
   for (const PlannedKernel &k : plan.kernels)
     src += "  \"" + cString(k.label) + "\",\n";
-  src += "};\nstatic const char metadata[] = \"" + cString(metadata) + "\";\n";
+  src += "};\nstatic const char metadata[] __attribute__((section(\"" +
+         std::string(kMetadataSection) + "\"))) = \"" + cString(metadata) + "\";\n";
   std::string defaults;
   if (defaultParametersSize) {
     src += "extern const unsigned char cnnc_default_parameters[];\n";
@@ -295,9 +305,10 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
 /// Links `inputs` into the shared library `output`, exporting cnnc_model_v1
 /// alone (`versionScript` is a scratch file path): the Halide runtime stays
 /// private to the library and binds to itself, never to another copy loaded
-/// in the process.
+/// in the process. The library is written under a temporary name in the
+/// output's directory and renamed into place once complete.
 static LogicalResult link(ModuleOp module, const std::vector<std::string> &inputs,
-                          const std::string &output, const std::string &versionScript) {
+                          const std::string &finalOutput, const std::string &versionScript) {
   const char *cc = getenv("CNNC_CC");
   auto program = llvm::sys::findProgramByName(cc ? cc : "cc");
   if (!program)
@@ -309,6 +320,20 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
     if (!script)
       return module.emitError("cannot write ") << versionScript;
   }
+  int fd;
+  llvm::SmallString<256> temp;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(finalOutput + ".tmp-%%%%%%", fd, temp))
+    return module.emitError("cannot write ") << finalOutput << ": " << ec.message();
+  ::close(fd);
+  // Removes the temporary library unless it was renamed into place.
+  struct RemoveTemp {
+    llvm::SmallString<256> &path;
+    ~RemoveTemp() {
+      if (!path.empty())
+        llvm::sys::fs::remove(path);
+    }
+  } removeTemp{temp};
+  std::string output(temp);
   std::vector<std::string> argv = {
       *program, "-shared", "-fPIC", "-O2", "-Wl,--version-script=" + versionScript, "-o", output};
   argv.insert(argv.end(), inputs.begin(), inputs.end());
@@ -319,7 +344,11 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0)
     return module.emitError("linking ")
-           << output << " failed (" << *program << " exited with " << rc << ") " << message;
+           << finalOutput << " failed (" << *program << " exited with " << rc << ") " << message;
+  // The linker creates its output with the mode of a new file; keep that.
+  if (std::error_code ec = llvm::sys::fs::rename(temp, finalOutput))
+    return module.emitError("cannot write ") << finalOutput << ": " << ec.message();
+  temp.clear();
   return success();
 }
 
@@ -329,33 +358,16 @@ static LogicalResult link(ModuleOp module, const std::vector<std::string> &input
 static FailureOr<uint64_t> embedParameters(ModuleOp module, const ModelPlan &plan,
                                            const DefaultParameters &values, const ScratchDir &dir,
                                            std::vector<std::string> &objects) {
-  std::map<std::string, const ParameterValues *> byName;
-  for (const ParameterValues &t : values.tensors)
-    byName.emplace(t.name, &t);
-  std::vector<const ParameterValues *> ordered;
-  for (const NamedBuffer &p : plan.parameters) {
-    const std::vector<int64_t> &shape = plan.buffers[p.buffer].shape;
-    auto it = byName.find(p.name);
-    std::string expected =
-        "[" +
-        llvm::join(llvm::map_range(shape, [](int64_t d) { return std::to_string(d); }), ", ") + "]";
-    if (it == byName.end())
-      return module.emitError("") << values.source << " has no value for parameter '" << p.name
-                                  << "' " << expected;
-    if (it->second->shape != shape) {
-      std::string found = "[" +
-                          llvm::join(llvm::map_range(it->second->shape,
-                                                     [](int64_t d) { return std::to_string(d); }),
-                                     ", ") +
-                          "]";
-      return module.emitError("") << values.source << ": parameter '" << p.name << "' is " << found
-                                  << ", the model's is " << expected;
-    }
-    ordered.push_back(it->second);
-  }
+  std::vector<std::pair<std::string, std::vector<int64_t>>> parameters;
+  for (const NamedBuffer &p : plan.parameters)
+    parameters.push_back({p.name, plan.buffers[p.buffer].shape});
+  llvm::Expected<std::vector<const ParameterValues *>> ordered =
+      selectParameters(values, parameters);
+  if (!ordered)
+    return module.emitError("") << llvm::toString(ordered.takeError());
   std::string blobPath = dir.file("default_parameters.safetensors");
   std::string asmPath = dir.file("default_parameters.S");
-  std::string blob = safetensorsBlob(ordered);
+  std::string blob = safetensorsBlob(*ordered);
   {
     std::ofstream out(blobPath, std::ios::binary);
     out.write(blob.data(), std::streamsize(blob.size()));
@@ -392,25 +404,63 @@ struct StepTimer {
 
 /// Gives kernels with equal fingerprints (and the same kind of schedule) the
 /// symbol of the first of them; returns the indices of those first kernels,
-/// the only ones to compile. Their flop counts are copied after lowering.
-static std::vector<size_t> shareIdenticalKernels(ModelPlan &plan, const CompileOptions &options) {
+/// the only ones to compile, each with the text that determines its code.
+/// Their flop counts are copied after lowering.
+static std::vector<std::pair<size_t, std::string>>
+shareIdenticalKernels(ModelPlan &plan, const CompileOptions &options) {
   bool autoSchedule = halide::isAutoScheduleOption(options.schedule);
   std::map<std::string, size_t> firstWith;
-  std::vector<size_t> distinct;
+  std::vector<std::pair<size_t, std::string>> distinct;
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
     PlannedKernel &kernel = plan.kernels[k];
     // Autoschedulers only schedule inference kernels (see buildKernel).
     bool autoScheduled = autoSchedule && kernel.phase == Phase::Inference;
     std::string key = (autoScheduled ? "auto " : "cpu ") + kernelFingerprint(kernel);
-    auto [it, isNew] = firstWith.try_emplace(std::move(key), k);
+    auto [it, isNew] = firstWith.try_emplace(key, k);
     if (isNew) {
-      distinct.push_back(k);
+      distinct.emplace_back(k, std::move(key));
       continue;
     }
-    kernel.symbol = plan.kernels[it->second].symbol;
     kernel.sharedWith = int(it->second);
   }
   return distinct;
+}
+
+/// What, besides a kernel's own IR, determines its object: the compiler, the
+/// target, the options that change code generation, and Halide's
+/// environment variables (the autoschedulers read HL_BEAM_SIZE and others).
+static std::string codeGenerationContext(const CompileOptions &options,
+                                         const Halide::Target &kernelTarget) {
+  std::string context = compilerIdentity() + "\ntarget " + kernelTarget.to_string() +
+                        "\nschedule " + options.schedule +
+                        (options.kernelChecks ? "\nkernel checks" : "") + "\n";
+  std::vector<std::string> halideEnvironment;
+  for (char **e = environ; *e; ++e)
+    if (llvm::StringRef(*e).starts_with("HL_"))
+      halideEnvironment.push_back(*e);
+  llvm::sort(halideEnvironment);
+  for (const std::string &e : halideEnvironment)
+    context += e + "\n";
+  return context;
+}
+
+/// Puts the standalone Halide runtime of `target` at `path`, from the cache
+/// when it holds it; `cached` says which.
+static LogicalResult halideRuntimeObject(ModuleOp module, const Halide::Target &target,
+                                         CompileCache &cache, const std::string &path,
+                                         bool &cached) {
+  std::string key =
+      CompileCache::key("halide runtime\n" + compilerIdentity() + "\n" + target.to_string());
+  cached = cache.fetch("runtime", key, path) == CompileCache::Lookup::Hit;
+  if (cached)
+    return success();
+  try {
+    Halide::compile_standalone_runtime(path, target);
+  } catch (const Halide::Error &e) {
+    return module.emitError("Halide runtime compilation failed: ") << e.what();
+  }
+  cache.store("runtime", key, path);
+  return success();
 }
 
 LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &options,
@@ -421,6 +471,7 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   Halide::Target target = targetOf(options);
   Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime);
   std::unique_ptr<halide::Scheduler> scheduler = schedulerOf(options, target);
+  CompileCache cache(options.cacheDirectory, llvm::errs());
   ScratchDir dir;
   if (llvm::sys::fs::createUniqueDirectory("cnnc", dir.path))
     return module.emitError("cannot create a temporary directory");
@@ -428,64 +479,102 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   // Kernels that compute the same function (the repeated units of a ResNet,
   // the same layer in the inference and eval steps) share one object: only
   // the first of each is lowered and compiled, the others call its symbol.
-  std::vector<size_t> distinct = shareIdenticalKernels(*plan, options);
+  // That symbol is named after the object's cache key, so a cached object
+  // serves any model that has the kernel.
+  std::vector<std::pair<size_t, std::string>> distinct = shareIdenticalKernels(*plan, options);
+  std::string context = codeGenerationContext(options, kernelTarget);
+  std::vector<std::string> keys;
+  for (auto &[k, text] : distinct) {
+    keys.push_back(CompileCache::key("kernel\n" + context + text));
+    plan->kernels[k].symbol = "cnnc_k_" + keys.back().substr(0, 16);
+  }
+  for (PlannedKernel &planned : plan->kernels)
+    if (planned.sharedWith >= 0)
+      planned.symbol = plan->kernels[planned.sharedWith].symbol;
   StepTimer timer(options.report);
 
-  // Lowering and scheduling touch the IR: done in order. Halide's code
-  // generation (most of the time) runs on every core, one kernel per task.
-  std::vector<LoweredKernel> kernels;
+  // Every distinct kernel is lowered (its flop count goes into the
+  // metadata); those the cache holds are not scheduled or compiled. Lowering
+  // and scheduling touch the IR: done in order. Halide's code generation
+  // (most of the time) runs on every core, one kernel per task.
   std::vector<std::string> objects;
-  for (size_t k : distinct) {
-    PlannedKernel &planned = plan->kernels[k];
+  std::vector<LoweredKernel> kernels; // the kernels to compile
+  std::vector<size_t> toCompile;      // their positions in `distinct`
+  size_t fromCache = 0, corrupt = 0;
+  for (auto [i, entry] : llvm::enumerate(distinct)) {
+    PlannedKernel &planned = plan->kernels[entry.first];
+    objects.push_back(dir.file(planned.symbol + ".o"));
+    CompileCache::Lookup found = cache.fetch("kernel", keys[i], objects.back());
+    if (found == CompileCache::Lookup::Hit) {
+      FailureOr<LoweredKernel> kernel = lowerToHalide(planned.op, planned.inputs);
+      if (failed(kernel))
+        return failure();
+      planned.flops = kernel->flops;
+      ++fromCache;
+      continue;
+    }
+    corrupt += found == CompileCache::Lookup::Corrupt;
     FailureOr<LoweredKernel> kernel = buildKernel(planned, *scheduler);
     if (failed(kernel))
       return failure();
     kernels.push_back(std::move(*kernel));
-    objects.push_back(dir.file(planned.symbol + ".o"));
+    toCompile.push_back(i);
   }
   for (PlannedKernel &planned : plan->kernels)
     if (planned.sharedWith >= 0)
       planned.flops = plan->kernels[planned.sharedWith].flops;
-  timer.step("lower and schedule " + std::to_string(distinct.size()) + " distinct kernels of " +
-             std::to_string(plan->kernels.size()));
+  timer.step("lower " + std::to_string(distinct.size()) + " distinct kernels of " +
+             std::to_string(plan->kernels.size()) + ", schedule " + std::to_string(kernels.size()));
   std::vector<std::string> errors(kernels.size());
-  llvm::parallelFor(0, kernels.size(), [&](size_t i) {
-    errors[i] = compileObject(kernels[i], options, plan->kernels[distinct[i]].symbol, objects[i],
-                              kernelTarget);
+  std::vector<bool> fellBack(kernels.size(), false);
+  llvm::parallelFor(0, kernels.size(), [&](size_t j) {
+    size_t i = toCompile[j];
+    errors[j] = compileObject(kernels[j], options, plan->kernels[distinct[i].first].symbol,
+                              objects[i], kernelTarget);
   });
   unsigned threads = llvm::parallel::strategy.compute_thread_count();
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    if (errors[i].empty())
+  for (size_t j = 0; j < kernels.size(); ++j) {
+    size_t i = toCompile[j];
+    if (errors[j].empty()) {
+      cache.store("kernel", keys[i], objects[i]);
       continue;
-    PlannedKernel &planned = plan->kernels[distinct[i]];
+    }
+    PlannedKernel &planned = plan->kernels[distinct[i].first];
     // An autoscheduler can produce a schedule Halide cannot compile (Li2018
     // on a dense+softmax group: "Atomic predicated store"); that kernel
-    // falls back to cnnc's own schedule, with a warning.
+    // falls back to cnnc's own schedule, with a warning (and is not cached,
+    // so the warning comes again next time).
     if (halide::isAutoScheduleOption(options.schedule) && planned.phase == Phase::Inference) {
       planned.op->emitWarning("the ")
           << options.schedule << " schedule of '" << planned.label << "' does not compile ("
-          << llvm::StringRef(errors[i]).trim() << "); using cnnc's own schedule for it";
+          << llvm::StringRef(errors[j]).trim() << "); using cnnc's own schedule for it";
       CompileOptions hand = options;
       hand.schedule = "default";
       FailureOr<LoweredKernel> kernel = buildKernel(planned, *schedulerOf(hand, target));
       if (failed(kernel))
         return failure();
-      errors[i] = compileObject(*kernel, options, planned.symbol, objects[i], kernelTarget);
-      if (errors[i].empty())
+      errors[j] = compileObject(*kernel, options, planned.symbol, objects[i], kernelTarget);
+      if (errors[j].empty())
         continue;
     }
     return planned.op->emitError("Halide compilation of '")
-           << planned.label << "' failed: " << errors[i];
+           << planned.label << "' failed: " << errors[j];
   }
-  timer.step("generate code (" + std::to_string(threads) + " threads)");
-  std::string runtime = dir.file("halide_runtime.o");
-  try {
-    Halide::compile_standalone_runtime(runtime, target);
-  } catch (const Halide::Error &e) {
-    return module.emitError("Halide runtime compilation failed: ") << e.what();
-  }
-  objects.push_back(runtime);
+  std::string generated = "generate code for " + std::to_string(kernels.size()) + " kernels (" +
+                          std::to_string(threads) + " threads), ";
+  if (!cache.enabled())
+    generated += "compile cache off";
+  else
+    generated += std::to_string(fromCache) + " from the cache " + cache.path();
+  if (corrupt)
+    generated += " (" + std::to_string(corrupt) + " damaged entries rebuilt)";
+  timer.step(generated);
 
+  std::string runtime = dir.file("halide_runtime.o");
+  bool runtimeCached = false;
+  if (failed(halideRuntimeObject(module, target, cache, runtime, runtimeCached)))
+    return failure();
+  objects.push_back(runtime);
   uint64_t defaultParametersSize = 0;
   if (options.defaultParameters) {
     FailureOr<uint64_t> size =
@@ -499,14 +588,40 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   {
     std::ofstream glue(gluePath);
     std::string deviceApi = deviceApiOf(target);
-    glue << glueSource(*plan, plan->metadataJson(target.to_string(), deviceApi), deviceApi,
-                       defaultParametersSize);
+    glue << glueSource(*plan, plan->metadataJson(target.to_string(), deviceApi, options.sourceName),
+                       deviceApi, defaultParametersSize);
     if (!glue)
       return module.emitError("cannot write ") << gluePath;
   }
   objects.insert(objects.begin(), gluePath);
   if (failed(link(module, objects, outputPath, dir.file("exports.map"))))
     return failure();
-  timer.step("Halide runtime, glue and link");
+  timer.step(std::string(runtimeCached ? "Halide runtime from the cache" : "Halide runtime") +
+             ", glue and link");
+  cache.trim(CompileCache::sizeLimit(llvm::errs()));
   return success();
+}
+
+std::optional<std::string> cnnc::readModelMetadata(const std::string &path) {
+  auto binary = llvm::object::ObjectFile::createObjectFile(path);
+  if (!binary) {
+    llvm::consumeError(binary.takeError());
+    return std::nullopt;
+  }
+  for (const llvm::object::SectionRef &section : binary->getBinary()->sections()) {
+    llvm::Expected<StringRef> name = section.getName();
+    if (!name) {
+      llvm::consumeError(name.takeError());
+      continue;
+    }
+    if (*name != kMetadataSection)
+      continue;
+    llvm::Expected<StringRef> contents = section.getContents();
+    if (!contents) {
+      llvm::consumeError(contents.takeError());
+      return std::nullopt;
+    }
+    return contents->split('\0').first.str();
+  }
+  return std::nullopt;
 }

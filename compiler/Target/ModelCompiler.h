@@ -11,6 +11,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
+#include <optional>
 #include <string>
 
 namespace cnnc {
@@ -33,6 +34,12 @@ struct CompileOptions {
   /// Values of the model's parameters to embed in model.so, loaded with
   /// the model (ONNX initializers, `cnnc --embed-weights`); null for none.
   const DefaultParameters *defaultParameters = nullptr;
+  /// The compile cache's directory (defaultCacheDirectory()), or "" to
+  /// compile everything afresh (`cnnc --no-cache`).
+  std::string cacheDirectory;
+  /// The model file's name without its directory, recorded in the metadata
+  /// as "source" ("" for none).
+  std::string sourceName;
 };
 
 /// Checks the target string and schedule name; returns an error message or "".
@@ -42,9 +49,16 @@ std::string validateOptions(const CompileOptions &options);
 mlir::LogicalResult emitHalideStatements(mlir::ModuleOp module, const CompileOptions &options,
                                          llvm::raw_ostream &os);
 
-/// Compiles a fused module into the shared library `outputPath`.
+/// Compiles a fused module into the shared library `outputPath`. The library
+/// is linked under a temporary name next to it and renamed into place, so
+/// a failed compilation leaves an existing file as it was.
 mlir::LogicalResult compileModelLibrary(mlir::ModuleOp module, const CompileOptions &options,
                                         const std::string &outputPath);
+
+/// The metadata JSON of a model.so built by cnnc, read from its
+/// `cnnc_metadata` section without loading the library; std::nullopt for a
+/// file that is not such a model.
+std::optional<std::string> readModelMetadata(const std::string &path);
 
 } // namespace cnnc
 

@@ -252,7 +252,8 @@ FailureOr<ModelPlan> cnnc::planModel(ModuleOp module) {
   return std::move(planner.plan);
 }
 
-std::string ModelPlan::metadataJson(const std::string &target, const std::string &deviceApi) const {
+std::string ModelPlan::metadataJson(const std::string &target, const std::string &deviceApi,
+                                    const std::string &source) const {
   std::string text;
   llvm::raw_string_ostream os(text);
   llvm::json::OStream j(os);
@@ -295,6 +296,8 @@ std::string ModelPlan::metadataJson(const std::string &target, const std::string
   j.object([&] {
     j.attribute(schema::key::kAbiVersion, int64_t(schema::kAbiVersion));
     j.attribute(schema::key::kName, name);
+    if (!source.empty())
+      j.attribute(schema::key::kSource, source);
     j.attribute(schema::key::kTarget, target);
     if (!deviceApi.empty())
       j.attribute(schema::key::kDeviceApi, deviceApi);

@@ -72,9 +72,11 @@ struct ModelPlan {
   std::vector<NamedBuffer> inputs, outputs, parameters;
   std::optional<TrainingPlan> training;
 
-  /// Metadata JSON (docs/runtime-abi.md) for the given target string and
-  /// device API ("cuda", "opencl", or "" for a CPU model).
-  std::string metadataJson(const std::string &target, const std::string &deviceApi) const;
+  /// Metadata JSON (docs/runtime-abi.md) for the given target string, device
+  /// API ("cuda", "opencl", or "" for a CPU model) and model file name ("" for
+  /// none).
+  std::string metadataJson(const std::string &target, const std::string &deviceApi,
+                           const std::string &source = "") const;
 };
 
 /// A text that is equal for two kernels exactly when they compute the same

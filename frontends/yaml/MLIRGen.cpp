@@ -6,7 +6,9 @@
 // (named `<layer>.weight`, `<layer>.bias`, ... as in PyTorch's state_dict),
 // its op and the op of an `activation:` shorthand (named
 // `<layer>.<activation>`). Each block instance becomes one cnn.block whose
-// region holds the instance's layers and parameters. Every op's location is
+// region holds the instance's layers and parameters; its parameters are bound
+// per instance, with the shape of the value it reads ($in_channels, ...), so
+// each repetition of a `repeat:` sees its own input. Every op's location is
 // NameLoc(full layer name, file:line:col of the layer's YAML node).
 //
 // Assumes the ModelFile passed parseModelFile's checks (names, inputs and
@@ -159,8 +161,8 @@ private:
   }
 
   /// Emits the layers of `scope` reading `inputs`; returns its outputs.
-  SmallVector<Value> genScope(const Scope &scope, ArrayRef<Value> inputs,
-                              const std::string &prefix, const Env &env) {
+  SmallVector<Value> genScope(const Scope &scope, ArrayRef<Value> inputs, const std::string &prefix,
+                              const Env &env) {
     std::vector<Value> outs(scope.layers.size());
     auto valueOf = [&](int index) { return index < 0 ? inputs[-1 - index] : outs[index]; };
     for (size_t i = 0; i < scope.layers.size(); ++i) {
@@ -191,37 +193,62 @@ private:
     return out;
   }
 
-  /// Emits a block instance (or `repeat: N` of them, named `<name>.0` ...).
+  /// Emits a block instance, or its repetitions named `<name>.0` ...: `repeat: N`
+  /// chains N instances with the instance's arguments, a repeat list one per
+  /// entry, the entry's arguments overriding the instance's.
   Value genInstance(const Layer &layer, Value input, const std::string &fullName, const Env &env) {
     const BlockDef &def = model.blocks.at(layer.block);
     AttrReader r(layer, env, fullName);
-    int64_t repeat = layer.find("repeat") ? r.getInt("repeat", 1, 1) : 0;
-
-    Env inner;
-    for (const BlockParam &p : def.params) {
-      auto arg = llvm::find_if(layer.args, [&](const Attr &a) { return a.key == p.name; });
-      if (arg != layer.args.end()) {
-        Binding bound = resolveValue(arg->value, env);
-        if (!bound.loc.isValid())
-          bound.loc = arg->keyLoc;
-        inner[p.name] = bound;
-      } else {
-        inner[p.name] = {p.defaultValue, SourceLoc::of(p.defaultValue)};
-      }
-    }
+    bool repeated = layer.find("repeat");
+    int64_t count = 1;
+    if (!layer.repeats.empty())
+      count = int64_t(layer.repeats.size());
+    else if (repeated)
+      count = r.getInt("repeat", 1, 1);
 
     Value x = input;
-    for (int64_t i = 0; i < std::max<int64_t>(repeat, 1); ++i) {
-      std::string instance = repeat ? fullName + "." + std::to_string(i) : fullName;
+    for (int64_t i = 0; i < count; ++i) {
+      const RepeatEntry *entry = layer.repeats.empty() ? nullptr : &layer.repeats[i];
+      std::string instance = repeated ? fullName + "." + std::to_string(i) : fullName;
       try {
+        Env inner = bindArguments(def, layer, entry, env, x);
         x = genBlockOp(def, layer, x, instance, inner);
       } catch (ModelError &e) {
-        e.notes.push_back(
-            {layer.loc, "in instance '" + instance + "' of block '" + def.name + "'"});
+        std::string note = "in instance '" + instance + "' of block '" + def.name + "'";
+        if (entry)
+          note += " (repeat entry #" + std::to_string(i + 1) + ")";
+        e.notes.push_back({entry ? entry->loc : layer.loc, note});
         throw;
       }
     }
     return x;
+  }
+
+  /// The bindings inside one instance of `def` reading `input`: the shape of
+  /// the input, then each parameter from `entry` (a repeat list's), else from
+  /// the instance (both evaluated under `env`, the enclosing instance's),
+  /// else its default (which may read the input's shape).
+  Env bindArguments(const BlockDef &def, const Layer &layer, const RepeatEntry *entry,
+                    const Env &env, Value input) {
+    Env inner;
+    bindInputShape(inner, cast<RankedTensorType>(input.getType()).getShape().drop_front(),
+                   def.name);
+    Env inputShape = inner;
+    auto find = [](const std::vector<Attr> &args, StringRef name) -> const Attr * {
+      auto it = llvm::find_if(args, [&](const Attr &a) { return a.key == name; });
+      return it == args.end() ? nullptr : &*it;
+    };
+    for (const BlockParam &p : def.params) {
+      const Attr *arg = entry ? find(entry->args, p.name) : nullptr;
+      if (!arg)
+        arg = find(layer.args, p.name);
+      Binding bound =
+          arg ? resolveValue(arg->value, env) : resolveValue(p.defaultValue, inputShape);
+      if (!bound.loc.isValid())
+        bound.loc = arg ? arg->keyLoc : SourceLoc::of(p.defaultValue);
+      inner[p.name] = bound;
+    }
+    return inner;
   }
 
   Value genBlockOp(const BlockDef &def, const Layer &layer, Value input,

@@ -2,9 +2,10 @@
 //
 // Implements ModelFile.h: YAML text -> ModelFile, with every structural error
 // (unknown key, unknown op, bad or duplicate name, unknown or forward input
-// reference, unknown block or block parameter, recursive block) reported at
-// the YAML node it concerns, against the op table of LayerOps.h; and the
-// typed reading of attribute values with `$param` substitution. Shapes are
+// reference, unknown block or block parameter, misused input-shape name,
+// malformed repeat list, recursive block) reported at the YAML node it
+// concerns, against the op table of LayerOps.h; and the typed reading of
+// attribute values with `$param` substitution. Shapes are
 // not checked here: the graph builder does that when MLIRGen builds a layer.
 //
 //===----------------------------------------------------------------------===//
@@ -169,6 +170,34 @@ std::string Layer::describe() const {
   return "block '" + block + "' instance '" + name + "'";
 }
 
+/// Reads the `repeat:` of a block instance: a count (an integer or a `$param`,
+/// read when the instance is built) or a non-empty list of argument maps,
+/// one per repetition, into `layer.repeats`. The arguments are checked
+/// against the block by checkInstances.
+static void parseRepeat(const Attr &repeat, Layer &layer) {
+  const YAML::Node &value = repeat.value;
+  SourceLoc loc = SourceLoc::of(value).isValid() ? SourceLoc::of(value) : repeat.keyLoc;
+  if (value.IsScalar() && !value.Scalar().empty())
+    return;
+  if (!value.IsSequence() || value.size() == 0)
+    fail(loc, layer.describe() +
+                  ": 'repeat': expected a count (an integer >= 1) or a non-empty list of "
+                  "argument maps, one per repetition ([{out: 64}, {out: 128, stride: 2}]), "
+                  "found " +
+                  render(value));
+  for (size_t i = 0; i < value.size(); ++i) {
+    const YAML::Node &node = value[i];
+    RepeatEntry entry;
+    entry.loc = SourceLoc::of(node).isValid() ? SourceLoc::of(node) : loc;
+    if (!node.IsMap())
+      fail(entry.loc, layer.describe() + ": 'repeat' entry #" + std::to_string(i + 1) +
+                          ": expected a map of block arguments ({out: 64}), found " + render(node));
+    for (auto &[key, arg] : entries(node))
+      entry.args.push_back({key.Scalar(), SourceLoc::of(key), arg});
+    layer.repeats.push_back(std::move(entry));
+  }
+}
+
 /// Parses one `layers:` entry; names, inputs and attributes are checked by
 /// parseScope once the whole list is known.
 static Layer parseLayer(const YAML::Node &node, size_t index) {
@@ -232,6 +261,8 @@ static Layer parseLayer(const YAML::Node &node, size_t index) {
       fail(layer.opLoc, "unknown op '" + layer.op + "'" + suggestion(layer.op, names) +
                             "; known ops: " + joined(names));
     }
+  } else if (const Attr *repeat = layer.find("repeat")) {
+    parseRepeat(*repeat, layer);
   }
   return layer;
 }
@@ -260,8 +291,19 @@ static void collectRefs(const YAML::Node &node,
   }
 }
 
+static bool isInputShapeName(StringRef name) { return llvm::is_contained(inputShapeNames(), name); }
+
+/// "$in_channels, $in_height, ...".
+static std::string inputShapeRefs() {
+  std::vector<std::string> refs;
+  for (StringRef name : inputShapeNames())
+    refs.push_back("$" + name.str());
+  return joined(refs);
+}
+
 /// Checks that every `$name` in `layer` is a parameter of the enclosing block
-/// (`params` is null at the top level, where no parameter exists).
+/// or the shape of its input (`block` is null at the top level, where
+/// neither exists).
 static void checkRefs(const Layer &layer, const BlockDef *block) {
   std::vector<std::pair<std::string, SourceLoc>> refs;
   for (const Attr &a : layer.attrs)
@@ -269,18 +311,27 @@ static void checkRefs(const Layer &layer, const BlockDef *block) {
   for (const Attr &a : layer.args)
     collectRefs(a.value, refs);
   for (auto &[name, loc] : refs) {
+    bool shapeName = isInputShapeName(name);
     if (!block)
       fail(loc, "'$" + name +
-                    "': block parameters can only be used inside a "
-                    "block definition (blocks:)");
-    std::vector<std::string> params;
+                    (shapeName ? "' is the shape of a block's input: it can only be used inside "
+                                 "a block definition (blocks:)"
+                               : "': block parameters can only be used inside a "
+                                 "block definition (blocks:)"));
+    if (shapeName)
+      continue;
+    std::vector<std::string> params, known;
     for (const BlockParam &p : block->params)
       params.push_back(p.name);
+    known = params;
+    for (StringRef shape : inputShapeNames())
+      known.push_back(shape.str());
     if (!llvm::is_contained(params, name))
       fail(loc,
            "unknown parameter '$" + name + "' in block '" + block->name + "'" +
-               suggestion(name, params) +
-               (params.empty() ? "; it has no parameters" : "; its parameters: " + joined(params)));
+               suggestion(name, known) +
+               (params.empty() ? "; it has no parameters" : "; its parameters: " + joined(params)) +
+               "; its input's shape: " + inputShapeRefs());
   }
 }
 
@@ -501,9 +552,11 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc, const YAM
           param.defaultValue = it->second;
           std::vector<std::pair<std::string, SourceLoc>> refs;
           collectRefs(it->second, refs);
-          if (!refs.empty())
-            fail(refs[0].second, "block '" + name + "': the default of '" + param.name +
-                                     "' cannot refer to other parameters");
+          for (auto &[ref, refLoc] : refs)
+            if (!isInputShapeName(ref))
+              fail(refLoc, "block '" + name + "': the default of '" + param.name +
+                               "' cannot refer to parameters ('$" + ref +
+                               "'), only to the input's shape: " + inputShapeRefs());
         } else {
           fail(SourceLoc::of(p), "block '" + name +
                                      "': expected a parameter name or "
@@ -514,6 +567,10 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc, const YAM
             param.name.find('-') != std::string::npos)
           fail(param.loc,
                "invalid parameter name '" + param.name + "': expected letters, digits or '_'");
+        if (isInputShapeName(param.name))
+          fail(param.loc, "block '" + name + "': '" + param.name + "' cannot be declared: $" +
+                              param.name +
+                              " is already the shape of the block's input; choose another name");
         for (const BlockParam &other : block.params)
           if (other.name == param.name)
             fail(param.loc, "block '" + name + "': duplicate parameter '" + param.name + "'");
@@ -549,22 +606,58 @@ static void checkInstances(const Scope &scope, const std::map<std::string, Block
     std::vector<std::string> params;
     for (const BlockParam &p : def.params)
       params.push_back(p.name);
+    // An argument of the instance, or of one repetition (`entry` its prefix).
+    auto checkArg = [&](const Attr &arg, const std::string &entry) {
+      std::string what = layer.describe() + ": " + entry;
+      if (isInputShapeName(arg.key))
+        fail(arg.keyLoc, what + "'" + arg.key + "' is not an argument: the block reads $" +
+                             arg.key + " from its input");
+      if (llvm::is_contained(params, arg.key))
+        return;
+      if (!entry.empty() && arg.key == "repeat")
+        fail(arg.keyLoc, what + "an entry cannot repeat: the list's length is the number of "
+                                "repetitions");
+      if (!entry.empty() &&
+          (arg.key == "name" || arg.key == "inputs" || arg.key == "block" || arg.key == "op"))
+        fail(arg.keyLoc, what + "'" + arg.key +
+                             "' cannot vary per repetition: an entry gives block arguments only");
+      fail(arg.keyLoc,
+           what + "block '" + def.name + "' has no parameter '" + arg.key + "'" +
+               suggestion(arg.key, params) +
+               (params.empty() ? "; it takes none" : "; its parameters: " + joined(params)));
+    };
     for (const Attr &arg : layer.args)
-      if (!llvm::is_contained(params, arg.key))
-        fail(arg.keyLoc,
-             layer.describe() + ": block '" + def.name + "' has no parameter '" + arg.key + "'" +
-                 suggestion(arg.key, params) +
-                 (params.empty() ? "; it takes none" : "; its parameters: " + joined(params)));
+      checkArg(arg, "");
+    for (size_t i = 0; i < layer.repeats.size(); ++i)
+      for (const Attr &arg : layer.repeats[i].args)
+        checkArg(arg, "'repeat' entry #" + std::to_string(i + 1) + ": ");
+    // A parameter without a default is given by the instance or by every
+    // entry of its repeat list.
+    auto givenIn = [](const std::vector<Attr> &args, const BlockParam &p) {
+      return llvm::any_of(args, [&](const Attr &a) { return a.key == p.name; });
+    };
     for (const BlockParam &p : def.params) {
-      bool given = llvm::any_of(layer.args, [&](const Attr &a) { return a.key == p.name; });
-      if (!given && !isPresent(p.defaultValue)) {
-        ModelError err{layer.loc,
-                       layer.describe() + ": missing parameter '" + p.name + "' of block '" +
-                           def.name + "'",
-                       {}};
-        err.notes.push_back({p.loc, "parameter declared here"});
-        throw err;
+      if (isPresent(p.defaultValue) || givenIn(layer.args, p))
+        continue;
+      SourceLoc loc = layer.loc;
+      std::string where;
+      if (!layer.repeats.empty()) {
+        auto missing =
+            llvm::find_if(layer.repeats, [&](const RepeatEntry &e) { return !givenIn(e.args, p); });
+        if (missing == layer.repeats.end())
+          continue;
+        loc = missing->loc;
+        where = "'repeat' entry #" + std::to_string(missing - layer.repeats.begin() + 1) +
+                " (and the instance) give no '" + p.name + "', ";
       }
+      ModelError err{loc,
+                     layer.describe() + ": " +
+                         (where.empty()
+                              ? "missing parameter '" + p.name + "' of block '" + def.name + "'"
+                              : where + "a parameter of block '" + def.name + "' without default"),
+                     {}};
+      err.notes.push_back({p.loc, "parameter declared here"});
+      throw err;
     }
   }
 }
@@ -970,6 +1063,8 @@ private:
       auto it = env.find(name);
       if (it == env.end())
         fail(loc, "unknown parameter '$" + name + "'");
+      if (!it->second.unavailable.empty())
+        fail(loc, "'$" + name + "': " + it->second.unavailable);
       int64_t v;
       const YAML::Node &value = it->second.value;
       if (!value.IsScalar() || StringRef(value.Scalar()).getAsInteger(10, v)) {
@@ -1019,25 +1114,64 @@ static bool hasRefs(const YAML::Node &node) {
 Binding cnnc::model::resolveValue(const YAML::Node &node, const Env &env) {
   SourceLoc loc = SourceLoc::of(node);
   if (!hasRefs(node))
-    return {node, loc};
+    return {node, loc, ""};
   if (node.IsScalar()) {
     StringRef s = node.Scalar();
     if (isPlainRef(s)) {
       auto it = env.find(s.drop_front());
       if (it == env.end())
         fail(loc, "unknown parameter '" + s.str() + "'");
+      if (!it->second.unavailable.empty())
+        fail(loc, "'" + s.str() + "': " + it->second.unavailable);
       return it->second;
     }
     int64_t v = ExprEval(s, loc, env).run();
-    return {YAML::Node(std::to_string(v)), loc};
+    return {YAML::Node(std::to_string(v)), loc, ""};
   }
   if (node.IsSequence()) {
     YAML::Node out(YAML::NodeType::Sequence);
     for (const YAML::Node &n : node)
       out.push_back(resolveValue(n, env).value);
-    return {out, loc};
+    return {out, loc, ""};
   }
   fail(loc, "expected a value, found " + render(node));
+}
+
+ArrayRef<StringRef> cnnc::model::inputShapeNames() {
+  static const StringRef names[] = {"in_channels", "in_height", "in_width", "in_features"};
+  return names;
+}
+
+void cnnc::model::bindInputShape(Env &env, ArrayRef<int64_t> shape, const std::string &block) {
+  std::string dims = "[N";
+  for (int64_t d : shape)
+    dims += ", " + std::to_string(d);
+  dims += "]";
+  auto bind = [&](StringRef name, int64_t size) {
+    env[name.str()] = Binding{YAML::Node(std::to_string(size)), {}, ""};
+  };
+  auto unavailable = [&](StringRef name, const std::string &why) {
+    env[name.str()] = Binding{YAML::Node(), {}, why};
+  };
+  if (shape.size() == 3) {
+    bind("in_channels", shape[0]);
+    bind("in_height", shape[1]);
+    bind("in_width", shape[2]);
+    unavailable("in_features", "the input of block '" + block + "' is " + dims +
+                                   ", not features [N, F]; use $in_channels, $in_height and "
+                                   "$in_width");
+    return;
+  }
+  for (StringRef name : {"in_channels", "in_height", "in_width"})
+    unavailable(name, "the input of block '" + block + "' is " + dims +
+                          (shape.size() == 1 ? ", features without channels, height or width; use "
+                                               "$in_features"
+                                             : ", not [N, C, H, W]"));
+  if (shape.size() == 1)
+    bind("in_features", shape[0]);
+  else
+    unavailable("in_features",
+                "the input of block '" + block + "' is " + dims + ", not features [N, F]");
 }
 
 //===----------------------------------------------------------------------===//
@@ -1118,7 +1252,7 @@ AttrReader::getPair(StringRef key, std::optional<std::array<int64_t, 2>> dflt, i
   return {xs[0], xs[1]};
 }
 
-/// The padding modes of the course notes by name (valid, same, full), if `s` is one.
+/// The padding mode named `s` (valid, same, full), if `s` names one.
 static std::optional<cnnc::cnn::PaddingMode> paddingMode(StringRef s) {
   if (s == "valid")
     return cnnc::cnn::PaddingMode::Valid;

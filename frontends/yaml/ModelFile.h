@@ -68,6 +68,13 @@ struct InputRef {
   int index = -1;
 };
 
+/// One entry of a `repeat:` list: the arguments of one repetition, which
+/// override the instance's own.
+struct RepeatEntry {
+  SourceLoc loc; ///< the entry's map
+  std::vector<Attr> args;
+};
+
 /// One entry of a `layers:` list: a primitive op or a block instance.
 struct Layer {
   std::string name; ///< local name (explicit or generated)
@@ -83,6 +90,8 @@ struct Layer {
   SourceLoc inputsLoc;
   std::vector<Attr> attrs; ///< op attributes (`repeat` for an instance)
   std::vector<Attr> args;  ///< arguments of a block instance
+  /// The entries of `repeat: [{...}, ...]` (empty for `repeat: N` or none).
+  std::vector<RepeatEntry> repeats;
 
   /// The attribute called `key`, or null.
   const Attr *find(llvm::StringRef key) const;
@@ -157,9 +166,23 @@ std::vector<TrainSetting> parseTrainFile(llvm::StringRef text);
 /// The value of a block parameter inside one instance.
 struct Binding {
   YAML::Node value; ///< already free of `$` references
-  SourceLoc loc;    ///< where the value was written
+  SourceLoc loc;    ///< where the value was written; unknown for the input shape
+  /// Why the name has no value in this instance (an input-shape name the
+  /// block's input does not have); empty when it has one.
+  std::string unavailable;
 };
 using Env = std::map<std::string, Binding, std::less<>>;
+
+/// The names under which a block's layers read the shape of the block's
+/// input: in_channels, in_height, in_width (a 4-D input [N, C, H, W], a
+/// sequence being [N, C, 1, L]) and in_features (a flat input [N, F]).
+/// They cannot be declared as parameters nor given as arguments.
+llvm::ArrayRef<llvm::StringRef> inputShapeNames();
+
+/// Binds the input-shape names in `env` for an instance of `block` whose
+/// input has `shape` (without the batch): those the input has to its sizes,
+/// the others as unavailable, saying why.
+void bindInputShape(Env &env, llvm::ArrayRef<int64_t> shape, const std::string &block);
 
 /// A padding attribute: explicit [top, left, bottom, right] or a mode.
 using Padding = cnn::Padding;

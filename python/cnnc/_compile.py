@@ -57,7 +57,7 @@ def _export_module(module, example_input, path, opset):
 
 
 def compile(model, output, *, example_input=None, target=None, train=None, inference_only=False,
-            weights=None, options=(), opset=13):
+            weights=None, strip_prefix=None, options=(), opset=13):
     """Compiles `model` into the shared library `output` and returns its path.
 
     model: a model file (.yaml/.yml), an ONNX file (.onnx), or a torch.nn.Module (then
@@ -67,6 +67,8 @@ def compile(model, output, *, example_input=None, target=None, train=None, infer
         ({"loss": "cross_entropy", "optimizer": {"name": "sgd", "lr": 0.1}, "batch": 32}).
     inference_only: leave out the train step (faster to compile).
     weights: a safetensors file whose values model.so embeds as its default parameters.
+    strip_prefix: with weights, read parameter NAME from the file's tensor strip_prefix + NAME
+        (e.g. "module." for a state_dict saved from torch.nn.DataParallel).
     options: further cnnc command-line options.
     """
     output = os.fspath(output)
@@ -85,6 +87,8 @@ def compile(model, output, *, example_input=None, target=None, train=None, infer
             cmd.append("--inference-only")
         if weights:
             cmd += ["--embed-weights", os.fspath(weights)]
+        if strip_prefix:
+            cmd += ["--strip-prefix", strip_prefix]
         if train:
             config = os.path.join(tmp, "train.yaml")
             with open(config, "w") as f:

@@ -27,6 +27,16 @@ def _as_list(xs):
     return list(xs) if isinstance(xs, (list, tuple)) else [xs]
 
 
+def _labels(labels, what):
+    """Labels as a float32 array of shape [N] (one class index per item); `what` names the
+    caller in the error for another shape (e.g. one-hot [N, 10])."""
+    y = np.asarray(_numpy(labels), dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"{what} needs labels of shape [N] (one class index per item), got "
+                         f"{list(y.shape)}")
+    return y
+
+
 class History(dict):
     """What fit() returns: one list per metric, one entry per epoch (`loss`, `accuracy`,
     `lr`, `seconds`, and `val_loss`, `val_accuracy` with validation data)."""
@@ -136,9 +146,11 @@ class Model:
         """One optimizer state tensor (e.g. Adam's `conv1.weight.exp_avg`)."""
         return self._m.get_state(name)
 
-    def load_parameters(self, path):
-        """Reads every parameter from a safetensors file."""
-        self._m.load_parameters(os.fspath(path))
+    def load_parameters(self, path, strip_prefix=None):
+        """Reads every parameter from a safetensors file. strip_prefix: read parameter NAME
+        from the file's tensor strip_prefix + NAME (e.g. "module." for a state_dict saved
+        from torch.nn.DataParallel); tensors without it are ignored."""
+        self._m.load_parameters(os.fspath(path), strip_prefix or "")
 
     def save_parameters(self, path):
         self._m.save_parameters(os.fspath(path))
@@ -181,7 +193,7 @@ class Model:
         self._check_training()
         if lr is None:
             lr = self.train_info()["lr"]
-        y = np.asarray(_numpy(labels), dtype=np.float32).reshape(-1)
+        y = np.asarray(_numpy(labels), dtype=np.float32)
         return self._m.train_step([_numpy(x) for x in _as_list(xs)], y, float(lr))
 
     def evaluate(self, data, batch_size=None):
@@ -190,7 +202,7 @@ class Model:
         self._check_training()
         xs, labels = data
         xs = [_numpy(x) for x in _as_list(xs)]
-        labels = np.asarray(_numpy(labels), dtype=np.float32).reshape(-1)
+        labels = _labels(labels, "evaluate")
         n = len(labels)
         if any(len(x) != n for x in xs):
             raise ValueError(f"evaluate needs one label per item; got {[len(x) for x in xs]} "
@@ -234,7 +246,7 @@ class Model:
         base_lr = info["lr"] if lr is None else lr
         xs, labels = train
         xs = [_numpy(x) for x in _as_list(xs)]
-        labels = np.asarray(_numpy(labels), dtype=np.float32).reshape(-1)
+        labels = _labels(labels, "fit")
         n = len(labels)
         if n == 0 or any(len(x) != n for x in xs):
             raise ValueError(f"fit needs one label per item and at least one item; got "

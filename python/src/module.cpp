@@ -4,8 +4,9 @@
 // _cnnc.Model, over a loaded model.so, taking and returning NumPy float32
 // arrays. Inputs that are already float32 and C-contiguous are passed to the
 // kernels without a copy; outputs are written straight into new arrays. Every
-// array's shape is checked against the model's metadata (an NHWC array with
-// the right element count is refused, not silently misread). The GIL is
+// array's full shape is checked against the model's metadata (inputs,
+// labels [batch], parameters: an NHWC array or a transposed weight with the
+// right element count is refused, not silently misread). The GIL is
 // released while kernels run. A failed runtime call raises cnnc.CnncError
 // with the runtime's message and `status` set to the status name. The
 // Pythonic layer (cnnc.Model, fit, compile) is python/cnnc/*.py.
@@ -74,9 +75,12 @@ std::vector<const float *> pointers(const std::vector<FloatArray> &arrays) {
   return result;
 }
 
+/// Labels must be one class index per item: shape [batch].
 FloatArray checkLabels(FloatArray labels, int64_t batch) {
-  if (labels.size() != batch)
-    invalid(std::to_string(labels.size()) + " labels for a batch of " + std::to_string(batch));
+  std::vector<int64_t> got(labels.shape(), labels.shape() + labels.ndim());
+  if (got != std::vector<int64_t>{batch})
+    invalid("labels need shape [" + std::to_string(batch) + "] for batch " + std::to_string(batch) +
+            " (one class index per item), got " + shapeString(got));
   return labels;
 }
 
@@ -219,11 +223,10 @@ PYBIND11_MODULE(_cnnc, m) {
            [](cnnc::Model &self, const std::string &name, FloatArray value) {
              cnnc::TensorInfo info = findTensor(self.parameters(), name, "parameter");
              std::vector<int64_t> got(value.shape(), value.shape() + value.ndim());
-             if (value.size() != info.itemCount)
-               invalid("parameter '" + name + "' has shape " + shapeString(info.shape) + ", got " +
-                       shapeString(got));
-             cnnc::check(cnnc_model_set_parameter(self.get(), name.c_str(), value.data(),
-                                                  size_t(value.size())));
+             if (got != info.shape)
+               invalid("parameter '" + name + "' needs shape " + shapeString(info.shape) +
+                       ", got " + shapeString(got));
+             self.setParameter(name, value.data(), got);
            })
       .def("get_parameter",
            [](const cnnc::Model &self, const std::string &name) {
@@ -234,11 +237,15 @@ PYBIND11_MODULE(_cnnc, m) {
            [](const cnnc::Model &self, const std::string &name) {
              return copyTensor(self, self.state(), name, "state tensor", cnnc_model_get_state);
            })
-      .def("load_parameters", &cnnc::Model::loadParameters, py::arg("path"))
+      .def("load_parameters", &cnnc::Model::loadParameters, py::arg("path"),
+           py::arg("strip_prefix") = "")
       .def("load_default_parameters", &cnnc::Model::loadDefaultParameters)
       .def("save_parameters", &cnnc::Model::saveParameters, py::arg("path"))
       .def("init_parameters", &cnnc::Model::initParameters, py::arg("seed") = 0)
-      .def("save_checkpoint", &cnnc::Model::save, py::arg("path"))
+      .def(
+          "save_checkpoint",
+          [](const cnnc::Model &self, const std::string &path) { self.save(path); },
+          py::arg("path"))
       .def("load_checkpoint", &cnnc::Model::load, py::arg("path"))
       .def("prepare", &cnnc::Model::prepare, py::call_guard<py::gil_scoped_release>())
       .def("run",

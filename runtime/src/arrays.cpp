@@ -1,8 +1,9 @@
 //===- arrays.cpp - NumPy .npy and IDX array files ------------------------===//
 //
 // cnnc_array readers and writers used by the tools: NumPy .npy (versions 1
-// to 3; only little-endian float32 in C order, anything else is a clear
-// error) and IDX (the MNIST format: big-endian magic 0x000008NN with NN
+// to 3, C order; float32, or with cnnc_npy_load_numeric any little-endian
+// integer, bool or float64 array converted to float32; anything else is a
+// clear error) and IDX (the MNIST format: big-endian magic 0x000008NN with NN
 // dimensions, big-endian uint32 sizes, then unsigned bytes), read through
 // zlib so gzipped and plain files both work. Assumes a little-endian host.
 //
@@ -151,7 +152,47 @@ private:
   }
 };
 
-void npyLoad(const std::string &path, cnnc_array &out) {
+/// Copies `count` little-endian values of type T to floats.
+template <typename T> void convertTo(const unsigned char *raw, float *out, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    T v;
+    std::memcpy(&v, raw + size_t(i) * sizeof(T), sizeof(T));
+    out[i] = float(v);
+  }
+}
+
+/// A .npy element type the reader converts to float32.
+struct NpyType {
+  const char *descr;
+  cnnc_dtype dtype;
+  size_t size;
+  void (*convert)(const unsigned char *raw, float *out, int64_t count);
+};
+
+const NpyType npyTypes[] = {
+    {"<f4", CNNC_DTYPE_FLOAT32, 4, nullptr},
+    {"<f8", CNNC_DTYPE_FLOAT64, 8, convertTo<double>},
+    {"|u1", CNNC_DTYPE_UINT8, 1, convertTo<uint8_t>},
+    {"|i1", CNNC_DTYPE_INT8, 1, convertTo<int8_t>},
+    {"|b1", CNNC_DTYPE_BOOL, 1, convertTo<uint8_t>},
+    {"<u2", CNNC_DTYPE_UINT16, 2, convertTo<uint16_t>},
+    {"<i2", CNNC_DTYPE_INT16, 2, convertTo<int16_t>},
+    {"<u4", CNNC_DTYPE_UINT32, 4, convertTo<uint32_t>},
+    {"<i4", CNNC_DTYPE_INT32, 4, convertTo<int32_t>},
+    {"<u8", CNNC_DTYPE_UINT64, 8, convertTo<uint64_t>},
+    {"<i8", CNNC_DTYPE_INT64, 8, convertTo<int64_t>},
+};
+
+const NpyType *findNpyType(const std::string &descr) {
+  for (const NpyType &t : npyTypes)
+    if (descr == t.descr)
+      return &t;
+  return nullptr;
+}
+
+/// Reads a .npy file: float32 only, or with `anyType` any numeric dtype,
+/// converted to float32 (`outType` says which it was).
+void npyLoad(const std::string &path, cnnc_array &out, bool anyType, cnnc_dtype &outType) {
   File file;
   file.f = std::fopen(path.c_str(), "rb");
   if (!file.f)
@@ -182,7 +223,8 @@ void npyLoad(const std::string &path, cnnc_array &out) {
   bool fortran = false;
   std::vector<int64_t> shape;
   NpyHeaderParser(header, path).parse(descr, fortran, shape);
-  if (descr != "<f4")
+  const NpyType *type = findNpyType(descr);
+  if (!type || (!anyType && type->dtype != CNNC_DTYPE_FLOAT32))
     fail(CNNC_ERROR_FORMAT, path + ": expected dtype float32 ('<f4'), found '" + descr +
                                 "' (convert with .astype(np.float32))");
   if (fortran)
@@ -190,12 +232,18 @@ void npyLoad(const std::string &path, cnnc_array &out) {
                                    "(save np.ascontiguousarray(x))");
   cnnc_array a{};
   allocateArray(a, shape, path);
-  if (a.count && std::fread(a.data, sizeof(float), size_t(a.count), file.f) != size_t(a.count)) {
+  size_t bytes = size_t(a.count) * type->size;
+  std::vector<unsigned char> raw(type->dtype == CNNC_DTYPE_FLOAT32 ? 0 : bytes);
+  void *target = type->dtype == CNNC_DTYPE_FLOAT32 ? static_cast<void *>(a.data) : raw.data();
+  if (a.count && std::fread(target, 1, bytes, file.f) != bytes) {
     cnnc_array_free(&a);
     fail(CNNC_ERROR_FORMAT, path + ": truncated .npy data: shape " + shapeString(shape) +
-                                " needs " + std::to_string(a.count * 4) + " bytes");
+                                " needs " + std::to_string(bytes) + " bytes");
   }
+  if (!raw.empty())
+    type->convert(raw.data(), a.data, a.count);
   out = a;
+  outType = type->dtype;
 }
 
 void npySave(const std::string &path, const float *data, int32_t rank, const int64_t *shape) {
@@ -314,7 +362,18 @@ extern "C" cnnc_status cnnc_npy_load(const char *path, cnnc_array *out_array) {
     if (!path || !out_array)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_load: null path or out_array");
     *out_array = cnnc_array{};
-    npyLoad(path, *out_array);
+    cnnc_dtype dtype;
+    npyLoad(path, *out_array, /*anyType=*/false, dtype);
+  });
+}
+
+extern "C" cnnc_status cnnc_npy_load_numeric(const char *path, cnnc_array *out_array,
+                                             cnnc_dtype *out_dtype) {
+  return guard([&] {
+    if (!path || !out_array || !out_dtype)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_load_numeric: null argument");
+    *out_array = cnnc_array{};
+    npyLoad(path, *out_array, /*anyType=*/true, *out_dtype);
   });
 }
 

@@ -4,13 +4,14 @@
 // safetensors file holding every parameter and every optimizer state tensor
 // (F32, by name; parameters first, both in metadata order) and
 // __metadata__ {"format": "cnnc-checkpoint-1", "cnnc_step": "<count>",
-// "cnnc_seed": "<seed>", "cnnc_optimizer": "<JSON>"}, written atomically
-// (safetensors.h). "cnnc_optimizer" holds the optimizer settings of the next
-// step and what the state holds (optimizer.cpp); a checkpoint written before
-// it existed loads with the model's current settings. Loading checks the
-// header, the metadata and every tensor, then reads all data into scratch
-// memory, and only then changes the model, so a bad or truncated file leaves
-// the model exactly as it was.
+// "cnnc_seed": "<seed>", "cnnc_optimizer": "<JSON>"} (and "cnnc_note", an
+// application's text, when given), written atomically (safetensors.h).
+// "cnnc_optimizer" holds the optimizer settings of the next step and what the
+// state holds (optimizer.cpp); a checkpoint written before it existed loads
+// with the model's current settings. Loading checks the header, the metadata
+// and every tensor, then reads all data into scratch memory, and only then
+// changes the model, so a bad or truncated file leaves the model exactly as
+// it was.
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
@@ -30,6 +31,7 @@ constexpr char kFormat[] = "cnnc-checkpoint-1";
 constexpr char kStepKey[] = "cnnc_step";
 constexpr char kSeedKey[] = "cnnc_seed";
 constexpr char kOptimizerKey[] = "cnnc_optimizer";
+constexpr char kNoteKey[] = "cnnc_note";
 
 /// Parses a decimal uint64 metadata value, or fails naming the key.
 uint64_t parseCounter(const std::string &path, const char *key, const std::string &text) {
@@ -45,7 +47,7 @@ uint64_t parseCounter(const std::string &path, const char *key, const std::strin
   return v;
 }
 
-void saveCheckpoint(const cnnc_model &model, const std::string &path) {
+void saveCheckpoint(const cnnc_model &model, const std::string &path, const std::string &note) {
   std::vector<SafetensorsTensor> tensors;
   for (size_t i = 0; i < model.parameters.size(); ++i) {
     const TensorDesc &p = model.parameters[i];
@@ -62,6 +64,8 @@ void saveCheckpoint(const cnnc_model &model, const std::string &path) {
       {kSeedKey, std::to_string(model.seed)}};
   if (model.train.present)
     metadata.push_back({kOptimizerKey, optimizerRecord(model)});
+  if (!note.empty())
+    metadata.push_back({kNoteKey, note});
   writeSafetensors(path, metadata, tensors, "checkpoint");
 }
 
@@ -120,6 +124,8 @@ void loadCheckpoint(cnnc_model &model, const std::string &path) {
   model.stateUse = stateUse;
   model.stateSteps = stateSteps;
   model.prepared = false;
+  auto note = reader.metadata.find(kNoteKey);
+  model.checkpointNote = note == reader.metadata.end() ? "" : note->second;
 }
 
 } // namespace
@@ -128,8 +134,22 @@ extern "C" cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const
   return guard([&] {
     if (!model || !path || !*path)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_save_checkpoint: null model or empty path");
-    saveCheckpoint(*model, path);
+    saveCheckpoint(*model, path, "");
   });
+}
+
+extern "C" cnnc_status cnnc_model_save_checkpoint_with_note(const cnnc_model *model,
+                                                            const char *path, const char *note) {
+  return guard([&] {
+    if (!model || !path || !*path)
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           "cnnc_model_save_checkpoint_with_note: null model or empty path");
+    saveCheckpoint(*model, path, note ? note : "");
+  });
+}
+
+extern "C" const char *cnnc_model_checkpoint_note(const cnnc_model *model) {
+  return model ? model->checkpointNote.c_str() : "";
 }
 
 extern "C" cnnc_status cnnc_model_load_checkpoint(cnnc_model *model, const char *path) {

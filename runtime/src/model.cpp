@@ -797,6 +797,61 @@ extern "C" cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model, cnnc_
   });
 }
 
+void cnnc::rt::checkArrayShape(const TensorDesc &t, const char *role, int32_t rank,
+                               const int64_t *shape, int64_t *batch) {
+  if (rank < 0 || (rank > 0 && !shape))
+    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string("the shape given for ") + role + " '" + t.name +
+                                          "' is null or has a negative rank");
+  std::vector<int64_t> got(shape, shape + rank);
+  int64_t b = batch && *batch > 0 ? *batch : -1;
+  bool ok = got.size() == t.shape.size();
+  for (size_t d = 0; ok && d < got.size(); ++d) {
+    if (t.shape[d] != -1) {
+      ok = got[d] == t.shape[d];
+    } else {
+      if (b < 0)
+        b = got[d];
+      ok = got[d] == b;
+    }
+  }
+  if (!ok) {
+    std::string want = "[";
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      want += (d ? "," : "") + (t.shape[d] != -1 ? std::to_string(t.shape[d])
+                                : b > 0          ? std::to_string(b)
+                                                 : std::string("N"));
+    fail(CNNC_ERROR_INVALID_ARGUMENT,
+         std::string(role) + " '" + t.name + "' needs shape " + want + "]" +
+             (t.batched && b > 0 ? " for batch " + std::to_string(b) : "") + ", got " +
+             shapeString(got));
+  }
+  if (t.batched && b < 1)
+    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(role) + " '" + t.name +
+                                          "' needs at least one batch item, got shape " +
+                                          shapeString(got));
+  if (t.batched && batch)
+    *batch = b;
+}
+
+extern "C" cnnc_status cnnc_model_check_shape(const cnnc_model *model, cnnc_tensor_role role,
+                                              const char *name, int32_t rank, const int64_t *shape,
+                                              int64_t *inout_batch) {
+  return guard([&] {
+    const std::vector<TensorDesc> *list = tensorList(model, role);
+    if (!list || !name)
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           "cnnc_model_check_shape: null model or name, or unknown role");
+    static const char *const roles[] = {"input", "output", "parameter", "state tensor"};
+    for (const TensorDesc &t : *list)
+      if (t.name == name) {
+        checkArrayShape(t, roles[role], rank, shape, inout_batch);
+        return;
+      }
+    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string("cnnc_model_check_shape: the model has no ") +
+                                          roles[role] + " '" + name + "'");
+  });
+}
+
 extern "C" size_t cnnc_model_num_steps(const cnnc_model *model) {
   return model ? model->steps.size() : 0;
 }

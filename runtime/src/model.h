@@ -156,6 +156,7 @@ struct cnnc_model {
   /// was zeroed (Adam's bias-correction step t - 1; 0: a fresh momentum buffer).
   cnnc::rt::StateUse stateUse = cnnc::rt::StateUse::Fresh;
   uint64_t stateSteps = 0;
+  std::string checkpointNote; ///< "cnnc_note" of the last checkpoint read
 
   /// True for a GPU model: its buffers live in device memory.
   bool onDevice() const { return deviceInterface != nullptr; }
@@ -175,8 +176,16 @@ void initBuffers(cnnc_model &model);
 int findParameter(const cnnc_model &model, const std::string &name);
 
 /// Sets every parameter from the values the model.so embeds, if it embeds
-/// any (safetensors.cpp).
+/// any (parameters.cpp).
 void loadDefaultParameters(cnnc_model &model);
+
+/// Checks that an array of `shape` (`rank` entries) fits tensor `t`, a
+/// `role` ("input", "parameter"...): the same rank and dimensions, the
+/// batch dimension (-1) equal to *batch if that is > 0. Fails with
+/// CNNC_ERROR_INVALID_ARGUMENT naming both shapes. A batched tensor's batch
+/// (at least 1) is stored in *batch if `batch` is not null.
+void checkArrayShape(const TensorDesc &t, const char *role, int32_t rank, const int64_t *shape,
+                     int64_t *batch);
 
 /// Marks that the host copy of root buffer `root` changed (all of it), so a
 /// GPU model uploads it before a kernel reads it.

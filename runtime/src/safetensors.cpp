@@ -1,20 +1,22 @@
-//===- safetensors.cpp - Model parameters from and to safetensors ---------===//
+//===- safetensors.cpp - Reading and writing safetensors files ------------===//
 //
-// Reads and writes the safetensors format: an 8-byte little-endian header
-// length, a JSON header {name: {"dtype", "shape", "data_offsets": [begin,
-// end]}, optional "__metadata__"} and the tensor data, offsets relative to
-// the end of the header. Loading validates the whole header against the file
-// size and the model before any parameter changes; tensors the model does
-// not have are ignored (e.g. batch norm's int64 num_batches_tracked). Also
-// cnnc_model_set_parameter / get_parameter. The reader and the atomic
-// writer (temporary file, fsync, rename) are shared with checkpoints
-// (safetensors.h). Assumes a little-endian host.
+// The safetensors format: an 8-byte little-endian header length, a JSON
+// header {name: {"dtype", "shape", "data_offsets": [begin, end]}, optional
+// "__metadata__"} and the tensor data, offsets relative to the end of the
+// header. The reader validates the whole header against the file size
+// before anything is read; a file whose first bytes cannot start a
+// safetensors file is named by what it is (torch.save zip or legacy
+// pickle, TorchScript, pickle, .npy/.npz, ONNX, HDF5, gzip, empty) with
+// how to convert it. missingTensorsMessage ranks a file's names against a
+// name it lacks. The atomic writer writes a temporary file, fsyncs and
+// renames it. Needs no model (parameters.cpp and checkpoint.cpp apply files
+// to models), so the compiler links this file too. Assumes a little-endian
+// host.
 //
 //===----------------------------------------------------------------------===//
 #include "safetensors.h"
 #include "error.h"
 #include "json.h"
-#include "model.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -25,6 +27,8 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <set>
+#include <string_view>
 
 using namespace cnnc::rt;
 
@@ -120,9 +124,213 @@ std::map<std::string, Entry> parseHeader(const std::string &path, const std::str
   return entries;
 }
 
+/// How many leading bytes the format recognition looks at (a zip's first
+/// entry name lies within them).
+constexpr size_t kHeadBytes = 512;
+
+/// `path` with its extension (if its file name has one) replaced by
+/// ".safetensors", or by ".converted.safetensors" if that is its extension.
+std::string safetensorsName(const std::string &path) {
+  size_t slash = path.rfind('/');
+  size_t dot = path.rfind('.');
+  bool hasExtension =
+      dot != std::string::npos && dot > (slash == std::string::npos ? 0 : slash + 1);
+  std::string stem = hasExtension ? path.substr(0, dot) : path;
+  return stem + (hasExtension && path.substr(dot) == ".safetensors" ? ".converted" : "") +
+         ".safetensors";
+}
+
+/// True if `text` ends with `suffix`.
+bool endsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+/// The message for a file that is not safetensors but another known format,
+/// judged from its first bytes `head` (and, for a zip archive, its last
+/// bytes, read from `file`); "" for an unknown format.
+std::string otherFormatMessage(const std::string &path, std::string_view head, uint64_t fileSize,
+                               std::FILE *file) {
+  auto is = [&](std::string_view magic) { return head.substr(0, magic.size()) == magic; };
+  std::string convert = "convert it with `python3 -m cnnc.convert " + path + " " +
+                        safetensorsName(path) + "` (the cnnc Python package)";
+  auto message = [&](const std::string &kind, const std::string &advice) {
+    return "'" + path + "' is " + kind + ", not safetensors: " + advice;
+  };
+  if (is("PK\x03\x04")) {
+    // A zip archive: the name of its first entry (local header: name length
+    // at byte 26, the name at byte 30) tells torch.save from np.savez.
+    std::string_view first;
+    if (head.size() >= 30) {
+      size_t nameLength = size_t(uint8_t(head[26])) | size_t(uint8_t(head[27])) << 8;
+      first = head.substr(30, nameLength);
+    }
+    if (first == "data.pkl" || endsWith(first, "/data.pkl"))
+      return message("a PyTorch checkpoint (torch.save zip archive)", convert);
+    if (endsWith(first, ".npy"))
+      return message("a NumPy .npz archive", convert);
+    // Otherwise look for the names of PyTorch's records in the central
+    // directory at the end of the file.
+    std::string tail(size_t(std::min<uint64_t>(fileSize, 1 << 16)), '\0');
+    if (std::fseek(file, long(fileSize - tail.size()), SEEK_SET) == 0 &&
+        std::fread(tail.data(), 1, tail.size(), file) == tail.size()) {
+      if (tail.find("/constants.pkl") != std::string::npos)
+        return message("a TorchScript module (torch.jit.save zip archive)", convert);
+      if (tail.find("/data.pkl") != std::string::npos)
+        return message("a PyTorch checkpoint (torch.save zip archive)", convert);
+    }
+    return message("a zip archive", "cnnc reads parameters from safetensors files");
+  }
+  if (head.size() >= 2 && uint8_t(head[0]) == 0x80 && head[1] >= 2 && head[1] <= 5) {
+    // torch.save's legacy format pickles its magic number 0x1950a86a20f9469cfc6c first.
+    if (head.substr(2, 12) == std::string_view("\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"))
+      return message("a PyTorch checkpoint (legacy torch.save format)", convert);
+    return message("a Python pickle", "if it holds a dict of arrays, " + convert);
+  }
+  if (is("\x93NUMPY"))
+    return message("a NumPy .npy array", "parameters are read by name: save a dict of "
+                                         "name -> array with np.savez and convert that .npz "
+                                         "with `python3 -m cnnc.convert`");
+  if (is("\x89HDF\r\n\x1a\n"))
+    return message("an HDF5 file (Keras weights?)",
+                   "cnnc reads PyTorch state_dict names from safetensors files");
+  if (is("\x1f\x8b"))
+    return message("gzip-compressed", "decompress it first (gunzip)");
+  // An ONNX ModelProto starts with ir_version (field 1, a small varint), then
+  // usually producer_name, producer_version, domain, model_version, doc_string,
+  // graph or opset_import.
+  if (head.size() >= 3 && head[0] == 0x08 && head[1] >= 1 && head[1] <= 15 &&
+      std::string_view("\x12\x1a\x22\x28\x32\x3a\x42").find(head[2]) != std::string_view::npos)
+    return message("an ONNX model", "compile it with cnnc (`cnnc " + path +
+                                        "`), which embeds its initializers in model.so");
+  return "";
+}
+
+/// Levenshtein distance between `a` and `b`.
+size_t editDistance(const std::string &a, const std::string &b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// True if one of `a`, `b` ends with the other at a '.' boundary
+/// ("module.conv1.weight" and "conv1.weight").
+bool sharesDottedSuffix(const std::string &a, const std::string &b) {
+  const std::string &longer = a.size() >= b.size() ? a : b;
+  const std::string &shorter = a.size() >= b.size() ? b : a;
+  return !shorter.empty() && endsWith(longer, shorter) &&
+         (longer.size() == shorter.size() || longer[longer.size() - shorter.size() - 1] == '.');
+}
+
+/// The shortest non-empty prefix P such that every name of `wanted` is in
+/// `have` as P + name; "" if there is none.
+std::string extraPrefix(const std::vector<std::string> &wanted, const std::set<std::string> &have) {
+  std::string best;
+  if (wanted.empty())
+    return best;
+  for (const std::string &h : have) {
+    if (h.size() <= wanted[0].size() || !endsWith(h, wanted[0]))
+      continue;
+    std::string prefix = h.substr(0, h.size() - wanted[0].size());
+    if (!best.empty() && prefix.size() >= best.size())
+      continue;
+    bool all = true;
+    for (const std::string &w : wanted)
+      all = all && have.count(prefix + w);
+    if (all)
+      best = prefix;
+  }
+  return best;
+}
+
+/// The prefix P that every name of `wanted` starts with and is in `have`
+/// without; "" if there is none.
+std::string missingPrefix(const std::vector<std::string> &wanted,
+                          const std::set<std::string> &have) {
+  if (wanted.empty())
+    return "";
+  for (const std::string &h : have) {
+    if (wanted[0].size() <= h.size() || !endsWith(wanted[0], h))
+      continue;
+    std::string prefix = wanted[0].substr(0, wanted[0].size() - h.size());
+    bool all = true;
+    for (const std::string &w : wanted)
+      all = all && w.compare(0, prefix.size(), prefix) == 0 && have.count(w.substr(prefix.size()));
+    if (all)
+      return prefix;
+  }
+  return "";
+}
+
 } // namespace
 
 namespace cnnc::rt {
+
+std::string missingTensorsMessage(const std::string &file, const char *what,
+                                  const std::vector<MissingTensor> &missing,
+                                  const std::vector<std::string> &wanted,
+                                  const std::vector<std::string> &fileNames,
+                                  const std::string &stripPrefix) {
+  const MissingTensor &first = missing.front();
+  std::string text =
+      file + ": missing " + what + " '" + first.name + "' " + shapeString(first.shape);
+  if (!stripPrefix.empty())
+    text += " (looked up as '" + stripPrefix + first.name + "')";
+  if (missing.size() > 1)
+    text += " and " + std::to_string(missing.size() - 1) + " more";
+  if (fileNames.empty())
+    return text + "; the file has no tensors";
+
+  // The file's names nearest to the first missing one.
+  std::string looked = stripPrefix + first.name;
+  std::vector<std::pair<std::pair<int, size_t>, const std::string *>> ranked;
+  for (const std::string &name : fileNames)
+    ranked.push_back(
+        {{sharesDottedSuffix(name, looked) || sharesDottedSuffix(name, first.name) ? 0 : 1,
+          editDistance(name, looked)},
+         &name});
+  size_t shown = std::min<size_t>(3, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + shown, ranked.end(),
+                    [](const auto &a, const auto &b) {
+                      return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+                    });
+  text += "; the file has ";
+  for (size_t i = 0; i < shown; ++i)
+    text += (i ? ", '" : "'") + *ranked[i].second + "'";
+  if (ranked.size() > shown)
+    text += " and " + std::to_string(ranked.size() - shown) + " more";
+
+  std::set<std::string> have(fileNames.begin(), fileNames.end());
+  bool allPlain = !wanted.empty();
+  for (const std::string &w : wanted)
+    allPlain = allPlain && have.count(w);
+  bool anyStripped = false;
+  for (const std::string &name : fileNames)
+    anyStripped = anyStripped || name.compare(0, stripPrefix.size(), stripPrefix) == 0;
+  if (!stripPrefix.empty() && allPlain)
+    return text + "; every " + what + " is in the file without the prefix '" + stripPrefix +
+           "': load it without stripping a prefix";
+  if (std::string prefix = extraPrefix(wanted, have); !prefix.empty())
+    return text + "; every " + what + " is in the file under the prefix '" + prefix +
+           "': load it with --strip-prefix " + prefix + " (Python: strip_prefix=\"" + prefix +
+           "\")";
+  if (std::string prefix = missingPrefix(wanted, have); !prefix.empty())
+    return text + "; every " + what + " is in the file without the prefix '" + prefix +
+           "' the model's names have (e.g. '" + wanted[0].substr(prefix.size()) + "' for '" +
+           wanted[0] + "')";
+  if (!stripPrefix.empty() && !anyStripped)
+    text += "; no tensor name in the file starts with '" + stripPrefix + "'";
+  return text;
+}
 
 SafetensorsReader::SafetensorsReader(const std::string &path, const char *what) : path(path) {
   file = std::fopen(path.c_str(), "rb");
@@ -151,16 +359,23 @@ void SafetensorsReader::readHeader(const char *what) {
          std::string("cannot read ") + what + " '" + path + "': " + std::strerror(errno));
   uint64_t fileSize = uint64_t(fileSizeL);
   std::rewind(file);
+  if (fileSize == 0)
+    fail(CNNC_ERROR_FORMAT, "'" + path + "' is empty (0 bytes), not a safetensors file");
+  std::string head(size_t(std::min<uint64_t>(fileSize, kHeadBytes)), '\0');
+  if (std::fread(head.data(), 1, head.size(), file) != head.size())
+    fail(CNNC_ERROR_IO, std::string("cannot read ") + what + " '" + path + "'");
+  uint64_t headerLen = 0;
+  for (int i = std::min(7, int(head.size()) - 1); i >= 0; --i)
+    headerLen = (headerLen << 8) | uint8_t(head[i]);
+  // A safetensors header is a JSON object within the file; anything else may
+  // be another format, named rather than reported as a broken safetensors file.
+  if (fileSize < 9 || headerLen > fileSize - 8 || head[8] != '{')
+    if (std::string other = otherFormatMessage(path, head, fileSize, file); !other.empty())
+      fail(CNNC_ERROR_FORMAT, other);
   if (fileSize < 8)
     fail(CNNC_ERROR_FORMAT, "truncated safetensors file '" + path +
                                 "': " + std::to_string(fileSize) +
                                 " bytes, less than the 8-byte header length");
-  unsigned char lenBytes[8];
-  if (std::fread(lenBytes, 1, 8, file) != 8)
-    fail(CNNC_ERROR_IO, std::string("cannot read ") + what + " '" + path + "'");
-  uint64_t headerLen = 0;
-  for (int i = 7; i >= 0; --i)
-    headerLen = (headerLen << 8) | lenBytes[i];
   if (headerLen > fileSize - 8)
     fail(CNNC_ERROR_FORMAT, "truncated safetensors file '" + path + "': header length " +
                                 std::to_string(headerLen) + " is past the end of the file (" +
@@ -169,7 +384,8 @@ void SafetensorsReader::readHeader(const char *what) {
     fail(CNNC_ERROR_FORMAT, "malformed safetensors file '" + path + "': header length " +
                                 std::to_string(headerLen) + " exceeds 100 MB");
   std::string header(headerLen, '\0');
-  if (headerLen && std::fread(header.data(), 1, headerLen, file) != headerLen)
+  if (headerLen && (std::fseek(file, 8, SEEK_SET) != 0 ||
+                    std::fread(header.data(), 1, headerLen, file) != headerLen))
     fail(CNNC_ERROR_IO, std::string("cannot read the header of ") + what + " '" + path + "'");
   dataStart = 8 + headerLen;
   entries = parseHeader(path, header, fileSize - dataStart, metadata);
@@ -180,20 +396,36 @@ SafetensorsReader::~SafetensorsReader() {
     std::fclose(file);
 }
 
-const SafetensorsEntry &SafetensorsReader::require(const std::string &name,
-                                                   const std::vector<int64_t> &shape,
-                                                   const char *what) const {
+const SafetensorsEntry *SafetensorsReader::find(const std::string &name) const {
   auto it = entries.find(name);
-  if (it == entries.end())
-    fail(CNNC_ERROR_PARAMETER, path + ": missing " + what + " '" + name + "'");
-  const Entry &e = it->second;
+  return it == entries.end() ? nullptr : &it->second;
+}
+
+void SafetensorsReader::check(const SafetensorsEntry &e, const std::string &name,
+                              const std::vector<int64_t> &shape) const {
   if (e.dtype != kDtypeF32)
     fail(CNNC_ERROR_PARAMETER,
          path + ": " + name + ": expected dtype " + kDtypeF32 + ", found " + e.dtype);
   if (e.shape != shape)
     fail(CNNC_ERROR_PARAMETER, path + ": " + name + ": expected " + shapeString(shape) +
                                    ", found " + shapeString(e.shape));
-  return e;
+}
+
+std::vector<std::string> SafetensorsReader::names() const {
+  std::vector<std::string> result;
+  for (const auto &entry : entries)
+    result.push_back(entry.first);
+  return result;
+}
+
+const SafetensorsEntry &SafetensorsReader::require(const std::string &name,
+                                                   const std::vector<int64_t> &shape,
+                                                   const char *what) const {
+  const Entry *e = find(name);
+  if (!e)
+    fail(CNNC_ERROR_PARAMETER, missingTensorsMessage(path, what, {{name, shape}}, {}, names(), ""));
+  check(*e, name, shape);
+  return *e;
 }
 
 bool SafetensorsReader::read(const SafetensorsEntry &e, float *dst) const {
@@ -264,124 +496,3 @@ void writeSafetensors(const std::string &path,
 }
 
 } // namespace cnnc::rt
-
-namespace {
-
-void readParameters(cnnc_model &model, const SafetensorsReader &reader) {
-  const std::string &path = reader.path;
-  // Validate every parameter before changing any.
-  std::vector<const Entry *> found;
-  for (const TensorDesc &p : model.parameters)
-    found.push_back(&reader.require(p.name, p.shape, "parameter"));
-  for (size_t i = 0; i < model.parameters.size(); ++i) {
-    const TensorDesc &p = model.parameters[i];
-    if (!reader.read(*found[i], model.storage[p.buffer].get())) {
-      // The file changed under us or the disk failed: leave no half-loaded state.
-      std::fill(model.parameterSet.begin(), model.parameterSet.end(), false);
-      fail(CNNC_ERROR_IO, "cannot read parameter '" + p.name + "' from '" + path + "'");
-    }
-    markHostWritten(model, p.buffer);
-    model.parameterSet[i] = true;
-  }
-  model.prepared = false;
-}
-
-void loadParameters(cnnc_model &model, const std::string &path) {
-  readParameters(model, SafetensorsReader(path, "weights"));
-}
-
-void saveParameters(const cnnc_model &model, const std::string &path) {
-  std::vector<SafetensorsTensor> tensors;
-  for (size_t i = 0; i < model.parameters.size(); ++i) {
-    const TensorDesc &p = model.parameters[i];
-    if (!model.parameterSet[i])
-      fail(CNNC_ERROR_PARAMETER, "cannot save parameters: '" + p.name + "' has not been set");
-    tensors.push_back({p.name, p.shape, currentHostData(model, p.buffer), p.itemCount});
-  }
-  writeSafetensors(path, {{safetensors_key::kFormat, "pt"}}, tensors, "weights");
-}
-
-int requireParameter(const cnnc_model *model, const char *name, size_t count, const char *fn) {
-  if (!model || !name)
-    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": null model or name");
-  int i = findParameter(*model, name);
-  if (i < 0)
-    fail(CNNC_ERROR_INVALID_ARGUMENT,
-         std::string(fn) + ": the model has no parameter '" + name + "'");
-  const TensorDesc &p = model->parameters[i];
-  if (count != size_t(p.itemCount))
-    fail(CNNC_ERROR_INVALID_ARGUMENT,
-         std::string(fn) + ": parameter '" + p.name + "' " + shapeString(p.shape) + " has " +
-             std::to_string(p.itemCount) + " elements, got " + std::to_string(count));
-  return i;
-}
-
-} // namespace
-
-void cnnc::rt::loadDefaultParameters(cnnc_model &model) {
-  const cnnc_model_desc &desc = *model.desc;
-  if (!desc.default_parameters_size)
-    return;
-  if (!desc.default_parameters)
-    fail(CNNC_ERROR_FORMAT,
-         "malformed model '" + model.path + "': default_parameters is null but its size is not 0");
-  readParameters(model, SafetensorsReader(desc.default_parameters, desc.default_parameters_size,
-                                          "the parameters embedded in '" + model.path + "'"));
-}
-
-extern "C" int cnnc_model_has_default_parameters(const cnnc_model *model) {
-  return model && model->desc->default_parameters_size ? 1 : 0;
-}
-
-extern "C" cnnc_status cnnc_model_load_default_parameters(cnnc_model *model) {
-  return guard([&] {
-    if (!model)
-      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_default_parameters: null model");
-    if (!model->desc->default_parameters_size)
-      fail(CNNC_ERROR_PARAMETER, "model '" + model->path + "' embeds no parameter values");
-    loadDefaultParameters(*model);
-  });
-}
-
-extern "C" cnnc_status cnnc_model_load_parameters(cnnc_model *model, const char *path) {
-  return guard([&] {
-    if (!model || !path)
-      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_parameters: null model or path");
-    loadParameters(*model, path);
-  });
-}
-
-extern "C" cnnc_status cnnc_model_save_parameters(const cnnc_model *model, const char *path) {
-  return guard([&] {
-    if (!model || !path)
-      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_save_parameters: null model or path");
-    saveParameters(*model, path);
-  });
-}
-
-extern "C" cnnc_status cnnc_model_set_parameter(cnnc_model *model, const char *name,
-                                                const float *data, size_t count) {
-  return guard([&] {
-    int i = requireParameter(model, name, count, "cnnc_model_set_parameter");
-    if (!data && count)
-      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_set_parameter: data is null");
-    const TensorDesc &p = model->parameters[i];
-    std::memcpy(model->storage[p.buffer].get(), data, count * sizeof(float));
-    markHostWritten(*model, p.buffer);
-    model->parameterSet[i] = true;
-    model->prepared = false;
-  });
-}
-
-extern "C" cnnc_status cnnc_model_get_parameter(const cnnc_model *model, const char *name,
-                                                size_t count, float *out_data) {
-  return guard([&] {
-    int i = requireParameter(model, name, count, "cnnc_model_get_parameter");
-    if (!out_data && count)
-      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_parameter: out_data is null");
-    if (!model->parameterSet[i])
-      fail(CNNC_ERROR_PARAMETER, "parameter '" + std::string(name) + "' has not been set");
-    const TensorDesc &p = model->parameters[i];
-    std::memcpy(out_data, currentHostData(*model, p.buffer), count * sizeof(float));
-  });
-}

@@ -1,11 +1,17 @@
 //===- safetensors.h - Reading and writing safetensors files ----*- C++ -*-===//
 //
 // The safetensors reader and writer shared by parameter files
-// (safetensors.cpp) and checkpoints (checkpoint.cpp). The reader opens a
-// file, checks its whole header against the file size and keeps the
-// tensors' entries and the string values of "__metadata__"; tensors are read
-// one by one afterwards. The writer writes F32 tensors atomically: to
-// "<path>.tmp-<pid>", fflush + fsync, then rename over `path`. Assumes a
+// (parameters.cpp), checkpoints (checkpoint.cpp) and `cnnc --embed-weights`
+// (compiler/Target/DefaultParameters.cpp, which links safetensors.cpp and
+// json.cpp only). The reader opens a file, checks its whole header against
+// the file size and keeps the tensors' entries and the string values of
+// "__metadata__"; tensors are read one by one afterwards. A file of another
+// format (a torch.save checkpoint, a pickle, NumPy, ONNX, HDF5, gzip) is
+// named as such instead of being reported as a broken safetensors file. The
+// writer writes F32 tensors atomically: to "<path>.tmp-<pid>", fflush +
+// fsync, then rename over `path`. missingTensorsMessage explains a tensor a
+// file lacks: the file's nearest names, and a prefix that every wanted name
+// carries in the file (`module.` of torch.nn.DataParallel). Assumes a
 // little-endian host.
 //
 //===----------------------------------------------------------------------===//
@@ -53,9 +59,18 @@ public:
   SafetensorsReader &operator=(const SafetensorsReader &) = delete;
 
   /// The entry of `name`, which must be F32 of exactly `shape`; otherwise a
-  /// CNNC_ERROR_PARAMETER naming the file, the tensor (a `what`) and the problem.
+  /// CNNC_ERROR_PARAMETER naming the file, the tensor (a `what`) and the problem
+  /// (for a missing one, the file's nearest names).
   const SafetensorsEntry &require(const std::string &name, const std::vector<int64_t> &shape,
                                   const char *what) const;
+  /// The entry of `name`, or null.
+  const SafetensorsEntry *find(const std::string &name) const;
+  /// Checks that `entry`, the tensor `name`, is F32 of exactly `shape`;
+  /// otherwise a CNNC_ERROR_PARAMETER naming the file, the tensor and the problem.
+  void check(const SafetensorsEntry &entry, const std::string &name,
+             const std::vector<int64_t> &shape) const;
+  /// The names of the file's tensors, sorted.
+  std::vector<std::string> names() const;
   /// Reads an entry's bytes into `dst`; false on an I/O error.
   bool read(const SafetensorsEntry &entry, float *dst) const;
 
@@ -70,6 +85,27 @@ private:
   std::FILE *file = nullptr;
   uint64_t dataStart = 0;
 };
+
+/// A tensor that a model needs and a file lacks.
+struct MissingTensor {
+  std::string name; ///< the model's name (before any prefix to strip)
+  std::vector<int64_t> shape;
+};
+
+/// The message for the tensors a model needs that the safetensors file
+/// `file` lacks: "FILE: missing WHAT 'NAME' [SHAPE] (and N more); the file
+/// has 'A', 'B', 'C' (and N more)" with the file's names nearest to the
+/// first missing one (a shared dotted suffix first, then edit distance),
+/// and a hint when every name in `wanted` (all the model's names) is in the
+/// file under one prefix (suggesting --strip-prefix), without a prefix the
+/// model's names have, or without the prefix `stripPrefix` that was given.
+/// `missing` is not empty; `fileNames` are the file's tensor names as
+/// stored; the model's names were looked up as stripPrefix + name.
+std::string missingTensorsMessage(const std::string &file, const char *what,
+                                  const std::vector<MissingTensor> &missing,
+                                  const std::vector<std::string> &wanted,
+                                  const std::vector<std::string> &fileNames,
+                                  const std::string &stripPrefix);
 
 /// One F32 tensor to write.
 struct SafetensorsTensor {

@@ -457,12 +457,21 @@ class Runner:
         return 1 if failed or n == 0 else 0
 
 
+def _bin_dir(path):
+    """--bin-dir's type. Also gives every cnnc the script runs the build tree's compile cache,
+    <bin-dir>/../test-cache (as ctest does, test/CMakeLists.txt), unless CNNC_CACHE_DIR names
+    one: a test never touches the user's ~/.cache."""
+    os.environ.setdefault("CNNC_CACHE_DIR",
+                          os.path.normpath(os.path.join(os.path.abspath(path), "..", "test-cache")))
+    return path
+
+
 def tool_args(ap, python_package=False):
     """Adds the options every e2e script shares: --bin-dir (cnnc, cnnrun), --source-dir,
     --target (of every cnnc compilation; see target_args) and, for the scripts that drive the
     runtime through the Python package, --python-dir; defaults from the environment."""
-    ap.add_argument("--bin-dir", default=os.environ.get("CNNC_BIN_DIR",
-                                                        os.path.join(SOURCE_DIR, "build", "bin")))
+    ap.add_argument("--bin-dir", type=_bin_dir, default=os.environ.get(
+        "CNNC_BIN_DIR", os.path.join(SOURCE_DIR, "build", "bin")))
     ap.add_argument("--source-dir", default=os.environ.get("CNNC_SOURCE_DIR", SOURCE_DIR))
     ap.add_argument("--target", default="host",
                     help="Halide target of every model compiled (cnnc --target; default host), "

@@ -16,8 +16,9 @@ Groups (--group): small (hand-written modules), torchvision (resnet18, mobilenet
 googlenet, alexnet and vgg11 at 3x224x224: the forward at batch 1 and 3 from the embedded
 parameters; their train steps are test_zoo.py's onnx_* rows), errors (models cnnc must refuse, with the message checked: the node named, the reason given),
 embedded (model.so files that carry their parameters: an ONNX model's initializers, a model
-file compiled with --embed-weights; run without --weights; models with several inputs and
-outputs, and outputs that are the input itself), train (one SGD train step of an
+file compiled with --embed-weights, also with --strip-prefix; run without --weights; the
+messages for a weights file that lacks a parameter or is a torch.save file or a pickle; models
+with several inputs and outputs, and outputs that are the input itself), train (one SGD train step of an
 imported model through the runtime vs PyTorch's, every parameter compared).
 Assumes: what harness.py assumes, plus Debian's python3-onnx; the cnnc Python package for the
 train, torchvision and embedded groups (--python-dir, default <bin-dir>/../python).
@@ -27,6 +28,7 @@ Run: /usr/bin/python3 test/e2e/test_onnx.py [--bin-dir build/bin] [--group small
 import copy
 import subprocess
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -400,8 +402,10 @@ def run_error_cases(args, pattern):
 
 def run_embedded_checks(args):
     """model.so files that carry their parameters: an ONNX model's initializers, and a model
-    file compiled with --embed-weights. `cnnrun run` without --weights must match PyTorch;
-    --embed-weights with a file that lacks a parameter must be refused by name."""
+    file compiled with --embed-weights (also from a file whose names carry a prefix, with
+    --strip-prefix). `cnnrun run` without --weights must match PyTorch; --embed-weights with a
+    file that lacks a parameter must be refused by name, with the file's nearest names and the
+    prefix to strip; a torch.save file (zip or legacy) or a pickle is named as such."""
     sys.path.insert(0, os.path.join(args.source_dir, "tools", "py"))
     import reference_models
     import safetensors_io
@@ -436,22 +440,58 @@ def run_embedded_checks(args):
                      target=args.target)
     failures += check("yaml_embed_weights", so, mnist, [1, 28, 28])
 
+    # A state_dict saved from torch.nn.DataParallel: every name under "module.".
+    prefixed = os.path.join(EXPORT_DIR, "prefixed.safetensors")
+    safetensors_io.save({"module." + k: v for k, v in mnist.state_dict().items()}, prefixed)
+    so = os.path.join(EXPORT_DIR, "embedded_prefixed.so")
+    harness.run_cnnc(cnnc, model_file, so, ["--embed-weights", prefixed, "--strip-prefix",
+                                            "module.", "--inference-only"], target=args.target)
+    failures += check("yaml_embed_weights_strip_prefix", so, mnist, [1, 28, 28])
+
+    def refused(name, weights, expect, extra=()):
+        """cnnc must refuse --embed-weights `weights` with `expect` in its message."""
+        try:
+            harness.run_cnnc(cnnc, model_file, so, ["--embed-weights", weights,
+                                                    "--inference-only", *extra],
+                             target=args.target)
+            text = "cnnc accepted it"
+        except harness.CaseError as e:
+            text = str(e)
+        ok = expect in text
+        print(f"{'PASS' if ok else 'FAIL'} embedded/{name}", flush=True)
+        if not ok:
+            print(f"  expected {expect!r} in:\n  {text}", flush=True)
+        return 0 if ok else 1
+
     partial = os.path.join(EXPORT_DIR, "partial.safetensors")
     state = dict(mnist.state_dict())
     del state["fc2.bias"]
     safetensors_io.save(state, partial)
-    expect = "partial.safetensors has no value for parameter 'fc2.bias' [10]"
-    try:
-        harness.run_cnnc(cnnc, model_file, so, ["--embed-weights", partial, "--inference-only"],
-                         target=args.target)
-        text = "cnnc accepted it"
-    except harness.CaseError as e:
-        text = str(e)
-    ok = expect in text
-    print(f"{'PASS' if ok else 'FAIL'} embedded/missing_parameter", flush=True)
-    if not ok:
-        print(f"  expected {expect!r} in:\n  {text}", flush=True)
-        failures += 1
+    failures += refused("missing_parameter", partial,
+                        "partial.safetensors: missing parameter 'fc2.bias' [10]; the file has "
+                        "'fc1.bias', ")
+    failures += refused("prefix_not_stripped", prefixed,
+                        "prefixed.safetensors: missing parameter 'conv1.weight' [32,1,3,3] and 9 "
+                        "more; the file has 'module.conv1.weight', ")
+    failures += refused("prefix_suggested", prefixed, "every parameter is in the file under the "
+                        "prefix 'module.': load it with --strip-prefix module.")
+    failures += refused("prefix_wrong", prefixed, "(looked up as 'model.conv1.weight')",
+                        ["--strip-prefix", "model."])
+    # Files of other formats are named, with how to convert them.
+    pt = os.path.join(EXPORT_DIR, "mnist.pt")
+    torch.save(mnist.state_dict(), pt)
+    failures += refused("torch_save", pt, f"'{pt}' is a PyTorch checkpoint (torch.save zip "
+                        f"archive), not safetensors: convert it with `python3 -m cnnc.convert "
+                        f"{pt} {pt[:-3]}.safetensors`")
+    legacy = os.path.join(EXPORT_DIR, "mnist_legacy.pth")
+    torch.save(mnist.state_dict(), legacy, _use_new_zipfile_serialization=False)
+    failures += refused("torch_save_legacy", legacy, "is a PyTorch checkpoint (legacy torch.save "
+                        "format), not safetensors")
+    pickled = os.path.join(EXPORT_DIR, "mnist.pkl")
+    with open(pickled, "wb") as f:
+        pickle.dump({k: v.numpy() for k, v in mnist.state_dict().items()}, f)
+    failures += refused("pickle", pickled, f"'{pickled}' is a Python pickle, not safetensors: if "
+                        "it holds a dict of arrays, convert it with `python3 -m cnnc.convert")
     return failures + run_two_in_two_out(args, tools) + run_passthrough(args, tools)
 
 

@@ -13,13 +13,20 @@ with cnnc.load, and checked against the module itself:
    (save_checkpoint / load_checkpoint give identical next steps);
  - cnnrun train --log writes the same CSV columns; python3 -m cnnc.plot draws it;
  - errors as exceptions with their text: an NHWC array, a missing model.so, a model file
-   cnnc refuses (CompileError with file:line:col), a strict load_state_dict with a bad key.
+   cnnc refuses (CompileError with file:line:col), a strict load_state_dict with a bad key,
+   a transposed weight in set_parameter, one-hot labels in train_step and fit;
+ - load_parameters: a state_dict saved with the prefix "module." is refused with the prefix
+   named and loads with strip_prefix (compile embeds it with strip_prefix too); a torch.save
+   file is named as such, and the file `python3 -m cnnc.convert` makes of it loads the
+   module's values, as do those cnnc.convert makes of a legacy torch.save file, a training
+   checkpoint dict, a TorchScript module, a .npz archive and a pickle of arrays.
 Assumes: harness.py's assumptions, the package built in --python-dir, Debian's
 python3-matplotlib and dataset-fashion-mnist. Run: /usr/bin/python3 test/e2e/test_python.py
 --bin-dir build/bin [--python-dir build/python]
 """
 
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -202,6 +209,75 @@ def main():
                ValueError, "got [16] items and 5 labels")
     chk.raises("error.strict_state_dict", lambda: m.load_state_dict({"conv9.weight": np.zeros(1)}),
                KeyError, "unknown ['conv9.weight']")
+    # Full shapes: a weight of the right size in another layout, one-hot labels.
+    chk.raises("error.parameter_layout",
+               lambda: m.set_parameter("conv1.weight", np.zeros((3, 3, 1, 8), np.float32)),
+               cnnc.CnncError, "parameter 'conv1.weight' needs shape [8, 1, 3, 3], got "
+                               "[3, 3, 1, 8]")
+    one_hot = np.eye(10, dtype=np.float32)[yb]
+    chk.raises("error.label_shape", lambda: m.train_step(xb, one_hot), cnnc.CnncError,
+               "labels need shape [16] for batch 16 (one class index per item), got [16, 10]")
+    chk.raises("error.fit_label_shape", lambda: m.fit((xb, one_hot), epochs=1, verbose=False),
+               ValueError, "fit needs labels of shape [N] (one class index per item), got "
+                           "[16, 10]")
+
+    # Weights files: a prefix to strip, a torch.save file named and converted.
+    import safetensors_io  # noqa: E402  (tools/py, on the path through harness)
+    prefixed = os.path.join(tmp, "prefixed.safetensors")
+    safetensors_io.save({"module." + k: v for k, v in changed.state_dict().items()}, prefixed)
+    chk.raises("load_parameters.prefix_suggested", lambda: m.load_parameters(prefixed),
+               cnnc.CnncError, "every parameter is in the file under the prefix 'module.': load "
+                               "it with --strip-prefix module. (Python: strip_prefix=\"module.\")")
+    m.load_parameters(prefixed, strip_prefix="module.")
+    chk.record("load_parameters.strip_prefix", all(
+        np.array_equal(v, changed.state_dict()[k].numpy()) for k, v in m.state_dict().items()))
+    embedded = cnnc.load(cnnc.compile(net, os.path.join(tmp, "embedded.so"),
+                                      example_input=torch.zeros(2, 1, 28, 28), target=target,
+                                      inference_only=True, weights=prefixed,
+                                      strip_prefix="module."))
+    chk.record("compile.strip_prefix", all(
+        np.array_equal(v, changed.state_dict()[k].numpy())
+        for k, v in embedded.state_dict().items()))
+    pt = os.path.join(tmp, "net.pt")
+    torch.save(net.state_dict(), pt)
+    chk.raises("load_parameters.torch_save", lambda: m.load_parameters(pt), cnnc.CnncError,
+               f"'{pt}' is a PyTorch checkpoint (torch.save zip archive), not safetensors: "
+               f"convert it with `python3 -m cnnc.convert {pt} {tmp}/net.safetensors`")
+    p = subprocess.run([sys.executable, "-m", "cnnc.convert", pt], capture_output=True,
+                       text=True, env=dict(os.environ, PYTHONPATH=os.path.dirname(
+                           os.path.dirname(cnnc.__file__))))
+    try:
+        m.load_parameters(os.path.join(tmp, "net.safetensors"))
+        converted = all(np.array_equal(v, net.state_dict()[k].numpy())
+                        for k, v in m.state_dict().items())
+    except cnnc.CnncError as e:
+        converted = False
+        p.stderr += str(e)
+    chk.record("convert.torch_save", p.returncode == 0 and converted, p.stdout + p.stderr)
+    # The other sources cnnc.convert reads, each holding the module's values.
+    import cnnc.convert  # noqa: E402
+    arrays = {k: v.numpy() for k, v in net.state_dict().items()}
+    sources = {"legacy.pth": lambda f: torch.save(net.state_dict(), f,
+                                                  _use_new_zipfile_serialization=False),
+               "checkpoint.pt": lambda f: torch.save({"epoch": 3, "model": net}, f),
+               "scripted.pt": lambda f: torch.jit.save(torch.jit.script(net), f),
+               "arrays.npz": lambda f: np.savez(f, **arrays),
+               "arrays.pkl": lambda f: pickle.dump(arrays, open(f, "wb"))}
+    for name, write in sources.items():
+        source = os.path.join(tmp, name)
+        write(source)
+        try:
+            target, _ = cnnc.convert.convert(source)
+            m.load_parameters(target)
+            ok, detail = all(np.array_equal(v, arrays[k]) for k, v in m.state_dict().items()), ""
+        except Exception as e:  # the check fails with the reason
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        chk.record(f"convert.{name}", ok, detail)
+    bad = os.path.join(tmp, "no_weights.pt")
+    torch.save({"epoch": 3, "lr": 0.1}, bad)
+    chk.raises("convert.no_weights", lambda: cnnc.convert.convert(bad), ValueError,
+               "is a dict whose values are not all tensors ('epoch', 'lr'), with none of the keys "
+               "state_dict, model_state_dict, model, net, module")
     failed = [n for n, ok in chk.results if not ok]
     print(f"{len(chk.results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

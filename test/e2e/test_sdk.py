@@ -45,6 +45,9 @@ def main():
     ap.add_argument("--build-dir", default=os.path.join(SOURCE_DIR, "build"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
+    # The installed cnnc keeps its compile cache in the build tree, as the other tests' do.
+    os.environ.setdefault("CNNC_CACHE_DIR", os.path.join(os.path.abspath(args.build_dir),
+                                                         "test-cache"))
     results = []
 
     def record(name, ok, detail=""):

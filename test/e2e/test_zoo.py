@@ -265,7 +265,7 @@ REGISTRY = [
              source="d2l LeNet-5 (sigmoid, max pool, 28x28)", input_fn=pixel_input,
              train_steps=6, train_lr=0.2),
     ZooModel("alexnet_fmnist", "models/alexnet_fmnist.yaml", _ref("AlexNetFMnist"),
-             [1, 224, 224], 10, source="d2l / course notes AlexNet for Fashion-MNIST",
+             [1, 224, 224], 10, source="d2l AlexNet for Fashion-MNIST",
              input_fn=pixel_input, train_steps=4, train_lr=0.001, train_batch=4),
     ZooModel("alexnet", "models/alexnet.yaml", _tv("alexnet"), [3, 224, 224], 1000,
              source="torchvision.models.alexnet"),

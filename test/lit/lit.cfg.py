@@ -11,4 +11,6 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.cnnc_obj_root)
 config.environment["PATH"] = os.pathsep.join(
     [config.cnnc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+# cnnc's compile cache: the build tree's (test/CMakeLists.txt), never the user's ~/.cache.
+config.environment["CNNC_CACHE_DIR"] = config.cnnc_cache_dir
 config.substitutions.append(("%models", os.path.join(config.cnnc_src_root, "models")))

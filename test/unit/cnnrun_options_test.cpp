@@ -99,13 +99,12 @@ TEST(CnnrunOptions, InvocationsInTheRepositoryParseAsBefore) {
   EXPECT_EQ(train.checkpoint, "ckpt.st");
   EXPECT_TRUE(train.json);
 
-  Options resume = parsed({"train", "m.so", "--epochs", "2", "--resume", "half.st", "--checkpoint",
-                           "resumed.st", "--data", "/data", "--limit", "320", "--lr-schedule",
-                           "step:1:0.5", "--lr", "0.5", "--weights", "w.st"});
+  Options resume =
+      parsed({"train", "m.so", "--epochs", "2", "--resume", "half.st", "--checkpoint", "resumed.st",
+              "--data", "/data", "--limit", "320", "--lr-schedule", "step:1:0.5", "--lr", "0.5"});
   EXPECT_EQ(resume.resume, "half.st");
   EXPECT_EQ(resume.lrSchedule, "step:1:0.5");
   EXPECT_EQ(resume.lr, 0.5);
-  EXPECT_EQ(resume.weights, "w.st");
 
   Options eval = parsed({"eval", "m.so", "--checkpoint", "c.st", "--data", "/data", "--test-limit",
                          "500", "--json", "--batch", "16"});
@@ -212,6 +211,73 @@ TEST(CnnrunOptions, BadValues) {
   EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--lr", "inf"}),
               HasSubstr("--lr expects a non-negative number, got 'inf'"));
   EXPECT_THAT(rejected({"bench", "m.so", "--batch"}), HasSubstr("--batch needs a value"));
+}
+
+TEST(CnnrunOptions, DataAndTrainerOptions) {
+  Options o = parsed({"train",
+                      "m.so",
+                      "--data",
+                      "d",
+                      "--val-split",
+                      "0.1",
+                      "--mean",
+                      "0.485,0.456,0.406",
+                      "--std=0.5",
+                      "--augment",
+                      "crop:4,flip",
+                      "--lr-warmup",
+                      "100",
+                      "--early-stop",
+                      "3",
+                      "--checkpoint",
+                      "c.st",
+                      "--checkpoint-every",
+                      "50",
+                      "--print-every",
+                      "10",
+                      "--test-limit",
+                      "0"});
+  EXPECT_EQ(o.valSplit, 0.1);
+  EXPECT_EQ(o.preprocessing.mean, (std::vector<float>{0.485f, 0.456f, 0.406f}));
+  EXPECT_EQ(o.preprocessing.std, (std::vector<float>{0.5f}));
+  EXPECT_EQ(o.preprocessing.cropPadding, 4);
+  EXPECT_TRUE(o.preprocessing.flip);
+  EXPECT_EQ(o.lrWarmup, 100);
+  EXPECT_EQ(o.earlyStop, 3);
+  EXPECT_EQ(o.checkpointEvery, 50);
+  EXPECT_EQ(o.printEvery, 10);
+  EXPECT_EQ(o.testLimit, 0);                                         // 0: no testing
+  EXPECT_EQ(parsed({"train", "m.so", "--data", "d"}).testLimit, -1); // all
+  EXPECT_EQ(
+      parsed({"eval", "m.so", "--data", "d", "--mean", "0.5", "--std", "2"}).preprocessing.std,
+      (std::vector<float>{2.0f}));
+}
+
+TEST(CnnrunOptions, BadDataAndTrainerValues) {
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--val-split", "1"}),
+              HasSubstr("--val-split expects a fraction between 0 and 1, e.g. 0.1, got '1'"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--augment", "rotate:3"}),
+              HasSubstr("--augment: unknown augmentation 'rotate:3' (expected crop:P, flip, or "
+                        "both: crop:4,flip)"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--augment", "crop:x"}),
+              HasSubstr("'crop:x' expects crop:P with a padding P of 0 to 1024 pixels"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--mean", "0.5", "--std", "0"}),
+              HasSubstr("--std: '0' is not a positive number"));
+  EXPECT_THAT(rejected({"eval", "m.so", "--data", "d", "--test-limit", "0"}),
+              HasSubstr("--test-limit must be at least 1, got 0"));
+}
+
+TEST(CnnrunOptions, OptionsWithoutEffectAreErrors) {
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--mean", "0.5"}),
+              HasSubstr("cnnrun: error: --mean needs --std"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--checkpoint-every", "5"}),
+              HasSubstr("--checkpoint-every needs --checkpoint PATH"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--print-every", "5", "--json"}),
+              HasSubstr("--print-every does nothing with --json"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--resume", "c.st", "--weights", "w"}),
+              HasSubstr("--weights does nothing with --resume"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--val-spilt", "0.1"}),
+              HasSubstr("unknown option '--val-spilt' for 'train' (did you mean '--val-split'?)"));
 }
 
 TEST(CnnrunOptions, MissingOrExtraArguments) {

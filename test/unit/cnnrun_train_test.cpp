@@ -66,10 +66,13 @@ TEST_F(CnnrunTrain, JsonLinesPerEpoch) {
     std::vector<std::string> keys;
     for (const auto &member : v.items()) {
       keys.push_back(member.key());
-      EXPECT_TRUE(member.value().is_number()) << member.key();
+      // No validation set: its loss and accuracy are null.
+      EXPECT_EQ(member.value().is_null(), member.key().rfind("val_", 0) == 0) << member.key();
+      EXPECT_TRUE(member.value().is_number() || member.value().is_null()) << member.key();
     }
-    EXPECT_EQ(keys, (std::vector<std::string>{"epoch", "train_loss", "train_acc", "test_acc",
-                                              "seconds"}));
+    EXPECT_EQ(keys, (std::vector<std::string>{"epoch", "step", "train_loss", "train_acc",
+                                              "val_loss", "val_acc", "test_loss", "test_acc", "lr",
+                                              "seconds", "data_wait_seconds"}));
     EXPECT_EQ(v["epoch"], int64_t(e + 1));
   }
   EXPECT_EQ(Json::parse(ls[2])["test_acc"], 1.0);
@@ -120,7 +123,8 @@ TEST_F(CnnrunTrain, LogHasOneRowPerEpochAndResumeAppends) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::string> rows = lines(text);
   ASSERT_EQ(rows.size(), 4u) << text;
-  EXPECT_EQ(rows[0], "epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds");
+  EXPECT_EQ(rows[0], "epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds,"
+                     "val_loss,val_accuracy");
   EXPECT_EQ(rows[1].rfind("1,", 0), 0u) << rows[1];
   EXPECT_EQ(rows[3].rfind("3,", 0), 0u) << rows[3];
   // The rate of the last step of epoch 3 under step:1:0.5 from 0.5 is 0.125.
@@ -142,16 +146,19 @@ TEST_F(CnnrunTrain, TextOutputAndDefaults) {
   // Defaults from the metadata: 3 epochs of batch 4 at lr 0.5.
   ASSERT_EQ(cnnrun("train " + model + " --data " + dir.path() + " --limit 9", out, &err), 0) << err;
   std::vector<std::string> ls = lines(out);
-  ASSERT_EQ(ls.size(), 4u) << out;
-  EXPECT_THAT(ls[0], HasSubstr("epoch 1/3: train loss "));
-  EXPECT_THAT(ls[0], HasSubstr("test accuracy "));
-  EXPECT_THAT(ls[3], HasSubstr("for 3 epoch(s), 9 steps of batch 4"));
+  ASSERT_EQ(ls.size(), 5u) << out;
+  EXPECT_EQ(ls[0], "data: IDX in " + dir.path() + ": 9 training, 12 test items; 1x2x2");
+  EXPECT_THAT(ls[1], HasSubstr("epoch 1/3: train loss "));
+  EXPECT_THAT(ls[1], HasSubstr("; test loss "));
+  EXPECT_THAT(ls[4], HasSubstr("for 3 epoch(s), 9 steps of batch 4"));
 }
 
 TEST_F(CnnrunTrain, EvalOfParametersFileAndErrors) {
   std::string out, err;
   EXPECT_EQ(cnnrun("train " + model + " --data " + dir.path() + "/missing", out, &err), 1);
-  EXPECT_THAT(err, HasSubstr("cnnrun: error: no train-images-idx3-ubyte[.gz] in"));
+  EXPECT_THAT(err, HasSubstr("cnnrun: error: --data '" + dir.path() +
+                             "/missing' is not a directory (the layouts --data may have: cnnrun "
+                             "train --help)"));
   EXPECT_EQ(cnnrun("train " + std::string(CNNC_TEST_MODEL) + " --data " + dir.path(), out, &err),
             1);
   EXPECT_THAT(err, HasSubstr("was compiled without training"));

@@ -3,8 +3,9 @@
 // Tests cnnc_model_load and cnnc_model_run against the hand-written test
 // model (test_model.c): metadata listing, results at several batch sizes
 // checked against a C++ reference, prepare re-running after a parameter
-// change, and every load/run error path with its message. Uses the C API
-// directly and through the C++ wrapper.
+// change, every load/run error path with its message, and the full-shape
+// checks of arrays (cnnc_model_check_shape, cnnc_model_set_parameter_shaped).
+// Uses the C API directly and through the C++ wrapper.
 //
 //===----------------------------------------------------------------------===//
 #include "cnnc/runtime.h"
@@ -195,6 +196,63 @@ TEST(Model, SetParameterChecksNameAndSize) {
   EXPECT_EQ(cnnc_model_get_parameter(m.get(), "fc.weight", 12, out.data()), CNNC_ERROR_PARAMETER);
   m.setParameter("fc.weight", testWeight());
   EXPECT_EQ(m.getParameter("fc.weight"), testWeight());
+}
+
+TEST(Model, SetParameterShapedChecksTheWholeShape) {
+  cnnc::Model m(CNNC_TEST_MODEL);
+  std::vector<float> w = testWeight();
+  // The right element count in another layout is refused with both shapes.
+  int64_t transposed[] = {4, 3};
+  EXPECT_EQ(cnnc_model_set_parameter_shaped(m.get(), "fc.weight", w.data(), 2, transposed),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("parameter 'fc.weight' needs shape [3,4], got [4,3]"));
+  int64_t flat[] = {12};
+  EXPECT_EQ(cnnc_model_set_parameter_shaped(m.get(), "fc.weight", w.data(), 1, flat),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("needs shape [3,4], got [12]"));
+  EXPECT_EQ(cnnc_model_set_parameter_shaped(m.get(), "conv9.weight", w.data(), 1, flat),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("no parameter 'conv9.weight'"));
+  EXPECT_EQ(cnnc_model_set_parameter_shaped(m.get(), "fc.weight", w.data(), 2, nullptr),
+            CNNC_ERROR_INVALID_ARGUMENT);
+  std::vector<float> out(12);
+  EXPECT_EQ(cnnc_model_get_parameter(m.get(), "fc.weight", 12, out.data()), CNNC_ERROR_PARAMETER);
+  m.setParameter("fc.weight", w.data(), {3, 4});
+  EXPECT_EQ(m.getParameter("fc.weight"), w);
+}
+
+TEST(Model, CheckShapeOfInputs) {
+  cnnc::Model m(CNNC_TEST_MODEL); // input [-1,4]
+  EXPECT_EQ(m.checkShape(CNNC_ROLE_INPUT, "input", {5, 4}), 5);
+  EXPECT_EQ(m.checkInputShapes({{2, 4}}), 2);
+  EXPECT_EQ(m.checkShape(CNNC_ROLE_PARAMETER, "fc.bias", {3}), 0);
+  auto message = [&](cnnc_tensor_role role, const char *name, std::vector<int64_t> shape,
+                     int64_t batch) {
+    cnnc_status s =
+        cnnc_model_check_shape(m.get(), role, name, int32_t(shape.size()), shape.data(), &batch);
+    EXPECT_EQ(s, CNNC_ERROR_INVALID_ARGUMENT) << name;
+    return std::string(cnnc_last_error());
+  };
+  EXPECT_THAT(message(CNNC_ROLE_INPUT, "input", {4, 2}, 0),
+              HasSubstr("input 'input' needs shape [4,4] for batch 4, got [4,2]"));
+  EXPECT_THAT(message(CNNC_ROLE_INPUT, "input", {2, 4}, 3),
+              HasSubstr("input 'input' needs shape [3,4] for batch 3, got [2,4]"));
+  EXPECT_THAT(message(CNNC_ROLE_INPUT, "input", {4}, 0),
+              HasSubstr("input 'input' needs shape [N,4], got [4]"));
+  EXPECT_THAT(message(CNNC_ROLE_INPUT, "input", {0, 4}, 0),
+              HasSubstr("input 'input' needs at least one batch item, got shape [0,4]"));
+  EXPECT_THAT(message(CNNC_ROLE_OUTPUT, "output", {2, 4}, 2),
+              HasSubstr("output 'output' needs shape [2,3] for batch 2, got [2,4]"));
+  EXPECT_THAT(message(CNNC_ROLE_PARAMETER, "fc.bias", {1, 3}, 0),
+              HasSubstr("parameter 'fc.bias' needs shape [3], got [1,3]"));
+  EXPECT_THAT(message(CNNC_ROLE_INPUT, "image", {2, 4}, 0),
+              HasSubstr("cnnc_model_check_shape: the model has no input 'image'"));
+  try {
+    m.checkInputShapes({{2, 4}, {2, 4}});
+    ADD_FAILURE() << "no error";
+  } catch (const cnnc::Error &e) {
+    EXPECT_THAT(e.what(), HasSubstr("the model has 1 input(s), got 2"));
+  }
 }
 
 TEST(ModelLoad, MissingFile) {

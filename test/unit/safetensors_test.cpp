@@ -3,9 +3,12 @@
 // Tests cnnc_model_load_parameters / save_parameters on the test model with
 // files built byte by byte: a round trip, extra and int64 tensors ignored,
 // and each error (missing parameter, shape, dtype, truncation, bad header)
-// with the message it must give. A failed load must change nothing. The
-// writer (safetensors.h) escapes any name and metadata value, and refuses
-// one that is not UTF-8.
+// with the message it must give: a missing parameter with the file's
+// nearest names and the prefix to strip, a file of another format (torch.save,
+// pickle, NumPy, ONNX, HDF5, gzip, empty) by name. Loading with a prefix to
+// strip (cnnc_model_load_parameters_prefixed). A failed load must change
+// nothing. The writer (safetensors.h) escapes any name and metadata value,
+// and refuses one that is not UTF-8.
 //
 //===----------------------------------------------------------------------===//
 #include "cnnc/runtime.h"
@@ -27,16 +30,32 @@ std::string goodFile() {
                           {"fc.bias", "F32", "[3]", floatBytes(testBias())}});
 }
 
-/// Loads `bytes` as a safetensors file into a fresh test model; returns the
-/// status and leaves the message in `message`.
-cnnc_status loadBytes(const std::string &bytes, std::string &message) {
+/// Loads `bytes`, written as file `name` in a temporary directory, as a
+/// safetensors file into a fresh test model, stripping `prefix`; returns the
+/// status and leaves the message, the directory replaced by DIR, in `message`.
+cnnc_status loadBytesAs(const std::string &name, const std::string &bytes, std::string &message,
+                        const char *prefix = nullptr) {
   TempDir dir;
-  std::string path = dir.file("w.safetensors");
+  std::string path = dir.file(name);
   writeFile(path, bytes);
   cnnc::Model m(CNNC_TEST_MODEL);
-  cnnc_status s = cnnc_model_load_parameters(m.get(), path.c_str());
+  cnnc_status s = cnnc_model_load_parameters_prefixed(m.get(), path.c_str(), prefix);
   message = cnnc_last_error();
+  for (size_t at; (at = message.find(dir.path())) != std::string::npos;)
+    message.replace(at, dir.path().size(), "DIR");
   return s;
+}
+
+/// loadBytesAs for a file called w.safetensors.
+cnnc_status loadBytes(const std::string &bytes, std::string &message,
+                      const char *prefix = nullptr) {
+  return loadBytesAs("w.safetensors", bytes, message, prefix);
+}
+
+/// The test model's parameters, each name with `prefix`.
+std::string prefixedFile(const std::string &prefix) {
+  return makeSafetensors({{prefix + "fc.weight", "F32", "[3,4]", floatBytes(testWeight())},
+                          {prefix + "fc.bias", "F32", "[3]", floatBytes(testBias())}});
 }
 
 TEST(Safetensors, LoadsAndRuns) {
@@ -100,6 +119,158 @@ TEST(Safetensors, MissingParameter) {
       loadBytes(makeSafetensors({{"fc.weight", "F32", "[3,4]", floatBytes(testWeight())}}), msg),
       CNNC_ERROR_PARAMETER);
   EXPECT_THAT(msg, HasSubstr("missing parameter 'fc.bias'"));
+}
+
+TEST(Safetensors, MissingParameterNamesTheNearestInTheFile) {
+  std::string msg;
+  EXPECT_EQ(loadBytes(makeSafetensors({{"fc.weight", "F32", "[3,4]", floatBytes(testWeight())},
+                                       {"conv.weight", "F32", "[1]", floatBytes({1})},
+                                       {"fc.bais", "F32", "[3]", floatBytes(testBias())},
+                                       {"head.fc.bias", "F32", "[3]", floatBytes(testBias())},
+                                       {"z", "F32", "[1]", floatBytes({1})}}),
+                      msg),
+            CNNC_ERROR_PARAMETER);
+  // A shared dotted suffix first, then by edit distance; two more not shown.
+  EXPECT_THAT(msg, HasSubstr("DIR/w.safetensors: missing parameter 'fc.bias' [3]; the file has "
+                             "'head.fc.bias', 'fc.bais', 'fc.weight' and 2 more"));
+}
+
+TEST(Safetensors, MissingParameterInAnEmptyFile) {
+  std::string msg;
+  EXPECT_EQ(loadBytes(makeSafetensors({}), msg), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("missing parameter 'fc.weight' [3,4] and 1 more; the file has no "
+                             "tensors"));
+}
+
+TEST(Safetensors, PrefixedFileSuggestsStrippingThePrefix) {
+  std::string msg;
+  EXPECT_EQ(loadBytes(prefixedFile("module."), msg), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("missing parameter 'fc.weight' [3,4] and 1 more; the file has "
+                             "'module.fc.weight', 'module.fc.bias'; every parameter is in the "
+                             "file under the prefix 'module.': load it with --strip-prefix "
+                             "module. (Python: strip_prefix=\"module.\")"));
+}
+
+TEST(Safetensors, StripPrefixLoads) {
+  // Tensors without the prefix are ignored, even one named like a parameter.
+  std::string bytes =
+      makeSafetensors({{"model.fc.weight", "F32", "[3,4]", floatBytes(testWeight())},
+                       {"fc.weight", "F32", "[1]", floatBytes({7})},
+                       {"model.fc.bias", "F32", "[3]", floatBytes(testBias())}});
+  TempDir dir;
+  std::string path = dir.file("w.safetensors");
+  writeFile(path, bytes);
+  cnnc::Model m(CNNC_TEST_MODEL);
+  m.loadParameters(path, "model.");
+  EXPECT_EQ(m.getParameter("fc.weight"), testWeight());
+  EXPECT_EQ(m.getParameter("fc.bias"), testBias());
+  // Mismatches name the file's tensor.
+  std::string msg;
+  EXPECT_EQ(loadBytes(makeSafetensors({{"m.fc.weight", "F32", "[4,3]", floatBytes(testWeight())},
+                                       {"m.fc.bias", "F32", "[3]", floatBytes(testBias())}}),
+                      msg, "m."),
+            CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("m.fc.weight: expected [3,4], found [4,3]"));
+  // An empty prefix is a plain load.
+  EXPECT_EQ(loadBytes(goodFile(), msg, ""), CNNC_OK) << msg;
+}
+
+TEST(Safetensors, StripPrefixOnAFileWithoutIt) {
+  std::string msg;
+  EXPECT_EQ(loadBytes(goodFile(), msg, "module."), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("missing parameter 'fc.weight' [3,4] (looked up as "
+                             "'module.fc.weight') and 1 more; the file has 'fc.weight', "
+                             "'fc.bias'; every parameter is in the file without the prefix "
+                             "'module.': load it without stripping a prefix"));
+  EXPECT_EQ(loadBytes(makeSafetensors({{"fc.weight", "F32", "[3,4]", floatBytes(testWeight())}}),
+                      msg, "net."),
+            CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("; no tensor name in the file starts with 'net.'"));
+  // The wrong prefix: the right one is suggested.
+  EXPECT_EQ(loadBytes(prefixedFile("module."), msg, "model."), CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("under the prefix 'module.': load it with --strip-prefix module."));
+}
+
+TEST(Safetensors, FileWithoutThePrefixOfTheModelsNames) {
+  // The test model's names are fc.*; a file of the layer alone lacks "fc.".
+  std::string msg;
+  EXPECT_EQ(loadBytes(makeSafetensors({{"weight", "F32", "[3,4]", floatBytes(testWeight())},
+                                       {"bias", "F32", "[3]", floatBytes(testBias())}}),
+                      msg),
+            CNNC_ERROR_PARAMETER);
+  EXPECT_THAT(msg, HasSubstr("; every parameter is in the file without the prefix 'fc.' the "
+                             "model's names have (e.g. 'weight' for 'fc.weight')"));
+}
+
+/// A zip archive's first local file header, for an entry called `name`.
+std::string zipHeader(const std::string &name) {
+  std::string h = "PK\x03\x04";
+  h += std::string(22, '\0');
+  h += char(name.size());
+  h += std::string(3, '\0');
+  return h + name;
+}
+
+TEST(Safetensors, OtherFormatsAreNamed) {
+  struct Case {
+    const char *file;
+    std::string bytes, expect;
+  };
+  std::string convert = "convert it with `python3 -m cnnc.convert DIR/";
+  std::vector<Case> cases = {
+      {"w.pt", zipHeader("w/data.pkl") + std::string(64, 'Z'),
+       "'DIR/w.pt' is a PyTorch checkpoint (torch.save zip archive), not safetensors: " + convert +
+           "w.pt DIR/w.safetensors` (the cnnc Python package)"},
+      {"w.safetensors", zipHeader("w/data.pkl"),
+       convert + "w.safetensors DIR/w.converted.safetensors`"},
+      {"j.pt", zipHeader("j/data/0") + std::string(40, 'x') + "PK\x01\x02j/constants.pkl",
+       "'DIR/j.pt' is a TorchScript module (torch.jit.save zip archive), not safetensors: " +
+           convert + "j.pt DIR/j.safetensors`"},
+      {"a.npz", zipHeader("conv.weight.npy"),
+       "'DIR/a.npz' is a NumPy .npz archive, not safetensors: " + convert + "a.npz"},
+      {"x.zip", zipHeader("readme.txt"),
+       "'DIR/x.zip' is a zip archive, not safetensors: cnnc reads parameters from safetensors"},
+      {"old.pth", std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e", 15),
+       "'DIR/old.pth' is a PyTorch checkpoint (legacy torch.save format), not safetensors: " +
+           convert + "old.pth DIR/old.safetensors`"},
+      {"p.pkl", std::string("\x80\x04\x95\x10\0\0\0\0\0\0\0}", 12),
+       "'DIR/p.pkl' is a Python pickle, not safetensors: if it holds a dict of arrays, " + convert +
+           "p.pkl DIR/p.safetensors`"},
+      {"a.npy", std::string("\x93NUMPY\x01\x00v\x00{'descr': '<f4'}", 26),
+       "'DIR/a.npy' is a NumPy .npy array, not safetensors: parameters are read by name"},
+      {"m.onnx", std::string("\x08\x07\x12\x07pytorch\x1a\x03", 13),
+       "'DIR/m.onnx' is an ONNX model, not safetensors: compile it with cnnc (`cnnc "
+       "DIR/m.onnx`), which embeds its initializers in model.so"},
+      {"w.h5", std::string("\x89HDF\r\n\x1a\n\0\0\0\0", 12), "is an HDF5 file"},
+      {"w.safetensors.gz", std::string("\x1f\x8b\x08\0\0\0\0\0\0\x03", 10),
+       "'DIR/w.safetensors.gz' is gzip-compressed, not safetensors: decompress it first"},
+      {"empty.safetensors", "",
+       "'DIR/empty.safetensors' is empty (0 bytes), not a safetensors "
+       "file"},
+  };
+  for (const Case &c : cases) {
+    std::string msg;
+    EXPECT_EQ(loadBytesAs(c.file, c.bytes, msg), CNNC_ERROR_FORMAT) << c.file;
+    EXPECT_THAT(msg, HasSubstr(c.expect)) << c.file;
+  }
+}
+
+TEST(Safetensors, CnnrunRunNamesTheFormatAndRefusesAWrongLayout) {
+  TempDir dir;
+  std::string weights = dir.file("w.safetensors"), pt = dir.file("w.pt"), x = dir.file("x.npy"),
+              y = dir.file("y.npy");
+  writeFile(weights, goodFile());
+  writeFile(pt, zipHeader("w/data.pkl") + std::string(64, 'Z'));
+  std::vector<float> values(8, 1.0f);
+  cnnc::Array::saveNpy(x, values.data(), {4, 2}); // 2 items of [4] in the wrong layout
+  std::string cnnrun = std::string(CNNC_CNNRUN) + " run " + CNNC_TEST_MODEL, out, err;
+  EXPECT_EQ(
+      runCommand(cnnrun + " --weights " + weights + " --input " + x + " --output " + y, out, &err),
+      1);
+  EXPECT_THAT(err, HasSubstr(x + ": shape [4,2] does not match input 'input' [-1,4]"));
+  EXPECT_EQ(runCommand(cnnrun + " --weights " + pt + " --input " + x + " --output " + y, out, &err),
+            1);
+  EXPECT_THAT(err, HasSubstr("'" + pt + "' is a PyTorch checkpoint (torch.save zip archive)"));
 }
 
 TEST(Safetensors, ShapeMismatch) {
@@ -168,8 +339,7 @@ TEST(Safetensors, SyntaxErrorNamesFileAndByte) {
   std::string msg;
   EXPECT_EQ(loadBytes(safetensors("{\"fc.bias\":{\"dtype\":\"F32\",}}", ""), msg),
             CNNC_ERROR_FORMAT);
-  EXPECT_THAT(msg, HasSubstr("malformed safetensors header in '/tmp/"));
-  EXPECT_THAT(msg, HasSubstr("w.safetensors': syntax error"));
+  EXPECT_THAT(msg, HasSubstr("malformed safetensors header in 'DIR/w.safetensors': syntax error"));
   EXPECT_THAT(msg, HasSubstr("at byte 26")); // the stray '}'
 }
 

@@ -24,11 +24,12 @@ void run(const Options &options);
 /// Times the model at a batch size and prints per-step and total figures.
 void bench(const Options &options);
 
-/// Trains on DIR/train-* and reports per epoch, evaluating on DIR/t10k-*.
-void train(const Options &options);
+/// Trains on --data and reports per epoch; returns the exit status (0, or
+/// 128 + the signal that stopped it).
+int train(const Options &options);
 
-/// Reports the test accuracy of a checkpoint or a parameters file.
-void eval(const Options &options);
+/// Reports the test accuracy of a checkpoint or a parameters file; returns 0.
+int eval(const Options &options);
 
 } // namespace cnnrun
 

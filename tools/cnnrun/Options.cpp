@@ -12,6 +12,8 @@
 //===----------------------------------------------------------------------===//
 #include "Options.h"
 
+#include "Data.h"
+
 #include "cnnc/model_schema.h"
 
 #include <CLI/CLI.hpp>
@@ -108,12 +110,76 @@ void benchOptions(CLI::App &c, Options &o) {
           "total (ms, gflops, images_per_s)");
 }
 
+/// Adds `--name X`: a number checked by `parse` (which throws
+/// CLI::ValidationError), stored in `target`.
+void addNumber(CLI::App &command, const std::string &flag, double &target,
+               double (*parse)(const std::string &flag, const std::string &text),
+               const std::string &help) {
+  command
+      .add_option_function<std::string>(
+          flag, [flag, &target, parse](const std::string &text) { target = parse(flag, text); },
+          help)
+      ->type_name("X");
+}
+
+/// A number in (0, 1) given to `flag`, or a ValidationError.
+double parseFraction(const std::string &flag, const std::string &text) {
+  char *end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end || !(value > 0 && value < 1))
+    throw CLI::ValidationError(flag + " expects a fraction between 0 and 1, e.g. 0.1, got '" +
+                               text + "'");
+  return value;
+}
+
+/// Runs a parser that throws std::runtime_error as a CLI11 validation.
+template <typename F> void validated(F parse) {
+  try {
+    parse();
+  } catch (const std::runtime_error &e) {
+    throw CLI::ValidationError(e.what());
+  }
+}
+
+/// --mean and --std: the normalization of every item (train and eval).
+void addNormalization(CLI::App &c, Options &o) {
+  c.add_option_function<std::string>(
+       "--mean",
+       [&o](const std::string &text) {
+         validated([&] { o.preprocessing.mean = Preprocessing::parseList("--mean", text, false); });
+       },
+       "normalize each item to (x - mean) / std: one mean, or one per channel "
+       "(0.485,0.456,0.406); given with --std (default: no normalization)")
+      ->type_name("X[,Y,Z]");
+  c.add_option_function<std::string>(
+       "--std",
+       [&o](const std::string &text) {
+         validated([&] { o.preprocessing.std = Preprocessing::parseList("--std", text, true); });
+       },
+       "the standard deviation of the normalization, one or one per channel")
+      ->type_name("X[,Y,Z]");
+}
+
 void trainOptions(CLI::App &c, Options &o) {
   std::string section = std::string(cnnc::schema::key::kTrain) + ": section";
-  addString(c, "--data", o.data, "DIR",
-            "the dataset: DIR/train-images-idx3-ubyte[.gz], DIR/train-labels-idx1-ubyte[.gz] "
-            "and the DIR/t10k-* test files")
+  c.group("Data");
+  addString(c, "--data", o.data, "DIR", "the dataset directory (its layouts are listed below)")
       ->required();
+  addCount(c, "--limit", o.limit, 1, "train on the first N items only (default: all)");
+  addNumber(c, "--val-split", o.valSplit, parseFraction,
+            "hold out this share of the training items (the last ones) as a validation set, "
+            "evaluated after every epoch (default: the data's own validation set, if any)");
+  addCount(c, "--test-limit", o.testLimit, 0,
+           "test on the first N items only; 0 skips testing (default: all)");
+  addNormalization(c, o);
+  c.add_option_function<std::string>(
+       "--augment",
+       [&o](const std::string &text) { validated([&] { o.preprocessing.parseAugment(text); }); },
+       "augment training items: crop:P (a random crop after P pixels of zero padding), "
+       "flip (a random horizontal flip) or both, crop:4,flip; drawn from --seed, the epoch and "
+       "the position (default: none)")
+      ->type_name("LIST");
+  c.group("Training");
   addCount(c, "--epochs", o.epochs, 1,
            "epochs (default: from the model's " + section + ", else 1)");
   addCount(c, "--batch", o.batch, 1,
@@ -123,30 +189,45 @@ void trainOptions(CLI::App &c, Options &o) {
        "learning rate (default: the model's optimizer lr)")
       ->type_name("X");
   addString(c, "--lr-schedule", o.lrSchedule, "S",
-            "constant, step:E:G (times G every E epochs) or cosine (default constant)");
+            "constant, step:E:G (times G every E epochs) or cosine (to 0 at the last step) "
+            "(default constant)");
+  addCount(c, "--lr-warmup", o.lrWarmup, 1,
+           "scale the rate linearly from 1/N to 1 over the first N steps, on top of the "
+           "schedule (default: no warm-up)");
+  addCount(c, "--early-stop", o.earlyStop, 1,
+           "stop when the validation loss has not improved for N epochs (needs a validation "
+           "set; default: never)");
   c.add_option_function<std::string>(
        "--seed",
        [&o](const std::string &text) {
          o.seed = uint64_t(parseCount("--seed", text, 0));
          o.seedGiven = true;
        },
-       "seed of the initialization and the shuffles (default 0, or the checkpoint's with "
-       "--resume)")
+       "seed of the initialization, the shuffles and the augmentation (default 0, or the "
+       "checkpoint's with --resume)")
       ->type_name("N");
-  addString(c, "--checkpoint", o.checkpoint, "PATH", "write a checkpoint after each epoch");
-  addString(c, "--log", o.log, "metrics.csv",
-            "write one CSV row per epoch: epoch, train_loss, train_accuracy, test_loss, "
-            "test_accuracy, lr, seconds (appended to when resuming)");
-  addString(c, "--resume", o.resume, "PATH",
-            "continue from a checkpoint written at the end of an epoch");
   addString(c, "--weights", o.weights, "W.safetensors",
             "start from these parameters (default: those the model embeds, else the "
             "initialization)");
-  addCount(c, "--limit", o.limit, 1, "train on the first N images only");
-  addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
+  c.group("Checkpoints and output");
+  addString(c, "--checkpoint", o.checkpoint, "PATH",
+            "write a checkpoint here after each epoch, every --checkpoint-every steps, and on "
+            "SIGINT or SIGTERM (then stop)");
+  addCount(c, "--checkpoint-every", o.checkpointEvery, 1, "also checkpoint every N steps");
+  addString(c, "--resume", o.resume, "PATH",
+            "continue from a checkpoint, at any step, with the data order and augmentation of "
+            "an uninterrupted run (same --data, --batch, --limit and --val-split)");
+  addString(c, "--log", o.log, "metrics.csv",
+            "write one CSV row per epoch: epoch, train_loss, train_accuracy, test_loss, "
+            "test_accuracy, lr, seconds, val_loss, val_accuracy (appended to when resuming)");
+  addCount(c, "--print-every", o.printEvery, 1,
+           "when stdout is not a terminal, print a progress line every N steps (default: every "
+           "tenth of an epoch, at most one a second; a terminal shows a bar with ETA instead)");
   addJson(c, o,
-          "print one JSON object per epoch (epoch, train_loss, train_acc, test_acc, "
-          "seconds) and nothing else");
+          "print one JSON object per epoch (epoch, step, train_loss, train_acc, val_loss, "
+          "val_acc, test_loss, test_acc, lr, seconds, data_wait_seconds; null where not "
+          "measured) and nothing else");
+  c.footer(kDataHelp);
 }
 
 void evalOptions(CLI::App &c, Options &o) {
@@ -155,12 +236,13 @@ void evalOptions(CLI::App &c, Options &o) {
             "the parameters file to evaluate (instead of --checkpoint; default: the "
             "parameters the model embeds)");
   addString(c, "--data", o.data, "DIR",
-            "the dataset: DIR/t10k-images-idx3-ubyte[.gz] and "
-            "DIR/t10k-labels-idx1-ubyte[.gz]")
+            "the dataset directory; its test set is evaluated (layouts below)")
       ->required();
   addCount(c, "--batch", o.batch, 1, "batch size (default: the model's train batch, else 64)");
-  addCount(c, "--test-limit", o.testLimit, 1, "test on the first N images only");
+  addCount(c, "--test-limit", o.testLimit, 1, "test on the first N items only (default: all)");
+  addNormalization(c, o);
   addJson(c, o, "print one JSON object: test_acc, test_loss, correct, count");
+  c.footer(kDataHelp);
 }
 
 /// A command: its name and description for the help, and its options.
@@ -182,7 +264,9 @@ const Command commands[] = {
      runOptions},
     {"bench", "Time the model: the median time and GFLOP/s of each step and of a whole run.",
      benchOptions},
-    {"train", "Train on an IDX dataset, evaluating on its test set after each epoch.",
+    {"train",
+     "Train on a dataset (IDX, .npy arrays or folders of images), evaluating on its "
+     "validation set (or, without one, its test set) after each epoch.",
      trainOptions},
     {"eval",
      "Report the test accuracy (and loss) of a checkpoint or a parameters file: give exactly "
@@ -345,6 +429,23 @@ std::string parseErrorMessage(const CLI::ParseError &error) {
   return message;
 }
 
+/// Why options given together do nothing, or "" if they all have an effect.
+std::string optionsWithoutEffect(const Options &o) {
+  if (o.preprocessing.mean.empty() != o.preprocessing.std.empty())
+    return std::string(o.preprocessing.mean.empty() ? "--std" : "--mean") + " needs " +
+           (o.preprocessing.mean.empty() ? "--mean" : "--std") +
+           " (items are normalized to (x - mean) / std)";
+  if (o.command != "train")
+    return "";
+  if (o.checkpointEvery && o.checkpoint.empty())
+    return "--checkpoint-every needs --checkpoint PATH (where to write)";
+  if (o.printEvery && o.json)
+    return "--print-every does nothing with --json (which prints one object per epoch only)";
+  if (!o.resume.empty() && !o.weights.empty())
+    return "--weights does nothing with --resume (the checkpoint holds the parameters)";
+  return "";
+}
+
 std::string versionText() {
   return "cnnrun (cnnc) for models of ABI version " + std::to_string(cnnc::schema::kAbiVersion);
 }
@@ -393,6 +494,8 @@ CommandLine parseCommandLine(int argc, const char *const *argv) {
                           listOf(commandNames(app), "or"),
                       nullptr);
   o.command = command->get_name();
+  if (std::string conflict = optionsWithoutEffect(o); !conflict.empty())
+    return usageError(conflict, command);
   return result;
 }
 

@@ -10,6 +10,8 @@
 #ifndef CNNC_TOOLS_CNNRUN_OPTIONS_H
 #define CNNC_TOOLS_CNNRUN_OPTIONS_H
 
+#include "Pipeline.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,15 +31,22 @@ struct Options {
   bool json = false;
   bool train = false; ///< bench: time train steps instead of inference
   // train and eval
-  std::string data;                    ///< directory of the IDX files
+  std::string data;                    ///< the dataset directory (Data.h)
   std::string checkpoint, resume;      ///< checkpoint paths ("" = none)
+  int64_t checkpointEvery = 0;         ///< also checkpoint every N steps (0 = at epoch ends only)
   std::string log;                     ///< train: per-epoch metrics CSV ("" = none)
   int64_t epochs = 0;                  ///< 0 = the model's train.epochs
   double lr = -1;                      ///< < 0 = the model's optimizer lr
   std::string lrSchedule = "constant"; ///< constant, step:E:G or cosine
+  int64_t lrWarmup = 0;                ///< linear warm-up over the first N steps
   uint64_t seed = 0;
   bool seedGiven = false;
-  int64_t limit = 0, testLimit = 0; ///< use only the first N items (0 = all)
+  int64_t limit = 0;      ///< use only the first N training items (0 = all)
+  int64_t testLimit = -1; ///< use only the first N test items (-1 = all, 0 = none)
+  double valSplit = 0;    ///< hold out this share of the training items for validation
+  int64_t earlyStop = 0;  ///< stop after N epochs without a better validation loss
+  int64_t printEvery = 0; ///< progress line every N steps off a terminal (0 = a tenth of an epoch)
+  Preprocessing preprocessing;
 };
 
 /// The outcome of parsing a command line.

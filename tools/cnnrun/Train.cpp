@@ -1,31 +1,43 @@
 //===- Train.cpp - cnnrun train and cnnrun eval ---------------------------===//
 //
-// train: reads DIR/train-{images-idx3,labels-idx1}-ubyte[.gz] and
-// DIR/t10k-* (IDX, gzipped or plain; pixels / 255), initializes the
-// parameters from --seed (or loads --weights, or resumes a checkpoint at an
-// epoch boundary), then per epoch shuffles with (seed, epoch), runs one train
-// step per batch (the last partial batch included) at the learning rate of
-// the schedule, evaluates on the test set and writes --checkpoint. Defaults
-// for epochs, batch and lr come from the model's "train" metadata. A
-// progress bar goes to stderr only when it is a terminal; per-epoch lines
-// (or, with --json, one JSON object per epoch) go to stdout, and with --log
-// one CSV row per epoch to a file (for plotting: python3 -m cnnc.plot). eval: the test
-// accuracy (and loss) of a checkpoint or a parameters file; a model without
-// training is evaluated by inference and argmax.
+// train: reads --data (Data.h: IDX, .npy pairs or image folders), holds out
+// a validation set (the data's own, or --val-split), initializes the
+// parameters from --seed (or loads --weights, or resumes a checkpoint at any
+// step), then per epoch shuffles with (seed, epoch) and runs one train step
+// per batch (the last partial batch included), the batches prepared ahead by
+// a loader thread (Pipeline.h). The learning rate of each step is the
+// schedule's (constant, step, cosine) times a linear warm-up. After each
+// epoch the validation set is evaluated (or, without one, the test set);
+// the test set once more at the end. Early stopping watches the validation
+// loss. Checkpoints are written every --checkpoint-every steps, at each
+// epoch's end and when SIGINT or SIGTERM arrives (the run then stops after
+// the current step with status 130 or 143); they carry, in their note, what
+// a resumed run needs to continue exactly where the interrupted one was.
+// Progress: a bar with ETA on a terminal (stderr), else a line every tenth
+// of an epoch on stdout; per-epoch lines (or --json objects) on stdout, and
+// with --log one CSV row per epoch. eval: the accuracy (and loss) of a
+// checkpoint or a parameters file on the test set.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
+#include "Data.h"
+#include "Pipeline.h"
 
 #include "cnnc/model_schema.h"
 #include "cnnc/runtime.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <numeric>
 #include <stdexcept>
 #include <sys/stat.h>
 
@@ -33,75 +45,107 @@ namespace cnnrun {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using json = nlohmann::ordered_json;
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// DIR/NAME.gz if it exists, else DIR/NAME.
-std::string findFile(const std::string &dir, const std::string &name) {
-  struct stat st;
-  for (const std::string &p : {dir + "/" + name + ".gz", dir + "/" + name})
-    if (stat(p.c_str(), &st) == 0)
-      return p;
-  throw std::runtime_error("no " + name + "[.gz] in '" + dir + "'");
-}
+/// The signal that asked the run to stop (0: none).
+std::atomic<int> stopSignal{0};
 
-/// The `split` ("train" or "t10k") of an IDX dataset directory.
-cnnc::Dataset loadSplit(const std::string &dir, const std::string &split, int64_t limit) {
-  if (dir.empty())
-    throw std::runtime_error("--data DIR is required (a directory with " + split +
-                             "-images-idx3-ubyte[.gz] and " + split + "-labels-idx1-ubyte[.gz])");
-  std::string images = findFile(dir, split + "-images-idx3-ubyte");
-  std::string labels = findFile(dir, split + "-labels-idx1-ubyte");
-  return cnnc::Dataset(images, labels, limit);
-}
+extern "C" void onStopSignal(int signal) { stopSignal = signal; }
 
-/// Checks that the model has one input whose items match the dataset's.
-void checkInput(const cnnc::Model &model, const cnnc::Dataset &data) {
+/// Routes SIGINT and SIGTERM to stopSignal while alive; a second signal
+/// takes the default action (the handler resets itself).
+class StopSignals {
+public:
+  StopSignals() {
+    stopSignal = 0;
+    struct sigaction action {};
+    action.sa_handler = onStopSignal;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &oldInt_);
+    sigaction(SIGTERM, &action, &oldTerm_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &oldInt_, nullptr);
+    sigaction(SIGTERM, &oldTerm_, nullptr);
+  }
+  StopSignals(const StopSignals &) = delete;
+  StopSignals &operator=(const StopSignals &) = delete;
+
+private:
+  struct sigaction oldInt_ {
+  }, oldTerm_{};
+};
+
+/// The model's one batched input as an item shape: C×H×W for an image
+/// input, or `data` itself for a flat input with as many values.
+ItemShape modelItemShape(const cnnc::Model &model, const ItemShape &data) {
   std::vector<cnnc::TensorInfo> in = model.inputs();
   if (in.size() != 1 || !in[0].batched)
     throw std::runtime_error("training and evaluation need a model with one batched input");
-  if (in[0].itemCount != data.itemCount())
-    throw std::runtime_error("the dataset has " + std::to_string(data.itemCount()) +
-                             " values per item, the model's input '" + in[0].name + "' expects " +
-                             std::to_string(in[0].itemCount));
+  const std::vector<int64_t> &s = in[0].shape;
+  if (s.size() == 4)
+    return {s[1], s[2], s[3]};
+  if (s.size() == 3)
+    return {1, s[1], s[2]};
+  if (in[0].itemCount == data.count())
+    return data;
+  throw std::runtime_error("the dataset has " + data.str() + " = " + std::to_string(data.count()) +
+                           " values per item, the model's input '" + in[0].name + "' expects " +
+                           std::to_string(in[0].itemCount) + " (a flat input cannot be resized)");
+}
+
+/// Checks that every label is below the model's class count.
+void checkLabels(const Dataset &d, int64_t classes) {
+  if (classes <= 0)
+    return;
+  for (int64_t i = 0; i < d.size(); ++i)
+    if (d.labels[size_t(i)] >= float(classes))
+      throw std::runtime_error(d.origin + ": label " + std::to_string(i) + " is class " +
+                               std::to_string(int64_t(d.labels[size_t(i)])) +
+                               ", but the model has " + std::to_string(classes) + " classes");
 }
 
 struct Score {
   double loss = NAN; ///< mean loss (NaN when evaluated by inference only)
   double correct = 0;
   int64_t count = 0;
-  double accuracy() const { return count ? correct / double(count) : 0; }
+  double accuracy() const { return count ? correct / double(count) : NAN; }
 };
 
-/// Evaluates the model on all of `data` (in file order) in batches.
-Score evaluate(cnnc::Model &model, cnnc::Dataset &data, int64_t batch) {
-  data.resetOrder();
-  std::vector<float> x(size_t(batch * data.itemCount())), y(static_cast<size_t>(batch));
+json jsonNumber(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+/// Evaluates the model on all of `data` (in order) in batches.
+Score evaluate(cnnc::Model &model, const Dataset &data, const ItemPipeline &pipeline,
+               int64_t batchSize) {
+  std::vector<int64_t> order(size_t(data.size()));
+  std::iota(order.begin(), order.end(), 0);
+  BatchLoader loader(data, pipeline, std::move(order), batchSize, 0, std::nullopt, 0);
   bool training = model.hasTraining();
   int64_t classes = training ? 0 : model.outputs().at(0).itemCount;
-  std::vector<float> scores(size_t(batch * classes));
+  std::vector<float> scores;
   Score s;
   double lossSum = 0;
-  for (int64_t b = 0, n = data.numBatches(batch); b < n; ++b) {
-    int64_t count = data.getBatch(b, batch, x.data(), y.data());
+  Batch batch;
+  while (loader.next(batch)) {
     if (training) {
-      cnnc::StepResult r = model.evaluate(count, {x.data()}, y.data());
-      lossSum += double(r.loss) * double(count);
+      cnnc::StepResult r = model.evaluate(batch.count, {batch.x.data()}, batch.y.data());
+      lossSum += double(r.loss) * double(batch.count);
       s.correct += r.correct;
     } else {
-      model.run(count, {x.data()}, {scores.data()});
-      for (int64_t i = 0; i < count; ++i) {
+      scores.resize(size_t(batch.count * classes));
+      model.run(batch.count, {batch.x.data()}, {scores.data()});
+      for (int64_t i = 0; i < batch.count; ++i) {
         const float *row = scores.data() + i * classes;
-        int64_t best = 0;
-        for (int64_t k = 1; k < classes; ++k)
-          if (row[k] > row[best])
-            best = k;
-        s.correct += double(best) == double(y[size_t(i)]);
+        int64_t best = std::max_element(row, row + classes) - row;
+        s.correct += double(best) == double(batch.y[size_t(i)]);
       }
     }
-    s.count += count;
+    s.count += batch.count;
   }
   if (training && s.count)
     s.loss = lossSum / double(s.count);
@@ -122,7 +166,9 @@ public:
     if (!file_)
       throw std::runtime_error("cannot write the log '" + path + "': " + std::strerror(errno));
     if (!hasRows)
-      std::fputs("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n", file_);
+      std::fputs("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds,val_loss,"
+                 "val_accuracy\n",
+                 file_);
     std::fflush(file_);
   }
   ~MetricsLog() {
@@ -133,11 +179,12 @@ public:
   MetricsLog &operator=(const MetricsLog &) = delete;
 
   void row(int64_t epoch, double trainLoss, double trainAcc, const Score &test, double lr,
-           double seconds) {
+           double seconds, const Score &val) {
     if (!file_)
       return;
-    std::fprintf(file_, "%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.3f\n", (long long)epoch, trainLoss,
-                 trainAcc, test.loss, test.accuracy(), lr, seconds);
+    std::fprintf(file_, "%lld,%.9g,%.9g,%.9g,%.9g,%.9g,%.3f,%.9g,%.9g\n", (long long)epoch,
+                 trainLoss, trainAcc, test.loss, test.accuracy(), lr, seconds, val.loss,
+                 val.accuracy());
     std::fflush(file_);
   }
 
@@ -145,25 +192,151 @@ private:
   std::FILE *file_ = nullptr;
 };
 
-/// The progress bar on stderr: "epoch 2/5 [#####.....] 812/1875 loss .. acc .. img/s ETA".
-void drawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss,
-                  double acc, double imagesPerS, double eta) {
-  const int width = 24;
-  int filled = total ? int(width * done / total) : width;
-  std::string bar(size_t(filled), '#');
-  bar += std::string(size_t(width - filled), '.');
-  long e = long(eta + 0.5);
-  std::fprintf(
-      stderr,
-      "\r\033[Kepoch %lld/%lld [%s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %ld:%02ld",
-      (long long)epoch, (long long)epochs, bar.c_str(), (long long)done, (long long)total, loss,
-      100 * acc, imagesPerS, e / 60, e % 60);
-  std::fflush(stderr);
+/// "m:ss" of a number of seconds.
+std::string minutes(double seconds) {
+  long s = long(seconds + 0.5);
+  char text[32];
+  std::snprintf(text, sizeof text, "%ld:%02ld", s / 60, s % 60);
+  return text;
+}
+
+/// Progress within an epoch: the bar on a terminal, lines otherwise.
+class Progress {
+public:
+  Progress(bool bar, bool lines, int64_t printEvery, int64_t epochs, int64_t perEpoch)
+      : bar_(bar), lines_(lines), printEvery_(printEvery), epochs_(epochs), perEpoch_(perEpoch) {}
+
+  void startEpoch(int64_t firstBatch) {
+    start_ = lastDraw_ = lastLine_ = Clock::now();
+    firstBatch_ = firstBatch;
+    lastLineBatch_ = firstBatch;
+    items_ = 0;
+  }
+
+  /// After batch `b` (0-based) of epoch `epoch` (0-based), of `count` items;
+  /// `loss` and `acc` are the epoch's running figures.
+  void update(int64_t epoch, int64_t b, int64_t count, double loss, double acc) {
+    int64_t done = b + 1 - firstBatch_;
+    items_ += count;
+    double elapsed = secondsSince(start_);
+    double rate = elapsed > 0 ? double(items_) / elapsed : 0;
+    double eta = done ? elapsed * double(perEpoch_ - b - 1) / double(done) : 0;
+    if (bar_ && (b + 1 == perEpoch_ || secondsSince(lastDraw_) > 0.1)) {
+      lastDraw_ = Clock::now();
+      const int width = 24;
+      int filled = int(width * (b + 1) / perEpoch_);
+      std::string bar = std::string(size_t(filled), '#') + std::string(size_t(width - filled), '.');
+      std::fprintf(stderr,
+                   "\r\033[Kepoch %lld/%lld [%s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s",
+                   (long long)epoch + 1, (long long)epochs_, bar.c_str(), (long long)b + 1,
+                   (long long)perEpoch_, loss, 100 * acc, rate, minutes(eta).c_str());
+      std::fflush(stderr);
+    }
+    if (!lines_ || b + 1 == perEpoch_)
+      return;
+    bool due = printEvery_ > 0 ? (b + 1) % printEvery_ == 0
+                               : (b + 1 - lastLineBatch_ >= std::max<int64_t>(1, perEpoch_ / 10) &&
+                                  secondsSince(lastLine_) >= 1.0) ||
+                                     secondsSince(lastLine_) >= 30.0;
+    if (!due)
+      return;
+    lastLine_ = Clock::now();
+    lastLineBatch_ = b + 1;
+    std::printf("epoch %lld/%lld step %lld/%lld (%lld%%): loss %.4f, accuracy %.2f%%, %.0f img/s, "
+                "ETA %s\n",
+                (long long)epoch + 1, (long long)epochs_, (long long)b + 1, (long long)perEpoch_,
+                (long long)(100 * (b + 1) / perEpoch_), loss, 100 * acc, rate,
+                minutes(eta).c_str());
+    std::fflush(stdout);
+  }
+
+  void endEpoch() {
+    if (bar_)
+      std::fputs("\r\033[K", stderr);
+  }
+
+private:
+  bool bar_, lines_;
+  int64_t printEvery_, epochs_, perEpoch_, firstBatch_ = 0, lastLineBatch_ = 0;
+  int64_t items_ = 0; ///< trained on since startEpoch (a resumed epoch counts from there)
+  Clock::time_point start_, lastDraw_, lastLine_;
+};
+
+/// What a checkpoint's note carries for an exact resume: the data the run
+/// saw, the sums of its unfinished epoch, and the early-stopping state.
+struct TrainerState {
+  int64_t batch = 0, trainItems = 0;
+  double lossSum = 0, correct = 0;
+  int64_t seen = 0;
+  double bestValLoss = INFINITY;
+  int64_t bestEpoch = 0, badEpochs = 0;
+
+  std::string note() const {
+    json j = {{"trainer", "cnnrun"},     {"batch", batch},         {"train_items", trainItems},
+              {"loss_sum", lossSum},     {"correct", correct},     {"seen", seen},
+              {"best_epoch", bestEpoch}, {"bad_epochs", badEpochs}};
+    if (std::isfinite(bestValLoss))
+      j["best_val_loss"] = bestValLoss;
+    return j.dump();
+  }
+  /// Reads a note; an absent or foreign one leaves the state as it is.
+  void read(const std::string &note) {
+    json j = json::parse(note, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || j.value("trainer", "") != "cnnrun")
+      return;
+    batch = j.value("batch", int64_t(0));
+    trainItems = j.value("train_items", int64_t(0));
+    lossSum = j.value("loss_sum", 0.0);
+    correct = j.value("correct", 0.0);
+    seen = j.value("seen", int64_t(0));
+    bestValLoss = j.value("best_val_loss", double(INFINITY));
+    bestEpoch = j.value("best_epoch", int64_t(0));
+    badEpochs = j.value("bad_epochs", int64_t(0));
+  }
+};
+
+/// The splits of --data for training: train, validation (the data's own or
+/// --val-split's share of train) and test.
+DataSplits trainingData(const Options &o, const ItemShape &modelHint) {
+  DataSplits d =
+      loadData(o.data, modelHint, Splits::All, o.limit, std::max<int64_t>(o.testLimit, 0));
+  if (o.testLimit == 0)
+    d.test.reset();
+  if (o.valSplit > 0) {
+    if (d.val)
+      throw std::runtime_error("--val-split: '" + o.data + "' has a validation set of its own (" +
+                               d.val->origin + ")");
+    int64_t n = d.train.size();
+    int64_t held = int64_t(std::llround(o.valSplit * double(n)));
+    if (held < 1 || held >= n)
+      throw std::runtime_error("--val-split " + std::to_string(o.valSplit) + " of " +
+                               std::to_string(n) + " training items leaves " +
+                               (held < 1 ? "no validation items" : "no training items"));
+    d.val = d.train.slice(n - held, n, d.train.origin + " (last " + std::to_string(held) + ")");
+    d.train = d.train.slice(0, n - held, d.train.origin);
+  }
+  return d;
+}
+
+/// The learning rate of 0-based step `step`: the schedule's, times the
+/// linear warm-up factor (step + 1) / warmup during the first warmup steps.
+double learningRate(const Options &o, const cnnc::LrSchedule &schedule, double baseLr,
+                    uint64_t step, int64_t perEpoch, int64_t epochs) {
+  double lr = schedule.at(baseLr, step, perEpoch, epochs);
+  if (o.lrWarmup > 0 && step < uint64_t(o.lrWarmup))
+    lr *= double(step + 1) / double(o.lrWarmup);
+  return lr;
+}
+
+/// Writes the checkpoint, if one was asked for.
+void saveCheckpoint(const Options &o, const cnnc::Model &model, const TrainerState &state) {
+  if (!o.checkpoint.empty())
+    model.save(o.checkpoint, state.note());
 }
 
 } // namespace
 
-void train(const Options &o) {
+int train(const Options &o) {
   cnnc::Model model(o.model);
   if (!model.hasTraining())
     throw std::runtime_error("model '" + o.model + "' was compiled without training (add a " +
@@ -174,24 +347,57 @@ void train(const Options &o) {
   int64_t batch = o.batch > 0 ? o.batch : (info.batch > 0 ? info.batch : 32);
   double baseLr = o.lr >= 0 ? o.lr : info.lr;
   cnnc::LrSchedule schedule(o.lrSchedule);
-  cnnc::Dataset trainSet = loadSplit(o.data, "train", o.limit);
-  cnnc::Dataset testSet = loadSplit(o.data, "t10k", o.testLimit);
-  checkInput(model, trainSet);
-  checkInput(model, testSet);
-  int64_t perEpoch = trainSet.numBatches(batch);
 
+  // The model's input shape decides how image folders are decoded; a flat
+  // input takes the data as it is stored.
+  std::vector<cnnc::TensorInfo> inputs = model.inputs();
+  ItemShape hint = inputs.size() == 1 && inputs[0].shape.size() == 4
+                       ? ItemShape{inputs[0].shape[1], inputs[0].shape[2], inputs[0].shape[3]}
+                       : ItemShape{1, 0, 0};
+  DataSplits data = trainingData(o, hint);
+  ItemShape modelShape = modelItemShape(model, data.train.shape);
+  ItemPipeline pipeline(data.train.shape, modelShape, o.preprocessing);
+  checkLabels(data.train, info.classes);
+  if (data.val) {
+    ItemPipeline(data.val->shape, modelShape, o.preprocessing);
+    checkLabels(*data.val, info.classes);
+  }
+  if (data.test) {
+    ItemPipeline(data.test->shape, modelShape, o.preprocessing);
+    checkLabels(*data.test, info.classes);
+  }
+  if (o.earlyStop > 0 && !data.val)
+    throw std::runtime_error("--early-stop watches the validation loss: give --val-split F or a "
+                             "dataset with a validation set");
+  int64_t perEpoch = (data.train.size() + batch - 1) / batch;
+
+  TrainerState state;
+  state.batch = batch;
+  state.trainItems = data.train.size();
   uint64_t seed = o.seed;
-  int64_t firstEpoch = 0;
+  int64_t firstEpoch = 0, firstBatch = 0;
   if (!o.resume.empty()) {
     model.load(o.resume);
     if (!o.seedGiven)
       seed = model.seed();
-    if (model.stepCount() % uint64_t(perEpoch) != 0)
+    TrainerState saved;
+    saved.read(model.checkpointNote());
+    if (saved.batch && (saved.batch != batch || saved.trainItems != data.train.size()))
+      throw std::runtime_error(
+          "checkpoint '" + o.resume + "' was trained with batch " + std::to_string(saved.batch) +
+          " on " + std::to_string(saved.trainItems) + " training items; this run has batch " +
+          std::to_string(batch) + " and " + std::to_string(data.train.size()) +
+          " (resume with the --batch, --limit and --val-split it was "
+          "trained with)");
+    if (!saved.batch && model.stepCount() % uint64_t(perEpoch) != 0)
       throw std::runtime_error("checkpoint '" + o.resume + "' is at step " +
                                std::to_string(model.stepCount()) +
                                ", not at an epoch boundary of " + std::to_string(perEpoch) +
-                               " batches (use the --batch and --limit it was trained with)");
+                               " batches, and does not say which data it was trained with");
+    if (saved.batch)
+      state = saved;
     firstEpoch = int64_t(model.stepCount() / uint64_t(perEpoch));
+    firstBatch = int64_t(model.stepCount() % uint64_t(perEpoch));
   } else {
     model.initParameters(seed);
     if (!o.weights.empty())
@@ -200,70 +406,151 @@ void train(const Options &o) {
       model.loadDefaultParameters();
   }
 
+  bool terminal = isatty(fileno(stderr)) && isatty(fileno(stdout));
+  if (!o.json) {
+    std::printf("data: %s in %s: %lld training", data.layout.c_str(), o.data.c_str(),
+                (long long)data.train.size());
+    if (data.val)
+      std::printf(", %lld validation", (long long)data.val->size());
+    if (data.test)
+      std::printf(", %lld test", (long long)data.test->size());
+    std::printf(" items");
+    if (!data.classNames.empty())
+      std::printf(", %zu classes", data.classNames.size());
+    std::printf("; %s\n", pipeline.describe(/*training=*/true).c_str());
+    if (!o.resume.empty())
+      std::printf("resuming at step %llu (epoch %lld, batch %lld of %lld)\n",
+                  (unsigned long long)model.stepCount(), (long long)firstEpoch + 1,
+                  (long long)firstBatch + 1, (long long)perEpoch);
+    std::fflush(stdout);
+  }
+
   MetricsLog log(o.log, !o.resume.empty());
-  bool bar = isatty(fileno(stderr)) && !o.json;
-  std::vector<float> x(size_t(batch * trainSet.itemCount())), y(static_cast<size_t>(batch));
+  Progress progress(terminal && !o.json, !terminal && !o.json, o.printEvery, epochs, perEpoch);
+  StopSignals signals;
   auto runStart = Clock::now();
-  Score test;
-  double trainLoss = NAN, trainAcc = 0;
-  for (int64_t epoch = firstEpoch; epoch < epochs; ++epoch) {
-    auto start = Clock::now(), lastDraw = start;
-    trainSet.shuffle(seed, uint64_t(epoch));
-    double lossSum = 0, correct = 0, lr = baseLr;
-    int64_t seen = 0;
-    for (int64_t b = 0; b < perEpoch; ++b) {
-      int64_t count = trainSet.getBatch(b, batch, x.data(), y.data());
-      lr = schedule.at(baseLr, model.stepCount(), perEpoch, epochs);
-      cnnc::StepResult r = model.trainStep(count, {x.data()}, y.data(), float(lr));
-      lossSum += double(r.loss) * double(count);
-      correct += r.correct;
-      seen += count;
-      if (bar && (b + 1 == perEpoch || secondsSince(lastDraw) > 0.1)) {
-        lastDraw = Clock::now();
-        double elapsed = secondsSince(start);
-        drawProgress(epoch + 1, epochs, b + 1, perEpoch, lossSum / double(seen),
-                     correct / double(seen), elapsed > 0 ? double(seen) / elapsed : 0,
-                     elapsed * double(perEpoch - b - 1) / double(b + 1));
+  Score test, val;
+  double trainLoss = NAN, trainAcc = NAN, lr = baseLr;
+  bool stoppedEarly = false;
+  int64_t lastEpoch = firstEpoch;
+  std::optional<uint64_t> augmentSeed;
+  if (o.preprocessing.augments())
+    augmentSeed = seed;
+  for (int64_t epoch = firstEpoch; epoch < epochs && !stoppedEarly; ++epoch) {
+    auto start = Clock::now();
+    int64_t first = epoch == firstEpoch ? firstBatch : 0;
+    if (first == 0)
+      state.lossSum = state.correct = 0, state.seen = 0;
+    progress.startEpoch(first);
+    BatchLoader loader(data.train, pipeline, epochOrder(data.train.size(), seed, uint64_t(epoch)),
+                       batch, first, augmentSeed, uint64_t(epoch));
+    Batch b;
+    for (int64_t index = first; loader.next(b); ++index) {
+      lr = learningRate(o, schedule, baseLr, model.stepCount(), perEpoch, epochs);
+      cnnc::StepResult r = model.trainStep(b.count, {b.x.data()}, b.y.data(), float(lr));
+      state.lossSum += double(r.loss) * double(b.count);
+      state.correct += r.correct;
+      state.seen += b.count;
+      progress.update(epoch, index, b.count, state.lossSum / double(state.seen),
+                      state.correct / double(state.seen));
+      bool epochEnd = index + 1 == perEpoch;
+      if (int sig = stopSignal.load()) {
+        progress.endEpoch();
+        saveCheckpoint(o, model, state);
+        const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+        if (o.checkpoint.empty())
+          std::fprintf(stderr,
+                       "cnnrun: %s: stopped after step %llu; no --checkpoint was given, "
+                       "nothing saved\n",
+                       name, (unsigned long long)model.stepCount());
+        else
+          std::fprintf(stderr,
+                       "cnnrun: %s: stopped after step %llu (epoch %lld, batch %lld of %lld); "
+                       "checkpoint %s written: continue with --resume %s\n",
+                       name, (unsigned long long)model.stepCount(), (long long)epoch + 1,
+                       (long long)index + 1, (long long)perEpoch, o.checkpoint.c_str(),
+                       o.checkpoint.c_str());
+        std::fflush(stdout);
+        return 128 + sig;
+      }
+      if (o.checkpointEvery > 0 && !epochEnd &&
+          model.stepCount() % uint64_t(o.checkpointEvery) == 0)
+        saveCheckpoint(o, model, state);
+    }
+    progress.endEpoch();
+    trainLoss = state.lossSum / double(state.seen);
+    trainAcc = state.correct / double(state.seen);
+    val = data.val ? evaluate(model, *data.val, pipeline, batch) : Score{};
+    // Without a validation set the test set is reported every epoch, as
+    // before; with one, only after the last epoch.
+    bool testNow = data.test && (!data.val || epoch + 1 == epochs);
+    if (data.val && o.earlyStop > 0) {
+      if (val.loss < state.bestValLoss) {
+        state.bestValLoss = val.loss;
+        state.bestEpoch = epoch + 1;
+        state.badEpochs = 0;
+      } else if (++state.badEpochs >= o.earlyStop) {
+        stoppedEarly = true;
+        testNow = data.test.has_value();
       }
     }
-    trainLoss = lossSum / double(seen);
-    trainAcc = correct / double(seen);
-    if (bar)
-      std::fputs("\r\033[K", stderr);
-    test = evaluate(model, testSet, batch);
-    if (!o.checkpoint.empty())
-      model.save(o.checkpoint);
+    test = testNow ? evaluate(model, *data.test, pipeline, batch) : Score{};
+    saveCheckpoint(o, model, state);
     double seconds = secondsSince(start);
-    log.row(epoch + 1, trainLoss, trainAcc, test, lr, seconds);
-    if (o.json)
-      std::printf("{\"epoch\":%lld,\"train_loss\":%.9g,\"train_acc\":%.9g,\"test_acc\":%.9g,"
-                  "\"seconds\":%.3f}\n",
-                  (long long)(epoch + 1), trainLoss, trainAcc, test.accuracy(), seconds);
-    else
-      std::printf("epoch %lld/%lld: train loss %.4f, train accuracy %.2f%%, test accuracy "
-                  "%.2f%%, %.1f s\n",
-                  (long long)(epoch + 1), (long long)epochs, trainLoss, 100 * trainAcc,
-                  100 * test.accuracy(), seconds);
+    log.row(epoch + 1, trainLoss, trainAcc, test, lr, seconds, val);
+    lastEpoch = epoch + 1;
+    if (o.json) {
+      json j = {{"epoch", epoch + 1},
+                {"step", model.stepCount()},
+                {"train_loss", jsonNumber(trainLoss)},
+                {"train_acc", jsonNumber(trainAcc)},
+                {"val_loss", jsonNumber(val.loss)},
+                {"val_acc", jsonNumber(val.accuracy())},
+                {"test_loss", jsonNumber(test.loss)},
+                {"test_acc", jsonNumber(test.accuracy())},
+                {"lr", lr},
+                {"seconds", seconds},
+                {"data_wait_seconds", loader.waitSeconds()}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("epoch %lld/%lld: train loss %.4f, accuracy %.2f%%", (long long)(epoch + 1),
+                  (long long)epochs, trainLoss, 100 * trainAcc);
+      if (data.val)
+        std::printf("; validation loss %.4f, accuracy %.2f%%", val.loss, 100 * val.accuracy());
+      if (testNow)
+        std::printf("; test loss %.4f, accuracy %.2f%%", test.loss, 100 * test.accuracy());
+      std::printf("; %.1f s (waited %.2f s for data)\n", seconds, loader.waitSeconds());
+    }
+    if (stoppedEarly && !o.json)
+      std::printf("early stop: the validation loss has not improved for %lld epochs (best "
+                  "%.4f after epoch %lld)\n",
+                  (long long)o.earlyStop, state.bestValLoss, (long long)state.bestEpoch);
     std::fflush(stdout);
   }
   if (o.json)
-    return;
+    return 0;
   if (firstEpoch >= epochs) {
     std::printf("nothing to train: the checkpoint is already at epoch %lld of %lld\n",
                 (long long)firstEpoch, (long long)epochs);
-    return;
+    return 0;
   }
   std::printf("trained %s (%s, %s loss) for %lld epoch(s), %llu steps of batch %lld in %.1f s: "
-              "train loss %.4f, train accuracy %.2f%%, test accuracy %.2f%% on %lld images\n",
+              "train loss %.4f, accuracy %.2f%%",
               model.name().c_str(), info.optimizer.c_str(), info.loss.c_str(),
-              (long long)(epochs - firstEpoch), (unsigned long long)model.stepCount(),
-              (long long)batch, secondsSince(runStart), trainLoss, 100 * trainAcc,
-              100 * test.accuracy(), (long long)test.count);
+              (long long)(lastEpoch - firstEpoch), (unsigned long long)model.stepCount(),
+              (long long)batch, secondsSince(runStart), trainLoss, 100 * trainAcc);
+  if (data.val)
+    std::printf("; validation accuracy %.2f%%", 100 * val.accuracy());
+  if (test.count)
+    std::printf("; test accuracy %.2f%% on %lld items", 100 * test.accuracy(),
+                (long long)test.count);
+  std::printf("\n");
   if (!o.checkpoint.empty())
     std::printf("checkpoint: %s\n", o.checkpoint.c_str());
+  return 0;
 }
 
-void eval(const Options &o) {
+int eval(const Options &o) {
   cnnc::Model model(o.model);
   if (!o.checkpoint.empty() && !o.weights.empty())
     throw std::runtime_error("eval takes one of --checkpoint PATH and --weights FILE, not both");
@@ -277,20 +564,30 @@ void eval(const Options &o) {
   int64_t batch = o.batch;
   if (batch <= 0)
     batch = model.hasTraining() && model.trainInfo().batch > 0 ? model.trainInfo().batch : 64;
-  cnnc::Dataset testSet = loadSplit(o.data, "t10k", o.testLimit);
-  checkInput(model, testSet);
-  Score s = evaluate(model, testSet, batch);
+  std::vector<cnnc::TensorInfo> inputs = model.inputs();
+  ItemShape hint = inputs.size() == 1 && inputs[0].shape.size() == 4
+                       ? ItemShape{inputs[0].shape[1], inputs[0].shape[2], inputs[0].shape[3]}
+                       : ItemShape{1, 0, 0};
+  DataSplits data = loadData(o.data, hint, Splits::TestOnly, 0, std::max<int64_t>(o.testLimit, 0));
+  ItemShape modelShape = modelItemShape(model, data.test->shape);
+  ItemPipeline pipeline(data.test->shape, modelShape, o.preprocessing);
+  if (model.hasTraining())
+    checkLabels(*data.test, model.trainInfo().classes);
+  Score s = evaluate(model, *data.test, pipeline, batch);
   if (o.json) {
-    std::string loss = std::isnan(s.loss) ? "null" : std::to_string(s.loss);
-    std::printf("{\"test_acc\":%.9g,\"test_loss\":%s,\"correct\":%.0f,\"count\":%lld}\n",
-                s.accuracy(), loss.c_str(), s.correct, (long long)s.count);
-    return;
+    json j = {{"test_acc", jsonNumber(s.accuracy())},
+              {"test_loss", jsonNumber(s.loss)},
+              {"correct", s.correct},
+              {"count", s.count}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
   }
   std::printf("test accuracy %.2f%% (%.0f/%lld)", 100 * s.accuracy(), s.correct,
               (long long)s.count);
   if (!std::isnan(s.loss))
     std::printf(", loss %.4f", s.loss);
   std::printf("\n");
+  return 0;
 }
 
 } // namespace cnnrun

@@ -28,9 +28,9 @@ int main(int argc, char **argv) {
     else if (o.command == "bench")
       cnnrun::bench(o);
     else if (o.command == "train")
-      cnnrun::train(o);
+      return cnnrun::train(o);
     else
-      cnnrun::eval(o);
+      return cnnrun::eval(o);
     return 0;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "cnnrun: error: %s\n", e.what());

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 
 class MnistCnn(nn.Module):
-    """models/mnist_cnn.yaml: the Keras MNIST network of the course notes."""
+    """models/mnist_cnn.yaml: the classic Keras MNIST network."""
 
     def __init__(self):
         super().__init__()
@@ -32,7 +32,7 @@ class MnistCnn(nn.Module):
 
 
 class AlexNetFMnist(nn.Module):
-    """models/alexnet_fmnist.yaml: the notes' / d2l AlexNet for 1x224x224 Fashion-MNIST,
+    """models/alexnet_fmnist.yaml: d2l's AlexNet for 1x224x224 Fashion-MNIST,
     laid out like torchvision's AlexNet (features.<i>, classifier.<i>)."""
 
     def __init__(self, num_classes=10):

@@ -1,6 +1,6 @@
 //===- Gradients.cpp - Halide algorithms of the backward ops --------------===//
 //
-// The gradient rules of the course notes as Halide definitions. Every rule is written
+// The gradient rules of the cnn ops as Halide definitions. Every rule is written
 // in gather form (each output element sums what flows into it), so no
 // kernel scatters and none needs atomics: conv's input gradient is a
 // convolution of the upsampled δ with the flipped kernel, pooling gradients

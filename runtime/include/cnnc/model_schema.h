@@ -27,6 +27,8 @@ inline constexpr std::string_view kEntryPoint = "cnnc_model_v1";
 namespace key {
 inline constexpr std::string_view kAbiVersion = "abi_version";
 inline constexpr std::string_view kName = "name";
+/// The name of the model file the library was compiled from (no directory).
+inline constexpr std::string_view kSource = "source";
 inline constexpr std::string_view kTarget = "target";
 /// "cuda" or "opencl" for a model whose kernels run on a GPU; absent for CPU models.
 inline constexpr std::string_view kDeviceApi = "device_api";

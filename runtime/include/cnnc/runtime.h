@@ -104,6 +104,17 @@ size_t cnnc_model_num_tensors(const cnnc_model *model, cnnc_tensor_role role);
 cnnc_status cnnc_model_get_tensor_info(const cnnc_model *model, cnnc_tensor_role role, size_t index,
                                        cnnc_tensor_info *out_info);
 
+/** Checks that an array of `shape` (rank entries) fits the tensor `name` of
+ * `role`: the same rank and the same dimensions, the batch dimension (-1)
+ * matching any size >= 1. For a batched tensor, a *inout_batch > 0 is the
+ * batch the array must have (that of an earlier input), and otherwise the
+ * array's batch is stored there (inout_batch may be null). A mismatch is
+ * CNNC_ERROR_INVALID_ARGUMENT naming both shapes, e.g. "input 'input' needs
+ * shape [2,1,28,28] for batch 2, got [2,28,28,1]". For callers that hold
+ * arrays with shapes (cnnc_model_run takes bare pointers). */
+cnnc_status cnnc_model_check_shape(const cnnc_model *model, cnnc_tensor_role role, const char *name,
+                                   int32_t rank, const int64_t *shape, int64_t *inout_batch);
+
 /** The number of inference steps. */
 size_t cnnc_model_num_steps(const cnnc_model *model);
 
@@ -116,8 +127,18 @@ cnnc_status cnnc_model_get_step_info(const cnnc_model *model, size_t index,
 /** Loads every model parameter from a safetensors file. Tensors the model
  * does not have are ignored (whatever their dtype); every parameter must be
  * present as F32 with exactly the expected shape. On failure no parameter
- * is changed. */
+ * is changed. A missing parameter's message names the file's nearest
+ * tensor names, and the prefix every parameter has in the file if there is
+ * one (e.g. "module."). A file of another format (a torch.save checkpoint,
+ * a pickle, NumPy, ONNX) is named as such (CNNC_ERROR_FORMAT). */
 cnnc_status cnnc_model_load_parameters(cnnc_model *model, const char *path);
+
+/** cnnc_model_load_parameters reading parameter NAME from the file's tensor
+ * strip_prefix + NAME (e.g. "module." for a torch.nn.DataParallel
+ * state_dict); tensors without the prefix are ignored. A null or empty
+ * strip_prefix is cnnc_model_load_parameters. */
+cnnc_status cnnc_model_load_parameters_prefixed(cnnc_model *model, const char *path,
+                                                const char *strip_prefix);
 
 /** 1 if the model.so embeds values for its parameters (an ONNX model's
  * initializers, `cnnc --embed-weights`), else 0. cnnc_model_load sets the
@@ -135,6 +156,13 @@ cnnc_status cnnc_model_save_parameters(const cnnc_model *model, const char *path
 /** Sets one parameter from `count` floats (count must equal its element count). */
 cnnc_status cnnc_model_set_parameter(cnnc_model *model, const char *name, const float *data,
                                      size_t count);
+
+/** Sets one parameter from an array of `shape` (rank entries), which must be
+ * the parameter's shape exactly: an array of the right element count but
+ * another layout (e.g. [3, 3, 1, 32] for [32, 1, 3, 3]) is refused with
+ * both shapes in the message. */
+cnnc_status cnnc_model_set_parameter_shaped(cnnc_model *model, const char *name, const float *data,
+                                            int32_t rank, const int64_t *shape);
 
 /** Copies one parameter (which must have been set) into out_data[0..count). */
 cnnc_status cnnc_model_get_parameter(const cnnc_model *model, const char *name, size_t count,
@@ -286,6 +314,17 @@ cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const char *path
  * file) is a clear error and leaves the model as it was. */
 cnnc_status cnnc_model_load_checkpoint(cnnc_model *model, const char *path);
 
+/** cnnc_model_save_checkpoint with an application's note: any UTF-8 text
+ * (e.g. JSON of a trainer's own state: data order, early-stopping counters)
+ * stored in the checkpoint's __metadata__ as "cnnc_note". Null or "" stores
+ * none. */
+cnnc_status cnnc_model_save_checkpoint_with_note(const cnnc_model *model, const char *path,
+                                                 const char *note);
+
+/** The note of the checkpoint last read by cnnc_model_load_checkpoint ("" if
+ * it had none or no checkpoint was read); valid until the next load or free. */
+const char *cnnc_model_checkpoint_note(const cnnc_model *model);
+
 /* -------------------------------------------------------------- datasets */
 
 /** An in-memory labelled dataset: `size` items of `item_count` floats each,
@@ -371,6 +410,27 @@ void cnnc_array_free(cnnc_array *array);
 /** Reads a NumPy .npy file (format v1, v2 or v3): little-endian float32
  * ('<f4'), C order only. */
 cnnc_status cnnc_npy_load(const char *path, cnnc_array *out_array);
+
+/** The element type of a .npy file read by cnnc_npy_load_numeric. */
+typedef enum cnnc_dtype {
+  CNNC_DTYPE_FLOAT32 = 0,
+  CNNC_DTYPE_FLOAT64,
+  CNNC_DTYPE_UINT8,
+  CNNC_DTYPE_INT8,
+  CNNC_DTYPE_BOOL,
+  CNNC_DTYPE_UINT16,
+  CNNC_DTYPE_INT16,
+  CNNC_DTYPE_UINT32,
+  CNNC_DTYPE_INT32,
+  CNNC_DTYPE_UINT64,
+  CNNC_DTYPE_INT64
+} cnnc_dtype;
+
+/** Reads a NumPy .npy file (C order) of float32, float64, bool or any
+ * little-endian integer type, converting each value to float32 (integers
+ * beyond 2^24 round); `out_dtype` receives the file's type (uint8 images
+ * are then usually divided by 255). */
+cnnc_status cnnc_npy_load_numeric(const char *path, cnnc_array *out_array, cnnc_dtype *out_dtype);
 
 /** Writes a NumPy .npy file (format v1, '<f4', C order). */
 cnnc_status cnnc_npy_save(const char *path, const float *data, int32_t rank, const int64_t *shape);

@@ -129,9 +129,10 @@ public:
     return result;
   }
 
-  /// Loads all parameters from a safetensors file.
-  void loadParameters(const std::string &path) {
-    check(cnnc_model_load_parameters(get(), path.c_str()));
+  /// Loads all parameters from a safetensors file; with `stripPrefix`
+  /// (e.g. "module."), parameter NAME is read from the tensor stripPrefix + NAME.
+  void loadParameters(const std::string &path, const std::string &stripPrefix = "") {
+    check(cnnc_model_load_parameters_prefixed(get(), path.c_str(), stripPrefix.c_str()));
   }
   /// Whether model.so embeds parameter values (set when it is loaded).
   bool hasDefaultParameters() const { return cnnc_model_has_default_parameters(get()) != 0; }
@@ -144,6 +145,12 @@ public:
   /// Sets one parameter; `data` must have exactly its element count.
   void setParameter(const std::string &name, const std::vector<float> &data) {
     check(cnnc_model_set_parameter(get(), name.c_str(), data.data(), data.size()));
+  }
+  /// Sets one parameter from an array of `shape`, which must be its shape
+  /// exactly (e.g. an Array's data() and shape()).
+  void setParameter(const std::string &name, const float *data, const std::vector<int64_t> &shape) {
+    check(cnnc_model_set_parameter_shaped(get(), name.c_str(), data, int32_t(shape.size()),
+                                          shape.data()));
   }
   /// Returns a copy of one parameter.
   std::vector<float> getParameter(const std::string &name) const {
@@ -264,8 +271,39 @@ public:
   void save(const std::string &path) const {
     check(cnnc_model_save_checkpoint(get(), path.c_str()));
   }
+  /// save() with an application's note (e.g. JSON of a trainer's state).
+  void save(const std::string &path, const std::string &note) const {
+    check(cnnc_model_save_checkpoint_with_note(get(), path.c_str(), note.c_str()));
+  }
   /// Reads a checkpoint written by save().
   void load(const std::string &path) { check(cnnc_model_load_checkpoint(get(), path.c_str())); }
+  /// The note of the checkpoint last read by load() ("" if none).
+  std::string checkpointNote() const { return cnnc_model_checkpoint_note(get()); }
+
+  /// Checks that an array of `shape` fits the tensor `name` of `role` (the
+  /// same rank and dimensions; for a batched tensor, the batch `batch` if it
+  /// is > 0, else any) and returns the array's batch (0 for an unbatched
+  /// tensor). Throws naming both shapes.
+  int64_t checkShape(cnnc_tensor_role role, const std::string &name,
+                     const std::vector<int64_t> &shape, int64_t batch = 0) const {
+    check(cnnc_model_check_shape(get(), role, name.c_str(), int32_t(shape.size()), shape.data(),
+                                 &batch));
+    return batch;
+  }
+  /// Checks the shapes of arrays for the model's inputs (one each, in
+  /// order): each must be its input's shape with one batch size for all.
+  /// Returns that batch (0 if no input is batched).
+  int64_t checkInputShapes(const std::vector<std::vector<int64_t>> &shapes) const {
+    std::vector<TensorInfo> in = inputs();
+    if (shapes.size() != in.size())
+      throw Error(CNNC_ERROR_INVALID_ARGUMENT, "the model has " + std::to_string(in.size()) +
+                                                   " input(s), got " +
+                                                   std::to_string(shapes.size()));
+    int64_t batch = 0;
+    for (size_t i = 0; i < in.size(); ++i)
+      batch = checkShape(CNNC_ROLE_INPUT, in[i].name, shapes[i], batch);
+    return batch;
+  }
 
   /// Runs the prepare kernels now (otherwise done by the first run).
   void prepare() { check(cnnc_model_prepare(get())); }
@@ -364,6 +402,13 @@ public:
   static Array loadNpy(const std::string &path) {
     Array a;
     check(cnnc_npy_load(path.c_str(), &a.a_));
+    return a;
+  }
+  /// Reads a numeric .npy file (float, integer or bool, C order) as float32;
+  /// `dtype` receives the file's element type.
+  static Array loadNpyNumeric(const std::string &path, cnnc_dtype &dtype) {
+    Array a;
+    check(cnnc_npy_load_numeric(path.c_str(), &a.a_, &dtype));
     return a;
   }
   /// Reads an unsigned-byte IDX file, gzipped or plain; values are 0..255.

@@ -1,4 +1,4 @@
-// Round trip of the convolution-family ops of the course notes (transposed conv,
+// Round trip of the less common convolution-family ops (transposed conv,
 // connection tables, per-position bias, local response norm) and their
 // gradient ops through the printer and parser.
 // RUN: cnnc-opt %s | cnnc-opt | FileCheck %s
