@@ -302,11 +302,13 @@ def _write_log(path, history):
     """Writes `history` as the CSV `cnnrun train --log` writes."""
     val = "val_loss" in history
     with open(path, "w") as f:
-        f.write("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds\n")
+        f.write("epoch,train_loss,train_accuracy,test_loss,test_accuracy,lr,seconds,val_loss,"
+                "val_accuracy\n")
         for e in range(len(history["loss"])):
-            test = (history["val_loss"][e], history["val_accuracy"][e]) if val else ("nan", "nan")
-            f.write(f"{e + 1},{history['loss'][e]:.9g},{history['accuracy'][e]:.9g},"
-                    f"{test[0]},{test[1]},{history['lr'][e]:.9g},{history['seconds'][e]:.3f}\n")
+            v = (f"{history['val_loss'][e]:.9g}", f"{history['val_accuracy'][e]:.9g}") if val \
+                else ("nan", "nan")
+            f.write(f"{e + 1},{history['loss'][e]:.9g},{history['accuracy'][e]:.9g},nan,nan,"
+                    f"{history['lr'][e]:.9g},{history['seconds'][e]:.3f},{v[0]},{v[1]}\n")
 
 
 class _Progress:

@@ -35,12 +35,12 @@ def plot_curves(logs, output, title=None):
     for label, cols in logs.items():
         prefix = f"{label}: " if len(logs) > 1 else ""
         epochs = cols["epoch"]
-        for split, style in (("train", "-"), ("test", "--")):
+        for split, style in (("train", "-"), ("val", ":"), ("test", "--")):
             loss = cols.get(f"{split}_loss")
             if loss and not all(math.isnan(v) for v in loss):
                 loss_ax.plot(epochs, loss, style, marker="o", label=f"{prefix}{split}")
             acc = cols.get(f"{split}_accuracy")
-            if acc:
+            if acc and not all(math.isnan(v) for v in acc):
                 acc_ax.plot(epochs, [100 * a for a in acc], style, marker="o",
                             label=f"{prefix}{split}")
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")

@@ -18,6 +18,8 @@ Checks (each prints PASS/FAIL with its numbers):
   warmup         --lr-warmup N scales the rate of step s by (s + 1) / N.
   progress       off a terminal, --print-every N prints a progress line every N steps.
   errors         refused data and options, each with its message.
+  strip_prefix   --strip-prefix module. reads a DataParallel state_dict; without it, the error
+                 suggests it.
   help           `cnnrun train --help` explains the options and the data layouts.
 
 Needs /usr/bin/python3 with torch, torchvision and numpy, and the tools in --bin-dir.
@@ -148,6 +150,19 @@ def check_fit_folders(tools, so, work, w, wpath):
            and p.returncode == 0 and "image folders" in p.stdout and "3 classes" in p.stdout,
            f"cnnrun loss {got['test_loss']:.6f} acc {got['test_acc']:.3f}, PyTorch {loss:.6f} "
            f"{acc:.3f}; train: {p.stdout.splitlines()[0] if p.stdout else p.stderr}")
+
+
+def check_strip_prefix(tools, so, work, wpath):
+    """A state_dict saved from torch.nn.DataParallel names its tensors module.<name>."""
+    prefixed = os.path.join(work, "module.safetensors")
+    safetensors_io.save({"module." + k: v for k, v in safetensors_io.load(wpath).items()},
+                        prefixed)
+    data = os.path.join(work, "u8")
+    plain = eval_json(tools, so, wpath, data)
+    stripped = eval_json(tools, so, prefixed, data, ("--strip-prefix", "module."))
+    p = run([tools["cnnrun"], "eval", so, "--weights", prefixed, "--data", data])
+    record("strip_prefix", stripped == plain and p.returncode == 1
+           and "--strip-prefix module." in p.stderr, p.stderr.strip()[:300])
 
 
 def toy_data(work, n=400):
@@ -323,6 +338,7 @@ def main():
         w = weights(wpath)
         check_fit_npy(tools, so, work, w, wpath)
         check_fit_folders(tools, so, work, w, wpath)
+        check_strip_prefix(tools, so, work, wpath)
         data = toy_data(work)
         check_validation(tools, so, data)
         check_interrupt(tools, so, data, work)

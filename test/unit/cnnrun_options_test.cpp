@@ -276,6 +276,10 @@ TEST(CnnrunOptions, OptionsWithoutEffectAreErrors) {
               HasSubstr("--print-every does nothing with --json"));
   EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--resume", "c.st", "--weights", "w"}),
               HasSubstr("--weights does nothing with --resume"));
+  EXPECT_THAT(rejected({"eval", "m.so", "--data", "d", "--strip-prefix", "module."}),
+              HasSubstr("--strip-prefix applies to --weights"));
+  EXPECT_EQ(parsed({"run", "m.so", "--weights", "w", "--strip-prefix=module."}).stripPrefix,
+            "module.");
   EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--val-spilt", "0.1"}),
               HasSubstr("unknown option '--val-spilt' for 'train' (did you mean '--val-split'?)"));
 }

@@ -142,7 +142,7 @@ void run(const Options &options) {
     throw std::runtime_error("the model has " + std::to_string(outs.size()) + " output(s), got " +
                              std::to_string(options.outputs.size()) + " --output");
   if (!options.weights.empty())
-    model.loadParameters(options.weights);
+    model.loadParameters(options.weights, options.stripPrefix);
   std::vector<cnnc::Array> arrays;
   int64_t batch = -1;
   for (size_t i = 0; i < ins.size(); ++i) {
@@ -183,7 +183,7 @@ void bench(const Options &options) {
   if (options.batch < 0 || options.iters < 1 || options.warmup < 0)
     throw std::runtime_error("--batch and --iters must be >= 1, --warmup >= 0");
   if (!options.weights.empty()) {
-    model.loadParameters(options.weights);
+    model.loadParameters(options.weights, options.stripPrefix);
   } else if (!model.hasDefaultParameters()) {
     uint64_t seed = 1;
     for (const cnnc::TensorInfo &p : model.parameters()) {

@@ -76,6 +76,13 @@ void addPaths(CLI::App &command, const std::string &flag, std::vector<std::strin
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+/// --strip-prefix, for the commands that read --weights.
+void addStripPrefix(CLI::App &c, Options &o) {
+  addString(c, "--strip-prefix", o.stripPrefix, "PREFIX",
+            "read parameter NAME from the --weights file's tensor PREFIX + NAME, e.g. module. "
+            "for a torch.nn.DataParallel state_dict (default: none)");
+}
+
 void addJson(CLI::App &command, Options &o, const std::string &help) {
   command.add_flag("--json", o.json, help);
 }
@@ -91,6 +98,7 @@ void infoOptions(CLI::App &c, Options &o) {
 void runOptions(CLI::App &c, Options &o) {
   addString(c, "--weights", o.weights, "W.safetensors",
             "the parameters (required unless the model embeds them)");
+  addStripPrefix(c, o);
   addPaths(c, "--input", o.inputs, "X.npy", "an input array; once per model input, in model order");
   addPaths(c, "--output", o.outputs, "Y.npy",
            "where to write an output; once per model output, in model order");
@@ -101,6 +109,7 @@ void benchOptions(CLI::App &c, Options &o) {
   addString(c, "--weights", o.weights, "W.safetensors",
             "the parameters (default: those the model embeds, else deterministic "
             "pseudo-random values)");
+  addStripPrefix(c, o);
   addCount(c, "--iters", o.iters, 1, "timed iterations (default 20)");
   addCount(c, "--warmup", o.warmup, 0, "untimed iterations before them (default 3)");
   c.add_flag("--train", o.train,
@@ -209,6 +218,7 @@ void trainOptions(CLI::App &c, Options &o) {
   addString(c, "--weights", o.weights, "W.safetensors",
             "start from these parameters (default: those the model embeds, else the "
             "initialization)");
+  addStripPrefix(c, o);
   c.group("Checkpoints and output");
   addString(c, "--checkpoint", o.checkpoint, "PATH",
             "write a checkpoint here after each epoch, every --checkpoint-every steps, and on "
@@ -235,6 +245,7 @@ void evalOptions(CLI::App &c, Options &o) {
   addString(c, "--weights", o.weights, "W.safetensors",
             "the parameters file to evaluate (instead of --checkpoint; default: the "
             "parameters the model embeds)");
+  addStripPrefix(c, o);
   addString(c, "--data", o.data, "DIR",
             "the dataset directory; its test set is evaluated (layouts below)")
       ->required();
@@ -431,6 +442,8 @@ std::string parseErrorMessage(const CLI::ParseError &error) {
 
 /// Why options given together do nothing, or "" if they all have an effect.
 std::string optionsWithoutEffect(const Options &o) {
+  if (!o.stripPrefix.empty() && o.weights.empty())
+    return "--strip-prefix applies to --weights (the parameters file to read)";
   if (o.preprocessing.mean.empty() != o.preprocessing.std.empty())
     return std::string(o.preprocessing.mean.empty() ? "--std" : "--mean") + " needs " +
            (o.preprocessing.mean.empty() ? "--mean" : "--std") +

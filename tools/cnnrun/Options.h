@@ -24,6 +24,7 @@ struct Options {
   std::string command;                      ///< info, run, bench, train or eval
   std::string model;                        ///< path of model.so
   std::string weights;                      ///< safetensors path ("" = none)
+  std::string stripPrefix;                  ///< read parameter NAME from the file's PREFIX + NAME
   std::vector<std::string> inputs, outputs; ///< .npy paths, in model order
   int64_t batch = 0; ///< 0 = default (bench: 1; train/eval: the model's train.batch)
   int64_t iters = 20;

@@ -401,7 +401,7 @@ int train(const Options &o) {
   } else {
     model.initParameters(seed);
     if (!o.weights.empty())
-      model.loadParameters(o.weights);
+      model.loadParameters(o.weights, o.stripPrefix);
     else if (model.hasDefaultParameters())
       model.loadDefaultParameters();
   }
@@ -560,7 +560,7 @@ int eval(const Options &o) {
   if (!o.checkpoint.empty())
     model.load(o.checkpoint);
   else if (!o.weights.empty())
-    model.loadParameters(o.weights);
+    model.loadParameters(o.weights, o.stripPrefix);
   int64_t batch = o.batch;
   if (batch <= 0)
     batch = model.hasTraining() && model.trainInfo().batch > 0 ? model.trainInfo().batch : 64;
