@@ -364,19 +364,6 @@ cnnc::OptimizerSettings requestedOptimizer(const Options &o, cnnc::OptimizerSett
   return s;
 }
 
-/// "adam (beta1 0.9, beta2 0.999, epsilon 1e-08, weight decay 0)".
-std::string describe(const cnnc::OptimizerSettings &s) {
-  char text[160];
-  if (s.name == "sgd")
-    std::snprintf(text, sizeof text,
-                  "sgd (momentum %g, dampening %g, nesterov %s, weight decay %g)", s.momentum,
-                  s.dampening, s.nesterov ? "on" : "off", s.weightDecay);
-  else
-    std::snprintf(text, sizeof text, "%s (beta1 %g, beta2 %g, epsilon %g, weight decay %g)",
-                  s.name.c_str(), s.beta1, s.beta2, s.epsilon, s.weightDecay);
-  return text;
-}
-
 /// Writes the checkpoint, if one was asked for.
 void saveCheckpoint(const Options &o, const cnnc::Model &model, const TrainerState &state) {
   if (!o.checkpoint.empty())
@@ -470,7 +457,7 @@ int train(const Options &o) {
     if (!data.classNames.empty())
       std::printf(", %zu classes", data.classNames.size());
     std::printf("; %s\n", pipeline.describe(/*training=*/true).c_str());
-    std::printf("optimizer: %s, learning rate %g\n", describe(optimizer).c_str(), baseLr);
+    std::printf("optimizer: %s, learning rate %g\n", describeOptimizer(optimizer).c_str(), baseLr);
     if (!o.resume.empty())
       std::printf("resuming at step %llu (epoch %lld, batch %lld of %lld)\n",
                   (unsigned long long)model.stepCount(), (long long)firstEpoch + 1,
