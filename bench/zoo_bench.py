@@ -76,9 +76,12 @@ CONFIGS = [("inference", 1), ("inference", 32), ("train", 8)]
 def torch_optimizer(module, train):
     opt = train.get("optimizer", "adam")
     opt = opt if isinstance(opt, dict) else {"name": opt}
-    lr = opt.get("lr", train.get("lr", 1e-3 if opt["name"] == "adam" else 1e-2))
+    lr = opt.get("lr", train.get("lr", 1e-2 if opt["name"] == "sgd" else 1e-3))
     if opt["name"] == "adam":
         return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=opt.get("weight_decay", 0))
+    if opt["name"] == "adamw":
+        return torch.optim.AdamW(module.parameters(), lr=lr,
+                                 weight_decay=opt.get("weight_decay", 0.01))
     return torch.optim.SGD(module.parameters(), lr=lr, momentum=opt.get("momentum", 0),
                            weight_decay=opt.get("weight_decay", 0),
                            nesterov=opt.get("nesterov", False))

@@ -559,7 +559,8 @@ std::unique_ptr<Scheduler> makeCpuScheduler(const Target &target) {
 
 std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
   int lanes = target().natural_vector_size<float>();
-  // Further outputs (new optimizer state): element-wise, each on its own.
+  // Further outputs (new optimizer state): element-wise, with the same loops
+  // as the main output, into whose loop nest they are fused below.
   for (size_t i = 0; i < k.extraOutputs.size(); ++i) {
     KernelStages extra;
     extra.output = k.extraOutputs[i];
@@ -634,7 +635,16 @@ std::string CpuScheduler::schedule(KernelStages &k, KernelPhase phase) {
     return prefix + "sum of squares, partial sums over " + std::to_string(k.sumSquares->extent);
   }
   scheduleDataParallel(k, lanes);
-  return prefix + "data parallel";
+  // An optimizer update's outputs (the new parameter and state) share one
+  // loop nest, so each element of the parameter, the gradient and the state
+  // is read from memory once for all of them.
+  bool fused = false;
+  for (size_t i = 0; i < k.extraOutputs.size(); ++i)
+    if (k.extraOutputExtents[i] == k.outputExtents && k.outputExtents.back() >= 0) {
+      k.extraOutputs[i].compute_with(k.output, k.output.args()[0]);
+      fused = true;
+    }
+  return prefix + (fused ? "data parallel, outputs in one loop nest" : "data parallel");
 }
 
 } // namespace cnnc::halide

@@ -10,8 +10,11 @@
 // several times are summed with cnn.add. Only values that depend on a
 // trainable parameter get adjoints, so nothing is computed for the input.
 // Every trainable parameter then gets its optimizer update, and cnn.assign
-// names the new parameter and state values. Nothing here depends on the
-// kind of a forward op.
+// names the new parameter and state values. The update reads the optimizer's
+// settings from cnn.hyper scalars, so the runtime can change them between
+// steps; what is compiled is only the state the optimizer keeps (none, a
+// momentum buffer, or Adam's two moments). Nothing here depends on the kind
+// of a forward op.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Transforms/Passes.h"
@@ -44,13 +47,16 @@ struct TrainConfig {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
   double weightDecay = 0, momentum = 0, dampening = 0;
   bool nesterov = false;
+
+  /// Adam or AdamW: two state tensors per parameter.
+  bool adamFamily() const { return optimizer == opt::kAdam || optimizer == opt::kAdamW; }
   int64_t batch = 32, epochs = 1;
 
   /// Reads the settings, reporting unknown names at the function.
   static FailureOr<TrainConfig> read(func::FuncOp fn) {
     TrainConfig c;
     auto dict = fn->getAttrOfType<DictionaryAttr>("cnn.train");
-    bool lrGiven = false;
+    bool lrGiven = false, weightDecayGiven = false;
     if (dict) {
       // The numeric settings, by the names the model file gives them.
       const std::pair<std::string_view, double TrainConfig::*> numbers[] = {
@@ -72,6 +78,8 @@ struct TrainConfig {
           }
         if (key == opt::kLr)
           lrGiven = true;
+        else if (key == opt::kWeightDecay)
+          weightDecayGiven = true;
         else if (key == schema::key::kLoss)
           c.loss = cast<StringAttr>(a.getValue()).str();
         else if (key == schema::key::kOptimizer)
@@ -86,10 +94,18 @@ struct TrainConfig {
     }
     if (c.loss != loss::kCrossEntropy && c.loss != loss::kMse)
       return fn.emitError("unknown loss '") << c.loss << "' (expected cross_entropy or mse)";
-    if (c.optimizer != opt::kAdam && c.optimizer != opt::kSgd)
-      return fn.emitError("unknown optimizer '") << c.optimizer << "' (expected adam or sgd)";
+    if (c.optimizer != opt::kAdam && c.optimizer != opt::kAdamW && c.optimizer != opt::kSgd)
+      return fn.emitError("unknown optimizer '")
+             << c.optimizer << "' (expected adam, adamw or sgd)";
+    // torch.optim's defaults: SGD's lr 0.01, AdamW's weight decay 0.01.
     if (c.optimizer == opt::kSgd && !lrGiven)
       c.lr = 0.01;
+    if (c.optimizer == opt::kAdamW && !weightDecayGiven)
+      c.weightDecay = 0.01;
+    if (c.optimizer == opt::kSgd && c.nesterov && (c.momentum <= 0 || c.dampening != 0))
+      return fn.emitError("Nesterov momentum needs a momentum > 0 and zero dampening (as "
+                          "torch.optim.SGD), found momentum ")
+             << c.momentum << " and dampening " << c.dampening;
     return c;
   }
 
@@ -102,7 +118,7 @@ struct TrainConfig {
         b.getNamedAttr(opt::kWeightDecay, b.getF64FloatAttr(weightDecay)),
         b.getNamedAttr(schema::key::kBatch, b.getI64IntegerAttr(batch)),
         b.getNamedAttr(schema::key::kEpochs, b.getI64IntegerAttr(epochs))};
-    if (optimizer == opt::kAdam) {
+    if (adamFamily()) {
       a.push_back(b.getNamedAttr(opt::kBeta1, b.getF64FloatAttr(beta1)));
       a.push_back(b.getNamedAttr(opt::kBeta2, b.getF64FloatAttr(beta2)));
       a.push_back(b.getNamedAttr(opt::kEpsilon, b.getF64FloatAttr(epsilon)));
@@ -368,35 +384,27 @@ private:
                                     : target.getDefiningOp<cnn::ParamOp>().getNameAttr();
         b.create<cnn::AssignOp>(loc, targetName, value);
       };
-      Value lr = hyper(schema::hyper::kLr);
-      if (config.optimizer == opt::kAdam) {
+      namespace h = schema::hyper;
+      Value lr = hyper(h::kLr), weightDecay = hyper(h::kWeightDecay);
+      if (config.adamFamily()) {
         Value m = state(opt::kExpAvg), v = state(opt::kExpAvgSq);
-        Value m2 = b.create<cnn::AdamMomentOp>(loc, type, m, g, p, b.getF64FloatAttr(config.beta1),
-                                               b.getF64FloatAttr(config.weightDecay),
-                                               b.getBoolAttr(false));
-        Value v2 =
-            b.create<cnn::AdamMomentOp>(loc, type, v, g, p, b.getF64FloatAttr(config.beta2),
-                                        b.getF64FloatAttr(config.weightDecay), b.getBoolAttr(true));
-        Value p2 = b.create<cnn::AdamStepOp>(
-            loc, type, p, m2, v2, lr, hyper(schema::hyper::kStep), b.getF64FloatAttr(config.beta1),
-            b.getF64FloatAttr(config.beta2), b.getF64FloatAttr(config.epsilon));
-        assign(p, p2);
-        assign(m, m2);
-        assign(v, v2);
-        continue;
+        auto update = b.create<cnn::AdamUpdateOp>(
+            loc, type, type, type, p, g, m, v, hyper(h::kOptimizer), lr, hyper(h::kStep),
+            weightDecay, hyper(h::kBeta1), hyper(h::kBeta2), hyper(h::kEpsilon),
+            hyper(h::kMomentum), hyper(h::kDampening), hyper(h::kNesterov));
+        assign(p, update.getNewParam());
+        assign(m, update.getNewExpAvg());
+        assign(v, update.getNewExpAvgSq());
+      } else if (config.momentum != 0) {
+        Value buffer = state(opt::kMomentumBuffer);
+        auto update = b.create<cnn::SgdMomentumUpdateOp>(loc, type, type, p, g, buffer, lr,
+                                                         weightDecay, hyper(h::kMomentum),
+                                                         hyper(h::kDampening), hyper(h::kNesterov));
+        assign(p, update.getNewParam());
+        assign(buffer, update.getNewBuffer());
+      } else {
+        assign(p, b.create<cnn::SgdUpdateOp>(loc, type, p, g, lr, weightDecay).getNewParam());
       }
-      Value buffer;
-      if (config.momentum != 0) {
-        Value old = state(opt::kMomentumBuffer);
-        buffer = b.create<cnn::SgdMomentumOp>(
-            loc, type, old, g, p, b.getF64FloatAttr(config.momentum),
-            b.getF64FloatAttr(config.dampening), b.getF64FloatAttr(config.weightDecay));
-        assign(old, buffer);
-      }
-      Value p2 = b.create<cnn::SgdStepOp>(
-          loc, type, p, g, buffer, lr, b.getF64FloatAttr(config.momentum),
-          b.getF64FloatAttr(config.weightDecay), b.getBoolAttr(config.nesterov));
-      assign(p, p2);
     }
     return success();
   }

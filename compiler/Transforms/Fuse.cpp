@@ -11,8 +11,8 @@
 // In a train step, a backward op producing δ of an activation's output
 // (conv2d_grad_input, dense_grad_input, pooling gradients) is grouped with
 // that activation's activation_grad. Finally each parameter's optimizer
-// update (moments or momentum, then the step) becomes one group with several
-// results: the new parameter and its new state.
+// update (one op) becomes a group of its own with several results, the new
+// parameter and its new state, labelled `<layer>.sgd` or `<layer>.adam`.
 // The group's label joins the layer names (NameLoc) of its ops with '+'.
 //
 //===----------------------------------------------------------------------===//
@@ -84,26 +84,20 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
     });
     for (Operation *anchor : anchors)
       formGroup(collectChain(anchor));
-    // One kernel per parameter update: the moment / momentum ops and the
-    // step that reads them (three passes over the parameter in one call).
-    // With gradient clipping, the gradient's scaling joins it too.
-    SmallVector<SmallVector<Operation *>> updates;
+    // One kernel per parameter update (one op computing the new parameter
+    // and state values), labelled with the parameter's layer. With gradient
+    // clipping, the gradient's scaling joins it.
+    SmallVector<Operation *> updates;
     getOperation().walk([&](Operation *op) {
-      if (!isa<cnn::AdamStepOp, cnn::SgdStepOp>(op))
-        return;
-      SmallVector<Operation *> group;
-      for (Value v : op->getOperands())
-        if (Operation *def = v.getDefiningOp();
-            def && isa<cnn::AdamMomentOp, cnn::SgdMomentumOp>(def))
-          group.push_back(def);
-      group.push_back(op);
-      addGradientScaling(group);
-      if (group.size() > 1)
-        updates.push_back(group);
+      if (isa<cnn::SgdUpdateOp, cnn::SgdMomentumUpdateOp, cnn::AdamUpdateOp>(op) &&
+          !op->getParentOfType<cnn::GroupOp>())
+        updates.push_back(op);
     });
-    for (ArrayRef<Operation *> group : updates)
-      formGroup(group, cnn::layerName(group.back()) + "." +
-                           (isa<cnn::AdamStepOp>(group.back()) ? "adam" : "sgd"));
+    for (Operation *op : updates) {
+      SmallVector<Operation *> group{op};
+      addGradientScaling(group);
+      formGroup(group, cnn::layerName(op) + "." + (isa<cnn::AdamUpdateOp>(op) ? "adam" : "sgd"));
+    }
   }
 
   /// Puts first in an optimizer update's ops the clip_gradient that scales
@@ -157,9 +151,10 @@ struct Fuse : cnnc::impl::FuseBase<Fuse> {
     // value; an optimizer update: the new parameter and state values).
     SmallVector<Value> results;
     for (Operation *op : chain)
-      if (op == chain.back() ||
-          llvm::any_of(op->getUsers(), [&](Operation *user) { return !inChain.contains(user); }))
-        results.push_back(op->getResult(0));
+      for (Value r : op->getResults())
+        if (op == chain.back() ||
+            llvm::any_of(r.getUsers(), [&](Operation *user) { return !inChain.contains(user); }))
+          results.push_back(r);
     Operation *last = chain.back();
     OpBuilder b(last);
     auto group = b.create<cnn::GroupOp>(chain.front()->getLoc(), ValueRange(results).getTypes(),

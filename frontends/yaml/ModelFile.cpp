@@ -764,7 +764,7 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
                                             std::string(schema::key::kClipGradNorm)};
   YAML::Node smoothingNode;
   std::string optimizer(opt::kAdam);
-  YAML::Node optimizerNode;
+  YAML::Node optimizerNode, nesterovNode;
   for (auto &[key, value] : entries(node)) {
     std::string k = key.Scalar();
     if (k == schema::key::kLoss) {
@@ -801,12 +801,12 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
              "train 'optimizer': missing 'name' (" + orList(opt::kAll) + ")");
     }
     optimizer = expectScalar(nameNode, SourceLoc::of(optimizerNode), "train 'optimizer'");
-    if (optimizer != opt::kAdam && optimizer != opt::kSgd)
+    if (std::find(opt::kAll.begin(), opt::kAll.end(), optimizer) == opt::kAll.end())
       fail(SourceLoc::of(nameNode),
            "train 'optimizer': expected " + orList(opt::kAll) + ", found '" + optimizer + "'");
     settings.push_back({std::string(schema::key::kOptimizer), TrainSetting::Text, optimizer, 0});
     std::vector<std::string> allowed = {std::string(opt::kLr), std::string(opt::kWeightDecay)};
-    if (optimizer == opt::kAdam)
+    if (optimizer != opt::kSgd)
       for (std::string_view k : {opt::kBeta1, opt::kBeta2, opt::kEpsilon})
         allowed.emplace_back(k);
     else
@@ -823,7 +823,23 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
         fail(SourceLoc::of(key),
              "train '" + k + "' is given twice (in 'train' and in 'optimizer')");
       settings.push_back(trainValue(k, value));
+      if (k == opt::kNesterov)
+        nesterovNode = key;
     }
+  }
+  // torch.optim.SGD refuses Nesterov momentum without a momentum or with dampening.
+  if (isPresent(nesterovNode)) {
+    auto number = [&](std::string_view key) {
+      for (const TrainSetting &t : settings)
+        if (t.key == key)
+          return t.number;
+      return 0.0;
+    };
+    if (number(opt::kNesterov) != 0 &&
+        (number(opt::kMomentum) <= 0 || number(opt::kDampening) != 0))
+      fail(SourceLoc::of(nesterovNode),
+           "train 'nesterov': Nesterov momentum needs a momentum > 0 and zero dampening (as "
+           "torch.optim.SGD)");
   }
   // Label smoothing mixes the targets of a cross-entropy; MSE has none.
   auto loss = std::find_if(settings.begin(), settings.end(),

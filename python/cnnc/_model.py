@@ -91,6 +91,32 @@ class Model:
         """The compiled training settings: loss, optimizer, lr, batch, epochs, classes."""
         return self._m.train_info()
 
+    @property
+    def optimizer(self):
+        """The optimizer of the next train steps, with torch.optim's names: {"name": "sgd",
+        "adam" or "adamw", "momentum", "dampening", "weight_decay", "nesterov", "beta1",
+        "beta2", "epsilon"}. A loaded model starts with its model file's settings."""
+        self._check_training()
+        return self._m.optimizer
+
+    def set_optimizer(self, name=None, **settings):
+        """Changes the optimizer of the following train steps, without recompiling: `name`
+        ("sgd", "adam" or "adamw") and any of momentum, dampening, weight_decay, nesterov,
+        beta1, beta2, epsilon; the others keep their values. A model compiled with adam or
+        adamw runs all three; with sgd and a momentum, sgd with any momentum; with plain sgd,
+        sgd without momentum. A bad value or an optimizer the model cannot run raises
+        CnncError (saying how to compile one that can) and changes nothing."""
+        self._check_training()
+        new = self._m.optimizer
+        for key, value in settings.items():
+            if key not in new or key == "name":
+                raise TypeError(f"set_optimizer() got an unexpected keyword argument {key!r} "
+                                f"(expected name, {', '.join(k for k in new if k != 'name')})")
+            new[key] = value
+        if name is not None:
+            new["name"] = name
+        self._m.set_optimizer(new)
+
     # --------------------------------------------------------------- parameters
     def state_dict(self):
         """Every parameter (batch-norm running statistics included) as NumPy arrays."""
@@ -222,10 +248,13 @@ class Model:
         return {"loss": total_loss / max(n, 1), "accuracy": total_correct / max(n, 1)}
 
     def fit(self, train, epochs=None, batch_size=None, lr=None, schedule="constant",
-            validation=None, seed=0, shuffle=True, verbose=True, checkpoint=None, log=None):
+            validation=None, seed=0, shuffle=True, verbose=True, checkpoint=None, log=None,
+            optimizer=None, momentum=None, weight_decay=None):
         """Trains on train = (inputs, labels) for `epochs` epochs and returns a History.
 
-        Defaults come from the compiled train settings (epochs, batch, lr). schedule:
+        Defaults come from the compiled train settings (epochs, batch, lr). optimizer (a name
+        or a dict of settings), momentum, weight_decay: set with set_optimizer before training
+        (and kept after it); default the current settings. schedule:
         "constant", "step:E:G" (times G every E epochs) or "cosine". validation: (inputs,
         labels) evaluated after each epoch. Batches are shuffled with `seed` per epoch; the
         last partial batch is used. checkpoint: a path written after every epoch
@@ -234,6 +263,14 @@ class Model:
         progress bar on a terminal, one line per epoch otherwise.
         """
         self._check_training()
+        changes = {k: v for k, v in (("momentum", momentum), ("weight_decay", weight_decay))
+                   if v is not None}
+        if isinstance(optimizer, dict):
+            changes = {**optimizer, **changes}
+        elif optimizer is not None:
+            changes["name"] = optimizer
+        if changes:
+            self.set_optimizer(**changes)
         info = self.train_info()
         epochs = epochs or info["epochs"] or 1
         batch_size = batch_size or info["batch"] or 32
@@ -284,7 +321,8 @@ class Model:
         return history
 
     def save_checkpoint(self, path):
-        """Parameters, optimizer state, step count and seed, in one safetensors file."""
+        """Parameters, optimizer state and settings, step count and seed, in one safetensors
+        file."""
         self._m.save_checkpoint(os.fspath(path))
 
     def load_checkpoint(self, path):

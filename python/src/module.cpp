@@ -18,6 +18,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -115,6 +117,46 @@ FloatArray copyTensor(const cnnc::Model &model, const std::vector<cnnc::TensorIn
 
 std::pair<float, float> lossAndCorrect(const cnnc::StepResult &r) { return {r.loss, r.correct}; }
 
+/// The optimizer settings as Python sees them: a dict with PyTorch's names.
+py::dict optimizerDict(const cnnc::OptimizerSettings &s) {
+  py::dict d;
+  d["name"] = s.name;
+  d["momentum"] = s.momentum;
+  d["dampening"] = s.dampening;
+  d["weight_decay"] = s.weightDecay;
+  d["nesterov"] = s.nesterov;
+  d["beta1"] = s.beta1;
+  d["beta2"] = s.beta2;
+  d["epsilon"] = s.epsilon;
+  return d;
+}
+
+/// The settings of a dict with exactly optimizerDict's keys.
+cnnc::OptimizerSettings optimizerSettings(const py::dict &d) {
+  const char *keys[] = {"name",     "momentum", "dampening", "weight_decay",
+                        "nesterov", "beta1",    "beta2",     "epsilon"};
+  for (auto item : d) {
+    std::string key = py::str(item.first);
+    if (std::find(std::begin(keys), std::end(keys), key) == std::end(keys))
+      invalid("unknown optimizer setting '" + key +
+              "' (expected name, momentum, dampening, weight_decay, nesterov, beta1, beta2, "
+              "epsilon)");
+  }
+  for (const char *key : keys)
+    if (!d.contains(key))
+      invalid(std::string("missing optimizer setting '") + key + "'");
+  cnnc::OptimizerSettings s;
+  s.name = py::cast<std::string>(d["name"]);
+  s.momentum = py::cast<double>(d["momentum"]);
+  s.dampening = py::cast<double>(d["dampening"]);
+  s.weightDecay = py::cast<double>(d["weight_decay"]);
+  s.nesterov = py::cast<bool>(d["nesterov"]);
+  s.beta1 = py::cast<double>(d["beta1"]);
+  s.beta2 = py::cast<double>(d["beta2"]);
+  s.epsilon = py::cast<double>(d["epsilon"]);
+  return s;
+}
+
 } // namespace
 
 PYBIND11_MODULE(_cnnc, m) {
@@ -174,6 +216,12 @@ PYBIND11_MODULE(_cnnc, m) {
              d["epochs"] = t.epochs;
              d["classes"] = t.classes;
              return d;
+           })
+      .def_property_readonly(
+          "optimizer", [](const cnnc::Model &self) { return optimizerDict(self.optimizer()); })
+      .def("set_optimizer",
+           [](cnnc::Model &self, const py::dict &settings) {
+             self.setOptimizer(optimizerSettings(settings));
            })
       .def("set_parameter",
            [](cnnc::Model &self, const std::string &name, FloatArray value) {

@@ -4,11 +4,14 @@
 // safetensors file holding every parameter and every optimizer state tensor
 // (F32, by name; parameters first, both in metadata order) and
 // __metadata__ {"format": "cnnc-checkpoint-1", "cnnc_step": "<count>",
-// "cnnc_seed": "<seed>"} (and "cnnc_note", an application's text, when
-// given), written atomically (safetensors.h). Loading checks
-// the header, the metadata and every tensor, then reads all data into
-// scratch memory, and only then changes the model, so a bad or truncated
-// file leaves the model exactly as it was.
+// "cnnc_seed": "<seed>", "cnnc_optimizer": "<JSON>"} (and "cnnc_note", an
+// application's text, when given), written atomically (safetensors.h).
+// "cnnc_optimizer" holds the optimizer settings of the next step and what the
+// state holds (optimizer.cpp); a checkpoint written before it existed loads
+// with the model's current settings. Loading checks the header, the metadata
+// and every tensor, then reads all data into scratch memory, and only then
+// changes the model, so a bad or truncated file leaves the model exactly as
+// it was.
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
@@ -27,6 +30,7 @@ namespace {
 constexpr char kFormat[] = "cnnc-checkpoint-1";
 constexpr char kStepKey[] = "cnnc_step";
 constexpr char kSeedKey[] = "cnnc_seed";
+constexpr char kOptimizerKey[] = "cnnc_optimizer";
 constexpr char kNoteKey[] = "cnnc_note";
 
 /// Parses a decimal uint64 metadata value, or fails naming the key.
@@ -58,6 +62,8 @@ void saveCheckpoint(const cnnc_model &model, const std::string &path, const std:
       {safetensors_key::kFormat, kFormat},
       {kStepKey, std::to_string(model.stepCount)},
       {kSeedKey, std::to_string(model.seed)}};
+  if (model.train.present)
+    metadata.push_back({kOptimizerKey, optimizerRecord(model)});
   if (!note.empty())
     metadata.push_back({kNoteKey, note});
   writeSafetensors(path, metadata, tensors, "checkpoint");
@@ -78,6 +84,16 @@ void loadCheckpoint(cnnc_model &model, const std::string &path) {
   uint64_t seed = 0;
   if (auto it = reader.metadata.find(kSeedKey); it != reader.metadata.end())
     seed = parseCounter(path, kSeedKey, it->second);
+  // Without a record (an older checkpoint) the run used the compiled
+  // optimizer throughout: its state is that family's, written every step.
+  OptimizerSettings optimizer = model.optimizer;
+  StateUse stateUse = StateUse::Fresh;
+  uint64_t stateSteps = stepCount;
+  if (stepCount > 0 && model.train.stateForm != StateForm::None)
+    stateUse = model.train.stateForm == StateForm::AdamMoments ? StateUse::Adam : StateUse::Sgd;
+  if (auto it = reader.metadata.find(kOptimizerKey);
+      it != reader.metadata.end() && model.train.present)
+    parseOptimizerRecord(model, path, it->second, optimizer, stateUse, stateSteps);
 
   // Validate every tensor, then read them all, before changing anything.
   std::vector<const TensorDesc *> tensors;
@@ -104,6 +120,9 @@ void loadCheckpoint(cnnc_model &model, const std::string &path) {
   std::fill(model.parameterSet.begin(), model.parameterSet.end(), true);
   model.stepCount = stepCount;
   model.seed = seed;
+  model.optimizer = optimizer;
+  model.stateUse = stateUse;
+  model.stateSteps = stateSteps;
   model.prepared = false;
   auto note = reader.metadata.find(kNoteKey);
   model.checkpointNote = note == reader.metadata.end() ? "" : note->second;

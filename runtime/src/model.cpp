@@ -32,6 +32,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -325,6 +326,32 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
   desc.lr = r.number(r.member(opt, optimizerPath, optimizer::kLr), lrPath);
   if (!(desc.lr >= 0))
     r.error(lrPath, "negative or not a number");
+  // The other settings (those of the other family may be absent: PyTorch's
+  // defaults) are the ones a loaded model starts with.
+  OptimizerSettings &defaults = desc.defaults;
+  defaults.name = desc.optimizer;
+  const std::pair<std::string_view, double OptimizerSettings::*> numbers[] = {
+      {optimizer::kMomentum, &OptimizerSettings::momentum},
+      {optimizer::kDampening, &OptimizerSettings::dampening},
+      {optimizer::kWeightDecay, &OptimizerSettings::weightDecay},
+      {optimizer::kBeta1, &OptimizerSettings::beta1},
+      {optimizer::kBeta2, &OptimizerSettings::beta2},
+      {optimizer::kEpsilon, &OptimizerSettings::epsilon}};
+  for (auto [name, field] : numbers)
+    if (const Json *v = findMember(opt, name))
+      defaults.*field = r.number(*v, path(optimizerPath, name));
+  if (const Json *v = findMember(opt, optimizer::kNesterov)) {
+    if (!v->is_boolean())
+      r.error(path(optimizerPath, optimizer::kNesterov),
+              std::string("expected true or false, found ") + v->type_name());
+    defaults.nesterov = v->get<bool>();
+  }
+  desc.stateForm = desc.optimizer != optimizer::kSgd ? StateForm::AdamMoments
+                   : defaults.momentum != 0          ? StateForm::MomentumBuffer
+                                                     : StateForm::None;
+  if (std::string problem = optimizerProblem(model, defaults); !problem.empty())
+    r.error(optimizerPath, problem);
+  model.optimizer = defaults;
   for (std::string_view name : {key::kBatch, key::kEpochs})
     if (const Json *v = findMember(t, name)) {
       int64_t n = r.integer(*v, path(train, name));
@@ -346,18 +373,32 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
   const Json &hyperObject = r.member(t, train, key::kHyper);
   if (!hyperObject.is_object())
     r.error(hyperPath, "expected an object");
+  std::set<int> hyperBuffers;
   for (const auto &member : hyperObject.items()) {
     const std::string &name = member.key();
-    int *slot = name == hyper::kLr               ? &desc.lrBuffer
-                : name == hyper::kStep           ? &desc.stepBuffer
-                : name == hyper::kSeed           ? &desc.seedBuffer
-                : name == hyper::kLabelSmoothing ? &desc.labelSmoothingBuffer
-                : name == hyper::kClipGradNorm   ? &desc.clipGradNormBuffer
-                                                 : nullptr;
+    const std::pair<std::string_view, int *> slots[] = {
+        {hyper::kLr, &desc.lrBuffer},
+        {hyper::kStep, &desc.stepBuffer},
+        {hyper::kSeed, &desc.seedBuffer},
+        {hyper::kOptimizer, &desc.optimizerBuffer},
+        {hyper::kWeightDecay, &desc.weightDecayBuffer},
+        {hyper::kMomentum, &desc.momentumBuffer},
+        {hyper::kDampening, &desc.dampeningBuffer},
+        {hyper::kNesterov, &desc.nesterovBuffer},
+        {hyper::kBeta1, &desc.beta1Buffer},
+        {hyper::kBeta2, &desc.beta2Buffer},
+        {hyper::kEpsilon, &desc.epsilonBuffer},
+        {hyper::kLabelSmoothing, &desc.labelSmoothingBuffer},
+        {hyper::kClipGradNorm, &desc.clipGradNormBuffer}};
+    int *slot = nullptr;
+    for (auto [known, buffer] : slots)
+      if (name == known)
+        slot = buffer;
     if (!slot)
       r.error(hyperPath,
               "unknown hyper-parameter " + quote(name) + " (expected " + oneOf(hyper::kAll) + ")");
     *slot = scalarBuffer(r, member.value(), path(hyperPath, name), model, {BufferKind::Hyper});
+    hyperBuffers.insert(*slot);
   }
   // The defaults of label smoothing and clipping, each with its buffer.
   auto setting = [&](std::string_view name, int buffer, double max, const char *range,
@@ -470,9 +511,7 @@ void parseTrain(const MetadataReader &r, const Json &t, cnnc_model &model) {
     if (d.kind == BufferKind::Next && (!swapped[i] || d.viewOf >= 0))
       r.error(element(buffers, i), "a " + quote(buffer_kind::kNext) +
                                        " buffer must be a root buffer in exactly one swap");
-    if (d.kind == BufferKind::Hyper && int(i) != desc.lrBuffer && int(i) != desc.stepBuffer &&
-        int(i) != desc.seedBuffer && int(i) != desc.labelSmoothingBuffer &&
-        int(i) != desc.clipGradNormBuffer)
+    if (d.kind == BufferKind::Hyper && !hyperBuffers.count(int(i)))
       r.error(element(buffers, i), "no entry of " + hyperPath + " refers to this buffer");
     if (d.kind == BufferKind::Labels && int(i) != desc.labels)
       r.error(element(buffers, i), "a second " + std::string(buffer_kind::kLabels) + " buffer");

@@ -9,7 +9,7 @@
 // host memory and, for a GPU model, in device memory (device.h).
 // A training model (metadata "train") adds optimizer state, the hyper-
 // parameter, label and `next` buffers, the train and eval calls, the swaps,
-// the step count and the seed.
+// the step count, the seed and the optimizer settings of the next step.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_RUNTIME_SRC_MODEL_H
@@ -68,14 +68,38 @@ struct InitDesc {
   double value = 0;    ///< constant: the value
 };
 
+/// The optimizer the update kernels run and its settings (PyTorch's
+/// names and meanings; cnnc_optimizer_settings with an owned name).
+struct OptimizerSettings {
+  std::string name; ///< "sgd", "adam" or "adamw"
+  double momentum = 0, dampening = 0, weightDecay = 0;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+};
+
+/// The optimizer state the train step was compiled with, per parameter:
+/// none (plain SGD), a momentum buffer (SGD with momentum), or Adam's two
+/// moments (Adam or AdamW; runs SGD too, the buffer in `exp_avg`).
+enum class StateForm { None, MomentumBuffer, AdamMoments };
+
+/// Which rule last wrote the optimizer state: none since it was zeroed
+/// (initialization, or a switch between the SGD and the Adam family), SGD's
+/// momentum, or Adam's moments.
+enum class StateUse { Fresh, Sgd, Adam };
+
 /// The metadata's "train" object (docs/runtime-abi.md, "Training").
 struct TrainDesc {
   bool present = false;
   std::string loss, optimizer;
   double lr = 0;
+  OptimizerSettings defaults; ///< train.optimizer, the settings a loaded model starts with
+  StateForm stateForm = StateForm::None;
   int64_t batch = 0, epochs = 0;
-  int labels = -1;                                     ///< the labels buffer
-  int lrBuffer = -1, stepBuffer = -1, seedBuffer = -1; ///< hyper buffers (-1: absent)
+  int labels = -1; ///< the labels buffer
+  // Hyper buffers (-1: absent): the runtime fills them before every step.
+  int lrBuffer = -1, stepBuffer = -1, seedBuffer = -1;
+  int optimizerBuffer = -1, weightDecayBuffer = -1, momentumBuffer = -1, dampeningBuffer = -1,
+      nesterovBuffer = -1, beta1Buffer = -1, beta2Buffer = -1, epsilonBuffer = -1;
   int lossBuffer = -1, correctBuffer = -1;
   std::vector<TensorDesc> state;
   std::vector<InitDesc> init; ///< one per parameter, in parameter order
@@ -129,8 +153,14 @@ struct cnnc_model {
   std::vector<bool> parameterSet;
   bool prepared = false;
   int64_t allocatedBatch = 0;
-  uint64_t stepCount = 0;     ///< train steps since initialization
-  uint64_t seed = 0;          ///< of the last initialization (or checkpoint)
+  uint64_t stepCount = 0; ///< train steps since initialization
+  uint64_t seed = 0;      ///< of the last initialization (or checkpoint)
+  /// The optimizer the next train step runs (train.defaults when loaded).
+  cnnc::rt::OptimizerSettings optimizer;
+  /// What the optimizer state holds, and how many steps wrote it since it
+  /// was zeroed (Adam's bias-correction step t - 1; 0: a fresh momentum buffer).
+  cnnc::rt::StateUse stateUse = cnnc::rt::StateUse::Fresh;
+  uint64_t stateSteps = 0;
   std::string checkpointNote; ///< "cnnc_note" of the last checkpoint read
   /// Label smoothing and clipping's max_norm of the next train and eval
   /// steps (the defaults of `train` when loaded).
@@ -176,6 +206,32 @@ const float *currentHostData(const cnnc_model &model, int root);
 
 /// Index of the state tensor named `name`, or -1.
 int findState(const cnnc_model &model, const std::string &name);
+
+/// Fails (CNNC_ERROR_INVALID_ARGUMENT, naming `fn`) unless `model` is a
+/// non-null model compiled with training (train.cpp).
+void requireTraining(const cnnc_model *model, const char *fn);
+
+/// Why `model` cannot run the optimizer `s` (a value out of range, a
+/// combination torch.optim refuses, or a rule its compiled state cannot
+/// hold), as a sentence; empty if it can (optimizer.cpp).
+std::string optimizerProblem(const cnnc_model &model, const OptimizerSettings &s);
+
+/// Fills the optimizer's hyper buffers for the next train step, first
+/// zeroing the state if the step switches between the SGD and the Adam
+/// family; `noteStep` records that the step ran (optimizer.cpp).
+void prepareOptimizerStep(cnnc_model &model);
+void noteOptimizerStep(cnnc_model &model);
+
+/// The optimizer settings and state use as a checkpoint records them (JSON
+/// text), and back: `parseOptimizerRecord` validates everything and fails
+/// with CNNC_ERROR_FORMAT naming `path` (optimizer.cpp).
+std::string optimizerRecord(const cnnc_model &model);
+void parseOptimizerRecord(const cnnc_model &model, const std::string &path, const std::string &text,
+                          OptimizerSettings &settings, StateUse &use, uint64_t &stateSteps);
+
+/// Sets a hyper-parameter scalar (absent: buffer -1, nothing to do); a GPU
+/// model uploads it only if it changed (train.cpp).
+void setHyper(cnnc_model &model, int buffer, float value);
 
 /// Makes the batched buffers hold `batch` items (reusing larger storage).
 void ensureBatch(cnnc_model &model, int64_t batch);

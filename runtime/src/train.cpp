@@ -3,8 +3,9 @@
 // The training half of the C API (docs/runtime-abi.md, "Training"): the
 // runtime owns parameters, optimizer state, the step count and the seed;
 // the model's kernels do all arithmetic. A train step fills the hyper
-// buffers (lr, 1-based step, a 24-bit seed derived from the model's seed and
-// the step), binds the caller's inputs and labels (no copy where possible),
+// buffers (lr, a 24-bit seed derived from the model's seed and the step, and
+// the optimizer's settings, optimizer.cpp), binds the caller's inputs and
+// labels (no copy where possible),
 // runs train.steps, then exchanges the storage of each swap pair [current,
 // next] -- host memory, device memory and dirty flags; every
 // halide_buffer_t viewing either root follows -- so the updated values
@@ -38,16 +39,6 @@ uint64_t hashName(const std::string &name) {
     h *= 0x100000001B3ULL;
   }
   return h;
-}
-
-void requireTraining(const cnnc_model *model, const char *fn) {
-  if (!model)
-    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": model is null");
-  if (!model->train.present)
-    fail(CNNC_ERROR_INVALID_ARGUMENT,
-         std::string(fn) + ": model '" + model->path +
-             "' was compiled without training (its metadata has no \"" +
-             std::string(cnnc::schema::key::kTrain) + "\" object)");
 }
 
 /// The number of classes: the width of the model's one batched output, or 0.
@@ -93,19 +84,6 @@ void bindBatch(cnnc_model &model, HostBinding &binding, int64_t batch, const flo
     binding.bindOrCopy(t.buffer, inputs[i], t.batched ? t.itemCount * batch : t.itemCount);
   }
   binding.bindOrCopy(model.train.labels, labels, batch);
-}
-
-/// Sets a hyper-parameter scalar; a GPU model uploads it only if it changed
-/// (the learning rate mostly does not; the step number always does).
-void setHyper(cnnc_model &model, int buffer, float value) {
-  if (buffer < 0)
-    return;
-  int root = model.buffers[buffer].root;
-  float &current = model.storage[root][0];
-  if (current == value)
-    return;
-  current = value;
-  markHostWritten(model, root);
 }
 
 float readScalar(const cnnc_model &model, int buffer) {
@@ -157,6 +135,29 @@ float stepSeed(uint64_t seed, uint64_t step) {
 
 } // namespace
 
+// A GPU model uploads a scalar only if it changed: the learning rate mostly
+// does not, the step number always does.
+void cnnc::rt::setHyper(cnnc_model &model, int buffer, float value) {
+  if (buffer < 0)
+    return;
+  int root = model.buffers[buffer].root;
+  float &current = model.storage[root][0];
+  if (current == value)
+    return;
+  current = value;
+  markHostWritten(model, root);
+}
+
+void cnnc::rt::requireTraining(const cnnc_model *model, const char *fn) {
+  if (!model)
+    fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": model is null");
+  if (!model->train.present)
+    fail(CNNC_ERROR_INVALID_ARGUMENT,
+         std::string(fn) + ": model '" + model->path +
+             "' was compiled without training (its metadata has no \"" +
+             std::string(cnnc::schema::key::kTrain) + "\" object)");
+}
+
 extern "C" int cnnc_model_has_training(const cnnc_model *model) {
   return model && model->train.present ? 1 : 0;
 }
@@ -201,6 +202,8 @@ extern "C" cnnc_status cnnc_model_init_parameters(cnnc_model *model, uint64_t se
     }
     model->stepCount = 0;
     model->seed = seed;
+    model->stateUse = StateUse::Fresh;
+    model->stateSteps = 0;
     model->prepared = false;
   });
 }
@@ -219,8 +222,8 @@ void trainStep(cnnc_model *model, int64_t batch, const float *const *inputs, con
   ensureBatch(*model, batch);
   uint64_t step = model->stepCount + 1;
   setHyper(*model, model->train.lrBuffer, lr);
-  setHyper(*model, model->train.stepBuffer, float(step));
   setHyper(*model, model->train.seedBuffer, stepSeed(model->seed, step));
+  prepareOptimizerStep(*model);
   {
     HostBinding binding(*model);
     bindBatch(*model, binding, batch, inputs, labels);
@@ -228,6 +231,7 @@ void trainStep(cnnc_model *model, int64_t batch, const float *const *inputs, con
   }
   for (const auto &[current, next] : model->train.swaps)
     swapStorage(*model, current, next);
+  noteOptimizerStep(*model);
   model->stepCount = step;
   model->prepared = false; // batch-norm folding etc. must see the new parameters
   *out_loss = readScalar(*model, model->train.lossBuffer);

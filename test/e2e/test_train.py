@@ -3,18 +3,28 @@
 run, checkpoints and resuming.
 
 What it tests (each check prints PASS/FAIL and its largest error):
-  optim.*     models/mnist_cnn.yaml with its `train:` section replaced (a temporary copy) by
-              SGD (momentum 0.9, weight decay 1e-4), SGD with Nesterov momentum, and Adam;
-              the parameters come from cnnc_model_init_parameters (whose values must lie within
-              PyTorch's Kaiming-uniform bounds); then 1 step and 10 steps (a different batch of
-              Fashion-MNIST images each step) through the C runtime must give the parameters
-              torch.optim gives (float64 reference, same float32 start values, same batches),
-              at max abs error <= 1e-4 * max(1, max|ref|); after step 1 the optimizer state
-              (momentum_buffer, exp_avg, exp_avg_sq) must match torch's at 1e-4 * max|ref|, and
-              the SGD parameter updates p_new - p_old at 1e-3 * max|update|; each step's loss too.
+  optim.*     models/mnist_cnn.yaml with its `train:` section replaced (a temporary copy) by SGD
+              with momentum 0.9 and weight decay, and by Adam; the parameters come from
+              cnnc_model_init_parameters (whose values must lie within PyTorch's Kaiming-uniform
+              bounds); then 10 steps (a different batch of Fashion-MNIST images each step) in
+              three phases whose optimizer settings change between them at run time
+              (Model.set_optimizer): the SGD model goes on with Nesterov momentum 0.8 and another
+              weight decay, then with dampening; the Adam model goes on as AdamW with other
+              betas, epsilon and a weight decay, then switches to SGD with Nesterov momentum
+              (its momentum buffer in exp_avg). Through the C runtime they must give the
+              parameters torch.optim gives (float64 reference, same float32 start values, same
+              batches; the torch optimizer's param_groups edited alike, a new one on a switch
+              between SGD and Adam) at max abs error <= 1e-4 * max(1, max|ref|), at step 1 and
+              at the end of each phase, and the optimizer state at the end of each phase at
+              1e-4 * max|ref|; the SGD parameter updates p_new - p_old at step 1 at 1e-3 *
+              max|update|; each step's loss too. Settings the compiled state cannot run (adam
+              on the SGD model) and values torch.optim refuses are errors with their messages,
+              changing nothing.
   mse.*       a small dense model with `loss: mse` (mean over batch x classes against one-hot
-              labels), with and without a final softmax: one SGD step equals torch's. The
-              linear one also refuses a non-zero label smoothing (mse) and clipping (not
+              labels), with and without a final softmax: one SGD step equals torch's; compiled
+              for plain SGD, it refuses momentum and AdamW with messages saying how to compile
+              a model that can, and a second step with a weight decay set at run time equals
+              torch's. It also refuses a non-zero label smoothing (mse) and clipping (not
               compiled in), with their messages, and accepts 0 for both.
   regularize.*  a small conv + dense model compiled with `label_smoothing: 0.1,
               clip_grad_norm: 0.05` and SGD (momentum 0.9, weight decay 0.01): the runtime
@@ -31,10 +41,11 @@ What it tests (each check prints PASS/FAIL and its largest error):
               the epoch's mean train loss below ln(10), test accuracy > 0.5, and eval of the
               checkpoint must reproduce the accuracy train reported; `--resume` from the epoch-1
               checkpoint must give a bit-identical epoch-2 checkpoint.
-  resume.*    (Python binding) a model with batch norm, dropout and Adam: save a checkpoint after
-              step k, take step k+1; a fresh model that loads the checkpoint and takes step k+1 on
-              the same batch gives bitwise the same parameters, optimizer state, loss and step
-              count. A truncated checkpoint, a parameters-only file and a garbage file are
+  resume.*    (Python binding) a model with batch norm, dropout and Adam, trained as AdamW: save a
+              checkpoint after step k, take step k+1; a fresh model that loads the checkpoint has
+              the same optimizer settings and, taking step k+1 on the same batch, gives bitwise
+              the same parameters, optimizer state, loss and step count. fit(optimizer=...,
+              momentum=..., weight_decay=...) sets the optimizer. A truncated checkpoint, a parameters-only file and a garbage file are
               refused with clear messages and leave the model unchanged; cnnrun eval of a
               truncated checkpoint fails with `cnnrun: error: ...`.
   device_vs_cpu  (with a GPU --target, e.g. host-opencl; run alone with -k device_vs_cpu) a
@@ -148,23 +159,60 @@ def with_train(model_doc, train):
 
 # --------------------------------------------------------------------------- optimizer tests
 
-OPTIMIZERS = {
-    "sgd_momentum": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0e-4},
-    "sgd_nesterov": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0e-4,
-                     "nesterov": True},
-    "adam": {"name": "adam", "lr": 0.001},
+# Each run compiles mnist_cnn with the first optimizer, then takes phases of steps; before each
+# phase the settings change at run time (Model.set_optimizer) and the torch optimizer likewise:
+# its param_groups edited within a family (as cnnc keeps the state), a new torch optimizer on a
+# switch between SGD and the Adam family (as cnnc starts from zeroed state), its state kept
+# from Adam to AdamW. Unlisted settings take PyTorch's defaults.
+OPTIMIZER_RUNS = {
+    "sgd": [({"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1.0e-4}, 4),
+            ({"name": "sgd", "lr": 0.05, "momentum": 0.8, "nesterov": True,
+              "weight_decay": 5.0e-4}, 3),
+            ({"name": "sgd", "lr": 0.03, "momentum": 0.9, "dampening": 0.3}, 3)],
+    "adam": [({"name": "adam", "lr": 0.001}, 4),
+             ({"name": "adamw", "lr": 0.002, "weight_decay": 0.05, "beta1": 0.8, "beta2": 0.99,
+               "epsilon": 1.0e-6}, 3),
+             ({"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True,
+               "weight_decay": 1.0e-4}, 3)],
 }
+SETTING_DEFAULTS = {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False,
+                    "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+
+
+def full_settings(spec):
+    """A phase's settings with PyTorch's defaults, without the learning rate."""
+    return {"name": spec["name"], **{k: spec.get(k, v) for k, v in SETTING_DEFAULTS.items()}}
 
 
 def torch_optimizer(spec, params):
-    if spec["name"] == "sgd":
-        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.0),
-                               dampening=spec.get("dampening", 0.0),
-                               weight_decay=spec.get("weight_decay", 0.0),
-                               nesterov=spec.get("nesterov", False))
-    return torch.optim.Adam(params, lr=spec["lr"], betas=(spec.get("beta1", 0.9),
-                                                          spec.get("beta2", 0.999)),
-                            eps=spec.get("epsilon", 1e-8), weight_decay=spec.get("weight_decay", 0.0))
+    s = full_settings(spec)
+    if s["name"] == "sgd":
+        return torch.optim.SGD(params, lr=spec["lr"], momentum=s["momentum"],
+                               dampening=s["dampening"], weight_decay=s["weight_decay"],
+                               nesterov=s["nesterov"])
+    cls = torch.optim.Adam if s["name"] == "adam" else torch.optim.AdamW
+    return cls(params, lr=spec["lr"], betas=(s["beta1"], s["beta2"]), eps=s["epsilon"],
+               weight_decay=s["weight_decay"])
+
+
+def next_torch_optimizer(opt, previous, spec, params):
+    """The torch optimizer of a phase after `previous`: PyTorch's equivalent of
+    Model.set_optimizer between steps."""
+    family = lambda name: "sgd" if name == "sgd" else "adam"  # noqa: E731
+    if previous is None or family(previous["name"]) != family(spec["name"]):
+        return torch_optimizer(spec, params)
+    if previous["name"] != spec["name"]:  # Adam <-> AdamW: the same state
+        new = torch_optimizer(spec, params)
+        new.state = opt.state
+        return new
+    s = full_settings(spec)
+    group = opt.param_groups[0]
+    group["lr"], group["weight_decay"] = spec["lr"], s["weight_decay"]
+    if s["name"] == "sgd":
+        group.update(momentum=s["momentum"], dampening=s["dampening"], nesterov=s["nesterov"])
+    else:
+        group.update(betas=(s["beta1"], s["beta2"]), eps=s["epsilon"])
+    return opt
 
 
 def check_init(chk, label, model, layers):
@@ -182,7 +230,18 @@ def check_init(chk, label, model, layers):
     chk.record(f"{label}.init_bounds", ok, "; ".join(msgs) or "all within 1/sqrt(fan_in)")
 
 
-def optimizer_test(chk, rt, label, so, layers, spec, x, y, batch=8, steps=10):
+def expect_error(chk, label, rt, call, *fragments):
+    """Records whether `call` raises CnncError (or TypeError) with every fragment in its text."""
+    try:
+        call()
+    except (rt.CnncError, TypeError) as e:
+        msg = str(e)
+        chk.record(label, all(f in msg for f in fragments), msg)
+        return
+    chk.record(label, False, "no error")
+
+
+def optimizer_test(chk, rt, label, so, layers, phases, x, y, batch=8):
     model = rt.Model(so)
     model.init_parameters(seed=7)
     if label.endswith("adam"):
@@ -190,50 +249,76 @@ def optimizer_test(chk, rt, label, so, layers, spec, x, y, batch=8, steps=10):
     p0 = model.state_dict()
     ref = tg.Reference(layers)
     tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p0.items()}
-    opt = torch_optimizer(spec, list(tparams.values()))
+    plist = list(tparams.values())
+    compiled = phases[0][0]["name"]
+    # The Adam family keeps two state tensors (SGD's momentum buffer in the first), SGD one.
+    slots = {"sgd": {"sgd": [("momentum_buffer", "momentum_buffer")]},
+             "adam": {"adam": [("exp_avg", "exp_avg"), ("exp_avg_sq", "exp_avg_sq")],
+                      "sgd": [("exp_avg", "momentum_buffer")]}}[compiled]
+    opt, previous, step = None, None, 0
     loss_got, loss_ref = [], []
-    for step in range(steps):
-        xb, yb = x[step * batch:(step + 1) * batch], y[step * batch:(step + 1) * batch]
-        before = model.state_dict() if step == 0 else None
-        loss, correct = model.train_step(xb, yb.astype(np.float32), spec["lr"])
-        loss_got.append(loss)
-        opt.zero_grad()
-        L, _ = ref.loss(torch.from_numpy(xb).double(), torch.from_numpy(yb), tparams)
-        L.backward()
-        with torch.no_grad():
-            snapshot = {k: v.detach().clone() for k, v in tparams.items()}
-        opt.step()
-        loss_ref.append(float(L))
-        if step == 0:
-            after = model.state_dict()
-            chk.close(f"{label}.step1.params", np.concatenate([after[k].ravel() for k in after]),
-                      np.concatenate([tparams[k].detach().numpy().ravel() for k in after]))
-            # Per parameter, relative to each tensor's own size (informative).
-            errs = []
-            for k in after:
-                r = tparams[k].detach().numpy()
-                errs.append(np.max(np.abs(after[k] - r)) / max(1.0, np.max(np.abs(r))))
-            print(f"  per parameter rel err: " + ", ".join(
-                f"{k} {e:.1e}" for k, e in zip(after, errs)), flush=True)
-            if spec["name"] == "sgd":
-                du = np.concatenate([(after[k].astype(np.float64) - before[k]).ravel() for k in after])
-                dr = np.concatenate([(tparams[k].detach().numpy() - snapshot[k].numpy()).ravel()
-                                     for k in after])
-                chk.close(f"{label}.step1.updates", du, dr, rtol=1e-3, absolute_floor=False)
-            state = opt.state
-            slots = {"sgd": [("momentum_buffer", "momentum_buffer")],
-                     "adam": [("exp_avg", "exp_avg"), ("exp_avg_sq", "exp_avg_sq")]}[spec["name"]]
-            if spec["name"] == "sgd" and not spec.get("momentum"):
-                slots = []
-            for cslot, tslot in slots:
-                got = np.concatenate([model.get_state(f"{k}.{cslot}").ravel() for k in after])
-                want = np.concatenate([state[tparams[k]][tslot].numpy().ravel() for k in after])
-                chk.close(f"{label}.step1.state.{cslot}", got, want, absolute_floor=False)
-    final = model.state_dict()
-    chk.close(f"{label}.step{steps}.params", np.concatenate([final[k].ravel() for k in final]),
-              np.concatenate([tparams[k].detach().numpy().ravel() for k in final]))
-    chk.close(f"{label}.losses({steps} steps)", np.array(loss_got), np.array(loss_ref))
-    chk.record(f"{label}.step_count", model.step_count == steps, f"{model.step_count}")
+    for phase, (spec, steps) in enumerate(phases):
+        settings = full_settings(spec)
+        model.set_optimizer(**settings)
+        got = model.optimizer
+        chk.record(f"{label}.phase{phase + 1}.settings", got == settings,
+                   f"model.optimizer {got}")
+        opt = next_torch_optimizer(opt, previous, spec, plist)
+        previous = spec
+        name = f"{label}.phase{phase + 1}({spec['name']})"
+        for _ in range(steps):
+            xb, yb = x[step * batch:(step + 1) * batch], y[step * batch:(step + 1) * batch]
+            before = model.state_dict() if step == 0 else None
+            loss, correct = model.train_step(xb, yb.astype(np.float32), spec["lr"])
+            loss_got.append(loss)
+            opt.zero_grad()
+            L, _ = ref.loss(torch.from_numpy(xb).double(), torch.from_numpy(yb), tparams)
+            L.backward()
+            with torch.no_grad():
+                snapshot = {k: v.detach().clone() for k, v in tparams.items()}
+            opt.step()
+            loss_ref.append(float(L))
+            step += 1
+            if step == 1:
+                after = model.state_dict()
+                chk.close(f"{name}.step1.params",
+                          np.concatenate([after[k].ravel() for k in after]),
+                          np.concatenate([tparams[k].detach().numpy().ravel() for k in after]))
+                if spec["name"] == "sgd":
+                    du = np.concatenate([(after[k].astype(np.float64) - before[k]).ravel()
+                                         for k in after])
+                    dr = np.concatenate([(tparams[k].detach().numpy() - snapshot[k].numpy()).ravel()
+                                         for k in after])
+                    chk.close(f"{name}.step1.updates", du, dr, rtol=1e-3, absolute_floor=False)
+        # Parameters and optimizer state at the end of the phase.
+        final = model.state_dict()
+        chk.close(f"{name}.step{step}.params", np.concatenate([final[k].ravel() for k in final]),
+                  np.concatenate([tparams[k].detach().numpy().ravel() for k in final]))
+        family = "sgd" if spec["name"] == "sgd" else "adam"
+        for cslot, tslot in slots[family]:
+            gotten = np.concatenate([model.get_state(f"{k}.{cslot}").ravel() for k in final])
+            want = np.concatenate([opt.state[tparams[k]][tslot].numpy().ravel() for k in final])
+            chk.close(f"{name}.step{step}.state.{cslot}", gotten, want, absolute_floor=False)
+    chk.close(f"{label}.losses({step} steps)", np.array(loss_got), np.array(loss_ref))
+    chk.record(f"{label}.step_count", model.step_count == step, f"{model.step_count}")
+    # What the compiled state cannot run, and values torch.optim refuses.
+    if compiled == "sgd":
+        expect_error(chk, f"{label}.error.adam_on_sgd", rt, lambda: model.set_optimizer("adam"),
+                     "was compiled for sgd with momentum", "not adam",
+                     "compile it with --optimizer adam (or adamw)")
+    else:
+        expect_error(chk, f"{label}.error.beta1", rt, lambda: model.set_optimizer(beta1=1.0),
+                     "beta1 must be in [0, 1), got 1")
+        expect_error(chk, f"{label}.error.nesterov", rt,
+                     lambda: model.set_optimizer("sgd", momentum=0.0, nesterov=True),
+                     "Nesterov momentum needs a momentum > 0 and zero dampening")
+    expect_error(chk, f"{label}.error.momentum", rt, lambda: model.set_optimizer(momentum=-1),
+                 "momentum must be a finite number >= 0, got -1")
+    expect_error(chk, f"{label}.error.unknown_setting", rt,
+                 lambda: model.set_optimizer(betas=(0.9, 0.99)), "unexpected keyword argument",
+                 "'betas'")
+    chk.record(f"{label}.error.nothing_changed", model.optimizer == full_settings(phases[-1][0]),
+               f"model.optimizer {model.optimizer}")
     model.close()
 
 
@@ -275,11 +360,28 @@ def mse_test(chk, rt, label, so, layers):
     chk.record(f"{label}.correct", int(correct) == int((scores.argmax(1) == y).sum()),
                f"cnnc {correct}, reference {int((scores.argmax(1) == y).sum())}")
     if label == "mse.linear_out":
-        expect_error(chk, f"{label}.rejects_label_smoothing",
+        # Compiled for plain SGD: no state, so no momentum and no Adam; the weight decay is a
+        # run-time setting like the others.
+        expect_error(chk, f"{label}.error.momentum", rt, lambda: model.set_optimizer(momentum=0.9),
+                     "was compiled for plain sgd, without optimizer state", "not momentum 0.9",
+                     "--optimizer sgd --momentum 0.9")
+        expect_error(chk, f"{label}.error.adamw", rt, lambda: model.set_optimizer("adamw"),
+                     "not adamw", "--optimizer adam (or adamw)")
+        model.set_optimizer(weight_decay=0.01)
+        model.train_step(x.numpy(), y.numpy().astype(np.float32), lr)
+        opt.param_groups[0]["weight_decay"] = 0.01
+        opt.zero_grad()
+        ref.loss(x.double(), y, tparams, loss="mse")[0].backward()
+        opt.step()
+        new = model.state_dict()
+        chk.close(f"{label}.weight_decay_step.params", np.concatenate([new[k].ravel() for k in new]),
+                  np.concatenate([tparams[k].detach().numpy().ravel() for k in new]))
+        expect_error(chk, f"{label}.rejects_label_smoothing", rt,
                      lambda: setattr(model, "label_smoothing", 0.1),
                      "trains with the mse loss; label smoothing applies to the cross-entropy "
                      "loss (compile with --loss cross_entropy)")
-        expect_error(chk, f"{label}.rejects_clipping", lambda: setattr(model, "clip_grad_norm", 1),
+        expect_error(chk, f"{label}.rejects_clipping", rt,
+                     lambda: setattr(model, "clip_grad_norm", 1),
                      "was compiled without gradient clipping; compile it with --clip-grad-norm "
                      "MAX_NORM")
         model.label_smoothing, model.clip_grad_norm = 0, 0
@@ -302,15 +404,6 @@ REG_TRAIN = {"loss": "cross_entropy", "label_smoothing": 0.1, "clip_grad_norm": 
 # (label smoothing, max_norm, whether torch's gradient norm must exceed max_norm) per step;
 # None: the compiled defaults, left as loaded.
 REG_STEPS = [(None, None, True), (0.0, 1000.0, False), (0.3, 0.0, None), (0.2, 0.02, True)]
-
-
-def expect_error(chk, what, fn, text):
-    """fn() must raise CnncError whose message contains text."""
-    try:
-        fn()
-    except Exception as e:  # CnncError from the binding
-        return chk.record(what, text in str(e), f"raised: {e}")
-    return chk.record(what, False, "no error raised")
 
 
 def regularization_test(chk, rt, so):
@@ -363,13 +456,13 @@ def regularization_test(chk, rt, so):
         _, logits = ref.forward(xe.double(), tparams, training=False, return_logits=True)
         L = F.cross_entropy(logits, ye, label_smoothing=eps)
     chk.close(f"{label}.eval_loss(eps {eps})", np.array([result["loss"]]), np.array([float(L)]))
-    expect_error(chk, f"{label}.rejects_eps_1", lambda: setattr(model, "label_smoothing", 1.0),
+    expect_error(chk, f"{label}.rejects_eps_1", rt, lambda: setattr(model, "label_smoothing", 1.0),
                  "cnnc_model_set_label_smoothing: label smoothing must be in [0, 1), got 1")
-    expect_error(chk, f"{label}.rejects_negative_max_norm",
+    expect_error(chk, f"{label}.rejects_negative_max_norm", rt,
                  lambda: setattr(model, "clip_grad_norm", -1.0),
                  "cnnc_model_set_clip_grad_norm: max_norm must be finite and >= 0 (0: no "
                  "clipping), got -1")
-    expect_error(chk, f"{label}.rejects_infinite_max_norm",
+    expect_error(chk, f"{label}.rejects_infinite_max_norm", rt,
                  lambda: setattr(model, "clip_grad_norm", math.inf), "got inf")
     chk.record(f"{label}.rejected_values_change_nothing",
                abs(model.label_smoothing - 0.2) < 1e-7 and abs(model.clip_grad_norm - 0.02) < 1e-8,
@@ -440,6 +533,7 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
                for i in range(k + 1)]
     a = rt.Model(so)
     a.init_parameters(seed=42)
+    a.set_optimizer("adamw", weight_decay=0.05, beta2=0.99)  # checkpoints keep the settings
     for xb, yb in batches[:k]:
         a.train_step(xb, yb, 0.001)
     ckpt = os.path.join(workdir, "resume.safetensors")
@@ -450,6 +544,8 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
     b.load_checkpoint(ckpt)
     chk.record("resume.step_count_loaded", b.step_count == k and b.seed == 42,
                f"step {b.step_count}, seed {b.seed}")
+    chk.record("resume.optimizer_loaded", b.optimizer == a.optimizer
+               and b.optimizer["name"] == "adamw", f"{b.optimizer}")
     loss_b = b.train_step(*batches[k], 0.001)
     pa, pb = a.state_dict(), b.state_dict()
     diff = [n for n in pa if not np.array_equal(pa[n], pb[n])]
@@ -507,6 +603,12 @@ def resume_test(chk, rt, cnnrun, so, x, y, workdir, data):
     out = (p.stdout + p.stderr).strip()
     chk.record("resume.malformed.cnnrun_eval", p.returncode == 1 and "cnnrun: error:" in out
                and "truncated" in out, f"exit {p.returncode}: {out}")
+    # fit's optimizer arguments set the optimizer (and leave it set).
+    b.fit((x[:batch], y[:batch]), epochs=1, batch_size=batch, optimizer="sgd", momentum=0.5,
+          weight_decay=0.01, verbose=False)
+    chk.record("resume.fit_sets_optimizer", b.step_count == k + 2 and b.optimizer == dict(
+        full_settings({"name": "sgd", "momentum": 0.5, "weight_decay": 0.01}), beta2=0.99),
+        f"{b.optimizer}, step {b.step_count}")
     a.close()
     b.close()
 
@@ -607,11 +709,11 @@ def main():
 
     # name -> (yaml text, runner(so))
     jobs = {}
-    for label, spec in OPTIMIZERS.items():
+    for label, phases in OPTIMIZER_RUNS.items():
         jobs[f"optim.{label}"] = (
-            with_train(mnist, {"loss": "cross_entropy", "optimizer": spec}),
-            lambda so, label=label, spec=spec: optimizer_test(chk, rt, f"optim.{label}", so,
-                                                              mnist["layers"], spec, x, y))
+            with_train(mnist, {"loss": "cross_entropy", "optimizer": phases[0][0]}),
+            lambda so, label=label, phases=phases: optimizer_test(
+                chk, rt, f"optim.{label}", so, mnist["layers"], phases, x, y))
     for label, layers in MSE_MODELS.items():
         jobs[label] = (harness.model_yaml(label.replace(".", "_"), [12], layers, train={
                            "loss": "mse", "optimizer": {"name": "sgd", "lr": 0.5}}),

@@ -14,6 +14,9 @@ Checks (each prints PASS/FAIL with its numbers):
   interrupt      a run stopped by SIGINT in the middle of an epoch (status 130, a checkpoint
                  written) and resumed ends with exactly the parameters and optimizer state of an
                  uninterrupted run, augmentation and validation split included; SIGTERM: 143.
+  optimizer      --optimizer/--momentum/... change the compiled optimizer's settings: the
+                 model's own values change nothing, others do; an Adam-compiled model run as
+                 SGD matches the SGD-compiled one; impossible or inert settings are refused.
   early_stop     --early-stop 1 at lr 0 stops after the second epoch.
   warmup         --lr-warmup N scales the rate of step s by (s + 1) / N.
   progress       off a terminal, --print-every N prints a progress line every N steps.
@@ -237,6 +240,41 @@ def check_interrupt(tools, so, data, work):
            in q.stderr, q.stderr.strip())
 
 
+def check_optimizer(tools, so, data, work):
+    """Run-time optimizer settings: the model's own given explicitly change nothing, another
+    momentum changes the result, and an Adam-compiled model run as SGD matches the
+    SGD-compiled one."""
+    src, adam_so = os.path.join(work, "tiny_adam.yaml"), os.path.join(work, "tiny_adam.so")
+    with open(src, "w") as f:
+        f.write(MODEL.replace("{name: sgd, lr: 0.05, momentum: 0.9}", "{name: adam, lr: 0.001}"))
+    p = run([tools["cnnc"], src, "-o", adam_so])
+    common = ["--data", data, "--epochs", "1", "--test-limit", "0", "--limit", "96"]
+
+    def params(model, *extra):
+        path = os.path.join(work, "opt.st")
+        q = run([tools["cnnrun"], "train", model, *common, "--checkpoint", path, *extra])
+        if q.returncode:
+            raise RuntimeError(q.stderr)
+        return {k: v for k, v in safetensors_io.load(path).items()}, q.stdout
+
+    base, _ = params(so)
+    same, _ = params(so, "--optimizer", "sgd", "--momentum", "0.9")
+    other, out = params(so, "--momentum", "0.5", "--nesterov", "--weight-decay", "0.001")
+    as_sgd, out2 = params(adam_so, "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.05")
+    w = [k for k in base if "." in k and k.split(".")[-1] in ("weight", "bias")]
+    err = max(float(np.abs(as_sgd[k] - base[k]).max()) for k in w)
+    e1 = run([tools["cnnrun"], "train", so, *common, "--optimizer", "adam"])
+    e2 = run([tools["cnnrun"], "train", so, *common, "--beta1", "0.5"])
+    ok = (p.returncode == 0 and all(np.array_equal(base[k], same[k]) for k in base)
+          and any(not np.array_equal(base[k], other[k]) for k in w)
+          and "optimizer: sgd (momentum 0.5, dampening 0, nesterov on, weight decay 0.001)" in out
+          and "optimizer: sgd (momentum 0.9" in out2 and err < 1e-5
+          and "its state is one momentum buffer per parameter" in e1.stderr
+          and "--beta1 does nothing with sgd" in e2.stderr)
+    record("optimizer", ok, f"Adam-compiled model run as SGD vs SGD-compiled: max |diff| "
+           f"{err:.2e}; {e1.stderr.strip()[:90]}...; {e2.stderr.strip()}")
+
+
 def check_early_stop(tools, so, data):
     p = run([tools["cnnrun"], "train", so, "--data", data, "--val-split", "0.2", "--lr", "0",
              "--epochs", "5", "--early-stop", "1"])
@@ -342,6 +380,7 @@ def main():
         data = toy_data(work)
         check_validation(tools, so, data)
         check_interrupt(tools, so, data, work)
+        check_optimizer(tools, so, data, work)
         check_early_stop(tools, so, data)
         check_warmup(tools, so, data)
         check_progress(tools, so, data)

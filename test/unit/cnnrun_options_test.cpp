@@ -253,6 +253,22 @@ TEST(CnnrunOptions, DataAndTrainerOptions) {
       (std::vector<float>{2.0f}));
 }
 
+TEST(CnnrunOptions, RunTimeOptimizerSettings) {
+  Options o = parsed({"train", "m.so", "--data", "d", "--optimizer=adamw", "--weight-decay", "0.05",
+                      "--beta2", "0.99"});
+  EXPECT_EQ(o.optimizer, "adamw");
+  EXPECT_EQ(o.weightDecay, 0.05);
+  EXPECT_EQ(o.beta2, 0.99);
+  EXPECT_FALSE(o.momentum.has_value());
+  EXPECT_FALSE(o.nesterov.has_value());
+  EXPECT_EQ(parsed({"train", "m.so", "--data", "d", "--nesterov"}).nesterov, true);
+  EXPECT_EQ(parsed({"train", "m.so", "--data", "d", "--nesterov=false"}).nesterov, false);
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--optimizer", "rmsprop"}),
+              HasSubstr("--optimizer expects sgd, adam or adamw, got 'rmsprop'"));
+  EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--momentum", "-0.1"}),
+              HasSubstr("--momentum expects a non-negative number, got '-0.1'"));
+}
+
 TEST(CnnrunOptions, BadDataAndTrainerValues) {
   EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--val-split", "1"}),
               HasSubstr("--val-split expects a fraction between 0 and 1, e.g. 0.1, got '1'"));

@@ -146,11 +146,13 @@ TEST_F(CnnrunTrain, TextOutputAndDefaults) {
   // Defaults from the metadata: 3 epochs of batch 4 at lr 0.5.
   ASSERT_EQ(cnnrun("train " + model + " --data " + dir.path() + " --limit 9", out, &err), 0) << err;
   std::vector<std::string> ls = lines(out);
-  ASSERT_EQ(ls.size(), 5u) << out;
+  ASSERT_EQ(ls.size(), 6u) << out;
   EXPECT_EQ(ls[0], "data: IDX in " + dir.path() + ": 9 training, 12 test items; 1x2x2");
-  EXPECT_THAT(ls[1], HasSubstr("epoch 1/3: train loss "));
-  EXPECT_THAT(ls[1], HasSubstr("; test loss "));
-  EXPECT_THAT(ls[4], HasSubstr("for 3 epoch(s), 9 steps of batch 4"));
+  EXPECT_THAT(ls[1], HasSubstr("optimizer: sgd (momentum "));
+  EXPECT_THAT(ls[1], HasSubstr("learning rate 0.5"));
+  EXPECT_THAT(ls[2], HasSubstr("epoch 1/3: train loss "));
+  EXPECT_THAT(ls[2], HasSubstr("; test loss "));
+  EXPECT_THAT(ls[5], HasSubstr("for 3 epoch(s), 9 steps of batch 4"));
 }
 
 TEST_F(CnnrunTrain, EvalOfParametersFileAndErrors) {

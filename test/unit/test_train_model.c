@@ -2,18 +2,19 @@
  *
  * Softmax regression y = W x + b on [-1,1,2,2] inputs (flattened to [-1,4]
  * through a view of the input), 3 classes, trained with mean softmax
- * cross-entropy and SGD with momentum 0.9 (PyTorch semantics, dampening 0:
- * buf = 0.9 buf + g; p = p - lr buf). The metadata follows
- * docs/runtime-abi.md, "Training": state tensors <param>.momentum_buffer,
- * hyper buffers lr/step/seed, a labels buffer, `next` buffers the update
+ * cross-entropy and SGD with momentum (PyTorch semantics: buf = momentum buf
+ * + (1 - dampening) g; p = p - lr buf; the model file's momentum 0.9,
+ * dampening 0). The metadata follows docs/runtime-abi.md, "Training": state
+ * tensors <param>.momentum_buffer, hyper buffers lr/step/seed and the
+ * optimizer settings the runtime fills, a labels buffer, `next` buffers the update
  * kernels write and the swaps that make them current, eval steps, an init
  * list, loss and correct buffers of kind "output" that no entry of
  * "outputs" names (as cnnc emits them), and an inference `prepare` kernel (an identity "fold" of
  * the bias into a derived buffer) that must re-run after every train step. The kernels are plain C
  * over halide_buffer_t and check float32 type, rank and dense strides (returning -100 - arg on a
- * mismatch). The momentum kernel records the step and seed hyper values it saw, the apply kernel
- * the lr, in exported globals the tests read. Variant CNNC_TEST_BAD_TRAIN: a swap pairs buffers of
- * different shapes. */
+ * mismatch). The momentum kernel records the step, seed, momentum, dampening, weight decay and
+ * Nesterov hyper values it saw, the apply kernel the lr, in exported globals the tests read.
+ * Variant CNNC_TEST_BAD_TRAIN: a swap pairs buffers of different shapes. */
 #include "cnnc/model_abi.h"
 
 #include <HalideRuntime.h>
@@ -22,6 +23,8 @@
 #include <stddef.h>
 
 float cnnc_test_last_lr = -1, cnnc_test_last_step = -1, cnnc_test_last_seed = -1;
+float cnnc_test_last_momentum = -1, cnnc_test_last_dampening = -1, cnnc_test_last_weight_decay = -1,
+      cnnc_test_last_nesterov = -1;
 
 /* Checks a dense float32 buffer of `rank` dims; returns its element count or -1. */
 static long check(const halide_buffer_t *b, int rank) {
@@ -186,24 +189,30 @@ static int dbias(void **args) {
   return 0;
 }
 
-/* buf_next = 0.9 buf + g over any shape; args: g, buf, step, seed, buf_next */
+/* buf_next = momentum buf + (1 - dampening) g over any shape; args: g, buf, step, seed,
+ * momentum, dampening, weight_decay, nesterov, buf_next (weight_decay and nesterov are only
+ * recorded) */
 static int momentum(void **args) {
-  int rank = ARG(0)->dimensions;
+  int rank = ARG(0)->dimensions, k;
   long n = check(ARG(0), rank), i;
+  float mu, damp;
   if (n < 0)
     return -100;
   if (check(ARG(1), rank) != n)
     return -101;
-  if (check(ARG(2), 1) != 1)
-    return -102;
-  if (check(ARG(3), 1) != 1)
-    return -103;
-  if (check(ARG(4), rank) != n)
-    return -104;
+  for (k = 2; k < 8; ++k)
+    if (check(ARG(k), 1) != 1)
+      return -100 - k;
+  if (check(ARG(8), rank) != n)
+    return -108;
   cnnc_test_last_step = F(ARG(2))[0];
   cnnc_test_last_seed = F(ARG(3))[0];
+  mu = cnnc_test_last_momentum = F(ARG(4))[0];
+  damp = cnnc_test_last_dampening = F(ARG(5))[0];
+  cnnc_test_last_weight_decay = F(ARG(6))[0];
+  cnnc_test_last_nesterov = F(ARG(7))[0];
   for (i = 0; i < n; ++i)
-    F(ARG(4))[i] = 0.9f * F(ARG(1))[i] + F(ARG(0))[i];
+    F(ARG(8))[i] = mu * F(ARG(1))[i] + (1.0f - damp) * F(ARG(0))[i];
   return 0;
 }
 
@@ -255,7 +264,11 @@ static const char metadata[] =
     "    {\"shape\": [3, 4], \"kind\": \"next\"},\n"                  /* 18 */
     "    {\"shape\": [3], \"kind\": \"next\"},\n"                     /* 19 */
     "    {\"shape\": [3, 4], \"kind\": \"next\"},\n"                  /* 20 */
-    "    {\"shape\": [3], \"kind\": \"next\"}],\n"                    /* 21 */
+    "    {\"shape\": [3], \"kind\": \"next\"},\n"                     /* 21 */
+    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                    /* 22 weight_decay */
+    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                    /* 23 momentum */
+    "    {\"shape\": [1], \"kind\": \"hyper\"},\n"                    /* 24 dampening */
+    "    {\"shape\": [1], \"kind\": \"hyper\"}],\n"                   /* 25 nesterov */
     "  \"prepare\": [{\"kernel\": 0, \"name\": \"fold\", \"args\": [2, 5]}],\n"
     "  \"steps\": [{\"kernel\": 1, \"name\": \"fc\", \"args\": [3, 1, 5, 4], \"flops\": 24}],\n"
     "  \"train\": {\n"
@@ -264,7 +277,8 @@ static const char metadata[] =
     "                  \"nesterov\": false, \"weight_decay\": 0.0},\n"
     "    \"batch\": 4, \"epochs\": 3,\n"
     "    \"labels\": 6,\n"
-    "    \"hyper\": {\"lr\": 7, \"step\": 8, \"seed\": 9},\n"
+    "    \"hyper\": {\"lr\": 7, \"step\": 8, \"seed\": 9, \"weight_decay\": 22,\n"
+    "              \"momentum\": 23, \"dampening\": 24, \"nesterov\": 25},\n"
     "    \"loss_buffer\": 10, \"correct_buffer\": 11,\n"
     "    \"state\": [\n"
     "      {\"name\": \"fc.weight.momentum_buffer\", \"shape\": [3, 4], \"buffer\": 16},\n"
@@ -278,8 +292,10 @@ static const char metadata[] =
     "      {\"kernel\": 4, \"name\": \"loss.grad\", \"args\": [12, 6, 13]},\n"
     "      {\"kernel\": 5, \"name\": \"fc.weight.grad\", \"args\": [13, 3, 14]},\n"
     "      {\"kernel\": 6, \"name\": \"fc.bias.grad\", \"args\": [13, 15]},\n"
-    "      {\"kernel\": 7, \"name\": \"fc.weight.momentum\", \"args\": [14, 16, 8, 9, 20]},\n"
-    "      {\"kernel\": 7, \"name\": \"fc.bias.momentum\", \"args\": [15, 17, 8, 9, 21]},\n"
+    "      {\"kernel\": 7, \"name\": \"fc.weight.momentum\",\n"
+    "       \"args\": [14, 16, 8, 9, 23, 24, 22, 25, 20]},\n"
+    "      {\"kernel\": 7, \"name\": \"fc.bias.momentum\",\n"
+    "       \"args\": [15, 17, 8, 9, 23, 24, 22, 25, 21]},\n"
     "      {\"kernel\": 8, \"name\": \"fc.weight.update\", \"args\": [1, 20, 7, 18]},\n"
     "      {\"kernel\": 8, \"name\": \"fc.bias.update\", \"args\": [2, 21, 7, 19]}],\n"
 #ifdef CNNC_TEST_BAD_TRAIN

@@ -7,7 +7,10 @@
 // values the kernels see; learning on a separable toy set; evaluation (which
 // must re-run the stale `prepare`); the step count; checkpoint round trip;
 // bitwise resume; every malformed-checkpoint case and bad metadata/labels
-// with their messages, a failed load changing nothing.
+// with their messages, a failed load changing nothing; the optimizer
+// settings: the model file's defaults, the values the kernels see after
+// cnnc_model_set_optimizer (a fresh momentum buffer undampened), every
+// rejected setting with its message, and their checkpoint round trip.
 //
 //===----------------------------------------------------------------------===//
 #include "cnnc/runtime.h"
@@ -40,10 +43,12 @@ void toyBatch(int batch, int offset, std::vector<float> &x, std::vector<float> &
 }
 
 /// Double-precision reference of the fake model's train step (mean softmax
-/// cross-entropy, SGD momentum 0.9): updates w, b, mw, mb; returns the loss.
+/// cross-entropy, SGD with momentum, 0.9 by default): updates w, b, mw, mb;
+/// returns the loss.
 double referenceStep(std::vector<double> &w, std::vector<double> &b, std::vector<double> &mw,
                      std::vector<double> &mb, const std::vector<float> &x,
-                     const std::vector<float> &y, int batch, double lr, double *correct) {
+                     const std::vector<float> &y, int batch, double lr, double *correct,
+                     double momentum = 0.9, double dampening = 0) {
   std::vector<double> gw(12, 0.0), gb(3, 0.0);
   double loss = 0;
   *correct = 0;
@@ -71,11 +76,11 @@ double referenceStep(std::vector<double> &w, std::vector<double> &b, std::vector
     }
   }
   for (int k = 0; k < 12; ++k) {
-    mw[k] = 0.9 * mw[k] + gw[k];
+    mw[k] = momentum * mw[k] + (1 - dampening) * gw[k];
     w[k] -= lr * mw[k];
   }
   for (int k = 0; k < 3; ++k) {
-    mb[k] = 0.9 * mb[k] + gb[k];
+    mb[k] = momentum * mb[k] + (1 - dampening) * gb[k];
     b[k] -= lr * mb[k];
   }
   return loss / batch;
@@ -281,6 +286,135 @@ TEST(Train, RejectsBadLabelsAndArguments) {
   EXPECT_THAT(cnnc_last_error(), HasSubstr("has not been set"));
 }
 
+TEST(Optimizer, StartsWithTheModelFilesSettings) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  cnnc::OptimizerSettings s = m.optimizer();
+  EXPECT_EQ(s.name, "sgd");
+  EXPECT_DOUBLE_EQ(s.momentum, 0.9);
+  EXPECT_EQ(s.dampening, 0.0);
+  EXPECT_EQ(s.weightDecay, 0.0);
+  EXPECT_FALSE(s.nesterov);
+  // Options of the other family: PyTorch's defaults.
+  EXPECT_DOUBLE_EQ(s.beta1, 0.9);
+  EXPECT_DOUBLE_EQ(s.beta2, 0.999);
+  EXPECT_DOUBLE_EQ(s.epsilon, 1e-8);
+  cnnc::Model inference(CNNC_TEST_MODEL);
+  cnnc_optimizer_settings c;
+  EXPECT_EQ(cnnc_model_get_optimizer(inference.get(), &c), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("was compiled without training"));
+}
+
+TEST(Optimizer, SettingsReachTheKernelsBetweenSteps) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  m.setParameter("fc.weight", testWeight());
+  m.setParameter("fc.bias", testBias());
+  cnnc::OptimizerSettings s = m.optimizer();
+  s.momentum = 0.5;
+  s.dampening = 0.25;
+  s.weightDecay = 0.01;
+  m.setOptimizer(s);
+  EXPECT_DOUBLE_EQ(m.optimizer().momentum, 0.5);
+  std::vector<double> w = toDouble(testWeight()), b = toDouble(testBias()), mw(12, 0.0), mb(3, 0.0);
+  HyperRecord hyper;
+  for (int step = 1; step <= 3; ++step) {
+    if (step == 3) { // a change between steps keeps the buffer
+      s.momentum = 0.8;
+      m.setOptimizer(s);
+    }
+    std::vector<float> x, y;
+    toyBatch(4, step, x, y);
+    double correct;
+    // PyTorch's new momentum buffer is the first gradient itself: no dampening.
+    double dampening = step == 1 ? 0.0 : 0.25;
+    referenceStep(w, b, mw, mb, x, y, 4, 0.1, &correct, s.momentum, dampening);
+    m.trainStep(4, x, y, 0.1f);
+    EXPECT_FLOAT_EQ(hyper.get("cnnc_test_last_momentum"), float(s.momentum)) << "step " << step;
+    EXPECT_EQ(hyper.get("cnnc_test_last_dampening"), float(dampening)) << "step " << step;
+    EXPECT_FLOAT_EQ(hyper.get("cnnc_test_last_weight_decay"), 0.01f);
+    EXPECT_EQ(hyper.get("cnnc_test_last_nesterov"), 0.0f);
+    EXPECT_EQ(hyper.get("cnnc_test_last_step"), float(step));
+    expectNear(m.getState("fc.weight.momentum_buffer"), mw, 1e-5, "momentum");
+    expectNear(m.getParameter("fc.weight"), w, 1e-5, "fc.weight");
+  }
+  s.nesterov = true;
+  s.dampening = 0;
+  m.setOptimizer(s);
+  std::vector<float> x, y;
+  toyBatch(4, 0, x, y);
+  m.trainStep(4, x, y, 0.1f);
+  EXPECT_EQ(hyper.get("cnnc_test_last_nesterov"), 1.0f);
+  // Initialization zeroes the state and keeps the settings: the buffer is new again.
+  m.initParameters(3);
+  EXPECT_TRUE(m.optimizer().nesterov);
+  s.nesterov = false;
+  s.dampening = 0.5;
+  m.setOptimizer(s);
+  m.trainStep(4, x, y, 0.1f);
+  EXPECT_EQ(hyper.get("cnnc_test_last_dampening"), 0.0f);
+  EXPECT_EQ(hyper.get("cnnc_test_last_step"), 1.0f);
+}
+
+TEST(Optimizer, RejectsBadSettingsAndWhatTheStateCannotRun) {
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  const cnnc::OptimizerSettings good = m.optimizer();
+  struct Case {
+    void (*change)(cnnc::OptimizerSettings &);
+    const char *message;
+  } cases[] = {
+      {[](cnnc::OptimizerSettings &s) { s.name = "lbfgs"; },
+       "unknown optimizer \"lbfgs\" (expected \"sgd\", \"adam\" or \"adamw\")"},
+      {[](cnnc::OptimizerSettings &s) { s.momentum = -0.5; },
+       "momentum must be a finite number >= 0, got -0.5"},
+      {[](cnnc::OptimizerSettings &s) { s.weightDecay = NAN; },
+       "weight_decay must be a finite number >= 0, got nan"},
+      {[](cnnc::OptimizerSettings &s) { s.dampening = 2; }, "dampening must be in [0, 1], got 2"},
+      {[](cnnc::OptimizerSettings &s) { s.beta1 = 1; }, "beta1 must be in [0, 1), got 1"},
+      {[](cnnc::OptimizerSettings &s) { s.beta2 = -0.1; }, "beta2 must be in [0, 1), got -0.1"},
+      {[](cnnc::OptimizerSettings &s) { s.epsilon = 0; },
+       "epsilon must be a finite number > 0, got 0"},
+      {[](cnnc::OptimizerSettings &s) {
+         s.nesterov = true;
+         s.dampening = 0.1;
+       },
+       "Nesterov momentum needs a momentum > 0 and zero dampening (as torch.optim.SGD), got "
+       "momentum 0.9 and dampening 0.1"},
+      {[](cnnc::OptimizerSettings &s) {
+         s.nesterov = true;
+         s.momentum = 0;
+       },
+       "Nesterov momentum needs a momentum > 0 and zero dampening"},
+      {[](cnnc::OptimizerSettings &s) { s.name = "adam"; },
+       "was compiled for sgd with momentum: its state is one momentum buffer per parameter, so "
+       "it runs sgd only (any momentum >= 0, Nesterov or not), not adam (two moments per "
+       "parameter); compile it with --optimizer adam (or adamw) to switch between sgd, adam and "
+       "adamw at run time"},
+  };
+  for (const Case &c : cases) {
+    cnnc::OptimizerSettings s = good;
+    c.change(s);
+    try {
+      m.setOptimizer(s);
+      ADD_FAILURE() << "accepted: " << c.message;
+    } catch (const cnnc::Error &e) {
+      EXPECT_EQ(e.status(), CNNC_ERROR_INVALID_ARGUMENT);
+      EXPECT_THAT(e.what(), ::testing::StartsWith("cnnc_model_set_optimizer: "));
+      EXPECT_THAT(e.what(), HasSubstr(c.message));
+    }
+    EXPECT_DOUBLE_EQ(m.optimizer().momentum, 0.9); // nothing changed
+    EXPECT_EQ(m.optimizer().name, "sgd");
+  }
+  // Momentum 0 and any weight decay are within what the state holds.
+  cnnc::OptimizerSettings plain = good;
+  plain.momentum = 0;
+  plain.weightDecay = 5e-4;
+  m.setOptimizer(plain);
+  EXPECT_EQ(m.optimizer().momentum, 0.0);
+  cnnc_optimizer_settings c{};
+  EXPECT_EQ(cnnc_model_set_optimizer(m.get(), &c), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("settings or its name is null"));
+  EXPECT_EQ(cnnc_model_set_optimizer(m.get(), nullptr), CNNC_ERROR_INVALID_ARGUMENT);
+}
+
 /// A model initialized with `seed` and trained for `steps` toy steps.
 cnnc::Model trained(uint64_t seed, int steps) {
   cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
@@ -338,6 +472,36 @@ TEST(Checkpoint, ResumeGivesTheSameNextStepBitwise) {
   EXPECT_EQ(b.getState("fc.weight.momentum_buffer"), a.getState("fc.weight.momentum_buffer"));
 }
 
+TEST(Checkpoint, RestoresTheOptimizerSettings) {
+  TempDir dir;
+  std::string path = dir.file("ckpt.safetensors");
+  HyperRecord hyper;
+  cnnc::Model a(CNNC_TEST_TRAIN_MODEL);
+  a.initParameters(4);
+  cnnc::OptimizerSettings s = a.optimizer();
+  s.momentum = 0.7;
+  s.dampening = 0.2;
+  s.weightDecay = 0.003;
+  a.setOptimizer(s);
+  std::vector<float> x, y;
+  toyBatch(4, 1, x, y);
+  a.trainStep(4, x, y, 0.2f);
+  a.save(path);
+  cnnc::Model b(CNNC_TEST_TRAIN_MODEL);
+  b.load(path);
+  cnnc::OptimizerSettings r = b.optimizer();
+  EXPECT_EQ(r.name, "sgd");
+  EXPECT_EQ(r.momentum, 0.7);
+  EXPECT_EQ(r.dampening, 0.2);
+  EXPECT_EQ(r.weightDecay, 0.003);
+  // The buffer is not new any more: the resumed step is dampened, as the uninterrupted one.
+  a.trainStep(4, x, y, 0.2f);
+  b.trainStep(4, x, y, 0.2f);
+  EXPECT_FLOAT_EQ(hyper.get("cnnc_test_last_dampening"), 0.2f);
+  EXPECT_EQ(b.getState("fc.weight.momentum_buffer"), a.getState("fc.weight.momentum_buffer"));
+  EXPECT_EQ(b.getParameter("fc.weight"), a.getParameter("fc.weight"));
+}
+
 const char *const kCheckpointMeta =
     "{\"format\":\"cnnc-checkpoint-1\",\"cnnc_step\":\"4\",\"cnnc_seed\":\"0\"}";
 
@@ -370,6 +534,44 @@ TEST(Checkpoint, HandWrittenCheckpointLoads) {
   std::string msg;
   ASSERT_EQ(loadCheckpointBytes(makeSafetensors(goodTensors(), kCheckpointMeta), msg), CNNC_OK)
       << msg;
+}
+
+TEST(Checkpoint, WithoutOptimizerSettingsKeepsTheCurrentOnes) {
+  TempDir dir;
+  std::string path = dir.file("old.safetensors");
+  writeFile(path, makeSafetensors(goodTensors(), kCheckpointMeta));
+  cnnc::Model m(CNNC_TEST_TRAIN_MODEL);
+  cnnc::OptimizerSettings s = m.optimizer();
+  s.momentum = 0.6;
+  s.dampening = 0.3;
+  m.setOptimizer(s);
+  m.load(path);
+  EXPECT_EQ(m.optimizer().momentum, 0.6);
+  // Four steps in, the buffer is in use: dampened.
+  HyperRecord hyper;
+  std::vector<float> x, y;
+  toyBatch(4, 0, x, y);
+  m.trainStep(4, x, y, 0.1f);
+  EXPECT_FLOAT_EQ(hyper.get("cnnc_test_last_dampening"), 0.3f);
+  EXPECT_EQ(hyper.get("cnnc_test_last_step"), 5.0f);
+}
+
+TEST(Checkpoint, BadOptimizerSettings) {
+  std::string settings = "{\\\"name\\\":\\\"adam\\\",\\\"momentum\\\":0,\\\"dampening\\\":0,"
+                         "\\\"weight_decay\\\":0,\\\"nesterov\\\":false,\\\"beta1\\\":0.9,"
+                         "\\\"beta2\\\":0.999,\\\"epsilon\\\":1e-8,\\\"state\\\":\\\"adam\\\","
+                         "\\\"state_steps\\\":4}";
+  std::string meta = "{\"format\":\"cnnc-checkpoint-1\",\"cnnc_step\":\"4\",\"cnnc_seed\":\"0\","
+                     "\"cnnc_optimizer\":\"" +
+                     settings + "\"}";
+  std::string msg;
+  EXPECT_EQ(loadCheckpointBytes(makeSafetensors(goodTensors(), meta), msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("optimizer settings (cnnc_optimizer) of checkpoint"));
+  EXPECT_THAT(msg, HasSubstr("was compiled for sgd with momentum"));
+  meta =
+      "{\"format\":\"cnnc-checkpoint-1\",\"cnnc_step\":\"4\",\"cnnc_optimizer\":\"{\\\"name\\\"\"}";
+  EXPECT_EQ(loadCheckpointBytes(makeSafetensors(goodTensors(), meta), msg), CNNC_ERROR_FORMAT);
+  EXPECT_THAT(msg, HasSubstr("malformed optimizer settings (cnnc_optimizer) of checkpoint"));
 }
 
 TEST(Checkpoint, MissingStateTensor) {

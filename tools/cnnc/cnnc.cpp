@@ -109,12 +109,15 @@ static cl::opt<std::string> trainConfig(
 static cl::opt<std::string> lossOpt("loss",
                                     cl::desc("cross_entropy or mse (default: cross_entropy)"),
                                     cl::value_desc("loss"), cl::cat(cnncOptions));
-static cl::opt<std::string> optimizerOpt("optimizer", cl::desc("adam or sgd (default: adam)"),
+static cl::opt<std::string> optimizerOpt("optimizer",
+                                         cl::desc("adam, adamw or sgd (default: adam)"),
                                          cl::value_desc("name"), cl::cat(cnncOptions));
-static cl::opt<std::string> lrOpt("lr",
-                                  cl::desc("Learning rate (default: 0.001 for adam, 0.01 for sgd)"),
-                                  cl::value_desc("number"), cl::cat(cnncOptions));
-static cl::opt<std::string> weightDecayOpt("weight-decay", cl::desc("L2 weight decay (default: 0)"),
+static cl::opt<std::string>
+    lrOpt("lr", cl::desc("Learning rate (default: 0.001 for adam and adamw, 0.01 for sgd)"),
+          cl::value_desc("number"), cl::cat(cnncOptions));
+static cl::opt<std::string> weightDecayOpt("weight-decay",
+                                           cl::desc("Weight decay: L2 (adam, sgd) or decoupled "
+                                                    "(adamw) (default: 0; 0.01 for adamw)"),
                                            cl::value_desc("number"), cl::cat(cnncOptions));
 static cl::opt<std::string> momentumOpt("momentum", cl::desc("SGD momentum (default: 0)"),
                                         cl::value_desc("number"), cl::cat(cnncOptions));
@@ -124,11 +127,11 @@ static cl::opt<bool> nesterovOpt("nesterov",
                                  cl::desc("SGD with Nesterov momentum (default: off; "
                                           "--nesterov=false turns off the model's)"),
                                  cl::cat(cnncOptions));
-static cl::opt<std::string> beta1Opt("beta1", cl::desc("Adam beta1 (default: 0.9)"),
+static cl::opt<std::string> beta1Opt("beta1", cl::desc("Adam/AdamW beta1 (default: 0.9)"),
                                      cl::value_desc("number"), cl::cat(cnncOptions));
-static cl::opt<std::string> beta2Opt("beta2", cl::desc("Adam beta2 (default: 0.999)"),
+static cl::opt<std::string> beta2Opt("beta2", cl::desc("Adam/AdamW beta2 (default: 0.999)"),
                                      cl::value_desc("number"), cl::cat(cnncOptions));
-static cl::opt<std::string> epsilonOpt("epsilon", cl::desc("Adam epsilon (default: 1e-8)"),
+static cl::opt<std::string> epsilonOpt("epsilon", cl::desc("Adam/AdamW epsilon (default: 1e-8)"),
                                        cl::value_desc("number"), cl::cat(cnncOptions));
 static cl::opt<std::string> labelSmoothingOpt(
     "label-smoothing",

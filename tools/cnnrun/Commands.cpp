@@ -123,10 +123,23 @@ void info(const Options &options) {
     std::printf("  %-32s %lld FLOP/item\n", s.name.c_str(), (long long)s.flops);
   if (model.hasTraining()) {
     cnnc::TrainInfo t = model.trainInfo();
-    std::printf("training: %s loss, %s (lr %g), batch %lld, %lld epoch(s), %zu state tensors\n",
-                t.loss.c_str(), t.optimizer.c_str(), t.lr, (long long)t.batch, (long long)t.epochs,
-                model.state().size());
+    std::printf("training: %s loss, %s, lr %g, batch %lld, %lld epoch(s), %zu state tensors\n",
+                t.loss.c_str(), describeOptimizer(model.optimizer()).c_str(), t.lr,
+                (long long)t.batch, (long long)t.epochs, model.state().size());
   }
+}
+
+/// "adam (beta1 0.9, beta2 0.999, epsilon 1e-08, weight decay 0)".
+std::string describeOptimizer(const cnnc::OptimizerSettings &s) {
+  char text[160];
+  if (s.name == "sgd")
+    std::snprintf(text, sizeof text,
+                  "sgd (momentum %g, dampening %g, nesterov %s, weight decay %g)", s.momentum,
+                  s.dampening, s.nesterov ? "on" : "off", s.weightDecay);
+  else
+    std::snprintf(text, sizeof text, "%s (beta1 %g, beta2 %g, epsilon %g, weight decay %g)",
+                  s.name.c_str(), s.beta1, s.beta2, s.epsilon, s.weightDecay);
+  return text;
 }
 
 void run(const Options &options) {

@@ -13,7 +13,12 @@
 
 #include "Options.h"
 
+#include "cnnc/runtime.hpp"
+
 namespace cnnrun {
+
+/// "adam (beta1 0.9, beta2 0.999, epsilon 1e-08, weight decay 0)".
+std::string describeOptimizer(const cnnc::OptimizerSettings &settings);
 
 /// Prints the model's inputs, outputs, parameters and steps.
 void info(const Options &options);

@@ -169,6 +169,41 @@ void addNormalization(CLI::App &c, Options &o) {
       ->type_name("X[,Y,Z]");
 }
 
+/// Adds `--name X`: a non-negative number stored in an optional.
+void addSetting(CLI::App &c, const std::string &flag, std::optional<double> &target,
+                const std::string &help) {
+  c.add_option_function<std::string>(
+       flag, [flag, &target](const std::string &text) { target = parseNonNegative(flag, text); },
+       help)
+      ->type_name("X");
+}
+
+/// The optimizer settings `cnnrun train` may change without recompiling.
+void addOptimizerOptions(CLI::App &c, Options &o) {
+  c.add_option_function<std::string>(
+       "--optimizer",
+       [&o](const std::string &text) {
+         if (text != "sgd" && text != "adam" && text != "adamw")
+           throw CLI::ValidationError("--optimizer expects sgd, adam or adamw, got '" + text + "'");
+         o.optimizer = text;
+       },
+       "sgd, adam or adamw, if the compiled state allows it: a model compiled with Adam or "
+       "AdamW runs any of them, one compiled with SGD with momentum runs SGD with any momentum, "
+       "one compiled with plain SGD only plain SGD; a different optimizer starts from its own "
+       "defaults")
+      ->type_name("NAME");
+  addSetting(c, "--momentum", o.momentum, "SGD momentum");
+  addSetting(c, "--dampening", o.dampening, "SGD dampening");
+  c.add_flag_function(
+      "--nesterov{true}", [&o](int64_t count) { o.nesterov = count > 0; },
+      "SGD with Nesterov momentum (--nesterov=false: without)");
+  addSetting(c, "--weight-decay", o.weightDecay,
+             "L2 weight decay (SGD, Adam) or decoupled weight decay (AdamW)");
+  addSetting(c, "--beta1", o.beta1, "Adam/AdamW beta1");
+  addSetting(c, "--beta2", o.beta2, "Adam/AdamW beta2");
+  addSetting(c, "--epsilon", o.epsilon, "Adam/AdamW epsilon");
+}
+
 void trainOptions(CLI::App &c, Options &o) {
   std::string section = std::string(cnnc::schema::key::kTrain) + ": section";
   c.group("Data");
@@ -219,6 +254,8 @@ void trainOptions(CLI::App &c, Options &o) {
             "start from these parameters (default: those the model embeds, else the "
             "initialization)");
   addStripPrefix(c, o);
+  c.group("Optimizer (changed at run time; default: the model's settings, or the checkpoint's)");
+  addOptimizerOptions(c, o);
   c.group("Checkpoints and output");
   addString(c, "--checkpoint", o.checkpoint, "PATH",
             "write a checkpoint here after each epoch, every --checkpoint-every steps, and on "

@@ -48,6 +48,10 @@ struct Options {
   int64_t earlyStop = 0;  ///< stop after N epochs without a better validation loss
   int64_t printEvery = 0; ///< progress line every N steps off a terminal (0 = a tenth of an epoch)
   Preprocessing preprocessing;
+  // train: optimizer settings changed at run time (unset: the model's or the checkpoint's)
+  std::optional<std::string> optimizer;
+  std::optional<double> momentum, dampening, weightDecay, beta1, beta2, epsilon;
+  std::optional<bool> nesterov;
 };
 
 /// The outcome of parsing a command line.

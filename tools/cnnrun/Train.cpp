@@ -40,6 +40,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <tuple>
 
 namespace cnnrun {
 namespace {
@@ -328,6 +329,41 @@ double learningRate(const Options &o, const cnnc::LrSchedule &schedule, double b
   return lr;
 }
 
+/// The optimizer the command line asks for, from the model's current one:
+/// a different --optimizer starts from that optimizer's defaults (as a new
+/// torch.optim optimizer would), then each given setting replaces its value.
+cnnc::OptimizerSettings requestedOptimizer(const Options &o, cnnc::OptimizerSettings s) {
+  if (o.optimizer && *o.optimizer != s.name) {
+    s = cnnc::OptimizerSettings{};
+    s.name = *o.optimizer;
+    if (s.name == "adamw")
+      s.weightDecay = 0.01;
+  }
+  auto set = [](auto &field, const auto &given) {
+    if (given)
+      field = *given;
+  };
+  set(s.momentum, o.momentum);
+  set(s.dampening, o.dampening);
+  set(s.weightDecay, o.weightDecay);
+  set(s.nesterov, o.nesterov);
+  set(s.beta1, o.beta1);
+  set(s.beta2, o.beta2);
+  set(s.epsilon, o.epsilon);
+  bool sgd = s.name == "sgd";
+  for (auto [flag, given, forSgd] : {std::tuple{"--momentum", o.momentum.has_value(), true},
+                                     {"--dampening", o.dampening.has_value(), true},
+                                     {"--nesterov", o.nesterov.has_value(), true},
+                                     {"--beta1", o.beta1.has_value(), false},
+                                     {"--beta2", o.beta2.has_value(), false},
+                                     {"--epsilon", o.epsilon.has_value(), false}})
+    if (given && forSgd != sgd)
+      throw std::runtime_error(
+          std::string(flag) + " does nothing with " + s.name +
+          (o.optimizer ? "" : " (the model's optimizer; --optimizer changes it)"));
+  return s;
+}
+
 /// Writes the checkpoint, if one was asked for.
 void saveCheckpoint(const Options &o, const cnnc::Model &model, const TrainerState &state) {
   if (!o.checkpoint.empty())
@@ -406,6 +442,9 @@ int train(const Options &o) {
       model.loadDefaultParameters();
   }
 
+  model.setOptimizer(requestedOptimizer(o, model.optimizer()));
+  cnnc::OptimizerSettings optimizer = model.optimizer();
+
   bool terminal = isatty(fileno(stderr)) && isatty(fileno(stdout));
   if (!o.json) {
     std::printf("data: %s in %s: %lld training", data.layout.c_str(), o.data.c_str(),
@@ -418,6 +457,7 @@ int train(const Options &o) {
     if (!data.classNames.empty())
       std::printf(", %zu classes", data.classNames.size());
     std::printf("; %s\n", pipeline.describe(/*training=*/true).c_str());
+    std::printf("optimizer: %s, learning rate %g\n", describeOptimizer(optimizer).c_str(), baseLr);
     if (!o.resume.empty())
       std::printf("resuming at step %llu (epoch %lld, batch %lld of %lld)\n",
                   (unsigned long long)model.stepCount(), (long long)firstEpoch + 1,
@@ -536,7 +576,7 @@ int train(const Options &o) {
   }
   std::printf("trained %s (%s, %s loss) for %lld epoch(s), %llu steps of batch %lld in %.1f s: "
               "train loss %.4f, accuracy %.2f%%",
-              model.name().c_str(), info.optimizer.c_str(), info.loss.c_str(),
+              model.name().c_str(), optimizer.name.c_str(), info.loss.c_str(),
               (long long)(lastEpoch - firstEpoch), (unsigned long long)model.stepCount(),
               (long long)batch, secondsSince(runStart), trainLoss, 100 * trainAcc);
   if (data.val)

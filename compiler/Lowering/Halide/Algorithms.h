@@ -400,16 +400,29 @@ Halide::Func countCorrect(Halide::Func scores, Halide::Func labels, int classes,
 
 /// Optimizer updates over parameter-shaped values of rank `rank`.
 Halide::Func ema(Halide::Func running, Halide::Func batch, int rank, double momentum);
-Halide::Func sgdMomentum(Halide::Func buffer, Halide::Func grad, Halide::Func param, int rank,
-                         double momentum, double dampening, double weightDecay);
-Halide::Func sgdStep(Halide::Func param, Halide::Func grad, std::optional<Halide::Func> buffer,
-                     Halide::Func lr, int rank, double momentum, double weightDecay, bool nesterov);
-Halide::Func adamMoment(Halide::Func moment, Halide::Func grad, Halide::Func param, int rank,
-                        double beta, double weightDecay, bool squared);
-/// `scalars` receives the per-call step size and bias correction (0-D Funcs).
-Halide::Func adamStep(Halide::Func param, Halide::Func m, Halide::Func v, Halide::Func lr,
-                      Halide::Func step, int rank, double beta1, double beta2, double epsilon,
-                      std::vector<Halide::Func> &scalars);
+
+/// The run-time settings an optimizer update reads: each a one-element Func
+/// (a hyper-parameter scalar); those its form does not read stay undefined.
+struct OptimizerHypers {
+  Halide::Func optimizer, lr, step, weightDecay, momentum, dampening, nesterov, beta1, beta2,
+      epsilon;
+};
+
+/// The new values of an optimizer update: the parameter and each state tensor.
+struct OptimizerUpdate {
+  Halide::Func param;
+  std::vector<Halide::Func> state;
+};
+
+/// PyTorch's torch.optim update of a parameter of rank `rank` with `state`
+/// holding what the compiled optimizer keeps: nothing (plain SGD: lr and
+/// weight decay), the momentum buffer (SGD with momentum, dampening,
+/// Nesterov) or Adam's two moments (Adam, AdamW or SGD, selected by the
+/// `optimizer` scalar). `scalars` receives the per-call coefficients (a 0-D
+/// Func computed once per call).
+OptimizerUpdate optimizerUpdate(Halide::Func param, Halide::Func grad,
+                                const std::vector<Halide::Func> &state, const OptimizerHypers &h,
+                                int rank, std::vector<Halide::Func> &scalars);
 
 } // namespace cnnc::halide
 

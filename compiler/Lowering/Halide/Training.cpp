@@ -4,7 +4,8 @@
 // indices as floats; a label outside [0, classes) is clamped. The loss is the
 // mean over the batch (cross-entropy) or over all elements (MSE against
 // one-hot targets), as PyTorch's default `reduction='mean'`. The optimizer
-// updates follow torch.optim.SGD and torch.optim.Adam exactly, elementwise.
+// updates follow torch.optim.SGD, Adam and AdamW, element-wise, with their
+// settings read at run time.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Lowering/Halide/Algorithms.h"
@@ -130,54 +131,60 @@ Func ema(Func running, Func batch, int rank, double momentum) {
   return f;
 }
 
-/// The gradient with L2 weight decay, as torch.optim adds it.
-static Expr decayed(Func grad, Func param, const std::vector<Var> &a, double weightDecay) {
-  return weightDecay != 0 ? grad(a) + float(weightDecay) * param(a) : grad(a);
-}
-
-Func sgdMomentum(Func buffer, Func grad, Func param, int rank, double momentum, double dampening,
-                 double weightDecay) {
+OptimizerUpdate optimizerUpdate(Func param, Func grad, const std::vector<Func> &state,
+                                const OptimizerHypers &h, int rank, std::vector<Func> &scalars) {
   std::vector<Var> a = argsOf(rank);
-  Func f("sgd_momentum");
-  f(a) =
-      float(momentum) * buffer(a) + float(1.0 - dampening) * decayed(grad, param, a, weightDecay);
-  return f;
-}
-
-Func sgdStep(Func param, Func grad, std::optional<Func> buffer, Func lr, int rank, double momentum,
-             double weightDecay, bool nesterov) {
-  std::vector<Var> a = argsOf(rank);
-  Expr d = decayed(grad, param, a, weightDecay);
-  if (buffer)
-    d = nesterov ? d + float(momentum) * (*buffer)(a) : (*buffer)(a);
-  Func f("sgd_step");
-  f(a) = param(a) - lr(0) * d;
-  return f;
-}
-
-Func adamMoment(Func moment, Func grad, Func param, int rank, double beta, double weightDecay,
-                bool squared) {
-  std::vector<Var> a = argsOf(rank);
-  Expr d = decayed(grad, param, a, weightDecay);
-  Func f(squared ? "adam_second_moment" : "adam_first_moment");
-  f(a) = float(beta) * moment(a) + float(1.0 - beta) * (squared ? d * d : d);
-  return f;
-}
-
-Func adamStep(Func param, Func m, Func v, Func lr, Func step, int rank, double beta1, double beta2,
-              double epsilon, std::vector<Func> &scalars) {
-  std::vector<Var> a = argsOf(rank);
-  // The step size and bias correction of this step, once per kernel call.
-  Expr t = step(0);
-  Func stepSize("adam_step_size"), correction2("adam_sqrt_correction2");
-  stepSize() = lr(0) / (1.0f - pow(float(beta1), t));
-  correction2() = sqrt(1.0f - pow(float(beta2), t));
-  scalars.push_back(stepSize);
-  scalars.push_back(correction2);
-  Expr denominator = sqrt(v(a)) / correction2() + float(epsilon);
-  Func f("adam_step");
-  f(a) = param(a) - stepSize() * m(a) / denominator;
-  return f;
+  OptimizerUpdate result;
+  if (state.empty()) {
+    result.param = Func("sgd_update");
+    result.param(a) = param(a) - h.lr(0) * (grad(a) + h.weightDecay(0) * param(a));
+    return result;
+  }
+  // Every rule is one formula whose coefficients depend only on the
+  // settings, computed once per call (no branch per element):
+  //   d = g + l2·p,  s1' = a1·s1 + b1·d,  s2' = a2·s2 + b2·d²,
+  //   p' = p - (decoupled·p + (cd·d + cs·s1') / den),
+  //   den = sqrt(s2')/c2 + ε for Adam and AdamW, else 1.
+  Expr lr = h.lr(0), wd = h.weightDecay(0), mu = h.momentum(0), dampening = h.dampening(0);
+  // SGD (torch.optim.SGD): without momentum the buffer is kept as it is and
+  // d itself is the step.
+  Expr withMomentum = mu != 0.0f, nesterov = h.nesterov(0) != 0.0f;
+  Expr a1 = select(withMomentum, mu, 1.0f), b1 = select(withMomentum, 1.0f - dampening, 0.0f);
+  Expr cd = select(withMomentum && !nesterov, 0.0f, lr);
+  Expr cs = select(withMomentum, select(nesterov, lr * mu, lr), 0.0f);
+  Func coefficients("optimizer_coefficients");
+  scalars.push_back(coefficients);
+  auto c = [&](int i) { return coefficients()[i]; };
+  if (state.size() == 1) {
+    coefficients() = Tuple(a1, b1, cd, cs);
+    Expr d = grad(a) + wd * param(a);
+    Func buffer("momentum_buffer");
+    buffer(a) = c(0) * state[0](a) + c(1) * d;
+    result.state.push_back(buffer);
+    result.param = Func("sgd_momentum_update");
+    result.param(a) = param(a) - (c(2) * d + c(3) * buffer(a));
+    return result;
+  }
+  // torch.optim.Adam and AdamW with bias correction; t is the 1-based step.
+  // AdamW decays the parameter by lr·wd instead of adding wd·p to g.
+  Expr code = h.optimizer(0);
+  Expr adam = code > 0.5f, adamw = code > 1.5f;
+  Expr beta1 = h.beta1(0), beta2 = h.beta2(0), t = h.step(0);
+  Expr correction1 = 1.0f - pow(beta1, t), correction2 = sqrt(1.0f - pow(beta2, t));
+  coefficients() =
+      Tuple(select(adam, beta1, a1), select(adam, 1.0f - beta1, b1), select(adam, 0.0f, cd),
+            select(adam, lr / correction1, cs), select(adam, beta2, 1.0f),
+            select(adam, 1.0f - beta2, 0.0f), select(adamw, 0.0f, wd), select(adamw, lr * wd, 0.0f),
+            select(adam, 1.0f, 0.0f), correction2, h.epsilon(0));
+  Expr d = grad(a) + c(6) * param(a);
+  Func m("exp_avg"), v("exp_avg_sq");
+  m(a) = c(0) * state[0](a) + c(1) * d;
+  v(a) = c(4) * state[1](a) + c(5) * (d * d);
+  result.state = {m, v};
+  Expr denominator = select(c(8) > 0.5f, sqrt(v(a)) / c(9) + c(10), 1.0f);
+  result.param = Func("adam_update");
+  result.param(a) = param(a) - (c(7) * param(a) + (c(2) * d + c(3) * m(a)) / denominator);
+  return result;
 }
 
 // Clipping by the global norm, as torch.nn.utils.clip_grad_norm_: the

@@ -104,8 +104,12 @@ inline constexpr std::array<std::string_view, 2> kAll = {kCrossEntropy, kMse};
 /// Optimizers and their hyper-parameters (PyTorch's names and defaults).
 namespace optimizer {
 inline constexpr std::string_view kAdam = "adam";
+inline constexpr std::string_view kAdamW = "adamw";
 inline constexpr std::string_view kSgd = "sgd";
-inline constexpr std::array<std::string_view, 2> kAll = {kAdam, kSgd};
+inline constexpr std::array<std::string_view, 3> kAll = {kAdam, kAdamW, kSgd};
+/// The value of the `optimizer` hyper-parameter that selects each rule in an
+/// Adam-compiled update kernel (which can run all three).
+inline constexpr float kSgdCode = 0, kAdamCode = 1, kAdamWCode = 2;
 inline constexpr std::string_view kName = "name";
 inline constexpr std::string_view kLr = "lr";
 inline constexpr std::string_view kWeightDecay = "weight_decay";
@@ -121,17 +125,30 @@ inline constexpr std::string_view kExpAvgSq = "exp_avg_sq";
 inline constexpr std::string_view kMomentumBuffer = "momentum_buffer";
 } // namespace optimizer
 
-/// Hyper-parameters the runtime sets before each train step.
+/// Hyper-parameters the runtime sets before each train step. The optimizer's
+/// settings are read by the update kernels at run time, so they can change
+/// between steps without recompiling.
 namespace hyper {
-inline constexpr std::string_view kLr = "lr";     // learning rate
-inline constexpr std::string_view kStep = "step"; // 1-based step number (Adam's bias correction)
+inline constexpr std::string_view kLr = "lr"; // learning rate
+inline constexpr std::string_view kStep =
+    "step"; // 1-based step of Adam's moments (bias correction)
 inline constexpr std::string_view kSeed = "seed"; // dropout seed
+/// The rule of an Adam-compiled update: optimizer::kSgdCode, kAdamCode or kAdamWCode.
+inline constexpr std::string_view kOptimizer = "optimizer";
+inline constexpr std::string_view kWeightDecay = optimizer::kWeightDecay;
+inline constexpr std::string_view kMomentum = optimizer::kMomentum;
+inline constexpr std::string_view kDampening = optimizer::kDampening;
+inline constexpr std::string_view kNesterov = optimizer::kNesterov; // 0 or 1
+inline constexpr std::string_view kBeta1 = optimizer::kBeta1;
+inline constexpr std::string_view kBeta2 = optimizer::kBeta2;
+inline constexpr std::string_view kEpsilon = optimizer::kEpsilon;
 /// Cross-entropy's label smoothing in [0, 1) (train and eval steps).
 inline constexpr std::string_view kLabelSmoothing = key::kLabelSmoothing;
 /// Gradient clipping's max_norm (0: no clipping), with a compiled norm.
 inline constexpr std::string_view kClipGradNorm = key::kClipGradNorm;
-inline constexpr std::array<std::string_view, 5> kAll = {kLr, kStep, kSeed, kLabelSmoothing,
-                                                         kClipGradNorm};
+inline constexpr std::array<std::string_view, 13> kAll = {
+    kLr,       kStep,  kSeed,  kOptimizer, kWeightDecay,    kMomentum,    kDampening,
+    kNesterov, kBeta1, kBeta2, kEpsilon,   kLabelSmoothing, kClipGradNorm};
 } // namespace hyper
 
 /// Parameter initializations of the `init` list.

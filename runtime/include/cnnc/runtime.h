@@ -195,7 +195,7 @@ cnnc_status cnnc_model_run_timed(cnnc_model *model, int64_t batch, const float *
  * strings stay valid for the life of the model. */
 typedef struct cnnc_train_info {
   const char *loss;      /**< e.g. "softmax_cross_entropy" */
-  const char *optimizer; /**< "sgd" or "adam" */
+  const char *optimizer; /**< compiled default: "sgd", "adam" or "adamw" */
   double lr;             /**< default learning rate */
   int64_t batch;         /**< default batch size (0 if unspecified) */
   int64_t epochs;        /**< default number of epochs (0 if unspecified) */
@@ -208,6 +208,46 @@ int cnnc_model_has_training(const cnnc_model *model);
 /** Describes the training defaults; fails for a model without training. */
 cnnc_status cnnc_model_get_train_info(const cnnc_model *model, cnnc_train_info *out_info);
 
+/** The optimizer of the next train steps, with torch.optim's names and
+ * meanings (SGD, Adam, AdamW). The update kernels read every setting at run
+ * time; the model fixes only the state it keeps per parameter, and so which
+ * optimizers it can run: compiled with adam or adamw (two state tensors),
+ * any of sgd, adam and adamw; with sgd and a momentum (one, the momentum
+ * buffer), sgd with any momentum >= 0, Nesterov or not; with plain sgd (no
+ * state), sgd without momentum (any weight decay). Fields a rule does not
+ * use are kept for a later switch. */
+typedef struct cnnc_optimizer_settings {
+  const char *name;    /**< "sgd", "adam" or "adamw" */
+  double momentum;     /**< sgd: momentum factor, >= 0 (0: none) */
+  double dampening;    /**< sgd: dampening of the momentum, in [0, 1] */
+  double weight_decay; /**< >= 0: L2 penalty added to the gradient (sgd, adam) or
+                            decoupled decay p -= lr * weight_decay * p (adamw) */
+  int32_t nesterov;    /**< sgd: nonzero for Nesterov momentum (needs momentum > 0 and
+                            dampening 0) */
+  double beta1, beta2; /**< adam, adamw: decay rates of the moments, in [0, 1) */
+  double epsilon;      /**< adam, adamw: added to the denominator, > 0 */
+} cnnc_optimizer_settings;
+
+/** The optimizer settings of the next train step: after loading, the model
+ * file's (cnnc_train_info.optimizer and its options; PyTorch's defaults for
+ * the options of the other family). `name` points to a static string. */
+cnnc_status cnnc_model_get_optimizer(const cnnc_model *model,
+                                     cnnc_optimizer_settings *out_settings);
+
+/** Sets the optimizer of the following train steps (kept until set again or
+ * a checkpoint is loaded; cnnc_model_init_parameters keeps it). Every field
+ * is validated as torch.optim does (momentum, weight_decay >= 0, dampening
+ * in [0, 1], betas in [0, 1), epsilon > 0, Nesterov only with a momentum
+ * and no dampening) and against the model's compiled state; on failure the
+ * message says what the state holds and how to compile a model that can,
+ * and nothing changes. Setting resets nothing. The optimizer state follows
+ * PyTorch: a step that stays within the SGD family (sgd) or the Adam family
+ * (adam, adamw) keeps it, as changing a torch optimizer's param_groups does;
+ * the first step of the other family starts from zeroed state, as a new
+ * torch.optim optimizer would (Adam's bias correction from step 1; a new
+ * momentum buffer takes the first gradient undampened). */
+cnnc_status cnnc_model_set_optimizer(cnnc_model *model, const cnnc_optimizer_settings *settings);
+
 /** Initializes every parameter as the metadata's "init" list says (PyTorch's
  * defaults: uniform in [-bound, bound] or a constant), zeroes the optimizer
  * state and sets the step count to 0. Reproducible: the values depend only
@@ -216,13 +256,13 @@ cnnc_status cnnc_model_get_train_info(const cnnc_model *model, cnnc_train_info *
 cnnc_status cnnc_model_init_parameters(cnnc_model *model, uint64_t seed);
 
 /** One training step on `batch` (>= 1) items: forward, loss, backward and
- * optimizer update, all in the model's kernels. inputs[i] holds batch *
- * item_count floats of input i; labels holds `batch` class indices as floats
- * (integers in [0, classes)). `lr` is this step's learning rate. Stores the
- * mean loss over the batch and the number of correctly classified items.
- * Increments the step count; the next inference re-runs `prepare`. On a
- * kernel failure the parameters and state are unchanged. Returns when the
- * loss and count are read (for a GPU model: copied from the device). */
+ * optimizer update (cnnc_model_set_optimizer's), all in the model's kernels. inputs[i] holds batch
+ * * item_count floats of input i; labels holds `batch` class indices as floats (integers in [0,
+ * classes)). `lr` is this step's learning rate. Stores the mean loss over the batch and the number
+ * of correctly classified items. Increments the step count; the next inference re-runs `prepare`.
+ * On a kernel failure the parameters and state are unchanged (but for a state zeroed by a switch of
+ * optimizer family, see cnnc_model_set_optimizer). Returns when the loss and count are read (for a
+ * GPU model: copied from the device). */
 cnnc_status cnnc_model_train_step(cnnc_model *model, int64_t batch, const float *const *inputs,
                                   const float *labels, float lr, float *out_loss,
                                   float *out_correct);
@@ -285,16 +325,19 @@ cnnc_status cnnc_model_get_state(const cnnc_model *model, const char *name, size
 
 /** Writes a checkpoint: safetensors with every parameter and state tensor
  * (F32, by name) and __metadata__ {"format": "cnnc-checkpoint-1",
- * "cnnc_step": "<step count>", "cnnc_seed": "<seed>"}. Written to
+ * "cnnc_step": "<step count>", "cnnc_seed": "<seed>", "cnnc_optimizer":
+ * "<the optimizer settings and what the state holds, as JSON>"}. Written to
  * `<path>.tmp-<pid>`, flushed, fsync'ed and renamed over `path`, so a crash
  * leaves either the old file or the new one, never a broken one. */
 cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const char *path);
 
 /** Reads a checkpoint written by cnnc_model_save_checkpoint: parameters,
- * state, step count and seed. Everything is validated and read before
- * anything changes; a missing or mis-shaped tensor, a wrong dtype, a
- * truncated file or a file that is not a checkpoint (no "cnnc_step", e.g. a
- * parameters-only file) is a clear error and leaves the model as it was. */
+ * state, step count, seed and optimizer settings (a checkpoint without
+ * them, from an older runtime, keeps the model's current settings).
+ * Everything is validated and read before anything changes; a missing or
+ * mis-shaped tensor, a wrong dtype, a truncated file, bad optimizer settings
+ * or a file that is not a checkpoint (no "cnnc_step", e.g. a parameters-only
+ * file) is a clear error and leaves the model as it was. */
 cnnc_status cnnc_model_load_checkpoint(cnnc_model *model, const char *path);
 
 /** cnnc_model_save_checkpoint with an application's note: any UTF-8 text

@@ -12,6 +12,7 @@
 //   std::vector<float> y = model.run(batch, x); // one input, one output
 // Training:
 //   model.initParameters(/*seed=*/0);
+//   model.setOptimizer({"sgd", /*momentum=*/0.9}); // optional: the model file's by default
 //   cnnc::StepResult r = model.trainStep(batch, x, labels, 0.01f);
 //   model.save("ckpt.safetensors");
 //
@@ -78,6 +79,16 @@ struct TrainInfo {
   double lr = 0;
   int64_t batch = 0, epochs = 0; ///< 0 if unspecified
   int64_t classes = 0;           ///< labels lie in [0, classes); 0 if unknown
+};
+
+/// The optimizer of the next train steps (cnnc_optimizer_settings): what
+/// each field means and which optimizers a model can run are documented
+/// there.
+struct OptimizerSettings {
+  std::string name; // "sgd", "adam" or "adamw"
+  double momentum = 0, dampening = 0, weightDecay = 0;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
 };
 
 /// What a train or eval step reports.
@@ -171,6 +182,35 @@ public:
     cnnc_train_info info;
     check(cnnc_model_get_train_info(get(), &info));
     return {info.loss, info.optimizer, info.lr, info.batch, info.epochs, info.classes};
+  }
+  /// The optimizer settings of the next train step (the model file's after loading).
+  OptimizerSettings optimizer() const {
+    cnnc_optimizer_settings s;
+    check(cnnc_model_get_optimizer(get(), &s));
+    OptimizerSettings r;
+    r.name = s.name;
+    r.momentum = s.momentum;
+    r.dampening = s.dampening;
+    r.weightDecay = s.weight_decay;
+    r.nesterov = s.nesterov != 0;
+    r.beta1 = s.beta1;
+    r.beta2 = s.beta2;
+    r.epsilon = s.epsilon;
+    return r;
+  }
+  /// Sets the optimizer of the following train steps; throws (changing
+  /// nothing) for a bad value or one the compiled state cannot run.
+  void setOptimizer(const OptimizerSettings &settings) {
+    cnnc_optimizer_settings s;
+    s.name = settings.name.c_str();
+    s.momentum = settings.momentum;
+    s.dampening = settings.dampening;
+    s.weight_decay = settings.weightDecay;
+    s.nesterov = settings.nesterov ? 1 : 0;
+    s.beta1 = settings.beta1;
+    s.beta2 = settings.beta2;
+    s.epsilon = settings.epsilon;
+    check(cnnc_model_set_optimizer(get(), &s));
   }
   /// Initializes parameters (PyTorch defaults, seeded), zeroes state and the step count.
   void initParameters(uint64_t seed) { check(cnnc_model_init_parameters(get(), seed)); }

@@ -74,8 +74,6 @@ func.func @batch_norm_train(%x: tensor<?x3x4x4xf32>, %d: tensor<?x3x4x4xf32>) {
 // CHECK-LABEL: func.func @losses_and_updates
 func.func @losses_and_updates(%z: tensor<?x10xf32>, %labels: tensor<?xf32>,
                               %dw: tensor<4x3xf32>) {
-  %lr = cnn.hyper "lr" : tensor<1xf32>
-  %step = cnn.hyper "step" : tensor<1xf32>
   %w = cnn.param "fc.weight" : tensor<4x3xf32>
   // CHECK: cnn.softmax_cross_entropy {{.*}} : (tensor<?x10xf32>, tensor<?xf32>) -> tensor<1xf32>
   %0 = cnn.softmax_cross_entropy %z, %labels : (tensor<?x10xf32>, tensor<?xf32>) -> tensor<1xf32>
@@ -87,24 +85,39 @@ func.func @losses_and_updates(%z: tensor<?x10xf32>, %labels: tensor<?xf32>,
   %3 = cnn.mse_loss_grad %z, %labels : (tensor<?x10xf32>, tensor<?xf32>) -> tensor<?x10xf32>
   // CHECK: cnn.count_correct {{.*}} : (tensor<?x10xf32>, tensor<?xf32>) -> tensor<1xf32>
   %4 = cnn.count_correct %z, %labels : (tensor<?x10xf32>, tensor<?xf32>) -> tensor<1xf32>
-  // CHECK: cnn.state "fc.weight.momentum_buffer" : tensor<4x3xf32>
+  return
+}
+
+// The optimizer updates read every setting from a hyper-parameter scalar
+// (whose type the custom form leaves implicit); one op per form of state.
+// CHECK-LABEL: func.func @updates
+func.func @updates(%dw: tensor<4x3xf32>) {
+  // CHECK: %[[LR:.*]] = cnn.hyper "lr" : tensor<1xf32>
+  %lr = cnn.hyper "lr" : tensor<1xf32>
+  %wd = cnn.hyper "weight_decay" : tensor<1xf32>
+  %mu = cnn.hyper "momentum" : tensor<1xf32>
+  %damp = cnn.hyper "dampening" : tensor<1xf32>
+  %nest = cnn.hyper "nesterov" : tensor<1xf32>
+  %opt = cnn.hyper "optimizer" : tensor<1xf32>
+  %t = cnn.hyper "step" : tensor<1xf32>
+  %b1 = cnn.hyper "beta1" : tensor<1xf32>
+  %b2 = cnn.hyper "beta2" : tensor<1xf32>
+  %eps = cnn.hyper "epsilon" : tensor<1xf32>
+  // CHECK: %[[W:.*]] = cnn.param "fc.weight"
+  %w = cnn.param "fc.weight" : tensor<4x3xf32>
+  // CHECK: %[[W1:.*]] = cnn.sgd_update %[[W]], %{{.*}} lr %[[LR]] weight_decay %{{.*}} : tensor<4x3xf32>
+  %w1 = cnn.sgd_update %w, %dw lr %lr weight_decay %wd : tensor<4x3xf32>
+  // CHECK: cnn.assign "fc.weight", %[[W1]] : tensor<4x3xf32>
+  cnn.assign "fc.weight", %w1 : tensor<4x3xf32>
+  // CHECK: %[[BUF:.*]] = cnn.state "fc.weight.momentum_buffer" : tensor<4x3xf32>
   %buf = cnn.state "fc.weight.momentum_buffer" : tensor<4x3xf32>
-  // CHECK: cnn.sgd_momentum
-  %5 = cnn.sgd_momentum %buf, %dw, %w {dampening = 0.000000e+00 : f64, momentum = 9.000000e-01 : f64, weight_decay = 1.000000e-04 : f64} : tensor<4x3xf32>
-  // CHECK: cnn.sgd_step {{.*}} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  %6 = cnn.sgd_step %w, %dw, %lr, %5 {momentum = 9.000000e-01 : f64, nesterov = true, weight_decay = 1.000000e-04 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  // CHECK: cnn.sgd_step {{.*}} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  %7 = cnn.sgd_step %w, %dw, %lr {momentum = 0.000000e+00 : f64, nesterov = false, weight_decay = 0.000000e+00 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<4x3xf32>
+  // CHECK: %{{[^,]*}}, %{{[^ ]*}} = cnn.sgd_momentum_update %[[W]], %{{.*}}, %[[BUF]] lr %[[LR]] weight_decay %{{.*}} momentum %{{.*}} dampening %{{.*}} nesterov %{{.*}} : tensor<4x3xf32>
+  %w2, %buf2 = cnn.sgd_momentum_update %w, %dw, %buf lr %lr weight_decay %wd momentum %mu dampening %damp nesterov %nest : tensor<4x3xf32>
   %m = cnn.state "fc.weight.exp_avg" : tensor<4x3xf32>
   %v = cnn.state "fc.weight.exp_avg_sq" : tensor<4x3xf32>
-  // CHECK: cnn.adam_moment
-  %8 = cnn.adam_moment %m, %dw, %w {beta = 9.000000e-01 : f64, squared = false, weight_decay = 0.000000e+00 : f64} : tensor<4x3xf32>
-  %9 = cnn.adam_moment %v, %dw, %w {beta = 9.990000e-01 : f64, squared = true, weight_decay = 0.000000e+00 : f64} : tensor<4x3xf32>
-  // CHECK: cnn.adam_step
-  %10 = cnn.adam_step %w, %8, %9, %lr, %step {beta1 = 9.000000e-01 : f64, beta2 = 9.990000e-01 : f64, epsilon = 1.000000e-08 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  // CHECK: cnn.assign "fc.weight", %{{.*}} : tensor<4x3xf32>
-  cnn.assign "fc.weight", %10 : tensor<4x3xf32>
-  // CHECK: cnn.assign "fc.weight.exp_avg", %{{.*}} : tensor<4x3xf32>
-  cnn.assign "fc.weight.exp_avg", %8 : tensor<4x3xf32>
+  // CHECK: %{{[^,]*}}, %[[M3:[^,]*]], %{{[^ ]*}} = cnn.adam_update %[[W]], %{{.*}}, %{{.*}}, %{{.*}} optimizer %{{.*}} lr %[[LR]] step %{{.*}} weight_decay %{{.*}} beta1 %{{.*}} beta2 %{{.*}} epsilon %{{.*}} momentum %{{.*}} dampening %{{.*}} nesterov %{{.*}} : tensor<4x3xf32>
+  %w3, %m3, %v3 = cnn.adam_update %w, %dw, %m, %v optimizer %opt lr %lr step %t weight_decay %wd beta1 %b1 beta2 %b2 epsilon %eps momentum %mu dampening %damp nesterov %nest : tensor<4x3xf32>
+  // CHECK: cnn.assign "fc.weight.exp_avg", %[[M3]] : tensor<4x3xf32>
+  cnn.assign "fc.weight.exp_avg", %m3 : tensor<4x3xf32>
   return
 }

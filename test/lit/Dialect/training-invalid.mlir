@@ -66,105 +66,33 @@ func.func @f(%s: tensor<?x10xf32>, %l: tensor<?xf32>) {
 
 // -----
 
-func.func @f(%b: tensor<4x3xf32>) {
-  // expected-error @+1 {{'cnn.sgd_momentum' op expects dampening in [0, 1], found 2.000000e+00}}
-  %0 = cnn.sgd_momentum %b, %b, %b {dampening = 2.0 : f64, momentum = 0.9 : f64, weight_decay = 0.0 : f64} : tensor<4x3xf32>
+func.func @f(%b: tensor<1x2x3x4x5xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{'cnn.sgd_update' op expects a parameter of rank 1 to 4 with a static positive shape, found [1, 2, 3, 4, 5]}}
+  %0 = cnn.sgd_update %b, %b lr %s weight_decay %s : tensor<1x2x3x4x5xf32>
   return
 }
 
 // -----
 
-func.func @f(%b: tensor<4x3xf32>) {
-  // expected-error @+1 {{'cnn.sgd_momentum' op expects momentum in [0, inf), found -9.000000e-01}}
-  %0 = cnn.sgd_momentum %b, %b, %b {dampening = 0.0 : f64, momentum = -0.9 : f64, weight_decay = 0.0 : f64} : tensor<4x3xf32>
+func.func @f(%p: tensor<4x3xf32>, %g: tensor<3x4xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{'cnn.sgd_update' op failed to verify that all of {param, grad, new_param} have same type}}
+  %0 = "cnn.sgd_update"(%p, %g, %s, %s) : (tensor<4x3xf32>, tensor<3x4xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<4x3xf32>
   return
 }
 
 // -----
 
-func.func @f(%b: tensor<1x2x3x4x5xf32>) {
-  // expected-error @+1 {{'cnn.sgd_momentum' op expects a parameter of rank 1 to 4 with a static positive shape, found [1, 2, 3, 4, 5]}}
-  %0 = cnn.sgd_momentum %b, %b, %b {dampening = 0.0 : f64, momentum = 0.9 : f64, weight_decay = 0.0 : f64} : tensor<1x2x3x4x5xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %lr: tensor<2xf32>) {
-  // expected-error @+1 {{'cnn.sgd_step' op expects lr to be [1] (one value), found [2]}}
-  %0 = cnn.sgd_step %p, %p, %lr {momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<2xf32>) -> tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %g: tensor<3x4xf32>, %lr: tensor<1xf32>) {
-  // expected-error @+1 {{'cnn.sgd_step' op expects grad to be [4, 3] (the result's shape), found [3, 4]}}
-  %0 = cnn.sgd_step %p, %g, %lr {momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64} : (tensor<4x3xf32>, tensor<3x4xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %lr: tensor<1xf32>) {
-  // expected-error @+1 {{'cnn.sgd_step' op expects a momentum buffer with momentum 9.000000e-01}}
-  %0 = cnn.sgd_step %p, %p, %lr {momentum = 0.9 : f64, nesterov = false, weight_decay = 0.0 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %lr: tensor<1xf32>) {
-  // expected-error @+1 {{'cnn.sgd_step' op expects no momentum buffer with momentum 0}}
-  %0 = cnn.sgd_step %p, %p, %lr, %p {momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %lr: tensor<1xf32>) {
-  // expected-error @+1 {{'cnn.sgd_step' op expects weight_decay in [0, inf), found -1.000000e+00}}
-  %0 = cnn.sgd_step %p, %p, %lr {momentum = 0.0 : f64, nesterov = false, weight_decay = -1.0 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%m: tensor<4x3xf32>) {
-  // expected-error @+1 {{'cnn.adam_moment' op expects beta in [0, 1), found 1.000000e+00}}
-  %0 = cnn.adam_moment %m, %m, %m {beta = 1.0 : f64, squared = false, weight_decay = 0.0 : f64} : tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %s: tensor<1xf32>) {
-  // expected-error @+1 {{'cnn.adam_step' op expects epsilon in (0, inf), found 0.000000e+00}}
-  %0 = cnn.adam_step %p, %p, %p, %s, %s {beta1 = 0.9 : f64, beta2 = 0.999 : f64, epsilon = 0.0 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %s: tensor<1xf32>) {
-  // expected-error @+1 {{'cnn.adam_step' op expects beta2 in [0, 1), found 1.500000e+00}}
-  %0 = cnn.adam_step %p, %p, %p, %s, %s {beta1 = 0.9 : f64, beta2 = 1.5 : f64, epsilon = 1.0e-08 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<4x3xf32>
-  return
-}
-
-// -----
-
-func.func @f(%p: tensor<4x3xf32>, %s: tensor<1xf32>, %t: tensor<?xf32>) {
-  // expected-error @+1 {{'cnn.adam_step' op expects step to be [1] (one value), found [?]}}
-  %0 = cnn.adam_step %p, %p, %p, %s, %t {beta1 = 0.9 : f64, beta2 = 0.999 : f64, epsilon = 1.0e-08 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<1xf32>, tensor<?xf32>) -> tensor<4x3xf32>
+func.func @f(%p: tensor<4x3xf32>, %s: tensor<1xf32>, %lr: tensor<2xf32>) {
+  // expected-error @+1 {{'cnn.sgd_momentum_update' op operand #3 must be a hyper-parameter scalar tensor<1xf32>, but got 'tensor<2xf32>'}}
+  %0:2 = "cnn.sgd_momentum_update"(%p, %p, %p, %lr, %s, %s, %s, %s) : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>)
   return
 }
 
 // -----
 
 func.func @f(%p: tensor<4x3xf32>, %v: tensor<4x4xf32>, %s: tensor<1xf32>) {
-  // expected-error @+1 {{'cnn.adam_step' op expects moment2 to be [4, 3] (the result's shape), found [4, 4]}}
-  %0 = cnn.adam_step %p, %p, %v, %s, %s {beta1 = 0.9 : f64, beta2 = 0.999 : f64, epsilon = 1.0e-08 : f64} : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x4xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<4x3xf32>
+  // expected-error @+1 {{'cnn.adam_update' op failed to verify that all of {param, grad, exp_avg, exp_avg_sq, new_param, new_exp_avg, new_exp_avg_sq} have same type}}
+  %0:3 = "cnn.adam_update"(%p, %p, %p, %v, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) : (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x4xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>)
   return
 }
 

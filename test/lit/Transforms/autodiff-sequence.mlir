@@ -23,8 +23,8 @@
 // CHECK: %[[DW:.*]] = cnn.reshape %[[DV]] : (tensor<4x2x1x3xf32>) -> tensor<4x2x3xf32>
 // CHECK: %[[DT:.*]] = cnn.embedding_grad_weight %[[IDS]], %[[DE]] : (tensor<?x8xf32>, tensor<?x2x1x8xf32>) -> tensor<10x2xf32>
 // CHECK-NOT: embedding_grad_input
-// CHECK: cnn.sgd_step %[[T]], %[[DT]]
-// CHECK: cnn.sgd_step %[[W]], %[[DW]]
+// CHECK: cnn.sgd_update %[[T]], %[[DT]] lr
+// CHECK: cnn.sgd_update %[[W]], %[[DW]] lr
 func.func @text(%ids: tensor<?x8xf32>) -> tensor<?x3xf32> attributes {cnn.train = {optimizer = "sgd", lr = 1.0 : f64}} {
   %t = cnn.param "emb.weight" : tensor<10x2xf32>
   %e = cnn.embedding %ids, %t : (tensor<?x8xf32>, tensor<10x2xf32>) -> tensor<?x2x1x8xf32>

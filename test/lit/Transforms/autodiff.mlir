@@ -11,7 +11,11 @@
 // CHECK-SAME: cnn.init = {conv.bias = ["uniform", 0.33333{{[0-9]*}}], conv.weight = ["uniform", 0.33333{{[0-9]*}}], fc.weight = ["uniform", 5.000000e-01]}
 // CHECK-SAME: cnn.role = "train"
 // CHECK-SAME: cnn.train = {{{.*}}momentum = 9.000000e-01 : f64{{.*}}optimizer = "sgd"
-// CHECK: %[[LR:.*]] = cnn.hyper "lr"
+// CHECK-DAG: %[[LR:.*]] = cnn.hyper "lr"
+// CHECK-DAG: %[[WD:.*]] = cnn.hyper "weight_decay"
+// CHECK-DAG: %[[MU:.*]] = cnn.hyper "momentum"
+// CHECK-DAG: %[[DAMP:.*]] = cnn.hyper "dampening"
+// CHECK-DAG: %[[NEST:.*]] = cnn.hyper "nesterov"
 // CHECK: %[[W:.*]] = cnn.param "conv.weight"
 // CHECK: %[[B:.*]] = cnn.param "conv.bias"
 // CHECK: %[[C:.*]] = cnn.conv2d %[[X]], %[[W]], %[[B]]
@@ -32,11 +36,10 @@
 // CHECK: %[[DW:.*]] = cnn.conv2d_grad_weight %[[X]], %[[DC]]
 // CHECK: %[[DB:.*]] = cnn.reduce_to_channels %[[DC]]
 // CHECK: %[[M:.*]] = cnn.state "conv.weight.momentum_buffer"
-// CHECK: %[[M2:.*]] = cnn.sgd_momentum %[[M]], %[[DW]], %[[W]]
-// CHECK: cnn.assign "conv.weight.momentum_buffer", %[[M2]]
-// CHECK: %[[W2:.*]] = cnn.sgd_step %[[W]], %[[DW]], %[[LR]], %[[M2]]
+// CHECK: %[[W2:[^,]*]], %[[M2:[^ ]*]] = cnn.sgd_momentum_update %[[W]], %[[DW]], %[[M]] lr %[[LR]] weight_decay %[[WD]] momentum %[[MU]] dampening %[[DAMP]] nesterov %[[NEST]] : tensor<1x1x3x3xf32>
 // CHECK: cnn.assign "conv.weight", %[[W2]]
-// CHECK: cnn.sgd_step %[[FW]], %[[DFW]], %[[LR]]
+// CHECK: cnn.assign "conv.weight.momentum_buffer", %[[M2]]
+// CHECK: cnn.sgd_momentum_update %[[FW]], %[[DFW]], %{{.*}} lr %[[LR]]
 // CHECK: return %[[LOSS]], %[[CORRECT]]
 // CHECK-LABEL: func.func @net_eval(
 // CHECK-SAME: cnn.role = "eval"
@@ -61,9 +64,15 @@ func.func @net(%x: tensor<?x1x6x6xf32> {cnn.name = "input"}) -> (tensor<?x3xf32>
 
 // Batch norm in training form: batch statistics, the running ones updated
 // with the layer's momentum (unbiased variance), and its gradient rule.
-// Adam keeps two moments per parameter and uses the step number.
+// AdamW (weight decay 0.01 by default) keeps Adam's two moments per
+// parameter; its update reads the rule and all settings from hyper scalars.
 // CHECK-LABEL: func.func @bn_train(
+// CHECK-SAME: cnn.train = {{{.*}}optimizer = "adamw"{{.*}}weight_decay = 1.000000e-02 : f64}
+// CHECK-DAG: %[[OPT:.*]] = cnn.hyper "optimizer"
 // CHECK-DAG: %[[STEP:.*]] = cnn.hyper "step"
+// CHECK-DAG: %[[B1:.*]] = cnn.hyper "beta1"
+// CHECK-DAG: %[[B2:.*]] = cnn.hyper "beta2"
+// CHECK-DAG: %[[EPS:.*]] = cnn.hyper "epsilon"
 // CHECK: %[[G:.*]] = cnn.param "bn.weight"
 // CHECK: %[[BETA:.*]] = cnn.param "bn.bias"
 // CHECK: %[[RM:.*]] = cnn.param "bn.running_mean"
@@ -78,10 +87,14 @@ func.func @net(%x: tensor<?x1x6x6xf32> {cnn.name = "input"}) -> (tensor<?x3xf32>
 // CHECK: cnn.assign "bn.running_var", %[[RV2]]
 // CHECK: cnn.batch_norm_grad_input %[[IN]], %{{.*}}, %[[G]], %[[MEAN]], %[[VAR]]
 // CHECK: cnn.batch_norm_grad_gamma %[[IN]], %{{.*}}, %[[MEAN]], %[[VAR]]
-// CHECK: cnn.adam_moment {{.*}} {beta = 9.000000e-01 : f64, squared = false
-// CHECK: cnn.adam_moment {{.*}} {beta = 0.99{{.*}}, squared = true
-// CHECK: cnn.adam_step {{.*}}, %[[STEP]]
-func.func @bn(%x: tensor<?x2xf32>) -> tensor<?x2xf32> {
+// CHECK: %[[M:.*]] = cnn.state "fc.weight.exp_avg"
+// CHECK: %[[V:.*]] = cnn.state "fc.weight.exp_avg_sq"
+// CHECK: %[[P2:[^,]*]], %[[M2:[^,]*]], %[[V2:[^ ]*]] = cnn.adam_update %{{.*}}, %{{.*}}, %[[M]], %[[V]] optimizer %[[OPT]] lr %{{.*}} step %[[STEP]] weight_decay %{{.*}} beta1 %[[B1]] beta2 %[[B2]] epsilon %[[EPS]] momentum
+// CHECK: cnn.assign "fc.weight", %[[P2]]
+// CHECK: cnn.assign "fc.weight.exp_avg", %[[M2]]
+// CHECK: cnn.assign "fc.weight.exp_avg_sq", %[[V2]]
+// CHECK-NOT: cnn.state "bn.running_mean
+func.func @bn(%x: tensor<?x2xf32>) -> tensor<?x2xf32> attributes {cnn.train = {optimizer = "adamw"}} {
   %w = cnn.param "fc.weight" : tensor<2x2xf32>
   %d = cnn.dense %x, %w : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
   %g = cnn.param "bn.weight" : tensor<2xf32>

@@ -1,6 +1,6 @@
 // cnnc-fuse groups conv2d/dense with their add, activation and a
 // non-overlapping pooling (conv) or softmax (dense); labels join the NameLoc
-// layer names with '+'.
+// layer names with '+'. An optimizer update is a group of its own.
 // RUN: cnnc-opt --split-input-file --cnnc-fuse %s | FileCheck %s
 
 // CHECK-LABEL: func.func @conv_relu_pool
@@ -66,3 +66,26 @@ func.func @dense_softmax(%x: tensor<?x1x3x3xf32>, %v: tensor<4x9xf32>) -> tensor
   %sm = cnn.softmax %d : tensor<?x4xf32>
   return %sm : tensor<?x4xf32>
 }
+
+// -----
+
+// An optimizer update becomes a kernel of its own with several results: the
+// new parameter and state values, which the assigns (moved after it) read.
+// CHECK-LABEL: func.func @adam_update
+// CHECK: %[[G:.*]]:3 = cnn.group "fc.adam" (%{{.*}}) : ({{.*}}) -> (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>) {
+// CHECK: %[[P:[^,]*]], %[[M:[^,]*]], %[[V:[^ ]*]] = cnn.adam_update
+// CHECK-NEXT: cnn.yield %[[P]], %[[M]], %[[V]]
+// CHECK: cnn.assign "fc.weight", %[[G]]#0
+// CHECK: cnn.assign "fc.weight.exp_avg", %[[G]]#1
+// CHECK: cnn.assign "fc.weight.exp_avg_sq", %[[G]]#2
+func.func @adam_update(%dw: tensor<4x3xf32>, %s: tensor<1xf32>) {
+  %w = cnn.param "fc.weight" : tensor<4x3xf32> loc(#fc)
+  %m = cnn.state "fc.weight.exp_avg" : tensor<4x3xf32> loc(#fc)
+  %v = cnn.state "fc.weight.exp_avg_sq" : tensor<4x3xf32> loc(#fc)
+  %w1, %m1, %v1 = cnn.adam_update %w, %dw, %m, %v optimizer %s lr %s step %s weight_decay %s beta1 %s beta2 %s epsilon %s momentum %s dampening %s nesterov %s : tensor<4x3xf32> loc(#fc)
+  cnn.assign "fc.weight", %w1 : tensor<4x3xf32> loc(#fc)
+  cnn.assign "fc.weight.exp_avg", %m1 : tensor<4x3xf32> loc(#fc)
+  cnn.assign "fc.weight.exp_avg_sq", %v1 : tensor<4x3xf32> loc(#fc)
+  return
+}
+#fc = loc("fc"("m.yaml":3:1))

@@ -777,8 +777,11 @@ def CNN_StateOp : CNN_Op<"state", [Pure]> {
 }
 
 def CNN_HyperOp : CNN_Op<"hyper", [Pure]> {
-  let summary = "a scalar the runtime sets before each train step (lr, step, seed)";
+  let summary = "a scalar the runtime sets before each train step (lr, optimizer settings, ...)";
   let description = [{
+    The learning rate, Adam's step number, the dropout seed and the
+    optimizer's settings (docs/runtime-abi.md lists the names).
+
     ```mlir
     %lr = cnn.hyper "lr" : tensor<1xf32>
     ```
@@ -1287,48 +1290,102 @@ def CNN_CountCorrectOp : CNN_PureOp<"count_correct", "number of rows whose argma
   let hasVerifier = 1;
 }
 
-def CNN_SgdMomentumOp : CNN_PureOp<"sgd_momentum",
-    "momentum·buf + (1 - dampening)·(g + weight_decay·p)",
-    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["buffer", "grad", "param", "result"]>]> {
-  let arguments = (ins CNN_Tensor:$buffer, CNN_Tensor:$grad, CNN_Tensor:$param,
-                   F64Attr:$momentum, F64Attr:$dampening, F64Attr:$weight_decay);
-  let assemblyFormat = "$buffer `,` $grad `,` $param attr-dict `:` type($result)";
-  let hasVerifier = 1;
-}
+// The optimizer updates read their settings from `cnn.hyper` scalars, so
+// the runtime can change them (and, within what the state holds, the rule)
+// between steps. One op per form of compiled optimizer state.
+def CNN_HyperScalar : Type<
+    CPred<"::llvm::isa<::mlir::RankedTensorType>($_self) && "
+          "::llvm::cast<::mlir::RankedTensorType>($_self).getShape() == "
+          "::llvm::ArrayRef<int64_t>{1} && "
+          "::llvm::cast<::mlir::RankedTensorType>($_self).getElementType().isF32()">,
+    "a hyper-parameter scalar tensor<1xf32>">,
+  BuildableType<"::mlir::RankedTensorType::get({1}, $_builder.getF32Type())">;
 
-def CNN_SgdStepOp : CNN_PureOp<"sgd_step", "p - lr·d (d: the gradient, the momentum buffer, or Nesterov's mix)",
-    [CNN_Cost<["getFlopsPerItem"]>]> {
+def CNN_SgdUpdateOp : CNN_Op<"sgd_update",
+    [Pure, CNN_Cost<["getFlopsPerItem"]>,
+     AllTypesMatch<["param", "grad", "new_param"]>]> {
+  let summary = "plain SGD: p - lr·(g + weight_decay·p)";
   let description = [{
-    Without momentum `d = g + wd·p`; with momentum `d = buf'` or, with Nesterov,
-    `d = g + wd·p + momentum·buf'` (PyTorch's torch.optim.SGD). The buffer
-    operand is present exactly when `momentum` is non-zero.
+    PyTorch's torch.optim.SGD without momentum, for a model compiled without
+    optimizer state. The learning rate and the weight decay are run-time
+    scalars.
+
+    ```mlir
+    %p1 = cnn.sgd_update %w, %dw lr %lr weight_decay %wd : tensor<4x3xf32>
+    ```
   }];
-  let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$grad, Optional<CNN_Tensor>:$buffer,
-                   CNN_Tensor:$lr, F64Attr:$momentum, F64Attr:$weight_decay, BoolAttr:$nesterov);
-  let assemblyFormat = "$param `,` $grad `,` $lr (`,` $buffer^)? attr-dict `:` functional-type(operands, results)";
+  let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$grad, CNN_HyperScalar:$lr,
+                   CNN_HyperScalar:$weight_decay);
+  let results = (outs CNN_Tensor:$new_param);
+  let assemblyFormat = [{
+    $param `,` $grad `lr` $lr `weight_decay` $weight_decay attr-dict `:` type($param)
+  }];
   let hasVerifier = 1;
 }
 
-def CNN_AdamMomentOp : CNN_PureOp<"adam_moment",
-    "β·m + (1 - β)·d with d = g + weight_decay·p (or d² when squared)",
-    [CNN_Cost<["getFlopsPerItem"]>, AllTypesMatch<["moment", "grad", "param", "result"]>]> {
-  let arguments = (ins CNN_Tensor:$moment, CNN_Tensor:$grad, CNN_Tensor:$param,
-                   F64Attr:$beta, F64Attr:$weight_decay, BoolAttr:$squared);
-  let assemblyFormat = "$moment `,` $grad `,` $param attr-dict `:` type($result)";
-  let hasVerifier = 1;
-}
-
-def CNN_AdamStepOp : CNN_PureOp<"adam_step",
-    "p - lr/(1-β1ᵗ) · m / (sqrt(v)/sqrt(1-β2ᵗ) + ε)",
-    [CNN_Cost<["getFlopsPerItem"]>]> {
+def CNN_SgdMomentumUpdateOp : CNN_Op<"sgd_momentum_update",
+    [Pure, CNN_Cost<["getFlopsPerItem"]>,
+     AllTypesMatch<["param", "grad", "buffer", "new_param", "new_buffer"]>]> {
+  let summary = "SGD with a momentum buffer (momentum ≥ 0, dampening, Nesterov)";
   let description = [{
-    PyTorch's torch.optim.Adam update with bias correction; `step` is the
-    1-based step number t.
+    PyTorch's torch.optim.SGD with every setting a run-time scalar. With
+    `d = g + weight_decay·p`: for momentum μ > 0, `buf' = μ·buf +
+    (1 - dampening)·d` and `p' = p - lr·buf'`, or with Nesterov (`nesterov` =
+    1) `p' = p - lr·(d + μ·buf')`; for μ = 0 the buffer is kept as it is and
+    `p' = p - lr·d`. The runtime passes dampening 0 on the buffer's first
+    step (PyTorch's `buf = d`). Results: the new parameter, the new buffer.
+
+    ```mlir
+    %p1, %b1 = cnn.sgd_momentum_update %w, %dw, %buf lr %lr weight_decay %wd
+        momentum %mu dampening %damp nesterov %nest : tensor<4x3xf32>
+    ```
   }];
-  let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$moment1, CNN_Tensor:$moment2,
-                   CNN_Tensor:$lr, CNN_Tensor:$step,
-                   F64Attr:$beta1, F64Attr:$beta2, F64Attr:$epsilon);
-  let assemblyFormat = "$param `,` $moment1 `,` $moment2 `,` $lr `,` $step attr-dict `:` functional-type(operands, results)";
+  let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$grad, CNN_Tensor:$buffer,
+                   CNN_HyperScalar:$lr, CNN_HyperScalar:$weight_decay,
+                   CNN_HyperScalar:$momentum, CNN_HyperScalar:$dampening,
+                   CNN_HyperScalar:$nesterov);
+  let results = (outs CNN_Tensor:$new_param, CNN_Tensor:$new_buffer);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $buffer `lr` $lr `weight_decay` $weight_decay `momentum` $momentum
+    `dampening` $dampening `nesterov` $nesterov attr-dict `:` type($param)
+  }];
+  let hasVerifier = 1;
+}
+
+def CNN_AdamUpdateOp : CNN_Op<"adam_update",
+    [Pure, CNN_Cost<["getFlopsPerItem"]>,
+     AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq", "new_param", "new_exp_avg",
+                    "new_exp_avg_sq"]>]> {
+  let summary = "Adam, AdamW or SGD over two state tensors, chosen at run time";
+  let description = [{
+    The `optimizer` scalar selects the rule (0 SGD, 1 Adam, 2 AdamW, PyTorch's
+    torch.optim semantics). Adam: with `d = g + weight_decay·p`,
+    `m' = β1·m + (1 - β1)·d`, `v' = β2·v + (1 - β2)·d²` and
+    `p' = p - lr/(1 - β1ᵗ) · m' / (sqrt(v')/sqrt(1 - β2ᵗ) + ε)`, t being the
+    1-based `step`. AdamW: the same with `d = g` and `p` first decayed to
+    `p·(1 - lr·weight_decay)`. SGD: `exp_avg` is the momentum buffer (as in
+    `cnn.sgd_momentum_update`) and `exp_avg_sq` is kept as it is. Results: the
+    new parameter, `exp_avg`, `exp_avg_sq`.
+
+    ```mlir
+    %p1, %m1, %v1 = cnn.adam_update %w, %dw, %m, %v optimizer %opt lr %lr step %t
+        weight_decay %wd beta1 %b1 beta2 %b2 epsilon %eps momentum %mu
+        dampening %damp nesterov %nest : tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins CNN_Tensor:$param, CNN_Tensor:$grad, CNN_Tensor:$exp_avg,
+                   CNN_Tensor:$exp_avg_sq, CNN_HyperScalar:$optimizer, CNN_HyperScalar:$lr,
+                   CNN_HyperScalar:$step, CNN_HyperScalar:$weight_decay,
+                   CNN_HyperScalar:$beta1, CNN_HyperScalar:$beta2, CNN_HyperScalar:$epsilon,
+                   CNN_HyperScalar:$momentum, CNN_HyperScalar:$dampening,
+                   CNN_HyperScalar:$nesterov);
+  let results = (outs CNN_Tensor:$new_param, CNN_Tensor:$new_exp_avg,
+                      CNN_Tensor:$new_exp_avg_sq);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `optimizer` $optimizer `lr` $lr `step` $step
+    `weight_decay` $weight_decay `beta1` $beta1 `beta2` $beta2 `epsilon` $epsilon
+    `momentum` $momentum `dampening` $dampening `nesterov` $nesterov attr-dict `:` type($param)
+  }];
   let hasVerifier = 1;
 }
 

@@ -1,8 +1,9 @@
 //===- Training.cpp - Halide lowering of losses and optimizer updates -----===//
 //
-// The losses and their gradients, the accuracy count, and the SGD and Adam
-// updates, as the algorithms of Training.cpp. Their costs:
-// compiler/Dialect/CNN/IR/Ops/Training.cpp.
+// The losses and their gradients, the accuracy count, and the optimizer
+// updates (one algorithm for the three forms of compiled state, with the
+// settings read from hyper-parameter scalars), as the algorithms of
+// Training.cpp. Their costs: compiler/Dialect/CNN/IR/Ops/Training.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Lowering/Halide/KernelBuilder.h"
@@ -16,7 +17,6 @@ using cnn::shapeOf;
 namespace cnnc::halide {
 
 static int classesOf(Value v) { return int(shapeOf(v)[1]); }
-static double number(FloatAttr a) { return a.getValueAsDouble(); }
 
 static Halide::Func lower(cnn::SoftmaxCrossEntropyOp op, KernelBuilder &k) {
   return softmaxCrossEntropy(k.at(op.getLogits()), k.at(op.getLabels()), classesOf(op.getLogits()),
@@ -63,35 +63,70 @@ static Halide::Func lower(cnn::CountCorrectOp op, KernelBuilder &k) {
                       k.batch, k.kernel.stages.reductions);
 }
 
-static Halide::Func lower(cnn::SgdMomentumOp op, KernelBuilder &k) {
-  return sgdMomentum(k.at(op.getBuffer()), k.at(op.getGrad()), k.at(op.getParam()),
-                     rankOf(op.getResult()), number(op.getMomentumAttr()),
-                     number(op.getDampeningAttr()), number(op.getWeightDecayAttr()));
+/// The hyper-parameter scalars an update op reads (those it has).
+static OptimizerHypers hypersOf(cnn::SgdUpdateOp op, KernelBuilder &k) {
+  OptimizerHypers h;
+  h.lr = k.at(op.getLr());
+  h.weightDecay = k.at(op.getWeightDecay());
+  return h;
 }
 
-static Halide::Func lower(cnn::SgdStepOp op, KernelBuilder &k) {
-  return sgdStep(k.at(op.getParam()), k.at(op.getGrad()), k.optional(op.getBuffer()),
-                 k.at(op.getLr()), rankOf(op.getResult()), number(op.getMomentumAttr()),
-                 number(op.getWeightDecayAttr()), op.getNesterov());
+static OptimizerHypers hypersOf(cnn::SgdMomentumUpdateOp op, KernelBuilder &k) {
+  OptimizerHypers h;
+  h.lr = k.at(op.getLr());
+  h.weightDecay = k.at(op.getWeightDecay());
+  h.momentum = k.at(op.getMomentum());
+  h.dampening = k.at(op.getDampening());
+  h.nesterov = k.at(op.getNesterov());
+  return h;
 }
 
-static Halide::Func lower(cnn::AdamMomentOp op, KernelBuilder &k) {
-  return adamMoment(k.at(op.getMoment()), k.at(op.getGrad()), k.at(op.getParam()),
-                    rankOf(op.getResult()), number(op.getBetaAttr()),
-                    number(op.getWeightDecayAttr()), op.getSquared());
+static OptimizerHypers hypersOf(cnn::AdamUpdateOp op, KernelBuilder &k) {
+  OptimizerHypers h;
+  h.optimizer = k.at(op.getOptimizer());
+  h.lr = k.at(op.getLr());
+  h.step = k.at(op.getStep());
+  h.weightDecay = k.at(op.getWeightDecay());
+  h.beta1 = k.at(op.getBeta1());
+  h.beta2 = k.at(op.getBeta2());
+  h.epsilon = k.at(op.getEpsilon());
+  h.momentum = k.at(op.getMomentum());
+  h.dampening = k.at(op.getDampening());
+  h.nesterov = k.at(op.getNesterov());
+  return h;
 }
 
-static Halide::Func lower(cnn::AdamStepOp op, KernelBuilder &k) {
-  return adamStep(k.at(op.getParam()), k.at(op.getMoment1()), k.at(op.getMoment2()),
-                  k.at(op.getLr()), k.at(op.getStep()), rankOf(op.getResult()),
-                  number(op.getBeta1Attr()), number(op.getBeta2Attr()), number(op.getEpsilonAttr()),
-                  k.kernel.stages.reductions);
+static std::vector<Halide::Func> stateOf(cnn::SgdUpdateOp, KernelBuilder &) { return {}; }
+static std::vector<Halide::Func> stateOf(cnn::SgdMomentumUpdateOp op, KernelBuilder &k) {
+  return {k.at(op.getBuffer())};
 }
+static std::vector<Halide::Func> stateOf(cnn::AdamUpdateOp op, KernelBuilder &k) {
+  return {k.at(op.getExpAvg()), k.at(op.getExpAvgSq())};
+}
+
+/// The external model of an optimizer update: its results are the new
+/// parameter, then the new state tensors.
+template <typename Op>
+struct UpdateLowering
+    : public cnn::HalideLowerableOpInterface::ExternalModel<UpdateLowering<Op>, Op> {
+  LogicalResult lowerToHalide(Operation *operation, KernelBuilder &k) const {
+    auto op = cast<Op>(operation);
+    OptimizerUpdate update =
+        optimizerUpdate(k.at(op.getParam()), k.at(op.getGrad()), stateOf(op, k), hypersOf(op, k),
+                        rankOf(op.getParam()), k.kernel.stages.reductions);
+    k.define(op->getResult(0), update.param);
+    for (auto [result, f] : llvm::zip_equal(op->getResults().drop_front(), update.state))
+      k.define(result, f);
+    return success();
+  }
+};
 } // namespace cnnc::halide
 
 void cnnc::halide::registerTrainingLowerings(MLIRContext *ctx) {
   attachLowerings<cnn::SumSquaresOp, cnn::ClipCoefficientOp, cnn::ClipGradientOp>(ctx);
   attachLowerings<cnn::SoftmaxCrossEntropyOp, cnn::SoftmaxCrossEntropyGradOp, cnn::MseLossOp,
-                  cnn::MseLossGradOp, cnn::CountCorrectOp, cnn::SgdMomentumOp, cnn::SgdStepOp,
-                  cnn::AdamMomentOp, cnn::AdamStepOp>(ctx);
+                  cnn::MseLossGradOp, cnn::CountCorrectOp>(ctx);
+  cnn::SgdUpdateOp::attachInterface<UpdateLowering<cnn::SgdUpdateOp>>(*ctx);
+  cnn::SgdMomentumUpdateOp::attachInterface<UpdateLowering<cnn::SgdMomentumUpdateOp>>(*ctx);
+  cnn::AdamUpdateOp::attachInterface<UpdateLowering<cnn::AdamUpdateOp>>(*ctx);
 }

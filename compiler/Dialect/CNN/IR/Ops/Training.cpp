@@ -24,10 +24,10 @@ double MseLossOp::getFlopsPerItem() { return 3.0 * classes(getOutput()); }
 double MseLossGradOp::getFlopsPerItem() { return 3.0 * classes(getOutput()); }
 double CountCorrectOp::getFlopsPerItem() { return classes(getScores()); }
 
-double SgdMomentumOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
-double SgdStepOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
-double AdamMomentOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
-double AdamStepOp::getFlopsPerItem() { return pointwiseFlops(*this, 6); }
+// Per element: the decayed gradient, the state updates and the step.
+double SgdUpdateOp::getFlopsPerItem() { return pointwiseFlops(*this, 4); }
+double SgdMomentumUpdateOp::getFlopsPerItem() { return pointwiseFlops(*this, 8); }
+double AdamUpdateOp::getFlopsPerItem() { return pointwiseFlops(*this, 16); }
 
 //===----------------------------------------------------------------------===//
 // Verifiers
@@ -86,79 +86,21 @@ LogicalResult CountCorrectOp::verify() {
 }
 
 /// The updates are element-wise over a parameter: a static shape of rank 1
-/// to 4 (what the Halide algorithms index), shared by all their tensors.
-static LogicalResult verifyParameterUpdate(Operation *op, ArrayRef<StringRef> names,
-                                           ValueRange values) {
+/// to 4 (what the Halide algorithms index), shared by all their tensors (the
+/// ops' type constraints check that). Their settings are hyper-parameter
+/// scalars, validated by the runtime.
+static LogicalResult verifyParameterUpdate(Operation *op) {
   ArrayRef<int64_t> p = shapeOf(op->getResult(0));
   if (p.empty() || p.size() > 4 || !staticFrom(p, 0))
     return op->emitOpError("expects a parameter of rank 1 to 4 with a static positive shape, "
                            "found ")
            << shapeToString(p);
-  for (auto [name, v] : llvm::zip_equal(names, values))
-    if (failed(expectShape(op, name, p, shapeOf(v), "the result's shape")))
-      return failure();
   return success();
 }
 
-static LogicalResult verifyNonNegative(Operation *op, StringRef name, FloatAttr attr) {
-  double value = attr.getValueAsDouble();
-  return expectInRange(op, name, value, value >= 0 && std::isfinite(value), "[0, inf)");
-}
-
-static LogicalResult verifyBeta(Operation *op, StringRef name, FloatAttr attr) {
-  double value = attr.getValueAsDouble();
-  return expectInRange(op, name, value, value >= 0 && value < 1, "[0, 1)");
-}
-
-LogicalResult SgdMomentumOp::verify() {
-  double dampening = getDampening().convertToDouble();
-  if (failed(verifyParameterUpdate(*this, {}, {})) ||
-      failed(verifyNonNegative(*this, "momentum", getMomentumAttr())) ||
-      failed(verifyNonNegative(*this, "weight_decay", getWeightDecayAttr())))
-    return failure();
-  return expectInRange(*this, "dampening", dampening, dampening >= 0 && dampening <= 1, "[0, 1]");
-}
-
-/// With a non-zero momentum the step reads the momentum buffer
-/// (sgd_momentum's result); without one it has none.
-LogicalResult SgdStepOp::verify() {
-  if (failed(verifyParameterUpdate(*this, {"param", "grad"}, {getParam(), getGrad()})) ||
-      failed(expectScalar(*this, "lr", shapeOf(getLr()))) ||
-      failed(verifyNonNegative(*this, "momentum", getMomentumAttr())) ||
-      failed(verifyNonNegative(*this, "weight_decay", getWeightDecayAttr())))
-    return failure();
-  double momentum = getMomentum().convertToDouble();
-  if (Value buffer = getBuffer()) {
-    if (momentum == 0)
-      return emitOpError("expects no momentum buffer with momentum 0");
-    return expectShape(*this, "buffer", shapeOf(getResult()), shapeOf(buffer),
-                       "the result's shape");
-  }
-  if (momentum != 0)
-    return emitOpError("expects a momentum buffer with momentum ") << momentum;
-  return success();
-}
-
-LogicalResult AdamMomentOp::verify() {
-  if (failed(verifyParameterUpdate(*this, {}, {})) ||
-      failed(verifyBeta(*this, "beta", getBetaAttr())))
-    return failure();
-  return verifyNonNegative(*this, "weight_decay", getWeightDecayAttr());
-}
-
-/// lr and step (the 1-based step number) are hyper-parameters [1].
-LogicalResult AdamStepOp::verify() {
-  double epsilon = getEpsilon().convertToDouble();
-  if (failed(verifyParameterUpdate(*this, {"param", "moment1", "moment2"},
-                                   {getParam(), getMoment1(), getMoment2()})) ||
-      failed(expectScalar(*this, "lr", shapeOf(getLr()))) ||
-      failed(expectScalar(*this, "step", shapeOf(getStep()))) ||
-      failed(verifyBeta(*this, "beta1", getBeta1Attr())) ||
-      failed(verifyBeta(*this, "beta2", getBeta2Attr())))
-    return failure();
-  return expectInRange(*this, "epsilon", epsilon, epsilon > 0 && std::isfinite(epsilon),
-                       "(0, inf)");
-}
+LogicalResult SgdUpdateOp::verify() { return verifyParameterUpdate(*this); }
+LogicalResult SgdMomentumUpdateOp::verify() { return verifyParameterUpdate(*this); }
+LogicalResult AdamUpdateOp::verify() { return verifyParameterUpdate(*this); }
 
 //===----------------------------------------------------------------------===//
 // Label smoothing and gradient clipping
