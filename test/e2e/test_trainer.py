@@ -17,6 +17,8 @@ Checks (each prints PASS/FAIL with its numbers):
   optimizer      --optimizer/--momentum/... change the compiled optimizer's settings: the
                  model's own values change nothing, others do; an Adam-compiled model run as
                  SGD matches the SGD-compiled one; impossible or inert settings are refused.
+  regularization --label-smoothing and --clip-grad-norm change the run (a loose clip changes
+                 nothing); clipping on a model compiled without it is refused.
   early_stop     --early-stop 1 at lr 0 stops after the second epoch.
   warmup         --lr-warmup N scales the rate of step s by (s + 1) / N.
   progress       off a terminal, --print-every N prints a progress line every N steps.
@@ -275,6 +277,37 @@ def check_optimizer(tools, so, data, work):
            f"{err:.2e}; {e1.stderr.strip()[:90]}...; {e2.stderr.strip()}")
 
 
+def check_regularization(tools, so, data, work):
+    """--label-smoothing and --clip-grad-norm reach the train step; clipping needs a model
+    compiled with it."""
+    src, clip_so = os.path.join(work, "tiny.yaml"), os.path.join(work, "tiny_clip.so")
+    p = run([tools["cnnc"], src, "-o", clip_so, "--clip-grad-norm", "0"])
+    common = ["--data", data, "--epochs", "1", "--test-limit", "0", "--limit", "96"]
+
+    def params(model, *extra):
+        path = os.path.join(work, "reg.st")
+        q = run([tools["cnnrun"], "train", model, *common, "--checkpoint", path, *extra])
+        if q.returncode:
+            raise RuntimeError(q.stderr)
+        return safetensors_io.load(path), q.stdout
+
+    def same(a, b):
+        return all(np.array_equal(a[k], b[k]) for k in a)
+
+    base, _ = params(so)
+    smoothed, out = params(so, "--label-smoothing", "0.1")
+    off, _ = params(clip_so)
+    loose, _ = params(clip_so, "--clip-grad-norm", "1e9")
+    tight, out2 = params(clip_so, "--clip-grad-norm", "0.01")
+    e1 = run([tools["cnnrun"], "train", so, *common, "--clip-grad-norm", "1"])
+    e2 = run([tools["cnnrun"], "train", so, *common, "--label-smoothing", "1"])
+    ok = (p.returncode == 0 and not same(base, smoothed) and "label smoothing 0.1" in out
+          and same(off, loose) and same(base, off) and not same(off, tight)
+          and "gradients clipped to norm 0.01" in out2
+          and "compile it with --clip-grad-norm" in e1.stderr and e2.returncode == 1)
+    record("regularization", ok, f"{e1.stderr.strip()[:120]}...; {e2.stderr.strip()[:100]}")
+
+
 def check_early_stop(tools, so, data):
     p = run([tools["cnnrun"], "train", so, "--data", data, "--val-split", "0.2", "--lr", "0",
              "--epochs", "5", "--early-stop", "1"])
@@ -381,6 +414,7 @@ def main():
         check_validation(tools, so, data)
         check_interrupt(tools, so, data, work)
         check_optimizer(tools, so, data, work)
+        check_regularization(tools, so, data, work)
         check_early_stop(tools, so, data)
         check_warmup(tools, so, data)
         check_progress(tools, so, data)

@@ -263,6 +263,10 @@ TEST(CnnrunOptions, RunTimeOptimizerSettings) {
   EXPECT_FALSE(o.nesterov.has_value());
   EXPECT_EQ(parsed({"train", "m.so", "--data", "d", "--nesterov"}).nesterov, true);
   EXPECT_EQ(parsed({"train", "m.so", "--data", "d", "--nesterov=false"}).nesterov, false);
+  Options r =
+      parsed({"train", "m.so", "--data", "d", "--label-smoothing", "0.1", "--clip-grad-norm=1"});
+  EXPECT_EQ(r.labelSmoothing, 0.1);
+  EXPECT_EQ(r.clipGradNorm, 1.0);
   EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--optimizer", "rmsprop"}),
               HasSubstr("--optimizer expects sgd, adam or adamw, got 'rmsprop'"));
   EXPECT_THAT(rejected({"train", "m.so", "--data", "d", "--momentum", "-0.1"}),

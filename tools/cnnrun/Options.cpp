@@ -202,6 +202,13 @@ void addOptimizerOptions(CLI::App &c, Options &o) {
   addSetting(c, "--beta1", o.beta1, "Adam/AdamW beta1");
   addSetting(c, "--beta2", o.beta2, "Adam/AdamW beta2");
   addSetting(c, "--epsilon", o.epsilon, "Adam/AdamW epsilon");
+  addSetting(c, "--label-smoothing", o.labelSmoothing,
+             "cross-entropy against (1 - X) one-hot + X / classes, X in [0, 1) (default: the "
+             "model's, else 0)");
+  addSetting(c, "--clip-grad-norm", o.clipGradNorm,
+             "scale the gradients so that their global L2 norm is at most X; 0 turns it off "
+             "(the model must be compiled with clipping: cnnc --clip-grad-norm; default: the "
+             "model's)");
 }
 
 void trainOptions(CLI::App &c, Options &o) {

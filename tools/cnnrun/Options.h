@@ -52,6 +52,7 @@ struct Options {
   std::optional<std::string> optimizer;
   std::optional<double> momentum, dampening, weightDecay, beta1, beta2, epsilon;
   std::optional<bool> nesterov;
+  std::optional<double> labelSmoothing, clipGradNorm; ///< unset: the model's
 };
 
 /// The outcome of parsing a command line.

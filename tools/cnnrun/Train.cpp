@@ -443,6 +443,10 @@ int train(const Options &o) {
   }
 
   model.setOptimizer(requestedOptimizer(o, model.optimizer()));
+  if (o.labelSmoothing)
+    model.setLabelSmoothing(*o.labelSmoothing);
+  if (o.clipGradNorm)
+    model.setClipGradNorm(*o.clipGradNorm);
   cnnc::OptimizerSettings optimizer = model.optimizer();
 
   bool terminal = isatty(fileno(stderr)) && isatty(fileno(stdout));
@@ -457,7 +461,12 @@ int train(const Options &o) {
     if (!data.classNames.empty())
       std::printf(", %zu classes", data.classNames.size());
     std::printf("; %s\n", pipeline.describe(/*training=*/true).c_str());
-    std::printf("optimizer: %s, learning rate %g\n", describeOptimizer(optimizer).c_str(), baseLr);
+    std::printf("optimizer: %s, learning rate %g", describeOptimizer(optimizer).c_str(), baseLr);
+    if (model.labelSmoothing() > 0)
+      std::printf(", label smoothing %g", model.labelSmoothing());
+    if (model.hasClipGradNorm() && model.clipGradNorm() > 0)
+      std::printf(", gradients clipped to norm %g", model.clipGradNorm());
+    std::printf("\n");
     if (!o.resume.empty())
       std::printf("resuming at step %llu (epoch %lld, batch %lld of %lld)\n",
                   (unsigned long long)model.stepCount(), (long long)firstEpoch + 1,
