@@ -10,7 +10,8 @@ Checks (each prints PASS/FAIL with its numbers):
                  decoded, resized and normalized like torchvision would; classes are numbered
                  in the sorted order of their folder names; a training run on the folders works.
   validation     --val-split holds out the last items: validation loss and accuracy every epoch,
-                 the test set only after the last one; --test-limit 0 skips testing.
+                 the test set only after the last one; --test-limit 0 skips testing; test
+                 items stored at another size than training items are fitted on their own.
   interrupt      a run stopped by SIGINT in the middle of an epoch (status 130, a checkpoint
                  written) and resumed ends with exactly the parameters and optimizer state of an
                  uninterrupted run, augmentation and validation split included; SIGTERM: 143.
@@ -186,7 +187,7 @@ def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def check_validation(tools, so, data):
+def check_validation(tools, so, data, work):
     p = run([tools["cnnrun"], "train", so, "--data", data, "--val-split", "0.25", "--json"])
     e = json_lines(p.stdout)
     ok = (p.returncode == 0 and len(e) == 2 and e[0]["val_loss"] is not None
@@ -198,6 +199,21 @@ def check_validation(tools, so, data):
     ok = ok and q.returncode == 0 and len(f) == 1 and f[0]["test_acc"] is None
     t = run([tools["cnnrun"], "train", so, "--data", data, "--val-split", "0.25", "--epochs", "1"])
     ok = ok and "300 training, 100 validation, 400 test items" in t.stdout
+    # Test items stored at another size than training items: each split is fitted on its own
+    # (the last epoch's test figures equal cnnrun eval's on the checkpoint).
+    mixed = os.path.join(work, "mixed")
+    rng = np.random.default_rng(4)
+    write_npy_set(mixed, rng.random((40, 1, 8, 8)).astype(np.float32), rng.integers(0, 3, 40),
+                  ("train",))
+    write_npy_set(mixed, rng.random((30, 1, 12, 12)).astype(np.float32), rng.integers(0, 3, 30),
+                  ("test",))
+    ckpt = os.path.join(work, "mixed.st")
+    m = run([tools["cnnrun"], "train", so, "--data", mixed, "--epochs", "1", "--json",
+             "--checkpoint", ckpt])
+    ev = run([tools["cnnrun"], "eval", so, "--data", mixed, "--checkpoint", ckpt, "--json"])
+    mt = json_lines(m.stdout)
+    ok = ok and m.returncode == 0 and ev.returncode == 0 and len(mt) == 1 and close(
+        mt[0]["test_loss"], json.loads(ev.stdout)["test_loss"], 1e-6)
     record("validation", ok, f"epochs {[(x['val_acc'], x['test_acc']) for x in e]}; "
            f"{t.stdout.splitlines()[0] if t.stdout else t.stderr}")
 
@@ -411,7 +427,7 @@ def main():
         check_fit_folders(tools, so, work, w, wpath)
         check_strip_prefix(tools, so, work, wpath)
         data = toy_data(work)
-        check_validation(tools, so, data)
+        check_validation(tools, so, data, work)
         check_interrupt(tools, so, data, work)
         check_optimizer(tools, so, data, work)
         check_regularization(tools, so, data, work)

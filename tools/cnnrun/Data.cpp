@@ -218,6 +218,9 @@ void decodeImage(const fs::path &path, const ItemShape &shape, float *out) {
 /// order of `classNames` (taken from ROOT when empty).
 Dataset readFolders(const fs::path &root, const ItemShape &shape,
                     std::vector<std::string> &classNames, int64_t limit) {
+  if (shape.height < 1 || shape.width < 1)
+    throw std::runtime_error("image folders need a model whose input is an image (C x H x W); "
+                             "store the data as .npy arrays instead");
   std::vector<std::string> found = subdirectories(root);
   if (classNames.empty())
     classNames = found;

@@ -394,12 +394,14 @@ int train(const Options &o) {
   ItemShape modelShape = modelItemShape(model, data.train.shape);
   ItemPipeline pipeline(data.train.shape, modelShape, o.preprocessing);
   checkLabels(data.train, info.classes);
+  // Validation and test items may be stored in another shape than training items.
+  std::optional<ItemPipeline> valPipeline, testPipeline;
   if (data.val) {
-    ItemPipeline(data.val->shape, modelShape, o.preprocessing);
+    valPipeline.emplace(data.val->shape, modelShape, o.preprocessing);
     checkLabels(*data.val, info.classes);
   }
   if (data.test) {
-    ItemPipeline(data.test->shape, modelShape, o.preprocessing);
+    testPipeline.emplace(data.test->shape, modelShape, o.preprocessing);
     checkLabels(*data.test, info.classes);
   }
   if (o.earlyStop > 0 && !data.val)
@@ -529,7 +531,7 @@ int train(const Options &o) {
     progress.endEpoch();
     trainLoss = state.lossSum / double(state.seen);
     trainAcc = state.correct / double(state.seen);
-    val = data.val ? evaluate(model, *data.val, pipeline, batch) : Score{};
+    val = data.val ? evaluate(model, *data.val, *valPipeline, batch) : Score{};
     // Without a validation set the test set is reported every epoch, as
     // before; with one, only after the last epoch.
     bool testNow = data.test && (!data.val || epoch + 1 == epochs);
@@ -543,7 +545,7 @@ int train(const Options &o) {
         testNow = data.test.has_value();
       }
     }
-    test = testNow ? evaluate(model, *data.test, pipeline, batch) : Score{};
+    test = testNow ? evaluate(model, *data.test, *testPipeline, batch) : Score{};
     saveCheckpoint(o, model, state);
     double seconds = secondsSince(start);
     log.row(epoch + 1, trainLoss, trainAcc, test, lr, seconds, val);
