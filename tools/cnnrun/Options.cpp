@@ -195,7 +195,7 @@ void addOptimizerOptions(CLI::App &c, Options &o) {
   addSetting(c, "--momentum", o.momentum, "SGD momentum");
   addSetting(c, "--dampening", o.dampening, "SGD dampening");
   c.add_flag_function(
-      "--nesterov{true}", [&o](int64_t count) { o.nesterov = count > 0; },
+      "--nesterov", [&o](int64_t count) { o.nesterov = count > 0; },
       "SGD with Nesterov momentum (--nesterov=false: without)");
   addSetting(c, "--weight-decay", o.weightDecay,
              "L2 weight decay (SGD, Adam) or decoupled weight decay (AdamW)");
@@ -213,7 +213,7 @@ void addOptimizerOptions(CLI::App &c, Options &o) {
 
 void trainOptions(CLI::App &c, Options &o) {
   std::string section = std::string(cnnc::schema::key::kTrain) + ": section";
-  c.group("Data");
+  c.option_defaults()->group("Data");
   addString(c, "--data", o.data, "DIR", "the dataset directory (its layouts are listed below)")
       ->required();
   addCount(c, "--limit", o.limit, 1, "train on the first N items only (default: all)");
@@ -230,7 +230,7 @@ void trainOptions(CLI::App &c, Options &o) {
        "flip (a random horizontal flip) or both, crop:4,flip; drawn from --seed, the epoch and "
        "the position (default: none)")
       ->type_name("LIST");
-  c.group("Training");
+  c.option_defaults()->group("Training");
   addCount(c, "--epochs", o.epochs, 1,
            "epochs (default: from the model's " + section + ", else 1)");
   addCount(c, "--batch", o.batch, 1,
@@ -261,9 +261,10 @@ void trainOptions(CLI::App &c, Options &o) {
             "start from these parameters (default: those the model embeds, else the "
             "initialization)");
   addStripPrefix(c, o);
-  c.group("Optimizer (changed at run time; default: the model's settings, or the checkpoint's)");
+  c.option_defaults()->group(
+      "Optimizer (changed at run time; default: the model's settings, or the checkpoint's)");
   addOptimizerOptions(c, o);
-  c.group("Checkpoints and output");
+  c.option_defaults()->group("Checkpoints and output");
   addString(c, "--checkpoint", o.checkpoint, "PATH",
             "write a checkpoint here after each epoch, every --checkpoint-every steps, and on "
             "SIGINT or SIGTERM (then stop)");
