@@ -12,7 +12,7 @@ PKGS=(
   python3 python3-torch python3-torchvision python3-numpy
   libopenblas0-openmp dataset-fashion-mnist
   pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev
-  libonnx-dev libprotobuf-dev python3-onnx
+  libonnx-dev libprotobuf-dev python3-onnx libonnx-testdata
   pybind11-dev python3-dev python3-matplotlib
   libstb-dev
 )
