@@ -9,7 +9,7 @@ Checks (each prints PASS/FAIL with its numbers):
   fit.folders    the same for a folder of RGB PNG images per class (12x12, DIR/test/<class>/),
                  decoded, resized and normalized like torchvision would; classes are numbered
                  in the sorted order of their folder names; a training run on the folders works.
-  validation     --val-split holds out the last items: validation loss and accuracy every epoch,
+  validation     --val-split holds out a fixed random share: validation loss and accuracy every epoch,
                  the test set only after the last one; --test-limit 0 skips testing; test
                  items stored at another size than training items are fitted on their own.
   interrupt      a run stopped by SIGINT in the middle of an epoch (status 130, a checkpoint

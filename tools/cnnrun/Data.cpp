@@ -47,12 +47,16 @@ std::string ItemShape::str() const {
   return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
 }
 
-Dataset Dataset::slice(int64_t begin, int64_t end, const std::string &sliceOrigin) const {
+Dataset Dataset::subset(const std::vector<int64_t> &indices,
+                        const std::string &subsetOrigin) const {
   Dataset d;
   d.shape = shape;
-  d.origin = sliceOrigin;
-  d.items.assign(items.begin() + begin * shape.count(), items.begin() + end * shape.count());
-  d.labels.assign(labels.begin() + begin, labels.begin() + end);
+  d.origin = subsetOrigin;
+  d.items.reserve(indices.size() * size_t(shape.count()));
+  for (int64_t i : indices) {
+    d.items.insert(d.items.end(), item(i), item(i) + shape.count());
+    d.labels.push_back(labels[size_t(i)]);
+  }
   return d;
 }
 

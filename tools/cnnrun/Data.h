@@ -44,8 +44,8 @@ struct Dataset {
 
   int64_t size() const { return int64_t(labels.size()); }
   const float *item(int64_t i) const { return items.data() + i * shape.count(); }
-  /// Items [begin, end) as a dataset of their own.
-  Dataset slice(int64_t begin, int64_t end, const std::string &origin) const;
+  /// The items at `indices`, in that order, as a dataset of their own.
+  Dataset subset(const std::vector<int64_t> &indices, const std::string &origin) const;
 };
 
 /// The splits found in a data directory.

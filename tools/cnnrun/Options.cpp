@@ -218,7 +218,8 @@ void trainOptions(CLI::App &c, Options &o) {
       ->required();
   addCount(c, "--limit", o.limit, 1, "train on the first N items only (default: all)");
   addNumber(c, "--val-split", o.valSplit, parseFraction,
-            "hold out this share of the training items (the last ones) as a validation set, "
+            "hold out this share of the training items (a fixed random selection) as a "
+            "validation set, "
             "evaluated after every epoch (default: the data's own validation set, if any)");
   addCount(c, "--test-limit", o.testLimit, 0,
            "test on the first N items only; 0 skips testing (default: all)");

@@ -296,6 +296,9 @@ struct TrainerState {
   }
 };
 
+/// The seed of the --val-split selection.
+constexpr uint64_t kValidationSeed = 0x7A11DA7E;
+
 /// The splits of --data for training: train, validation (the data's own or
 /// --val-split's share of train) and test.
 DataSplits trainingData(const Options &o, const ItemShape &modelHint) {
@@ -313,8 +316,15 @@ DataSplits trainingData(const Options &o, const ItemShape &modelHint) {
       throw std::runtime_error("--val-split " + std::to_string(o.valSplit) + " of " +
                                std::to_string(n) + " training items leaves " +
                                (held < 1 ? "no validation items" : "no training items"));
-    d.val = d.train.slice(n - held, n, d.train.origin + " (last " + std::to_string(held) + ")");
-    d.train = d.train.slice(0, n - held, d.train.origin);
+    // A fixed random selection, the same for every run and seed: the last items of a
+    // dataset are often all of one class (image folders are read class by class).
+    std::vector<int64_t> order = epochOrder(n, kValidationSeed, 0);
+    std::vector<int64_t> val(order.begin(), order.begin() + held);
+    std::vector<int64_t> train(order.begin() + held, order.end());
+    std::sort(val.begin(), val.end());
+    std::sort(train.begin(), train.end());
+    d.val = d.train.subset(val, d.train.origin + " (" + std::to_string(held) + " held out)");
+    d.train = d.train.subset(train, d.train.origin);
   }
   return d;
 }
