@@ -242,7 +242,7 @@ def check_interrupt(tools, so, data, work):
     mid = mid and len(batch_of) == 3 and batch_of[0] != batch_of[2].rstrip(");")
     r = run([tools["cnnrun"], "train", so, *common[:-2], "--checkpoint", part, "--resume", part])
     a, b = safetensors_io.load(full), safetensors_io.load(part)
-    same = set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    same = same_tensors(a, b)
     record("interrupt.sigint_resume", p.returncode == 0 and status == 130 and mid
            and r.returncode == 0 and "resuming at step" in r.stdout and same,
            f"status {status}; {err.strip()}; resumed run: {r.stdout.splitlines()[:2]}; "
@@ -258,6 +258,24 @@ def check_interrupt(tools, so, data, work):
            in q.stderr, q.stderr.strip())
 
 
+def short_run(data):
+    """The options of a one-epoch run on 96 items without testing."""
+    return ["--data", data, "--epochs", "1", "--test-limit", "0", "--limit", "96"]
+
+
+def trained(tools, model, data, work, *extra):
+    """(parameters and optimizer state, stdout) after a short run of `model`."""
+    path = os.path.join(work, "short_run.st")
+    q = run([tools["cnnrun"], "train", model, *short_run(data), "--checkpoint", path, *extra])
+    if q.returncode:
+        raise RuntimeError(q.stderr)
+    return safetensors_io.load(path), q.stdout
+
+
+def same_tensors(a, b):
+    return set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def check_optimizer(tools, so, data, work):
     """Run-time optimizer settings: the model's own given explicitly change nothing, another
     momentum changes the result, and an Adam-compiled model run as SGD matches the
@@ -266,14 +284,10 @@ def check_optimizer(tools, so, data, work):
     with open(src, "w") as f:
         f.write(MODEL.replace("{name: sgd, lr: 0.05, momentum: 0.9}", "{name: adam, lr: 0.001}"))
     p = run([tools["cnnc"], src, "-o", adam_so])
-    common = ["--data", data, "--epochs", "1", "--test-limit", "0", "--limit", "96"]
+    common = short_run(data)
 
     def params(model, *extra):
-        path = os.path.join(work, "opt.st")
-        q = run([tools["cnnrun"], "train", model, *common, "--checkpoint", path, *extra])
-        if q.returncode:
-            raise RuntimeError(q.stderr)
-        return {k: v for k, v in safetensors_io.load(path).items()}, q.stdout
+        return trained(tools, model, data, work, *extra)
 
     base, _ = params(so)
     same, _ = params(so, "--optimizer", "sgd", "--momentum", "0.9")
@@ -283,7 +297,7 @@ def check_optimizer(tools, so, data, work):
     err = max(float(np.abs(as_sgd[k] - base[k]).max()) for k in w)
     e1 = run([tools["cnnrun"], "train", so, *common, "--optimizer", "adam"])
     e2 = run([tools["cnnrun"], "train", so, *common, "--beta1", "0.5"])
-    ok = (p.returncode == 0 and all(np.array_equal(base[k], same[k]) for k in base)
+    ok = (p.returncode == 0 and same_tensors(base, same)
           and any(not np.array_equal(base[k], other[k]) for k in w)
           and "optimizer: sgd (momentum 0.5, dampening 0, nesterov on, weight decay 0.001)" in out
           and "optimizer: sgd (momentum 0.9" in out2 and err < 1e-5
@@ -298,17 +312,12 @@ def check_regularization(tools, so, data, work):
     compiled with it."""
     src, clip_so = os.path.join(work, "tiny.yaml"), os.path.join(work, "tiny_clip.so")
     p = run([tools["cnnc"], src, "-o", clip_so, "--clip-grad-norm", "0"])
-    common = ["--data", data, "--epochs", "1", "--test-limit", "0", "--limit", "96"]
+    common = short_run(data)
 
     def params(model, *extra):
-        path = os.path.join(work, "reg.st")
-        q = run([tools["cnnrun"], "train", model, *common, "--checkpoint", path, *extra])
-        if q.returncode:
-            raise RuntimeError(q.stderr)
-        return safetensors_io.load(path), q.stdout
+        return trained(tools, model, data, work, *extra)
 
-    def same(a, b):
-        return all(np.array_equal(a[k], b[k]) for k in a)
+    same = same_tensors
 
     base, _ = params(so)
     smoothed, out = params(so, "--label-smoothing", "0.1")
