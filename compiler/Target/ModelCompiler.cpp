@@ -282,6 +282,18 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
   src += "};\nstatic const cnnc_kernel_metadata_fn kernel_metadata[] = {\n";
   for (const PlannedKernel &k : plan.kernels)
     src += "  " + k.symbol + "_metadata,\n";
+  // The shapes each kernel was compiled for (its arguments' buffers).
+  src += "};\n";
+  for (auto [i, k] : llvm::enumerate(plan.kernels)) {
+    src += "static const int64_t kernel_shape_" + std::to_string(i) + "[] = {";
+    for (int a : k.args)
+      for (int64_t d : plan.buffers[a].shape)
+        src += std::to_string(d) + ",";
+    src += k.args.empty() ? "0};\n" : "};\n";
+  }
+  src += "static const int64_t *const kernel_shapes[] = {\n";
+  for (size_t i = 0; i < plan.kernels.size(); ++i)
+    src += "  kernel_shape_" + std::to_string(i) + ",\n";
   src += "};\nstatic const char *const kernel_names[] = {\n";
   for (const PlannedKernel &k : plan.kernels)
     src += "  \"" + cString(k.label) + "\",\n";
@@ -303,7 +315,8 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
          "    .kernels = kernels,\n"
          "    .kernel_names = kernel_names,\n"
          "    .halide = &halide_runtime,\n"
-         "    .kernel_metadata = kernel_metadata,\n" +
+         "    .kernel_metadata = kernel_metadata,\n"
+         "    .kernel_shapes = kernel_shapes,\n" +
          defaults +
          "  };\n"
          "  return &desc;\n}\n";
