@@ -177,7 +177,7 @@ struct ScratchDir {
 LogicalResult cnnc::emitHalideStatements(ModuleOp module, const CompileOptions &options,
                                          llvm::raw_ostream &os) {
   FailureOr<ModelPlan> plan = planModel(module);
-  if (failed(plan))
+  if (failed(plan) || failed(checkResourceLimits(*plan, options.maxMemoryBytes)))
     return failure();
   Halide::Target target = targetOf(options);
   std::unique_ptr<halide::Scheduler> scheduler = schedulerOf(options, target);
@@ -487,7 +487,7 @@ static LogicalResult halideRuntimeObject(ModuleOp module, const Halide::Target &
 LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &options,
                                         const std::string &outputPath) {
   FailureOr<ModelPlan> plan = planModel(module);
-  if (failed(plan))
+  if (failed(plan) || failed(checkResourceLimits(*plan, options.maxMemoryBytes)))
     return failure();
   Halide::Target target = targetOf(options);
   Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime);
@@ -512,6 +512,15 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   for (PlannedKernel &planned : plan->kernels)
     if (planned.sharedWith >= 0)
       planned.symbol = plan->kernels[planned.sharedWith].symbol;
+  if (options.report) {
+    MemoryUse use = memoryUse(*plan);
+    *options.report << "cnnc: planned memory " << formatBytes(use.totalBytes())
+                    << (use.trainBatch ? " at the train batch " + std::to_string(use.batch)
+                                       : std::string(" for one item"))
+                    << " (" << formatBytes(use.fixedBytes) << " of parameters and state, "
+                    << formatBytes(use.perItemBytes)
+                    << " per item; --max-memory=" << formatBytes(options.maxMemoryBytes) << ")\n";
+  }
   StepTimer timer(options.report);
 
   // Every distinct kernel is lowered (its flop count goes into the
