@@ -19,6 +19,7 @@
 //    gradient): two stages, see scheduleChannelSum, scheduleConvGradWeight.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Dialect/CNN/IR/Limits.h"
 #include "compiler/Schedule/Scheduler.h"
 
 #include <sstream>
@@ -203,8 +204,8 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
   int divisor = largestDivisorAtMost(channelBlocks, threadsC);
   if (2 * divisor >= threadsC)
     threadsC = divisor;
-  int taps = s.attrs.kernelW * s.attrs.kernelH;
-  bool unrollTaps = taps <= 25 && target.has_feature(Target::CUDA);
+  int64_t taps = int64_t(s.attrs.kernelW) * s.attrs.kernelH;
+  bool unrollTaps = taps <= limits::kMaxUnrolledTaps && target.has_feature(Target::CUDA);
 
   Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci");
   Var bx("bx"), tx("tx"), by("by"), ty("ty"), bc("bc"), tc("tc"), tile("tile");
