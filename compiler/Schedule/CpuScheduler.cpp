@@ -58,7 +58,7 @@ static std::string unrollTaps(Stage update, RVar rx, RVar ry, const WindowAttrs 
 /// The largest power of two <= min(extent, cap) (at least 1).
 static int powerOfTwoAtMost(int extent, int cap) {
   int p = 1;
-  while (p * 2 <= std::min(extent, cap))
+  while (int64_t(p) * 2 <= std::min(extent, cap))
     p *= 2;
   return p;
 }
@@ -69,7 +69,7 @@ static int powerOfTwoAtMost(int extent, int cap) {
 static int leastWastefulBlock(int extent, int most) {
   most = std::max(1, std::min(extent, most));
   int best = most;
-  auto cover = [&](int b) { return (extent + b - 1) / b * b; };
+  auto cover = [&](int b) { return (int64_t(extent) + b - 1) / b * b; };
   for (int b = most; b >= (most + 1) / 2; --b)
     if (cover(b) < cover(best))
       best = b;
@@ -127,8 +127,8 @@ static ConvGeometry geometryOf(const KernelStages &k) {
 /// just longer than a whole number of vectors (AlphaGo's 19 = 16 + 3, which
 /// computes 32 pixels per row).
 static bool vectorsOverRowsWaste(const ConvGeometry &g, int lanes) {
-  int row = g.outW * g.poolX;
-  int covered = (row + lanes - 1) / lanes * lanes;
+  int64_t row = int64_t(g.outW) * g.poolX;
+  int64_t covered = (row + lanes - 1) / lanes * lanes;
   return 4 * row < 3 * covered;
 }
 
@@ -147,7 +147,7 @@ static std::string scheduleConvOverChannels(KernelStages &k, int lanes) {
   int blockC = vectors * lanes;
   // At most 20 accumulators (vectors x conv pixels); rows and columns are
   // split into the blocks that waste the fewest recomputed pixels.
-  int pixels = 20 / vectors / (poolX * poolY);
+  int pixels = int(20 / vectors / (int64_t(poolX) * poolY));
   int blockX = leastWastefulBlock(outW, std::min(pixels, 8));
   int blockY = leastWastefulBlock(outH, std::max(1, pixels / blockX));
 
@@ -219,11 +219,11 @@ static std::string scheduleConv(KernelStages &k, int lanes) {
 
   // The conv block: accumulators in registers across the reduction.
   s.conv.compute_at(out, xo).unroll(v.c).unroll(v.y);
-  if (blockX * poolX > 1)
+  if (int64_t(blockX) * poolX > 1)
     s.conv.vectorize(v.x);
   Stage update = s.conv.update();
   update.reorder(v.x, v.c, v.y, s.r.x, s.r.y, s.r.z).unroll(v.c).unroll(v.y);
-  if (blockX * poolX > 1)
+  if (int64_t(blockX) * poolX > 1)
     update.vectorize(v.x);
   std::string taps = unrollTaps(update, s.r.x, s.r.y, s.attrs);
   // A fused pooling with a large window is a reduction over the block.

@@ -175,12 +175,13 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
     dataParallelAtRoot(out);
     return "conv, grouped: one output per thread";
   }
-  // The conv region one output block needs along a dimension.
-  auto convSpan = [&](int block, bool alongX) {
+  // The conv region one output block needs along a dimension (in 64 bits:
+  // a pooling stride or window may be up to 2^31 - 1).
+  auto convSpan = [&](int block, bool alongX) -> int64_t {
     if (!pooled)
       return block;
     const PoolAttrs &p = k.pool->attrs;
-    int stride = alongX ? p.strideX : p.strideY, window = alongX ? p.kernelW : p.kernelH;
+    int64_t stride = alongX ? p.strideX : p.strideY, window = alongX ? p.kernelW : p.kernelH;
     return (block - 1) * stride + window;
   };
   int blockX = std::min(4, outW), blockY = std::min(2, outH), blockC = std::min(4, outC);
@@ -194,7 +195,7 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
     else
       break;
   }
-  auto ceilDiv = [](int a, int b) { return (a + b - 1) / b; };
+  auto ceilDiv = [](int a, int b) { return int((int64_t(a) + b - 1) / b); };
   int threadsX = std::min(8, ceilDiv(outW, blockX));
   int threadsY = std::min(4, ceilDiv(outH, blockY));
   // Channel threads: a divisor of the channel blocks if one comes close to
@@ -311,7 +312,7 @@ static std::string scheduleDense(KernelStages &k) {
     dataParallelAtRoot(k.output);
   }
   int perThread = std::min(4, s.outFeatures);
-  int featureBlocks = (s.outFeatures + perThread - 1) / perThread;
+  int featureBlocks = int((int64_t(s.outFeatures) + perThread - 1) / perThread);
   int threads = std::min(kDenseThreads, featureBlocks);
   const TailStrategy guard = TailStrategy::GuardWithIf;
   Var fo("fo"), fi("fi"), bf("bf"), tf("tf"), no("no"), ni("ni");
