@@ -7,6 +7,9 @@
 // concerns, against the op table of LayerOps.h; and the typed reading of
 // attribute values with `$param` substitution. Shapes are
 // not checked here: the graph builder does that when MLIRGen builds a layer.
+// Every walk is bounded (limits:: in ModelFile.h): the document is measured
+// first, aliases expanded, and integer expressions are evaluated with
+// overflow-checked 64-bit arithmetic.
 //
 //===----------------------------------------------------------------------===//
 #include "frontends/yaml/ModelFile.h"
