@@ -62,7 +62,7 @@ for t in "${run[@]}"; do
   execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
   secs=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE '[0-9]+ second' |
          grep -oE '[0-9]+' | tail -1)
-  rate=$(grep -oE 'stat::average_exec_per_sec: [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
+  rate=$(grep -oE 'stat::average_exec_per_sec:[[:space:]]+[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -1)
   corpus=$(ls "$work" | wc -l)
   new=$(($(ls "$artifacts" | wc -l) - before))
   if [ "$status" -ne 0 ] || [ "$new" -gt 0 ]; then
