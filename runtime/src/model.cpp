@@ -710,6 +710,7 @@ cnnc_model::~cnnc_model() {
   if (removeLibraryUser(library) && onDevice())
     halide.device_release(nullptr, deviceInterface);
   dlclose(library);
+  releaseScratch();
 }
 
 extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model) {
@@ -765,7 +766,7 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
   });
 }
 
-extern "C" void cnnc_model_free(cnnc_model *model) { delete model; }
+extern "C" void cnnc_model_free(cnnc_model *model) { releaseModel(model); }
 
 extern "C" const char *cnnc_model_name(const cnnc_model *model) {
   return model ? model->name.c_str() : "";
