@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of cnnc from Debian 12 packages.
-# Safe to run repeatedly; uses sudo when not root.
+# Safe to run repeatedly; uses sudo when not root. clang-19 and libclang-rt-19-dev
+# (libFuzzer and the sanitizer runtimes) build the sanitizer tree of scripts/test.sh.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -15,6 +16,7 @@ PKGS=(
   libonnx-dev libprotobuf-dev python3-onnx libonnx-testdata
   pybind11-dev python3-dev python3-matplotlib
   libstb-dev
+  clang-19 libclang-rt-19-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

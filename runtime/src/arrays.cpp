@@ -5,11 +5,19 @@
 // integer, bool or float64 array converted to float32; anything else is a
 // clear error) and IDX (the MNIST format: big-endian magic 0x000008NN with NN
 // dimensions, big-endian uint32 sizes, then unsigned bytes), read through
-// zlib so gzipped and plain files both work. Assumes a little-endian host.
+// zlib so gzipped and plain files both work. Sizes from a header are
+// overflow-checked and the data must be there before anything is allocated
+// for it: an .npy file's size is compared with what its shape needs, and
+// IDX data (whose uncompressed size is unknown) is read in chunks, so a
+// header claiming more than the file holds costs no more memory than the
+// file. Every refusal names the file and the sizes needed and found. The
+// .npy writer is atomic (writeFileAtomically). Assumes a little-endian host.
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
+#include "safetensors.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -18,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -34,24 +43,45 @@ struct File {
   }
 };
 
-/// Allocates an array of `shape`; data is malloc'd (freed by cnnc_array_free).
-void allocateArray(cnnc_array &a, const std::vector<int64_t> &shape, const std::string &path) {
+/// The element count of `shape` and its size in bytes at `elementSize`
+/// bytes per element (as stored in the file) and as float32, overflow-checked;
+/// a shape beyond CNNC_ARRAY_MAX_RANK or whose size does not fit is refused
+/// naming `path`.
+struct ArraySize {
+  int64_t count = 1;
+  uint64_t storedBytes = 0;
+};
+ArraySize arraySize(const std::vector<int64_t> &shape, size_t elementSize,
+                    const std::string &path) {
   if (shape.size() > CNNC_ARRAY_MAX_RANK)
     fail(CNNC_ERROR_FORMAT, path + ": rank " + std::to_string(shape.size()) +
                                 " exceeds the supported " + std::to_string(CNNC_ARRAY_MAX_RANK));
-  int64_t count = 1;
-  for (int64_t d : shape) {
-    if (d < 0 || (d && count > std::numeric_limits<int64_t>::max() / 8 / d))
-      fail(CNNC_ERROR_FORMAT, path + ": shape " + shapeString(shape) + " is invalid");
-    count *= d;
-  }
+  ArraySize size;
+  uint64_t floatBytes = 0;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(size.count, d, &size.count))
+      fail(CNNC_ERROR_FORMAT,
+           path + ": shape " + shapeString(shape) + " has more elements than fit in 64 bits");
+  if (__builtin_mul_overflow(uint64_t(size.count), uint64_t(elementSize), &size.storedBytes) ||
+      __builtin_mul_overflow(uint64_t(size.count), uint64_t(sizeof(float)), &floatBytes) ||
+      floatBytes > uint64_t(std::numeric_limits<int64_t>::max()))
+    fail(CNNC_ERROR_FORMAT, path + ": shape " + shapeString(shape) + " needs more than 2^63 bytes");
+  return size;
+}
+
+/// Allocates an array of `shape` (whose size arraySize checked); data is
+/// malloc'd (freed by cnnc_array_free).
+void allocateArray(cnnc_array &a, const std::vector<int64_t> &shape, int64_t count,
+                   const std::string &path) {
   a.rank = int32_t(shape.size());
   for (size_t i = 0; i < shape.size(); ++i)
     a.shape[i] = shape[i];
   a.count = count;
   a.data = static_cast<float *>(std::malloc(size_t(count ? count : 1) * sizeof(float)));
   if (!a.data)
-    fail(CNNC_ERROR_OUT_OF_MEMORY, path + ": cannot allocate " + std::to_string(count) + " floats");
+    fail(CNNC_ERROR_OUT_OF_MEMORY, path + ": cannot allocate " + std::to_string(count) +
+                                       " floats (" + std::to_string(uint64_t(count) * 4) +
+                                       " bytes) for shape " + shapeString(shape));
 }
 
 /// Parses the Python dict literal of an .npy header.
@@ -230,15 +260,41 @@ void npyLoad(const std::string &path, cnnc_array &out, bool anyType, cnnc_dtype 
   if (fortran)
     fail(CNNC_ERROR_FORMAT, path + ": Fortran-order arrays are not supported "
                                    "(save np.ascontiguousarray(x))");
+  // The data must be in the file before anything is allocated for it.
+  ArraySize size = arraySize(shape, type->size, path);
+  uint64_t dataStart = (major == 1 ? 10 : 12) + uint64_t(headerLen);
+  struct stat st;
+  if (fstat(fileno(file.f), &st) != 0)
+    fail(CNNC_ERROR_IO, "cannot read '" + path + "': " + std::strerror(errno));
+  uint64_t available = S_ISREG(st.st_mode) && uint64_t(st.st_size) > dataStart
+                           ? uint64_t(st.st_size) - dataStart
+                           : 0;
+  if (S_ISREG(st.st_mode) && available < size.storedBytes)
+    fail(CNNC_ERROR_FORMAT, path + ": truncated .npy data: shape " + shapeString(shape) + " of '" +
+                                descr + "' needs " + std::to_string(size.storedBytes) +
+                                " bytes after the " + std::to_string(dataStart) +
+                                "-byte header, the file has " + std::to_string(available));
   cnnc_array a{};
-  allocateArray(a, shape, path);
-  size_t bytes = size_t(a.count) * type->size;
-  std::vector<unsigned char> raw(type->dtype == CNNC_DTYPE_FLOAT32 ? 0 : bytes);
+  allocateArray(a, shape, size.count, path);
+  size_t bytes = size_t(size.storedBytes);
+  std::vector<unsigned char> raw;
+  if (type->dtype != CNNC_DTYPE_FLOAT32) {
+    try {
+      raw.resize(bytes);
+    } catch (const std::bad_alloc &) {
+      cnnc_array_free(&a);
+      fail(CNNC_ERROR_OUT_OF_MEMORY,
+           path + ": cannot allocate " + std::to_string(bytes) + " bytes to read its data");
+    }
+  }
   void *target = type->dtype == CNNC_DTYPE_FLOAT32 ? static_cast<void *>(a.data) : raw.data();
-  if (a.count && std::fread(target, 1, bytes, file.f) != bytes) {
+  size_t got = bytes ? std::fread(target, 1, bytes, file.f) : 0;
+  if (got != bytes) {
     cnnc_array_free(&a);
-    fail(CNNC_ERROR_FORMAT, path + ": truncated .npy data: shape " + shapeString(shape) +
-                                " needs " + std::to_string(bytes) + " bytes");
+    fail(CNNC_ERROR_FORMAT, path + ": truncated .npy data: shape " + shapeString(shape) + " of '" +
+                                descr + "' needs " + std::to_string(bytes) + " bytes after the " +
+                                std::to_string(dataStart) + "-byte header, found " +
+                                std::to_string(got));
   }
   if (!raw.empty())
     type->convert(raw.data(), a.data, a.count);
@@ -255,7 +311,8 @@ void npySave(const std::string &path, const float *data, int32_t rank, const int
     if (shape[i] < 0)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_save: negative dimension");
     dims += std::to_string(shape[i]) + (rank == 1 ? "," : (i + 1 < rank ? ", " : ""));
-    count *= shape[i];
+    if (__builtin_mul_overflow(count, shape[i], &count) || count > (int64_t(1) << 60))
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_save: the shape has too many elements");
   }
   if (count && !data)
     fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_npy_save: data is null");
@@ -263,10 +320,6 @@ void npySave(const std::string &path, const float *data, int32_t rank, const int
   while ((10 + header.size() + 1) % 64)
     header += ' ';
   header += '\n';
-  File file;
-  file.f = std::fopen(path.c_str(), "wb");
-  if (!file.f)
-    fail(CNNC_ERROR_IO, "cannot write '" + path + "': " + std::strerror(errno));
   unsigned char pre[10] = {0x93,
                            'N',
                            'U',
@@ -277,15 +330,11 @@ void npySave(const std::string &path, const float *data, int32_t rank, const int
                            0,
                            (unsigned char)(header.size() & 0xFF),
                            (unsigned char)(header.size() >> 8)};
-  bool ok = std::fwrite(pre, 1, 10, file.f) == 10 &&
-            std::fwrite(header.data(), 1, header.size(), file.f) == header.size() &&
-            std::fwrite(data, sizeof(float), size_t(count), file.f) == size_t(count);
-  std::FILE *f = file.f;
-  file.f = nullptr;
-  if (std::fclose(f) != 0)
-    ok = false;
-  if (!ok)
-    fail(CNNC_ERROR_IO, "cannot write '" + path + "': " + std::strerror(errno));
+  writeFileAtomically(path, ".npy file", [&](std::FILE *f) {
+    return std::fwrite(pre, 1, 10, f) == 10 &&
+           std::fwrite(header.data(), 1, header.size(), f) == header.size() &&
+           std::fwrite(data, sizeof(float), size_t(count), f) == size_t(count);
+  });
 }
 
 /// Closes a gzFile on scope exit.
@@ -326,23 +375,33 @@ void idxLoad(const std::string &path, cnnc_array &out) {
       fail(CNNC_ERROR_FORMAT, path + ": truncated IDX header");
     shape.push_back((int64_t(b[0]) << 24) | (b[1] << 16) | (b[2] << 8) | b[3]);
   }
-  cnnc_array a{};
-  allocateArray(a, shape, path);
-  std::vector<unsigned char> bytes(size_t(a.count));
+  // Read the data before allocating for it, so that a header claiming more
+  // than the file holds costs no more memory than the file's data.
+  ArraySize size = arraySize(shape, 1, path);
+  int64_t headerBytes = 4 + 4 * int64_t(rank);
+  std::vector<unsigned char> bytes;
   int64_t done = 0;
-  while (done < a.count) {
-    unsigned chunk = unsigned(std::min<int64_t>(a.count - done, 1 << 30));
-    int got = gzread(file.f, bytes.data() + done, chunk);
-    if (got <= 0)
-      break;
-    done += got;
+  try {
+    while (done < size.count) {
+      int64_t chunk = std::min<int64_t>(size.count - done, int64_t(1) << 24);
+      bytes.resize(size_t(done + chunk));
+      int got = gzread(file.f, bytes.data() + done, unsigned(chunk));
+      if (got <= 0)
+        break;
+      done += got;
+    }
+  } catch (const std::bad_alloc &) {
+    fail(CNNC_ERROR_OUT_OF_MEMORY, path + ": cannot allocate " + std::to_string(done) +
+                                       " bytes to read its data (shape " + shapeString(shape) +
+                                       ")");
   }
-  if (done != a.count) {
-    cnnc_array_free(&a);
+  if (done != size.count)
     fail(CNNC_ERROR_FORMAT, path + ": truncated IDX data: shape " + shapeString(shape) + " needs " +
-                                std::to_string(shape.empty() ? 0 : a.count) + " bytes, found " +
+                                std::to_string(size.count) + " bytes after the " +
+                                std::to_string(headerBytes) + "-byte header, found " +
                                 std::to_string(done));
-  }
+  cnnc_array a{};
+  allocateArray(a, shape, size.count, path);
   for (int64_t i = 0; i < a.count; ++i)
     a.data[i] = float(bytes[size_t(i)]);
   out = a;

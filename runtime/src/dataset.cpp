@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <numeric>
 
 using namespace cnnc::rt;
@@ -79,7 +80,13 @@ extern "C" cnnc_status cnnc_dataset_load_idx(const char *images_path, const char
     if (limit > 0 && limit < d->size)
       d->size = limit;
     d->itemCount = d->size ? images.a.count / images.a.shape[0] : 0;
-    d->items.resize(size_t(d->size * d->itemCount));
+    try {
+      d->items.resize(size_t(d->size * d->itemCount)); // <= images.a.count, which exists
+    } catch (const std::bad_alloc &) {
+      fail(CNNC_ERROR_OUT_OF_MEMORY, std::string(images_path) + ": cannot allocate " +
+                                         std::to_string(d->size * d->itemCount * 4) +
+                                         " bytes for " + std::to_string(d->size) + " items");
+    }
     for (size_t i = 0; i < d->items.size(); ++i)
       d->items[i] = images.a.data[i] / 255.0f;
     d->labels.assign(labels.a.data, labels.a.data + d->size);

@@ -1,10 +1,14 @@
 //===- model.cpp - Loading a model.so and reading its metadata ------------===//
 //
-// cnnc_model_load: dlopens the library (RTLD_NOW | RTLD_LOCAL, so several
-// models, each with its own embedded Halide runtime, can be loaded at once),
-// finds `cnnc_model_v1`, checks the ABI version and parses and validates the
+// cnnc_model_load: checks the file before loading it (elf_check.h: a
+// complete ELF shared object exporting `cnnc_model_v1`; the host CPU has the
+// features of the target its metadata section names, cpu_features.h), then
+// dlopens the library (RTLD_NOW | RTLD_LOCAL, so several models, each with
+// its own embedded Halide runtime, can be loaded at once), finds
+// `cnnc_model_v1`, checks the ABI version and parses and validates the
 // metadata JSON (docs/runtime-abi.md), including the optional "train"
-// object, into struct cnnc_model. A GPU model's driver is checked and its
+// object, into struct cnnc_model, checking every kernel call against the
+// kernel's Halide metadata. A GPU model's driver is checked and its
 // buffers get device memory (device.cpp). Also the info queries (inputs,
 // outputs, parameters, state, steps). Validation is strict:
 // every index in the metadata is range-checked here so that execution can
@@ -13,7 +17,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "model.h"
+#include "cpu_features.h"
 #include "device.h"
+#include "elf_check.h"
 #include "error.h"
 #include "json.h"
 #include "scratch.h"
@@ -232,6 +238,63 @@ void parseTensors(const MetadataReader &r, const Json &root, std::string_view li
   }
 }
 
+/// The kernel's name as its descriptor gives it, in quotes, or "".
+std::string kernelName(const cnnc_model &model, int kernel) {
+  const char *name = model.desc->kernel_names ? model.desc->kernel_names[kernel] : nullptr;
+  return name ? " (" + quote(name) + ")" : "";
+}
+
+/// Checks a call against its kernel's own Halide metadata: as many
+/// arguments as the kernel takes, each a float32 buffer of the kernel's rank
+/// (and, where the kernel records estimates, of its extents). Skipped when
+/// the descriptor has no metadata table (cnnc_model_load requires one).
+void checkKernelSignature(const MetadataReader &r, const cnnc_model &model, const CallDesc &call,
+                          const std::string &where) {
+  if (!model.desc->kernel_metadata)
+    return;
+  std::string kernel = "kernel " + std::to_string(call.kernel) + kernelName(model, call.kernel);
+  std::string site = where + " " + quote(call.name);
+  cnnc_kernel_metadata_fn getter = model.desc->kernel_metadata[call.kernel];
+  const halide_filter_metadata_t *m = getter ? getter() : nullptr;
+  if (!m || m->num_arguments < 0 || (m->num_arguments > 0 && !m->arguments))
+    r.error(site, kernel + " has no Halide metadata");
+  if (size_t(m->num_arguments) != call.args.size())
+    r.error(site, "calls " + kernel + " with " + std::to_string(call.args.size()) +
+                      " arguments, but the kernel takes " + std::to_string(m->num_arguments));
+  for (size_t j = 0; j < call.args.size(); ++j) {
+    const halide_filter_argument_t &a = m->arguments[j];
+    const BufferDesc &b = model.buffers[call.args[j]];
+    std::string arg = "argument " + std::to_string(j) + " (buffer " + std::to_string(call.args[j]) +
+                      ") of " + kernel;
+    if (a.kind != halide_argument_kind_input_buffer && a.kind != halide_argument_kind_output_buffer)
+      r.error(site, arg + ": the kernel takes a scalar there, not a buffer");
+    if (a.type.code != halide_type_float || a.type.bits != 32 || a.type.lanes != 1)
+      r.error(site, arg + ": the kernel takes a buffer of another type than float32");
+    if (size_t(a.dimensions) != b.shape.size())
+      r.error(site, arg + ": the kernel takes a buffer of rank " + std::to_string(a.dimensions) +
+                        ", buffer " + std::to_string(call.args[j]) + " has shape " +
+                        shapeString(b.shape));
+    // Halide numbers dimensions innermost first; estimates come in (min, extent) pairs.
+    for (int d = 0; a.buffer_estimates && d < a.dimensions; ++d) {
+      const int64_t *extent = a.buffer_estimates[2 * d + 1];
+      int64_t want = b.shape[b.shape.size() - 1 - size_t(d)];
+      if (extent && want != -1 && *extent != want)
+        r.error(site, arg + ": the kernel expects extent " + std::to_string(*extent) +
+                          " in dimension " + std::to_string(b.shape.size() - 1 - size_t(d)) +
+                          ", buffer " + std::to_string(call.args[j]) + " has shape " +
+                          shapeString(b.shape));
+    }
+    // A kernel writes its output buffers: never a buffer the caller or the
+    // runtime owns the value of.
+    BufferKind k = model.buffers[b.root].kind;
+    if (a.kind == halide_argument_kind_output_buffer &&
+        (k == BufferKind::Input || k == BufferKind::Param || k == BufferKind::State ||
+         k == BufferKind::Hyper || k == BufferKind::Labels))
+      r.error(site, arg + " is an output, but buffer " + std::to_string(call.args[j]) +
+                        " has kind " + quote(kindName(k)));
+  }
+}
+
 void parseCalls(const MetadataReader &r, const Json &root, std::string_view listKey, bool optional,
                 const cnnc_model &model, std::vector<CallDesc> &out,
                 const std::string &prefix = "") {
@@ -256,6 +319,7 @@ void parseCalls(const MetadataReader &r, const Json &root, std::string_view list
       r.error(argsPath, "no arguments");
     for (size_t j = 0; j < args.size(); ++j)
       d.args.push_back(r.index(args[j], element(argsPath, j), model.buffers.size(), "buffer"));
+    checkKernelSignature(r, model, d, where);
     if (const Json *flops = findMember(c, key::kFlops)) {
       d.flops = r.integer(*flops, path(where, key::kFlops));
       if (d.flops < 0)
@@ -642,6 +706,19 @@ void parseMetadata(cnnc_model &model, const std::string &json) {
 
 namespace {
 
+/// Fails (CNNC_ERROR_DEVICE) if the model's target has x86 features this
+/// machine lacks: its code would die with SIGILL.
+void checkHostCpu(const std::string &path, const std::string &target) {
+  std::vector<MissingCpuFeature> missing = missingCpuFeatures(target, hostHasCpuExtension);
+  if (missing.empty())
+    return;
+  fail(CNNC_ERROR_DEVICE, "model '" + path +
+                              "' was compiled for CPU features this machine lacks: " +
+                              describeMissing(missing) + " (its target is " + target +
+                              "); compile it with a --target this machine supports, such as "
+                              "--target=host on this machine");
+}
+
 /// The loaded models of each library handle (dlopen gives a library loaded
 /// twice the same handle, and one Halide runtime): the last one to go
 /// releases the device state of that runtime (context, cached memory).
@@ -731,6 +808,17 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     model->path = p;
     // dlopen searches the library path for names without '/': load the file named.
     std::string openPath = p.find('/') == std::string::npos ? "./" + p : p;
+    const std::string entryPoint(cnnc::schema::kEntryPoint);
+    // Before dlopen maps the file and runs its constructors: a complete ELF
+    // shared object that exports the entry point, compiled for CPU features
+    // this machine has.
+    std::optional<std::string> section =
+        checkModelLibraryFile(p, openPath, entryPoint, std::string(cnnc::schema::kMetadataSection));
+    if (section) {
+      Json metadata = parseJson(*section, "metadata in '" + p + "'");
+      if (const Json *t = findMember(metadata, cnnc::schema::key::kTarget); t && t->is_string())
+        checkHostCpu(p, t->get<std::string>());
+    }
     dlerror();
     model->library = dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!model->library) {
@@ -740,7 +828,6 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
     }
     addLibraryUser(model->library);
     dlerror();
-    const std::string entryPoint(cnnc::schema::kEntryPoint);
     void *entry = dlsym(model->library, entryPoint.c_str());
     if (!entry)
       fail(CNNC_ERROR_ABI,
@@ -758,7 +845,10 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': metadata_json is null");
     if (model->desc->num_kernels > 0 && !model->desc->kernels)
       fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': kernel table is null");
+    if (model->desc->num_kernels > 0 && !model->desc->kernel_metadata)
+      fail(CNNC_ERROR_FORMAT, "malformed metadata in '" + p + "': kernel metadata table is null");
     parseMetadata(*model, model->desc->metadata_json);
+    checkHostCpu(p, model->target);
     connectHalideRuntime(*model);
     initBuffers(*model);
     loadDefaultParameters(*model);

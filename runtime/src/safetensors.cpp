@@ -8,22 +8,26 @@
 // safetensors file is named by what it is (torch.save zip or legacy
 // pickle, TorchScript, pickle, .npy/.npz, ONNX, HDF5, gzip, empty) with
 // how to convert it. missingTensorsMessage ranks a file's names against a
-// name it lacks. The atomic writer writes a temporary file, fsyncs and
-// renames it. Needs no model (parameters.cpp and checkpoint.cpp apply files
-// to models), so the compiler links this file too. Assumes a little-endian
-// host.
+// name it lacks. The atomic writer (writeFileAtomically, shared with the
+// .npy writer) writes a temporary file, fsyncs and renames it, and removes
+// the temporary files of killed writers. Needs no model (parameters.cpp and checkpoint.cpp apply
+// files to models), so the compiler links this file too. Assumes a little-endian host.
 //
 //===----------------------------------------------------------------------===//
 #include "safetensors.h"
 #include "error.h"
 #include "json.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -453,23 +457,115 @@ void writeSafetensors(const std::string &path,
       dumpJson(headerJson, std::string("the header of ") + what + " '" + path + "'");
   while (header.size() % 8)
     header += ' ';
-  // Write a temporary file next to the target, flush it to disk, then rename:
-  // readers see the old file or the complete new one, never a partial one.
-  std::string tmp = path + ".tmp-" + std::to_string(long(getpid()));
-  std::FILE *f = std::fopen(tmp.c_str(), "wb");
+  writeFileAtomically(path, what, [&](std::FILE *f) {
+    unsigned char lenBytes[8];
+    uint64_t len = header.size();
+    for (int i = 0; i < 8; ++i)
+      lenBytes[i] = (unsigned char)(len >> (8 * i));
+    bool ok = std::fwrite(lenBytes, 1, 8, f) == 8 &&
+              std::fwrite(header.data(), 1, header.size(), f) == header.size();
+    for (size_t i = 0; ok && i < tensors.size(); ++i)
+      ok = std::fwrite(tensors[i].data, sizeof(float), size_t(tensors[i].count), f) ==
+           size_t(tensors[i].count);
+    return ok;
+  });
+}
+
+namespace {
+
+/// The directory of `path` ("." for a bare name) and its last component.
+void splitPath(const std::string &path, std::string &dir, std::string &base) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) {
+    dir = ".";
+    base = path;
+  } else {
+    dir = slash == 0 ? "/" : path.substr(0, slash);
+    base = path.substr(slash + 1);
+  }
+}
+
+/// "cannot write WHAT 'PATH': CAUSE".
+[[noreturn]] void writeError(const char *what, const std::string &path, const std::string &cause) {
+  fail(CNNC_ERROR_IO, std::string("cannot write ") + what + " '" + path + "': " + cause);
+}
+
+/// Writes `path` (not a regular file: a device or a FIFO) in place.
+void writeInPlace(const std::string &path, const char *what,
+                  const std::function<bool(std::FILE *)> &write) {
+  std::FILE *f = std::fopen(path.c_str(), "wb");
   if (!f)
-    fail(CNNC_ERROR_IO,
-         std::string("cannot write ") + what + " '" + tmp + "': " + std::strerror(errno));
-  unsigned char lenBytes[8];
-  uint64_t len = header.size();
-  for (int i = 0; i < 8; ++i)
-    lenBytes[i] = (unsigned char)(len >> (8 * i));
-  bool ok = std::fwrite(lenBytes, 1, 8, f) == 8 &&
-            std::fwrite(header.data(), 1, header.size(), f) == header.size();
-  for (size_t i = 0; ok && i < tensors.size(); ++i)
-    ok = std::fwrite(tensors[i].data, sizeof(float), size_t(tensors[i].count), f) ==
-         size_t(tensors[i].count);
-  ok = ok && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+    writeError(what, path, std::strerror(errno));
+  bool ok = write(f) && std::fflush(f) == 0;
+  int savedErrno = errno;
+  if (std::fclose(f) != 0 && ok) {
+    ok = false;
+    savedErrno = errno;
+  }
+  if (!ok)
+    writeError(what, path, std::strerror(savedErrno));
+}
+
+} // namespace
+
+int removeStaleTemporaries(const std::string &path) {
+  std::string dir, base;
+  splitPath(path, dir, base);
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return 0;
+  std::string prefix = base + ".tmp-";
+  int removed = 0;
+  while (const dirent *e = readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix)
+      continue;
+    std::string_view digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string_view::npos)
+      continue;
+    long pid = std::strtol(std::string(digits).c_str(), nullptr, 10);
+    // A live process (kill succeeds, or EPERM: it exists but is not ours)
+    // may be writing it; only a pid that no longer exists left it behind.
+    if (pid <= 0 || pid == long(getpid()) || kill(pid_t(pid), 0) == 0 || errno != ESRCH)
+      continue;
+    if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+      ++removed;
+  }
+  closedir(d);
+  return removed;
+}
+
+void writeFileAtomically(const std::string &path, const char *what,
+                         const std::function<bool(std::FILE *)> &write) {
+  struct stat st;
+  bool exists = stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode))
+    writeError(what, path, "it is a directory");
+  if (exists && !S_ISREG(st.st_mode))
+    return writeInPlace(path, what, write);
+  if (exists &&
+      (access(path.c_str(), W_OK) != 0 || !(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)))) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+    fail(CNNC_ERROR_IO, std::string("cannot replace ") + what + " '" + path +
+                            "': the file is write-protected (mode " + mode +
+                            "); make it writable (chmod u+w) or write elsewhere");
+  }
+  removeStaleTemporaries(path);
+  std::string tmp = path + ".tmp-" + std::to_string(long(getpid()));
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
+    writeError(what, path, "cannot create '" + tmp + "': " + std::strerror(errno));
+  std::FILE *f = fdopen(fd, "wb");
+  if (!f) {
+    int savedErrno = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    writeError(what, path, std::strerror(savedErrno));
+  }
+  // The new file keeps the old one's permissions (a 0600 checkpoint stays private).
+  bool ok = (!exists || fchmod(fd, st.st_mode & 07777) == 0) && write(f) && std::fflush(f) == 0 &&
+            fsync(fd) == 0;
   int savedErrno = errno;
   if (std::fclose(f) != 0 && ok) {
     ok = false;
@@ -480,18 +576,18 @@ void writeSafetensors(const std::string &path,
     savedErrno = errno;
   }
   if (!ok) {
-    std::remove(tmp.c_str());
-    fail(CNNC_ERROR_IO,
-         std::string("cannot write ") + what + " '" + path + "': " + std::strerror(savedErrno));
+    unlink(tmp.c_str());
+    writeError(what, path,
+               std::string(std::strerror(savedErrno)) +
+                   (exists ? " (the previous file is unchanged)" : ""));
   }
   // Make the rename itself durable (best effort: some file systems refuse).
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  if (dir.empty())
-    dir = "/";
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
+  std::string dir, base;
+  splitPath(path, dir, base);
+  int dirFd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd >= 0) {
+    fsync(dirFd);
+    close(dirFd);
   }
 }
 

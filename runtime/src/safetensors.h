@@ -8,11 +8,11 @@
 // "__metadata__"; tensors are read one by one afterwards. A file of another
 // format (a torch.save checkpoint, a pickle, NumPy, ONNX, HDF5, gzip) is
 // named as such instead of being reported as a broken safetensors file. The
-// writer writes F32 tensors atomically: to "<path>.tmp-<pid>", fflush +
-// fsync, then rename over `path`. missingTensorsMessage explains a tensor a
-// file lacks: the file's nearest names, and a prefix that every wanted name
-// carries in the file (`module.` of torch.nn.DataParallel). Assumes a
-// little-endian host.
+// writer writes F32 tensors atomically (writeFileAtomically, which the
+// .npy writer uses too): to "<path>.tmp-<pid>", fflush + fsync, then rename
+// over `path`, removing the temporary files of killed writers first. missingTensorsMessage explains
+// a tensor a file lacks: the file's nearest names, and a prefix that every wanted name carries in
+// the file (`module.` of torch.nn.DataParallel). Assumes a little-endian host.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_RUNTIME_SRC_SAFETENSORS_H
@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -115,10 +116,32 @@ struct SafetensorsTensor {
   int64_t count;
 };
 
-/// Writes `tensors` (in order) with `metadata` as "__metadata__", atomically.
+/// Writes `tensors` (in order) with `metadata` as "__metadata__", atomically
+/// (writeFileAtomically).
 void writeSafetensors(const std::string &path,
                       const std::vector<std::pair<std::string, std::string>> &metadata,
                       const std::vector<SafetensorsTensor> &tensors, const char *what);
+
+/// Writes the file `path` (called `what` in messages: "checkpoint") so that
+/// a crash or SIGKILL at any moment leaves either the previous file or the
+/// complete new one. `write` fills the temporary file "<path>.tmp-<pid>" in
+/// the same directory and returns false on an error (errno set); the file
+/// is then flushed, fsynced, given the previous file's mode and renamed over
+/// `path`, and the directory fsynced. Before writing, temporary files
+/// "<name>.tmp-<pid>" of `path` whose process no longer exists (writers
+/// that were killed) are removed; those of a live process are kept. An
+/// existing `path` that may not be written is refused (CNNC_ERROR_IO), also
+/// for root: one with no write permission bit at all (chmod 0444) counts as
+/// write-protected, as `rm` counts it. On any error the temporary file is
+/// removed, `path` is left as it was, and the CNNC_ERROR_IO message names
+/// `what`, the path and the cause (strerror). A `path` that exists and is
+/// not a regular file (/dev/stdout, a FIFO) is written in place.
+void writeFileAtomically(const std::string &path, const char *what,
+                         const std::function<bool(std::FILE *)> &write);
+
+/// Removes the temporary files "<name>.tmp-<pid>" that writeFileAtomically
+/// left next to `path` in processes that no longer exist; returns how many.
+int removeStaleTemporaries(const std::string &path);
 
 } // namespace cnnc::rt
 

@@ -170,7 +170,7 @@ TEST(CnnrunOptions, ToolHelpListsTheCommands) {
 TEST(CnnrunOptions, Version) {
   CommandLine c = parseCommandLine({"--version"});
   EXPECT_EQ(c.exitStatus, 0);
-  EXPECT_EQ(c.out, "cnnrun (cnnc) for models of ABI version 4\n");
+  EXPECT_EQ(c.out, "cnnrun (cnnc) for models of ABI version 5\n");
 }
 
 TEST(CnnrunOptions, UnknownOptionIsRejectedWithASuggestion) {
@@ -327,7 +327,7 @@ TEST(CnnrunBinary, CommandHelpGoesToStdoutWithStatusZero) {
   EXPECT_THAT(out, HasSubstr("--epochs N"));
   EXPECT_EQ(err, "");
   EXPECT_EQ(cnnrun("--version", out, err), 0);
-  EXPECT_THAT(out, HasSubstr("ABI version 4"));
+  EXPECT_THAT(out, HasSubstr("ABI version 5"));
 }
 
 TEST(CnnrunBinary, UsageErrorGoesToStderrWithStatusOne) {

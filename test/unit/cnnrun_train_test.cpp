@@ -6,10 +6,14 @@
 // nothing else on stdout; training reaches full accuracy on separable data;
 // resuming from an epoch-boundary checkpoint reproduces the uninterrupted
 // run's next epoch exactly; `cnnrun eval` reports the checkpoint's test
-// accuracy (and a parameters file's); bad usage gives clear errors.
+// accuracy (and a parameters file's); bad usage gives clear errors;
+// unwritable outputs are refused before the first step and huge batch
+// sizes before anything is allocated.
 //
 //===----------------------------------------------------------------------===//
 #include "test_util.h"
+
+#include <sys/stat.h>
 
 #include <fstream>
 #include <gmock/gmock.h>
@@ -181,6 +185,57 @@ TEST_F(CnnrunTrain, EvalOfParametersFileAndErrors) {
             0)
       << err;
   EXPECT_EQ(Json::parse(out)["count"], 12);
+}
+
+} // namespace
+
+namespace {
+
+// What a run writes is checked before anything is trained: a write-protected
+// checkpoint (refused for root too), a directory that does not exist, a log
+// that is a directory. Nothing is written and no epoch line is printed.
+TEST_F(CnnrunTrain, UnwritableOutputsAreRefusedBeforeTheFirstStep) {
+  std::string out, err;
+  std::string ckpt = dir.file("ro.safetensors");
+  writeFile(ckpt, "old");
+  ASSERT_EQ(chmod(ckpt.c_str(), 0444), 0);
+  std::string common = "train " + model + " --data " + dir.path() + " --epochs 1 --batch 4";
+  EXPECT_EQ(cnnrun(common + " --checkpoint " + ckpt, out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("cannot replace the checkpoint '" + ckpt +
+                             "': the file is write-protected (mode 0444)"));
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(cnnrun(common + " --checkpoint " + dir.file("none/c.safetensors"), out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("cannot write the checkpoint '" + dir.file("none/c.safetensors") +
+                             "': cannot create a file in '" + dir.file("none") +
+                             "': No such file or directory"));
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(cnnrun(common + " --log " + dir.path(), out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("cannot write the log '" + dir.path() + "': it is a directory"));
+  std::ifstream in(ckpt);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "old");
+}
+
+// Batch sizes are checked up front: a product that overflows, or inputs and
+// outputs larger than the machine's memory, is named instead of ending in a
+// bare std::bad_alloc; a batch larger than the data is one batch of it all.
+TEST_F(CnnrunTrain, HugeBatchSizes) {
+  std::string out, err;
+  EXPECT_EQ(cnnrun("bench " + model + " --batch 9223372036854775807 --iters 1", out, &err), 1);
+  EXPECT_THAT(err,
+              HasSubstr("--batch 9223372036854775807 is too large: 'input' (4 values per item) "
+                        "would hold more than 2^63 bytes"));
+  EXPECT_EQ(cnnrun("bench " + model + " --batch 1000000000000000 --iters 1", out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("--batch 1000000000000000 is too large: the inputs and outputs "
+                             "alone need "));
+  EXPECT_THAT(err, HasSubstr("of memory this machine has"));
+  EXPECT_THAT(err, ::testing::Not(HasSubstr("bad_alloc")));
+  ASSERT_EQ(cnnrun("train " + model + " --data " + dir.path() +
+                       " --epochs 1 --batch 9223372036854775807 --json",
+                   out, &err),
+            0)
+      << err;
+  EXPECT_EQ(Json::parse(lines(out).at(0))["step"], 1);
 }
 
 } // namespace

@@ -7,8 +7,11 @@
  * rank, extents and strides as docs/runtime-abi.md prescribes (returning
  * -100 - arg on a mismatch), so the unit tests verify how the runtime builds
  * buffers. `dense` returns -42 if an input element is -999 (to test kernel
- * error reporting). Compile-time variants: CNNC_TEST_ABI_VERSION (wrong
- * version), CNNC_TEST_NO_ENTRY (no entry point), CNNC_TEST_BAD_METADATA (a
+ * error reporting). Each kernel has Halide metadata (the kinds and ranks of
+ * its arguments) as a compiled kernel does. Compile-time variants:
+ * CNNC_TEST_ABI_VERSION (wrong version), CNNC_TEST_NO_ENTRY (no entry point,
+ * and a constructor that sets CNNC_TEST_CONSTRUCTOR_RAN in the environment,
+ * to show whether the library was loaded), CNNC_TEST_BAD_METADATA (a
  * step argument out of range), CNNC_TEST_FAKE_DEVICE (a GPU model, "device_api"
  * "opencl", on a fake device: device memory is malloc'd, the descriptor's
  * Halide entry points allocate, copy, sync and free it and count each call
@@ -270,7 +273,7 @@ static int relu(void **args) {
 
 static const char metadata[] =
     "{\n"
-    "  \"abi_version\": 4,\n"
+    "  \"abi_version\": 5,\n"
     "  \"name\": \"tiny_dense\",\n"
     "  \"target\": \"test-c\",\n"
 #ifdef CNNC_TEST_FAKE_DEVICE
@@ -302,6 +305,25 @@ static const char metadata[] =
 static const cnnc_kernel_fn kernels[] = {fold, dense, relu};
 static const char *const kernel_names[] = {"fold", "dense", "relu"};
 
+/* Each kernel's Halide metadata: the kind and rank of its float32 arguments. */
+#define ARGUMENT(argument_kind, rank)                                                              \
+  {                                                                                                \
+    .name = "arg", .kind = argument_kind, .dimensions = rank, .type = { halide_type_float, 32, 1 } \
+  }
+#define IN(rank) ARGUMENT(halide_argument_kind_input_buffer, rank)
+#define OUT(rank) ARGUMENT(halide_argument_kind_output_buffer, rank)
+#define KERNEL_METADATA(kernel, ...)                                                               \
+  static const struct halide_filter_argument_t kernel##_arguments[] = {__VA_ARGS__};               \
+  static const struct halide_filter_metadata_t kernel##_meta = {                                   \
+      1, sizeof(kernel##_arguments) / sizeof(kernel##_arguments[0]), kernel##_arguments, "test-c", \
+      #kernel};                                                                                    \
+  static const struct halide_filter_metadata_t *kernel##_metadata(void) { return &kernel##_meta; }
+KERNEL_METADATA(fold, IN(1), OUT(1))
+KERNEL_METADATA(dense, IN(2), IN(2), IN(1), OUT(2))
+KERNEL_METADATA(relu, IN(3), OUT(2))
+static const cnnc_kernel_metadata_fn kernel_metadata[] = {fold_metadata, dense_metadata,
+                                                          relu_metadata};
+
 static const cnnc_model_desc desc = {
     .abi_version = CNNC_TEST_ABI_VERSION,
     .metadata_json = metadata,
@@ -309,10 +331,16 @@ static const cnnc_model_desc desc = {
     .kernels = kernels,
     .kernel_names = kernel_names,
     .halide = &halide_runtime,
+    .kernel_metadata = kernel_metadata,
 };
 
 #ifdef CNNC_TEST_NO_ENTRY
 const cnnc_model_desc *not_the_entry_point(void) { return &desc; }
+
+/* Shows whether the library's code ran: the runtime must refuse it unloaded. */
+__attribute__((constructor)) static void announce_loading(void) {
+  setenv("CNNC_TEST_CONSTRUCTOR_RAN", "1", 1);
+}
 #else
 const cnnc_model_desc *cnnc_model_v1(void) { return &desc; }
 #endif

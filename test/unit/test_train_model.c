@@ -12,7 +12,8 @@
  * "outputs" names (as cnnc emits them), and an inference `prepare` kernel (an identity "fold" of
  * the bias into a derived buffer) that must re-run after every train step. The kernels are plain C
  * over halide_buffer_t and check float32 type, rank and dense strides (returning -100 - arg on a
- * mismatch). The momentum kernel records the step, seed, momentum, dampening, weight decay and
+ * mismatch); each has Halide metadata (its arguments' kinds and ranks) as a compiled kernel
+ * does. The momentum kernel records the step, seed, momentum, dampening, weight decay and
  * Nesterov hyper values it saw, the apply kernel the lr, in exported globals the tests read.
  * Variant CNNC_TEST_BAD_TRAIN: a swap pairs buffers of different shapes. */
 #include "cnnc/model_abi.h"
@@ -236,7 +237,7 @@ static int apply(void **args) {
 
 static const char metadata[] =
     "{\n"
-    "  \"abi_version\": 4, \"name\": \"tiny_softmax\", \"target\": \"test-c\",\n"
+    "  \"abi_version\": 5, \"name\": \"tiny_softmax\", \"target\": \"test-c\",\n"
     "  \"inputs\": [{\"name\": \"input\", \"shape\": [-1, 1, 2, 2], \"buffer\": 0}],\n"
     "  \"outputs\": [{\"name\": \"output\", \"shape\": [-1, 3], \"buffer\": 4}],\n"
     "  \"parameters\": [\n"
@@ -294,10 +295,10 @@ static const char metadata[] =
     "      {\"kernel\": 6, \"name\": \"fc.bias.grad\", \"args\": [13, 15]},\n"
     "      {\"kernel\": 7, \"name\": \"fc.weight.momentum\",\n"
     "       \"args\": [14, 16, 8, 9, 23, 24, 22, 25, 20]},\n"
-    "      {\"kernel\": 7, \"name\": \"fc.bias.momentum\",\n"
+    "      {\"kernel\": 9, \"name\": \"fc.bias.momentum\",\n"
     "       \"args\": [15, 17, 8, 9, 23, 24, 22, 25, 21]},\n"
     "      {\"kernel\": 8, \"name\": \"fc.weight.update\", \"args\": [1, 20, 7, 18]},\n"
-    "      {\"kernel\": 8, \"name\": \"fc.bias.update\", \"args\": [2, 21, 7, 19]}],\n"
+    "      {\"kernel\": 10, \"name\": \"fc.bias.update\", \"args\": [2, 21, 7, 19]}],\n"
 #ifdef CNNC_TEST_BAD_TRAIN
     "    \"swaps\": [[1, 19], [2, 18], [16, 20], [17, 21]],\n"
 #else
@@ -310,18 +311,51 @@ static const char metadata[] =
     "  }\n"
     "}\n";
 
-static const cnnc_kernel_fn kernels[] = {fold,    dense, xent,     correct, dlogits,
-                                         dweight, dbias, momentum, apply};
-static const char *const kernel_names[] = {"fold",    "dense", "xent",     "correct", "dlogits",
-                                           "dweight", "dbias", "momentum", "apply"};
+/* The momentum and apply kernels serve both parameters: like a compiled
+ * model's, each rank has its own kernel entry and metadata. */
+static const cnnc_kernel_fn kernels[] = {fold,  dense,    xent,  correct,  dlogits, dweight,
+                                         dbias, momentum, apply, momentum, apply};
+static const char *const kernel_names[] = {"fold",    "dense",       "xent",    "correct",
+                                           "dlogits", "dweight",     "dbias",   "momentum",
+                                           "apply",   "momentum_1d", "apply_1d"};
+
+/* Each kernel's Halide metadata: the kind and rank of its float32 arguments. */
+#define ARGUMENT(argument_kind, rank)                                                              \
+  {                                                                                                \
+    .name = "arg", .kind = argument_kind, .dimensions = rank, .type = { halide_type_float, 32, 1 } \
+  }
+#define IN(rank) ARGUMENT(halide_argument_kind_input_buffer, rank)
+#define OUT(rank) ARGUMENT(halide_argument_kind_output_buffer, rank)
+#define KERNEL_METADATA(kernel, ...)                                                               \
+  static const struct halide_filter_argument_t kernel##_arguments[] = {__VA_ARGS__};               \
+  static const struct halide_filter_metadata_t kernel##_meta = {                                   \
+      1, sizeof(kernel##_arguments) / sizeof(kernel##_arguments[0]), kernel##_arguments, "test-c", \
+      #kernel};                                                                                    \
+  static const struct halide_filter_metadata_t *kernel##_metadata(void) { return &kernel##_meta; }
+KERNEL_METADATA(fold, IN(1), OUT(1))
+KERNEL_METADATA(dense, IN(2), IN(2), IN(1), OUT(2))
+KERNEL_METADATA(xent, IN(2), IN(1), OUT(1))
+KERNEL_METADATA(correct, IN(2), IN(1), OUT(1))
+KERNEL_METADATA(dlogits, IN(2), IN(1), OUT(2))
+KERNEL_METADATA(dweight, IN(2), IN(2), OUT(2))
+KERNEL_METADATA(dbias, IN(2), OUT(1))
+KERNEL_METADATA(momentum, IN(2), IN(2), IN(1), IN(1), IN(1), IN(1), IN(1), IN(1), OUT(2))
+KERNEL_METADATA(apply, IN(2), IN(2), IN(1), OUT(2))
+KERNEL_METADATA(momentum_1d, IN(1), IN(1), IN(1), IN(1), IN(1), IN(1), IN(1), IN(1), OUT(1))
+KERNEL_METADATA(apply_1d, IN(1), IN(1), IN(1), OUT(1))
+static const cnnc_kernel_metadata_fn kernel_metadata[] = {
+    fold_metadata,    dense_metadata,       xent_metadata,    correct_metadata,
+    dlogits_metadata, dweight_metadata,     dbias_metadata,   momentum_metadata,
+    apply_metadata,   momentum_1d_metadata, apply_1d_metadata};
 
 /* No Halide runtime: the kernels are plain C. */
 static const cnnc_model_desc desc = {
     .abi_version = CNNC_MODEL_ABI_VERSION,
     .metadata_json = metadata,
-    .num_kernels = 9,
+    .num_kernels = 11,
     .kernels = kernels,
     .kernel_names = kernel_names,
+    .kernel_metadata = kernel_metadata,
 };
 
 const cnnc_model_desc *cnnc_model_v1(void) { return &desc; }

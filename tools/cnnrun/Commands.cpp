@@ -18,9 +18,16 @@
 #include "cnnc/model_schema.h"
 #include "cnnc/runtime.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string_view>
 
@@ -88,7 +95,94 @@ void fillPseudoRandom(std::vector<float> &v, uint64_t seed, float scale) {
   }
 }
 
+/// "1.5 GB", "300 MB", "12 kB" or "512 bytes".
+std::string byteString(uint64_t bytes) {
+  char text[32];
+  if (bytes < 10000)
+    std::snprintf(text, sizeof text, "%llu bytes", (unsigned long long)bytes);
+  else if (bytes < 10000000)
+    std::snprintf(text, sizeof text, "%.0f kB", double(bytes) / 1e3);
+  else if (bytes < 10000000000ULL)
+    std::snprintf(text, sizeof text, "%.0f MB", double(bytes) / 1e6);
+  else
+    std::snprintf(text, sizeof text, "%.1f GB", double(bytes) / 1e9);
+  return text;
+}
+
 } // namespace
+
+void checkWritable(const std::string &path, const std::string &what) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      throw std::runtime_error("cannot write " + what + " '" + path + "': it is a directory");
+    if (!S_ISREG(st.st_mode))
+      return; // a device or a FIFO, written in place
+    if (access(path.c_str(), W_OK) != 0 || !(st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH))) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+      throw std::runtime_error("cannot replace " + what + " '" + path +
+                               "': the file is write-protected (mode " + mode +
+                               "); make it writable (chmod u+w) or write elsewhere");
+    }
+  }
+  // Files are written next to their target and renamed over it: the
+  // directory must take a new file.
+  std::string probe = path + ".tmp-" + std::to_string(long(getpid()));
+  int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST)
+    return; // a file of this process (it writes the same path twice)
+  if (fd < 0) {
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash ? slash : 1);
+    throw std::runtime_error("cannot write " + what + " '" + path + "': cannot create a file in '" +
+                             dir + "': " + std::strerror(errno));
+  }
+  close(fd);
+  unlink(probe.c_str());
+}
+
+void checkBatchMemory(int64_t batch, const std::vector<cnnc::TensorInfo> &tensors,
+                      const std::string &flag) {
+  uint64_t total = 0;
+  std::string largest;
+  uint64_t largestBytes = 0;
+  for (const cnnc::TensorInfo &t : tensors) {
+    int64_t count = 0;
+    uint64_t bytes = 0;
+    if (__builtin_mul_overflow(t.itemCount, t.batched ? batch : 1, &count) ||
+        __builtin_mul_overflow(uint64_t(count), uint64_t(sizeof(float)), &bytes) ||
+        __builtin_add_overflow(total, bytes, &total) || total > uint64_t(INT64_MAX))
+      throw std::runtime_error(flag + " " + std::to_string(batch) + " is too large: '" + t.name +
+                               "' (" + std::to_string(t.itemCount) +
+                               " values per item) would hold more than 2^63 bytes");
+    if (bytes > largestBytes) {
+      largestBytes = bytes;
+      largest = t.name;
+    }
+  }
+  long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || pageSize <= 0)
+    return;
+  uint64_t memory = uint64_t(pages) * uint64_t(pageSize);
+  if (total > memory)
+    throw std::runtime_error(flag + " " + std::to_string(batch) + " is too large: the inputs and " +
+                             "outputs alone need " + byteString(total) + " ('" + largest + "' " +
+                             byteString(largestBytes) + "), more than the " + byteString(memory) +
+                             " of memory this machine has");
+}
+
+std::vector<float> allocateFloats(int64_t count, const std::string &what) {
+  try {
+    if (count < 0 || uint64_t(count) > SIZE_MAX / sizeof(float))
+      throw std::bad_alloc();
+    return std::vector<float>(size_t(count));
+  } catch (const std::bad_alloc &) {
+    throw std::runtime_error("out of memory: cannot allocate " +
+                             byteString(uint64_t(count) * sizeof(float)) + " (" +
+                             std::to_string(count) + " floats) for " + what);
+  }
+}
 
 void info(const Options &options) {
   cnnc::Model model(options.model);
@@ -154,6 +248,8 @@ void run(const Options &options) {
   if (options.outputs.size() != outs.size())
     throw std::runtime_error("the model has " + std::to_string(outs.size()) + " output(s), got " +
                              std::to_string(options.outputs.size()) + " --output");
+  for (const std::string &output : options.outputs)
+    checkWritable(output, "the output");
   if (!options.weights.empty())
     model.loadParameters(options.weights, options.stripPrefix);
   std::vector<cnnc::Array> arrays;
@@ -177,13 +273,15 @@ void run(const Options &options) {
   }
   if (batch == -1)
     batch = 1;
+  checkBatchMemory(batch, outs, "the inputs' batch");
   std::vector<const float *> inPtrs;
   for (const cnnc::Array &a : arrays)
     inPtrs.push_back(a.data());
   std::vector<std::vector<float>> results;
   std::vector<float *> outPtrs;
   for (const cnnc::TensorInfo &t : outs)
-    results.emplace_back(size_t(t.countFor(batch)));
+    results.push_back(allocateFloats(t.countFor(batch),
+                                     "output '" + t.name + "' at batch " + std::to_string(batch)));
   for (std::vector<float> &r : results)
     outPtrs.push_back(r.data());
   model.run(batch, inPtrs, outPtrs);
@@ -205,23 +303,30 @@ void bench(const Options &options) {
       model.setParameter(p.name, v);
     }
   }
-  model.prepare();
   int64_t batch = options.batch > 0 ? options.batch : 1;
+  std::vector<cnnc::TensorInfo> tensors = model.inputs(), outputs = model.outputs();
+  if (!options.train)
+    tensors.insert(tensors.end(), outputs.begin(), outputs.end());
+  checkBatchMemory(batch, tensors, "--batch");
+  model.prepare();
+  std::string atBatch = " at batch " + std::to_string(batch);
   std::vector<std::vector<float>> ins, outs;
   std::vector<const float *> inPtrs;
   std::vector<float *> outPtrs;
   for (const cnnc::TensorInfo &t : model.inputs()) {
-    ins.emplace_back(size_t(t.countFor(batch)));
+    ins.push_back(allocateFloats(t.countFor(batch), "input '" + t.name + "'" + atBatch));
     fillPseudoRandom(ins.back(), 1000 + ins.size(), 1.0f);
     inPtrs.push_back(ins.back().data());
   }
-  for (const cnnc::TensorInfo &t : model.outputs()) {
-    outs.emplace_back(size_t(t.countFor(batch)));
+  // A train step writes no outputs.
+  for (const cnnc::TensorInfo &t : outputs) {
+    outs.push_back(
+        allocateFloats(options.train ? 0 : t.countFor(batch), "output '" + t.name + "'" + atBatch));
     outPtrs.push_back(outs.back().data());
   }
   // --train times whole train steps (forward, loss, backward, update) on
   // random labels; otherwise inference.
-  std::vector<float> labels(static_cast<size_t>(batch));
+  std::vector<float> labels = allocateFloats(options.train ? batch : 0, "the labels" + atBatch);
   if (options.train) {
     model.initParameters(1);
     int64_t classes = model.trainInfo().classes;

@@ -15,10 +15,32 @@
 
 #include "cnnc/runtime.hpp"
 
+#include <string>
+#include <vector>
+
 namespace cnnrun {
 
 /// "adam (beta1 0.9, beta2 0.999, epsilon 1e-08, weight decay 0)".
 std::string describeOptimizer(const cnnc::OptimizerSettings &settings);
+
+/// Checks, before any work, that the file `path` (`what` in messages: "the
+/// checkpoint", "the output") can be written: an existing file there is not
+/// write-protected (no write permission, or no write bit at all: refused
+/// for root too, as the runtime's writer refuses it) nor a directory, and
+/// its directory accepts a new file (a probe file "<path>.tmp-<pid>" is
+/// created and removed). Throws std::runtime_error naming the path and the
+/// cause.
+void checkWritable(const std::string &path, const std::string &what);
+
+/// Checks that `batch` items of every tensor in `tensors` fit in 64-bit
+/// sizes and, together, in this machine's physical memory; throws naming
+/// `flag` ("--batch"), the bytes needed and the memory there is.
+void checkBatchMemory(int64_t batch, const std::vector<cnnc::TensorInfo> &tensors,
+                      const std::string &flag);
+
+/// `count` zeroed floats for `what` ("input 'x' at batch 64"); an allocation
+/// failure throws std::runtime_error naming `what` and the bytes asked for.
+std::vector<float> allocateFloats(int64_t count, const std::string &what);
 
 /// Prints the model's inputs, outputs, parameters and steps.
 void info(const Options &options);

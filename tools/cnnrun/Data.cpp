@@ -147,8 +147,9 @@ std::optional<Dataset> readIdx(const fs::path &dir, const std::string &split, in
                              " but not its " + (images.empty() ? "images" : "labels") + " file " +
                              split + (images.empty() ? "-images-idx3" : "-labels-idx1") +
                              "-ubyte[.gz]");
-  return fromArrays(cnnc::Array::loadIdx(images), /*scaleBytes=*/true, cnnc::Array::loadIdx(labels),
-                    images, labels, limit);
+  cnnc::Array x = cnnc::Array::loadIdx(images); // images first: their errors come first
+  cnnc::Array y = cnnc::Array::loadIdx(labels);
+  return fromArrays(x, /*scaleBytes=*/true, y, images, labels, limit);
 }
 
 /// The .npy pair of a split ("train", "val", "test"), or nullopt if absent.

@@ -165,7 +165,8 @@ void BatchLoader::produce() {
   try {
     int64_t itemCount = pipeline_.model().count();
     int64_t total = int64_t(order_.size());
-    for (int64_t b = next_; b * batchSize_ < total; ++b) {
+    int64_t batches = total / batchSize_ + (total % batchSize_ != 0);
+    for (int64_t b = next_; b < batches; ++b) {
       Batch batch;
       int64_t firstItem = b * batchSize_;
       batch.count = std::min(batchSize_, total - firstItem);

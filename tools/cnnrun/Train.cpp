@@ -83,8 +83,10 @@ private:
 };
 
 /// The model's one batched input as an item shape: C×H×W for an image
-/// input, or `data` itself for a flat input with as many values.
-ItemShape modelItemShape(const cnnc::Model &model, const ItemShape &data) {
+/// input, or `data` itself for a flat input with as many values; `origin`
+/// names the data in messages.
+ItemShape modelItemShape(const cnnc::Model &model, const ItemShape &data,
+                         const std::string &origin) {
   std::vector<cnnc::TensorInfo> in = model.inputs();
   if (in.size() != 1 || !in[0].batched)
     throw std::runtime_error("training and evaluation need a model with one batched input");
@@ -95,9 +97,10 @@ ItemShape modelItemShape(const cnnc::Model &model, const ItemShape &data) {
     return {1, s[1], s[2]};
   if (in[0].itemCount == data.count())
     return data;
-  throw std::runtime_error("the dataset has " + data.str() + " = " + std::to_string(data.count()) +
-                           " values per item, the model's input '" + in[0].name + "' expects " +
-                           std::to_string(in[0].itemCount) + " (a flat input cannot be resized)");
+  throw std::runtime_error(origin + ": the items are " + data.str() + " = " +
+                           std::to_string(data.count()) + " values, the model's input '" +
+                           in[0].name + "' expects " + std::to_string(in[0].itemCount) +
+                           " (a flat input cannot be resized)");
 }
 
 /// Checks that every label is below the model's class count.
@@ -383,6 +386,11 @@ void saveCheckpoint(const Options &o, const cnnc::Model &model, const TrainerSta
 } // namespace
 
 int train(const Options &o) {
+  // What the run will write must be writable before anything is trained.
+  if (!o.checkpoint.empty())
+    checkWritable(o.checkpoint, "the checkpoint");
+  if (!o.log.empty())
+    checkWritable(o.log, "the log");
   cnnc::Model model(o.model);
   if (!model.hasTraining())
     throw std::runtime_error("model '" + o.model + "' was compiled without training (add a " +
@@ -401,7 +409,7 @@ int train(const Options &o) {
                        ? ItemShape{inputs[0].shape[1], inputs[0].shape[2], inputs[0].shape[3]}
                        : ItemShape{1, 0, 0};
   DataSplits data = trainingData(o, hint);
-  ItemShape modelShape = modelItemShape(model, data.train.shape);
+  ItemShape modelShape = modelItemShape(model, data.train.shape, data.train.origin);
   ItemPipeline pipeline(data.train.shape, modelShape, o.preprocessing);
   checkLabels(data.train, info.classes);
   // Validation and test items may be stored in another shape than training items.
@@ -417,7 +425,8 @@ int train(const Options &o) {
   if (o.earlyStop > 0 && !data.val)
     throw std::runtime_error("--early-stop watches the validation loss: give --val-split F or a "
                              "dataset with a validation set");
-  int64_t perEpoch = (data.train.size() + batch - 1) / batch;
+  // A batch larger than the data is one batch of all of it (no overflow near INT64_MAX).
+  int64_t perEpoch = data.train.size() / batch + (data.train.size() % batch != 0);
 
   TrainerState state;
   state.batch = batch;
@@ -630,7 +639,7 @@ int eval(const Options &o) {
                        ? ItemShape{inputs[0].shape[1], inputs[0].shape[2], inputs[0].shape[3]}
                        : ItemShape{1, 0, 0};
   DataSplits data = loadData(o.data, hint, Splits::TestOnly, 0, std::max<int64_t>(o.testLimit, 0));
-  ItemShape modelShape = modelItemShape(model, data.test->shape);
+  ItemShape modelShape = modelItemShape(model, data.test->shape, data.test->origin);
   ItemPipeline pipeline(data.test->shape, modelShape, o.preprocessing);
   if (model.hasTraining())
     checkLabels(*data.test, model.trainInfo().classes);

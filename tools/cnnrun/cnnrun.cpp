@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
 
 int main(int argc, char **argv) {
   cnnrun::CommandLine commandLine = cnnrun::parseCommandLine(argc, argv);
@@ -32,6 +33,11 @@ int main(int argc, char **argv) {
     else
       return cnnrun::eval(o);
     return 0;
+  } catch (const std::bad_alloc &) {
+    // Allocations whose size a user controls are checked and named where
+    // they are made; this is the last resort for any other.
+    std::fprintf(stderr, "cnnrun: error: out of memory\n");
+    return 1;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "cnnrun: error: %s\n", e.what());
     return 1;

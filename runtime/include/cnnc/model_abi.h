@@ -5,9 +5,11 @@
  * small generated C file that defines `cnnc_model_v1`. It exports nothing
  * else (it is linked with a version script), so the Halide runtime entry
  * points the cnnc runtime calls reach it through the descriptor. The runtime
+ * checks the file (a complete ELF shared object exporting `cnnc_model_v1`),
  * dlopens the library, calls `cnnc_model_v1`, checks `abi_version`, parses
- * `metadata_json` (format: docs/runtime-abi.md) and calls the kernels
- * through their Halide `_argv` entry points.
+ * `metadata_json` (format: docs/runtime-abi.md), checks every kernel call
+ * against the kernel's Halide metadata and calls the kernels through their
+ * Halide `_argv` entry points.
  * This header is plain C and is shared by the compiler's generated glue and
  * the runtime; nothing C++ crosses it. */
 #ifndef CNNC_MODEL_ABI_H
@@ -22,7 +24,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever the layout of cnnc_model_desc or the metadata changes. */
-#define CNNC_MODEL_ABI_VERSION 4u
+#define CNNC_MODEL_ABI_VERSION 5u
 
 /* A Halide AOT pipeline's argv entry point: args[i] is a halide_buffer_t*
  * for each buffer argument, in the order the metadata lists them. */
@@ -31,6 +33,11 @@ typedef int (*cnnc_kernel_fn)(void **args);
 /* Defined in HalideRuntime.h; only pointers to them cross this ABI. */
 struct halide_buffer_t;
 struct halide_device_interface_t;
+struct halide_filter_metadata_t;
+
+/* A Halide AOT pipeline's metadata getter (`<name>_metadata`): the kind,
+ * element type and rank of each of its arguments, in argv order. */
+typedef const struct halide_filter_metadata_t *(*cnnc_kernel_metadata_fn)(void);
 
 /* Halide's error handler, halide_malloc and halide_free replacements. */
 typedef void (*cnnc_halide_error_handler)(void *user_context, const char *message);
@@ -72,6 +79,9 @@ typedef struct cnnc_model_desc {
    * order), or null and 0 when the model carries none. */
   const unsigned char *default_parameters;
   uint64_t default_parameters_size;
+  /* The metadata getter of each kernel, indexed like `kernels`: the runtime
+   * checks every call of the metadata against it before anything runs. */
+  const cnnc_kernel_metadata_fn *kernel_metadata;
 } cnnc_model_desc;
 
 /* The versioned entry point; the runtime looks it up with dlsym. */

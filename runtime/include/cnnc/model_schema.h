@@ -23,6 +23,10 @@ inline constexpr unsigned kAbiVersion = CNNC_MODEL_ABI_VERSION;
 /// looks it up by this name.
 inline constexpr std::string_view kEntryPoint = "cnnc_model_v1";
 
+/// The ELF section of model.so that holds the metadata JSON, so cnnc and the
+/// runtime can read it without loading the library.
+inline constexpr std::string_view kMetadataSection = "cnnc_metadata";
+
 /// Top-level keys of the metadata object.
 namespace key {
 inline constexpr std::string_view kAbiVersion = "abi_version";
