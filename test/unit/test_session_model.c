@@ -118,7 +118,7 @@ static int reduce(void **args) {
 
 static const char metadata[] =
     "{\n"
-    "  \"abi_version\": 4,\n"
+    "  \"abi_version\": 5,\n"
     "  \"name\": \"session_test\",\n"
     "  \"target\": \"test-c\",\n"
     "  \"inputs\": [{\"name\": \"input\", \"shape\": [-1, 4], \"buffer\": 0}],\n"
@@ -142,6 +142,26 @@ static const char metadata[] =
 static const cnnc_kernel_fn kernels[] = {square, total, scale, reduce};
 static const char *const kernel_names[] = {"square", "total", "scale", "reduce"};
 
+/* Each kernel's Halide metadata: the kind and rank of its float32 arguments. */
+#define ARGUMENT(argument_kind, rank)                                                              \
+  {                                                                                                \
+    .name = "arg", .kind = argument_kind, .dimensions = rank, .type = { halide_type_float, 32, 1 } \
+  }
+#define IN(rank) ARGUMENT(halide_argument_kind_input_buffer, rank)
+#define OUT(rank) ARGUMENT(halide_argument_kind_output_buffer, rank)
+#define KERNEL_METADATA(kernel, ...)                                                               \
+  static const struct halide_filter_argument_t kernel##_arguments[] = {__VA_ARGS__};               \
+  static const struct halide_filter_metadata_t kernel##_meta = {                                   \
+      1, sizeof(kernel##_arguments) / sizeof(kernel##_arguments[0]), kernel##_arguments, "test-c", \
+      #kernel};                                                                                    \
+  static const struct halide_filter_metadata_t *kernel##_metadata(void) { return &kernel##_meta; }
+KERNEL_METADATA(square, IN(1), OUT(1))
+KERNEL_METADATA(total, IN(1), OUT(1))
+KERNEL_METADATA(scale, IN(2), IN(1), OUT(2))
+KERNEL_METADATA(reduce, IN(3), IN(1), OUT(2))
+static const cnnc_kernel_metadata_fn kernel_metadata[] = {square_metadata, total_metadata,
+                                                          scale_metadata, reduce_metadata};
+
 static const cnnc_model_desc desc = {
     .abi_version = CNNC_MODEL_ABI_VERSION,
     .metadata_json = metadata,
@@ -149,6 +169,7 @@ static const cnnc_model_desc desc = {
     .kernels = kernels,
     .kernel_names = kernel_names,
     .halide = &halide_runtime,
+    .kernel_metadata = kernel_metadata,
 };
 
 const cnnc_model_desc *cnnc_model_v1(void) { return &desc; }

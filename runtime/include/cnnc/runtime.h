@@ -213,7 +213,9 @@ typedef struct cnnc_session cnnc_session;
  * cnnc_model_train_step*, cnnc_model_load_checkpoint) fail with
  * CNNC_ERROR_BUSY; the model's other calls work as before. The session
  * allocates its unbatched temporaries here and its batched buffers on its
- * first run of a larger batch. A GPU model has no sessions
+ * first run of a larger batch. Opening a session is a call on the model:
+ * CNNC_ERROR_BUSY while another thread's call on it runs, so open the
+ * sessions before the threads start. A GPU model has no sessions
  * (CNNC_ERROR_INVALID_ARGUMENT): use one model per thread. */
 cnnc_status cnnc_session_create(cnnc_model *model, cnnc_session **out_session);
 
