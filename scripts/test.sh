@@ -53,7 +53,7 @@ if sanitizer_tree build-sanitize -DCNNC_SANITIZE=address,undefined -DCNNC_FUZZ=O
 fi
 # ThreadSanitizer, runtime only: the tests of models shared by threads (gtest suites named
 # *Session* or *Thread*), once they exist.
-if grep -qE 'Session|Thread' test/unit/*_test.cpp; then
+if grep -qE '^TEST(_F)?\([A-Za-z]*(Session|Thread)' test/unit/*_test.cpp; then
   if sanitizer_tree build-tsan -DCNNC_SANITIZE=thread; then
     run_ctest build-tsan -R 'unit\.[A-Za-z]*(Session|Thread)'
   fi

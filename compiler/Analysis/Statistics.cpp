@@ -7,17 +7,20 @@
 // compiler/Dialect/CNN/IR/Ops/): multiply-adds count one per weight use,
 // activation memory the output's elements per image (a view has none), and
 // the receptive field grows through each window op (two stacked 3x3 convs
-// see 5x5).
+// see 5x5). Every figure and total is a checked 64-bit sum: one that does
+// not fit is an error at the layer where it overflows.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Analysis/Statistics.h"
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/Limits.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/JSON.h"
 
 #include <cstdio>
+#include <limits>
 
 using namespace mlir;
 using namespace cnnc;
@@ -37,6 +40,11 @@ static std::string fieldText(const cnn::ReceptiveField &f) {
 }
 } // namespace
 
+/// Prints the rows and totals (a table, or JSON).
+static LogicalResult printReport(func::FuncOp fn, const std::vector<LayerStats> &layers,
+                                 int64_t params, int64_t weights, int64_t macs, int64_t activations,
+                                 bool json, llvm::raw_ostream &os);
+
 LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostream &os) {
   func::FuncOp fn;
   for (auto f : module.getOps<func::FuncOp>())
@@ -46,6 +54,7 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
     return module.emitError("--stats: no model function");
   llvm::DenseMap<Value, cnn::ReceptiveField> fields;
   std::vector<LayerStats> layers;
+  std::vector<Operation *> sites; ///< the op of each layer, for errors
   for (Operation &op : fn.getBody().front().without_terminator()) {
     if (llvm::all_of(op.getResults(), cnn::isParameterData))
       continue;
@@ -66,16 +75,36 @@ LogicalResult cnnc::printStatistics(ModuleOp module, bool json, llvm::raw_ostrea
     s.macs = cost.getMultiplyAdds();
     s.field = cost.getReceptiveField(operandFields);
     fields[op.getResult(0)] = s.field;
+    // The cost methods saturate at INT64_MAX where a figure overflows.
+    const int64_t kOverflow = std::numeric_limits<int64_t>::max();
+    using Figure = std::pair<int64_t, const char *>;
+    for (auto [figure, what] :
+         {Figure{s.params, "parameters"}, Figure{s.weights, "weights"},
+          Figure{s.macs, "multiply-adds"}, Figure{s.activations, "activations"}})
+      if (figure == kOverflow)
+        return op.emitError("--stats: the ")
+               << what << " of layer '" << s.name << "' do not fit in a 64-bit count";
     layers.push_back(s);
+    sites.push_back(&op);
   }
 
-  int64_t params = 0, weights = 0, macs = 0, activations = 0;
-  for (const LayerStats &s : layers) {
+  limits::Checked params = 0, weights = 0, macs = 0, activations = 0;
+  for (auto [s, op] : llvm::zip(layers, sites)) {
     params += s.params;
     weights += s.weights;
     macs += s.macs;
     activations += s.activations;
+    if (!params.ok() || !weights.ok() || !macs.ok() || !(activations + weights).ok())
+      return op->emitError("--stats: the model's totals do not fit in a 64-bit count from layer '")
+             << s.name << "' on";
   }
+  return printReport(fn, layers, params.value(), weights.value(), macs.value(), activations.value(),
+                     json, os);
+}
+
+static LogicalResult printReport(func::FuncOp fn, const std::vector<LayerStats> &layers,
+                                 int64_t params, int64_t weights, int64_t macs, int64_t activations,
+                                 bool json, llvm::raw_ostream &os) {
   auto share = [&](int64_t m) { return macs ? 100.0 * double(m) / double(macs) : 0.0; };
   auto shapeText = [](ArrayRef<int64_t> shape) {
     std::string t;

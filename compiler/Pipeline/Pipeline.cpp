@@ -5,8 +5,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipeline/Pipeline.h"
+#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/ShapeInference.h"
 #include "compiler/Transforms/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -75,8 +78,44 @@ static void addStagePasses(OpPassManager &pm, Stage stage, bool training) {
   }
 }
 
+/// Checks every tensor of the imported module against the buffer limits
+/// (cnn::checkBufferSize): the shape functions check what they infer, and
+/// this catches the rest (a model input, an op whose result type is given),
+/// so the passes, the report and the planner count sizes that fit.
+static LogicalResult checkBufferSizes(ModuleOp module) {
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    for (BlockArgument arg : fn.getArguments()) {
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "cnn.name");
+      std::string what = "model input '" + (name ? name.str() : "input") + "'";
+      if (type)
+        if (std::string err = cnn::checkBufferSize(type.getShape(), what); !err.empty())
+          return emitError(isa<UnknownLoc>(arg.getLoc()) ? fn.getLoc() : arg.getLoc()) << err;
+    }
+    WalkResult walk = fn.walk([&](Operation *op) {
+      for (Value result : op->getResults()) {
+        auto type = dyn_cast<RankedTensorType>(result.getType());
+        if (!type)
+          continue;
+        std::string what = "the result of '" + cnn::layerName(op) + "' (" +
+                           op->getName().getStringRef().str() + ")";
+        if (std::string err = cnn::checkBufferSize(type.getShape(), what); !err.empty()) {
+          op->emitError(err);
+          return WalkResult::interrupt();
+        }
+      }
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+  }
+  return success();
+}
+
 LogicalResult cnnc::runGraphPipeline(ModuleOp module, Stage until, bool training,
                                      llvm::function_ref<void(Stage)> afterStage) {
+  if (failed(checkBufferSizes(module)))
+    return failure();
   if (afterStage)
     afterStage(Stage::Import);
   for (Stage stage : {Stage::Expanded, Stage::Train, Stage::Optimized, Stage::Fused}) {

@@ -16,6 +16,7 @@
 // current figures.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Dialect/CNN/IR/Limits.h"
 #include "compiler/Schedule/Scheduler.h"
 
 #include <sstream>
@@ -31,10 +32,33 @@ constexpr int kDenseBlockO = 4;
 /// Unbatched outputs smaller than this run on one thread.
 constexpr int64_t kParallelElements = 16384;
 
+/// The taps of a kernel window (in 64 bits: each side may be up to 2^31 - 1).
+static int64_t tapCount(const WindowAttrs &a) { return int64_t(a.kernelW) * a.kernelH; }
+
+/// Unrolls the taps of a convolution's update over the window (rx, ry): all
+/// of them for a small window (limits::kMaxUnrolledTaps), else each kernel
+/// row when it is short (limits::kMaxUnrolledRow), else
+/// limits::kTapUnrollFactor taps of a row inside a loop over the rest, so
+/// the code does not grow with the kernel. Returns what it did for the
+/// schedule summary ("" when the whole window or each row is unrolled).
+static std::string unrollTaps(Stage update, RVar rx, RVar ry, const WindowAttrs &a) {
+  if (tapCount(a) <= limits::kMaxUnrolledTaps) {
+    update.unroll(rx).unroll(ry);
+    return "";
+  }
+  if (a.kernelW <= limits::kMaxUnrolledRow) {
+    update.unroll(rx);
+    return "";
+  }
+  RVar rxo("rxo"), rxi("rxi");
+  update.split(rx, rxo, rxi, limits::kTapUnrollFactor, TailStrategy::GuardWithIf).unroll(rxi);
+  return ", taps unrolled " + std::to_string(limits::kTapUnrollFactor) + " at a time";
+}
+
 /// The largest power of two <= min(extent, cap) (at least 1).
 static int powerOfTwoAtMost(int extent, int cap) {
   int p = 1;
-  while (p * 2 <= std::min(extent, cap))
+  while (int64_t(p) * 2 <= std::min(extent, cap))
     p *= 2;
   return p;
 }
@@ -45,7 +69,7 @@ static int powerOfTwoAtMost(int extent, int cap) {
 static int leastWastefulBlock(int extent, int most) {
   most = std::max(1, std::min(extent, most));
   int best = most;
-  auto cover = [&](int b) { return (extent + b - 1) / b * b; };
+  auto cover = [&](int b) { return (int64_t(extent) + b - 1) / b * b; };
   for (int b = most; b >= (most + 1) / 2; --b)
     if (cover(b) < cover(best))
       best = b;
@@ -103,8 +127,8 @@ static ConvGeometry geometryOf(const KernelStages &k) {
 /// just longer than a whole number of vectors (AlphaGo's 19 = 16 + 3, which
 /// computes 32 pixels per row).
 static bool vectorsOverRowsWaste(const ConvGeometry &g, int lanes) {
-  int row = g.outW * g.poolX;
-  int covered = (row + lanes - 1) / lanes * lanes;
+  int64_t row = int64_t(g.outW) * g.poolX;
+  int64_t covered = (row + lanes - 1) / lanes * lanes;
   return 4 * row < 3 * covered;
 }
 
@@ -123,7 +147,7 @@ static std::string scheduleConvOverChannels(KernelStages &k, int lanes) {
   int blockC = vectors * lanes;
   // At most 20 accumulators (vectors x conv pixels); rows and columns are
   // split into the blocks that waste the fewest recomputed pixels.
-  int pixels = 20 / vectors / (poolX * poolY);
+  int pixels = int(20 / vectors / (int64_t(poolX) * poolY));
   int blockX = leastWastefulBlock(outW, std::min(pixels, 8));
   int blockY = leastWastefulBlock(outH, std::max(1, pixels / blockX));
 
@@ -149,7 +173,9 @@ static std::string scheduleConvOverChannels(KernelStages &k, int lanes) {
       .unroll(v.c)
       .unroll(v.x)
       .unroll(v.y);
-  if (s.attrs.kernelW * s.attrs.kernelH <= 25)
+  // A larger window stays a loop: the block's accumulators are vectors of
+  // channels, so the taps need not be unrolled to stay in registers.
+  if (tapCount(s.attrs) <= limits::kMaxUnrolledTaps)
     update.unroll(s.r.x).unroll(s.r.y);
   if (pooled && k.pool->r.defined())
     (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, xo);
@@ -193,16 +219,13 @@ static std::string scheduleConv(KernelStages &k, int lanes) {
 
   // The conv block: accumulators in registers across the reduction.
   s.conv.compute_at(out, xo).unroll(v.c).unroll(v.y);
-  if (blockX * poolX > 1)
+  if (int64_t(blockX) * poolX > 1)
     s.conv.vectorize(v.x);
   Stage update = s.conv.update();
   update.reorder(v.x, v.c, v.y, s.r.x, s.r.y, s.r.z).unroll(v.c).unroll(v.y);
-  if (blockX * poolX > 1)
+  if (int64_t(blockX) * poolX > 1)
     update.vectorize(v.x);
-  if (s.attrs.kernelW * s.attrs.kernelH <= 25)
-    update.unroll(s.r.x).unroll(s.r.y);
-  else
-    update.unroll(s.r.x);
+  std::string taps = unrollTaps(update, s.r.x, s.r.y, s.attrs);
   // A fused pooling with a large window is a reduction over the block.
   if (pooled && k.pool->r.defined())
     (k.pool->sum.defined() ? k.pool->sum : k.pool->pool).compute_at(out, xo);
@@ -215,7 +238,7 @@ static std::string scheduleConv(KernelStages &k, int lanes) {
   }
   std::ostringstream summary;
   summary << "conv over pixels: block " << blockX << "x" << blockY << " pixels x " << blockC
-          << " channels";
+          << " channels" << taps;
   return summary.str();
 }
 
@@ -344,7 +367,7 @@ static bool convGradWeightOverChannels(const KernelStages &k, int lanes) {
 static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
   ConvGradWeightStages &s = *k.convGradWeight;
   int outChannels = k.outputExtents[3];
-  int taps = s.attrs.kernelW * s.attrs.kernelH;
+  int64_t taps = tapCount(s.attrs);
   int vectors = outChannels >= 2 * lanes && taps <= 12 ? 2 : 1;
   std::vector<Var> a = s.gradWeight.args(); // (kx, ky, ci, o)
   Var kx = a[0], ky = a[1], ci = a[2], o = a[3];
@@ -360,7 +383,7 @@ static void scheduleConvGradWeightOverChannels(KernelStages &k, int lanes) {
       .unroll(oi)
       .fuse(ci, oo, task)
       .parallel(task);
-  if (taps <= 25)
+  if (taps <= limits::kMaxUnrolledTaps)
     update.unroll(kx).unroll(ky);
   std::vector<Var> g = s.gradCopy.args(); // (x, y, o, n)
   Var plane("plane");
@@ -393,7 +416,7 @@ static void scheduleConvGradWeightOverPixels(KernelStages &k, int lanes) {
   Func out = k.output;
   std::vector<Var> args = out.args(); // (kx, ky, ci, o)
   int outChannels = k.outputExtents[3];
-  int taps = s.attrs.kernelW * s.attrs.kernelH;
+  int64_t taps = tapCount(s.attrs);
   // Two output channels per block when the taps' accumulators fit twice.
   int blockO = taps <= 12 && outChannels >= 2 ? 2 : 1;
   Var oo("oo"), oi("oi");
@@ -417,7 +440,7 @@ static void scheduleConvGradWeightOverPixels(KernelStages &k, int lanes) {
   update.split(x, xo, xi, width, TailStrategy::RoundUp)
       .reorder(xi, kx, ky, o, s.r.y, xo, s.r.z, ci)
       .vectorize(xi);
-  if (taps <= 25)
+  if (taps <= limits::kMaxUnrolledTaps)
     update.unroll(kx).unroll(ky).unroll(o);
   s.gradWeight.compute_at(out, oo);
   addColumns(s.gradWeight, s.r.x, s.grad.w, lanes);

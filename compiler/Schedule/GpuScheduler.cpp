@@ -19,6 +19,7 @@
 //    gradient): two stages, see scheduleChannelSum, scheduleConvGradWeight.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Dialect/CNN/IR/Limits.h"
 #include "compiler/Schedule/Scheduler.h"
 
 #include <sstream>
@@ -174,12 +175,13 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
     dataParallelAtRoot(out);
     return "conv, grouped: one output per thread";
   }
-  // The conv region one output block needs along a dimension.
-  auto convSpan = [&](int block, bool alongX) {
+  // The conv region one output block needs along a dimension (in 64 bits:
+  // a pooling stride or window may be up to 2^31 - 1).
+  auto convSpan = [&](int block, bool alongX) -> int64_t {
     if (!pooled)
       return block;
     const PoolAttrs &p = k.pool->attrs;
-    int stride = alongX ? p.strideX : p.strideY, window = alongX ? p.kernelW : p.kernelH;
+    int64_t stride = alongX ? p.strideX : p.strideY, window = alongX ? p.kernelW : p.kernelH;
     return (block - 1) * stride + window;
   };
   int blockX = std::min(4, outW), blockY = std::min(2, outH), blockC = std::min(4, outC);
@@ -193,7 +195,7 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
     else
       break;
   }
-  auto ceilDiv = [](int a, int b) { return (a + b - 1) / b; };
+  auto ceilDiv = [](int a, int b) { return int((int64_t(a) + b - 1) / b); };
   int threadsX = std::min(8, ceilDiv(outW, blockX));
   int threadsY = std::min(4, ceilDiv(outH, blockY));
   // Channel threads: a divisor of the channel blocks if one comes close to
@@ -203,8 +205,8 @@ static std::string scheduleConv(KernelStages &k, const Target &target) {
   int divisor = largestDivisorAtMost(channelBlocks, threadsC);
   if (2 * divisor >= threadsC)
     threadsC = divisor;
-  int taps = s.attrs.kernelW * s.attrs.kernelH;
-  bool unrollTaps = taps <= 25 && target.has_feature(Target::CUDA);
+  int64_t taps = int64_t(s.attrs.kernelW) * s.attrs.kernelH;
+  bool unrollTaps = taps <= limits::kMaxUnrolledTaps && target.has_feature(Target::CUDA);
 
   Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), co("co"), ci("ci");
   Var bx("bx"), tx("tx"), by("by"), ty("ty"), bc("bc"), tc("tc"), tile("tile");
@@ -310,7 +312,7 @@ static std::string scheduleDense(KernelStages &k) {
     dataParallelAtRoot(k.output);
   }
   int perThread = std::min(4, s.outFeatures);
-  int featureBlocks = (s.outFeatures + perThread - 1) / perThread;
+  int featureBlocks = int((int64_t(s.outFeatures) + perThread - 1) / perThread);
   int threads = std::min(kDenseThreads, featureBlocks);
   const TailStrategy guard = TailStrategy::GuardWithIf;
   Var fo("fo"), fi("fi"), bf("bf"), tf("tf"), no("no"), ni("ni");

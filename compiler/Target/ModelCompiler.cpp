@@ -177,7 +177,7 @@ struct ScratchDir {
 LogicalResult cnnc::emitHalideStatements(ModuleOp module, const CompileOptions &options,
                                          llvm::raw_ostream &os) {
   FailureOr<ModelPlan> plan = planModel(module);
-  if (failed(plan))
+  if (failed(plan) || failed(checkResourceLimits(*plan, options.maxMemoryBytes)))
     return failure();
   Halide::Target target = targetOf(options);
   std::unique_ptr<halide::Scheduler> scheduler = schedulerOf(options, target);
@@ -282,6 +282,18 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
   src += "};\nstatic const cnnc_kernel_metadata_fn kernel_metadata[] = {\n";
   for (const PlannedKernel &k : plan.kernels)
     src += "  " + k.symbol + "_metadata,\n";
+  // The shapes each kernel was compiled for (its arguments' buffers).
+  src += "};\n";
+  for (auto [i, k] : llvm::enumerate(plan.kernels)) {
+    src += "static const int64_t kernel_shape_" + std::to_string(i) + "[] = {";
+    for (int a : k.args)
+      for (int64_t d : plan.buffers[a].shape)
+        src += std::to_string(d) + ",";
+    src += k.args.empty() ? "0};\n" : "};\n";
+  }
+  src += "static const int64_t *const kernel_shapes[] = {\n";
+  for (size_t i = 0; i < plan.kernels.size(); ++i)
+    src += "  kernel_shape_" + std::to_string(i) + ",\n";
   src += "};\nstatic const char *const kernel_names[] = {\n";
   for (const PlannedKernel &k : plan.kernels)
     src += "  \"" + cString(k.label) + "\",\n";
@@ -303,7 +315,8 @@ static std::string glueSource(const ModelPlan &plan, const std::string &metadata
          "    .kernels = kernels,\n"
          "    .kernel_names = kernel_names,\n"
          "    .halide = &halide_runtime,\n"
-         "    .kernel_metadata = kernel_metadata,\n" +
+         "    .kernel_metadata = kernel_metadata,\n"
+         "    .kernel_shapes = kernel_shapes,\n" +
          defaults +
          "  };\n"
          "  return &desc;\n}\n";
@@ -474,7 +487,7 @@ static LogicalResult halideRuntimeObject(ModuleOp module, const Halide::Target &
 LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &options,
                                         const std::string &outputPath) {
   FailureOr<ModelPlan> plan = planModel(module);
-  if (failed(plan))
+  if (failed(plan) || failed(checkResourceLimits(*plan, options.maxMemoryBytes)))
     return failure();
   Halide::Target target = targetOf(options);
   Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime);
@@ -499,6 +512,15 @@ LogicalResult cnnc::compileModelLibrary(ModuleOp module, const CompileOptions &o
   for (PlannedKernel &planned : plan->kernels)
     if (planned.sharedWith >= 0)
       planned.symbol = plan->kernels[planned.sharedWith].symbol;
+  if (options.report) {
+    MemoryUse use = memoryUse(*plan);
+    *options.report << "cnnc: planned memory " << formatBytes(use.totalBytes())
+                    << (use.trainBatch ? " at the train batch " + std::to_string(use.batch)
+                                       : std::string(" for one item"))
+                    << " (" << formatBytes(use.fixedBytes) << " of parameters and state, "
+                    << formatBytes(use.perItemBytes)
+                    << " per item; --max-memory=" << formatBytes(options.maxMemoryBytes) << ")\n";
+  }
   StepTimer timer(options.report);
 
   // Every distinct kernel is lowered (its flop count goes into the

@@ -9,6 +9,8 @@
 #ifndef CNNC_TARGET_MODELCOMPILER_H
 #define CNNC_TARGET_MODELCOMPILER_H
 
+#include "compiler/Dialect/CNN/IR/Limits.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
 #include <optional>
@@ -40,6 +42,9 @@ struct CompileOptions {
   /// The model file's name without its directory, recorded in the metadata
   /// as "source" ("" for none).
   std::string sourceName;
+  /// The most memory the model's buffers may need at the batch it is
+  /// compiled for (`cnnc --max-memory`; checkResourceLimits in ModelPlan.h).
+  uint64_t maxMemoryBytes = limits::kDefaultMaxMemoryBytes;
 };
 
 /// Checks the target string and schedule name; returns an error message or "".

@@ -8,13 +8,18 @@
 
 #include "cnnc/model_schema.h"
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/Limits.h"
+#include "compiler/Dialect/CNN/IR/ShapeInference.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <map>
 
 using namespace mlir;
@@ -54,7 +59,7 @@ public:
   ModelPlan plan;
 
   int addBuffer(Value v, std::string_view kind, int viewOf = -1) {
-    plan.buffers.push_back({shapeOf(v), std::string(kind), viewOf});
+    plan.buffers.push_back({shapeOf(v), std::string(kind), viewOf, v});
     bufferOf[v] = int(plan.buffers.size()) - 1;
     return bufferOf[v];
   }
@@ -250,6 +255,124 @@ FailureOr<ModelPlan> cnnc::planModel(ModuleOp module) {
     planner.planInitialization(train);
   }
   return std::move(planner.plan);
+}
+
+uint64_t MemoryUse::totalBytes() const {
+  uint64_t batched, total;
+  if (__builtin_mul_overflow(perItemBytes, uint64_t(batch), &batched) ||
+      __builtin_add_overflow(fixedBytes, batched, &total))
+    return std::numeric_limits<uint64_t>::max();
+  return total;
+}
+
+/// The elements of a planned buffer per batch item (all of them without a
+/// batch). The module's values are within limits::kMaxBufferElements, so
+/// this fits.
+static int64_t itemElements(const PlannedBuffer &b) {
+  return limits::productOfStatic(b.shape).saturated();
+}
+
+static bool isBatched(const PlannedBuffer &b) { return llvm::is_contained(b.shape, -1); }
+
+/// A planned shape as messages print it: `[?, 8, 28, 28]`.
+static std::string shapeText(const PlannedBuffer &b) {
+  SmallVector<int64_t> shape;
+  for (int64_t d : b.shape)
+    shape.push_back(d < 0 ? ShapedType::kDynamic : d);
+  return cnn::shapeToString(shape);
+}
+
+MemoryUse cnnc::memoryUse(const ModelPlan &plan) {
+  MemoryUse use;
+  if (plan.training) {
+    if (auto batch =
+            dyn_cast_or_null<IntegerAttr>(plan.training->config.get(schema::key::kBatch))) {
+      use.batch = std::max<int64_t>(1, batch.getInt());
+      use.trainBatch = true;
+    }
+  }
+  for (const PlannedBuffer &b : plan.buffers) {
+    if (b.viewOf >= 0)
+      continue;
+    uint64_t bytes = uint64_t(itemElements(b)) * limits::kBytesPerElement;
+    uint64_t &sum = isBatched(b) ? use.perItemBytes : use.fixedBytes;
+    if (__builtin_add_overflow(sum, bytes, &sum))
+      sum = std::numeric_limits<uint64_t>::max();
+  }
+  return use;
+}
+
+std::string cnnc::formatBytes(uint64_t bytes) {
+  static const char *const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024)
+    return std::to_string(bytes) + " B";
+  double value = double(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit + 1 < int(std::size(kUnits))) {
+    value /= 1024;
+    ++unit;
+  }
+  return llvm::formatv("{0:F1} {1}", value, kUnits[unit]).str();
+}
+
+/// Where an error about `b` is reported: the op that defines its value (the
+/// layer), or the function of a model input.
+static Location bufferLocation(const PlannedBuffer &b) {
+  if (Operation *op = b.value.getDefiningOp())
+    return op->getLoc();
+  Operation *fn = cast<BlockArgument>(b.value).getOwner()->getParentOp();
+  return isa<UnknownLoc>(b.value.getLoc()) ? fn->getLoc() : b.value.getLoc();
+}
+
+/// How an error names `b`: "the output of layer 'conv1' (cnn.conv2d)".
+static std::string bufferName(const PlannedBuffer &b) {
+  Operation *op = b.value.getDefiningOp();
+  if (!op)
+    return "the model input";
+  if (auto param = dyn_cast<cnn::ParamOp>(op))
+    return "parameter '" + param.getName().str() + "'";
+  std::string name = "the output of layer '" + cnn::layerName(op) + "'";
+  if (isa<cnn::GroupOp>(op))
+    return name;
+  return name + " (" + op->getName().getStringRef().str() + ")";
+}
+
+LogicalResult cnnc::checkResourceLimits(const ModelPlan &plan, uint64_t maxMemoryBytes) {
+  MemoryUse use = memoryUse(plan);
+  // One buffer must fit the kernels' 32-bit indices at the batch the model is
+  // compiled for (the runtime refuses larger batches the same way).
+  const PlannedBuffer *largest = nullptr;
+  for (const PlannedBuffer &b : plan.buffers) {
+    if (b.viewOf >= 0)
+      continue;
+    int64_t items = itemElements(b);
+    limits::Checked total = isBatched(b) ? limits::Checked(items) * use.batch : items;
+    if (!total.ok() || total.value() > limits::kMaxBufferElements)
+      return emitError(bufferLocation(b))
+             << bufferName(b) << " " << shapeText(b) << " has " << items
+             << " elements per item: at the train batch " << use.batch << " that is "
+             << (total.ok() ? std::to_string(total.value()) : std::string("more than 2^63"))
+             << " elements, more than the " << limits::kMaxBufferElements
+             << " (2^31 - 1) a buffer can hold; lower the train batch (--batch) or compile "
+                "with --inference-only";
+    uint64_t bytes = uint64_t(items) * (isBatched(b) ? uint64_t(use.batch) : 1);
+    if (!largest ||
+        bytes > uint64_t(itemElements(*largest)) * (isBatched(*largest) ? uint64_t(use.batch) : 1))
+      largest = &b;
+  }
+  uint64_t total = use.totalBytes();
+  if (total <= maxMemoryBytes || !largest)
+    return success();
+  std::string at = use.trainBatch ? "at the train batch " + std::to_string(use.batch)
+                                  : std::string("for one item (inference, batch 1)");
+  uint64_t largestBytes = uint64_t(itemElements(*largest)) * limits::kBytesPerElement;
+  return emitError(bufferLocation(*largest))
+         << "the model needs " << formatBytes(total) << " of buffers " << at << " ("
+         << formatBytes(use.fixedBytes) << " of parameters and state, "
+         << formatBytes(use.perItemBytes)
+         << " per item), more than --max-memory=" << formatBytes(maxMemoryBytes)
+         << "; the largest buffer is " << bufferName(*largest) << " " << shapeText(*largest) << ", "
+         << formatBytes(largestBytes) << (isBatched(*largest) ? " per item" : "");
 }
 
 std::string ModelPlan::metadataJson(const std::string &target, const std::string &deviceApi,

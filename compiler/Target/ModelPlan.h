@@ -26,6 +26,9 @@ struct PlannedBuffer {
   /// hyper | labels | next (docs/runtime-abi.md)
   std::string kind;
   int viewOf = -1;
+  /// The value the buffer was planned for (its first, for a buffer shared
+  /// by name): where an error about the buffer is reported.
+  mlir::Value value;
 };
 
 /// Which function of the module a kernel belongs to.
@@ -84,6 +87,31 @@ struct ModelPlan {
 /// label or any value name from outside it (operand and result types
 /// included). Kernels with equal fingerprints share one compiled object.
 std::string kernelFingerprint(const PlannedKernel &kernel);
+
+/// What the buffers of a plan occupy: `fixedBytes` (parameters, optimizer
+/// state, hyper-parameters: buffers without a batch) plus `perItemBytes`
+/// for each item of the batch. Views take nothing.
+struct MemoryUse {
+  uint64_t fixedBytes = 0, perItemBytes = 0;
+  /// The batch the model is compiled for: the train batch of a model with a
+  /// train step, else 1 (inference runs at any batch).
+  int64_t batch = 1;
+  bool trainBatch = false;
+  /// fixedBytes + perItemBytes * batch, saturated at UINT64_MAX.
+  uint64_t totalBytes() const;
+};
+
+/// The memory the buffers of `plan` occupy.
+MemoryUse memoryUse(const ModelPlan &plan);
+
+/// Refuses, with an error at the layer of the buffer, a plan the runtime
+/// could not run: a buffer of more than limits::kMaxBufferElements elements
+/// at the train batch, or buffers that need more than `maxMemoryBytes` in all
+/// at the compiled batch (MemoryUse; `cnnc --max-memory`).
+mlir::LogicalResult checkResourceLimits(const ModelPlan &plan, uint64_t maxMemoryBytes);
+
+/// `bytes` as people read it: "512 B", "3.5 KiB", "1.2 GiB".
+std::string formatBytes(uint64_t bytes);
 
 /// Plans a fused module: its inference function and, when present, the train
 /// and eval functions built by cnnc-autodiff (parameters, inputs and labels

@@ -90,6 +90,18 @@ struct OnnxWindow {
   std::array<int64_t, 4> pads = {0, 0, 0, 0}; ///< top, left, bottom, right
 };
 
+/// The largest kernel size, stride, dilation, padding or output size a node
+/// may give: the largest extent of a buffer dimension (2^31 - 1), which
+/// keeps the window arithmetic below within 64 bits.
+constexpr int64_t kMaxWindowValue = 2147483647;
+
+/// Fails unless no value of the attribute `what` exceeds kMaxWindowValue.
+void checkWindowValues(const NodeContext &n, const char *what, llvm::ArrayRef<int64_t> values) {
+  if (llvm::any_of(values, [](int64_t v) { return v > kMaxWindowValue; }))
+    n.fail(std::string(what) + " " + list(values) + ": each value must be at most " +
+           std::to_string(kMaxWindowValue));
+}
+
 /// Reads the window attributes of a node over `spatial` ([H, W] or [L]),
 /// with auto_pad resolved to explicit pads.
 OnnxWindow readWindow(const NodeContext &n, llvm::ArrayRef<int64_t> spatial,
@@ -107,8 +119,12 @@ OnnxWindow readWindow(const NodeContext &n, llvm::ArrayRef<int64_t> spatial,
   for (size_t i = 0; i < rank; ++i)
     if (w.kernel[i] < 1 || w.stride[i] < 1 || w.dilation[i] < 1)
       n.fail("kernel_shape, strides and dilations must be positive");
+  checkWindowValues(n, "kernel_shape", w.kernel);
+  checkWindowValues(n, "strides", w.stride);
+  checkWindowValues(n, "dilations", w.dilation);
   std::string autoPad = n.attrString("auto_pad", "NOTSET");
   std::vector<int64_t> pads = n.attrInts("pads", std::vector<int64_t>(2 * rank, 0));
+  checkWindowValues(n, "pads", pads);
   if (autoPad == "NOTSET") {
     if (pads.size() != 2 * rank)
       n.fail("pads " + list(pads) + " must have " + std::to_string(2 * rank) + " values");
@@ -253,16 +269,29 @@ std::vector<Tensor> convertConvTranspose(NodeContext &n) {
   for (int i = 0; i < 2; ++i)
     if (stride[i] < 1 || dilation[i] < 1 || outPad[i] < 0)
       n.fail("strides and dilations must be positive and output_padding not negative");
+  checkWindowValues(n, "strides", stride);
+  checkWindowValues(n, "dilations", dilation);
+  checkWindowValues(n, "output_padding", outPad);
   std::string autoPad = n.attrString("auto_pad", "NOTSET");
   std::vector<int64_t> pads = n.attrInts("pads", {0, 0, 0, 0});
   std::vector<int64_t> outShape = n.attrInts("output_shape", {});
+  checkWindowValues(n, "pads", pads);
+  checkWindowValues(n, "output_shape", outShape);
+  if (llvm::any_of(outShape, [](int64_t v) { return v < 1; }))
+    n.fail("output_shape " + list(outShape) + " must be positive");
   if (!outShape.empty() || autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
     if (!outShape.empty() && outShape.size() != 2)
       n.fail("output_shape " + list(outShape) + " must give the 2 spatial dimensions");
     for (int i = 0; i < 2; ++i) {
       int64_t out = outShape.empty() ? in[2 + i] * stride[i] : outShape[i];
-      int64_t total =
-          stride[i] * (in[2 + i] - 1) + outPad[i] + dilation[i] * (kernel[i] - 1) + 1 - out;
+      // Each product is below 2^62, their sum may not be.
+      __int128 wide = __int128(stride[i]) * (in[2 + i] - 1) + outPad[i] +
+                      __int128(dilation[i]) * (kernel[i] - 1) + 1 - out;
+      if (wide > kMaxWindowValue * 2)
+        n.fail("the padding that " +
+               (outShape.empty() ? "auto_pad " + autoPad : "output_shape " + list(outShape)) +
+               " needs exceeds " + std::to_string(kMaxWindowValue) + " on each side");
+      int64_t total = int64_t(wide);
       if (total < 0) { // a larger output than the window reaches: output padding at the end
         outPad[i] -= total;
         total = 0;

@@ -25,6 +25,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <memory>
 
 using namespace mlir;
@@ -183,7 +185,8 @@ private:
   /// Builds one layer through its row of the op table.
   Value genOp(const Layer &layer, ArrayRef<Value> ins, const std::string &fullName,
               const Env &env) {
-    AttrReader r(layer, env, fullName);
+    countLayer(layer);
+    AttrReader r(layer, env, fullName, budget);
     LayerContext context(layer, r, graph, ctx, file);
     for (auto [value, ref] : llvm::zip(ins, layer.inputs))
       context.inputs.push_back({value, ref.name, context.site(ref.loc)});
@@ -198,19 +201,20 @@ private:
   /// entry, the entry's arguments overriding the instance's.
   Value genInstance(const Layer &layer, Value input, const std::string &fullName, const Env &env) {
     const BlockDef &def = model.blocks.at(layer.block);
-    AttrReader r(layer, env, fullName);
+    AttrReader r(layer, env, fullName, budget);
     bool repeated = layer.find("repeat");
     int64_t count = 1;
     if (!layer.repeats.empty())
       count = int64_t(layer.repeats.size());
     else if (repeated)
-      count = r.getInt("repeat", 1, 1);
+      count = r.getInt("repeat", 1, 1, limits::kMaxRepeat);
 
     Value x = input;
     for (int64_t i = 0; i < count; ++i) {
       const RepeatEntry *entry = layer.repeats.empty() ? nullptr : &layer.repeats[i];
       std::string instance = repeated ? fullName + "." + std::to_string(i) : fullName;
       try {
+        countLayer(layer);
         Env inner = bindArguments(def, layer, entry, env, x);
         x = genBlockOp(def, layer, x, instance, inner);
       } catch (ModelError &e) {
@@ -242,8 +246,8 @@ private:
       const Attr *arg = entry ? find(entry->args, p.name) : nullptr;
       if (!arg)
         arg = find(layer.args, p.name);
-      Binding bound =
-          arg ? resolveValue(arg->value, env) : resolveValue(p.defaultValue, inputShape);
+      Binding bound = arg ? resolveValue(arg->value, env, budget)
+                          : resolveValue(p.defaultValue, inputShape, budget);
       if (!bound.loc.isValid())
         bound.loc = arg ? arg->keyLoc : SourceLoc::of(p.defaultValue);
       inner[p.name] = bound;
@@ -269,12 +273,23 @@ private:
     return op->getResult(0);
   }
 
+  /// Counts one more layer of the expanded model (an op or a block
+  /// instance), refusing more than limits::kMaxLayers at `layer`.
+  void countLayer(const Layer &layer) {
+    if (++layers > limits::kMaxLayers)
+      fail(layer.loc, llvm::formatv("the model has more than {0} layers once its blocks and "
+                                    "repeats are expanded",
+                                    limits::kMaxLayers));
+  }
+
   const ModelFile &model;
   MLIRContext *ctx;
   OpBuilder b;
   std::string file;
   BuilderErrors errors;
   frontend::GraphBuilder graph;
+  ExpansionBudget budget;
+  int64_t layers = 0;
 };
 
 } // namespace

@@ -14,6 +14,8 @@
 
 #include "cnnc/model_schema.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -22,6 +24,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <set>
 
 using namespace cnnc::model;
@@ -59,25 +62,44 @@ void cnnc::model::fail(SourceLoc loc, const std::string &message) {
   throw ModelError{loc, message, {}};
 }
 
+/// Appends `node` to `out` as render() shows it, stopping once `out` is
+/// longer than limits::kMaxRenderedLength (an alias may make a value huge).
+static void renderInto(const YAML::Node &node, std::string &out) {
+  if (out.size() > limits::kMaxRenderedLength)
+    return;
+  if (!node.IsDefined() || node.IsNull()) {
+    out += "nothing";
+    return;
+  }
+  if (node.IsScalar()) {
+    out += node.Scalar().substr(0, limits::kMaxRenderedLength);
+    return;
+  }
+  bool seq = node.IsSequence();
+  out += seq ? "[" : "{";
+  bool first = true;
+  for (auto it = node.begin(); it != node.end() && out.size() <= limits::kMaxRenderedLength; ++it) {
+    out += first ? "" : ", ";
+    first = false;
+    if (seq) {
+      renderInto(*it, out);
+    } else {
+      out += "'";
+      renderInto(it->first, out);
+      out += "': ...";
+    }
+  }
+  out += seq ? "]" : "}";
+}
+
 std::string cnnc::model::render(const YAML::Node &node) {
   if (!node.IsDefined() || node.IsNull())
     return "nothing";
-  if (node.IsScalar())
-    return "'" + node.Scalar() + "'";
-  std::string s;
-  if (node.IsSequence()) {
-    s = "[";
-    for (size_t i = 0; i < node.size(); ++i)
-      s += (i ? ", " : "") + (node[i].IsScalar() ? node[i].Scalar() : render(node[i]));
-    return s + "]";
-  }
-  s = "{";
-  bool first = true;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    s += (first ? "" : ", ") + render(it->first) + ": ...";
-    first = false;
-  }
-  return s + "}";
+  std::string s = node.IsScalar() ? "'" : "";
+  renderInto(node, s);
+  if (s.size() > limits::kMaxRenderedLength)
+    s = s.substr(0, limits::kMaxRenderedLength) + "...";
+  return node.IsScalar() ? s + "'" : s;
 }
 
 /// "a, b, c".
@@ -120,6 +142,15 @@ static std::vector<std::pair<YAML::Node, YAML::Node>> entries(const YAML::Node &
   return out;
 }
 
+/// True for a scalar written as a positive integer (digits, maybe with a
+/// sign), whether or not it fits in 64 bits.
+static bool isDecimal(StringRef s) {
+  s = s.trim();
+  if (s.starts_with("+"))
+    s = s.drop_front();
+  return !s.empty() && llvm::all_of(s, llvm::isDigit);
+}
+
 /// True for a node that was written and is not null (`~` or empty).
 static bool isPresent(const YAML::Node &node) { return node.IsDefined() && !node.IsNull(); }
 
@@ -129,10 +160,18 @@ static void expectMap(const YAML::Node &node, SourceLoc loc, const std::string &
          what + ": expected a map, found " + render(node));
 }
 
+/// Refuses a name longer than limits::kMaxNameLength.
+static void checkNameLength(const std::string &name, SourceLoc loc, const std::string &what) {
+  if (name.size() > limits::kMaxNameLength)
+    fail(loc, llvm::formatv("{0}: a name of {1} characters, longer than the {2} allowed", what,
+                            name.size(), limits::kMaxNameLength));
+}
+
 static std::string expectScalar(const YAML::Node &node, SourceLoc loc, const std::string &what) {
+  SourceLoc at = SourceLoc::of(node).isValid() ? SourceLoc::of(node) : loc;
   if (!node.IsScalar() || node.Scalar().empty())
-    fail(SourceLoc::of(node).isValid() ? SourceLoc::of(node) : loc,
-         what + ": expected a name, found " + render(node));
+    fail(at, what + ": expected a name, found " + render(node));
+  checkNameLength(node.Scalar(), at, what);
   return node.Scalar();
 }
 
@@ -165,9 +204,11 @@ const Attr *Layer::find(StringRef key) const {
 }
 
 std::string Layer::describe() const {
+  // Names are given to unnamed layers once their whole list is read.
+  std::string quoted = name.empty() ? "" : " '" + name + "'";
   if (!op.empty())
-    return op + " '" + name + "'";
-  return "block '" + block + "' instance '" + name + "'";
+    return op + quoted;
+  return "block '" + block + "' instance" + quoted;
 }
 
 /// Reads the `repeat:` of a block instance: a count (an integer or a `$param`,
@@ -185,6 +226,9 @@ static void parseRepeat(const Attr &repeat, Layer &layer) {
                   "argument maps, one per repetition ([{out: 64}, {out: 128, stride: 2}]), "
                   "found " +
                   render(value));
+  if (value.size() > size_t(limits::kMaxRepeat))
+    fail(loc, llvm::formatv("{0}: 'repeat': a list of {1} entries, more than the {2} allowed",
+                            layer.describe(), value.size(), limits::kMaxRepeat));
   for (size_t i = 0; i < value.size(); ++i) {
     const YAML::Node &node = value[i];
     RepeatEntry entry;
@@ -267,17 +311,21 @@ static Layer parseLayer(const YAML::Node &node, size_t index) {
   return layer;
 }
 
-/// Collects the `$name` references in a scalar (a reference or expression).
+/// Collects the `$name` references in a scalar (a reference or expression),
+/// taking each node walked from `budget` if given.
 static void collectRefs(const YAML::Node &node,
-                        std::vector<std::pair<std::string, SourceLoc>> &refs) {
+                        std::vector<std::pair<std::string, SourceLoc>> &refs,
+                        ExpansionBudget *budget = nullptr) {
+  if (budget)
+    budget->take(SourceLoc::of(node));
   if (node.IsSequence()) {
     for (const YAML::Node &n : node)
-      collectRefs(n, refs);
+      collectRefs(n, refs, budget);
     return;
   }
   if (node.IsMap()) {
     for (auto it = node.begin(); it != node.end(); ++it)
-      collectRefs(it->second, refs);
+      collectRefs(it->second, refs, budget);
     return;
   }
   if (!node.IsScalar())
@@ -523,6 +571,7 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc, const YAM
   BlockDef block;
   block.name = name;
   block.loc = nameLoc;
+  checkNameLength(name, nameLoc, "block");
   if (!isValidName(name, /*allowDots=*/false))
     fail(nameLoc, "invalid block name '" + name + "': expected letters, digits, '_' or '-'");
   expectMap(node, nameLoc, "block '" + name + "'");
@@ -563,6 +612,10 @@ static BlockDef parseBlock(const std::string &name, SourceLoc nameLoc, const YAM
                                      "{name: default}, found " +
                                      render(p));
         }
+        checkNameLength(param.name, param.loc, "block '" + name + "': parameter");
+        if (block.params.size() == limits::kMaxBlockParams)
+          fail(param.loc, llvm::formatv("block '{0}': more than {1} parameters", name,
+                                        limits::kMaxBlockParams));
         if (!isValidName(param.name, /*allowDots=*/false) ||
             param.name.find('-') != std::string::npos)
           fail(param.loc,
@@ -662,27 +715,43 @@ static void checkInstances(const Scope &scope, const std::map<std::string, Block
   }
 }
 
-/// Rejects blocks that instantiate themselves, directly or not.
+/// Rejects blocks that instantiate themselves, directly or not, and block
+/// instances nested deeper than limits::kMaxBlockDepth.
 static void checkRecursion(const std::map<std::string, BlockDef> &blocks) {
-  std::map<std::string, int> state; // 1: on the stack, 2: done
-  std::function<void(const BlockDef &)> visit = [&](const BlockDef &def) {
-    state[def.name] = 1;
+  // 0: not seen, -1: on the stack, else the block's height: the levels of
+  // nesting an instance of it spans (1 without instances in its body).
+  std::map<std::string, int> state;
+  // `depth`: the level of an instance of `def` (1 in the model's layers).
+  std::function<int(const BlockDef &, int)> visit = [&](const BlockDef &def, int depth) {
+    state[def.name] = -1;
+    int height = 1;
     for (const Layer &layer : def.body.layers) {
       if (layer.block.empty())
         continue;
       int s = state[layer.block];
-      if (s == 1)
+      if (s == -1)
         fail(layer.blockLoc, "block '" + def.name + "' instantiates block '" + layer.block +
                                  "', which is being defined: blocks cannot "
                                  "be recursive");
-      if (s == 0)
-        visit(blocks.at(layer.block));
+      auto tooDeep = [&] {
+        fail(layer.blockLoc,
+             llvm::formatv("block '{0}' instantiates block '{1}': block instances nested "
+                           "deeper than {2} levels",
+                           def.name, layer.block, limits::kMaxBlockDepth));
+      };
+      if (depth + 1 > limits::kMaxBlockDepth)
+        tooDeep();
+      int h = s == 0 ? visit(blocks.at(layer.block), depth + 1) : s;
+      if (depth + h > limits::kMaxBlockDepth)
+        tooDeep();
+      height = std::max(height, 1 + h);
     }
-    state[def.name] = 2;
+    state[def.name] = height;
+    return height;
   };
   for (auto &entry : blocks)
     if (state[entry.first] == 0)
-      visit(entry.second);
+      visit(entry.second, 1);
 }
 
 //===----------------------------------------------------------------------===//
@@ -852,13 +921,64 @@ static std::vector<TrainSetting> parseTrain(const YAML::Node &node, SourceLoc ke
   return settings;
 }
 
-std::vector<TrainSetting> cnnc::model::parseTrainFile(StringRef text) {
+/// Refuses a document nested deeper than limits::kMaxYamlDepth or with more
+/// than limits::kMaxYamlNodes nodes once its aliases are expanded, so that
+/// every later walk of it is bounded. An alias refers to a node written
+/// before it: a child that starts before its parent was reached through one,
+/// and an expansion too large is reported at the collection using it.
+static void checkDocumentSize(const YAML::Node &root) {
+  int64_t nodes = 0;
+  std::function<void(const YAML::Node &, int, const YAML::Node *)> visit =
+      [&](const YAML::Node &node, int depth, const YAML::Node *aliasUser) {
+        if (++nodes > limits::kMaxYamlNodes) {
+          if (!aliasUser)
+            fail(SourceLoc::of(node),
+                 llvm::formatv("the file has more than {0} YAML nodes", limits::kMaxYamlNodes));
+          fail(SourceLoc::of(*aliasUser),
+               llvm::formatv("this value has more than {0} YAML nodes once its aliases "
+                             "(*name) are expanded",
+                             limits::kMaxYamlNodes));
+        }
+        if (!node.IsSequence() && !node.IsMap())
+          return;
+        if (depth >= limits::kMaxYamlDepth)
+          fail(SourceLoc::of(node),
+               llvm::formatv("YAML nested deeper than {0} levels", limits::kMaxYamlDepth));
+        auto child = [&](const YAML::Node &c) {
+          const YAML::Node *user = aliasUser;
+          if (!user && SourceLoc::of(c).isValid() && c.Mark().pos < node.Mark().pos)
+            user = &node;
+          visit(c, depth + 1, user);
+        };
+        for (auto it = node.begin(); it != node.end(); ++it) {
+          if (node.IsSequence()) {
+            child(*it);
+          } else {
+            child(it->first);
+            child(it->second);
+          }
+        }
+      };
+  visit(root, 0, nullptr);
+}
+
+/// Loads YAML text, bounded by checkDocumentSize.
+static YAML::Node loadYaml(StringRef text) {
   YAML::Node root;
   try {
     root = YAML::Load(text.str());
+  } catch (const YAML::DeepRecursion &e) {
+    fail(SourceLoc::of(e.mark),
+         llvm::formatv("YAML nested deeper than {0} levels", limits::kMaxYamlDepth));
   } catch (const YAML::Exception &e) {
     fail(SourceLoc::of(e.mark), "invalid YAML: " + e.msg);
   }
+  checkDocumentSize(root);
+  return root;
+}
+
+std::vector<TrainSetting> cnnc::model::parseTrainFile(StringRef text) {
+  YAML::Node root = loadYaml(text);
   if (!root.IsMap() || root.size() != 1 || !root.begin()->first.IsScalar() ||
       root.begin()->first.Scalar() != "train")
     fail(SourceLoc::of(root).isValid() ? SourceLoc::of(root) : SourceLoc{1, 1},
@@ -907,21 +1027,26 @@ static ModelInput parseInput(const YAML::Node &input, SourceLoc loc, bool named)
   if (!shape.IsSequence() || shape.size() < 1 || shape.size() > 3)
     badShape();
   for (const YAML::Node &d : shape) {
-    int64_t v;
-    if (!d.IsScalar() || StringRef(d.Scalar()).getAsInteger(10, v) || v <= 0)
+    auto tooLarge = [&] {
+      fail(SourceLoc::of(d).isValid() ? SourceLoc::of(d) : SourceLoc::of(shape),
+           llvm::formatv("input shape: a dimension of {0} is larger than the {1} allowed",
+                         d.Scalar(), limits::kMaxSize));
+    };
+    int64_t v = 0;
+    bool isInt = d.IsScalar() && !StringRef(d.Scalar()).getAsInteger(10, v);
+    if (!isInt && d.IsScalar() && isDecimal(d.Scalar()))
+      tooLarge();
+    if (!isInt || v <= 0)
       badShape();
+    if (v > limits::kMaxSize)
+      tooLarge();
     in.shape.push_back(v);
   }
   return in;
 }
 
 ModelFile cnnc::model::parseModelFile(StringRef text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text.str());
-  } catch (const YAML::Exception &e) {
-    fail(SourceLoc::of(e.mark), "invalid YAML: " + e.msg);
-  }
+  YAML::Node root = loadYaml(text);
   if (!root.IsMap())
     fail(SourceLoc::of(root).isValid() ? SourceLoc::of(root) : SourceLoc{1, 1},
          "expected a model (a map with name, input and layers), found " + render(root));
@@ -974,10 +1099,10 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
   } else {
     model.inputs.push_back(parseInput(input, inputLoc, /*named=*/false));
   }
-  for (size_t i = 0; i < model.inputs.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (model.inputs[i].name == model.inputs[j].name)
-        fail(model.inputs[i].loc, "duplicate input name '" + model.inputs[i].name + "'");
+  std::set<std::string> inputNames;
+  for (const ModelInput &in : model.inputs)
+    if (!inputNames.insert(in.name).second)
+      fail(in.loc, "duplicate input name '" + in.name + "'");
 
   // blocks: {name: {params: [...], layers: [...], output: name}}
   if (isPresent(blocks)) {
@@ -1009,7 +1134,9 @@ ModelFile cnnc::model::parseModelFile(StringRef text) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Evaluates `1 + $w * 2` style integer expressions over bound parameters.
+/// Evaluates `1 + $w * 2` style integer expressions over bound parameters,
+/// in 64-bit integers: an operation whose result does not fit is an error,
+/// and so is nesting deeper than limits::kMaxExpressionDepth.
 class ExprEval {
 public:
   ExprEval(StringRef text, SourceLoc loc, const Env &env) : text(text), loc(loc), env(env) {}
@@ -1040,13 +1167,46 @@ private:
                   "': expected integers and $parameters combined with "
                   "+ - * / % and parentheses");
   }
+  [[noreturn]] void overflow(const std::string &what) {
+    fail(loc, "invalid expression '" + text.str() + "': integer overflow in " + what +
+                  " (the result does not fit in 64 bits)");
+  }
+  /// `a op b`, checked.
+  int64_t apply(char op, int64_t a, int64_t b) {
+    int64_t r = 0;
+    bool overflows = false;
+    switch (op) {
+    case '+':
+      overflows = __builtin_add_overflow(a, b, &r);
+      break;
+    case '-':
+      overflows = __builtin_sub_overflow(a, b, &r);
+      break;
+    case '*':
+      overflows = __builtin_mul_overflow(a, b, &r);
+      break;
+    default: // '/' and '%' truncate toward zero, as in C
+      if (b == 0)
+        fail(loc, "invalid expression '" + text.str() + "': division by zero");
+      if (b == -1) { // INT64_MIN / -1 does not fit; any x % -1 is 0
+        overflows = op == '/' && a == std::numeric_limits<int64_t>::min();
+        r = op == '/' && !overflows ? -a : 0;
+      } else {
+        r = op == '/' ? a / b : a % b;
+      }
+    }
+    if (overflows)
+      overflow(std::to_string(a) + " " + op + " " + (b < 0 ? "(" : "") + std::to_string(b) +
+               (b < 0 ? ")" : ""));
+    return r;
+  }
   int64_t expr() {
     int64_t v = term();
     while (true) {
       if (eat('+'))
-        v += term();
+        v = apply('+', v, term());
       else if (eat('-'))
-        v -= term();
+        v = apply('-', v, term());
       else
         return v;
     }
@@ -1063,21 +1223,35 @@ private:
         op = '%';
       else
         return v;
-      int64_t r = factor();
-      if (op == '*') {
-        v *= r;
-      } else {
-        if (r == 0)
-          fail(loc, "invalid expression '" + text.str() + "': division by zero");
-        v = op == '/' ? v / r : v % r;
-      }
+      v = apply(op, v, factor());
     }
   }
+  /// Counts one level of nesting while alive.
+  struct Nested {
+    ExprEval &e;
+    explicit Nested(ExprEval &e) : e(e) {
+      if (++e.depth > limits::kMaxExpressionDepth)
+        fail(e.loc, llvm::formatv("expression nested deeper than {0} levels (parentheses and "
+                                  "minus signs)",
+                                  limits::kMaxExpressionDepth));
+    }
+    ~Nested() { --e.depth; }
+  };
   int64_t factor() {
-    if (eat('('))
-      return parenRest();
-    if (eat('-'))
-      return -factor();
+    if (eat('(')) {
+      Nested nested(*this);
+      int64_t v = expr();
+      if (!eat(')'))
+        syntaxError();
+      return v;
+    }
+    if (eat('-')) {
+      Nested nested(*this);
+      int64_t v = factor();
+      if (v == std::numeric_limits<int64_t>::min())
+        overflow("-(" + std::to_string(v) + ")");
+      return -v;
+    }
     skipSpace();
     size_t start = pos;
     if (pos < text.size() && text[pos] == '$') {
@@ -1092,11 +1266,14 @@ private:
         fail(loc, "'$" + name + "': " + it->second.unavailable);
       int64_t v;
       const YAML::Node &value = it->second.value;
-      if (!value.IsScalar() || StringRef(value.Scalar()).getAsInteger(10, v)) {
-        ModelError err{it->second.loc,
-                       "parameter '$" + name + "' is used in the expression '" + text.str() +
-                           "': expected an integer, found " + render(value),
-                       {}};
+      if (!value.IsScalar() || StringRef(value.Scalar()).trim().getAsInteger(10, v)) {
+        ModelError err{
+            it->second.loc,
+            "parameter '$" + name + "' is used in the expression '" + text.str() +
+                "': expected an integer" +
+                (value.IsScalar() && isDecimal(value.Scalar()) ? " that fits in 64 bits" : "") +
+                ", found " + render(value),
+            {}};
         err.notes.push_back({loc, "used here"});
         throw err;
       }
@@ -1104,20 +1281,18 @@ private:
     }
     while (pos < text.size() && llvm::isDigit(text[pos]))
       ++pos;
+    if (pos == start)
+      syntaxError();
     int64_t v;
-    if (pos == start || text.slice(start, pos).getAsInteger(10, v))
-      syntaxError();
-    return v;
-  }
-  int64_t parenRest() {
-    int64_t v = expr();
-    if (!eat(')'))
-      syntaxError();
+    if (text.slice(start, pos).getAsInteger(10, v))
+      fail(loc, "invalid expression '" + text.str() + "': the integer " +
+                    text.slice(start, pos).str() + " does not fit in 64 bits");
     return v;
   }
 
   StringRef text;
   size_t pos = 0;
+  int depth = 0;
   SourceLoc loc;
   const Env &env;
 };
@@ -1130,15 +1305,22 @@ static bool isPlainRef(StringRef s) {
   return llvm::all_of(s.drop_front(), [](char c) { return llvm::isAlnum(c) || c == '_'; });
 }
 
-static bool hasRefs(const YAML::Node &node) {
+static bool hasRefs(const YAML::Node &node, ExpansionBudget &budget) {
   std::vector<std::pair<std::string, SourceLoc>> refs;
-  collectRefs(node, refs);
+  collectRefs(node, refs, &budget);
   return !refs.empty();
 }
 
-Binding cnnc::model::resolveValue(const YAML::Node &node, const Env &env) {
+void ExpansionBudget::take(SourceLoc loc) {
+  if (--left < 0)
+    fail(loc, llvm::formatv("substituting block parameters walks more than {0} YAML nodes "
+                            "over the expanded model",
+                            limits::kMaxExpandedNodes));
+}
+
+Binding cnnc::model::resolveValue(const YAML::Node &node, const Env &env, ExpansionBudget &budget) {
   SourceLoc loc = SourceLoc::of(node);
-  if (!hasRefs(node))
+  if (!hasRefs(node, budget))
     return {node, loc, ""};
   if (node.IsScalar()) {
     StringRef s = node.Scalar();
@@ -1156,7 +1338,7 @@ Binding cnnc::model::resolveValue(const YAML::Node &node, const Env &env) {
   if (node.IsSequence()) {
     YAML::Node out(YAML::NodeType::Sequence);
     for (const YAML::Node &n : node)
-      out.push_back(resolveValue(n, env).value);
+      out.push_back(resolveValue(n, env, budget).value);
     return {out, loc, ""};
   }
   fail(loc, "expected a value, found " + render(node));
@@ -1216,31 +1398,38 @@ SourceLoc AttrReader::locOf(StringRef key) const {
 }
 
 AttrReader::Resolved AttrReader::resolve(const YAML::Node &node) const {
-  Binding b = resolveValue(node, env);
+  Binding b = resolveValue(node, env, budget);
   return {b.value, b.loc.isValid() ? b.loc : SourceLoc::of(node)};
 }
 
-int64_t AttrReader::toInt(const Resolved &value, StringRef key, StringRef expected,
-                          int64_t min) const {
+int64_t AttrReader::toInt(const Resolved &value, StringRef key, StringRef expected, int64_t min,
+                          int64_t max) const {
   int64_t v;
-  if (!value.node.IsScalar() || StringRef(value.node.Scalar()).trim().getAsInteger(10, v))
+  bool isInt = value.node.IsScalar() && !StringRef(value.node.Scalar()).trim().getAsInteger(10, v);
+  if (!isInt && value.node.IsScalar() && isDecimal(value.node.Scalar()))
+    error(value.loc, llvm::formatv("attribute '{0}': expected an integer <= {1}, found {2}", key,
+                                   max, value.node.Scalar()));
+  if (!isInt)
     error(value.loc, llvm::formatv("attribute '{0}': expected {1}, found {2}", key, expected,
                                    render(value.node)));
   if (v < min)
     error(value.loc, llvm::formatv("attribute '{0}': expected an integer >= "
                                    "{1}, found {2}",
                                    key, min, v));
+  if (v > max)
+    error(value.loc,
+          llvm::formatv("attribute '{0}': expected an integer <= {1}, found {2}", key, max, v));
   return v;
 }
 
-int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt, int64_t min) {
+int64_t AttrReader::getInt(StringRef key, std::optional<int64_t> dflt, int64_t min, int64_t max) {
   const Attr *a = layer.find(key);
   if (!a) {
     if (!dflt)
       error(layer.loc, "missing attribute '" + key.str() + "' (an integer)");
     return *dflt;
   }
-  return toInt(resolve(a->value), key, "an integer", min);
+  return toInt(resolve(a->value), key, "an integer", min, max);
 }
 
 AttrReader::Resolved AttrReader::element(const Resolved &list, size_t i) const {

@@ -33,6 +33,41 @@
 
 namespace cnnc::model {
 
+/// Bounds on what a model file may ask of the frontend, so that no file can
+/// exhaust its stack, memory or time: each is refused with an error at the
+/// YAML node concerned. They lie far beyond any real network;
+/// docs/model-format.md lists them under "Limits".
+namespace limits {
+/// Nesting of YAML maps and lists in the file.
+constexpr int kMaxYamlDepth = 64;
+/// YAML nodes in the file, counting what an alias (`*name`) refers to once
+/// per use: bounds every walk of the file, and the "billion laughs" of
+/// aliases of aliases.
+constexpr int64_t kMaxYamlNodes = 1'000'000;
+/// YAML nodes walked and copied to substitute `$param` values, over all the
+/// layers of the expanded model.
+constexpr int64_t kMaxExpandedNodes = 10'000'000;
+/// Nesting of parentheses and unary minus signs in an integer expression.
+constexpr int kMaxExpressionDepth = 64;
+/// Nesting of block instances: a block instantiating a block ...
+constexpr int kMaxBlockDepth = 64;
+/// The count of `repeat: N` and the length of a `repeat:` list.
+constexpr int64_t kMaxRepeat = 10'000;
+/// Layers (ops and block instances) once blocks and repeats are expanded.
+constexpr int64_t kMaxLayers = 100'000;
+/// Parameters of one block.
+constexpr size_t kMaxBlockParams = 256;
+/// Characters of a name (of the model, an input, a layer, a block or a
+/// parameter).
+constexpr size_t kMaxNameLength = 256;
+/// Any integer attribute and any dimension of an input shape: the largest
+/// extent of a Halide buffer dimension (2^31 - 1), so that sizes computed
+/// from a few of them fit in 64 bits.
+constexpr int64_t kMaxSize = 2'147'483'647;
+/// Characters of a YAML value quoted in a message (longer ones end in ...).
+constexpr size_t kMaxRenderedLength = 200;
+} // namespace limits
+
 /// A 1-based line:column in the model file; line 0 means unknown.
 struct SourceLoc {
   int line = 0;
@@ -146,6 +181,14 @@ struct ModelInput {
   SourceLoc loc;
 };
 
+/// What substituting `$param` values may still walk and copy during one
+/// import (limits::kMaxExpandedNodes).
+struct ExpansionBudget {
+  int64_t left = limits::kMaxExpandedNodes;
+  /// Takes one node from the budget; an error at `loc` when none is left.
+  void take(SourceLoc loc);
+};
+
 /// The whole model file.
 struct ModelFile {
   std::string name;
@@ -191,12 +234,14 @@ using Padding = cnn::Padding;
 /// instance; every error names the layer and points at the offending value.
 class AttrReader {
 public:
-  AttrReader(const Layer &layer, const Env &env, std::string fullName)
-      : layer(layer), env(env), fullName(std::move(fullName)) {}
+  AttrReader(const Layer &layer, const Env &env, std::string fullName, ExpansionBudget &budget)
+      : layer(layer), env(env), fullName(std::move(fullName)), budget(budget) {}
 
-  /// An integer >= `min`; `dflt` when absent (missing and no default: error).
-  int64_t getInt(llvm::StringRef key, std::optional<int64_t> dflt, int64_t min = 1);
-  /// An integer or a list of 2 integers, each >= `min`.
+  /// An integer in [min, max]; `dflt` when absent (missing and no default:
+  /// error).
+  int64_t getInt(llvm::StringRef key, std::optional<int64_t> dflt, int64_t min = 1,
+                 int64_t max = limits::kMaxSize);
+  /// An integer or a list of 2 integers, each in [min, limits::kMaxSize].
   std::array<int64_t, 2> getPair(llvm::StringRef key, std::optional<std::array<int64_t, 2>> dflt,
                                  int64_t min = 1);
   /// The padding of a layer over `rank` spatial dimensions: for rank 2 an
@@ -235,8 +280,8 @@ private:
   Resolved resolve(const YAML::Node &node) const;
   /// Entry `i` of a list, where it is written or else where the list is.
   Resolved element(const Resolved &list, size_t i) const;
-  int64_t toInt(const Resolved &value, llvm::StringRef key, llvm::StringRef expected,
-                int64_t min) const;
+  int64_t toInt(const Resolved &value, llvm::StringRef key, llvm::StringRef expected, int64_t min,
+                int64_t max = limits::kMaxSize) const;
   /// Every entry of a list through toInt.
   std::vector<int64_t> toInts(const Resolved &list, llvm::StringRef key, llvm::StringRef expected,
                               int64_t min) const;
@@ -244,14 +289,16 @@ private:
   const Layer &layer;
   const Env &env;
   std::string fullName;
+  ExpansionBudget &budget;
 };
 
 /// Substitutes `$param` references and evaluates integer expressions
-/// (`$width * 2`) in `node` under `env`. Used for attributes and for the
-/// arguments of nested block instances.
-Binding resolveValue(const YAML::Node &node, const Env &env);
+/// (`$width * 2`) in `node` under `env`, taking what it walks from `budget`.
+/// Used for attributes and for the arguments of nested block instances.
+Binding resolveValue(const YAML::Node &node, const Env &env, ExpansionBudget &budget);
 
-/// Renders a YAML value for a message: `'abc'`, `[1, 2]`, `{...}`.
+/// Renders a YAML value for a message: `'abc'`, `[1, 2]`, `{...}`; at most
+/// about limits::kMaxRenderedLength characters.
 std::string render(const YAML::Node &node);
 
 } // namespace cnnc::model

@@ -246,8 +246,9 @@ std::string kernelName(const cnnc_model &model, int kernel) {
 
 /// Checks a call against its kernel's own Halide metadata: as many
 /// arguments as the kernel takes, each a float32 buffer of the kernel's rank
-/// (and, where the kernel records estimates, of its extents). Skipped when
-/// the descriptor has no metadata table (cnnc_model_load requires one).
+/// (and, where the kernel records estimates, of its extents), and of the
+/// shape the descriptor says the kernel was compiled for. Skipped when the
+/// descriptor has no metadata table (cnnc_model_load requires one).
 void checkKernelSignature(const MetadataReader &r, const cnnc_model &model, const CallDesc &call,
                           const std::string &where) {
   if (!model.desc->kernel_metadata)
@@ -261,6 +262,7 @@ void checkKernelSignature(const MetadataReader &r, const cnnc_model &model, cons
   if (size_t(m->num_arguments) != call.args.size())
     r.error(site, "calls " + kernel + " with " + std::to_string(call.args.size()) +
                       " arguments, but the kernel takes " + std::to_string(m->num_arguments));
+  size_t shapeOffset = 0; // into the kernel's compiled shapes
   for (size_t j = 0; j < call.args.size(); ++j) {
     const halide_filter_argument_t &a = m->arguments[j];
     const BufferDesc &b = model.buffers[call.args[j]];
@@ -274,6 +276,16 @@ void checkKernelSignature(const MetadataReader &r, const cnnc_model &model, cons
       r.error(site, arg + ": the kernel takes a buffer of rank " + std::to_string(a.dimensions) +
                         ", buffer " + std::to_string(call.args[j]) + " has shape " +
                         shapeString(b.shape));
+    // The shape the kernel was compiled for: its extents are trusted.
+    if (const int64_t *const *shapes = model.desc->kernel_shapes; shapes && shapes[call.kernel]) {
+      std::vector<int64_t> compiled(shapes[call.kernel] + shapeOffset,
+                                    shapes[call.kernel] + shapeOffset + a.dimensions);
+      shapeOffset += size_t(a.dimensions);
+      if (compiled != b.shape)
+        r.error(site, arg + ": the kernel was compiled for shape " + shapeString(compiled) +
+                          ", buffer " + std::to_string(call.args[j]) + " has shape " +
+                          shapeString(b.shape));
+    }
     // Halide numbers dimensions innermost first; estimates come in (min, extent) pairs.
     for (int d = 0; a.buffer_estimates && d < a.dimensions; ++d) {
       const int64_t *extent = a.buffer_estimates[2 * d + 1];

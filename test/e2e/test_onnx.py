@@ -371,6 +371,11 @@ def error_cases():
         ErrorCase("clip_bounds", clip_bounds,
                   ["clip.onnx: error: node 'clip' (Clip): clipping to [1.000000, -1.000000] is not "
                    "supported (only min < max: every value would be max)"]),
+        ErrorCase("huge_pads", lambda: one_node("huge_pads", "MaxPool", [],
+                                                {"kernel_shape": [2, 2],
+                                                 "pads": [0, 0, 9223372036854775807, 0]}),
+                  ["huge_pads.onnx: error: node 'huge_pads' (MaxPool): pads [0, 0, "
+                   "9223372036854775807, 0]: each value must be at most 2147483647"]),
         ErrorCase("not_onnx", garbage,
                   ["garbage.onnx: error: not a valid ONNX model (the protobuf does not parse)"]),
     ]

@@ -323,6 +323,8 @@ def conv_cases(args):
     conv("k1_c32o20_7x7", [32, 7, 7], 20, 1)
     conv("k3_p1_c10o17_7x17", [10, 7, 17], 17, 3, padding=1)
     conv("k3_c3o6_9x33", [3, 9, 33], 6, 3)
+    # A kernel row past the unrolled size: 8 taps unrolled at a time, 5 left over.
+    conv("k1x29_p0-2_c3o8_3x40", [3, 3, 40], 8, [1, 29], padding=[0, 2])
     conv("k3_p1_c8o16_56x56", [8, 56, 56], 16, 3, padding=1)
     conv("k3_relu_c3o6_13x13", [3, 13, 13], 6, 3, activation="relu")
     conv("k3_sigmoid_c3o6_13x13", [3, 13, 13], 6, 3, padding=1, activation="sigmoid")

@@ -23,7 +23,8 @@ Checks (each prints PASS/FAIL with its numbers):
   early_stop     --early-stop 1 at lr 0 stops after the second epoch.
   warmup         --lr-warmup N scales the rate of step s by (s + 1) / N.
   progress       off a terminal, --print-every N prints a progress line every N steps.
-  errors         refused data and options, each with its message.
+  errors         refused data and options, each with its message (a flat input that does not
+                 fit names the data file).
   strip_prefix   --strip-prefix module. reads a DataParallel state_dict; without it, the error
                  suggests it.
   help           `cnnrun train --help` explains the options and the data layouts.
@@ -403,6 +404,21 @@ def check_errors(tools, so, work, wpath):
         status, err = err_of(files, *extra, cmd="eval" if i == len(cases) - 1 else "train")
         if status != 1 or want not in err:
             bad.append(f"expected '{want}', got {status}: {err}")
+    # A flat input cannot be fitted: the message names the data file.
+    flat_src, flat = os.path.join(work, "flat.yaml"), os.path.join(work, "flat.so")
+    with open(flat_src, "w") as f:
+        f.write("name: flat\ninput: {name: input, shape: [16]}\nlayers:\n"
+                "  - {name: fc, op: dense, out_features: 3}\ntrain: {loss: cross_entropy}\n")
+    p = run([tools["cnnc"], flat_src, "-o", flat])
+    d = tempfile.mkdtemp(dir=work)
+    np.save(os.path.join(d, "train_images.npy"), x)
+    np.save(os.path.join(d, "train_labels.npy"), np.zeros(4, np.int64))
+    q = run([tools["cnnrun"], "train", flat, "--data", d])
+    want = (f"{d}/train_images.npy: the items are 1x8x8 = 64 values, the model's input 'input' "
+            "expects 16 (a flat input cannot be resized)")
+    cases.append(want)
+    if p.returncode or q.returncode != 1 or want not in q.stderr:
+        bad.append(f"expected '{want}', got {q.returncode}: {p.stderr}{q.stderr}")
     record("errors", not bad, "; ".join(bad) or f"{len(cases)} messages as expected")
 
 

@@ -87,6 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return o;
   }();
   static cnnc::fuzz::MemFile file("checkpoint.safetensors");
+  cnnc::fuzz::FileLeakCheck leaks("cnnc_model_load_checkpoint");
   file.write(data, size);
   if (cnnc_model_load_checkpoint(model, file.path.c_str()) == CNNC_OK) {
     if (cnnc_model_init_parameters(model, 1) != CNNC_OK ||

@@ -31,6 +31,7 @@ std::vector<uint8_t> labelsFile(uint32_t n) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static cnnc::fuzz::MemFile images("images.idx"), labels("labels.idx");
+  cnnc::fuzz::FileLeakCheck leaks("the IDX readers");
   images.write(data, size);
   cnnc_array a{};
   cnnc_status status = cnnc_idx_load(images.path.c_str(), &a);
@@ -43,8 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       __builtin_trap();
   }
   cnnc_array_free(&a);
-  if (items < 0 || items > 1 << 16)
+  if (items < 0 || items > 1 << 16) {
     return 0;
+  }
   std::vector<uint8_t> l = labelsFile(uint32_t(items));
   labels.write(l.data(), l.size());
   cnnc_dataset *dataset = nullptr;

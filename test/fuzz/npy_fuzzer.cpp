@@ -32,6 +32,7 @@ void checkArray(const cnnc_array &a) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static cnnc::fuzz::MemFile file("input.npy");
+  cnnc::fuzz::FileLeakCheck leaks("the .npy reader");
   file.write(data, size);
   cnnc_array a{};
   if (cnnc_npy_load(file.path.c_str(), &a) == CNNC_OK)

@@ -25,6 +25,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static cnnc::fuzz::MemFile file("model.onnx");
+  cnnc::fuzz::FileLeakCheck leaks("the ONNX importer");
   file.write(data, size);
   mlir::MLIRContext context(mlir::MLIRContext::Threading::DISABLED);
   context.printOpOnDiagnostic(false);

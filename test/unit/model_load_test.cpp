@@ -6,7 +6,8 @@
 // or its section headers (dlopen would die with SIGBUS), and a library that
 // is not a model (libz); then, after loading, metadata whose kernel calls do
 // not match the kernels' own Halide metadata (the wrong kernel for a step,
-// ranks, outputs into inputs) or whose indices are out of range, another ABI
+// ranks, outputs into inputs, a buffer of another shape than the kernel was
+// compiled for) or whose indices are out of range, another ABI
 // version, and a target with CPU features this machine lacks. Damaged
 // copies of the hand-written test model and of a compiled model
 // (models/mnist_cnn.yaml, when the build has cnnc) are made byte by byte;
@@ -67,8 +68,9 @@ std::string edited(const std::string &bytes, const std::string &from, const std:
   return out;
 }
 
-/// `text` with the characters special in a POSIX extended regex escaped.
-std::string regexEscape(const std::string &text) {
+/// `text` with the characters special in a POSIX extended regex escaped (used only where the
+/// compiled test models are built: not in a runtime-only or sanitizer tree).
+[[maybe_unused]] std::string regexEscape(const std::string &text) {
   std::string out;
   for (char c : text) {
     if (std::strchr(".[]{}()\\*+?^$|", c))
@@ -359,6 +361,29 @@ TEST(CompiledModelFile, TargetWithFeaturesThisMachineLacksIsRefusedBeforeLoading
                 target +
                 "); compile it with a --target this machine supports, such as --target=host "
                 "on this machine");
+}
+
+TEST(CompiledModelFile, BufferOfAnotherShapeThanTheKernelWasCompiledForIsRefused) {
+  // The first temporary buffer made unbatched: a kernel compiled for a batch
+  // dimension would compute 71 items from inputs of the batch's size.
+  CompiledModel model;
+  ASSERT_FALSE(model.metadata.empty());
+  size_t temp = model.metadata.find("\"kind\":\"temp\"");
+  ASSERT_NE(temp, std::string::npos);
+  size_t at = model.metadata.rfind("{\"shape\":[", temp) + 10;
+  std::string shape = model.metadata.substr(at, model.metadata.find(']', at) - at);
+  ASSERT_EQ(shape.substr(0, 3), "-1,");
+  std::string text = model.metadata;
+  text.replace(at, 2, "71");
+  TempDir dir;
+  std::string path = dir.file("shape.so");
+  model.writeWith(path, text);
+  EXPECT_THAT(refusal(path, CNNC_ERROR_FORMAT),
+              ::testing::MatchesRegex(
+                  "malformed metadata in '.*': steps\\[[0-9]+\\] \".*\": argument [0-9]+ \\(buffer "
+                  "[0-9]+\\) of kernel [0-9]+ \\(\".*\"\\): the kernel was compiled for shape \\[" +
+                  regexEscape(shape) + "\\], buffer [0-9]+ has shape \\[71" +
+                  regexEscape(shape.substr(2)) + "\\]"));
 }
 
 TEST(CompiledModelFile, WrongKernelForAStepIsRefused) {

@@ -28,6 +28,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -38,6 +39,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
+#include <limits>
+#include <optional>
 
 #include <unistd.h>
 
@@ -160,6 +163,12 @@ static cl::opt<bool> noCache(
     cl::desc("Compile every kernel afresh: neither read nor write the compile cache "
              "($CNNC_CACHE_DIR, else $XDG_CACHE_HOME/cnnc, else ~/.cache/cnnc) (default: off)"),
     cl::init(false), cl::cat(cnncOptions));
+static cl::opt<std::string> maxMemory(
+    "max-memory",
+    cl::desc("Refuse a model whose buffers need more memory than this at the train batch (for "
+             "one item without a train step): bytes, or with a suffix K, M, G or T (powers of "
+             "1024), e.g. 512M (default: 16G)"),
+    cl::value_desc("size"), cl::init(""), cl::cat(cnncOptions));
 static cl::opt<bool> kernelChecks(
     "kernel-checks",
     cl::desc("Keep Halide's checks of every kernel's buffer arguments (type, rank, extents, "
@@ -213,7 +222,7 @@ static std::vector<HelpGroup> helpGroups() {
       {"Training settings (each option overrides the model file's `train:` setting or "
        "--train-config's; the defaults apply where neither gives one)",
        training},
-      {"Compilation and debugging", {&timeReport, &noCache, &kernelChecks}},
+      {"Compilation and debugging", {&timeReport, &noCache, &maxMemory, &kernelChecks}},
   };
 }
 
@@ -272,14 +281,15 @@ static void printHelp(llvm::raw_ostream &os) {
     }
   }
   os << "\n";
-  printWrapped(os,
-               "Options that do nothing in the chosen mode are errors: with --stats only --json "
-               "applies; with --emit=mlir* the training settings and --inference-only do "
-               "(--inference-only from mlir-train on); --emit=halide adds --target, --schedule "
-               "and --kernel-checks; --embed-weights, --time-report and --no-cache apply to "
-               "compiling only; --inference-only excludes the training settings. "
-               "docs/cnnc.md has the details.",
-               0, 0);
+  printWrapped(
+      os,
+      "Options that do nothing in the chosen mode are errors: with --stats only --json "
+      "applies; with --emit=mlir* the training settings and --inference-only do "
+      "(--inference-only from mlir-train on); --emit=halide adds --target, --schedule, "
+      "--max-memory and --kernel-checks; --embed-weights, --time-report and --no-cache apply to "
+      "compiling only; --inference-only excludes the training settings. "
+      "docs/cnnc.md has the details.",
+      0, 0);
   os << "\n  --help          this text\n"
         "  --help-hidden   every option, LLVM's and MLIR's included\n"
         "  --version       cnnc's version and those of MLIR/LLVM and Halide\n";
@@ -293,6 +303,38 @@ static void printVersion(llvm::raw_ostream &os) {
 static int fail(const llvm::Twine &message) {
   llvm::errs() << "cnnc: error: " << message << "\n";
   return 1;
+}
+
+/// Reads a --max-memory size: a positive whole number of bytes, optionally
+/// followed by K, M, G or T (powers of 1024, either case); std::nullopt for
+/// anything else, 0, or a size past 2^64 - 1 bytes.
+static std::optional<uint64_t> parseMemorySize(llvm::StringRef text) {
+  unsigned shift = 0;
+  if (!text.empty()) {
+    switch (llvm::toLower(text.back())) {
+    case 'k':
+      shift = 10;
+      break;
+    case 'm':
+      shift = 20;
+      break;
+    case 'g':
+      shift = 30;
+      break;
+    case 't':
+      shift = 40;
+      break;
+    default:
+      break;
+    }
+  }
+  if (shift)
+    text = text.drop_back();
+  uint64_t value;
+  if (text.empty() || !llvm::all_of(text, llvm::isDigit) || text.getAsInteger(10, value) ||
+      value == 0 || value > (std::numeric_limits<uint64_t>::max() >> shift))
+    return std::nullopt;
+  return value << shift;
 }
 
 /// The cnnc option closest to `name` (no dashes, no value), or null when
@@ -394,7 +436,7 @@ static bool checkMode(cnnc::Stage stage) {
     if (refuse(given({&outputFile}), "does not apply to --stats: the report goes to standard "
                                      "output (redirect it to keep it)") ||
         refuse(given({&emit}), "does not apply to --stats: use one or the other") ||
-        refuse(given({&target, &schedule, &kernelChecks, &embedWeights}),
+        refuse(given({&target, &schedule, &kernelChecks, &maxMemory, &embedWeights}),
                "does not apply to --stats: the report describes the model, not its code") ||
         refuse(given({&timeReport, &noCache}), "does not apply to --stats: it compiles nothing") ||
         refuse(given({&inferenceOnly}),
@@ -414,7 +456,7 @@ static bool checkMode(cnnc::Stage stage) {
              "does not apply to " + emitted + ": it only affects compiling into a model.so"))
     return false;
   if (stage != cnnc::Stage::Halide &&
-      refuse(given({&target, &schedule, &kernelChecks}),
+      refuse(given({&target, &schedule, &kernelChecks, &maxMemory}),
              "does not apply to " + emitted +
                  ": the graph stages do not depend on it (--emit=halide shows its effect)"))
     return false;
@@ -522,6 +564,14 @@ int main(int argc, char **argv) {
   options.target = target;
   options.schedule = schedule;
   options.kernelChecks = kernelChecks;
+  if (maxMemory.getNumOccurrences()) {
+    std::optional<uint64_t> bytes = parseMemorySize(maxMemory);
+    if (!bytes)
+      return fail("--max-memory=" + maxMemory +
+                  ": expected a positive size in bytes, optionally with a suffix K, M, G or T "
+                  "(powers of 1024), e.g. 16G or 512M");
+    options.maxMemoryBytes = *bytes;
+  }
   if (std::string err = cnnc::validateOptions(options); !err.empty())
     return fail(err);
 

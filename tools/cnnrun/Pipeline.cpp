@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 
@@ -170,8 +171,15 @@ void BatchLoader::produce() {
       Batch batch;
       int64_t firstItem = b * batchSize_;
       batch.count = std::min(batchSize_, total - firstItem);
-      batch.x.resize(size_t(batch.count * itemCount));
-      batch.y.resize(size_t(batch.count));
+      try {
+        batch.x.resize(size_t(batch.count * itemCount));
+        batch.y.resize(size_t(batch.count));
+      } catch (const std::bad_alloc &) {
+        throw std::runtime_error("out of memory: cannot allocate " +
+                                 std::to_string(batch.count * itemCount * 4) +
+                                 " bytes for a batch of " + std::to_string(batch.count) +
+                                 " items of " + pipeline_.model().str());
+      }
       for (int64_t k = 0; k < batch.count; ++k) {
         int64_t position = firstItem + k, item = order_[size_t(position)];
         std::optional<Random> rng;

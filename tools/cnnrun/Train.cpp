@@ -427,6 +427,7 @@ int train(const Options &o) {
                              "dataset with a validation set");
   // A batch larger than the data is one batch of all of it (no overflow near INT64_MAX).
   int64_t perEpoch = data.train.size() / batch + (data.train.size() % batch != 0);
+  checkBatchMemory(std::min(batch, data.train.size()), model.inputs(), "--batch");
 
   TrainerState state;
   state.batch = batch;
@@ -643,6 +644,9 @@ int eval(const Options &o) {
   ItemPipeline pipeline(data.test->shape, modelShape, o.preprocessing);
   if (model.hasTraining())
     checkLabels(*data.test, model.trainInfo().classes);
+  std::vector<cnnc::TensorInfo> tensors = model.inputs(), outputs = model.outputs();
+  tensors.insert(tensors.end(), outputs.begin(), outputs.end());
+  checkBatchMemory(std::min(batch, data.test->size()), tensors, "--batch");
   Score s = evaluate(model, *data.test, pipeline, batch);
   if (o.json) {
     json j = {{"test_acc", jsonNumber(s.accuracy())},

@@ -82,6 +82,12 @@ typedef struct cnnc_model_desc {
   /* The metadata getter of each kernel, indexed like `kernels`: the runtime
    * checks every call of the metadata against it before anything runs. */
   const cnnc_kernel_metadata_fn *kernel_metadata;
+  /* The shape each kernel was compiled for, per kernel: the shapes of its
+   * arguments one after the other, outermost dimension first, -1 for the
+   * batch (each argument's rank is its metadata's `dimensions`). The kernels
+   * trust these extents; the runtime checks the metadata's buffers against
+   * them. May be null (then only ranks are checked). */
+  const int64_t *const *kernel_shapes;
 } cnnc_model_desc;
 
 /* The versioned entry point; the runtime looks it up with dlsym. */

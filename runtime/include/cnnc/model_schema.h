@@ -12,12 +12,20 @@
 #include "cnnc/model_abi.h"
 
 #include <array>
+#include <cstdint>
 #include <string_view>
 
 namespace cnnc::schema {
 
 /// The ABI version written into the metadata and the model descriptor.
 inline constexpr unsigned kAbiVersion = CNNC_MODEL_ABI_VERSION;
+
+/// The most elements one buffer may hold: per batch item, and in all at the
+/// batch of a call. The kernels index their buffers with 32-bit integers
+/// (Halide without its large_buffers feature), so a larger buffer cannot be
+/// addressed; cnnc refuses a model with a larger buffer at compile time, and
+/// the runtime refuses such metadata and such batches.
+inline constexpr std::int64_t kMaxBufferElements = 2147483647; // 2^31 - 1
 
 /// The symbol every model.so exports (declared in model_abi.h); the runtime
 /// looks it up by this name.

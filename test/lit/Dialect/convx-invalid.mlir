@@ -121,7 +121,7 @@ func.func @f(%x: tensor<?x3x5x5xf32>) {
 // -----
 
 func.func @f(%x: tensor<?x3x5x5xf32>) {
-  // expected-error @+1 {{'cnn.local_response_norm' op local_response_norm size must be >= 1, found 0}}
+  // expected-error @+1 {{'cnn.local_response_norm' op local_response_norm size must be in [1, 2147483647 (2^31 - 1)], found 0}}
   %y = cnn.local_response_norm %x {alpha = 1.0e-04 : f64, beta = 7.5e-01 : f64, k = 1.0 : f64, size = 0 : i64} : tensor<?x3x5x5xf32>
   return
 }

@@ -107,7 +107,7 @@ func.func @f(%r: tensor<?xf32>) {
 // -----
 
 func.func @f(%x: tensor<?x8x4x4xf32>) {
-  // expected-error @+1 {{'cnn.local_response_norm_grad' op local_response_norm size must be >= 1, found 0}}
+  // expected-error @+1 {{'cnn.local_response_norm_grad' op local_response_norm size must be in [1, 2147483647 (2^31 - 1)], found 0}}
   %0 = cnn.local_response_norm_grad %x, %x {alpha = 1.0e-04 : f64, beta = 7.5e-01 : f64, k = 2.0 : f64, size = 0 : i64} : tensor<?x8x4x4xf32>
   return
 }

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/Limits.h"
 
 #include "llvm/ADT/SmallPtrSet.h"
 
@@ -19,11 +20,9 @@ ArrayRef<int64_t> cnnc::cnn::shapeOf(Value value) {
 }
 
 int64_t cnnc::cnn::elementsPerItem(Value value) {
-  int64_t n = 1;
-  for (int64_t d : shapeOf(value))
-    if (!ShapedType::isDynamic(d))
-      n *= d;
-  return n;
+  // The module's values are checked against cnnc::limits::kMaxBufferElements
+  // before any pass; saturating keeps a figure of unchecked IR an overflow.
+  return cnnc::limits::productOfStatic(shapeOf(value)).saturated();
 }
 
 bool cnnc::cnn::isParameterData(Value value) {
@@ -52,10 +51,10 @@ int64_t cnnc::cnn::countParameters(Operation *op) {
   for (Value v : op->getOperands())
     if (isParameterData(v))
       collectParams(v, params);
-  int64_t n = 0;
+  cnnc::limits::Checked n = 0;
   for (Operation *param : params)
     n += elementsPerItem(param->getResult(0));
-  return n;
+  return n.saturated();
 }
 
 ReceptiveField ReceptiveField::merge(ArrayRef<ReceptiveField> operands) {
@@ -74,8 +73,15 @@ ReceptiveField ReceptiveField::through(ArrayRef<int64_t> kernel, ArrayRef<int64_
                                        ArrayRef<int64_t> dilation) const {
   ReceptiveField out = *this;
   for (int i = 0; i < 2; ++i) {
-    out.size[i] = size[i] + (kernel[i] - 1) * (dilation.empty() ? 1 : dilation[i]) * jump[i];
-    out.jump[i] = jump[i] * stride[i];
+    cnnc::limits::Checked grown =
+        cnnc::limits::Checked(size[i]) +
+        (cnnc::limits::Checked(kernel[i]) - 1) * (dilation.empty() ? 1 : dilation[i]) * jump[i];
+    cnnc::limits::Checked jumped = cnnc::limits::Checked(jump[i]) * stride[i];
+    // A field past 2^63 pixels covers any input there can be.
+    if (!grown.ok() || !jumped.ok())
+      return wholeInput();
+    out.size[i] = grown.value();
+    out.jump[i] = jumped.value();
   }
   return out;
 }

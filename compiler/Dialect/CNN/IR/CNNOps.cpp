@@ -69,6 +69,10 @@ LogicalResult ParamOp::verify() {
   for (int64_t d : getType().getShape())
     if (ShapedType::isDynamic(d) || d <= 0)
       return emitOpError("parameter '") << getName() << "' must have a static positive shape";
+  if (std::string err =
+          checkBufferSize(getType().getShape(), "parameter '" + getName().str() + "'");
+      !err.empty())
+    return emitOpError(err);
   return success();
 }
 

@@ -1,7 +1,9 @@
 //===- ShapeInference.cpp - shape functions of the cnn ops ----------------===//
 //
 // Implements ShapeInference.h. Dimensions are outermost first; the batch may
-// be ShapedType::kDynamic and is carried through unchanged.
+// be ShapedType::kDynamic and is carried through unchanged. Every size is
+// computed with limits::Checked, so a setting that would overflow 64 bits is
+// refused with the others that exceed the limits of Limits.h.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Dialect/CNN/IR/ShapeInference.h"
@@ -10,6 +12,8 @@
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace cnnc::cnn;
+using cnnc::limits::Checked;
+namespace limits = cnnc::limits;
 using llvm::ArrayRef;
 
 static bool isDynamic(int64_t d) { return mlir::ShapedType::isDynamic(d); }
@@ -24,6 +28,23 @@ std::string cnnc::cnn::shapeToString(ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
+/// "2147483647 (2^31 - 1)": how messages spell a limit of 2^31 - 1.
+static std::string limitText(int64_t limit) {
+  return limit == 2147483647 ? "2147483647 (2^31 - 1)" : std::to_string(limit);
+}
+
+std::string cnnc::cnn::checkBufferSize(ArrayRef<int64_t> shape, llvm::StringRef what) {
+  bool batched = llvm::any_of(shape, isDynamic);
+  Checked elements = limits::productOfStatic(shape);
+  if (elements.ok() && elements.value() <= limits::kMaxBufferElements)
+    return "";
+  std::string count =
+      elements.ok() ? std::to_string(elements.value()) : std::string("more than 2^63 - 1");
+  return llvm::formatv("{0} {1} has {2} elements{3}, more than the {4} a buffer can hold", what,
+                       shapeToString(shape), count, batched ? " per batch item" : "",
+                       limitText(limits::kMaxBufferElements));
+}
+
 std::string cnnc::cnn::checkActivation4D(ArrayRef<int64_t> shape, llvm::StringRef what) {
   if (shape.size() != 4)
     return llvm::formatv("{0} must be a 4-D activation [N, C, H, W], found {1}", what,
@@ -32,28 +53,65 @@ std::string cnnc::cnn::checkActivation4D(ArrayRef<int64_t> shape, llvm::StringRe
     if (isDynamic(shape[i]) || shape[i] <= 0)
       return llvm::formatv("{0} must have static positive C, H, W, found {1}", what,
                            shapeToString(shape));
+  return checkBufferSize(shape, what);
+}
+
+/// Checks that a window setting is at least `least` and indexable.
+static std::string checkSetting(const char *name, int64_t value, int64_t least) {
+  if (value < least)
+    return llvm::formatv("{0} must be >= {1}, found {2}", name, least, value);
+  if (value > limits::kMaxExtent)
+    return llvm::formatv("{0} must be at most {1}, found {2}", name, limitText(limits::kMaxExtent),
+                         value);
   return "";
 }
 
 static std::string checkWindow(const Window &w) {
   for (int i = 0; i < 2; ++i) {
-    if (w.kernel[i] < 1)
-      return llvm::formatv("kernel size must be >= 1, found {0}", w.kernel[i]);
-    if (w.stride[i] < 1)
-      return llvm::formatv("stride must be >= 1, found {0}", w.stride[i]);
-    if (w.dilation[i] < 1)
-      return llvm::formatv("dilation must be >= 1, found {0}", w.dilation[i]);
+    if (std::string err = checkSetting("kernel size", w.kernel[i], 1); !err.empty())
+      return err;
+    if (std::string err = checkSetting("stride", w.stride[i], 1); !err.empty())
+      return err;
+    if (std::string err = checkSetting("dilation", w.dilation[i], 1); !err.empty())
+      return err;
   }
   for (int i = 0; i < 4; ++i)
-    if (w.padding[i] < 0)
-      return llvm::formatv("padding must be >= 0, found {0}", w.padding[i]);
+    if (std::string err = checkSetting("padding", w.padding[i], 0); !err.empty())
+      return err;
+  // Each factor is below 2^31, so the span fits in 64 bits.
+  for (int i = 0; i < 2; ++i)
+    if (w.span(i) > limits::kMaxExtent)
+      return llvm::formatv("the dilated kernel {0} (kernel {1}, dilation {2}) must be at most "
+                           "{3}, found {4}",
+                           i == 0 ? "height" : "width", w.kernel[i], w.dilation[i],
+                           limitText(limits::kMaxExtent), w.span(i));
   return "";
+}
+
+/// Checks the input padded by `w` ([C, H + top + bottom, W + left +
+/// right], the copy a kernel makes of it): each extent indexable, the copy
+/// a buffer. All settings are below 2^31 (checkWindow), so the sums fit.
+static std::string checkPaddedInput(ArrayRef<int64_t> input, const Window &w) {
+  if (w.padding == std::array<int64_t, 4>{0, 0, 0, 0})
+    return "";
+  int64_t padded[2];
+  for (int i = 0; i < 2; ++i) {
+    padded[i] = input[2 + i] + w.padding[i] + w.padding[i + 2];
+    if (padded[i] > limits::kMaxExtent)
+      return llvm::formatv("the padded input {0} {1} (input {2} + padding {3} + {4}) must be "
+                           "at most {5}",
+                           i == 0 ? "height" : "width", padded[i], input[2 + i], w.padding[i],
+                           w.padding[i + 2], limitText(limits::kMaxExtent));
+  }
+  return checkBufferSize({input[0], input[1], padded[0], padded[1]}, "the padded input");
 }
 
 /// Spatial output sizes of a window op, or an error naming the dimension.
 static std::string windowOutput(ArrayRef<int64_t> input, const Window &w, int64_t &outH,
                                 int64_t &outW) {
   if (std::string err = checkWindow(w); !err.empty())
+    return err;
+  if (std::string err = checkPaddedInput(input, w); !err.empty())
     return err;
   int64_t out[2];
   for (int i = 0; i < 2; ++i) {
@@ -94,6 +152,8 @@ std::string cnnc::cnn::inferConv2D(ArrayRef<int64_t> input, ArrayRef<int64_t> we
   if (biasShape && (biasRank != 1 || biasShape[0] != outChannels))
     return llvm::formatv("conv2d bias must be [{0}], found {1}", outChannels,
                          shapeToString(ArrayRef<int64_t>(biasShape, biasRank)));
+  if (std::string err = checkBufferSize(weight, "conv2d weight"); !err.empty())
+    return err;
   Window w = window;
   w.kernel[0] = weight[2];
   w.kernel[1] = weight[3];
@@ -102,7 +162,7 @@ std::string cnnc::cnn::inferConv2D(ArrayRef<int64_t> input, ArrayRef<int64_t> we
   if (std::string err = windowOutput(input, w, outH, outW); !err.empty())
     return err;
   result = {input[0], outChannels, outH, outW};
-  return "";
+  return checkBufferSize(result, "conv2d output");
 }
 
 std::string cnnc::cnn::inferConvTranspose2D(ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
@@ -116,7 +176,14 @@ std::string cnnc::cnn::inferConvTranspose2D(ArrayRef<int64_t> input, ArrayRef<in
                          shapeToString(weight));
   if (groups < 1)
     return llvm::formatv("groups must be >= 1, found {0}", groups);
-  int64_t channels = input[1], outChannels = weight[1] * groups;
+  if (std::string err = checkBufferSize(weight, "conv_transpose2d weight"); !err.empty())
+    return err;
+  Checked outChannelCount = Checked(weight[1]) * groups;
+  if (!outChannelCount.ok() || outChannelCount.value() > limits::kMaxExtent)
+    return llvm::formatv("conv_transpose2d output channels ({0} per group x {1} groups) must be "
+                         "at most {2}",
+                         weight[1], groups, limitText(limits::kMaxExtent));
+  int64_t channels = input[1], outChannels = outChannelCount.value();
   if (weight[0] != channels)
     return llvm::formatv("conv_transpose2d weight {0} expects {1} input "
                          "channels, found {2}",
@@ -137,8 +204,17 @@ std::string cnnc::cnn::inferConvTranspose2D(ArrayRef<int64_t> input, ArrayRef<in
       return llvm::formatv("output_padding must be >= 0 and smaller than the "
                            "stride ({0}), found {1}",
                            w.stride[i], w.outputPadding[i]);
-    out[i] = (input[2 + i] - 1) * w.stride[i] - w.padding[i] - w.padding[i + 2] + w.span(i) +
-             w.outputPadding[i];
+    // The input upsampled by the stride and padded by the dilated kernel
+    // (the stride-1 convolution the kernel computes) must be indexable.
+    Checked upsampled = (Checked(input[2 + i]) - 1) * w.stride[i] + w.span(i) * 2;
+    if (!upsampled.ok() || upsampled.value() > limits::kMaxExtent)
+      return llvm::formatv("conv_transpose2d input {0} {1} upsampled by stride {2} with the "
+                           "kernel's span {3} on each side must be at most {4}",
+                           i == 0 ? "height" : "width", input[2 + i], w.stride[i], w.span(i),
+                           limitText(limits::kMaxExtent));
+    out[i] = ((Checked(input[2 + i]) - 1) * w.stride[i] - w.padding[i] - w.padding[i + 2] +
+              w.span(i) + w.outputPadding[i])
+                 .valueOr(0);
     if (out[i] <= 0)
       return llvm::formatv("conv_transpose2d output {0} would be {1}: the "
                            "padding ({2} + {3}) removes more than the "
@@ -146,7 +222,7 @@ std::string cnnc::cnn::inferConvTranspose2D(ArrayRef<int64_t> input, ArrayRef<in
                            i == 0 ? "height" : "width", out[i], w.padding[i], w.padding[i + 2]);
   }
   result = {input[0], outChannels, out[0], out[1]};
-  return "";
+  return checkBufferSize(result, "conv_transpose2d output");
 }
 
 std::string cnnc::cnn::checkConnectionTable(ArrayRef<ArrayRef<int64_t>> table, int64_t inChannels,
@@ -213,8 +289,9 @@ std::string cnnc::cnn::checkLocalResponseNorm(ArrayRef<int64_t> input, int64_t s
                                               double beta, double k) {
   if (std::string err = checkActivation4D(input, "local_response_norm input"); !err.empty())
     return err;
-  if (size < 1)
-    return llvm::formatv("local_response_norm size must be >= 1, found {0}", size);
+  if (size < 1 || size > limits::kMaxExtent)
+    return llvm::formatv("local_response_norm size must be in [1, {0}], found {1}",
+                         limitText(limits::kMaxExtent), size);
   if (!(alpha >= 0) || !(beta >= 0))
     return llvm::formatv("local_response_norm alpha and beta must be >= 0, "
                          "found {0} and {1}",
@@ -238,7 +315,7 @@ std::string cnnc::cnn::inferPool2D(ArrayRef<int64_t> input, const Window &window
   if (std::string err = windowOutput(input, window, outH, outW); !err.empty())
     return err;
   result = {input[0], input[1], outH, outW};
-  return "";
+  return checkBufferSize(result, "pooling output");
 }
 
 std::string cnnc::cnn::inferDense(ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
@@ -247,8 +324,12 @@ std::string cnnc::cnn::inferDense(ArrayRef<int64_t> input, ArrayRef<int64_t> wei
     return llvm::formatv("dense input must be [N, F] with static F (flatten a "
                          "4-D activation first), found {0}",
                          shapeToString(input));
+  if (std::string err = checkBufferSize(input, "dense input"); !err.empty())
+    return err;
   if (weight.size() != 2)
     return llvm::formatv("dense weight must be [out, in], found {0}", shapeToString(weight));
+  if (std::string err = checkBufferSize(weight, "dense weight"); !err.empty())
+    return err;
   if (weight[1] != input[1])
     return llvm::formatv("dense weight {0} expects {1} input features, found {2}",
                          shapeToString(weight), weight[1], input[1]);
@@ -256,7 +337,7 @@ std::string cnnc::cnn::inferDense(ArrayRef<int64_t> input, ArrayRef<int64_t> wei
     return llvm::formatv("dense bias must be [{0}], found {1}", weight[0],
                          shapeToString(ArrayRef<int64_t>(biasShape, biasRank)));
   result = {input[0], weight[0]};
-  return "";
+  return checkBufferSize(result, "dense output");
 }
 
 std::string cnnc::cnn::inferBatchNorm(ArrayRef<int64_t> input, ArrayRef<ArrayRef<int64_t>> vectors,
@@ -270,7 +351,7 @@ std::string cnnc::cnn::inferBatchNorm(ArrayRef<int64_t> input, ArrayRef<ArrayRef
       return llvm::formatv("batch_norm parameters must be [{0}], found {1}", input[1],
                            shapeToString(v));
   result.assign(input.begin(), input.end());
-  return "";
+  return checkBufferSize(input, "batch_norm input");
 }
 
 std::string cnnc::cnn::inferConcat(ArrayRef<ArrayRef<int64_t>> inputs, Shape &result) {
@@ -280,7 +361,7 @@ std::string cnnc::cnn::inferConcat(ArrayRef<ArrayRef<int64_t>> inputs, Shape &re
   if (first.size() < 2)
     return llvm::formatv("concat inputs must have a channel dimension, found {0}",
                          shapeToString(first));
-  int64_t channels = 0;
+  Checked channels = 0;
   for (ArrayRef<int64_t> in : inputs) {
     bool same = in.size() == first.size();
     for (size_t d = 2; same && d < in.size(); ++d)
@@ -291,15 +372,17 @@ std::string cnnc::cnn::inferConcat(ArrayRef<ArrayRef<int64_t>> inputs, Shape &re
                            shapeToString(first), shapeToString(in));
     channels += in[1];
   }
+  if (!channels.ok())
+    return "concat output has more channels than 64-bit arithmetic can count";
   result.assign(first.begin(), first.end());
-  result[1] = channels;
-  return "";
+  result[1] = channels.value();
+  return checkBufferSize(result, "concat output");
 }
 
 std::string cnnc::cnn::inferFlatten(ArrayRef<int64_t> input, Shape &result) {
   if (input.size() < 2)
     return llvm::formatv("flatten input must have rank >= 2, found {0}", shapeToString(input));
-  int64_t features = 1;
+  Checked features = 1;
   for (size_t d = 1; d < input.size(); ++d) {
     if (isDynamic(input[d]))
       return llvm::formatv("flatten input must be static beyond the batch, "
@@ -307,7 +390,9 @@ std::string cnnc::cnn::inferFlatten(ArrayRef<int64_t> input, Shape &result) {
                            shapeToString(input));
     features *= input[d];
   }
-  result = {input[0], features};
+  if (std::string err = checkBufferSize(input, "flatten input"); !err.empty())
+    return err;
+  result = {input[0], features.value()};
   return "";
 }
 
@@ -340,14 +425,16 @@ std::string cnnc::cnn::inferEmbedding(ArrayRef<int64_t> ids, ArrayRef<int64_t> w
     return llvm::formatv("embedding weight must be [num_embeddings, "
                          "embedding_dim], found {0}",
                          shapeToString(weight));
+  if (std::string err = checkBufferSize(weight, "embedding weight"); !err.empty())
+    return err;
   result = {ids[0], weight[1], 1, ids[1]};
-  return "";
+  return checkBufferSize(result, "embedding output");
 }
 
 std::string cnnc::cnn::inferKMaxPool(ArrayRef<int64_t> input, int64_t k, Shape &result) {
   if (std::string err = checkActivation4D(input, "kmax_pool input"); !err.empty())
     return err;
-  int64_t length = input[2] * input[3];
+  int64_t length = (Checked(input[2]) * input[3]).saturated();
   if (k < 1 || k > length)
     return llvm::formatv("kmax_pool k must be in [1, H*W = {0}], found {1}", length, k);
   result = {input[0], input[1], 1, k};
@@ -356,15 +443,12 @@ std::string cnnc::cnn::inferKMaxPool(ArrayRef<int64_t> input, int64_t k, Shape &
 
 std::string cnnc::cnn::checkReshape(ArrayRef<int64_t> from, ArrayRef<int64_t> to) {
   auto count = [](ArrayRef<int64_t> s, bool &dynamic) {
-    int64_t n = 1;
-    dynamic = false;
-    for (int64_t d : s)
-      isDynamic(d) ? void(dynamic = true) : void(n *= d);
-    return n;
+    dynamic = llvm::any_of(s, isDynamic);
+    return limits::productOfStatic(s);
   };
   bool dynFrom, dynTo;
-  int64_t a = count(from, dynFrom), b = count(to, dynTo);
-  if (a != b || dynFrom != dynTo)
+  Checked a = count(from, dynFrom), b = count(to, dynTo);
+  if (!a.ok() || !b.ok() || a.value() != b.value() || dynFrom != dynTo)
     return llvm::formatv("reshape must keep the number of elements, found {0} "
                          "-> {1}",
                          shapeToString(from), shapeToString(to));
@@ -392,5 +476,5 @@ std::string cnnc::cnn::checkUpsample(ArrayRef<int64_t> input, ArrayRef<int64_t> 
     return llvm::formatv("upsampling {0} must give [N, C, H', W'] with H' >= {1} and W' >= "
                          "{2}, found {3}",
                          shapeToString(input), input[2], input[3], shapeToString(result));
-  return "";
+  return checkBufferSize(result, "upsampling output");
 }

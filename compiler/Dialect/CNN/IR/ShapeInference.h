@@ -5,7 +5,8 @@
 // the frontends' graph builder both call them, so a shape error is reported
 // once, with the same words, whether it comes from IR text or from a model
 // file. Each returns an empty string on success, or what was expected and
-// what was found.
+// what was found. Sizes are computed with overflow-checked arithmetic, and
+// every tensor they check or infer must fit the limits of Limits.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_DIALECT_CNN_IR_SHAPEINFERENCE_H
@@ -25,7 +26,13 @@ using Shape = llvm::SmallVector<int64_t, 4>;
 /// Renders a shape as `[?, 32, 26, 26]`.
 std::string shapeToString(llvm::ArrayRef<int64_t> shape);
 
-/// Checks that `shape` is an activation [N, C, H, W] with static C, H, W.
+/// Checks that a tensor of `shape` (`what`, e.g. "conv2d weight") can be a
+/// buffer: at most limits::kMaxBufferElements elements per batch item (a
+/// dynamic dimension is the batch). Dimensions are positive.
+std::string checkBufferSize(llvm::ArrayRef<int64_t> shape, llvm::StringRef what);
+
+/// Checks that `shape` is an activation [N, C, H, W] with static C, H, W
+/// that can be a buffer (checkBufferSize).
 std::string checkActivation4D(llvm::ArrayRef<int64_t> shape, llvm::StringRef what);
 
 /// conv2d: input [N,C,H,W], weight [O, C/groups, kh, kw], optional bias [O];

@@ -7,11 +7,15 @@
 // settings, resolving the padding modes valid / same / full against the
 // input size; readWindow (WindowAttrs.h) reads it back from an op's
 // attributes. Plain C++ only (no MLIR, no LLVM), so code that must not see
-// MLIR, such as the Halide algorithms, can use it too.
+// MLIR, such as the Halide algorithms, can use it too. Sizes are computed
+// with overflow-checked arithmetic (Limits.h): settings beyond
+// limits::kMaxExtent are left for the shape functions to refuse.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_DIALECT_CNN_IR_WINDOW_H
 #define CNNC_DIALECT_CNN_IR_WINDOW_H
+
+#include "compiler/Dialect/CNN/IR/Limits.h"
 
 #include <algorithm>
 #include <array>
@@ -47,8 +51,14 @@ struct Window {
   int64_t span(int i) const { return dilation[i] * (kernel[i] - 1) + 1; }
 };
 
+/// Whether `v` is a size the kernels can index: 1 <= v <= limits::kMaxExtent.
+inline bool isIndexableSize(int64_t v) { return v >= 1 && v <= limits::kMaxExtent; }
+
 /// The window of `kernel` x `dilation` sliding with `stride` over an input
-/// of spatial size `input` ([H, W]), with `padding` resolved to sizes.
+/// of spatial size `input` ([H, W]), with `padding` resolved to sizes. A
+/// mode is resolved only along a dimension whose input, kernel, stride and
+/// dilation are indexable sizes (else the padding stays as given, and the
+/// shape function refuses the setting), so no intermediate overflows.
 inline Window makeWindow(std::array<int64_t, 2> input, std::array<int64_t, 2> kernel,
                          std::array<int64_t, 2> stride, std::array<int64_t, 2> dilation,
                          const Padding &padding, bool ceilMode = false) {
@@ -59,6 +69,12 @@ inline Window makeWindow(std::array<int64_t, 2> input, std::array<int64_t, 2> ke
   w.ceilMode = ceilMode;
   w.padding = padding.pads;
   for (int i = 0; i < 2; ++i) {
+    if (padding.mode == PaddingMode::Explicit)
+      continue;
+    if (!isIndexableSize(input[i]) || !isIndexableSize(kernel[i]) || !isIndexableSize(stride[i]) ||
+        !isIndexableSize(dilation[i]))
+      continue;
+    // Each factor is below 2^31, so these fit in 64 bits.
     int64_t span = w.span(i);
     switch (padding.mode) {
     case PaddingMode::Explicit:
@@ -82,18 +98,27 @@ inline Window makeWindow(std::array<int64_t, 2> input, std::array<int64_t, 2> ke
 }
 
 /// Output size of one dimension of a window op; <= 0 when the window does
-/// not fit. PyTorch's floor rule, or with `ceilMode` its ceil rule (the last
-/// window must start inside the input or its left padding).
+/// not fit, or when a size overflows 64-bit arithmetic. PyTorch's floor
+/// rule, or with `ceilMode` its ceil rule (the last window must start inside
+/// the input or its left padding).
 inline int64_t windowOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
                                 int64_t padBegin, int64_t padEnd, bool ceilMode) {
-  int64_t span = dilation * (kernel - 1) + 1;
-  int64_t room = in + padBegin + padEnd - span;
-  if (room < 0)
+  using limits::Checked;
+  if (stride < 1)
     return 0;
-  int64_t out = (ceilMode ? (room + stride - 1) / stride : room / stride) + 1;
-  if (ceilMode && (out - 1) * stride >= in + padBegin)
-    --out;
-  return out;
+  Checked span = Checked(dilation) * (Checked(kernel) - 1) + 1;
+  Checked room = Checked(in) + padBegin + padEnd - span;
+  if (!room.ok() || room.value() < 0)
+    return 0;
+  Checked out = (ceilMode ? (room + stride - 1) / stride : room / stride) + 1;
+  if (!out.ok())
+    return 0;
+  if (ceilMode) {
+    Checked lastStart = (out - 1) * stride, inputEnd = Checked(in) + padBegin;
+    if (lastStart.ok() && inputEnd.ok() && lastStart.value() >= inputEnd.value())
+      out = out - 1;
+  }
+  return out.valueOr(0);
 }
 
 } // namespace cnnc::cnn

@@ -51,9 +51,12 @@ int64_t Conv2DOp::getWeightCount() {
 
 int64_t Conv2DOp::getMultiplyAdds() {
   if (auto table = connectionTable(*this))
-    return elementsPerItem(getResult()) / shapeOf(getResult())[1] *
-           elementsPerItem(table.getWeight());
-  return elementsPerItem(getResult()) * elementsPerItem(getWeight()) / shapeOf(getWeight())[0];
+    return (cnnc::limits::Checked(elementsPerItem(getResult())) / shapeOf(getResult())[1] *
+            elementsPerItem(table.getWeight()))
+        .saturated();
+  return (cnnc::limits::Checked(elementsPerItem(getResult())) * elementsPerItem(getWeight()) /
+          shapeOf(getWeight())[0])
+      .saturated();
 }
 
 double Conv2DOp::getFlopsPerItem() {
@@ -98,7 +101,9 @@ int64_t ConvTranspose2DOp::getWeightCount() { return elementsPerItem(getWeight()
 
 /// Each input pixel is multiplied by O/groups kernels [C, O/g, kh, kw].
 int64_t ConvTranspose2DOp::getMultiplyAdds() {
-  return elementsPerItem(getInput()) * elementsPerItem(getWeight()) / shapeOf(getWeight())[0];
+  return (cnnc::limits::Checked(elementsPerItem(getInput())) * elementsPerItem(getWeight()) /
+          shapeOf(getWeight())[0])
+      .saturated();
 }
 
 double ConvTranspose2DOp::getFlopsPerItem() { return 2.0 * double(getMultiplyAdds()); }
@@ -108,8 +113,14 @@ ReceptiveField ConvTranspose2DOp::getReceptiveField(ArrayRef<ReceptiveField> ope
   ReceptiveField in = dataField(operands), out = in;
   for (int i = 0; i < 2; ++i) {
     int64_t stride = getStride()[i];
-    int64_t span = getDilation()[i] * (shapeOf(getWeight())[2 + i] - 1) + 1;
-    out.size[i] = in.size[i] + ((span + stride - 1) / stride - 1) * in.jump[i];
+    cnnc::limits::Checked span = cnnc::limits::Checked(getDilation()[i]) *
+                                     (cnnc::limits::Checked(shapeOf(getWeight())[2 + i]) - 1) +
+                                 1;
+    cnnc::limits::Checked size =
+        cnnc::limits::Checked(in.size[i]) + ((span + stride - 1) / stride - 1) * in.jump[i];
+    if (!size.ok())
+      return ReceptiveField::wholeInput(); // past 2^63 pixels: any input
+    out.size[i] = size.value();
     out.jump[i] = std::max<int64_t>(1, in.jump[i] / stride);
   }
   return out;

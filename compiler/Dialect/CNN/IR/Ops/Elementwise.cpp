@@ -521,10 +521,13 @@ static LogicalResult verifyPadding(Operation *op, ArrayRef<int64_t> inner, Array
   if (failed(expectActivation(op, "the padded value", padded)) ||
       failed(expectActivation(op, "the inner value", inner)))
     return failure();
-  if (padding.size() != 4 || llvm::any_of(padding, [](int64_t p) { return p < 0; }))
-    return op->emitOpError("expects padding [top, left, bottom, right] of 4 values >= 0");
+  if (padding.size() != 4 ||
+      llvm::any_of(padding, [](int64_t p) { return p < 0 || p > cnnc::limits::kMaxExtent; }))
+    return op->emitOpError("expects padding [top, left, bottom, right] of 4 values in [0, ")
+           << cnnc::limits::kMaxExtent << "]";
   Shape expected(inner.begin(), inner.end());
   if (expected.size() == 4) {
+    // Each term is below 2^31 (a dimension or a checked padding).
     expected[2] += padding[0] + padding[2];
     expected[3] += padding[1] + padding[3];
   }

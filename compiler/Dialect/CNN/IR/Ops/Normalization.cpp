@@ -86,7 +86,7 @@ LogicalResult LocalResponseNormOp::buildGradient(GradientBuilder &g, Value dy) {
 
 /// The window's sum of squares: `size` multiply-adds per element.
 int64_t LocalResponseNormOp::getMultiplyAdds() {
-  return elementsPerItem(getResult()) * int64_t(getSize());
+  return (cnnc::limits::Checked(elementsPerItem(getResult())) * int64_t(getSize())).saturated();
 }
 double LocalResponseNormOp::getFlopsPerItem() {
   return pointwiseFlops(*this, 2.0 * double(getSize()) + 4);

@@ -17,7 +17,7 @@ using namespace cnnc::cnn;
 /// FLOPs of a windowed pooling: one per window tap of each output.
 template <typename PoolOp> static double windowFlops(PoolOp op) {
   ArrayRef<int64_t> k = op.getKernel();
-  return double(elementsPerItem(op.getResult())) * double(k[0] * k[1]);
+  return double(elementsPerItem(op.getResult())) * (double(k[0]) * double(k[1]));
 }
 
 template <typename PoolOp>
@@ -113,18 +113,18 @@ ReceptiveField KMaxPoolOp::getReceptiveField(ArrayRef<ReceptiveField>) {
 /// One per window tap of each δ element.
 template <typename PoolGradOp> static double windowGradFlops(PoolGradOp op, double perTap) {
   ArrayRef<int64_t> k = op.getKernel();
-  return perTap * double(elementsPerItem(op.getGrad())) * double(k[0] * k[1]);
+  return perTap * double(elementsPerItem(op.getGrad())) * (double(k[0]) * double(k[1]));
 }
 
 double MaxPool2DGradOp::getFlopsPerItem() { return windowGradFlops(*this, 1); }
 double MinPool2DGradOp::getFlopsPerItem() { return windowGradFlops(*this, 1); }
 double AvgPool2DGradOp::getFlopsPerItem() {
   ArrayRef<int64_t> k = getKernel();
-  return pointwiseFlops(*this, double(k[0] * k[1]));
+  return pointwiseFlops(*this, (double(k[0]) * double(k[1])));
 }
 double L2Pool2DGradOp::getFlopsPerItem() {
   ArrayRef<int64_t> k = getKernel();
-  return pointwiseFlops(*this, 2.0 * double(k[0] * k[1]));
+  return pointwiseFlops(*this, 2.0 * (double(k[0]) * double(k[1])));
 }
 double GlobalAvgPoolGradOp::getFlopsPerItem() { return pointwiseFlops(*this, 1); }
 double GlobalMaxPoolGradOp::getFlopsPerItem() { return double(elementsPerItem(getInput())); }
