@@ -132,6 +132,7 @@ void loadCheckpoint(cnnc_model &model, const std::string &path) {
 
 extern "C" cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const char *path) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_save_checkpoint");
     if (!model || !path || !*path)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_save_checkpoint: null model or empty path");
     saveCheckpoint(*model, path, "");
@@ -141,6 +142,7 @@ extern "C" cnnc_status cnnc_model_save_checkpoint(const cnnc_model *model, const
 extern "C" cnnc_status cnnc_model_save_checkpoint_with_note(const cnnc_model *model,
                                                             const char *path, const char *note) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_save_checkpoint_with_note");
     if (!model || !path || !*path)
       fail(CNNC_ERROR_INVALID_ARGUMENT,
            "cnnc_model_save_checkpoint_with_note: null model or empty path");
@@ -154,6 +156,7 @@ extern "C" const char *cnnc_model_checkpoint_note(const cnnc_model *model) {
 
 extern "C" cnnc_status cnnc_model_load_checkpoint(cnnc_model *model, const char *path) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_load_checkpoint", ModelAccess::ChangeParameters);
     if (!model || !path || !*path)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_checkpoint: null model or empty path");
     loadCheckpoint(*model, path);

@@ -2,7 +2,8 @@
 //
 // Implements cnnc_last_error and cnnc_status_string. The message is one
 // std::string per thread, replaced by each failing call and cleared by each
-// guarded call.
+// guarded call. Halide's error messages are kept per calling thread too
+// (KernelErrorScope), and in one shared slot for Halide's worker threads.
 //
 //===----------------------------------------------------------------------===//
 #include "error.h"
@@ -50,26 +51,48 @@ extern "C" const char *cnnc_status_string(cnnc_status status) {
     return "out of memory";
   case CNNC_ERROR_DEVICE:
     return "device error";
+  case CNNC_ERROR_BUSY:
+    return "in use";
   }
   return "unknown status";
 }
 
 namespace {
 std::mutex kernelErrorMutex;
-std::string kernelError;
+std::string kernelError; ///< reported on a thread outside any KernelErrorScope
+thread_local int kernelScopes = 0;
+thread_local std::string threadKernelError;
+
+void trimMessage(std::string &message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+    message.pop_back();
+}
 } // namespace
 
+cnnc::rt::KernelErrorScope::KernelErrorScope() { ++kernelScopes; }
+cnnc::rt::KernelErrorScope::~KernelErrorScope() { --kernelScopes; }
+
 void cnnc::rt::recordKernelError(void *, const char *message) {
+  if (!message)
+    return;
+  if (kernelScopes > 0) {
+    if (threadKernelError.empty())
+      threadKernelError = message;
+    return;
+  }
   std::lock_guard<std::mutex> lock(kernelErrorMutex);
-  if (kernelError.empty() && message)
+  if (kernelError.empty())
     kernelError = message;
 }
 
 std::string cnnc::rt::takeKernelError() {
-  std::lock_guard<std::mutex> lock(kernelErrorMutex);
   std::string message;
-  message.swap(kernelError);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
-    message.pop_back();
+  message.swap(threadKernelError);
+  {
+    std::lock_guard<std::mutex> lock(kernelErrorMutex);
+    if (message.empty())
+      message.swap(kernelError);
+  }
+  trimMessage(message);
   return message;
 }

@@ -41,8 +41,21 @@ void clearError();
 /// returns a status that names the problem. Callable from any thread.
 void recordKernelError(void *userContext, const char *message);
 
-/// The message recorded since the last call, or "" (and forgets it).
+/// The message recorded since the last call, or "" (and forgets it): the
+/// calling thread's own if it has one, else one from a worker thread.
 std::string takeKernelError();
+
+/// Marks the calling thread as running a kernel while it lives, so that an
+/// error Halide reports on this thread is kept for this thread's call
+/// (threads running sessions of one model at once each get their own);
+/// errors reported on Halide's worker threads share one slot.
+class KernelErrorScope {
+public:
+  KernelErrorScope();
+  ~KernelErrorScope();
+  KernelErrorScope(const KernelErrorScope &) = delete;
+  KernelErrorScope &operator=(const KernelErrorScope &) = delete;
+};
 
 /// Runs `body` (returning void), converting exceptions to a status.
 template <typename Fn> cnnc_status guard(Fn &&body) {

@@ -736,6 +736,8 @@ void checkHostCpu(const std::string &path, const std::string &target) {
 /// releases the device state of that runtime (context, cached memory).
 std::mutex libraryUsersMutex;
 std::map<void *, int> libraryUsers;
+/// The libraries whose Halide runtime has the runtime's handlers installed.
+std::set<void *> connectedLibraries;
 
 void addLibraryUser(void *library) {
   std::lock_guard<std::mutex> lock(libraryUsersMutex);
@@ -748,6 +750,7 @@ bool removeLibraryUser(void *library) {
   if (--libraryUsers[library] > 0)
     return false;
   libraryUsers.erase(library);
+  connectedLibraries.erase(library);
   return true;
 }
 
@@ -756,14 +759,21 @@ bool removeLibraryUser(void *library) {
 void connectHalideRuntime(cnnc_model &model) {
   if (model.desc->halide)
     model.halide = *model.desc->halide;
-  // Halide's default error handler aborts the process; route kernel errors
-  // (e.g. a buffer too small) into the failing call's status instead.
-  if (model.halide.set_error_handler)
-    model.halide.set_error_handler(&recordKernelError);
-  // Scratch memory of the kernels is recycled instead of mmapped per call.
-  if (model.halide.set_custom_malloc && model.halide.set_custom_free) {
-    model.halide.set_custom_malloc(&scratchMalloc);
-    model.halide.set_custom_free(&scratchFree);
+  {
+    // Once per loaded library, under the lock: loading a second model of it
+    // must not rewrite what the kernels of the first read while they run.
+    std::lock_guard<std::mutex> lock(libraryUsersMutex);
+    if (connectedLibraries.insert(model.library).second) {
+      // Halide's default error handler aborts the process; route kernel errors
+      // (e.g. a buffer too small) into the failing call's status instead.
+      if (model.halide.set_error_handler)
+        model.halide.set_error_handler(&recordKernelError);
+      // Scratch memory of the kernels is recycled instead of mmapped per call.
+      if (model.halide.set_custom_malloc && model.halide.set_custom_free) {
+        model.halide.set_custom_malloc(&scratchMalloc);
+        model.halide.set_custom_free(&scratchFree);
+      }
+    }
   }
   if (model.deviceApi.empty())
     return;
@@ -799,6 +809,7 @@ cnnc_model::~cnnc_model() {
   if (removeLibraryUser(library) && onDevice())
     halide.device_release(nullptr, deviceInterface);
   dlclose(library);
+  releaseScratch();
 }
 
 extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model) {
@@ -867,7 +878,7 @@ extern "C" cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model)
   });
 }
 
-extern "C" void cnnc_model_free(cnnc_model *model) { delete model; }
+extern "C" void cnnc_model_free(cnnc_model *model) { releaseModel(model); }
 
 extern "C" const char *cnnc_model_name(const cnnc_model *model) {
   return model ? model->name.c_str() : "";

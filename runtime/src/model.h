@@ -10,6 +10,9 @@
 // A training model (metadata "train") adds optimizer state, the hyper-
 // parameter, label and `next` buffers, the train and eval calls, the swaps,
 // the step count, the seed and the optimizer settings of the next step.
+// Every C API call that runs, reads or changes the run state holds the
+// model's in-use flag for its duration (ModelCall); sessions (session.cpp)
+// are execution contexts that share the parameters of one model.
 //
 //===----------------------------------------------------------------------===//
 #ifndef CNNC_RUNTIME_SRC_MODEL_H
@@ -20,6 +23,7 @@
 
 #include <HalideRuntime.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -121,6 +125,34 @@ using AlignedFloats = std::unique_ptr<float[], FreeDeleter>;
 /// Allocates `count` zeroed floats aligned to 64 bytes; throws on failure.
 AlignedFloats allocateFloats(int64_t count);
 
+/// What a C API call does with a model, for ModelCall.
+enum class ModelAccess {
+  Use,              ///< runs it, reads or changes its run state or settings
+  ChangeParameters, ///< changes its parameters: refused while sessions read them
+};
+
+/// Holds a model's in-use flag for one C API call: every entry point that
+/// runs a model or reads or changes its run state takes one first. The flag
+/// is taken by compare-exchange, never waited for: a call from a second
+/// thread while one runs fails at once with CNNC_ERROR_BUSY, `fn` (the C
+/// function) and the model named. ChangeParameters also fails while
+/// sessions share the parameters. A null model is let through: the call
+/// reports it itself.
+class ModelCall {
+public:
+  ModelCall(const cnnc_model *model, const char *fn, ModelAccess access = ModelAccess::Use);
+  ~ModelCall();
+  ModelCall(const ModelCall &) = delete;
+  ModelCall &operator=(const ModelCall &) = delete;
+
+private:
+  std::atomic<bool> *flag = nullptr;
+};
+
+/// Drops the caller's reference to `model` (cnnc_model_free) or a
+/// session's; the last one deletes it (session.cpp).
+void releaseModel(cnnc_model *model);
+
 } // namespace cnnc::rt
 
 /// The opaque model handle of the C API.
@@ -165,6 +197,18 @@ struct cnnc_model {
   /// Label smoothing and clipping's max_norm of the next train and eval
   /// steps (the defaults of `train` when loaded).
   float labelSmoothing = 0, clipGradNorm = 0;
+  /// Per root buffer: true if no call of this model reads or writes it, so
+  /// it gets no memory (a session's training buffers); empty: all are used.
+  std::vector<bool> unused;
+
+  // Concurrency (ModelCall, session.cpp).
+  /// Set while a C API call runs on the model.
+  mutable std::atomic<bool> inUse{false};
+  /// Open sessions sharing the parameters.
+  std::atomic<int> sessions{0};
+  /// The caller's handle (until cnnc_model_free) plus one per session: the
+  /// model is deleted when the last one goes.
+  std::atomic<int> references{1};
 
   /// True for a GPU model: its buffers live in device memory.
   bool onDevice() const { return deviceInterface != nullptr; }
@@ -179,6 +223,22 @@ void parseMetadata(cnnc_model &model, const std::string &json);
 
 /// Allocates the unbatched buffers and sets up the halide_buffer_t array.
 void initBuffers(cnnc_model &model);
+
+/// Sets up `session`, a copy of `model`'s metadata with no run state yet, as
+/// an execution context of its own: storage for the inputs, temporaries and
+/// outputs of the inference steps (batched ones on first run), the
+/// parameter and derived buffers pointing at `model`'s storage, read only,
+/// and nothing for the training buffers.
+void initSessionBuffers(cnnc_model &session, const cnnc_model &model);
+
+/// Runs the inference steps of `model` (a model or a session's context)
+/// for `batch` items; `fn` names the C function in argument errors.
+void runModel(cnnc_model &model, const char *fn, int64_t batch, const float *const *inputs,
+              float *const *outputs, double *stepMs);
+
+/// For tests: the largest host allocation (bytes) ensureBatch makes before
+/// failing as if memory had run out; 0 (the default) for no limit.
+void setHostAllocationLimit(size_t bytes);
 
 /// Index of the parameter named `name`, or -1.
 int findParameter(const cnnc_model &model, const std::string &name);

@@ -228,6 +228,7 @@ void parseOptimizerRecord(const cnnc_model &model, const std::string &path, cons
 extern "C" cnnc_status cnnc_model_get_optimizer(const cnnc_model *model,
                                                 cnnc_optimizer_settings *out_settings) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_get_optimizer");
     requireTraining(model, "cnnc_model_get_optimizer");
     if (!out_settings)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_optimizer: out_settings is null");
@@ -246,6 +247,7 @@ extern "C" cnnc_status cnnc_model_get_optimizer(const cnnc_model *model,
 extern "C" cnnc_status cnnc_model_set_optimizer(cnnc_model *model,
                                                 const cnnc_optimizer_settings *settings) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_set_optimizer");
     requireTraining(model, "cnnc_model_set_optimizer");
     if (!settings || !settings->name)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_set_optimizer: settings or its name is null");

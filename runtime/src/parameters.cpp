@@ -105,6 +105,7 @@ extern "C" int cnnc_model_has_default_parameters(const cnnc_model *model) {
 
 extern "C" cnnc_status cnnc_model_load_default_parameters(cnnc_model *model) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_load_default_parameters", ModelAccess::ChangeParameters);
     if (!model)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_default_parameters: null model");
     if (!model->desc->default_parameters_size)
@@ -115,6 +116,7 @@ extern "C" cnnc_status cnnc_model_load_default_parameters(cnnc_model *model) {
 
 extern "C" cnnc_status cnnc_model_load_parameters(cnnc_model *model, const char *path) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_load_parameters", ModelAccess::ChangeParameters);
     if (!model || !path)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_parameters: null model or path");
     loadParameters(*model, path, "");
@@ -124,6 +126,7 @@ extern "C" cnnc_status cnnc_model_load_parameters(cnnc_model *model, const char 
 extern "C" cnnc_status cnnc_model_load_parameters_prefixed(cnnc_model *model, const char *path,
                                                            const char *strip_prefix) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_load_parameters_prefixed", ModelAccess::ChangeParameters);
     if (!model || !path)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_load_parameters_prefixed: null model or path");
     loadParameters(*model, path, strip_prefix ? strip_prefix : "");
@@ -132,6 +135,7 @@ extern "C" cnnc_status cnnc_model_load_parameters_prefixed(cnnc_model *model, co
 
 extern "C" cnnc_status cnnc_model_save_parameters(const cnnc_model *model, const char *path) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_save_parameters");
     if (!model || !path)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_save_parameters: null model or path");
     saveParameters(*model, path);
@@ -152,6 +156,7 @@ static void setParameter(cnnc_model &model, int i, const float *data, const char
 extern "C" cnnc_status cnnc_model_set_parameter(cnnc_model *model, const char *name,
                                                 const float *data, size_t count) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_set_parameter", ModelAccess::ChangeParameters);
     int i = requireParameter(model, name, count, "cnnc_model_set_parameter");
     setParameter(*model, i, data, "cnnc_model_set_parameter");
   });
@@ -161,6 +166,7 @@ extern "C" cnnc_status cnnc_model_set_parameter_shaped(cnnc_model *model, const 
                                                        const float *data, int32_t rank,
                                                        const int64_t *shape) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_set_parameter_shaped", ModelAccess::ChangeParameters);
     const char *fn = "cnnc_model_set_parameter_shaped";
     if (!model || !name)
       fail(CNNC_ERROR_INVALID_ARGUMENT, std::string(fn) + ": null model or name");
@@ -176,6 +182,7 @@ extern "C" cnnc_status cnnc_model_set_parameter_shaped(cnnc_model *model, const 
 extern "C" cnnc_status cnnc_model_get_parameter(const cnnc_model *model, const char *name,
                                                 size_t count, float *out_data) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_get_parameter");
     int i = requireParameter(model, name, count, "cnnc_model_get_parameter");
     if (!out_data && count)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_parameter: out_data is null");

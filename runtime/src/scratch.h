@@ -17,6 +17,15 @@ void *scratchMalloc(void *userContext, size_t size);
 /// halide_free replacement: keeps the block for the next request of its size.
 void scratchFree(void *userContext, void *block);
 
+/// Returns every kept (free) block to the system; called when a model is
+/// freed. Blocks in use by kernels running now stay theirs.
+void releaseScratch();
+
+/// The bytes of the blocks kept for reuse, and of those handed out and not
+/// yet freed (for tests and diagnostics).
+size_t scratchBytesKept();
+size_t scratchBytesInUse();
+
 } // namespace cnnc::rt
 
 #endif

@@ -179,6 +179,7 @@ extern "C" cnnc_status cnnc_model_get_train_info(const cnnc_model *model,
 
 extern "C" cnnc_status cnnc_model_init_parameters(cnnc_model *model, uint64_t seed) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_init_parameters", ModelAccess::ChangeParameters);
     requireTraining(model, "cnnc_model_init_parameters");
     for (const InitDesc &init : model->train.init) {
       const TensorDesc &p = model->parameters[init.parameter];
@@ -242,8 +243,10 @@ void trainStep(cnnc_model *model, int64_t batch, const float *const *inputs, con
 extern "C" cnnc_status cnnc_model_train_step(cnnc_model *model, int64_t batch,
                                              const float *const *inputs, const float *labels,
                                              float lr, float *out_loss, float *out_correct) {
-  return guard(
-      [&] { trainStep(model, batch, inputs, labels, lr, out_loss, out_correct, nullptr); });
+  return guard([&] {
+    ModelCall call(model, "cnnc_model_train_step", ModelAccess::ChangeParameters);
+    trainStep(model, batch, inputs, labels, lr, out_loss, out_correct, nullptr);
+  });
 }
 
 extern "C" cnnc_status cnnc_model_train_step_timed(cnnc_model *model, int64_t batch,
@@ -251,6 +254,7 @@ extern "C" cnnc_status cnnc_model_train_step_timed(cnnc_model *model, int64_t ba
                                                    float lr, float *out_loss, float *out_correct,
                                                    double *out_step_ms) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_train_step_timed", ModelAccess::ChangeParameters);
     if (!out_step_ms)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_train_step_timed: out_step_ms is null");
     trainStep(model, batch, inputs, labels, lr, out_loss, out_correct, out_step_ms);
@@ -277,6 +281,7 @@ extern "C" cnnc_status cnnc_model_evaluate(cnnc_model *model, int64_t batch,
                                            const float *const *inputs, const float *labels,
                                            float *out_loss, float *out_correct) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_evaluate");
     requireTraining(model, "cnnc_model_evaluate");
     checkBatchArguments(*model, batch, inputs, labels, out_loss, out_correct,
                         "cnnc_model_evaluate");
@@ -301,6 +306,7 @@ extern "C" uint64_t cnnc_model_seed(const cnnc_model *model) { return model ? mo
 extern "C" cnnc_status cnnc_model_get_state(const cnnc_model *model, const char *name, size_t count,
                                             float *out_data) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_get_state");
     if (!model || !name)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_state: null model or name");
     int i = findState(*model, name);
@@ -320,6 +326,7 @@ extern "C" cnnc_status cnnc_model_get_state(const cnnc_model *model, const char 
 
 extern "C" cnnc_status cnnc_model_set_label_smoothing(cnnc_model *model, float eps) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_set_label_smoothing");
     requireTraining(model, "cnnc_model_set_label_smoothing");
     if (!(eps >= 0 && eps < 1))
       fail(CNNC_ERROR_INVALID_ARGUMENT,
@@ -341,6 +348,7 @@ extern "C" cnnc_status cnnc_model_set_label_smoothing(cnnc_model *model, float e
 
 extern "C" cnnc_status cnnc_model_get_label_smoothing(const cnnc_model *model, float *out_eps) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_get_label_smoothing");
     requireTraining(model, "cnnc_model_get_label_smoothing");
     if (!out_eps)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_label_smoothing: out_eps is null");
@@ -354,6 +362,7 @@ extern "C" int cnnc_model_has_clip_grad_norm(const cnnc_model *model) {
 
 extern "C" cnnc_status cnnc_model_set_clip_grad_norm(cnnc_model *model, float max_norm) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_set_clip_grad_norm");
     requireTraining(model, "cnnc_model_set_clip_grad_norm");
     if (!(max_norm >= 0 && std::isfinite(max_norm)))
       fail(CNNC_ERROR_INVALID_ARGUMENT,
@@ -372,6 +381,7 @@ extern "C" cnnc_status cnnc_model_set_clip_grad_norm(cnnc_model *model, float ma
 
 extern "C" cnnc_status cnnc_model_get_clip_grad_norm(const cnnc_model *model, float *out_max_norm) {
   return guard([&] {
+    ModelCall call(model, "cnnc_model_get_clip_grad_norm");
     requireTraining(model, "cnnc_model_get_clip_grad_norm");
     if (!out_max_norm)
       fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_get_clip_grad_norm: out_max_norm is null");

@@ -6,9 +6,13 @@
  * function returns a cnnc_status; on failure the calling thread's
  * cnnc_last_error() names the problem. Outputs come last and are named out_*.
  * No C++ types or exceptions cross this API; cnnc/runtime.hpp wraps it with
- * RAII for C++ callers. A cnnc_model is not thread-safe: use one per thread
- * or serialise calls; different models may be used from different threads
- * at once. All tensors are float32, dense, row-major (C order). A model
+ * RAII for C++ callers. A cnnc_model runs one call at a time: a call made
+ * while another thread's call on the same model runs fails at once with
+ * CNNC_ERROR_BUSY. To serve several threads with one copy of a CPU model's
+ * weights, give each thread a cnnc_session (one execution context sharing
+ * the model's parameters, read only). Different models may be used from
+ * different threads at once (docs/runtime.md, "Threads"). All tensors are
+ * float32, dense, row-major (C order). A model
  * compiled for a GPU (CUDA or OpenCL) keeps its parameters, optimizer state
  * and activations in device memory; only the caller's inputs and outputs,
  * and what the caller reads or writes by name, cross (docs/runtime.md,
@@ -37,7 +41,8 @@ typedef enum cnnc_status {
   CNNC_ERROR_PARAMETER = 5,        /**< a parameter is missing, mis-shaped or of the wrong dtype */
   CNNC_ERROR_KERNEL = 6,           /**< a kernel returned a nonzero code */
   CNNC_ERROR_OUT_OF_MEMORY = 7,    /**< host or device memory ran out, or a buffer is too large */
-  CNNC_ERROR_DEVICE = 8            /**< a GPU model's driver or device is missing or failed */
+  CNNC_ERROR_DEVICE = 8,           /**< a GPU model's driver or device is missing or failed */
+  CNNC_ERROR_BUSY = 9 /**< the model or session is in use by a call on another thread */
 } cnnc_status;
 
 /** The message of the last failed call on this thread ("" if none). The
@@ -84,7 +89,9 @@ typedef struct cnnc_step_info {
  * gets device memory for its parameters and state here. */
 cnnc_status cnnc_model_load(const char *path, cnnc_model **out_model);
 
-/** Frees a model and unloads its library. Null is allowed. */
+/** Frees a model and unloads its library. Null is allowed. A model with
+ * open sessions stays loaded until the last of them is freed. Not to be
+ * called while another thread's call on the model runs. */
 void cnnc_model_free(cnnc_model *model);
 
 /** The model's name from its metadata ("" if none). */
@@ -169,7 +176,8 @@ cnnc_status cnnc_model_get_parameter(const cnnc_model *model, const char *name, 
                                      float *out_data);
 
 /** Runs the `prepare` kernels now. cnnc_model_run does it on its own when
- * parameters changed; this is for callers who want it out of the timing. */
+ * parameters changed; this is for callers who want it out of the timing.
+ * With sessions open the parameters are prepared already: nothing runs. */
 cnnc_status cnnc_model_prepare(cnnc_model *model);
 
 /* ------------------------------------------------------------- execution */
@@ -188,6 +196,43 @@ cnnc_status cnnc_model_run(cnnc_model *model, int64_t batch, const float *const 
  * kernels' own (and the whole call is slower than cnnc_model_run). */
 cnnc_status cnnc_model_run_timed(cnnc_model *model, int64_t batch, const float *const *inputs,
                                  float *const *outputs, double *out_step_ms);
+
+/* -------------------------------------------------------------- sessions */
+
+/** An execution context of a loaded CPU model for one thread: its own
+ * buffers for the inputs, temporaries and outputs of the inference steps,
+ * the model's parameters shared, read only. Each of several threads runs
+ * its own session of one model at once. */
+typedef struct cnnc_session cnnc_session;
+
+/** Opens a session of `model`, whose parameters must all be set; runs the
+ * `prepare` kernels first if the parameters changed. Until the last session
+ * of a model is freed, the calls that would change its parameters
+ * (cnnc_model_set_parameter*, cnnc_model_load_parameters*,
+ * cnnc_model_load_default_parameters, cnnc_model_init_parameters,
+ * cnnc_model_train_step*, cnnc_model_load_checkpoint) fail with
+ * CNNC_ERROR_BUSY; the model's other calls work as before. The session
+ * allocates its unbatched temporaries here and its batched buffers on its
+ * first run of a larger batch. Opening a session is a call on the model:
+ * CNNC_ERROR_BUSY while another thread's call on it runs, so open the
+ * sessions before the threads start. A GPU model has no sessions
+ * (CNNC_ERROR_INVALID_ARGUMENT): use one model per thread. */
+cnnc_status cnnc_session_create(cnnc_model *model, cnnc_session **out_session);
+
+/** Frees a session (null is allowed), and its model if the model was freed
+ * before it. */
+void cnnc_session_free(cnnc_session *session);
+
+/** cnnc_model_run on the session's own buffers: the same inputs and outputs
+ * (metadata order, batch * item_count floats each). A session runs one call
+ * at a time (CNNC_ERROR_BUSY for a second thread's); sessions of the same
+ * model run at once, and at the same time as calls on the model itself. */
+cnnc_status cnnc_session_run(cnnc_session *session, int64_t batch, const float *const *inputs,
+                             float *const *outputs);
+
+/** The model a session runs (null for null); valid while the session is
+ * open, even after cnnc_model_free. For its tensor descriptions. */
+const cnnc_model *cnnc_session_model(const cnnc_session *session);
 
 /* -------------------------------------------------------------- training */
 

@@ -1,7 +1,8 @@
 //===- runtime.hpp - C++ wrapper over the cnnc runtime C API ----*- C++ -*-===//
 //
 // Header-only RAII classes over cnnc/runtime.h: cnnc::Model owns a loaded
-// model.so (and trains it if it was compiled with training), cnnc::Array
+// model.so (and trains it if it was compiled with training), cnnc::Session
+// is one serving thread's execution context of a model, cnnc::Array
 // owns an array read from .npy or IDX, cnnc::Dataset a labelled IDX dataset,
 // cnnc::LrSchedule a learning-rate schedule. Every failing C
 // call becomes a cnnc::Error carrying the status and cnnc_last_error()'s
@@ -402,6 +403,67 @@ private:
                                                    " outputs, got " + std::to_string(numInputs) +
                                                    " and " + std::to_string(numOutputs));
   }
+};
+
+/// One thread's execution context of a loaded CPU model (cnnc_session):
+/// sessions of one model run at once on different threads, sharing its
+/// parameters, which cannot change while a session is open. Move-only; may
+/// outlive the Model it was created from (the model stays loaded).
+///   cnnc::Session session(model); // in each serving thread
+///   std::vector<float> y = session.run(batch, x);
+class Session {
+public:
+  /// Opens a session of `model`, whose parameters must be set.
+  explicit Session(Model &model) {
+    cnnc_session *s = nullptr;
+    check(cnnc_session_create(model.get(), &s));
+    session_.reset(s);
+  }
+
+  /// Runs a batch: one pointer per input and output, in metadata order.
+  void run(int64_t batch, const std::vector<const float *> &inputs,
+           const std::vector<float *> &outputs) {
+    const cnnc_model *m = cnnc_session_model(get());
+    size_t wantIn = cnnc_model_num_tensors(m, CNNC_ROLE_INPUT);
+    size_t wantOut = cnnc_model_num_tensors(m, CNNC_ROLE_OUTPUT);
+    if (inputs.size() != wantIn || outputs.size() != wantOut)
+      throw Error(CNNC_ERROR_INVALID_ARGUMENT,
+                  "the model has " + std::to_string(wantIn) + " inputs and " +
+                      std::to_string(wantOut) + " outputs, got " + std::to_string(inputs.size()) +
+                      " and " + std::to_string(outputs.size()));
+    check(cnnc_session_run(get(), batch, inputs.data(), outputs.data()));
+  }
+  /// Convenience for a model with one input and one output.
+  std::vector<float> run(int64_t batch, const std::vector<float> &input) {
+    const cnnc_model *m = cnnc_session_model(get());
+    cnnc_tensor_info in, out;
+    if (cnnc_model_num_tensors(m, CNNC_ROLE_INPUT) != 1 ||
+        cnnc_model_num_tensors(m, CNNC_ROLE_OUTPUT) != 1)
+      throw Error(CNNC_ERROR_INVALID_ARGUMENT,
+                  "Session::run(batch, input) needs a model with one input and one output");
+    check(cnnc_model_get_tensor_info(m, CNNC_ROLE_INPUT, 0, &in));
+    check(cnnc_model_get_tensor_info(m, CNNC_ROLE_OUTPUT, 0, &out));
+    auto countFor = [&](const cnnc_tensor_info &t) {
+      return t.batched ? t.item_count * batch : t.item_count;
+    };
+    if (batch >= 1 && int64_t(input.size()) != countFor(in))
+      throw Error(CNNC_ERROR_INVALID_ARGUMENT, std::string("input '") + in.name + "' needs " +
+                                                   std::to_string(countFor(in)) +
+                                                   " floats for batch " + std::to_string(batch) +
+                                                   ", got " + std::to_string(input.size()));
+    std::vector<float> result(size_t(batch >= 1 ? countFor(out) : 0));
+    run(batch, {input.data()}, {result.data()});
+    return result;
+  }
+
+  /// The underlying C handle (still owned by this object).
+  cnnc_session *get() const { return session_.get(); }
+
+private:
+  struct Deleter {
+    void operator()(cnnc_session *s) const { cnnc_session_free(s); }
+  };
+  std::unique_ptr<cnnc_session, Deleter> session_;
 };
 
 /// A float32 array read from a file (owns its data; move-only).
