@@ -167,7 +167,7 @@ static cl::opt<std::string> maxMemory(
     "max-memory",
     cl::desc("Refuse a model whose buffers need more memory than this at the train batch (for "
              "one item without a train step): bytes, or with a suffix K, M, G or T (powers of "
-             "1024), e.g. 512M (default: 16G)"),
+             "1024), e.g. 512M (default: 64G)"),
     cl::value_desc("size"), cl::init(""), cl::cat(cnncOptions));
 static cl::opt<bool> kernelChecks(
     "kernel-checks",
