@@ -341,7 +341,7 @@ SafetensorsReader::SafetensorsReader(const std::string &path, const char *what) 
   if (!file)
     fail(CNNC_ERROR_IO,
          std::string("cannot open ") + what + " '" + path + "': " + std::strerror(errno));
-  readHeader(what);
+  readHeaderOrClose(what);
 }
 
 SafetensorsReader::SafetensorsReader(const void *data, size_t size, const std::string &name)
@@ -350,7 +350,18 @@ SafetensorsReader::SafetensorsReader(const void *data, size_t size, const std::s
   file = size ? fmemopen(const_cast<void *>(data), size, "rb") : nullptr;
   if (!file)
     fail(CNNC_ERROR_FORMAT, "cannot read " + name + ": empty or unreadable");
-  readHeader("parameters");
+  readHeaderOrClose("parameters");
+}
+
+void SafetensorsReader::readHeaderOrClose(const char *what) {
+  // A constructor that throws runs no destructor: close the file here.
+  try {
+    readHeader(what);
+  } catch (...) {
+    std::fclose(file);
+    file = nullptr;
+    throw;
+  }
 }
 
 void SafetensorsReader::readHeader(const char *what) {

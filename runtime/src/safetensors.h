@@ -80,6 +80,8 @@ public:
   std::map<std::string, std::string> metadata; ///< string values of __metadata__
 
 private:
+  /// readHeader, closing the file if it fails (the constructors call it).
+  void readHeaderOrClose(const char *what);
   /// Checks the header of the open `file`; `what` as for the constructor.
   void readHeader(const char *what);
 
