@@ -383,7 +383,10 @@ void idxLoad(const std::string &path, cnnc_array &out) {
   int64_t done = 0;
   try {
     while (done < size.count) {
-      int64_t chunk = std::min<int64_t>(size.count - done, int64_t(1) << 24);
+      // Chunks grow with what was read (64 KiB, then doubling up to 16 MiB),
+      // so a short file costs little whatever its header claims.
+      int64_t chunk = std::min(
+          {size.count - done, std::max<int64_t>(done, int64_t(1) << 16), int64_t(1) << 24});
       bytes.resize(size_t(done + chunk));
       int got = gzread(file.f, bytes.data() + done, unsigned(chunk));
       if (got <= 0)
