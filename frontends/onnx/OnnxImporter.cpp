@@ -11,6 +11,7 @@
 #include "frontends/onnx/OnnxGraph.h"
 
 #include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "compiler/Dialect/CNN/IR/Limits.h"
 #include "compiler/Dialect/CNN/IR/ShapeInference.h"
 #include "compiler/Target/DefaultParameters.h"
 
@@ -44,7 +45,12 @@ Constant cnnc::onnx_import::readTensor(const onnx::TensorProto &proto) {
     if (d < 0 || d > (int64_t(1) << 31))
       throw NodeError{"tensor '" + proto.name() + "' has an invalid dimension " +
                       std::to_string(d)};
-  int64_t n = c.size();
+  // Each dimension is at most 2^31, but their product may not fit in 64 bits.
+  int64_t n = 1;
+  for (int64_t d : c.dims)
+    if (__builtin_mul_overflow(n, d, &n) || n > limits::kMaxBufferElements)
+      throw NodeError{"tensor '" + proto.name() + "' has more than " +
+                      std::to_string(limits::kMaxBufferElements) + " elements"};
   if (proto.data_location() == onnx::TensorProto::EXTERNAL)
     throw NodeError{"tensor '" + proto.name() +
                     "' keeps its data in an external file, which cnnc does not read"};
