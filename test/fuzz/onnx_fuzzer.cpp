@@ -9,15 +9,13 @@
 // ONNX node tests).
 //
 //===----------------------------------------------------------------------===//
+#include "FuzzContext.h"
 #include "FuzzFile.h"
 
-#include "compiler/Dialect/CNN/IR/CNNDialect.h"
 #include "compiler/Target/DefaultParameters.h"
 #include "frontends/onnx/OnnxImporter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstddef>
@@ -27,10 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static cnnc::fuzz::MemFile file("model.onnx");
   cnnc::fuzz::FileLeakCheck leaks("the ONNX importer");
   file.write(data, size);
-  mlir::MLIRContext context(mlir::MLIRContext::Threading::DISABLED);
-  context.printOpOnDiagnostic(false);
-  context.loadDialect<cnnc::cnn::CNNDialect, mlir::func::FuncDialect>();
-  mlir::ScopedDiagnosticHandler quiet(&context, [](mlir::Diagnostic &) { return mlir::success(); });
+  mlir::MLIRContext &context = cnnc::fuzz::nextContext();
   cnnc::DefaultParameters parameters;
   mlir::OwningOpRef<mlir::ModuleOp> module =
       cnnc::importOnnxModel(file.path, &context, llvm::nulls(), parameters);

@@ -7,12 +7,10 @@
 // tests (test/lit/frontends), plus test/fuzz/corpus/yaml.
 //
 //===----------------------------------------------------------------------===//
-#include "compiler/Dialect/CNN/IR/CNNDialect.h"
+#include "FuzzContext.h"
+
 #include "frontends/yaml/YamlImporter.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -20,11 +18,7 @@
 #include <cstdint>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  mlir::MLIRContext context(mlir::MLIRContext::Threading::DISABLED);
-  context.printOpOnDiagnostic(false);
-  context.loadDialect<cnnc::cnn::CNNDialect, mlir::func::FuncDialect>();
-  // Diagnostics are the expected outcome of most inputs: consumed, not printed.
-  mlir::ScopedDiagnosticHandler quiet(&context, [](mlir::Diagnostic &) { return mlir::success(); });
+  mlir::MLIRContext &context = cnnc::fuzz::nextContext();
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(
       llvm::MemoryBuffer::getMemBufferCopy(
