@@ -396,6 +396,18 @@ extern "C" cnnc_status cnnc_model_prepare(cnnc_model *model) {
   });
 }
 
+extern "C" cnnc_status cnnc_model_reserve(cnnc_model *model, int64_t batch) {
+  return guard([&] {
+    ModelCall call(model, "cnnc_model_reserve");
+    if (!model)
+      fail(CNNC_ERROR_INVALID_ARGUMENT, "cnnc_model_reserve: model is null");
+    if (batch < 1)
+      fail(CNNC_ERROR_INVALID_ARGUMENT,
+           "batch size must be at least 1, got " + std::to_string(batch));
+    ensureBatch(*model, batch);
+  });
+}
+
 extern "C" cnnc_status cnnc_model_run(cnnc_model *model, int64_t batch, const float *const *inputs,
                                       float *const *outputs) {
   return guard([&] {

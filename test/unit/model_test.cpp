@@ -153,6 +153,22 @@ TEST(Model, RejectsBatchBelowOne) {
   EXPECT_EQ(cnnc_model_run(m.get(), -3, in, out), CNNC_ERROR_INVALID_ARGUMENT);
 }
 
+TEST(Model, ReserveAllocatesABatchOrSaysWhyNot) {
+  cnnc::Model m = loadedModel();
+  EXPECT_EQ(cnnc_model_reserve(m.get(), 0), CNNC_ERROR_INVALID_ARGUMENT);
+  EXPECT_THAT(cnnc_last_error(), HasSubstr("batch size must be at least 1, got 0"));
+  // 4 values per item: 2^30 items exceed the kernels' 32-bit extents.
+  EXPECT_EQ(cnnc_model_reserve(m.get(), int64_t(1) << 30), CNNC_ERROR_OUT_OF_MEMORY);
+  EXPECT_THAT(cnnc_last_error(),
+              HasSubstr("input 'input' of shape [-1,4] at batch 1073741824 exceeds Halide's "
+                        "32-bit extents"));
+  EXPECT_EQ(cnnc_model_reserve(m.get(), 5), CNNC_OK) << cnnc_last_error();
+  std::vector<float> x = inputFor(5), y(15);
+  const float *in[] = {x.data()};
+  float *out[] = {y.data()};
+  EXPECT_EQ(cnnc_model_run(m.get(), 5, in, out), CNNC_OK) << cnnc_last_error();
+}
+
 TEST(Model, RejectsNullBuffers) {
   cnnc::Model m = loadedModel();
   std::vector<float> y(3);

@@ -182,6 +182,13 @@ cnnc_status cnnc_model_prepare(cnnc_model *model);
 
 /* ------------------------------------------------------------- execution */
 
+/** Allocates the internal buffers for `batch` items (>= 1) now, as the
+ * first run, train step or evaluation of that batch would: a batch whose
+ * buffers exceed the kernels' 32-bit extents, or that memory cannot hold,
+ * fails here (CNNC_ERROR_INVALID_ARGUMENT or CNNC_ERROR_OUT_OF_MEMORY, naming
+ * the buffer, its size and the batch) before the caller prepares its data. */
+cnnc_status cnnc_model_reserve(cnnc_model *model, int64_t batch);
+
 /** Runs every step for `batch` items (>= 1). inputs[i] holds batch *
  * item_count floats of input i, outputs[i] receives those of output i (both
  * in metadata order). Internal buffers are allocated when the batch size

@@ -332,6 +332,9 @@ public:
   /// Runs the prepare kernels now (otherwise done by the first run).
   void prepare() { check(cnnc_model_prepare(get())); }
 
+  /// Allocates the internal buffers for `batch` items now (cnnc_model_reserve).
+  void reserve(int64_t batch) { check(cnnc_model_reserve(get(), batch)); }
+
   /// Runs a batch: one pointer per input and output, in metadata order.
   void run(int64_t batch, const std::vector<const float *> &inputs,
            const std::vector<float *> &outputs) {
