@@ -274,6 +274,7 @@ void run(const Options &options) {
   if (batch == -1)
     batch = 1;
   checkBatchMemory(batch, outs, "the inputs' batch");
+  model.reserve(batch);
   std::vector<const float *> inPtrs;
   for (const cnnc::Array &a : arrays)
     inPtrs.push_back(a.data());
@@ -308,6 +309,7 @@ void bench(const Options &options) {
   if (!options.train)
     tensors.insert(tensors.end(), outputs.begin(), outputs.end());
   checkBatchMemory(batch, tensors, "--batch");
+  model.reserve(batch); // the model's own buffers, before the inputs are filled
   model.prepare();
   std::string atBatch = " at batch " + std::to_string(batch);
   std::vector<std::vector<float>> ins, outs;

@@ -428,6 +428,7 @@ int train(const Options &o) {
   // A batch larger than the data is one batch of all of it (no overflow near INT64_MAX).
   int64_t perEpoch = data.train.size() / batch + (data.train.size() % batch != 0);
   checkBatchMemory(std::min(batch, data.train.size()), model.inputs(), "--batch");
+  model.reserve(std::min(batch, data.train.size())); // the model's own buffers, before any work
 
   TrainerState state;
   state.batch = batch;
@@ -647,6 +648,7 @@ int eval(const Options &o) {
   std::vector<cnnc::TensorInfo> tensors = model.inputs(), outputs = model.outputs();
   tensors.insert(tensors.end(), outputs.begin(), outputs.end());
   checkBatchMemory(std::min(batch, data.test->size()), tensors, "--batch");
+  model.reserve(std::min(batch, data.test->size()));
   Score s = evaluate(model, *data.test, pipeline, batch);
   if (o.json) {
     json j = {{"test_acc", jsonNumber(s.accuracy())},
