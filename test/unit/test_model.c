@@ -20,6 +20,7 @@
  * device memory or still host-dirty, which the runtime must never pass, is
  * a mismatch like a wrong stride). */
 #include "cnnc/model_abi.h"
+#include "test_kernel_metadata.h"
 
 #include <HalideRuntime.h>
 
@@ -305,19 +306,8 @@ static const char metadata[] =
 static const cnnc_kernel_fn kernels[] = {fold, dense, relu};
 static const char *const kernel_names[] = {"fold", "dense", "relu"};
 
-/* Each kernel's Halide metadata: the kind and rank of its float32 arguments. */
-#define ARGUMENT(argument_kind, rank)                                                              \
-  {                                                                                                \
-    .name = "arg", .kind = argument_kind, .dimensions = rank, .type = { halide_type_float, 32, 1 } \
-  }
-#define IN(rank) ARGUMENT(halide_argument_kind_input_buffer, rank)
-#define OUT(rank) ARGUMENT(halide_argument_kind_output_buffer, rank)
-#define KERNEL_METADATA(kernel, ...)                                                               \
-  static const struct halide_filter_argument_t kernel##_arguments[] = {__VA_ARGS__};               \
-  static const struct halide_filter_metadata_t kernel##_meta = {                                   \
-      1, sizeof(kernel##_arguments) / sizeof(kernel##_arguments[0]), kernel##_arguments, "test-c", \
-      #kernel};                                                                                    \
-  static const struct halide_filter_metadata_t *kernel##_metadata(void) { return &kernel##_meta; }
+/* Each kernel's Halide metadata: the kind and rank of its float32 arguments
+ * (test_kernel_metadata.h). */
 KERNEL_METADATA(fold, IN(1), OUT(1))
 KERNEL_METADATA(dense, IN(2), IN(2), IN(1), OUT(2))
 KERNEL_METADATA(relu, IN(3), OUT(2))

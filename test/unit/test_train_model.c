@@ -17,6 +17,7 @@
  * Nesterov hyper values it saw, the apply kernel the lr, in exported globals the tests read.
  * Variant CNNC_TEST_BAD_TRAIN: a swap pairs buffers of different shapes. */
 #include "cnnc/model_abi.h"
+#include "test_kernel_metadata.h"
 
 #include <HalideRuntime.h>
 
@@ -319,19 +320,8 @@ static const char *const kernel_names[] = {"fold",    "dense",       "xent",    
                                            "dlogits", "dweight",     "dbias",   "momentum",
                                            "apply",   "momentum_1d", "apply_1d"};
 
-/* Each kernel's Halide metadata: the kind and rank of its float32 arguments. */
-#define ARGUMENT(argument_kind, rank)                                                              \
-  {                                                                                                \
-    .name = "arg", .kind = argument_kind, .dimensions = rank, .type = { halide_type_float, 32, 1 } \
-  }
-#define IN(rank) ARGUMENT(halide_argument_kind_input_buffer, rank)
-#define OUT(rank) ARGUMENT(halide_argument_kind_output_buffer, rank)
-#define KERNEL_METADATA(kernel, ...)                                                               \
-  static const struct halide_filter_argument_t kernel##_arguments[] = {__VA_ARGS__};               \
-  static const struct halide_filter_metadata_t kernel##_meta = {                                   \
-      1, sizeof(kernel##_arguments) / sizeof(kernel##_arguments[0]), kernel##_arguments, "test-c", \
-      #kernel};                                                                                    \
-  static const struct halide_filter_metadata_t *kernel##_metadata(void) { return &kernel##_meta; }
+/* Each kernel's Halide metadata: the kind and rank of its float32 arguments
+ * (test_kernel_metadata.h). */
 KERNEL_METADATA(fold, IN(1), OUT(1))
 KERNEL_METADATA(dense, IN(2), IN(2), IN(1), OUT(2))
 KERNEL_METADATA(xent, IN(2), IN(1), OUT(1))
