@@ -306,7 +306,9 @@ void runModel(cnnc_model &m, const char *fn, int64_t batch, const float *const *
   }
 }
 
-void initBuffers(cnnc_model &model) {
+/// Sizes the run state of `model` to its metadata: no storage yet, one
+/// empty halide_buffer_t per buffer, every parameter set or none.
+static void sizeRunState(cnnc_model &model, bool parametersSet) {
   size_t n = model.buffers.size();
   model.storage.resize(n);
   model.storageCount.assign(n, 0);
@@ -314,7 +316,12 @@ void initBuffers(cnnc_model &model) {
   model.sharers.assign(n, {});
   model.halideBuffers.assign(n, halide_buffer_t());
   model.dims.resize(n);
-  model.parameterSet.assign(model.parameters.size(), false);
+  model.parameterSet.assign(model.parameters.size(), parametersSet);
+}
+
+void initBuffers(cnnc_model &model) {
+  size_t n = model.buffers.size();
+  sizeRunState(model, false);
   for (size_t i = 0; i < n; ++i) {
     const BufferDesc &d = model.buffers[i];
     model.sharers[d.root].push_back(int(i));
@@ -341,13 +348,7 @@ void initBuffers(cnnc_model &model) {
 
 void initSessionBuffers(cnnc_model &session, const cnnc_model &model) {
   size_t n = session.buffers.size();
-  session.storage.resize(n);
-  session.storageCount.assign(n, 0);
-  session.deviceCount.assign(n, 0);
-  session.sharers.assign(n, {});
-  session.halideBuffers.assign(n, halide_buffer_t());
-  session.dims.resize(n);
-  session.parameterSet.assign(session.parameters.size(), true);
+  sizeRunState(session, true);
   session.prepared = true;
   // The roots the inference steps, inputs and outputs touch; the rest (the
   // training buffers) get no memory.
